@@ -1,0 +1,229 @@
+"""The ``digestbot`` command line. Settings are loaded here, once, and passed down.
+
+Chat SDKs are imported only by ``digestbot run``: ``ask``, ``ingest`` and the rest stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_settings
+
+
+class CliError(Exception):
+    """A failure that ends the command with one line on stderr and a non-zero exit."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digestbot",
+        description="Weekly digests and lookups of the monthly AI intelligence report.",
+    )
+    parser.add_argument("--config", help="a TOML settings file (also DIGESTBOT_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="run the gateway (the console when no channel is configured)")
+
+    ingest = sub.add_parser("ingest", help="ingest report files or folders of *.md")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest.add_argument("--dry-run", action="store_true", help="parse only, store nothing")
+    ingest.add_argument("--json", action="store_true", help="print items as JSON (with --dry-run)")
+    ingest.add_argument("--as", dest="uploader", default="cli", help="who uploaded (recorded)")
+
+    ask = sub.add_parser("ask", help="run one chat command and print the reply")
+    ask.add_argument("text", help='e.g. "/model GLM-4.7"')
+    ask.add_argument("--format", choices=("text", "telegram", "slack"), default="text")
+    ask.add_argument("--as", dest="sender", default="console:cli", metavar="PLATFORM:USER")
+
+    digest = sub.add_parser("digest", help="print the next digest of a theme")
+    digest.add_argument("theme")
+    digest.add_argument("--chat", default="console:console", metavar="PLATFORM:CHAT")
+
+    sub.add_parser("subscriptions", help="list every subscription with its next run")
+    sub.add_parser("reports", help="list the ingested reports")
+    sub.add_parser("reparse", help="re-derive items from the stored Markdown of every report")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply migrations")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        handler = _COMMANDS[args.command]
+        return handler(settings, args)
+    except SettingsError as exc:
+        print(f"digestbot: {exc}", file=sys.stderr)
+        return 2
+    except CliError as exc:
+        print(f"digestbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import OperationalError
+
+    from bot.store import Store
+
+    try:
+        return Store.open(settings.database_url)
+    except OperationalError as exc:
+        raise CliError(f"cannot open the database DIGESTBOT_DATABASE_URL: {exc.orig}") from None
+
+
+def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.db import make_engine, upgrade
+
+    engine = make_engine(settings.database_url)
+    before, after = upgrade(engine)
+    engine.dispose()
+    print(f"database at revision {after}" + (" (unchanged)" if before == after else f" (was {before})"))
+    return 0
+
+
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ingest import IngestSummary, describe, expand_paths, read_report
+    from digests import ReportError
+
+    files = list(expand_paths(args.paths))
+    missing = [p for p in args.paths if not p.exists()]
+    summary = IngestSummary()
+    dry: list[dict[str, object]] = []
+    store = None if args.dry_run else _store(settings)
+    progress = _progress(len(files))
+    for path in files:
+        try:
+            report, markdown = read_report(path, settings.max_report_bytes)
+            if store is None:
+                summary.files += 1
+                summary.items.update(i.kind.value for i in report.items)
+                summary.warnings += len(report.warnings)
+                dry.append(_dry_run_json(report))
+                for warning in report.warnings:
+                    print(f"{path}: warning: {warning}", file=sys.stderr)
+            else:
+                result = store.ingest(report, markdown, uploaded_by=args.uploader)
+                summary.add(result)
+                progress(describe(result))
+                for warning in result.warnings:
+                    print(f"{path}: warning: {warning}", file=sys.stderr)
+        except ReportError as exc:
+            summary.rejected += 1
+            progress(None)
+            print(f"digestbot: rejected {exc}", file=sys.stderr)
+    for path in missing:
+        summary.rejected += 1
+        print(f"digestbot: rejected {path}: no such file or folder", file=sys.stderr)
+    if store is not None:
+        store.close()
+    if args.json:
+        out: object = dry[0] if len(dry) == 1 else dry
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    print(summary.line(), file=sys.stderr if args.json else sys.stdout)
+    return 1 if summary.rejected else 0
+
+
+def _dry_run_json(report) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    items = []
+    for item in report.items:
+        data = item.to_dict()
+        data["url"] = item.url
+        items.append(data)
+    return {
+        "report": {
+            "source": report.source,
+            "period": report.period,
+            "title": report.title,
+            "sha256": report.sha256,
+            "meta": report.meta,
+        },
+        "items": items,
+        "warnings": [{"line": w.line, "message": w.message} for w in report.warnings],
+    }
+
+
+def _progress(total: int) -> Callable[[str | None], None]:
+    """A progress bar on a terminal, plain lines otherwise."""
+    if total > 1 and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="file", file=sys.stderr, leave=False)
+
+        def tick(_line: str | None) -> None:
+            bar.update(1)
+            if bar.n >= total:
+                bar.close()
+
+        return tick
+
+    def line(text: str | None) -> None:
+        if text:
+            print(text)
+
+    return line
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.commands import CommandCore
+    from bot.services import Services
+    from channels.base import Incoming
+
+    platform, _, user = args.sender.partition(":")
+    if not user:
+        raise CliError(f"--as {args.sender!r} is not PLATFORM:USER, e.g. telegram:123")
+    store = _store(settings)
+    core = CommandCore(Services.from_settings(settings, store))
+    incoming = Incoming(platform=platform, chat_id=user, user_id=user, text=args.text,
+                        chat_kind="console" if platform == "console" else "private")
+    reply = asyncio.run(core.handle(incoming))
+    store.close()
+    if reply is None:
+        return 0
+    print(render_for(args.format, reply))
+    return 0
+
+
+def render_for(fmt: str, message) -> str:  # type: ignore[no-untyped-def]
+    """A reply as the chosen channel would receive it (no chat SDK involved)."""
+    if fmt == "telegram":
+        from channels.render_telegram import render_telegram
+
+        return "\n\n".join(render_telegram(message))
+    if fmt == "slack":
+        from channels.render_slack import render_slack
+
+        return json.dumps(render_slack(message), ensure_ascii=False, indent=2)
+    from channels.render_console import render_console
+
+    return render_console(message, color=sys.stdout.isatty())
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.gateway import run_gateway
+
+    return asyncio.run(run_gateway(settings))
+
+
+_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "ask": cmd_ask,
+    "db": cmd_db,
+    "ingest": cmd_ingest,
+    "run": cmd_run,
+}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,173 @@
+"""The gateway: every configured channel, the HTTP server, the scheduler and the outbox worker,
+on one asyncio loop, composed with an AsyncExitStack and stopped cleanly on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from contextlib import AsyncExitStack
+from importlib import resources
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import text
+
+from bot.handler import GatewayHandler
+from bot.http import HttpServer
+from bot.ingest import IngestSummary, describe, ingest_file, markdown_text
+from bot.logs import configure_logging
+from bot.metrics import Metrics
+from bot.services import Services
+from bot.settings import Settings
+from bot.store import Store
+from channels.base import Channel
+from digests import ReportError, parse_report
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HTTP_PORT = 8080
+WATCH_SECONDS = 30.0
+
+
+def seed_samples(store: Store) -> str | None:
+    """Ingest the sample reports shipped in the package when the database has no report."""
+    if store.reports():
+        return None
+    summary = IngestSummary()
+    for entry in sorted(resources.files("digests").joinpath("samples").iterdir(),
+                        key=lambda e: e.name):
+        if not entry.name.endswith(".md"):
+            continue
+        data = entry.read_bytes()
+        report = parse_report(data, f"sample:{entry.name}")
+        summary.add(store.ingest(report, markdown_text(data), uploaded_by="samples"))
+    return f"empty database: ingested the bundled sample reports ({summary.line()})"
+
+
+class Gateway:
+    """Owns the parts of a running bot. ``run()`` returns when asked to stop or input ends."""
+
+    def __init__(self, settings: Settings, *, stdin: TextIO | None = None,
+                 stdout: TextIO | None = None) -> None:
+        self.settings = settings
+        self.stdin = stdin
+        self.stdout = stdout
+        self.metrics = Metrics()
+        self.stopping = asyncio.Event()
+        self.channels: list[Channel] = []
+        self.http: HttpServer | None = None
+        self.store: Store | None = None
+        self.services: Services | None = None
+
+    async def run(self) -> int:
+        settings = self.settings
+        async with AsyncExitStack() as stack:
+            self.store = await asyncio.to_thread(Store.open, settings.database_url)
+            stack.callback(self.store.close)
+            note = await asyncio.to_thread(seed_samples, self.store)
+            if note:
+                print(note, file=self.stdout or sys.stdout, flush=True)
+            self.services = Services.from_settings(settings, self.store)
+            handler = GatewayHandler(self.services, self.metrics)
+            self.channels = self._build_channels()
+            port = settings.http_port
+            if port is None and any(c.name != "console" for c in self.channels):
+                port = DEFAULT_HTTP_PORT
+            if port is not None:
+                self.http = HttpServer(settings.http_host, port, self.metrics, self.health)
+                for channel in self.channels:
+                    routes = getattr(channel, "web_routes", None)
+                    if routes is not None:
+                        self.http.add_routes(routes())
+                await self.http.start()
+                stack.push_async_callback(self.http.stop)
+            for channel in self.channels:
+                await channel.start(handler)
+                stack.push_async_callback(channel.stop)
+                log.info("channel %s started", channel.name)
+            if settings.reports_dir is not None:
+                watcher = asyncio.create_task(self._watch_reports(settings.reports_dir))
+                stack.callback(watcher.cancel)
+            await self._wait_for_stop()
+            log.info("stopping")
+        return 0
+
+    async def _wait_for_stop(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stopping.set)
+        waiters = [asyncio.create_task(self.stopping.wait())]
+        for channel in self.channels:
+            done = getattr(channel, "done", None)
+            if isinstance(done, asyncio.Event):
+                waiters.append(asyncio.create_task(done.wait()))
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+    def _build_channels(self) -> list[Channel]:
+        channels: list[Channel] = []
+        if self.settings.wants_console:
+            from channels.console import ConsoleChannel
+
+            channels.append(ConsoleChannel(self.stdin, self.stdout))
+        return channels
+
+    async def health(self) -> dict[str, bool]:
+        checks: dict[str, bool] = {}
+        store = self.store
+        try:
+            if store is None:
+                raise RuntimeError("no store")
+            await asyncio.to_thread(_ping, store)
+            checks["database"] = True
+        except Exception:  # noqa: BLE001 - unreachable is the answer
+            checks["database"] = False
+        for channel in self.channels:
+            connected = getattr(channel, "connected", None)
+            checks[f"channel_{channel.name}"] = bool(connected() if callable(connected) else True)
+        return checks
+
+    async def _watch_reports(self, folder: Path) -> None:
+        """Ingest the reports folder now, then whatever changes in it."""
+        seen: dict[Path, tuple[float, int]] = {}
+        while True:
+            for path in sorted(folder.glob("*.md")):
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue
+                mark = (stat.st_mtime, stat.st_size)
+                if seen.get(path) == mark:
+                    continue
+                seen[path] = mark
+                try:
+                    result = await asyncio.to_thread(
+                        ingest_file, self.store, path, self.settings.max_report_bytes, "reports-dir"
+                    )
+                    if result.status != "unchanged":
+                        log.info(describe(result))
+                except ReportError as exc:
+                    log.warning("rejected %s", exc)
+            await asyncio.sleep(WATCH_SECONDS)
+
+
+def _ping(store: Store) -> None:
+    with store.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+async def run_gateway(settings: Settings, *, stdin: TextIO | None = None,
+                      stdout: TextIO | None = None) -> int:
+    secrets = [s.get_secret_value() for s in (
+        settings.telegram_token, settings.slack_bot_token, settings.slack_app_token,
+        settings.slack_signing_secret, settings.telegram_webhook_secret) if s is not None]
+    configure_logging(settings.log_format, settings.log_level, secrets)
+    return await Gateway(settings, stdin=stdin, stdout=stdout).run()

@@ -1,0 +1,193 @@
+"""Finding items: forgiving name lookups and full-text search in Chinese and English.
+
+Names: every item's title and aliases are stored normalized (``digests.text.normalize_name``) and
+matched exactly first, then by prefix, then fuzzily with rapidfuzz over that kind's names.
+
+Text: items are indexed as search terms (Latin words, CJK character bigrams) in SQLite FTS5 or a
+PostgreSQL tsvector built from the same terms, so both engines match the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import func, select, text
+
+from bot.models import ItemName, ItemRow, ReportRow
+from bot.store import Store, StoredItem
+from digests.items import Item
+from digests.text import normalize_name, search_terms
+
+
+@dataclass(frozen=True)
+class Match:
+    """One item found, with every period it appears in (newest first)."""
+
+    item: StoredItem
+    periods: tuple[str, ...]
+    score: float
+
+
+class Finder:
+    """Lookups over a store; keeps a per-process cache of names for fuzzy matching."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._names: dict[str, tuple[int, list[str], list[str]]] = {}
+
+    # -- names ------------------------------------------------------------------------------
+
+    def by_name(self, kind: str, query: str) -> list[Match]:
+        """Exact (normalized) matches of ``query`` among names of ``kind``, grouped by item."""
+        norm = normalize_name(query)
+        if not norm:
+            return []
+        with self.store.engine.connect() as conn:
+            keys = conn.execute(
+                select(ItemRow.key).distinct()
+                .join(ItemName, ItemName.item_id == ItemRow.id)
+                .where(ItemName.kind == kind, ItemName.name_norm == norm,
+                       ItemRow.removed.is_(False))
+            ).scalars().all()
+        return self._group(kind, list(keys), 100.0)
+
+    def by_prefix(self, kind: str, query: str, limit: int = 8) -> list[Match]:
+        norm = normalize_name(query)
+        if len(norm) < 2:
+            return []
+        pattern = norm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self.store.engine.connect() as conn:
+            keys = conn.execute(
+                select(ItemRow.key).distinct()
+                .join(ItemName, ItemName.item_id == ItemRow.id)
+                .where(ItemName.kind == kind, ItemName.name_norm.like(pattern, escape="\\"),
+                       ItemRow.removed.is_(False))
+                .limit(limit + 1)
+            ).scalars().all()
+        return self._group(kind, list(keys), 90.0)
+
+    def fuzzy(self, kind: str, query: str, limit: int = 5, cutoff: float = 60.0) -> list[Match]:
+        """Closest names by rapidfuzz's weighted ratio, best first."""
+        norm = normalize_name(query)
+        if not norm:
+            return []
+        names, keys = self._name_index(kind)
+        hits = process.extract(norm, names, scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=cutoff)
+        best: dict[str, float] = {}
+        for _name, score, index in hits:
+            key = keys[index]
+            best[key] = max(best.get(key, 0.0), float(score))
+        ranked = sorted(best.items(), key=lambda kv: -kv[1])[:limit]
+        matches: list[Match] = []
+        for key, score in ranked:
+            matches.extend(self._group(kind, [key], score))
+        return matches
+
+    def by_url(self, kind: str, url: str) -> list[Match]:
+        wanted = _url_key(url)
+        if not wanted:
+            return []
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(ItemRow.key, ItemRow.url).where(
+                    ItemRow.kind == kind, ItemRow.removed.is_(False), ItemRow.url.is_not(None)
+                )
+            ).all()
+        keys = sorted({r.key for r in rows if _url_key(r.url or "") == wanted})
+        return self._group(kind, keys, 100.0)
+
+    def _name_index(self, kind: str) -> tuple[list[str], list[str]]:
+        with self.store.engine.connect() as conn:
+            generation = conn.execute(select(func.max(ReportRow.id))).scalar() or 0
+        with self._lock:
+            cached = self._names.get(kind)
+            if cached is not None and cached[0] == generation:
+                return cached[1], cached[2]
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(ItemName.name_norm, ItemRow.key)
+                .join(ItemRow, ItemName.item_id == ItemRow.id)
+                .where(ItemName.kind == kind, ItemRow.removed.is_(False))
+                .distinct()
+            ).all()
+        names = [r.name_norm for r in rows]
+        keys = [r.key for r in rows]
+        with self._lock:
+            self._names[kind] = (generation, names, keys)
+        return names, keys
+
+    def _group(self, kind: str, keys: list[str], score: float) -> list[Match]:
+        """For each key, the newest period's item and every period it appears in."""
+        if not keys:
+            return []
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(ItemRow.id, ItemRow.key, ItemRow.period, ItemRow.data)
+                .where(ItemRow.kind == kind, ItemRow.key.in_(keys), ItemRow.removed.is_(False))
+                .order_by(ItemRow.period.desc())
+            ).all()
+        grouped: dict[str, list[tuple[int, str, dict[str, object]]]] = {}
+        for row in rows:
+            grouped.setdefault(row.key, []).append((row.id, row.period, row.data))
+        matches = []
+        for key in keys:
+            versions = grouped.get(key)
+            if not versions:
+                continue
+            item_id, _period, data = versions[0]
+            periods = tuple(dict.fromkeys(p for _, p, _ in versions))
+            matches.append(Match(StoredItem(item_id, Item.from_dict(data)), periods, score))
+        return matches
+
+    # -- text -------------------------------------------------------------------------------
+
+    def search(self, query: str, *, kind: str | None = None, limit: int = 8) -> list[StoredItem]:
+        """The best items for ``query``: all terms first, else any term; newest first on ties."""
+        terms = list(dict.fromkeys(search_terms(query)))[:32]
+        if not terms:
+            return []
+        for mode in ("all", "any"):
+            ids = self._search_ids(terms, mode, kind, limit)
+            if ids:
+                return self.store.get_items(ids)
+        return []
+
+    def _search_ids(self, terms: list[str], mode: str, kind: str | None, limit: int) -> list[int]:
+        kind_filter = "AND i.kind = :kind" if kind else ""
+        params: dict[str, object] = {"limit": limit, "kind": kind}
+        if self.store.dialect == "sqlite":
+            joiner = " AND " if mode == "all" else " OR "
+            params["q"] = joiner.join('"' + t.replace('"', '""') + '"' for t in terms)
+            sql = (
+                "SELECT i.id FROM item_search s JOIN items i ON i.id = s.rowid "
+                f"WHERE item_search MATCH :q AND i.removed = 0 {kind_filter} "
+                "ORDER BY bm25(item_search, 4.0, 1.0), i.period DESC, i.position LIMIT :limit"
+            )
+        else:
+            joiner = " & " if mode == "all" else " | "
+            params["q"] = joiner.join("'" + t.replace("'", "''") + "'" for t in terms)
+            sql = (
+                "SELECT i.id FROM item_search s JOIN items i ON i.id = s.item_id "
+                f"WHERE s.doc @@ CAST(:q AS tsquery) AND NOT i.removed {kind_filter} "
+                "ORDER BY ts_rank(s.doc, CAST(:q AS tsquery)) DESC, i.period DESC, i.position "
+                "LIMIT :limit"
+            )
+        with self.store.engine.connect() as conn:
+            return list(conn.execute(text(sql), params).scalars())
+
+
+_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")
+
+
+def _url_key(url: str) -> str:
+    """Compare links loosely: scheme, www, trailing slash and arXiv abs/pdf/version don't matter."""
+    url = url.strip().strip("<>")
+    match = _ARXIV.search(url)
+    if match:
+        return f"arxiv:{match.group(1)}"
+    url = re.sub(r"^https?://(www\.)?", "", url, flags=re.I)
+    return url.rstrip("/").casefold()

@@ -1,0 +1,39 @@
+"""What commands need, built once by the entry point and handed to the command core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.search import Finder
+from bot.settings import Settings
+from bot.store import Store
+
+
+@dataclass
+class Services:
+    """The store and the settings commands care about. Later parts add themselves here."""
+
+    store: Store
+    admins: frozenset[tuple[str, str]] = frozenset()
+    timezone: str = "UTC"
+    digest_size: int = 5
+    max_report_bytes: int = 5 * 1024 * 1024
+    post_empty_digest: bool = False
+    finder: Finder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.finder = Finder(self.store)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> Services:
+        return cls(
+            store=store,
+            admins=settings.admin_ids,
+            timezone=settings.timezone,
+            digest_size=settings.digest_size,
+            max_report_bytes=settings.max_report_bytes,
+            post_empty_digest=settings.post_empty_digest,
+        )
+
+    def is_admin(self, platform: str, user_id: str) -> bool:
+        return (platform, str(user_id)) in self.admins

@@ -1,0 +1,276 @@
+"""The store: reports and items in the database, ingested one report per transaction."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from bot.db import ensure_schema, make_engine
+from bot.models import ItemName, ItemRow, ProcessedUpdate, ReportRow
+from digests.items import Item, Kind, Report
+from digests.text import normalize_name, search_terms
+
+
+@dataclass
+class IngestResult:
+    """What one ingest did. ``status`` is ``new``, ``updated`` or ``unchanged``."""
+
+    source: str
+    period: str
+    status: str
+    added: list[Item] = field(default_factory=list)
+    changed: list[Item] = field(default_factory=list)
+    removed: list[tuple[str, str]] = field(default_factory=list)
+    unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as stored, with its database id."""
+
+    id: int
+    item: Item
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Reports and items. Methods are synchronous; the gateway runs them in a worker thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        engine = make_engine(url)
+        if migrate:
+            ensure_schema(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    def ingest(self, report: Report, markdown: str, *, uploaded_by: str = "cli") -> IngestResult:
+        """Store ``report`` as the current version of its month, in one transaction.
+
+        The same file twice changes nothing. A new version of a month keeps the identity (id) of
+        every item whose key (kind and normalized title) it still has, so digests do not resend it.
+        """
+        result = IngestResult(report.source, report.period, "new")
+        result.warnings = [str(w) for w in report.warnings]
+        result.counts = Counter(item.kind.value for item in report.items)
+        now = _now()
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # One ingest of a month at a time across gateways.
+                conn.execute(select(func.pg_advisory_xact_lock(_period_lock(report.period))))
+            current = conn.execute(
+                select(ReportRow.id, ReportRow.sha256).where(
+                    ReportRow.period == report.period, ReportRow.is_current.is_(True)
+                )
+            ).first()
+            if current is not None and current.sha256 == report.sha256:
+                result.status = "unchanged"
+                result.unchanged = len(report.items)
+                return result
+            if current is not None:
+                result.status = "updated"
+                conn.execute(
+                    update(ReportRow).where(ReportRow.id == current.id).values(is_current=False)
+                )
+            report_id = conn.execute(
+                insert(ReportRow).returning(ReportRow.id),
+                {
+                    "period": report.period,
+                    "source": report.source[-500:],
+                    "title": report.title[:500],
+                    "markdown": markdown,
+                    "sha256": report.sha256,
+                    "meta": report.meta,
+                    "uploaded_by": uploaded_by[:200],
+                    "uploaded_at": now,
+                    "is_current": True,
+                    "item_count": len(report.items),
+                    "warning_count": len(report.warnings),
+                },
+            ).scalar_one()
+            self._merge_items(conn, report, report_id, now, result)
+        return result
+
+    def _merge_items(
+        self, conn: Connection, report: Report, report_id: int, now: datetime, result: IngestResult
+    ) -> None:
+        existing = {
+            row.key: row
+            for row in conn.execute(
+                select(ItemRow.id, ItemRow.key, ItemRow.content_hash, ItemRow.removed,
+                       ItemRow.kind, ItemRow.title).where(ItemRow.period == report.period)
+            )
+        }
+        new_rows: list[dict[str, object]] = []
+        new_items: list[Item] = []
+        reindex: list[tuple[int, Item]] = []
+        seen: set[str] = set()
+        for item in report.items:
+            seen.add(item.key)
+            row = existing.get(item.key)
+            values = _item_values(item, report_id, now)
+            if row is None:
+                new_rows.append(values)
+                new_items.append(item)
+                result.added.append(item)
+                continue
+            digest = values["content_hash"]
+            if digest == row.content_hash and not row.removed:
+                result.unchanged += 1
+                conn.execute(
+                    update(ItemRow).where(ItemRow.id == row.id)
+                    .values(report_id=report_id, position=item.position)
+                )
+                continue
+            conn.execute(update(ItemRow).where(ItemRow.id == row.id).values(**values))
+            (result.changed if not row.removed else result.added).append(item)
+            reindex.append((row.id, item))
+        if new_rows:
+            ids = conn.execute(insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True),
+                               new_rows).scalars().all()
+            reindex.extend(zip(ids, new_items, strict=True))
+        gone = [row for key, row in existing.items() if key not in seen and not row.removed]
+        if gone:
+            conn.execute(
+                update(ItemRow).where(ItemRow.id.in_([r.id for r in gone]))
+                .values(removed=True, updated_at=now)
+            )
+            result.removed = [(r.kind, r.title) for r in gone]
+        self._reindex(conn, reindex, [r.id for r in gone])
+
+    def _reindex(self, conn: Connection, items: Sequence[tuple[int, Item]], drop: Sequence[int]) -> None:
+        ids = [item_id for item_id, _ in items] + list(drop)
+        if not ids:
+            return
+        conn.execute(delete(ItemName).where(ItemName.item_id.in_(ids)))
+        if self.dialect == "sqlite":
+            conn.execute(text("DELETE FROM item_search WHERE rowid IN (%s)" % ",".join(map(str, ids))))
+        else:
+            conn.execute(text("DELETE FROM item_search WHERE item_id = ANY(:ids)"), {"ids": ids})
+        if not items:
+            return
+        names = []
+        for item_id, item in items:
+            for name in {item.name_norm, *(normalize_name(a) for a in item.aliases)} - {""}:
+                names.append({"item_id": item_id, "name_norm": name[:300], "kind": item.kind.value})
+        if names:
+            conn.execute(insert(ItemName), names)
+        docs = [
+            {"id": item_id, "title": " ".join(_title_terms(item)), "body": " ".join(_body_terms(item))}
+            for item_id, item in items
+        ]
+        if self.dialect == "sqlite":
+            conn.execute(
+                text("INSERT INTO item_search (rowid, title_terms, body_terms) VALUES (:id, :title, :body)"),
+                docs,
+            )
+        else:
+            conn.execute(
+                text(
+                    "INSERT INTO item_search (item_id, doc) VALUES (:id, "
+                    "setweight(array_to_tsvector(string_to_array(:title, ' ')), 'A') || "
+                    "setweight(array_to_tsvector(string_to_array(:body, ' ')), 'B'))"
+                ),
+                docs,
+            )
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def reports(self) -> list[ReportRow]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.scalars(
+                select(ReportRow).where(ReportRow.is_current.is_(True))
+                .order_by(ReportRow.period.desc())
+            ))
+
+    def item_count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.count()).select_from(ItemRow).where(ItemRow.removed.is_(False))
+            ).scalar_one()
+
+    def get_items(self, ids: Iterable[int]) -> list[StoredItem]:
+        """Items by id, in the order asked for (missing ids are left out)."""
+        wanted = list(ids)
+        if not wanted:
+            return []
+        with self.engine.connect() as conn:
+            rows = {r.id: r for r in conn.execute(
+                select(ItemRow.id, ItemRow.data).where(ItemRow.id.in_(wanted))
+            )}
+        return [StoredItem(i, Item.from_dict(rows[i].data)) for i in wanted if i in rows]
+
+    def first_seen(self, key: str) -> bool:
+        """Record a platform update/event id; True the first time any gateway sees it."""
+        with self.engine.begin() as conn:
+            if self.dialect == "sqlite":
+                stmt = text("INSERT OR IGNORE INTO processed_updates (key, seen_at) VALUES (:k, :t)")
+            else:
+                stmt = text(
+                    "INSERT INTO processed_updates (key, seen_at) VALUES (:k, :t) "
+                    "ON CONFLICT (key) DO NOTHING"
+                )
+            inserted = conn.execute(stmt, {"k": key[:200], "t": _now()}).rowcount
+        return inserted == 1
+
+    def forget_updates_before(self, cutoff: datetime) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(
+                delete(ProcessedUpdate).where(ProcessedUpdate.seen_at < cutoff)
+            ).rowcount
+
+
+def _item_values(item: Item, report_id: int, now: datetime) -> dict[str, object]:
+    return {
+        "report_id": report_id,
+        "period": item.period,
+        "key": item.key[:300],
+        "kind": item.kind.value,
+        "theme": item.theme[:100],
+        "theme_title": item.theme_title[:300],
+        "title": item.title[:500],
+        "name_norm": item.name_norm[:300],
+        "url": (item.url or None) and item.url[:2000],
+        "summary": item.summary,
+        "data": item.to_dict(),
+        "content_hash": item.content_hash,
+        "position": item.position,
+        "removed": False,
+        "updated_at": now,
+    }
+
+
+def _title_terms(item: Item) -> list[str]:
+    return search_terms(" ".join((item.title, *item.aliases)))
+
+
+def _body_terms(item: Item) -> list[str]:
+    texts = [item.summary, item.topic or "", item.theme_title]
+    texts.extend(f"{p.label} {p.text}" for p in item.parts)
+    texts.extend(i.alt for i in item.images)
+    return search_terms(" ".join(texts))
+
+
+def _period_lock(period: str) -> int:
+    return int.from_bytes(period.encode()[:8].ljust(8, b"\0"), "big") & 0x7FFFFFFFFFFFFFFF
+
+
+KINDS = tuple(k.value for k in Kind)

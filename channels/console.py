@@ -1,0 +1,55 @@
+"""The console channel: commands on stdin, replies on stdout. Ends at end of input."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+from channels.base import Handler, Incoming
+from channels.render_console import render_console
+from digests.message import Message
+
+
+class ConsoleChannel:
+    """Reads one command per line; ``done`` is set at end of input."""
+
+    name = "console"
+
+    def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None,
+                 user_id: str = "console") -> None:
+        self._stdin = stdin or sys.stdin
+        self._stdout = stdout or sys.stdout
+        self._user = user_id
+        self._task: asyncio.Task[None] | None = None
+        self.done = asyncio.Event()
+
+    async def start(self, handler: Handler) -> None:
+        self._task = asyncio.create_task(self._loop(handler), name="console")
+
+    async def _loop(self, handler: Handler) -> None:
+        try:
+            while True:
+                line = await asyncio.to_thread(self._stdin.readline)
+                if not line:
+                    break
+                if not line.strip():
+                    continue
+                reply = await handler.on_command(Incoming(
+                    platform="console", chat_id=self._user, user_id=self._user,
+                    text=line.rstrip("\n"), chat_kind="console",
+                ))
+                if reply is not None:
+                    await self.send(self._user, reply)
+        finally:
+            self.done.set()
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def send(self, chat_id: str, message: Message) -> list[str]:
+        color = self._stdout.isatty()
+        self._stdout.write(render_console(message, color=color) + "\n\n")
+        self._stdout.flush()
+        return [f"console-{id(message)}"]

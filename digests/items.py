@@ -1,0 +1,151 @@
+"""Typed items parsed from a report: the domain's nouns."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from digests.text import normalize_name
+
+
+class Kind(StrEnum):
+    MODEL = "model"
+    PAPER = "paper"
+    TOPIC = "topic"
+    INSIGHT = "insight"
+    RADAR = "radar"
+
+
+HIGHLIGHTS = "highlights"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One labelled paragraph of an item.
+
+    ``section`` is the column (or field) it came from, in English when the header has English in
+    parentheses (``Mechanism``), else the header as written (``整体趋势/演进``). ``label`` is the
+    bold label without its trailing colon (``[Infra] 超大 MoE``, ``TL;DR``, ``场景/问题``), empty
+    when the paragraph had none. ``text`` is Markdown inline text (bold, links, code kept; ``<br>``
+    turned into newlines).
+    """
+
+    section: str
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    alt: str = ""
+
+
+@dataclass(frozen=True)
+class Theme:
+    slug: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One bite-size thing a report says: a model, a paper, a topic, an insight or the radar."""
+
+    kind: Kind
+    theme: str
+    theme_title: str
+    period: str
+    title: str
+    url: str | None
+    parts: tuple[Part, ...]
+    summary: str
+    images: tuple[Image, ...] = ()
+    position: int = 0
+    line: int = 0
+    topic: str | None = None
+    papers: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def name_norm(self) -> str:
+        return normalize_name(self.title)
+
+    @property
+    def key(self) -> str:
+        """Identity within a period: the same key in a new version of a month is the same item."""
+        return f"{self.kind.value}:{self.name_norm}"
+
+    @property
+    def content_hash(self) -> str:
+        """Changes when anything a reader sees changes."""
+        payload = json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "theme": self.theme,
+            "theme_title": self.theme_title,
+            "period": self.period,
+            "title": self.title,
+            "url": self.url,
+            "summary": self.summary,
+            "parts": [{"section": p.section, "label": p.label, "text": p.text} for p in self.parts],
+            "images": [{"url": i.url, "alt": i.alt} for i in self.images],
+            "position": self.position,
+            "line": self.line,
+            "topic": self.topic,
+            "papers": list(self.papers),
+            "aliases": list(self.aliases),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Item:
+        return cls(
+            kind=Kind(data["kind"]),
+            theme=data["theme"],
+            theme_title=data.get("theme_title", data["theme"]),
+            period=data["period"],
+            title=data["title"],
+            url=data.get("url"),
+            parts=tuple(Part(**p) for p in data.get("parts", ())),
+            summary=data.get("summary", ""),
+            images=tuple(Image(**i) for i in data.get("images", ())),
+            position=data.get("position", 0),
+            line=data.get("line", 0),
+            topic=data.get("topic"),
+            papers=tuple(data.get("papers", ())),
+            aliases=tuple(data.get("aliases", ())),
+        )
+
+
+@dataclass(frozen=True)
+class ParseWarning:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """A parsed report. ``items`` are in report order."""
+
+    source: str
+    period: str
+    title: str
+    sha256: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    items: tuple[Item, ...] = ()
+    warnings: tuple[ParseWarning, ...] = ()
+
+    @property
+    def themes(self) -> tuple[Theme, ...]:
+        seen: dict[str, Theme] = {}
+        for item in self.items:
+            seen.setdefault(item.theme, Theme(item.theme, item.theme_title))
+        return tuple(seen.values())

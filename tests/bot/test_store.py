@@ -1,0 +1,86 @@
+"""The store on SQLite and PostgreSQL: ingest is idempotent, versions keep item identity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bot.models import ItemRow, ReportRow
+from bot.store import Store
+from digests import Kind, parse_report
+
+
+def _ingest(store: Store, text: str, source: str = "r.md"):  # type: ignore[no-untyped-def]
+    return store.ingest(parse_report(text, source), text, uploaded_by="test")
+
+
+def _ids(store: Store) -> dict[str, int]:
+    with store.engine.connect() as conn:
+        return {r.key: r.id for r in conn.execute(
+            select(ItemRow.key, ItemRow.id).where(ItemRow.removed.is_(False)))}
+
+
+def test_seed_ingests_every_item_once(store: Store, seed_path: Path) -> None:
+    text = seed_path.read_text(encoding="utf-8")
+    first = _ingest(store, text)
+    assert first.status == "new"
+    assert {k: n for k, n in first.counts.items()} == {
+        "model": 8, "paper": 23, "topic": 7, "insight": 2, "radar": 1}
+    assert store.item_count() == 41
+    again = _ingest(store, text)
+    assert again.status == "unchanged"
+    assert store.item_count() == 41
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ReportRow)).scalar_one() == 1
+
+
+def test_new_version_keeps_identity_and_reports_changes(store: Store, seed_path: Path) -> None:
+    text = seed_path.read_text(encoding="utf-8")
+    _ingest(store, text)
+    before = _ids(store)
+    # A corrected version: one model renamed away, one model's text changed.
+    edited = text.replace("[Kimi-K2](", "[Kimi-K2-Renamed](", 1).replace(
+        "355B MoE（激活 32B）", "355B MoE（激活 32B，修订）", 1)
+    result = _ingest(store, edited)
+    assert result.status == "updated"
+    assert [i.title for i in result.added] == ["Kimi-K2-Renamed"]
+    assert [i.title for i in result.changed] == ["GLM-4.7"]
+    assert result.removed == [("model", "Kimi-K2")]
+    after = _ids(store)
+    assert after["model:glm47"] == before["model:glm47"]
+    assert after["paper:" + "rubricsasrewards"] == before["paper:rubricsasrewards"]
+    assert "model:kimik2" not in after
+    assert store.item_count() == 41
+    with store.engine.connect() as conn:
+        current = conn.execute(select(func.count()).select_from(ReportRow)
+                               .where(ReportRow.is_current.is_(True))).scalar_one()
+        kept = conn.execute(select(ReportRow.markdown).order_by(ReportRow.id)).scalars().all()
+    assert current == 1
+    assert kept == [text, edited]
+
+
+def test_restoring_a_removed_item_brings_back_its_identity(store: Store, seed_path: Path) -> None:
+    text = seed_path.read_text(encoding="utf-8")
+    _ingest(store, text)
+    kimi = _ids(store)["model:kimik2"]
+    _ingest(store, text.replace("[Kimi-K2](", "[Kimi-K3](", 1))
+    restored = _ingest(store, text)
+    assert [i.title for i in restored.added] == ["Kimi-K2"]
+    assert _ids(store)["model:kimik2"] == kimi
+
+
+def test_first_seen_is_true_once(store: Store) -> None:
+    assert store.first_seen("telegram:update:1") is True
+    assert store.first_seen("telegram:update:1") is False
+    assert store.first_seen("slack:event:Ev1") is True
+
+
+def test_kinds_are_stored_with_their_themes(store: Store, seed_path: Path) -> None:
+    _ingest(store, seed_path.read_text(encoding="utf-8"))
+    with store.engine.connect() as conn:
+        themes = dict(conn.execute(
+            select(ItemRow.kind, func.count(func.distinct(ItemRow.theme))).group_by(ItemRow.kind)
+        ).all())
+    assert themes[Kind.MODEL.value] == 1
+    assert themes[Kind.PAPER.value] == 2
