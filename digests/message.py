@@ -101,3 +101,71 @@ class Message:
 def spans(*parts: str | Span) -> Spans:
     """Build a span tuple from strings (plain) and spans."""
     return tuple(p if isinstance(p, Span) else Span(p) for p in parts)
+
+
+_BLOCKS: dict[str, type] = {
+    "heading": Heading, "paragraph": Paragraph, "bullets": BulletList, "quote": Quote,
+    "image": Image, "divider": Divider, "context": Context,
+}
+_NAMES = {cls: name for name, cls in _BLOCKS.items()}
+
+
+def _span_json(span: Span) -> dict[str, object]:
+    data: dict[str, object] = {"t": span.text}
+    for flag in ("bold", "italic", "code"):
+        if getattr(span, flag):
+            data[flag] = True
+    if span.url:
+        data["url"] = span.url
+    return data
+
+
+def _span_from(data: dict[str, object]) -> Span:
+    url = data.get("url")
+    return Span(str(data["t"]), bool(data.get("bold")), bool(data.get("italic")),
+                bool(data.get("code")), str(url) if url else None)
+
+
+def message_to_json(message: Message) -> dict[str, object]:
+    """A JSON-safe form of a message, for the outbox."""
+    blocks: list[dict[str, object]] = []
+    for block in message.blocks:
+        entry: dict[str, object] = {"type": _NAMES[type(block)]}
+        match block:
+            case Heading(text=t):
+                entry["text"] = t
+            case Paragraph(spans=s) | Context(spans=s):
+                entry["spans"] = [_span_json(x) for x in s]
+            case Quote(spans=s, expandable=e):
+                entry["spans"] = [_span_json(x) for x in s]
+                entry["expandable"] = e
+            case BulletList(items=items):
+                entry["items"] = [[_span_json(x) for x in it] for it in items]
+            case Image(url=u, alt=a):
+                entry["url"], entry["alt"] = u, a
+        blocks.append(entry)
+    return {"blocks": blocks, "link_preview": message.link_preview, "tags": list(message.tags)}
+
+
+def message_from_json(data: dict[str, object]) -> Message:
+    blocks: list[Block] = []
+    for entry in data["blocks"]:  # type: ignore[attr-defined]
+        kind = entry["type"]
+        spans_of = tuple(_span_from(x) for x in entry.get("spans", ()))
+        match kind:
+            case "heading":
+                blocks.append(Heading(entry["text"]))
+            case "paragraph":
+                blocks.append(Paragraph(spans_of))
+            case "context":
+                blocks.append(Context(spans_of))
+            case "quote":
+                blocks.append(Quote(spans_of, bool(entry.get("expandable"))))
+            case "bullets":
+                blocks.append(BulletList(tuple(tuple(_span_from(x) for x in it)
+                                               for it in entry["items"])))
+            case "image":
+                blocks.append(Image(entry["url"], entry.get("alt", "")))
+            case "divider":
+                blocks.append(Divider())
+    return Message(tuple(blocks), bool(data.get("link_preview")), tuple(data.get("tags", ())))  # type: ignore[arg-type]
