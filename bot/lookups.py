@@ -83,7 +83,7 @@ def _resolve(request: Request, kind: Kind, query: str) -> Message:
         return _card(request, close[0])
     if close:
         return _pick_list(kind.value, query, close)
-    return _closest_hint(kind.value, query, fuzzy)
+    return _closest_hint(kind.value, query, fuzzy or finder.fuzzy(kind.value, query, limit=3, cutoff=0))
 
 
 @command("model", usage="/model NAME", example="/model GLM-4.7", needs_arg=True,

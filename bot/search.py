@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 from bot.models import ItemName, ItemRow, ReportRow
 from bot.store import Store, StoredItem
 from digests.items import Item
-from digests.text import normalize_name, search_terms
+from digests.text import normalize_name, search_groups
 
 
 @dataclass(frozen=True)
@@ -147,29 +147,28 @@ class Finder:
 
     def search(self, query: str, *, kind: str | None = None, limit: int = 8) -> list[StoredItem]:
         """The best items for ``query``: all terms first, else any term; newest first on ties."""
-        terms = list(dict.fromkeys(search_terms(query)))[:32]
-        if not terms:
+        groups = search_groups(query)[:16]
+        if not groups:
             return []
         for mode in ("all", "any"):
-            ids = self._search_ids(terms, mode, kind, limit)
+            ids = self._search_ids(groups, mode, kind, limit)
             if ids:
                 return self.store.get_items(ids)
         return []
 
-    def _search_ids(self, terms: list[str], mode: str, kind: str | None, limit: int) -> list[int]:
+    def _search_ids(self, groups: list[list[list[str]]], mode: str, kind: str | None,
+                    limit: int) -> list[int]:
         kind_filter = "AND i.kind = :kind" if kind else ""
         params: dict[str, object] = {"limit": limit, "kind": kind}
-        if self.store.dialect == "sqlite":
-            joiner = " AND " if mode == "all" else " OR "
-            params["q"] = joiner.join('"' + t.replace('"', '""') + '"' for t in terms)
+        sqlite = self.store.dialect == "sqlite"
+        params["q"] = _match_expression(groups, mode, sqlite)
+        if sqlite:
             sql = (
                 "SELECT i.id FROM item_search s JOIN items i ON i.id = s.rowid "
                 f"WHERE item_search MATCH :q AND i.removed = 0 {kind_filter} "
                 "ORDER BY bm25(item_search, 4.0, 1.0), i.period DESC, i.position LIMIT :limit"
             )
         else:
-            joiner = " & " if mode == "all" else " | "
-            params["q"] = joiner.join("'" + t.replace("'", "''") + "'" for t in terms)
             sql = (
                 "SELECT i.id FROM item_search s JOIN items i ON i.id = s.item_id "
                 f"WHERE s.doc @@ CAST(:q AS tsquery) AND NOT i.removed {kind_filter} "
@@ -178,6 +177,19 @@ class Finder:
             )
         with self.store.engine.connect() as conn:
             return list(conn.execute(text(sql), params).scalars())
+
+
+def _match_expression(groups: list[list[list[str]]], mode: str, sqlite: bool) -> str:
+    """An FTS5 MATCH or a tsquery: groups joined by AND (or OR), alternatives by OR."""
+    if sqlite:
+        term, both, either = (lambda t: '"' + t.replace('"', '""') + '"'), " AND ", " OR "
+    else:
+        term, both, either = (lambda t: "'" + t.replace("'", "''") + "'"), " & ", " | "
+    rendered = []
+    for alternatives in groups:
+        options = ["(" + both.join(term(t) for t in alt) + ")" for alt in alternatives]
+        rendered.append("(" + either.join(options) + ")")
+    return (both if mode == "all" else either).join(rendered)
 
 
 _ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")

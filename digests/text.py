@@ -34,3 +34,44 @@ def search_terms(text: str) -> list[str]:
         else:
             terms.append(run)
     return terms
+
+
+# Words the reports write in either language: a search for one also finds the other.
+GLOSSARY: tuple[tuple[str, ...], ...] = (
+    ("蒸馏", "distillation", "distill"),
+    ("记忆", "memory"),
+    ("强化学习", "reinforcement", "rl"),
+    ("奖励", "reward", "rewards"),
+    ("智能体", "agent", "agents"),
+    ("注意力", "attention"),
+    ("稀疏", "sparse"),
+    ("推理", "reasoning", "inference"),
+    ("多模态", "multimodal", "omni"),
+    ("长上下文", "long-context"),
+    ("幻觉", "hallucination", "hallucinations"),
+    ("个性化", "personalization", "persona"),
+    ("辩论", "debate"),
+    ("工具", "tool", "tools"),
+    ("评测", "benchmark", "evaluation"),
+    ("预训练", "pretraining", "pre-training"),
+    ("后训练", "post-training", "posttraining"),
+)
+
+
+def search_groups(query: str) -> list[list[list[str]]]:
+    """A query as groups of alternatives, each alternative a list of terms that must all match.
+
+    ``蒸馏 模型`` -> ``[[["蒸馏"], ["distillation"], ["distill"]], [["模型"]]]``: every group must
+    match (or, in a looser pass, any group), and a group matches through any of its alternatives.
+    """
+    words = unicodedata.normalize("NFKC", query).casefold().split()
+    groups: list[list[list[str]]] = []
+    for word in words:
+        alternatives = [search_terms(word)]
+        for entry in GLOSSARY:
+            if word in entry:
+                alternatives.extend(search_terms(w) for w in entry if w != word)
+        alternatives = [a for a in alternatives if a]
+        if alternatives:
+            groups.append(alternatives)
+    return groups

@@ -1,0 +1,3 @@
+"""Benchmarks are programs (`python -m tests.bench.NAME`), not tests: pytest skips this folder."""
+
+collect_ignore_glob = ["*.py"]
