@@ -151,11 +151,12 @@ class CommandCore:
         is_admin = self.services.is_admin(incoming.platform, incoming.user_id)
         if spec.admin_only and not is_admin:
             return Message.text(f"/{spec.name} is for bot admins only.")
-        if spec.manages_chat and not is_admin and incoming.chat_kind in ("group", "supergroup"):
-            if not await _safely(incoming.is_chat_admin):
-                return Message.text(
-                    "Only this chat's administrators and bot admins may change its subscriptions."
-                )
+        in_group = incoming.chat_kind in ("group", "supergroup")
+        if (spec.manages_chat and not is_admin and in_group
+                and not await _safely(incoming.is_chat_admin)):
+            return Message.text(
+                "Only this chat's administrators and bot admins may change its subscriptions."
+            )
         request = Request(spec.name, arg, incoming.platform, incoming.chat_id, incoming.user_id,
                           incoming.chat_kind, is_admin, self.services)
         return await asyncio.to_thread(spec.fn, request)
@@ -164,12 +165,12 @@ class CommandCore:
 async def _safely(check: Callable[[], Awaitable[bool]]) -> bool:
     try:
         return await check()
-    except Exception:  # noqa: BLE001 - a failed permission check means "no", and is logged
+    except Exception:
         log.warning("chat admin check failed", exc_info=True)
         return False
 
 
-COMMAND_MODULES = ("bot.lookups",)
+COMMAND_MODULES = ("bot.lookups", "bot.subscriptions")
 
 
 def _load_commands() -> None:

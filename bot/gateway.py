@@ -20,6 +20,7 @@ from bot.http import HttpServer
 from bot.ingest import IngestSummary, describe, ingest_file, markdown_text
 from bot.logs import configure_logging
 from bot.metrics import Metrics
+from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.settings import Settings
 from bot.store import Store
@@ -72,6 +73,10 @@ class Gateway:
                 print(note, file=self.stdout or sys.stdout, flush=True)
             self.services = Services.from_settings(settings, self.store)
             handler = GatewayHandler(self.services, self.metrics)
+            # One scheduler per database; with several gateways, leader election wraps this.
+            scheduler = Scheduler.from_settings(settings, self.services)
+            await scheduler.start()
+            stack.push_async_callback(scheduler.stop)
             self.channels = self._build_channels()
             port = settings.http_port
             if port is None and any(c.name != "console" for c in self.channels):
@@ -89,7 +94,7 @@ class Gateway:
                 stack.push_async_callback(channel.stop)
                 log.info("channel %s started", channel.name)
             if settings.reports_dir is not None:
-                watcher = asyncio.create_task(self._watch_reports(settings.reports_dir))
+                watcher = asyncio.create_task(self._watch_reports(self.store, settings.reports_dir))
                 stack.callback(watcher.cancel)
             await self._wait_for_stop()
             log.info("stopping")
@@ -128,35 +133,43 @@ class Gateway:
                 raise RuntimeError("no store")
             await asyncio.to_thread(_ping, store)
             checks["database"] = True
-        except Exception:  # noqa: BLE001 - unreachable is the answer
+        except Exception:
             checks["database"] = False
         for channel in self.channels:
             connected = getattr(channel, "connected", None)
             checks[f"channel_{channel.name}"] = bool(connected() if callable(connected) else True)
         return checks
 
-    async def _watch_reports(self, folder: Path) -> None:
+    async def _watch_reports(self, store: Store, folder: Path) -> None:
         """Ingest the reports folder now, then whatever changes in it."""
         seen: dict[Path, tuple[float, int]] = {}
         while True:
-            for path in sorted(folder.glob("*.md")):
-                try:
-                    stat = path.stat()
-                except OSError:
-                    continue
-                mark = (stat.st_mtime, stat.st_size)
+            marks = await asyncio.to_thread(_scan, folder)
+            for path, mark in marks.items():
                 if seen.get(path) == mark:
                     continue
                 seen[path] = mark
                 try:
                     result = await asyncio.to_thread(
-                        ingest_file, self.store, path, self.settings.max_report_bytes, "reports-dir"
+                        ingest_file, store, path, self.settings.max_report_bytes, "reports-dir"
                     )
                     if result.status != "unchanged":
                         log.info(describe(result))
                 except ReportError as exc:
                     log.warning("rejected %s", exc)
             await asyncio.sleep(WATCH_SECONDS)
+
+
+def _scan(folder: Path) -> dict[Path, tuple[float, int]]:
+    """The folder's reports with their (mtime, size), to notice new and changed files."""
+    marks = {}
+    for path in sorted(folder.glob("*.md")):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        marks[path] = (stat.st_mtime, stat.st_size)
+    return marks
 
 
 def _ping(store: Store) -> None:

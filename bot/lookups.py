@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 
@@ -48,9 +49,9 @@ def _closest_hint(kind: str, query: str, closest: list[Match]) -> Message:
     return Message(tuple(blocks))
 
 
-def _join(items: object) -> tuple[Span, ...]:
+def _join(items: Iterable[Span]) -> tuple[Span, ...]:
     out: list[Span] = []
-    for n, span in enumerate(items):  # type: ignore[call-overload]
+    for n, span in enumerate(items):
         if n:
             out.append(Span(", "))
         out.append(span)

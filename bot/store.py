@@ -162,7 +162,7 @@ class Store:
             return
         conn.execute(delete(ItemName).where(ItemName.item_id.in_(ids)))
         if self.dialect == "sqlite":
-            conn.execute(text("DELETE FROM item_search WHERE rowid IN (%s)" % ",".join(map(str, ids))))
+            conn.execute(text("DELETE FROM item_search WHERE rowid IN ({})".format(",".join(map(str, ids)))))
         else:
             conn.execute(text("DELETE FROM item_search WHERE item_id = ANY(:ids)"), {"ids": ids})
         if not items:

@@ -44,7 +44,7 @@ def postgres_server_url() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+    except Exception as exc:
         admin.dispose()
         if os.environ.get("DIGESTBOT_TEST_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL required but not reachable: {exc}")
@@ -83,7 +83,7 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
         if tables:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
     engine.dispose()
-    yield postgres_server_url
+    return postgres_server_url
 
 
 @pytest.fixture

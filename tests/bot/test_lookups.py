@@ -19,7 +19,7 @@ from digests.message import Message
 def core(store: Store, seed_path: Path) -> Iterator[CommandCore]:
     text = seed_path.read_text(encoding="utf-8")
     store.ingest(parse_report(text, "2026-01.md"), text)
-    yield CommandCore(Services(store=store))
+    return CommandCore(Services(store=store))
 
 
 async def ask(core: CommandCore, text: str, *, chat_kind: str = "private") -> Message:
