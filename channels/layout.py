@@ -1,0 +1,262 @@
+"""Platform-neutral layout helpers shared by the renderers: cleaning text and splitting messages.
+
+Splitting works on the neutral :class:`~digests.message.Message`, not on rendered markup: a block
+that is too long becomes several blocks of the same kind, each rendered on its own, so tags and
+entities are closed and reopened by construction and a cut can never fall inside one. Python
+strings index code points, so a cut never falls inside a surrogate pair either.
+
+Each renderer supplies one predicate, ``fits(blocks) -> bool`` ("would these blocks render into
+one platform message?"); :func:`paginate` packs blocks into as few messages as fit, preferring to
+break at :class:`~digests.message.Divider` (item) boundaries, then between blocks, then inside a
+block at a blank line, a line break, a space, and only then anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import partial
+
+from digests.message import (
+    Block,
+    BulletList,
+    Context,
+    Divider,
+    Heading,
+    Image,
+    Paragraph,
+    Quote,
+    Span,
+    Spans,
+)
+
+Fits = Callable[[Sequence[Block]], bool]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SAFE_URL = re.compile(r"(?i)^(?:https?://|mailto:|tg://)[^\s]+$")
+# Cut points, best first: a blank line, a line break, a space.
+_SEPARATORS = ("\n\n", "\n", " ")
+
+
+def clean_text(text: str) -> str:
+    """Normalise line ends and drop control characters (all but ``\\n``) and lone surrogates."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    text = _CONTROL.sub("", text)
+    return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(text) else text
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def safe_url(url: str | None) -> str | None:
+    """The url if it is one a chat platform will link (http(s), mailto, tg), else ``None``."""
+    if url is None:
+        return None
+    url = clean_text(url).strip()
+    return url if _SAFE_URL.match(url) else None
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, as Telegram counts it."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def is_blank(block: Block) -> bool:
+    """Whether a block shows nothing (platforms reject empty texts, so it is left out)."""
+    match block:
+        case Heading(text=text):
+            return not clean_text(text).strip()
+        case Paragraph(spans=s) | Context(spans=s) | Quote(spans=s):
+            return not clean_text(_text(s)).strip()
+        case BulletList(items=items):
+            return not items
+        case Image(url=url, alt=alt):
+            return not clean_text(url + alt).strip()
+    return False
+
+
+def block_groups(blocks: Sequence[Block]) -> list[list[Block]]:
+    """The visible blocks between dividers, empty groups dropped."""
+    groups: list[list[Block]] = [[]]
+    for block in blocks:
+        if isinstance(block, Divider):
+            groups.append([])
+        elif not is_blank(block):
+            groups[-1].append(block)
+    return [g for g in groups if g]
+
+
+def paginate(blocks: Sequence[Block], fits: Fits) -> list[list[Block]]:
+    """Pack ``blocks`` into pages for which ``fits`` holds, splitting where it must.
+
+    Items (the groups between dividers) stay whole on one page when they can; an item too long
+    for any page starts a page of its own and is split between blocks, and a block too long for a
+    page is cut by :func:`split_block`. Raises ``ValueError`` when not even one character fits.
+    """
+    pages: list[list[Block]] = []
+    current: list[Block] = []
+
+    def flush() -> None:
+        nonlocal current
+        if current:
+            pages.append(current)
+        current = []
+
+    for group in block_groups(blocks):
+        joined = [*current, Divider(), *group] if current else list(group)
+        if fits(joined):
+            current = joined
+            continue
+        flush()
+        if fits(group):
+            current = list(group)
+            continue
+        for block in group:
+            if fits([*current, block]):
+                current.append(block)
+                continue
+            # A title stays with what it introduces: it moves to the next page with the block.
+            carry = [current.pop()] if len(current) > 1 and is_title(current[-1]) else []
+            flush()
+            current = list(carry)
+            if fits([*current, block]):
+                current.append(block)
+                continue
+            for piece in split_block(block, partial(_fits_after, fits, carry)):
+                if current and not fits([*current, piece]):
+                    flush()
+                current.append(piece)
+    flush()
+    return pages
+
+
+def _fits_after(fits: Fits, before: list[Block], block: Block) -> bool:
+    return fits([*before, block])
+
+
+def is_title(block: Block) -> bool:
+    """A heading, or a short paragraph in bold only (a section title, an entry's title)."""
+    if isinstance(block, Heading):
+        return True
+    return (
+        isinstance(block, Paragraph)
+        and bool(block.spans)
+        and all(s.bold for s in block.spans)
+        and len(_text(block.spans)) <= 200
+    )
+
+
+def split_block(block: Block, fits_one: Callable[[Block], bool]) -> list[Block]:
+    """Cut one block into blocks of the same kind, each of which ``fits_one``."""
+    if fits_one(block):
+        return [block]
+    match block:
+        case Heading(text=text):
+            pieces = split_spans((Span(text),), lambda p: fits_one(Heading(_text(p))))
+            return [Heading(_text(p)) for p in pieces]
+        case Paragraph(spans=s):
+            return [Paragraph(p) for p in split_spans(s, lambda p: fits_one(Paragraph(p)))]
+        case Context(spans=s):
+            return [Context(p) for p in split_spans(s, lambda p: fits_one(Context(p)))]
+        case Quote(spans=s, expandable=e):
+            return [Quote(p, e) for p in split_spans(s, lambda p: fits_one(Quote(p, e)))]
+        case BulletList(items=items):
+            return _split_list(items, fits_one)
+        case Image(url=url, alt=alt):
+            plain = Paragraph((Span(f"{alt or 'image'}: {url}"),))
+            return split_block(plain, fits_one)
+    return [block]  # Divider: nothing to cut
+
+
+def _text(spans: Spans) -> str:
+    return "".join(s.text for s in spans)
+
+
+def _split_list(items: tuple[Spans, ...], fits_one: Callable[[Block], bool]) -> list[Block]:
+    lists: list[Block] = []
+    current: list[Spans] = []
+    for item in items:
+        if fits_one(BulletList((*current, item))):
+            current.append(item)
+            continue
+        if current:
+            lists.append(BulletList(tuple(current)))
+            current = []
+        if fits_one(BulletList((item,))):
+            current = [item]
+        else:
+            pieces = split_spans(item, lambda p: fits_one(BulletList((p,))))
+            lists.extend(BulletList((p,)) for p in pieces)
+    if current:
+        lists.append(BulletList(tuple(current)))
+    return lists
+
+
+def split_spans(spans: Spans, fits: Callable[[Spans], bool]) -> list[Spans]:
+    """Cut a run of spans into pieces that each ``fits``, at the best boundary available.
+
+    The longest prefix that fits is found by bisection; the cut then moves back to the last blank
+    line, line break or space in that prefix, unless that would waste more than half of it. A
+    separator at a cut is dropped. Links too long to fit even around one character lose their url.
+    """
+    pieces: list[Spans] = []
+    rest = spans
+    while rest and not fits(rest):
+        text = _text(rest)
+        limit = _longest_prefix(rest, len(text), fits)
+        if limit == 0:
+            unlinked = tuple(replace(s, url=None) for s in rest)
+            if unlinked == rest or _longest_prefix(unlinked, len(text), fits) == 0:
+                raise ValueError("the message limit is too small to hold a single character")
+            rest = unlinked
+            continue
+        cut, skip = _best_cut(text, limit)
+        pieces.append(slice_spans(rest, 0, cut))
+        rest = slice_spans(rest, cut + skip, len(text))
+    if rest:
+        pieces.append(rest)
+    return [p for p in pieces if _text(p).strip()] or pieces[:1]
+
+
+def _longest_prefix(spans: Spans, length: int, fits: Callable[[Spans], bool]) -> int:
+    """The largest n < length such that the first n characters fit (0 when none do)."""
+    lo, hi = 0, length - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(slice_spans(spans, 0, mid)):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _best_cut(text: str, limit: int) -> tuple[int, int]:
+    """Where to cut ``text`` at or before ``limit``, and how many separator characters to drop."""
+    for sep in _SEPARATORS:
+        at = text.rfind(sep, 0, limit + len(sep))
+        if at >= max(1, limit // 2):
+            return at, len(sep)
+    cut = limit
+    # Avoid separating a character from a combining mark, variation selector or ZWJ sequence.
+    while cut > 1 and (_joins(text[cut]) or text[cut - 1] == "\u200d"):
+        cut -= 1
+    return (cut if cut > limit // 2 else limit), 0
+
+
+def _joins(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Mn", "Me") or "\ufe00" <= ch <= "\ufe0f" or ch == "\u200d"
+
+
+def slice_spans(spans: Spans, start: int, end: int) -> Spans:
+    """The spans clipped to the characters ``[start, end)`` of their joined text."""
+    out: list[Span] = []
+    pos = 0
+    for span in spans:
+        lo, hi = max(start, pos), min(end, pos + len(span.text))
+        if lo < hi:
+            out.append(replace(span, text=span.text[lo - pos : hi - pos]))
+        pos += len(span.text)
+    return tuple(out)

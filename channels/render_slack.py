@@ -1,0 +1,185 @@
+"""Render a neutral message as Slack ``chat.postMessage`` payloads (Block Kit with mrkdwn).
+
+All report text is escaped (exactly ``&`` ``<`` ``>``), so ``<!channel>`` or ``<@U123>`` in a
+report shows as text and never notifies anyone. Images become links, not image blocks: Slack
+fetches image urls itself and rejects the whole message when one fails. Pure: no Slack SDK import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from channels.layout import clean_text, paginate, safe_url
+from digests.message import (
+    Block,
+    BulletList,
+    Context,
+    Divider,
+    Heading,
+    Image,
+    Message,
+    Paragraph,
+    Quote,
+    Span,
+    Spans,
+)
+
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+MAX_HEADER_CHARS = 150
+MAX_CONTEXT_ELEMENTS = 10
+#: Text across all blocks of one message. Slack documents no total, but rejects messages with
+#: ``msg_blocks_too_long`` at about 13k characters of blocks: stay well under that.
+MAX_MESSAGE_CHARS = 11_000
+#: Length of the plain-text ``text`` fallback (notifications, screen readers).
+FALLBACK_CHARS = 300
+BULLET = "• "
+
+SlackBlock = dict[str, Any]
+
+
+def escape(text: str) -> str:
+    """Escape exactly Slack's control characters: ``&``, ``<``, ``>``."""
+    return clean_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escape_url(url: str) -> str:
+    return escape(url).replace("|", "%7C")
+
+
+def escape_truncated(text: str, limit: int) -> str:
+    """Escape ``text`` and cut it so the escaped result has at most ``limit`` characters, ending
+    with "…" when cut; an entity is never cut in half."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    out: list[str] = []
+    size = 0
+    for ch in clean_text(text):
+        piece = escape(ch)
+        if size + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out).rstrip() + "…"
+
+
+def _style(text: str, marker: str) -> str:
+    """Wrap each line's text in ``marker``, keeping spaces outside (Slack needs ``*x*``, not
+    ``* x *``) and leaving blank lines alone (markers do not span lines)."""
+    lines = []
+    for line in text.split("\n"):
+        core = line.strip()
+        if core:
+            start = line.index(core)
+            line = f"{line[:start]}{marker}{core}{marker}{line[start + len(core) :]}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def render_spans(spans: Spans) -> str:
+    """mrkdwn for spans: ``*bold*``, ``_italic_``, `` `code` ``, ``<url|text>``."""
+    out: list[str] = []
+    for span in spans:
+        if not span.text:
+            continue
+        text = escape(span.text)
+        url = safe_url(span.url)
+        if url:
+            label = text.replace("\n", " ").strip() or _escape_url(url)
+            text = f"<{_escape_url(url)}|{label}>"
+        else:
+            if span.code:
+                text = _style(text, "`")
+            if span.italic:
+                text = _style(text, "_")
+        if span.bold:
+            text = _style(text, "*")
+        out.append(text)
+    return "".join(out)
+
+
+def _section(text: str) -> SlackBlock | None:
+    if not text.strip():
+        return None
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def render_block(block: Block) -> SlackBlock | None:
+    """One neutral block as one Slack block, or ``None`` when it has nothing to show."""
+    match block:
+        case Heading(text=text):
+            plain = " ".join(clean_text(text).split())
+            if not plain:
+                return None
+            text = escape_truncated(plain, MAX_HEADER_CHARS)
+            return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
+        case Paragraph(spans=s):
+            return _section(render_spans(s))
+        case BulletList(items=items):
+            return _section("\n".join(BULLET + render_spans(item) for item in items))
+        case Quote(spans=s):
+            text = render_spans(s)
+            if not text.strip():
+                return None
+            return _section("\n".join("&gt; " + line for line in text.split("\n")))
+        case Image(url=url, alt=alt):
+            return _section("🖼 " + render_spans((Span(alt.strip() or "image", url=url),)))
+        case Context(spans=s):
+            text = render_spans(s)
+            if not text.strip():
+                return None
+            return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+        case Divider():
+            return {"type": "divider"}
+    return None  # pragma: no cover - the Block union is exhaustive
+
+
+def render_blocks(blocks: Sequence[Block]) -> list[SlackBlock]:
+    """The Slack blocks for a page of neutral blocks."""
+    return [b for b in map(render_block, blocks) if b is not None]
+
+
+def block_chars(block: SlackBlock) -> list[int]:
+    """The length of each text object in a Slack block."""
+    if "text" in block:
+        return [len(block["text"]["text"])]
+    return [len(e.get("text", "")) for e in block.get("elements", ())]
+
+
+def _fits(blocks: Sequence[Block]) -> bool:
+    rendered = render_blocks(blocks)
+    if len(rendered) > MAX_BLOCKS:
+        return False
+    sizes = [n for b in rendered for n in block_chars(b)]
+    return all(n <= MAX_SECTION_CHARS for n in sizes) and sum(sizes) <= MAX_MESSAGE_CHARS
+
+
+def fallback_text(blocks: Sequence[Block]) -> str:
+    """Plain-text fallback for notifications: escaped, at most :data:`FALLBACK_CHARS`."""
+    plain = " ".join(clean_text(Message(tuple(blocks)).plain()).split())
+    return escape_truncated(plain, FALLBACK_CHARS)
+
+
+def render_slack(message: Message) -> list[dict[str, Any]]:
+    """Render ``message`` as one or more ``chat.postMessage`` payloads (without ``channel``).
+
+    Each payload has at most :data:`MAX_BLOCKS` blocks, :data:`MAX_SECTION_CHARS` per text and
+    :data:`MAX_MESSAGE_CHARS` in all; longer messages are split at item (divider) boundaries,
+    then between blocks, then inside a block at line and word boundaries.
+    """
+    payloads = []
+    for page in paginate(message.blocks, _fits):
+        blocks = render_blocks(page)
+        if not blocks:
+            continue
+        payloads.append(
+            {
+                "text": fallback_text(page),
+                "blocks": blocks,
+                "unfurl_links": message.link_preview,
+                "unfurl_media": message.link_preview,
+            }
+        )
+    return payloads

@@ -1,0 +1,135 @@
+"""Render a neutral message as Telegram HTML (parse mode ``HTML``), split to Telegram's limit.
+
+Only tags Telegram accepts are produced: ``b i code a blockquote`` (``blockquote expandable``
+for folded quotes). Lists become ``•`` lines, paragraphs blank lines. Every piece of text is
+escaped (``&`` first, then ``<`` ``>``, and ``"`` in attributes), and control characters other
+than newlines are dropped. Pure: no Telegram SDK import, so the CLI can use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from channels.layout import clean_text, paginate, safe_url, utf16_len
+from digests.message import (
+    Block,
+    BulletList,
+    Context,
+    Divider,
+    Heading,
+    Image,
+    Message,
+    Paragraph,
+    Quote,
+    Span,
+    Spans,
+)
+
+#: Telegram's maximum message length, in UTF-16 code units.
+TELEGRAM_LIMIT = 4096
+#: Room kept free in every message for the ``(12/34)`` part marker.
+MARKER_HEADROOM = 24
+#: The smallest ``limit`` that leaves room for text besides the marker.
+MIN_LIMIT = 64
+DIVIDER = "\u2500" * 8
+BULLET = "• "
+
+
+def escape(text: str) -> str:
+    """Escape text for Telegram HTML: ``&`` first, then ``<`` and ``>``."""
+    return clean_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escape_attr(text: str) -> str:
+    return escape(text).replace('"', "&quot;")
+
+
+def render_spans(spans: Spans, *, in_italic: bool = False) -> str:
+    """Inline HTML for spans; ``in_italic`` when inside ``<i>`` already (no nested ``<i>``)."""
+    out: list[str] = []
+    for span in spans:
+        if not span.text:
+            continue
+        html = escape(span.text)
+        if span.code:
+            html = f"<code>{html}</code>"
+        if span.italic and not in_italic:
+            html = f"<i>{html}</i>"
+        if span.bold:
+            html = f"<b>{html}</b>"
+        url = safe_url(span.url)
+        if url:
+            html = f'<a href="{_escape_attr(url)}">{html}</a>'
+        out.append(html)
+    return "".join(out)
+
+
+def render_block(block: Block) -> str:
+    """One block as HTML, without the blank line that separates it from the next."""
+    match block:
+        case Heading(text=text):
+            return f"<b>{escape(text)}</b>" if text.strip() else ""
+        case Paragraph(spans=s):
+            return render_spans(s)
+        case Context(spans=s):
+            inner = render_spans(s, in_italic=True)
+            return f"<i>{inner}</i>" if inner else ""
+        case BulletList(items=items):
+            return "\n".join(BULLET + render_spans(item) for item in items)
+        case Quote(spans=s, expandable=expandable):
+            inner = render_spans(s)
+            if not inner:
+                return ""
+            return f"<blockquote{' expandable' if expandable else ''}>{inner}</blockquote>"
+        case Image(url=url, alt=alt):
+            return "🖼 " + render_spans((Span(alt.strip() or "image", url=url),))
+        case Divider():
+            return DIVIDER
+    return ""  # pragma: no cover - the Block union is exhaustive
+
+
+def render_page(blocks: Sequence[Block]) -> str:
+    """The HTML of one message: blocks separated by blank lines, dividers as a thin line."""
+    parts = [render_block(b) for b in blocks]
+    return "\n\n".join(p for p in parts if p).strip("\n")
+
+
+def render_telegram(message: Message, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Render ``message`` as Telegram HTML texts, each at most ``limit`` UTF-16 code units.
+
+    Long messages are split at item (divider) boundaries first, then between blocks, then at
+    blank lines, line breaks and spaces; tags are closed before a cut and reopened after it.
+    With more than one part, each ends with its marker ``(i/n)``. A message with no visible
+    text renders as an empty list (Telegram rejects empty messages).
+    """
+    if limit < MIN_LIMIT:
+        raise ValueError(f"limit must be at least {MIN_LIMIT}, got {limit}")
+    budget = limit - MARKER_HEADROOM
+
+    def fits(blocks: Sequence[Block]) -> bool:
+        return utf16_len(render_page(blocks)) <= budget
+
+    pages = [render_page(p) for p in paginate(message.blocks, fits)]
+    pages = [p for p in pages if _visible(p)]
+    if len(pages) > 1:
+        pages = [f"{p}\n\n<i>({i}/{len(pages)})</i>" for i, p in enumerate(pages, 1)]
+    return pages
+
+
+def _visible(html: str) -> bool:
+    """Whether the HTML shows any text once tags are removed (whitespace alone is rejected)."""
+    depth = 0
+    for ch in html:
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif depth == 0 and not ch.isspace():
+            return True
+    return False
+
+
+def telegram_send_kwargs(message: Message) -> dict[str, Any]:
+    """Plain keyword values for ``send_message``; the adapter maps them to PTB's types."""
+    return {"parse_mode": "HTML", "disable_web_page_preview": not message.link_preview}

@@ -1,0 +1,292 @@
+"""Items as neutral messages: full cards for lookups, bite-size entries for digests.
+
+Pure functions from :class:`~digests.items.Item` to :class:`~digests.message.Message`; the
+renderers in ``channels/`` turn those into each platform's format. Part texts are Markdown inline
+text and become styled spans through :func:`inline`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from markdown_it import MarkdownIt
+
+from digests.items import Item, Kind, Part
+from digests.message import (
+    Block,
+    BulletList,
+    Context,
+    Divider,
+    Heading,
+    Image,
+    Message,
+    Paragraph,
+    Quote,
+    Span,
+    Spans,
+)
+
+#: A part longer than this (characters) is shown as a folded quote instead of a bullet.
+LONG_PART = 400
+#: Paper titles are shortened to about this many characters in ``/paper`` hints.
+SHORT_TITLE = 40
+
+_MD = MarkdownIt("commonmark")
+_BREAK_TAG = re.compile(r"(?i)^<br\s*/?>$")
+_FILENAME_ALT = re.compile(r"(?i)^(image|img|screenshot)?[\w .-]*\.(png|jpe?g|gif|webp|svg)$")
+_SPACED_NEWLINE = re.compile(r"[ \t]*\n[ \t]*")
+_STYLES = {"strong": "bold", "em": "italic"}
+
+
+def inline(md: str) -> Spans:
+    """Markdown inline text as spans: bold, italic, code and links; newlines kept as ``"\\n"``.
+
+    ``<br>`` becomes a newline; other raw HTML stays as literal text (renderers escape it).
+    Images inside the text become links to the image.
+    """
+    out: list[Span] = []
+    style = {"bold": 0, "italic": 0}
+    links: list[str | None] = []
+
+    def add(text: str, *, code: bool = False, url: str | None = None) -> None:
+        if out and out[-1].text.endswith("\n"):
+            text = text.lstrip(" ")
+        text = _SPACED_NEWLINE.sub("\n", text)
+        if not text:
+            return
+        span = Span(
+            text,
+            bold=style["bold"] > 0,
+            italic=style["italic"] > 0,
+            code=code,
+            url=url or (links[-1] if links else None),
+        )
+        last = out[-1] if out else None
+        if last and (last.bold, last.italic, last.code, last.url) == (
+            span.bold,
+            span.italic,
+            span.code,
+            span.url,
+        ):
+            out[-1] = Span(last.text + text, span.bold, span.italic, span.code, span.url)
+        else:
+            out.append(span)
+
+    for token in _MD.parseInline(md)[0].children or ():
+        kind, _, edge = token.type.rpartition("_")
+        if kind in _STYLES and edge in ("open", "close"):
+            style[_STYLES[kind]] += 1 if edge == "open" else -1
+        elif token.type == "link_open":
+            links.append(str(token.attrs.get("href", "")) or None)
+        elif token.type == "link_close":
+            links.pop() if links else None
+        elif token.type == "code_inline":
+            add(token.content, code=True)
+        elif token.type in ("softbreak", "hardbreak"):
+            add("\n")
+        elif token.type == "image":
+            add(token.content or "image", url=str(token.attrs.get("src", "")) or None)
+        elif token.type == "html_inline" and _BREAK_TAG.match(token.content.strip()):
+            add("\n")
+        else:
+            add(token.content)
+    return tuple(out)
+
+
+def command_for(item: Item) -> str:
+    """The chat command that shows ``item``'s whole card, e.g. ``/model GLM-4.7``."""
+    match item.kind:
+        case Kind.MODEL:
+            return f"/model {item.title}"
+        case Kind.PAPER:
+            return f"/paper {short_title(item.title)}"
+        case Kind.TOPIC:
+            return f"/topic {item.title}"
+        case Kind.RADAR:
+            return "/latest"
+    return f"/search {short_title(item.title)}"
+
+
+def short_title(title: str, limit: int = SHORT_TITLE) -> str:
+    """A title short enough for a command: the part before a colon, or the first words."""
+    title = " ".join(title.split())
+    head = re.split(r"\s*[:：]\s+", title, maxsplit=1)[0]
+    if 2 <= len(head) <= limit:
+        return head
+    if len(title) <= limit:
+        return title
+    cut = title.rfind(" ", 0, limit + 1)
+    return title[: cut if cut > 0 else limit]
+
+
+def _link_label(url: str) -> str:
+    parts = urlsplit(url)
+    label = (parts.netloc.removeprefix("www.") + parts.path).rstrip("/") or url
+    return label if len(label) <= 60 else label[:59] + "…"
+
+
+def _link(url: str | None) -> tuple[Block, ...]:
+    return (Paragraph((Span("🔗 "), Span(_link_label(url), url=url))),) if url else ()
+
+
+def _meta(item: Item, *extra: str) -> Context:
+    bits = [item.kind.value, item.period, item.theme_title, *extra]
+    return Context((Span(" · ".join(b for b in bits if b)),))
+
+
+def _part_spans(part: Part, title: str) -> Spans:
+    text = inline(part.text.strip())
+    if not part.label or part.label == title:
+        return text
+    return (Span(part.label, bold=True), Span(": "), *text)
+
+
+def _parts(parts: Sequence[Part], title: str) -> list[Block]:
+    """Short labelled parts as bullets, unlabelled ones as paragraphs, long ones as folded
+    quotes, in order."""
+    blocks: list[Block] = []
+    bullets: list[Spans] = []
+    for part in parts:
+        spans = _part_spans(part, title)
+        if len(part.text) <= LONG_PART and part.label and part.label != title:
+            bullets.append(spans)
+            continue
+        if bullets:
+            blocks.append(BulletList(tuple(bullets)))
+            bullets = []
+        long = len(part.text) > LONG_PART
+        blocks.append(Quote(spans, expandable=True) if long else Paragraph(spans))
+    if bullets:
+        blocks.append(BulletList(tuple(bullets)))
+    return blocks
+
+
+def _parts_or_summary(item: Item) -> list[Block]:
+    if item.parts:
+        return _parts(item.parts, item.title)
+    return [Paragraph(inline(item.summary))] if item.summary.strip() else []
+
+
+def _sections(item: Item) -> list[Block]:
+    """Each section (column) titled, with its parts; untitled parts first."""
+    order: dict[str, list[Part]] = {}
+    for part in item.parts:
+        order.setdefault(part.section, []).append(part)
+    blocks: list[Block] = []
+    for section, parts in order.items():
+        if section:
+            blocks.append(Paragraph((Span(section, bold=True),)))
+        blocks.extend(_parts(parts, item.title))
+    return blocks
+
+
+def _images(item: Item) -> list[Block]:
+    images: list[Block] = []
+    texts = [p.text for p in item.parts]
+    for n, image in enumerate(item.images, 1):
+        alt = image.alt.strip()
+        if not alt or _FILENAME_ALT.match(alt) or any(alt in t for t in texts):
+            alt = f"{item.title} · figure {n}"
+        images.append(Image(image.url, alt))
+    return images
+
+
+def _footer(item: Item, other_periods: Sequence[str]) -> tuple[Block, ...]:
+    others = [p for p in other_periods if p != item.period]
+    if not others:
+        return ()
+    return (Context((Span("Also in: " + ", ".join(others)),)),)
+
+
+def _card(item: Item, body: Sequence[Block], other_periods: Sequence[str], *extra: str) -> Message:
+    blocks = (
+        Heading(item.title),
+        _meta(item, *extra),
+        *_link(item.url),
+        *body,
+        *_images(item),
+        *_footer(item, other_periods),
+    )
+    return Message(blocks, link_preview=False, tags=(item.kind.value, item.theme))
+
+
+def model_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
+    """A model: name, period and theme, link, each column's labelled parts, images."""
+    return _card(item, _sections(item), other_periods)
+
+
+def paper_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
+    """A paper: title, link, topic, then its labelled paragraphs (场景/问题, 方法思路, …)."""
+    topic = f"topic: {item.topic}" if item.topic else ""
+    return _card(item, _parts(item.parts, item.title), other_periods, topic)
+
+
+def topic_card(item: Item, papers: Sequence[Item] = ()) -> Message:
+    """A topic: trend and practice value by column, then its papers with their commands."""
+    body = _sections(item)
+    entries: list[Spans] = [
+        (Span(p.title, url=p.url), Span("  "), Span(command_for(p), code=True)) for p in papers
+    ]
+    known = {p.title for p in papers}
+    entries += [
+        (Span(title), Span("  "), Span(f"/paper {short_title(title)}", code=True))
+        for title in item.papers
+        if title not in known
+    ]
+    if entries:
+        body += [Paragraph((Span("Papers", bold=True),)), BulletList(tuple(entries))]
+    return _card(item, body, ())
+
+
+def insight_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
+    """An insight: its label as the heading and its text."""
+    return _card(item, _parts_or_summary(item), other_periods)
+
+
+def radar_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
+    """The industry radar: its summary text and the image."""
+    return _card(item, _parts_or_summary(item), other_periods)
+
+
+def card(item: Item, other_periods: Sequence[str] = (), papers: Sequence[Item] = ()) -> Message:
+    """The full card for any item; ``papers`` are used for topics, ``other_periods`` otherwise."""
+    match item.kind:
+        case Kind.MODEL:
+            return model_card(item, other_periods)
+        case Kind.PAPER:
+            return paper_card(item, other_periods)
+        case Kind.TOPIC:
+            return topic_card(item, papers)
+        case Kind.RADAR:
+            return radar_card(item, other_periods)
+    return insight_card(item, other_periods)
+
+
+def digest_entry(item: Item) -> tuple[Block, ...]:
+    """One bite-size digest entry: the title with its link, the summary, the command for more."""
+    title = Paragraph((Span(item.title, bold=True, url=item.url),))
+    summary = (Paragraph(inline(item.summary)),) if item.summary.strip() else ()
+    more = Context((Span("More: "), Span(command_for(item), code=True)))
+    return (title, *summary, more)
+
+
+def digest_message(
+    theme_title: str, period_label: str, items: Sequence[Item], remaining: int
+) -> Message:
+    """A weekly digest: a heading, the entries separated by dividers, and what is left."""
+    blocks: list[Block] = [
+        Heading(f"{theme_title} · {period_label}" if period_label else theme_title)
+    ]
+    for n, item in enumerate(items):
+        if n:
+            blocks.append(Divider())
+        blocks.extend(digest_entry(item))
+    if remaining > 0:
+        slug = items[0].theme if items else ""
+        hint = f"{remaining} more to come" + (f" · preview: /digest {slug}" if slug else "")
+    else:
+        hint = "That's everything in this theme for now."
+    blocks += [Divider(), Context((Span(hint),))]
+    return Message(tuple(blocks), link_preview=False, tags=("digest",))

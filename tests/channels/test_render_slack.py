@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+
+from channels.render_slack import (
+    MAX_MESSAGE_CHARS,
+    MAX_SECTION_CHARS,
+    escape,
+    render_slack,
+)
+from digests.cards import digest_message, model_card
+from digests.message import (
+    BulletList,
+    Context,
+    Divider,
+    Heading,
+    Image,
+    Message,
+    Paragraph,
+    Quote,
+    Span,
+)
+from tests.channels.checks import assert_slack_payload, message_st
+from tests.channels.sample_items import hostile_model, long_model, paper
+from tests.golden import check_golden
+
+
+def _texts(payloads: list[dict]) -> str:
+    return json.dumps(payloads, ensure_ascii=False)
+
+
+def test_blocks_and_mrkdwn() -> None:
+    message = Message(
+        (
+            Heading("Title & co"),
+            Paragraph(
+                (
+                    Span(" bold ", bold=True),
+                    Span("it", italic=True),
+                    Span("c", code=True),
+                    Span("a|b", url="https://x.org/?q=a|b&c=1"),
+                )
+            ),
+            BulletList(((Span("one"),), (Span("two"),))),
+            Quote((Span("line 1\nline 2"),), expandable=True),
+            Image("https://x.org/i.png", "chart"),
+            Divider(),
+            Context((Span("ctx"),)),
+        )
+    )
+    (payload,) = render_slack(message)
+    assert payload["unfurl_links"] is False
+    assert payload["unfurl_media"] is False
+    assert payload["blocks"] == [
+        {"type": "header", "text": {"type": "plain_text", "text": "Title &amp; co", "emoji": True}},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": " *bold* _it_`c`<https://x.org/?q=a%7Cb&amp;c=1|a|b>",
+            },
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": "• one\n• two"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "&gt; line 1\n&gt; line 2"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "🖼 <https://x.org/i.png|chart>"}},
+        {"type": "divider"},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "ctx"}]},
+    ]
+    assert payload["text"].startswith("Title &amp; co")
+
+
+def test_escaping_defuses_mentions_and_links() -> None:
+    assert escape("<!channel> <@U123> <http://x|y> a & b") == (
+        "&lt;!channel&gt; &lt;@U123&gt; &lt;http://x|y&gt; a &amp; b"
+    )
+    payloads = render_slack(model_card(hostile_model()))
+    for payload in payloads:
+        assert_slack_payload(payload)
+    dump = _texts(payloads)
+    assert "<!channel>" not in dump
+    assert "<!here>" not in dump
+    assert "<@U123>" not in dump
+    assert "&lt;!channel&gt;" in dump
+    assert "&lt;script&gt;" in dump
+    assert "🚀" in dump
+    assert "中文测试" in dump
+    assert "\\u001b" not in dump
+
+
+def test_header_is_truncated_without_cutting_an_entity() -> None:
+    (payload,) = render_slack(Message((Heading("&" * 200),)))
+    text = payload["blocks"][0]["text"]["text"]
+    assert len(text) <= 150
+    assert text.endswith("&amp;…")
+
+
+def test_long_section_is_split_at_lines() -> None:
+    lines = "\n".join(f"line {n} " + "词" * 90 for n in range(80))
+    (payload, *rest) = render_slack(Message((Paragraph((Span(lines),)),)))
+    sections = [b["text"]["text"] for p in [payload, *rest] for b in p["blocks"]]
+    assert len(sections) > 2
+    assert all(len(s) <= MAX_SECTION_CHARS for s in sections)
+    assert all(s.startswith("line ") for s in sections)
+
+
+def test_long_card_splits_into_payloads() -> None:
+    payloads = render_slack(model_card(long_model()))
+    assert len(payloads) > 1
+    for payload in payloads:
+        assert_slack_payload(payload)
+        total = sum(len(b.get("text", {}).get("text", "")) for b in payload["blocks"])
+        assert total <= MAX_MESSAGE_CHARS
+    check_golden("long_model.slack.json", json.dumps(payloads, ensure_ascii=False, indent=1))
+
+
+def test_many_blocks_split_at_dividers() -> None:
+    items = [paper(f"Paper {n}") for n in range(20)]  # 1 + 20 * 4 + 1 blocks in all
+    payloads = render_slack(digest_message("The Chisel", "2026-01", items, remaining=0))
+    assert len(payloads) == 2
+    for payload in payloads:
+        assert_slack_payload(payload)
+        assert payload["blocks"][-1]["type"] == "context"  # ends with an entry's "More" line
+        assert payload["blocks"][0]["type"] != "divider"
+
+
+@settings(max_examples=150, deadline=None)
+@given(message_st)
+def test_any_message_renders_within_limits(message: Message) -> None:
+    for payload in render_slack(message):
+        assert_slack_payload(payload)
