@@ -1,0 +1,348 @@
+"""The Slack adapter, on slack-bolt (async) and slack_sdk.
+
+Socket Mode when an app-level token is given (``connect_async``/``close_async`` inside the
+gateway's loop), else HTTP mode: :meth:`SlackChannel.web_routes` returns the ``POST
+/slack/events`` route that the gateway mounts on its aiohttp server; Bolt verifies every
+request's signature and timestamp (401 otherwise).
+
+Slash commands (``/model GLM-4.7``), mentions (``@digestbot model GLM-4.7``) and direct
+messages become :class:`~channels.base.Incoming`; ``.md`` file shares become
+:class:`~channels.base.Upload`. Slack retries events it thinks were missed: they are
+deduplicated on ``event_id`` through the injected ``first_seen``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.base import (
+    ChatGone,
+    Handler,
+    Incoming,
+    RetryLater,
+    SendError,
+    TransientSendError,
+    Upload,
+)
+from channels.dedup import FirstSeen, MemoryFirstSeen
+from digests.message import Message
+
+log = logging.getLogger(__name__)
+
+UPLOAD_SUFFIXES = (".md", ".markdown")
+GONE_ERRORS = frozenset(
+    {"channel_not_found", "is_archived", "not_in_channel", "account_inactive", "user_disabled"}
+)
+TRANSIENT_ERRORS = frozenset(
+    {"fatal_error", "internal_error", "service_unavailable", "request_timeout"}
+)
+MAX_RESPONSE_URL_REPLIES = 5
+_LEADING_MENTIONS = re.compile(r"^(?:\s*<@[A-Z0-9]+(?:\|[^>]*)?>)+\s*")
+_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
+
+
+async def _member_may_manage() -> bool:
+    # Whoever can post in a Slack conversation may manage its subscriptions.
+    return True
+
+
+def command_text(text: str) -> str:
+    """A mention or DM as a command: ``<@U1> model <https://x|x> &amp; y`` -> ``/model https://x & y``."""
+    text = _LEADING_MENTIONS.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+    if not text:
+        return "/help"
+    return text if text.startswith("/") else "/" + text
+
+
+class SlackChannel:
+    """A :class:`~channels.base.Channel` for one Slack workspace app."""
+
+    name = "slack"
+
+    def __init__(
+        self,
+        bot_token: str,
+        *,
+        signing_secret: str = "",
+        app_token: str | None = None,
+        api_url: str = "https://slack.com/api/",
+        commands: Sequence[str] = (),
+        first_seen: FirstSeen | None = None,
+        events_path: str = "/slack/events",
+        slash_response_type: str = "in_channel",
+        drain_timeout: float = 10.0,
+    ) -> None:
+        """Build the Bolt app; no I/O happens until :meth:`start` or the first request.
+
+        Args:
+            bot_token: The ``xoxb-`` bot token.
+            signing_secret: Verifies HTTP-mode requests (required in HTTP mode).
+            app_token: An ``xapp-`` token selects Socket Mode.
+            api_url: Web API base URL (tests, proxies); ends with ``/``.
+            commands: Slash command names (``model`` or ``/model``); empty means any.
+            first_seen: Shared deduplication of ``event_id`` values.
+            events_path: Where :meth:`web_routes` listens in HTTP mode.
+            slash_response_type: ``in_channel`` (everyone sees answers) or ``ephemeral``.
+            drain_timeout: How long :meth:`stop` waits for replies in flight.
+        """
+        self._token = bot_token
+        self._app_token = app_token
+        self._first_seen: FirstSeen = first_seen or MemoryFirstSeen()
+        self.events_path = events_path
+        self._response_type = slash_response_type
+        self._drain_timeout = drain_timeout
+        self._handler: Handler | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._socket: Any = None
+        # No AsyncRateLimitErrorRetryHandler: a 429 must reach the outbox, which schedules retries.
+        self._client = AsyncWebClient(token=bot_token, base_url=api_url)
+        self._app = AsyncApp(
+            name="digestbot",
+            client=self._client,
+            signing_secret=signing_secret,
+            process_before_response=False,
+        )
+        names = "|".join(re.escape(c.lstrip("/")) for c in commands) or r"[^\s]+"
+        self._app.command(re.compile(rf"^/(?:{names})$"))(self._on_slash)
+        self._app.event("app_mention")(self._on_mention)
+        self._app.event("message")(self._on_message)
+
+    # --- life cycle -----------------------------------------------------------------------
+    async def start(self, handler: Handler) -> None:
+        """Check the token (``auth.test``) and, in Socket Mode, connect."""
+        self._handler = handler
+        auth = await self._client.auth_test()
+        log.info("slack: started as %s in %s", auth.get("user"), auth.get("team"))
+        if self._app_token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(self._app, self._app_token)
+            await self._socket.connect_async()
+
+    async def stop(self) -> None:
+        """Disconnect and wait (up to ``drain_timeout``) for replies in flight."""
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
+        self._handler = None
+
+    # --- HTTP mode ------------------------------------------------------------------------
+    def web_routes(self) -> list[web.RouteDef]:
+        """The Events API / slash command route for the gateway's aiohttp app (HTTP mode)."""
+        if self._app_token:
+            return []
+        return [web.post(self.events_path, self._on_http)]
+
+    async def _on_http(self, request: web.Request) -> web.Response:
+        if self._handler is None:
+            return web.Response(status=503, text="not started")
+        bolt_response = await self._app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    # --- listeners ------------------------------------------------------------------------
+    async def _track(self, work: Callable[[Handler], Awaitable[None]]) -> None:
+        """Run one piece of listener work, counted as in flight for :meth:`stop`."""
+        handler = self._handler
+        task = asyncio.current_task()
+        if handler is None or task is None:
+            return
+        self._inflight.add(task)
+        try:
+            await work(handler)
+        except SendError as exc:
+            log.warning("slack: could not reply: %s", exc)
+        except Exception:
+            # The boundary of a background task: log it, keep serving other requests.
+            log.exception("slack: failed handling a request")
+        finally:
+            self._inflight.discard(task)
+
+    async def _on_slash(
+        self,
+        ack: Callable[[], Awaitable[Any]],
+        body: dict[str, Any],
+        respond: Callable[..., Awaitable[Any]],
+    ) -> None:
+        await ack()  # within 3 s; the answer goes to response_url
+
+        async def work(handler: Handler) -> None:
+            incoming = Incoming(
+                platform="slack",
+                chat_id=str(body.get("channel_id", "")),
+                user_id=str(body.get("user_id", "")),
+                text=command_text(f"{body.get('command', '')} {body.get('text', '')}"),
+                chat_kind="im" if body.get("channel_name") == "directmessage" else "channel",
+                chat_title=str(body.get("channel_name", "")),
+                is_chat_admin=_member_may_manage,
+            )
+            reply = await handler.on_command(incoming)
+            if reply is not None:
+                await self._respond(respond, reply)
+
+        await self._track(work)
+
+    async def _respond(self, respond: Callable[..., Awaitable[Any]], reply: Message) -> None:
+        from channels.render_slack import render_slack
+
+        payloads = render_slack(reply)
+        if len(payloads) > MAX_RESPONSE_URL_REPLIES:
+            log.warning(
+                "slack: reply has %d parts, response_url takes %d",
+                len(payloads),
+                MAX_RESPONSE_URL_REPLIES,
+            )
+        for payload in payloads[:MAX_RESPONSE_URL_REPLIES]:
+            result = await respond(dict(payload, response_type=self._response_type))
+            if getattr(result, "status_code", 200) != 200:
+                log.warning(
+                    "slack: response_url answered %s: %s",
+                    result.status_code,
+                    getattr(result, "body", ""),
+                )
+
+    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if not await self._first_seen(f"slack:{body.get('event_id')}"):
+            return
+
+        async def work(handler: Handler) -> None:
+            await self._command_event(
+                handler, event, "channel", event.get("thread_ts") or event.get("ts")
+            )
+
+        await self._track(work)
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        subtype = event.get("subtype")
+        is_dm = event.get("channel_type") == "im"
+        if event.get("bot_id") or subtype not in (None, "file_share"):
+            return
+        if not is_dm and subtype != "file_share":
+            return  # channel chatter; mentions arrive as app_mention
+        if not await self._first_seen(f"slack:{body.get('event_id')}"):
+            return
+
+        async def work(handler: Handler) -> None:
+            if subtype == "file_share":
+                await self._file_share(handler, event)
+            elif event.get("text"):
+                await self._command_event(handler, event, "im", None)
+
+        await self._track(work)
+
+    async def _command_event(
+        self, handler: Handler, event: dict[str, Any], kind: str, thread_ts: str | None
+    ) -> None:
+        incoming = Incoming(
+            platform="slack",
+            chat_id=str(event.get("channel", "")),
+            user_id=str(event.get("user", "")),
+            text=command_text(str(event.get("text", ""))),
+            chat_kind=kind,
+            is_chat_admin=_member_may_manage,
+        )
+        reply = await handler.on_command(incoming)
+        if reply is not None:
+            await self._post(incoming.chat_id, reply, thread_ts=thread_ts)
+
+    async def _file_share(self, handler: Handler, event: dict[str, Any]) -> None:
+        channel = str(event.get("channel", ""))
+        for file in event.get("files") or []:
+            name = str(file.get("name") or "")
+            if not name.lower().endswith(UPLOAD_SUFFIXES):
+                continue
+            upload = Upload(
+                platform="slack",
+                chat_id=channel,
+                user_id=str(event.get("user", "")),
+                filename=name,
+                size=file.get("size"),
+                fetch=self._fetcher(str(file.get("url_private_download") or "")),
+            )
+            reply = await handler.on_upload(upload)
+            thread_ts = None if event.get("channel_type") == "im" else event.get("ts")
+            await self._post(channel, reply, thread_ts=thread_ts)
+
+    def _fetcher(self, url: str) -> Callable[[], Awaitable[bytes]]:
+        async def fetch() -> bytes:
+            headers = {"Authorization": f"Bearer {self._token}"}
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(url, headers=headers) as resp,
+            ):
+                resp.raise_for_status()
+                if resp.content_type == "text/html":
+                    # Slack answers a login page, not an error status, when not authorized.
+                    raise PermissionError(f"slack: not authorized to download {url}")
+                return await resp.read()
+
+        return fetch
+
+    # --- outgoing -------------------------------------------------------------------------
+    async def send(self, chat_id: str, message: Message) -> list[str]:
+        """Post ``message`` (one ``chat.postMessage`` per part) and return each part's ``ts``.
+
+        Raises:
+            SendError: a subclass per failure kind, with ``sent_ids`` of the parts posted.
+        """
+        return await self._post(chat_id, message)
+
+    async def _post(
+        self, chat_id: str, message: Message, *, thread_ts: str | None = None
+    ) -> list[str]:
+        from channels.render_slack import render_slack
+
+        extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
+        ids: list[str] = []
+        for payload in render_slack(message):
+            try:
+                response = await self._client.chat_postMessage(channel=chat_id, **payload, **extra)
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                error = convert_error(exc)
+                error.sent_ids = tuple(ids)
+                raise error from exc
+            ids.append(str(response.get("ts")))
+        return ids
+
+
+def convert_error(exc: Exception) -> SendError:
+    """Map a slack_sdk / aiohttp error to the channel error tree (see :mod:`channels.base`)."""
+    if not isinstance(exc, SlackApiError):
+        return TransientSendError(f"slack: {exc!r}")
+    response = exc.response
+    status = int(getattr(response, "status_code", getattr(response, "status", 0)) or 0)
+    data = getattr(response, "data", None)
+    error = data.get("error") if isinstance(data, dict) else None
+    if status == 429 or error == "ratelimited":
+        return RetryLater(
+            _retry_after(getattr(response, "headers", None)), f"slack: {error or status}"
+        )
+    if error in GONE_ERRORS:
+        return ChatGone(f"slack: {error}")
+    if status >= 500 or error in TRANSIENT_ERRORS:
+        return TransientSendError(f"slack: {error or status}")
+    return SendError(f"slack: {error or status}")
+
+
+def _retry_after(headers: Any) -> float:
+    for key, value in dict(headers or {}).items():
+        if str(key).lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                break
+    return 1.0

@@ -1,0 +1,354 @@
+"""The Telegram adapter, on python-telegram-bot 22.
+
+Long polling by default (``updater.start_polling`` inside the gateway's loop, never
+``run_polling``); webhook mode when a webhook URL is given, in which case :meth:`web_routes`
+returns the route the gateway mounts on its aiohttp server. Commands (``/model GLM-4.7``,
+``/model@our_bot …``) in private chats, groups, supergroups and channels become
+:class:`~channels.base.Incoming`; ``.md`` documents become :class:`~channels.base.Upload`.
+"""
+
+from __future__ import annotations
+
+import datetime as dtm
+import hmac
+import logging
+import re
+import warnings
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import (
+    BotCommand,
+    LinkPreviewOptions,
+    ReplyParameters,
+    Update,
+)
+from telegram import (
+    Message as TgMessage,
+)
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.warnings import PTBDeprecationWarning
+
+from channels.base import (
+    ChatGone,
+    ChatMoved,
+    Handler,
+    Incoming,
+    RetryLater,
+    SendError,
+    TransientSendError,
+    Upload,
+)
+from channels.dedup import FirstSeen, MemoryFirstSeen
+from digests.message import Message
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+UPLOAD_SUFFIXES = (".md", ".markdown")
+_ALLOWED_UPDATES = ["message", "channel_post"]
+_ADMIN_STATUSES = ("creator", "administrator")
+_COMMAND = re.compile(r"(/[^\s@]+)(?:@(\S+))?(.*)", re.DOTALL)
+_GONE_BAD_REQUESTS = ("chat not found", "group chat was deactivated", "peer_id_invalid")
+
+
+class TelegramChannel:
+    """A :class:`~channels.base.Channel` for one Telegram bot."""
+
+    name = "telegram"
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str = "https://api.telegram.org/bot",
+        base_file_url: str = "https://api.telegram.org/file/bot",
+        commands: Sequence[tuple[str, str]] = (),
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        first_seen: FirstSeen | None = None,
+        poll_timeout: float = 10.0,
+        request_timeout: float = 10.0,
+    ) -> None:
+        """Build the PTB application; no I/O happens until :meth:`start`.
+
+        Args:
+            token: The bot token.
+            base_url: Bot API base (token appended), for self-hosted servers and tests.
+            base_file_url: File download base (token appended).
+            commands: ``(command, description)`` pairs registered as the command menu.
+            webhook_url: Public HTTPS URL; when set, webhook mode instead of long polling.
+            webhook_secret: Expected ``X-Telegram-Bot-Api-Secret-Token`` in webhook mode.
+            first_seen: Shared deduplication of webhook ``update_id`` values.
+            poll_timeout: Long-poll timeout of ``getUpdates`` in seconds.
+            request_timeout: Read/write/connect timeout of every other Bot API call.
+        """
+        self._commands = list(commands)
+        self._webhook_url = webhook_url
+        self._webhook_secret = webhook_secret
+        self._first_seen: FirstSeen = first_seen or MemoryFirstSeen()
+        self._poll_timeout = poll_timeout
+        self._bot_key = token.split(":", 1)[0]
+        self._handler: Handler | None = None
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(base_url)
+            .base_file_url(base_file_url)
+            .concurrent_updates(True)
+            .read_timeout(request_timeout)
+            .write_timeout(request_timeout)
+            .connect_timeout(request_timeout)
+            .get_updates_read_timeout(poll_timeout + request_timeout)
+        )
+        if webhook_url:
+            builder = builder.updater(None)
+        self._app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self._app.add_handler(TypeHandler(Update, self._on_update))
+
+    @property
+    def webhook_path(self) -> str:
+        """The path of the webhook URL, where :meth:`web_routes` listens."""
+        return urlsplit(self._webhook_url or "").path or "/telegram"
+
+    # --- life cycle -----------------------------------------------------------------------
+    async def start(self, handler: Handler) -> None:
+        """Initialize the bot (``getMe``), register commands, then poll or set the webhook."""
+        self._handler = handler
+        await self._app.initialize()
+        await self._register_commands()
+        await self._app.start()
+        if self._webhook_url:
+            await self._app.bot.set_webhook(
+                self._webhook_url,
+                secret_token=self._webhook_secret,
+                allowed_updates=_ALLOWED_UPDATES,
+            )
+        elif self._app.updater is not None:
+            await self._app.updater.start_polling(
+                timeout=dtm.timedelta(seconds=self._poll_timeout),
+                allowed_updates=_ALLOWED_UPDATES,
+            )
+        log.info("telegram: started as @%s", self._app.bot.username)
+
+    async def _register_commands(self) -> None:
+        if not self._commands:
+            return
+        menu = [BotCommand(c.lstrip("/"), d) for c, d in self._commands]
+        try:
+            await self._app.bot.set_my_commands(menu)
+        except TelegramError as exc:
+            log.warning("telegram: could not register the command menu: %s", exc)
+
+    async def stop(self) -> None:
+        """Stop polling, finish the updates being handled, and close the HTTP clients."""
+        updater = self._app.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self._app.running:
+            await self._app.stop()  # waits for in-flight update tasks
+        await self._app.shutdown()
+
+    # --- webhook --------------------------------------------------------------------------
+    def web_routes(self) -> list[web.RouteDef]:
+        """The webhook route for the gateway's aiohttp app (empty in polling mode)."""
+        if not self._webhook_url:
+            return []
+        return [web.post(self.webhook_path, self._on_webhook)]
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        if self._webhook_secret is not None:
+            given = request.headers.get(SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), self._webhook_secret.encode()):
+                return web.Response(status=403, text="wrong secret token")
+        if not self._app.running:
+            return web.Response(status=503, text="not started")
+        try:
+            update = Update.de_json(await request.json(), self._app.bot)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return web.Response(status=400, text="not an update")
+        if await self._first_seen(f"telegram:{self._bot_key}:{update.update_id}"):
+            # Queue it and answer at once: Telegram retries slow deliveries.
+            await self._app.update_queue.put(update)
+        return web.Response(text="ok")
+
+    # --- incoming -------------------------------------------------------------------------
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg = update.message or update.channel_post
+        if msg is None or self._handler is None:
+            return
+        try:
+            if msg.document is not None:
+                await self._on_document(msg, self._handler)
+            elif msg.text and msg.text.startswith("/"):
+                await self._on_command(msg, self._handler)
+        except SendError as exc:
+            log.warning("telegram: could not reply in chat %s: %s", msg.chat.id, exc)
+        except Exception:
+            # The boundary of a background task: log it, keep serving other updates.
+            log.exception("telegram: failed handling update %s", update.update_id)
+
+    def own_command(self, text: str) -> str | None:
+        """``text`` with ``@our_bot`` removed, or None when it is addressed to another bot."""
+        m = _COMMAND.match(text)
+        if m is None:
+            return None
+        command, addressee, rest = m.groups()
+        if addressee and addressee.lower() != self._app.bot.username.lower():
+            return None
+        return command + rest
+
+    async def _on_command(self, msg: TgMessage, handler: Handler) -> None:
+        text = self.own_command(msg.text or "")
+        if text is None:
+            return
+        incoming = Incoming(
+            platform="telegram",
+            chat_id=str(msg.chat.id),
+            user_id=_sender_id(msg),
+            text=text,
+            chat_kind=msg.chat.type,
+            chat_title=msg.chat.title or "",
+            is_chat_admin=lambda: self._is_chat_admin(msg),
+        )
+        reply = await handler.on_command(incoming)
+        if reply is not None:
+            await self._reply(msg, reply)
+
+    async def _on_document(self, msg: TgMessage, handler: Handler) -> None:
+        doc = msg.document
+        if doc is None or not (doc.file_name or "").lower().endswith(UPLOAD_SUFFIXES):
+            return
+        file_id = doc.file_id
+
+        async def fetch() -> bytes:
+            file = await self._app.bot.get_file(file_id)
+            return bytes(await file.download_as_bytearray())
+
+        upload = Upload(
+            platform="telegram",
+            chat_id=str(msg.chat.id),
+            user_id=_sender_id(msg),
+            filename=doc.file_name or "",
+            size=doc.file_size,
+            fetch=fetch,
+        )
+        await self._reply(msg, await handler.on_upload(upload))
+
+    async def _is_chat_admin(self, msg: TgMessage) -> bool:
+        """Private chats and channel posts: yes. Groups: ask for the sender's membership."""
+        chat = msg.chat
+        if chat.type in ("private", "channel"):
+            return True
+        if msg.sender_chat is not None:
+            # An anonymous group admin posts as the group itself.
+            return msg.sender_chat.id == chat.id
+        if msg.from_user is None:
+            return False
+        try:
+            member = await self._app.bot.get_chat_member(chat.id, msg.from_user.id)
+        except TelegramError as exc:
+            log.warning("telegram: getChatMember failed in %s: %s", chat.id, exc)
+            return False
+        return member.status in _ADMIN_STATUSES
+
+    async def _reply(self, msg: TgMessage, reply: Message) -> None:
+        in_group = msg.chat.type in ("group", "supergroup")
+        await self._send(
+            str(msg.chat.id),
+            reply,
+            reply_to=msg.message_id if in_group else None,
+            thread_id=msg.message_thread_id if msg.is_topic_message else None,
+        )
+
+    # --- outgoing -------------------------------------------------------------------------
+    async def send(self, chat_id: str, message: Message) -> list[str]:
+        """Send ``message`` in as many parts as it needs; return their message ids.
+
+        Raises:
+            SendError: a subclass per failure kind, with ``sent_ids`` of the parts delivered.
+        """
+        return await self._send(chat_id, message)
+
+    async def _send(
+        self,
+        chat_id: str,
+        message: Message,
+        *,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+    ) -> list[str]:
+        from channels.render_telegram import render_telegram, telegram_send_kwargs
+
+        options = telegram_send_kwargs(message)
+        preview = LinkPreviewOptions(
+            is_disabled=bool(options.get("disable_web_page_preview", True))
+        )
+        target: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+        ids: list[str] = []
+        for part in render_telegram(message):
+            reply = (
+                ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+            )
+            try:
+                sent = await self._app.bot.send_message(
+                    target,
+                    part,
+                    parse_mode=options.get("parse_mode", "HTML"),
+                    link_preview_options=preview,
+                    reply_parameters=reply,
+                    message_thread_id=thread_id,
+                )
+            except TelegramError as exc:
+                error = convert_error(exc)
+                error.sent_ids = tuple(ids)
+                raise error from exc
+            ids.append(str(sent.message_id))
+            reply_to = None  # only the first part answers the command
+        return ids
+
+
+def convert_error(exc: TelegramError) -> SendError:
+    """Map a PTB error to the channel error tree (see :mod:`channels.base`)."""
+    if isinstance(exc, RetryAfter):
+        return RetryLater(retry_after_seconds(exc), exc.message)
+    if isinstance(exc, ChatMigrated):
+        return ChatMoved(str(exc.new_chat_id))
+    if isinstance(exc, Forbidden):
+        return ChatGone(exc.message)
+    if isinstance(exc, BadRequest):  # before NetworkError: BadRequest subclasses it
+        if any(s in exc.message.lower() for s in _GONE_BAD_REQUESTS):
+            return ChatGone(exc.message)
+        return SendError(exc.message)
+    if isinstance(exc, NetworkError):  # includes TimedOut and 5xx answers
+        return TransientSendError(exc.message)
+    return SendError(exc.message)
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """``retry_after`` in seconds: PTB 22 gives an int (deprecated) or a timedelta."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: object = exc.retry_after
+    if isinstance(value, dtm.timedelta):
+        return value.total_seconds()
+    return float(value)  # type: ignore[arg-type]
+
+
+def _sender_id(msg: TgMessage) -> str:
+    if msg.from_user is not None and msg.sender_chat is None:
+        return str(msg.from_user.id)
+    return str((msg.sender_chat or msg.chat).id)
+
+
+__all__ = ["TelegramChannel", "convert_error", "retry_after_seconds"]

@@ -1,0 +1,421 @@
+"""A fake Slack Web API server for slack_sdk / slack-bolt to talk to.
+
+Point the client at it with ``AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)``.
+Tests build signed requests for the bot's HTTP endpoint with :func:`signed_headers` and the
+body builders :func:`slash_command_body` / :func:`event_body` (from :mod:`.slack_payloads`,
+re-exported here), read what the bot posted in
+:attr:`FakeSlack.sent` and :attr:`FakeSlack.responses` (``response_url`` replies), and inject
+failures with :meth:`FakeSlack.fail_next`.
+
+As a subprocess: ``python -m tests.fakes.slack --port 0 --rate 1`` prints ``{"port": N}``;
+``GET /_stats`` returns counters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from tests.fakes import (
+    JSON,
+    FakeServer,
+    Fault,
+    Faults,
+    Stats,
+    TokenBucket,
+    read_params,
+    serve_until_signalled,
+)
+from tests.fakes.slack_payloads import (
+    BOT_ID,
+    BOT_TOKEN,
+    BOT_USER_ID,
+    TEAM_ID,
+    check_blocks,
+    dm_event,
+    event_body,
+    mention_event,
+    signed_headers,
+    slash_command_body,
+)
+
+__all__ = [
+    "BOT_TOKEN",
+    "FakeSlack",
+    "Posted",
+    "Reply",
+    "dm_event",
+    "event_body",
+    "mention_event",
+    "signed_headers",
+    "slash_command_body",
+]
+
+_ERROR_PAGE = "<html><body><h1>Service Unavailable</h1></body></html>"
+
+
+@dataclass(frozen=True)
+class Posted:
+    """One accepted chat.postMessage / chat.postEphemeral call."""
+
+    channel: str
+    text: str
+    blocks: list[JSON]
+    ts: str
+    options: JSON
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One POST to a ``response_url``."""
+
+    url_id: str
+    payload: JSON
+
+
+class FakeSlack(FakeServer):
+    """The Web API at ``{url}/api/{method}``, file downloads and ``response_url`` endpoints."""
+
+    def __init__(
+        self,
+        bot_token: str = BOT_TOKEN,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate: float | None = None,
+        per_channel_rate: float | None = None,
+        max_blocks_chars: int | None = None,
+        dedup_key: Callable[[Posted], str] = lambda p: p.text,
+    ) -> None:
+        super().__init__(host, port)
+        self.bot_token = bot_token
+        self.max_blocks_chars = max_blocks_chars
+        self.dedup_key = dedup_key
+        self.faults = Faults()
+        self._rate = TokenBucket(rate) if rate else None
+        self._per_channel_rate = per_channel_rate
+        self._ts = itertools.count(1)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything posted, registered and injected."""
+        self.sent: list[Posted] = []
+        self.ephemeral: list[Posted] = []
+        self.responses: list[Reply] = []
+        self.calls: list[tuple[str, JSON]] = []
+        self.downloads: list[str] = []
+        self.stats = Stats()
+        self.gone: dict[str, str] = {}
+        self.members: dict[str, list[str]] = {}
+        self.users: dict[str, JSON] = {}
+        self.files: dict[str, tuple[JSON, bytes]] = {}
+        self.faults.clear()
+        self._buckets: dict[str, TokenBucket] = {}
+        self._response_urls: dict[str, int] = {}
+
+    @property
+    def api_url(self) -> str:
+        """For ``AsyncWebClient(base_url=...)``: ends with a slash, as slack_sdk expects."""
+        return f"{self.url}/api/"
+
+    # --- test helpers ---------------------------------------------------------------------
+    def response_url(self) -> str:
+        """A fresh ``response_url``; like Slack's, it takes at most five replies."""
+        url_id = str(len(self._response_urls) + 1)
+        self._response_urls[url_id] = 0
+        return f"{self.url}/_response/{url_id}"
+
+    def archive(self, channel: str) -> None:
+        self.gone[channel] = "is_archived"
+
+    def delete_channel(self, channel: str) -> None:
+        self.gone[channel] = "channel_not_found"
+
+    def add_user(self, user_id: str, *, is_admin: bool = False, deleted: bool = False) -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": user_id.lower(),
+            "is_admin": is_admin,
+            "is_bot": False,
+            "deleted": deleted,
+        }
+
+    def add_file(
+        self, name: str, content: bytes, *, user: str = "U0USER", filetype: str = "markdown"
+    ) -> JSON:
+        """Register a file (for files.info and download); returns its file object."""
+        file_id = f"F{len(self.files) + 1:04d}"
+        info = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "user": user,
+            "size": len(content),
+            "filetype": filetype,
+            "mimetype": "text/markdown" if filetype == "markdown" else "text/plain",
+            "url_private": f"{self.url}/files-pri/{TEAM_ID}-{file_id}/{name}",
+            "url_private_download": f"{self.url}/files-pri/{TEAM_ID}-{file_id}/download/{name}",
+        }
+        self.files[file_id] = (info, content)
+        return info
+
+    def file_share_event(
+        self,
+        name: str,
+        content: bytes,
+        *,
+        channel: str = "D0DM",
+        user: str = "U0USER",
+        channel_type: str = "im",
+        text: str = "",
+    ) -> JSON:
+        """A ``message`` event with subtype ``file_share`` carrying a registered file."""
+        info = self.add_file(name, content, user=user)
+        return dm_event(
+            text,
+            channel=channel,
+            user=user,
+            channel_type=channel_type,
+            subtype="file_share",
+            files=[info],
+        )
+
+    def fail_next(
+        self,
+        method: str,
+        error: str | None = None,
+        *,
+        status: int = 200,
+        retry_after: int | None = None,
+        times: int = 1,
+        delay: float = 0.0,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with a failure.
+
+        ``fail_next("chat.postMessage", "ratelimited", status=429, retry_after=3)``;
+        ``fail_next(m, status=503)`` (an HTML error page); ``fail_next(m, "is_archived")``
+        (``ok: false``). With neither ``error`` nor a non-200 status it only delays.
+        """
+        if status == 429 and retry_after is None:
+            retry_after = 1  # Slack always says how long to wait
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        answer = None if error is None and status == 200 else status
+        self.faults.add(
+            method, Fault(answer, error or "", headers=headers, delay=delay, times=times)
+        )
+
+    # --- the server -----------------------------------------------------------------------
+    def build_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_get("/files-pri/{team_file}/download/{name}", self._download)
+        app.router.add_post("/_response/{url_id}", self._response)
+        app.router.add_get("/_stats", self._stats)
+        return app
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats.as_json() | {"sent": len(self.sent)})
+
+    def _authorized(self, request: web.Request, params: JSON) -> bool:
+        header = request.headers.get("Authorization", "")
+        token = (
+            header.removeprefix("Bearer ") if header.startswith("Bearer ") else params.get("token")
+        )
+        return token == self.bot_token
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if not self._authorized(request, {}):
+            # Slack answers an HTML login page, not 401, when the token is missing.
+            return web.Response(text="<html>login</html>", content_type="text/html")
+        file_id = request.match_info["team_file"].removeprefix(f"{TEAM_ID}-")
+        if file_id not in self.files:
+            return web.Response(status=404)
+        self.downloads.append(file_id)
+        return web.Response(body=self.files[file_id][1], content_type="application/octet-stream")
+
+    async def _response(self, request: web.Request) -> web.Response:
+        url_id = request.match_info["url_id"]
+        if url_id not in self._response_urls or self._response_urls[url_id] >= 5:
+            return web.Response(status=404, text="used_url")
+        payload = await request.json()
+        if problem := check_blocks(payload.get("blocks") or [], self.max_blocks_chars):
+            return web.Response(status=400, text=problem.split(":")[0])
+        self._response_urls[url_id] += 1
+        self.responses.append(Reply(url_id, payload))
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await read_params(request)
+        for key in ("blocks", "attachments"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        self.calls.append((method, params))
+        if method == "chat.postMessage":
+            self.stats.receive(str(params.get("channel")))
+        if fault := self.faults.take(method):
+            await asyncio.sleep(fault.delay)
+            if fault.status is not None:
+                if method == "chat.postMessage":
+                    self.stats.fail(fault.status)
+                if fault.status >= 500:
+                    return web.Response(
+                        status=fault.status, text=_ERROR_PAGE, content_type="text/html"
+                    )
+                error = fault.description or (
+                    "ratelimited" if fault.status == 429 else "fatal_error"
+                )
+                body = {"ok": False, "error": error}
+                return web.json_response(body, status=fault.status, headers=fault.headers)
+        if not self._authorized(request, params) and method != "apps.connections.open":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+        result = await handler(params)
+        if result.get("error") == "ratelimited":
+            if method == "chat.postMessage":
+                self.stats.fail(429)
+            headers = {"Retry-After": str(result.pop("retry_after"))}
+            return web.json_response(result, status=429, headers=headers)
+        return web.json_response(result)
+
+    # --- methods --------------------------------------------------------------------------
+    async def _m_auth_test(self, p: JSON) -> JSON:
+        return {
+            "ok": True,
+            "url": f"{self.url}/",
+            "team": "Fake Team",
+            "user": "digestbot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    async def _m_apps_connections_open(self, p: JSON) -> JSON:
+        return {"ok": False, "error": "not_allowed_token_type"}
+
+    async def _post(self, p: JSON, into: list[Posted]) -> JSON:
+        channel = str(p.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel in self.gone:
+            return {"ok": False, "error": self.gone[channel]}
+        text, blocks = str(p.get("text") or ""), list(p.get("blocks") or [])
+        if not text and not blocks:
+            return {"ok": False, "error": "no_text"}
+        if problem := check_blocks(blocks, self.max_blocks_chars):
+            error, _, detail = problem.partition(": ")
+            return {
+                "ok": False,
+                "error": error,
+                "response_metadata": {"messages": [f"[ERROR] {detail}"]},
+            }
+        if wait := self._rate_wait(channel):
+            return {
+                "ok": False,
+                "error": "ratelimited",
+                "retry_after": TokenBucket.whole_seconds(wait),
+            }
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        options = {k: v for k, v in p.items() if k not in ("channel", "text", "blocks", "token")}
+        posted = Posted(channel, text, blocks, ts, options)
+        into.append(posted)
+        return {"ok": True, "channel": channel, "ts": ts, "posted": posted}
+
+    def _rate_wait(self, channel: str) -> float:
+        waits = [self._rate.take()] if self._rate else []
+        if self._per_channel_rate:
+            waits.append(
+                self._buckets.setdefault(channel, TokenBucket(self._per_channel_rate)).take()
+            )
+        return max(waits, default=0.0)
+
+    async def _m_chat_postMessage(self, p: JSON) -> JSON:
+        result = await self._post(p, self.sent)
+        if posted := result.pop("posted", None):
+            self.stats.accept(posted.channel, self.dedup_key(posted))
+            result["message"] = {
+                "type": "message",
+                "text": posted.text,
+                "user": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "ts": posted.ts,
+            }
+        elif result.get("error") not in ("ratelimited", None):
+            self.stats.fail(200)
+        return result
+
+    async def _m_chat_postEphemeral(self, p: JSON) -> JSON:
+        result = await self._post(p, self.ephemeral)
+        if result.pop("posted", None):
+            result["message_ts"] = result.pop("ts")
+        return result
+
+    async def _m_conversations_info(self, p: JSON) -> JSON:
+        channel = str(p.get("channel"))
+        if self.gone.get(channel) == "channel_not_found":
+            return {"ok": False, "error": "channel_not_found"}
+        is_im = channel.startswith("D")
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": channel.lower(),
+                "is_channel": not is_im,
+                "is_im": is_im,
+                "is_private": False,
+                "is_archived": self.gone.get(channel) == "is_archived",
+                "is_member": True,
+                "num_members": len(self.members.get(channel, [])),
+            },
+        }
+
+    async def _m_conversations_members(self, p: JSON) -> JSON:
+        members = self.members.get(str(p.get("channel")), [])
+        return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+
+    async def _m_users_info(self, p: JSON) -> JSON:
+        user = str(p.get("user"))
+        if user not in self.users:
+            self.add_user(user)
+        return {"ok": True, "user": self.users[user]}
+
+    async def _m_files_info(self, p: JSON) -> JSON:
+        file_id = str(p.get("file"))
+        if file_id not in self.files:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": self.files[file_id][0]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Fake Slack Web API server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token", default=BOT_TOKEN)
+    parser.add_argument("--rate", type=float, default=None, help="messages/s across channels")
+    parser.add_argument(
+        "--per-channel-rate", type=float, default=None, help="messages/s per channel"
+    )
+    args = parser.parse_args(argv)
+    fake = FakeSlack(
+        args.token,
+        host=args.host,
+        port=args.port,
+        rate=args.rate,
+        per_channel_rate=args.per_channel_rate,
+    )
+    asyncio.run(serve_until_signalled(fake))
+
+
+if __name__ == "__main__":
+    main()

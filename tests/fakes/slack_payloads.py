@@ -1,0 +1,136 @@
+"""What Slack sends to a bot and what it accepts from one: signed requests, bodies, blocks.
+
+Signatures are made with ``slack_sdk.signature.SignatureVerifier.generate_signature``, as
+slack-bolt's own tests make them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from typing import Any
+
+from slack_sdk.signature import SignatureVerifier
+
+JSON = dict[str, Any]
+
+BOT_TOKEN = "xoxb-fake-slack-token"
+TEAM_ID = "T0FAKE"
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+
+
+def signed_headers(
+    signing_secret: str, body: str, timestamp: int | None = None, content_type: str | None = None
+) -> dict[str, str]:
+    """Headers Slack would send with ``body``: timestamp, ``v0=`` signature, content type."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=ts, body=body)
+    if content_type is None:
+        content_type = (
+            "application/json" if body.startswith("{") else "application/x-www-form-urlencoded"
+        )
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature or "",
+        "Content-Type": content_type,
+    }
+
+
+def slash_command_body(
+    command: str,
+    text: str,
+    *,
+    response_url: str,
+    channel_id: str = "C0CHAN",
+    user_id: str = "U0USER",
+    channel_name: str = "general",
+) -> str:
+    """The form body of a slash command invocation."""
+    return urllib.parse.urlencode(
+        {
+            "token": "legacy-verification-token",
+            "team_id": TEAM_ID,
+            "team_domain": "fake",
+            "channel_id": channel_id,
+            "channel_name": channel_name,
+            "user_id": user_id,
+            "user_name": f"user-{user_id}",
+            "command": command,
+            "text": text,
+            "api_app_id": "A0APP",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+        }
+    )
+
+
+def event_body(event: JSON, event_id: str = "Ev0001") -> str:
+    """The JSON body of an Events API ``event_callback``."""
+    return json.dumps(
+        {
+            "token": "legacy-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0APP",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+        }
+    )
+
+
+def mention_event(text: str, *, channel: str = "C0CHAN", user: str = "U0USER") -> JSON:
+    """An ``app_mention`` event: ``text`` follows the bot's mention."""
+    ts = f"{time.time():.6f}"
+    return {
+        "type": "app_mention",
+        "user": user,
+        "text": f"<@{BOT_USER_ID}> {text}",
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+    }
+
+
+def dm_event(text: str, *, channel: str = "D0DM", user: str = "U0USER", **extra: Any) -> JSON:
+    """A ``message`` event in a direct message."""
+    ts = f"{time.time():.6f}"
+    return {
+        "type": "message",
+        "channel_type": "im",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+    } | extra
+
+
+def check_blocks(blocks: list[JSON], max_chars: int | None = None) -> str | None:
+    """Slack's complaint about ``blocks`` (``invalid_blocks: …``), or None when they pass."""
+    if len(blocks) > MAX_BLOCKS:
+        return f"invalid_blocks: must be less than {MAX_BLOCKS + 1} items [json-pointer:/blocks]"
+    for i, block in enumerate(blocks):
+        kind, text = block.get("type"), (block.get("text") or {}).get("text", "")
+        limit = {"section": MAX_SECTION_TEXT, "header": MAX_HEADER_TEXT}.get(str(kind))
+        if limit and len(text) > limit:
+            return (
+                f"invalid_blocks: must be less than {limit + 1} characters "
+                f"[json-pointer:/blocks/{i}/text/text]"
+            )
+        if kind == "section" and not text and not block.get("fields"):
+            return f"invalid_blocks: must provide text or fields [json-pointer:/blocks/{i}]"
+        fields = block.get("fields") or []
+        if len(fields) > 10 or any(len(f.get("text", "")) > 2000 for f in fields):
+            return f"invalid_blocks: fields too long [json-pointer:/blocks/{i}/fields]"
+        if kind == "context" and len(block.get("elements") or []) > 10:
+            return f"invalid_blocks: must be less than 11 items [json-pointer:/blocks/{i}/elements]"
+    if max_chars is not None and len(json.dumps(blocks, ensure_ascii=False)) > max_chars:
+        return "msg_blocks_too_long"
+    return None
