@@ -96,6 +96,12 @@ def menu() -> list[tuple[str, str]]:
     return list(seen.items())
 
 
+def command_names() -> list[str]:
+    """Every command name and alias the core answers (for Slack's slash command routing)."""
+    _load_commands()
+    return sorted(REGISTRY)
+
+
 def clean_arg(raw: str) -> str:
     """Drop control characters and collapse whitespace."""
     text = "".join(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import signal
 import sys
@@ -13,8 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from pydantic import SecretStr
 from sqlalchemy import text
 
+from bot.commands import command_names, menu
 from bot.handler import GatewayHandler
 from bot.http import HttpServer
 from bot.ingest import IngestSummary, describe, ingest_file, markdown_text
@@ -118,8 +121,40 @@ class Gateway:
                 loop.remove_signal_handler(sig)
 
     def _build_channels(self) -> list[Channel]:
+        """Every channel whose settings are present; the console when asked or when none are."""
+        settings = self.settings
+        store = self.store
+        assert store is not None
+
+        async def first_seen(key: str) -> bool:
+            return await asyncio.to_thread(store.first_seen, key)
+
         channels: list[Channel] = []
-        if self.settings.wants_console:
+        if settings.telegram_token is not None:
+            from channels.telegram import TelegramChannel
+
+            token = settings.telegram_token.get_secret_value()
+            channels.append(TelegramChannel(
+                token,
+                base_url=settings.telegram_api_url,
+                base_file_url=settings.telegram_file_url,
+                commands=menu(),
+                webhook_url=settings.telegram_webhook_url,
+                webhook_secret=webhook_secret(settings),
+                first_seen=first_seen,
+            ))
+        if settings.slack_bot_token is not None:
+            from channels.slack import SlackChannel
+
+            channels.append(SlackChannel(
+                settings.slack_bot_token.get_secret_value(),
+                signing_secret=_secret(settings.slack_signing_secret),
+                app_token=_secret(settings.slack_app_token) or None,
+                api_url=settings.slack_api_url,
+                commands=command_names(),
+                first_seen=first_seen,
+            ))
+        if settings.wants_console:
             from channels.console import ConsoleChannel
 
             channels.append(ConsoleChannel(self.stdin, self.stdout))
@@ -158,6 +193,21 @@ class Gateway:
                 except ReportError as exc:
                     log.warning("rejected %s", exc)
             await asyncio.sleep(WATCH_SECONDS)
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+def webhook_secret(settings: Settings) -> str | None:
+    """The Telegram webhook secret: the configured one, else one derived from the token, so every
+    gateway behind a load balancer agrees on it without another setting."""
+    if not settings.telegram_webhook_url:
+        return None
+    if settings.telegram_webhook_secret is not None:
+        return settings.telegram_webhook_secret.get_secret_value()
+    token = _secret(settings.telegram_token)
+    return hashlib.sha256(b"digestbot-webhook:" + token.encode()).hexdigest()[:48]
 
 
 def _scan(folder: Path) -> dict[Path, tuple[float, int]]:

@@ -51,6 +51,11 @@ class GatewayHandler:
                                 f"{limit:,}-byte limit; nothing was stored.")
         try:
             data = await upload.fetch()
+        except Exception as exc:  # any download failure gets the same answer
+            log.warning("upload download failed: %s: %s", upload.filename, exc)
+            return Message.text(f"Could not download {upload.filename} ({type(exc).__name__}); "
+                                "nothing was stored. Please send it again.")
+        try:
             report = decode_report(data, upload.filename, limit)
             result = await asyncio.to_thread(
                 self.services.store.ingest, report, markdown_text(data), uploaded_by=who

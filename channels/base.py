@@ -15,6 +15,7 @@ Errors while sending are converted once, here, into :class:`SendError` subclasse
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -108,3 +109,21 @@ class Channel(Protocol):
     async def send(self, chat_id: str, message: Message) -> list[str]:
         """Send ``message`` (split as the platform needs) and return each part's message id."""
         ...
+
+
+REPLY_MAX_WAIT = 30.0
+
+
+async def retrying_reply(send: Callable[[], Awaitable[object]], attempts: int = 3) -> None:
+    """Send an interactive reply, waiting out short rate limits (429) instead of dropping it.
+
+    A retry happens only when nothing of the reply went out, so a reply is never doubled.
+    """
+    for attempt in range(attempts):
+        try:
+            await send()
+            return
+        except RetryLater as exc:
+            if exc.sent_ids or exc.retry_after > REPLY_MAX_WAIT or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(exc.retry_after)

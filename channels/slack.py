@@ -17,6 +17,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -34,6 +35,7 @@ from channels.base import (
     SendError,
     TransientSendError,
     Upload,
+    retrying_reply,
 )
 from channels.dedup import FirstSeen, MemoryFirstSeen
 from digests.message import Message
@@ -257,7 +259,7 @@ class SlackChannel:
         )
         reply = await handler.on_command(incoming)
         if reply is not None:
-            await self._post(incoming.chat_id, reply, thread_ts=thread_ts)
+            await retrying_reply(lambda: self._post(incoming.chat_id, reply, thread_ts=thread_ts))
 
     async def _file_share(self, handler: Handler, event: dict[str, Any]) -> None:
         channel = str(event.get("channel", ""))
@@ -275,7 +277,7 @@ class SlackChannel:
             )
             reply = await handler.on_upload(upload)
             thread_ts = None if event.get("channel_type") == "im" else event.get("ts")
-            await self._post(channel, reply, thread_ts=thread_ts)
+            await retrying_reply(partial(self._post, channel, reply, thread_ts=thread_ts))
 
     def _fetcher(self, url: str) -> Callable[[], Awaitable[bytes]]:
         async def fetch() -> bytes:

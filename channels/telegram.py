@@ -48,6 +48,7 @@ from channels.base import (
     SendError,
     TransientSendError,
     Upload,
+    retrying_reply,
 )
 from channels.dedup import FirstSeen, MemoryFirstSeen
 from digests.message import Message
@@ -110,6 +111,8 @@ class TelegramChannel:
             .write_timeout(request_timeout)
             .connect_timeout(request_timeout)
             .get_updates_read_timeout(poll_timeout + request_timeout)
+            # Room for the final getUpdates that marks updates read while a long poll is cancelled.
+            .get_updates_connection_pool_size(2)
         )
         if webhook_url:
             builder = builder.updater(None)
@@ -264,12 +267,12 @@ class TelegramChannel:
 
     async def _reply(self, msg: TgMessage, reply: Message) -> None:
         in_group = msg.chat.type in ("group", "supergroup")
-        await self._send(
+        await retrying_reply(lambda: self._send(
             str(msg.chat.id),
             reply,
             reply_to=msg.message_id if in_group else None,
             thread_id=msg.message_thread_id if msg.is_topic_message else None,
-        )
+        ))
 
     # --- outgoing -------------------------------------------------------------------------
     async def send(self, chat_id: str, message: Message) -> list[str]:
