@@ -24,7 +24,13 @@ from bot.gateway import Gateway
 from bot.settings import load_settings
 from bot.store import Store
 from tests.fakes import wait_for
-from tests.fakes.slack import FakeSlack, event_body, mention_event, signed_headers, slash_command_body
+from tests.fakes.slack import (
+    FakeSlack,
+    event_body,
+    mention_event,
+    signed_headers,
+    slash_command_body,
+)
 from tests.fakes.telegram import FakeTelegram
 
 SECRET = "e2e-signing-secret"
@@ -137,11 +143,16 @@ async def test_slack_mention_and_retried_event_answered_once(running: Running) -
     assert "GLM-4.7" in str(replies[0].blocks)
 
 
+@pytest.fixture
+def seed_bytes(seed_path: Path) -> bytes:
+    return seed_path.read_bytes()
+
+
 async def test_admin_upload_is_ingested_and_non_admin_is_refused(
-    running: Running, seed_path: Path
+    running: Running, seed_bytes: bytes
 ) -> None:
     tg = running.telegram
-    content = seed_path.read_bytes()
+    content = seed_bytes
     tg.document_message(ADMIN_TG, ADMIN_TG, "2026-01.md", content)
     await wait_for(lambda: running.tg_texts(ADMIN_TG), within=15)
     assert "2026-01 new month: added 2 insight, 8 model, 23 paper" in running.tg_texts(ADMIN_TG)[0]
@@ -196,20 +207,20 @@ def test_sigterm_stops_the_gateway_cleanly(tmp_path: Path) -> None:
         async with FakeTelegram(max_poll_wait=0.2) as tg, FakeSlack() as sl:
             env = {**{k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")},
                    **_env(tg, sl, f"sqlite:///{tmp_path / 'term.db'}")}
-            proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=REPO,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.cli", "run", env=env, cwd=REPO,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             try:
                 await wait_for(lambda: tg.commands, within=60)
                 tg.user_message(4, 4, "/help")
                 await wait_for(lambda: tg.sent, within=30)
                 proc.send_signal(signal.SIGTERM)
-                code = await asyncio.to_thread(proc.wait, 30)
+                _out, err = await asyncio.wait_for(proc.communicate(), 30)
             finally:
-                if proc.poll() is None:
+                if proc.returncode is None:
                     proc.kill()
-            _out, err = proc.communicate()
-            return code, err
+                    await proc.wait()
+            return proc.returncode, err.decode()
 
     code, err = asyncio.run(scenario())
     assert code == 0, err
