@@ -1,0 +1,480 @@
+"""Report Markdown -> :class:`Report`: typed items, in report order, with warnings.
+
+Pure (no I/O). One markdown-it pass; cells and list items are read from the inline tokens it
+produced (see :mod:`digests.cells`); tables are classified by their headers, not their position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from digests.cells import Chunk, cell_chunks, cell_papers, first_link, plain_of, render, take_label
+from digests.errors import ReportError
+from digests.items import HIGHLIGHTS, Image, Item, Kind, ParseWarning, Part, Report
+from digests.sections import (
+    column_role,
+    english_in_parens,
+    is_name_header,
+    is_topic_header,
+    jsonable,
+    period_of,
+    section_name,
+    theme_of,
+)
+from digests.summary import cut_summary, model_aliases, paper_aliases
+from digests.text import normalize_name
+
+__all__ = ["parse_report"]
+
+_MD = MarkdownIt("commonmark").enable("table").use(front_matter_plugin)
+
+HIGHLIGHTS_TITLE = "Highlights"
+NO_ITEMS = (
+    "no items found: expected tables of models or topics (a first column such as 模型名称/Model "
+    "or 主题/Topic with Key Papers), an Observatory image, or bullets with bold labels"
+)
+
+_TLDR = {"tl;dr", "tldr", "tl,dr", "tl dr", "一句话总结", "一句话", "总结"}
+_RADAR = re.compile(r"observatory|radar|雷达", re.IGNORECASE)
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+_YAML_KEY = re.compile(r"^[\w-]+\s*:")
+
+
+@dataclass
+class _Draft:
+    kind: Kind
+    theme: str
+    theme_title: str
+    title: str
+    url: str | None
+    line: int
+    chunks: list[tuple[str, Chunk]] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    topic: str | None = None
+    papers: list[str] = field(default_factory=list)
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+
+
+def parse_report(text: str | bytes, source: str = "<report>") -> Report:
+    """Parse a report. Raises :class:`ReportError` (and nothing else) when it cannot be accepted."""
+    body, sha = _decode(text, source)
+    try:
+        return _Parser(body, source, sha).run()
+    except ReportError:
+        raise
+    except Exception as exc:  # the contract: nothing but ReportError leaves the parser
+        raise ReportError(
+            f"internal parser error ({type(exc).__name__}: {exc}); please report this file",
+            source=source,
+        ) from exc
+
+
+def _decode(text: object, source: str) -> tuple[str, str]:
+    if isinstance(text, bytes | bytearray | memoryview):
+        data = bytes(text)
+        sha = hashlib.sha256(data).hexdigest()
+        if b"\x00" in data:
+            line = data[: data.index(b"\x00")].count(b"\n") + 1
+            raise ReportError("is not UTF-8 text (it contains NUL bytes)", source=source, line=line)
+        try:
+            body = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise ReportError(
+                "is not UTF-8 text: save the report as UTF-8 Markdown", source=source, line=line
+            ) from None
+    elif isinstance(text, str):
+        try:
+            sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        except UnicodeEncodeError:
+            raise ReportError("is not UTF-8 text (unpaired surrogates)", source=source) from None
+        body = text
+        if "\x00" in body:
+            line = body[: body.index("\x00")].count("\n") + 1
+            raise ReportError("is not UTF-8 text (it contains NUL bytes)", source=source, line=line)
+    else:
+        raise ReportError(f"expected text or bytes, got {type(text).__name__}", source=source)
+    body = body.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not body.strip():
+        raise ReportError("the report is empty: upload the month's Markdown file", source=source)
+    return body, sha
+
+
+class _Parser:
+    def __init__(self, text: str, source: str, sha: str) -> None:
+        self.text = text
+        self.source = source
+        self.sha = sha
+        self.lines = text.split("\n")
+        self.tokens: list[Token] = _MD.parse(text)
+        self.meta: dict[str, Any] = {}
+        self.title = ""
+        self.h1_period: str | None = None
+        self.drafts: list[_Draft] = []
+        self.warnings: list[ParseWarning] = []
+        self.theme = ("general", "General")
+        self.in_radar = False
+        self.radar: _Draft | None = None
+        self.radar_title = "Industry Radar"
+        self._raw_period: Any = None
+
+    def warn(self, line: int, message: str) -> None:
+        self.warnings.append(ParseWarning(line, message))
+
+    # --- driver ---------------------------------------------------------------------------
+
+    def run(self) -> Report:
+        self._front_matter()
+        toks = self.tokens
+        i, n = 0, len(toks)
+        while i < n:
+            tok = toks[i]
+            t = tok.type
+            line = tok.map[0] + 1 if tok.map else 0
+            if t == "heading_open":
+                self._heading(int(tok.tag[1:]), plain_of(toks[i + 1].children or []), line)
+                i += 3
+            elif t == "table_open":
+                j = self._close(i)
+                self._table(toks[i : j + 1])
+                i = j + 1
+            elif t in ("bullet_list_open", "ordered_list_open"):
+                j = self._close(i)
+                self._list(toks[i : j + 1], line)
+                i = j + 1
+            elif t == "paragraph_open":
+                self._paragraph(toks[i + 1], line)
+                i += 3
+            elif t in ("front_matter", "hr"):
+                i += 1
+            elif t == "html_block":
+                if not tok.content.strip().startswith("<!--"):
+                    self.warn(line, f"raw HTML block not placed: {tok.content.strip()[:60]!r}")
+                i += 1
+            elif tok.nesting == 1:
+                j = self._close(i)
+                self.warn(line, f"{t.removesuffix('_open')} not placed (lines {line}-{self._end(i)})")
+                i = j + 1
+            else:
+                if tok.content.strip():
+                    self.warn(line, f"{t} not placed: {tok.content.strip()[:60]!r}")
+                i += 1
+        return self._finish()
+
+    def _close(self, i: int) -> int:
+        open_tok = self.tokens[i]
+        want = open_tok.type.removesuffix("_open") + "_close"
+        for j in range(i + 1, len(self.tokens)):
+            tok = self.tokens[j]
+            if tok.type == want and tok.level == open_tok.level:
+                return j
+        return len(self.tokens) - 1
+
+    def _end(self, i: int) -> int:
+        m = self.tokens[i].map
+        return m[1] if m else 0
+
+    # --- front matter, headings, paragraphs ------------------------------------------------
+
+    def _front_matter(self) -> None:
+        fm = next((t for t in self.tokens[:1] if t.type == "front_matter"), None)
+        if fm is None:
+            opened = self.lines[0].strip() == "---" and len(self.lines) > 1
+            if opened and _YAML_KEY.match(self.lines[1]):
+                raise ReportError(
+                    "front matter opened with '---' is never closed: add a '---' line after it",
+                    source=self.source,
+                    line=1,
+                )
+            return
+        try:
+            data = yaml.safe_load(fm.content)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            line = mark.line + 2 if mark is not None else 1
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ReportError(
+                f"front matter is not valid YAML ({problem}): fix it or remove it",
+                source=self.source,
+                line=line,
+            ) from None
+        except Exception as exc:  # a YAML bomb or a recursion: still the user's file
+            raise ReportError(
+                f"front matter cannot be read ({type(exc).__name__})", source=self.source, line=1
+            ) from None
+        if data is None:
+            return
+        if not isinstance(data, dict):
+            raise ReportError(
+                f"front matter must be a mapping such as 'period: 2026-01', not a {type(data).__name__}",
+                source=self.source,
+                line=1,
+            )
+        self.meta = jsonable(data)
+        self._raw_period = data.get("period")
+
+    def _heading(self, level: int, text: str, line: int) -> None:
+        if level == 1 and not self.title:
+            self.title = text.strip()
+            self.h1_period = period_of(text)
+            return
+        self.in_radar = bool(_RADAR.search(text))
+        self.radar = None
+        if self.in_radar:
+            self.theme = (HIGHLIGHTS, HIGHLIGHTS_TITLE)
+            self.radar_title = english_in_parens(text) or "Industry Radar"
+        else:
+            self.theme = theme_of(text)
+
+    def _paragraph(self, inline: Token, line: int) -> None:
+        children = inline.children or []
+        if self.in_radar:
+            if self.radar is None:
+                self.radar = _Draft(
+                    Kind.RADAR, HIGHLIGHTS, HIGHLIGHTS_TITLE, self.radar_title, None, line
+                )
+                self.drafts.append(self.radar)
+            images: list[Image] = []
+            md, plain = render(children, images)
+            self.radar.images.extend(images)
+            for image in images:
+                if image.alt:
+                    self.radar.chunks.append(("Radar", Chunk("", [image.alt], [image.alt])))
+            if md.strip():
+                self.radar.chunks.append(("Radar", Chunk("", [md], [plain])))
+            if not self.radar.summary:
+                self.radar.summary = cut_summary(images[0].alt if images else plain)
+            return
+        what = "image" if all(c.type == "image" or not c.content.strip() for c in children) else "paragraph"
+        self.warn(line, f"{what} not placed (not in a table, list or radar section): "
+                  f"{inline.content.strip()[:60]!r}")
+
+    # --- lists: insights ------------------------------------------------------------------
+
+    def _list(self, toks: list[Token], line: int) -> None:
+        base = toks[0].level
+        items: list[tuple[int, list[Token]]] = []
+        for tok in toks[1:-1]:
+            if tok.type == "list_item_open" and tok.level == base + 1:
+                items.append((tok.map[0] + 1 if tok.map else line, []))
+            elif items:
+                items[-1][1].append(tok)
+        skipped = 0
+        for item_line, body in items:
+            inlines = [t for t in body if t.type == "inline"]
+            taken = take_label(list(inlines[0].children or [])) if inlines else None
+            if taken is None:
+                skipped += 1
+                continue
+            label, lead_images, rest = taken
+            images: list[Image] = [Image(str(t.attrs.get("src", "")), t.content) for t in lead_images]
+            chunk = Chunk(label)
+            md, plain = render(rest, images)
+            chunk.add(md, plain)
+            prefix = ""
+            for tok in body[body.index(inlines[0]) + 1 :]:
+                if tok.type == "list_item_open":
+                    prefix = f"{tok.info}{tok.markup} " if tok.info else "- "
+                elif tok.type == "inline":
+                    md, plain = render(tok.children or [], images)
+                    chunk.add(prefix + md, prefix + plain, sep="\n")
+                    prefix = ""
+            draft = _Draft(Kind.INSIGHT, HIGHLIGHTS, HIGHLIGHTS_TITLE, label, None, item_line)
+            draft.chunks.append(("Insight", chunk))
+            draft.images = images
+            self.drafts.append(draft)
+        if skipped:
+            self.warn(line, f"list of {len(items)} items: {skipped} without a bold label not placed")
+
+    # --- tables ---------------------------------------------------------------------------
+
+    def _table(self, toks: list[Token]) -> None:
+        line = toks[0].map[0] + 1 if toks[0].map else 0
+        header: list[Token] = []
+        rows: list[tuple[int, list[Token]]] = []
+        in_head = False
+        for tok in toks:
+            if tok.type == "thead_open":
+                in_head = True
+            elif tok.type == "thead_close":
+                in_head = False
+            elif tok.type == "tr_open" and not in_head:
+                rows.append((tok.map[0] + 1 if tok.map else line, []))
+            elif tok.type == "inline":
+                if in_head:
+                    header.append(tok)
+                elif rows:
+                    rows[-1][1].append(tok)
+        heads = [plain_of(h.children or []) for h in header]
+        for row_line, _cells in rows:
+            self._check_width(row_line, len(heads))
+        name_col = next((c for c, h in enumerate(heads) if is_name_header(h)), None)
+        topic_col = next((c for c, h in enumerate(heads) if is_topic_header(h)), None)
+        roles = [column_role(h) for h in heads]
+        if name_col is not None:
+            for row_line, cells in rows:
+                self._model_row(heads, name_col, row_line, cells)
+        elif topic_col is not None and any(roles):
+            for row_line, cells in rows:
+                self._topic_row(heads, roles, topic_col, row_line, cells)
+        else:
+            first = heads[0] if heads else ""
+            self.warn(
+                line,
+                f"table not recognized (first column {first!r}): expected a model-name column "
+                f"(模型名称/Model) or 主题/Topic with Key Papers; its {len(rows)} rows were not placed",
+            )
+
+    def _check_width(self, row_line: int, width: int) -> None:
+        if not 0 < row_line <= len(self.lines):
+            return
+        src = self.lines[row_line - 1].strip()
+        src = src.removeprefix("|")
+        if src.endswith("|") and not src.endswith("\\|"):
+            src = src[:-1]
+        cells = len(_UNESCAPED_PIPE.split(src))
+        if cells > width:
+            self.warn(row_line, f"row has {cells} cells but the header has {width}; "
+                      "the extra cells were not placed")
+
+    def _model_row(self, heads: list[str], name_col: int, line: int, cells: list[Token]) -> None:
+        children = cells[name_col].children or [] if name_col < len(cells) else []
+        cell_text = plain_of(children)
+        link = first_link(children)
+        title = (link[0] if link and link[0] else cell_text).strip()
+        if not title:
+            self.warn(line, "model row without a name in its first column not placed")
+            return
+        theme, theme_title = self.theme
+        draft = _Draft(Kind.MODEL, theme, theme_title, title, link[1] if link else None, line)
+        for c, cell in enumerate(cells):
+            if c == name_col:
+                continue
+            section = section_name(heads[c] if c < len(heads) else "", c)
+            for chunk in cell_chunks(cell.children or [], draft.images):
+                draft.chunks.append((section, chunk))
+        draft.aliases = model_aliases(title, cell_text)
+        self.drafts.append(draft)
+
+    def _topic_row(
+        self, heads: list[str], roles: list[str], topic_col: int, line: int, cells: list[Token]
+    ) -> None:
+        children = cells[topic_col].children or [] if topic_col < len(cells) else []
+        link = first_link(children)
+        title = plain_of(children) or (link[0] if link else "")
+        if not title:
+            self.warn(line, "topic row without a topic in its first column not placed")
+            return
+        theme, theme_title = self.theme
+        topic = _Draft(Kind.TOPIC, theme, theme_title, title, link[1] if link else None, line)
+        self.drafts.append(topic)
+        for c, cell in enumerate(cells):
+            if c == topic_col:
+                continue
+            role = roles[c] if c < len(roles) else ""
+            if role == "papers":
+                papers, problems = cell_papers(cell.children or [])
+                for problem in problems:
+                    self.warn(line, f"topic {title!r}: {problem} not placed")
+                section = section_name(heads[c], c)
+                for paper in papers:
+                    draft = _Draft(Kind.PAPER, theme, theme_title, paper.title, paper.url, line)
+                    draft.topic = title
+                    draft.chunks = [(section, ch) for ch in paper.chunks]
+                    draft.images = paper.images
+                    body = " ".join(ch.plain_text for ch in paper.chunks)
+                    draft.aliases = paper_aliases(paper.title, body)
+                    self.drafts.append(draft)
+                    topic.papers.append(paper.title)
+                continue
+            section = role or section_name(heads[c] if c < len(heads) else "", c)
+            for chunk in cell_chunks(cell.children or [], topic.images):
+                topic.chunks.append((section, chunk))
+        topic.aliases = (title,)
+
+    # --- finishing ------------------------------------------------------------------------
+
+    def _period(self) -> str:
+        raw = self._raw_period
+        if raw is not None:
+            period = period_of(raw)
+            if period:
+                return period
+            self.warn(1, f"front matter period {raw!r} is not YYYY-MM; looked elsewhere")
+        if self.h1_period:
+            return self.h1_period
+        from_name = period_of(re.split(r"[\\/]", self.source)[-1])
+        if from_name:
+            return from_name
+        raise ReportError(
+            "no period: add 'period: YYYY-MM' to the front matter or a YYYY-MM in the title",
+            source=self.source,
+            line=1,
+        )
+
+    def _finish(self) -> Report:
+        if not self.drafts:
+            raise ReportError(NO_ITEMS, source=self.source)
+        period = self._period()
+        items: list[Item] = []
+        seen: dict[str, int] = {}
+        for d in self.drafts:
+            key = f"{d.kind.value}:{normalize_name(d.title)}"
+            if key in seen:
+                self.warn(d.line, f"duplicate {d.kind.value} {d.title!r} (first at line "
+                          f"{seen[key]}) not placed again")
+                continue
+            seen[key] = d.line
+            parts = tuple(Part(s, c.label, c.text) for s, c in d.chunks)
+            items.append(
+                Item(
+                    kind=d.kind,
+                    theme=d.theme,
+                    theme_title=d.theme_title,
+                    period=period,
+                    title=d.title,
+                    url=d.url,
+                    parts=parts,
+                    summary=self._summary(d),
+                    images=tuple(dict.fromkeys(d.images)),
+                    position=len(items),
+                    line=d.line,
+                    topic=d.topic,
+                    papers=tuple(dict.fromkeys(d.papers)),
+                    aliases=d.aliases or (d.title,),
+                )
+            )
+        title = self.title or str(self.meta.get("title") or f"Report {period}")
+        return Report(
+            source=self.source,
+            period=period,
+            title=title,
+            sha256=self.sha,
+            meta=self.meta,
+            items=tuple(items),
+            warnings=tuple(sorted(self.warnings, key=lambda w: w.line)),
+        )
+
+    @staticmethod
+    def _summary(d: _Draft) -> str:
+        if d.summary:
+            return d.summary
+        for _section, chunk in d.chunks:
+            if chunk.label.casefold().strip() in _TLDR:
+                text = cut_summary(chunk.plain_text, whole=True)
+                if text:
+                    return text
+        for _section, chunk in d.chunks:
+            text = cut_summary(chunk.plain_text)
+            if text:
+                return text
+        return cut_summary(d.title, whole=True) or d.title or d.kind.value
