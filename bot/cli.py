@@ -209,6 +209,50 @@ def render_for(fmt: str, message) -> str:  # type: ignore[no-untyped-def]
     return render_console(message, color=sys.stdout.isatty())
 
 
+def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the next digest of a theme for a chat, without using it up."""
+    from datetime import UTC, datetime
+
+    from bot.subscriptions import known_themes, preview
+
+    platform, _, chat = args.chat.partition(":")
+    if not platform or not chat:
+        raise CliError(f"--chat {args.chat!r} is not PLATFORM:CHAT, e.g. telegram:-100123")
+    store = _store(settings)
+    try:
+        theme = args.theme.lower()
+        with store.engine.connect() as conn:
+            themes = known_themes(conn)
+        if theme not in themes:
+            listed = ", ".join(sorted(themes)) or "none yet (ingest a report first)"
+            raise CliError(f"no theme {args.theme!r}; themes: {listed}")
+        message = preview(store, platform, chat, theme, default_size=settings.digest_size,
+                          default_timezone=settings.timezone, now=datetime.now(UTC))
+    finally:
+        store.close()
+    print(render_for("text", message))
+    return 0
+
+
+def cmd_subscriptions(settings: Settings, args: argparse.Namespace) -> int:
+    """List every subscription (inactive ones too) with its next run in its own timezone."""
+    from datetime import UTC, datetime
+
+    from bot.subscriptions import all_subscriptions, subscription_lines
+
+    store = _store(settings)
+    try:
+        subs = all_subscriptions(store, active_only=False)
+    finally:
+        store.close()
+    if not subs:
+        print("no subscriptions")
+        return 0
+    for line in subscription_lines(subs, datetime.now(UTC)):
+        print(line)
+    return 0
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
@@ -220,8 +264,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "ask": cmd_ask,
     "db": cmd_db,
+    "digest": cmd_digest,
     "ingest": cmd_ingest,
     "run": cmd_run,
+    "subscriptions": cmd_subscriptions,
 }
 
 

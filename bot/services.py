@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from bot.search import Finder
 from bot.settings import Settings
 from bot.store import Store
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -19,6 +25,10 @@ class Services:
     digest_size: int = 5
     max_report_bytes: int = 5 * 1024 * 1024
     post_empty_digest: bool = False
+    #: Called (from any thread) after a command changed subscriptions; the scheduler sets it.
+    subscriptions_changed: Callable[[], None] | None = None
+    #: The clock commands use (next runs, previews); tests pass a fixed one.
+    clock: Callable[[], datetime] = _utcnow
     finder: Finder = field(init=False)
 
     def __post_init__(self) -> None:
