@@ -176,7 +176,7 @@ async def _safely(check: Callable[[], Awaitable[bool]]) -> bool:
         return False
 
 
-COMMAND_MODULES = ("bot.lookups", "bot.subscriptions")
+COMMAND_MODULES = ("bot.lookups", "bot.subscriptions", "bot.status")
 
 
 def _load_commands() -> None:

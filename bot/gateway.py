@@ -23,9 +23,12 @@ from bot.http import HttpServer
 from bot.ingest import IngestSummary, describe, ingest_file, markdown_text
 from bot.logs import configure_logging
 from bot.metrics import Metrics
+from bot.outbox import OutboxWorker
+from bot.ratelimit import PacedHandler, RateLimiter
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.settings import Settings
+from bot.status import status_gauges
 from bot.store import Store
 from channels.base import Channel
 from digests import ReportError, parse_report
@@ -65,6 +68,7 @@ class Gateway:
         self.http: HttpServer | None = None
         self.store: Store | None = None
         self.services: Services | None = None
+        self.outbox: OutboxWorker | None = None
 
     async def run(self) -> int:
         settings = self.settings
@@ -75,7 +79,9 @@ class Gateway:
             if note:
                 print(note, file=self.stdout or sys.stdout, flush=True)
             self.services = Services.from_settings(settings, self.store)
-            handler = GatewayHandler(self.services, self.metrics)
+            # Command replies share the outbox's limiter, at a higher priority.
+            limiter = RateLimiter.from_settings(settings)
+            handler = PacedHandler(GatewayHandler(self.services, self.metrics), limiter)
             # One scheduler per database; with several gateways, leader election wraps this.
             scheduler = Scheduler.from_settings(settings, self.services)
             await scheduler.start()
@@ -96,6 +102,12 @@ class Gateway:
                 await channel.start(handler)
                 stack.push_async_callback(channel.stop)
                 log.info("channel %s started", channel.name)
+            # Started after the channels it sends through, so stopped before them.
+            self.outbox = OutboxWorker(self.store.engine, self.channels, settings,
+                                       limiter=limiter, metrics=self.metrics)
+            await self.outbox.start()
+            stack.push_async_callback(self.outbox.stop)
+            self.metrics.add_gauges(status_gauges(self.store.engine))
             if settings.reports_dir is not None:
                 watcher = asyncio.create_task(self._watch_reports(self.store, settings.reports_dir))
                 stack.callback(watcher.cancel)

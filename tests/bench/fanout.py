@@ -1,0 +1,259 @@
+"""Fan-out benchmark: the real outbox worker sends one digest to thousands of chats.
+
+    python -m tests.bench.fanout [--chats 3000] [--rate 120] [--database-url URL]
+
+The worker runs as a subprocess (python-telegram-bot's TelegramChannel) against the fake Telegram
+server in this process, which enforces ``--rate`` messages/s globally (429 beyond) and counts
+what it accepts. Run 1 measures the achieved rate as a fraction of the limit, lost and duplicated
+digests and the worker's peak RSS. Run 2 kills the worker with SIGKILL halfway, counts the rows in
+flight (claimed but not marked sent), starts a new worker and counts lost and duplicated digests.
+The last line printed is one JSON object.
+
+``--database-url`` must name a scratch database (its outbox is emptied); default: SQLite in a
+temporary folder. ``python -m tests.bench.fanout worker …`` is the worker process itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "4242:fake-telegram-token"
+DIGEST_TITLE = "Weekly digest: models"
+
+
+# -- the worker process -------------------------------------------------------------------------
+
+class _NoCommands:
+    async def on_command(self, incoming: Any) -> None:
+        return None
+
+    async def on_upload(self, upload: Any) -> Any:
+        raise RuntimeError("no uploads here")
+
+
+async def _worker(args: argparse.Namespace) -> None:
+    from bot.db import make_engine
+    from bot.models import OutboxRow
+    from bot.outbox import PENDING, OutboxWorker
+    from bot.settings import Settings
+    from channels.telegram import TelegramChannel
+
+    settings = Settings(database_url=args.database_url, telegram_global_rate=args.rate,
+                        console=False)
+    engine = make_engine(args.database_url)
+    channel = TelegramChannel(TOKEN, base_url=f"{args.api_url}/bot",
+                              base_file_url=f"{args.api_url}/file/bot", poll_timeout=1.0)
+    await channel.start(_NoCommands())  # type: ignore[arg-type]
+    worker = OutboxWorker(engine, [channel], settings, lease_seconds=args.lease,
+                          poll_seconds=0.1, send_concurrency=args.concurrency)
+    await worker.start()
+    print(json.dumps({"started": worker.worker_id}), flush=True)
+
+    def pending() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(OutboxRow)
+                                    .where(OutboxRow.status == PENDING)).scalar_one())
+
+    while await asyncio.to_thread(pending):  # noqa: ASYNC110 - the database is the signal
+        await asyncio.sleep(0.1)
+    await worker.stop()
+    await channel.stop()
+    engine.dispose()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                      "worker_cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}), flush=True)
+
+
+def spawn_worker(database_url: str, api_url: str, rate: float, lease: float) -> Any:
+    """Start a worker subprocess (used by this benchmark and the SIGKILL test)."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "tests.bench.fanout", "worker", "--database-url", database_url,
+           "--api-url", api_url, "--rate", str(rate), "--lease", str(lease),
+           "--concurrency", os.environ.get("FANOUT_CONCURRENCY", "4")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")}
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+
+
+# -- the orchestrator ---------------------------------------------------------------------------
+
+def prepare(database_url: str, chats: int, run: str) -> None:
+    """Migrate, make sure there are items, and enqueue one digest per chat."""
+    from bot.models import Delivery, OutboxRow
+    from bot.outbox import enqueue
+    from bot.store import Store
+    from digests import parse_report
+    from digests.message import Message
+
+    store = Store.open(database_url)
+    if not store.reports():
+        sample = sorted((REPO / "digests" / "samples").glob("*.md"))[-1]
+        text = sample.read_text(encoding="utf-8")
+        store.ingest(parse_report(text, sample.name), text, uploaded_by="bench")
+    with store.engine.connect() as conn:
+        from bot.models import ItemRow
+
+        items = list(conn.execute(select(ItemRow.id).order_by(ItemRow.id).limit(5)).scalars())
+    message = Message.text(DIGEST_TITLE, *(f"Item {i}: something worth reading" for i in items))
+    with store.engine.begin() as conn:
+        conn.execute(delete(OutboxRow))
+        conn.execute(delete(Delivery))
+        for chat in range(1, chats + 1):
+            enqueue(conn, platform="telegram", chat_id=str(chat), chat_kind="private",
+                    message=message, item_ids=items, dedup_key=f"bench:{run}:{chat}")
+    store.close()
+
+
+def in_flight(database_url: str) -> int:
+    """Rows claimed under a live lease and not marked sent."""
+    from datetime import UTC, datetime
+
+    from bot.db import make_engine
+    from bot.models import OutboxRow
+    from bot.outbox import PENDING
+
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(OutboxRow).where(
+            OutboxRow.status == PENDING, OutboxRow.claimed_until >= datetime.now(UTC))).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
+def tally(per_chat: dict[str, int], chats: int) -> tuple[int, int]:
+    """(lost, duplicated) over chats 1..chats."""
+    lost = sum(1 for c in range(1, chats + 1) if per_chat.get(str(c), 0) == 0)
+    duplicated = sum(max(0, n - 1) for n in per_chat.values())
+    return lost, duplicated
+
+
+async def _wait_exit(proc: Any, within: float) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise TimeoutError("worker did not finish")
+        await asyncio.sleep(0.1)
+    out: dict[str, Any] = {}
+    if proc.stdout:
+        for line in proc.stdout.read().splitlines():
+            if line.startswith("{"):
+                out.update(json.loads(line))
+        proc.stdout.close()
+    return out
+
+
+async def crash_run(fake: Any, database_url: str, chats: int, rate: float, lease: float,
+                    kill_at: float = 0.5, within: float = 120.0) -> dict[str, int]:
+    """Start a worker, SIGKILL it when ``kill_at`` of the chats got their digest, finish with a
+    new worker; return in_flight, lost and duplicated."""
+    proc = spawn_worker(database_url, fake.url, rate, lease)
+    deadline = time.monotonic() + within
+    while fake.stats.accepted < chats * kill_at:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the worker ended before the kill")
+        await asyncio.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    if proc.stdout:
+        proc.stdout.close()
+    flying = await asyncio.to_thread(in_flight, database_url)
+    accepted_at_kill = fake.stats.accepted
+    second = spawn_worker(database_url, fake.url, rate, lease)
+    await _wait_exit(second, within)
+    lost, duplicated = tally(dict(fake.stats.per_chat_accepted), chats)
+    return {"in_flight": flying, "accepted_at_kill": accepted_at_kill, "lost": lost,
+            "duplicated": duplicated}
+
+
+async def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    from tests.fakes.telegram import FakeTelegram
+
+    class TimedTelegram(FakeTelegram):
+        async def _m_sendMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+            result = await super()._m_sendMessage(p)
+            self.times.append(time.monotonic())
+            return result
+
+    tmp = tempfile.TemporaryDirectory()
+    urls = [args.database_url] * 2 if args.database_url else [
+        f"sqlite:///{tmp.name}/run1.db", f"sqlite:///{tmp.name}/run2.db"]
+    fake = TimedTelegram(TOKEN, rate=args.rate)
+    fake.times = []  # type: ignore[attr-defined]
+    await fake.start()
+    try:
+        await asyncio.to_thread(prepare, urls[0], args.chats, "run1")
+        proc = spawn_worker(urls[0], fake.url, args.rate, args.lease)
+        report = await _wait_exit(proc, within=600)
+        times: list[float] = fake.times  # type: ignore[attr-defined]
+        span = (times[-1] - times[0]) if len(times) > 1 else float("nan")
+        achieved = (len(times) - 1) / span if span else 0.0
+        lost, duplicated = tally(dict(fake.stats.per_chat_accepted), args.chats)
+        first = {"accepted": fake.stats.accepted, "rate_limited": fake.stats.rate_limited,
+                 "seconds": round(span, 2)}
+
+        fake.reset()
+        await asyncio.to_thread(prepare, urls[1], args.chats, "run2")
+        crash = await crash_run(fake, urls[1], args.chats, args.rate, args.lease)
+    finally:
+        await fake.stop()
+        tmp.cleanup()
+    return {
+        "chats": args.chats,
+        "limit": args.rate,
+        "achieved_rate": round(achieved, 1),
+        "ratio": round(achieved / args.rate, 3),
+        "lost": lost,
+        "duplicated": duplicated,
+        "rate_limited_429": first["rate_limited"],
+        "seconds": first["seconds"],
+        "peak_rss_mb": report.get("peak_rss_mb"),
+        "worker_cpu_s": report.get("worker_cpu_s"),
+        "crash_in_flight": crash["in_flight"],
+        "crash_accepted_at_kill": crash["accepted_at_kill"],
+        "crash_lost": crash["lost"],
+        "crash_duplicated": crash["duplicated"],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="mode")
+    w = sub.add_parser("worker", help="run one outbox worker until the outbox is empty")
+    w.add_argument("--database-url", required=True)
+    w.add_argument("--api-url", required=True)
+    w.add_argument("--rate", type=float, default=300.0)
+    w.add_argument("--lease", type=float, default=2.0)
+    w.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--chats", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=120.0, help="global limit, messages/s")
+    parser.add_argument("--lease", type=float, default=2.0, help="claim lease, seconds")
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args(argv)
+    if args.mode == "worker":
+        asyncio.run(_worker(args))
+        return
+    result = asyncio.run(_bench(args))
+    print(f"fan-out of one digest to {result['chats']} chats at a limit of {args.rate:g}/s: "
+          f"{result['achieved_rate']}/s ({result['ratio']:.0%}), lost {result['lost']}, "
+          f"duplicated {result['duplicated']}, worker peak RSS {result['peak_rss_mb']} MB; "
+          f"SIGKILL halfway: {result['crash_in_flight']} in flight, lost {result['crash_lost']}, "
+          f"duplicated {result['crash_duplicated']}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

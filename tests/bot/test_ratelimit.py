@@ -1,0 +1,121 @@
+"""The rate limiter: global, per-chat and per-group limits, pauses, priorities, shares."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from bot.ratelimit import BULK, INTERACTIVE, PacedHandler, RateLimiter, is_group
+from channels.base import Incoming, Upload
+from digests.message import Message
+
+
+def limiter(**kwargs: Any) -> RateLimiter:
+    values: dict[str, Any] = {"telegram_global_rate": 1000.0, "telegram_chat_interval": 0.0,
+                              "telegram_group_per_minute": 6000, "slack_channel_interval": 0.0}
+    return RateLimiter(**(values | kwargs))
+
+
+async def timed(*acquires: Any) -> float:
+    start = time.monotonic()
+    await asyncio.gather(*acquires)
+    return time.monotonic() - start
+
+
+async def test_global_rate_holds_across_chats() -> None:
+    rl = limiter(telegram_global_rate=50.0)
+    elapsed = await timed(*(rl.acquire("telegram", str(i), "private", BULK) for i in range(80)))
+    # 50 saved up (less the headroom bulk leaves), then 50/s: about (80 - 45) / 50 s.
+    assert 0.55 <= elapsed <= 1.5
+
+
+async def test_one_message_per_interval_to_a_chat() -> None:
+    rl = limiter(telegram_chat_interval=0.2)
+    elapsed = await timed(*(rl.acquire("telegram", "7", "private", BULK) for _ in range(3)))
+    assert 0.38 <= elapsed <= 1.0
+    other = await timed(rl.acquire("telegram", "8", "private", BULK))
+    assert other < 0.1
+
+
+async def test_groups_get_a_per_minute_budget() -> None:
+    rl = limiter(telegram_group_per_minute=120)  # bursts of 120, then one per 0.5 s
+    assert await timed(*(rl.acquire("telegram", "-5", "", BULK) for _ in range(120))) < 0.3
+    assert await timed(rl.acquire("telegram", "-5", "", BULK)) >= 0.4
+    # A private chat (positive id) is not a group.
+    assert await timed(*(rl.acquire("telegram", "5", "", BULK) for _ in range(121))) < 0.3
+
+
+def test_group_detection() -> None:
+    assert is_group("-100123")
+    assert is_group("5", "supergroup")
+    assert is_group("-5", "group")
+    assert not is_group("5")
+    assert not is_group("-1001", "channel")
+
+
+async def test_slack_paces_each_channel_and_has_no_global_limit() -> None:
+    rl = limiter(slack_channel_interval=0.2, telegram_global_rate=1.0)
+    assert await timed(*(rl.acquire("slack", f"C{i}", "channel", BULK) for i in range(50))) < 0.2
+    assert await timed(*(rl.acquire("slack", "C1", "channel", BULK) for _ in range(2))) >= 0.15
+
+
+async def test_a_reply_is_not_stuck_behind_a_fanout() -> None:
+    rl = limiter(telegram_global_rate=10.0)
+    fanout = [asyncio.create_task(rl.acquire("telegram", str(i), "private", BULK))
+              for i in range(40)]
+    await asyncio.sleep(0.1)
+    assert sum(t.done() for t in fanout) < 12  # the fan-out is queued behind the limit
+    reply = await timed(rl.acquire("telegram", "999", "private", INTERACTIVE))
+    assert reply < 0.1
+    for task in fanout:
+        task.cancel()
+    await asyncio.gather(*fanout, return_exceptions=True)
+
+
+async def test_pauses_stop_a_chat_or_the_whole_platform() -> None:
+    rl = limiter()
+    rl.pause("telegram", "1", 0.3)
+    assert await timed(rl.acquire("telegram", "2", "private")) < 0.1
+    assert await timed(rl.acquire("telegram", "1", "private")) >= 0.28
+    rl.pause("telegram", None, 0.3)
+    assert await timed(rl.acquire("telegram", "3", "private")) >= 0.28
+    assert await timed(rl.acquire("slack", "C1", "channel")) < 0.1
+
+
+async def test_share_divides_the_global_rate_among_workers() -> None:
+    rl = limiter(telegram_global_rate=60.0)
+    rl.set_share(3)
+    assert rl.global_rate("telegram") == 20.0
+    elapsed = await timed(*(rl.acquire("telegram", str(i), "private", BULK) for i in range(40)))
+    assert elapsed >= 0.9  # 20 saved up at most, then 20/s
+    rl.set_share(1)
+    assert rl.global_rate("telegram") == 60.0
+
+
+async def test_extra_parts_are_charged() -> None:
+    rl = limiter(telegram_global_rate=10.0)
+    rl.charge("telegram", "1", "private", 12)  # a long message went out in 12 parts
+    assert await timed(rl.acquire("telegram", "2", "private")) >= 0.2
+
+
+class _Inner:
+    async def on_command(self, incoming: Incoming) -> Message | None:
+        return Message.text("pong") if incoming.text == "/ping" else None
+
+    async def on_upload(self, upload: Upload) -> Message:
+        return Message.text("stored")
+
+
+async def test_paced_handler_takes_a_turn_for_each_reply() -> None:
+    rl = limiter(telegram_chat_interval=0.3)
+    handler = PacedHandler(_Inner(), rl)
+    ping = Incoming("telegram", "42", "42", "/ping")
+    assert await handler.on_command(Incoming("telegram", "42", "42", "hello")) is None
+    start = time.monotonic()
+    first = await handler.on_command(ping)
+    second = await handler.on_command(ping)
+    assert first is not None
+    assert second is not None
+    assert first.plain() == "pong"
+    assert time.monotonic() - start >= 0.28  # the second reply waited for the chat's interval
