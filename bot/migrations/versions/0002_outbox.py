@@ -1,6 +1,6 @@
 """outbox worker: dead-letter time, per-chat index, worker heartbeats
 
-Revision ID: 0003
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-29
 
@@ -13,7 +13,7 @@ and global rate limits are divided among the workers seen alive (see ``bot/ratel
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
+revision = '0002'
 down_revision = '0001'
 branch_labels = None
 depends_on = None
