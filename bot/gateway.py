@@ -21,6 +21,7 @@ from bot.commands import command_names, menu
 from bot.handler import GatewayHandler
 from bot.http import HttpServer
 from bot.ingest import IngestSummary, describe, ingest_file, markdown_text
+from bot.leader import LeaderElection
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.outbox import OutboxWorker
@@ -69,10 +70,13 @@ class Gateway:
         self.store: Store | None = None
         self.services: Services | None = None
         self.outbox: OutboxWorker | None = None
+        self.election: LeaderElection | None = None
+        self.scheduler: Scheduler | None = None
 
     async def run(self) -> int:
         settings = self.settings
         async with AsyncExitStack() as stack:
+            self._handle_signals(stack)
             self.store = await asyncio.to_thread(Store.open, settings.database_url)
             stack.callback(self.store.close)
             note = await asyncio.to_thread(seed_samples, self.store)
@@ -82,10 +86,6 @@ class Gateway:
             # Command replies share the outbox's limiter, at a higher priority.
             limiter = RateLimiter.from_settings(settings)
             handler = PacedHandler(GatewayHandler(self.services, self.metrics), limiter)
-            # One scheduler per database; with several gateways, leader election wraps this.
-            scheduler = Scheduler.from_settings(settings, self.services)
-            await scheduler.start()
-            stack.push_async_callback(scheduler.stop)
             self.channels = self._build_channels()
             port = settings.http_port
             if port is None and any(c.name != "console" for c in self.channels):
@@ -107,6 +107,12 @@ class Gateway:
                                        limiter=limiter, metrics=self.metrics)
             await self.outbox.start()
             stack.push_async_callback(self.outbox.stop)
+            # Exactly one gateway per database runs the scheduler (PostgreSQL: an advisory lock).
+            self.election = LeaderElection(
+                settings.database_url, on_elected=self._start_scheduler,
+                on_deposed=self._stop_scheduler, takeover_seconds=settings.leader_takeover_seconds)
+            await self.election.start()
+            stack.push_async_callback(self.election.stop)
             self.metrics.add_gauges(status_gauges(self.store.engine))
             if settings.reports_dir is not None:
                 watcher = asyncio.create_task(self._watch_reports(self.store, settings.reports_dir))
@@ -115,11 +121,22 @@ class Gateway:
             log.info("stopping")
         return 0
 
+    async def _start_scheduler(self) -> None:
+        assert self.services is not None
+        outbox, election = self.outbox, self.election
+        self.scheduler = Scheduler.from_settings(
+            self.settings, self.services,
+            on_enqueued=(lambda _row: outbox.wake()) if outbox is not None else None,
+            is_leader=(lambda: election.is_leader) if election is not None else (lambda: True),
+        )
+        await self.scheduler.start()
+
+    async def _stop_scheduler(self) -> None:
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            await scheduler.stop()
+
     async def _wait_for_stop(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.stopping.set)
         waiters = [asyncio.create_task(self.stopping.wait())]
         for channel in self.channels:
             done = getattr(channel, "done", None)
@@ -128,9 +145,14 @@ class Gateway:
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
+
+    def _handle_signals(self, stack: AsyncExitStack) -> None:
+        """SIGINT/SIGTERM ask for a clean stop, from the first moment of start-up."""
+        loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
+                loop.add_signal_handler(sig, self.stopping.set)
+                stack.callback(loop.remove_signal_handler, sig)
 
     def _build_channels(self) -> list[Channel]:
         """Every channel whose settings are present; the console when asked or when none are."""
@@ -185,6 +207,10 @@ class Gateway:
         for channel in self.channels:
             connected = getattr(channel, "connected", None)
             checks[f"channel_{channel.name}"] = bool(connected() if callable(connected) else True)
+        # The leader must be running the scheduler; a follower is healthy on standby.
+        leader = self.election is not None and self.election.is_leader
+        checks["scheduler"] = (not leader) or (self.scheduler is not None and self.scheduler.running)
+        checks["scheduler_leader"] = leader
         return checks
 
     async def _watch_reports(self, store: Store, folder: Path) -> None:

@@ -13,6 +13,7 @@ from bot.metrics import Metrics
 log = logging.getLogger(__name__)
 
 HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
+INFORMATIONAL = frozenset({"scheduler_leader"})  # reported, but False is not unhealthy
 
 
 class HttpServer:
@@ -51,7 +52,7 @@ class HttpServer:
             checks = await asyncio.wait_for(self.health(), timeout=5)
         except (TimeoutError, Exception) as exc:
             return web.json_response({"ok": False, "error": type(exc).__name__}, status=503)
-        ok = all(checks.values())
+        ok = all(value for name, value in checks.items() if name not in INFORMATIONAL)
         return web.json_response({"ok": ok, **checks}, status=200 if ok else 503)
 
     async def _metrics(self, _request: web.Request) -> web.Response:

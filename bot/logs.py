@@ -66,5 +66,5 @@ def configure_logging(fmt: str, level: str, secrets: Iterable[str]) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "apscheduler.scheduler", "aiohttp.access"):
+    for noisy in ("httpx", "apscheduler.scheduler", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -134,6 +134,10 @@ class SlackChannel:
             self._socket = AsyncSocketModeHandler(self._app, self._app_token)
             await self._socket.connect_async()
 
+    def connected(self) -> bool:
+        """Started, and (in Socket Mode) connected."""
+        return self._handler is not None and (not self._app_token or self._socket is not None)
+
     async def stop(self) -> None:
         """Disconnect and wait (up to ``drain_timeout``) for replies in flight."""
         if self._socket is not None:

@@ -153,6 +153,13 @@ class TelegramChannel:
         except TelegramError as exc:
             log.warning("telegram: could not register the command menu: %s", exc)
 
+    def connected(self) -> bool:
+        """Started, and (in polling mode) polling."""
+        if not self._app.running:
+            return False
+        updater = self._app.updater
+        return updater is None or updater.running
+
     async def stop(self) -> None:
         """Stop polling, finish the updates being handled, and close the HTTP clients."""
         updater = self._app.updater
