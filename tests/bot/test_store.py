@@ -35,23 +35,29 @@ def test_seed_ingests_every_item_once(store: Store, seed_path: Path) -> None:
         assert conn.execute(select(func.count()).select_from(ReportRow)).scalar_one() == 1
 
 
-def test_new_version_keeps_identity_and_reports_changes(store: Store, seed_path: Path) -> None:
-    text = seed_path.read_text(encoding="utf-8")
+SAMPLE = Path(__file__).resolve().parents[2] / "digests" / "samples" / "2026-02.md"
+
+
+def test_new_version_keeps_identity_and_reports_changes(store: Store) -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
     _ingest(store, text)
     before = _ids(store)
+    count = store.item_count()
     # A corrected version: one model renamed away, one model's text changed.
-    edited = text.replace("[Kimi-K2](", "[Kimi-K2-Renamed](", 1).replace(
-        "355B MoE（激活 32B）", "355B MoE（激活 32B，修订）", 1)
+    edited = text.replace("[Olmo 3](", "[Olmo 3.1](", 1).replace(
+        "三种思考模式的产品化", "三种思考模式的产品化（修订）", 1)
     result = _ingest(store, edited)
     assert result.status == "updated"
-    assert [i.title for i in result.added] == ["Kimi-K2-Renamed"]
+    assert [i.title for i in result.added] == ["Olmo 3.1"]
     assert [i.title for i in result.changed] == ["GLM-4.7"]
-    assert result.removed == [("model", "Kimi-K2")]
+    assert result.removed == [("model", "Olmo 3")]
+    assert result.unchanged == count - 2
     after = _ids(store)
     assert after["model:glm47"] == before["model:glm47"]
-    assert after["paper:" + "rubricsasrewards"] == before["paper:rubricsasrewards"]
-    assert "model:kimik2" not in after
-    assert store.item_count() == 41
+    unchanged_keys = set(before) - {"model:glm47", "model:olmo3"}
+    assert all(after[k] == before[k] for k in unchanged_keys)
+    assert "model:olmo3" not in after
+    assert store.item_count() == count
     with store.engine.connect() as conn:
         current = conn.execute(select(func.count()).select_from(ReportRow)
                                .where(ReportRow.is_current.is_(True))).scalar_one()
@@ -60,14 +66,14 @@ def test_new_version_keeps_identity_and_reports_changes(store: Store, seed_path:
     assert kept == [text, edited]
 
 
-def test_restoring_a_removed_item_brings_back_its_identity(store: Store, seed_path: Path) -> None:
-    text = seed_path.read_text(encoding="utf-8")
+def test_restoring_a_removed_item_brings_back_its_identity(store: Store) -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
     _ingest(store, text)
-    kimi = _ids(store)["model:kimik2"]
-    _ingest(store, text.replace("[Kimi-K2](", "[Kimi-K3](", 1))
+    olmo = _ids(store)["model:olmo3"]
+    _ingest(store, text.replace("[Olmo 3](", "[Olmo 4](", 1))
     restored = _ingest(store, text)
-    assert [i.title for i in restored.added] == ["Kimi-K2"]
-    assert _ids(store)["model:kimik2"] == kimi
+    assert [i.title for i in restored.added] == ["Olmo 3"]
+    assert _ids(store)["model:olmo3"] == olmo
 
 
 def test_first_seen_is_true_once(store: Store) -> None:
@@ -76,8 +82,8 @@ def test_first_seen_is_true_once(store: Store) -> None:
     assert store.first_seen("slack:event:Ev1") is True
 
 
-def test_kinds_are_stored_with_their_themes(store: Store, seed_path: Path) -> None:
-    _ingest(store, seed_path.read_text(encoding="utf-8"))
+def test_kinds_are_stored_with_their_themes(store: Store) -> None:
+    _ingest(store, SAMPLE.read_text(encoding="utf-8"))
     with store.engine.connect() as conn:
         themes = dict(conn.execute(
             select(ItemRow.kind, func.count(func.distinct(ItemRow.theme))).group_by(ItemRow.kind)
