@@ -22,14 +22,12 @@ a row sent only while it is still pending, so a row is sent twice only if a work
 the database for a whole lease) after sending and before committing: the in-flight rows.
 
 Partial sends. A multi-part message that fails after some parts keeps their ids in
-``message_ids``; a retry asks the channel to skip that many parts when its ``send`` takes a
-``skip`` keyword (else the whole message goes again, and the log says so).
+``message_ids``; a retry asks the channel to skip that many parts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 import random
@@ -272,7 +270,6 @@ class OutboxWorker:
         self.send_timeout = send_timeout
         self._sending = asyncio.Semaphore(send_concurrency)
         self.held: dict[int, Claimed] = {}
-        self._skip_ok = {name: _takes_skip(ch) for name, ch in self.channels.items()}
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._results: asyncio.Queue[Outcome | None] = asyncio.Queue()
@@ -432,14 +429,7 @@ class OutboxWorker:
         skip = len(row.message_ids)
         try:
             async with self._sending, asyncio.timeout(self.send_timeout):
-                if skip and self._skip_ok[row.platform]:
-                    ids = await channel.send(row.chat_id, message, skip=skip)  # type: ignore[call-arg]
-                else:
-                    if skip:
-                        log.warning("outbox: %s cannot skip parts; row %s resends %d part(s)",
-                                    row.platform, row.id, skip)
-                        row.message_ids = []
-                    ids = await channel.send(row.chat_id, message)
+                ids = await channel.send(row.chat_id, message, skip=skip)
         except RetryLater as exc:
             self.limiter.pause(row.platform, row.chat_id, exc.retry_after)
             if row.platform == "telegram":
@@ -713,12 +703,5 @@ def _remember(memory: dict[tuple[str, str], str], chat: tuple[str, str], value: 
     if len(memory) > 10_000:
         memory.clear()
     memory[chat] = value
-
-
-def _takes_skip(channel: Channel) -> bool:
-    try:
-        return "skip" in inspect.signature(channel.send).parameters
-    except (TypeError, ValueError):
-        return False
 
 

@@ -106,8 +106,11 @@ class Channel(Protocol):
     async def stop(self) -> None:
         """Finish in-flight replies and disconnect."""
 
-    async def send(self, chat_id: str, message: Message) -> list[str]:
-        """Send ``message`` (split as the platform needs) and return each part's message id."""
+    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+        """Send ``message`` (split as the platform needs) and return each part's message id.
+
+        ``skip`` leaves out the first parts, already delivered by an earlier, interrupted send.
+        """
         ...
 
 

@@ -48,7 +48,9 @@ class ConsoleChannel:
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
-    async def send(self, chat_id: str, message: Message) -> list[str]:
+    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+        if skip:
+            return []  # the console prints a message whole: it was delivered
         color = self._stdout.isatty()
         self._stdout.write(render_console(message, color=color) + "\n\n")
         self._stdout.flush()

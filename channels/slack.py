@@ -299,22 +299,23 @@ class SlackChannel:
         return fetch
 
     # --- outgoing -------------------------------------------------------------------------
-    async def send(self, chat_id: str, message: Message) -> list[str]:
-        """Post ``message`` (one ``chat.postMessage`` per part) and return each part's ``ts``.
+    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+        """Post ``message`` (one ``chat.postMessage`` per part, but the first ``skip``) and return
+        each part's ``ts``.
 
         Raises:
             SendError: a subclass per failure kind, with ``sent_ids`` of the parts posted.
         """
-        return await self._post(chat_id, message)
+        return await self._post(chat_id, message, skip=skip)
 
     async def _post(
-        self, chat_id: str, message: Message, *, thread_ts: str | None = None
+        self, chat_id: str, message: Message, *, thread_ts: str | None = None, skip: int = 0
     ) -> list[str]:
         from channels.render_slack import render_slack
 
         extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
         ids: list[str] = []
-        for payload in render_slack(message):
+        for payload in render_slack(message)[skip:]:
             try:
                 response = await self._client.chat_postMessage(channel=chat_id, **payload, **extra)
             except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:

@@ -282,13 +282,13 @@ class TelegramChannel:
         ))
 
     # --- outgoing -------------------------------------------------------------------------
-    async def send(self, chat_id: str, message: Message) -> list[str]:
-        """Send ``message`` in as many parts as it needs; return their message ids.
+    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+        """Send ``message`` in as many parts as it needs (but the first ``skip``); return their ids.
 
         Raises:
             SendError: a subclass per failure kind, with ``sent_ids`` of the parts delivered.
         """
-        return await self._send(chat_id, message)
+        return await self._send(chat_id, message, skip=skip)
 
     async def _send(
         self,
@@ -297,6 +297,7 @@ class TelegramChannel:
         *,
         reply_to: int | None = None,
         thread_id: int | None = None,
+        skip: int = 0,
     ) -> list[str]:
         from channels.render_telegram import render_telegram, telegram_send_kwargs
 
@@ -306,7 +307,7 @@ class TelegramChannel:
         )
         target: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
         ids: list[str] = []
-        for part in render_telegram(message):
+        for part in render_telegram(message)[skip:]:
             reply = (
                 ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
             )

@@ -285,3 +285,20 @@ async def test_webhook_rejects_what_is_not_an_update(
     assert (await webhook.post("/tg/hook", data="nope", headers=headers)).status == 400
     assert (await webhook.post("/tg/hook", json=["x"], headers=headers)).status == 400
     assert handler.commands == []
+
+
+async def test_send_skips_parts_already_delivered(
+    fake: FakeTelegram, polling: TelegramChannel
+) -> None:
+    channel = polling
+    from digests.cards import model_card
+    from tests.channels.sample_items import long_model
+
+    message = model_card(long_model())
+    all_ids = await channel.send("31", message)
+    assert len(all_ids) >= 3
+    whole = [s.plain for s in fake.sent]
+    fake.sent.clear()
+    rest = await channel.send("31", message, skip=1)
+    assert len(rest) == len(all_ids) - 1
+    assert [s.plain for s in fake.sent] == whole[1:]
