@@ -261,11 +261,45 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run_gateway(settings))
 
 
+def cmd_reparse(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ingest import describe
+    from digests import ReportError, parse_report
+
+    store = _store(settings)
+    failed = 0
+    try:
+        for outcome in store.reparse(parse_report):
+            if isinstance(outcome, ReportError):
+                failed += 1
+                print(f"digestbot: cannot re-derive {outcome}", file=sys.stderr)
+            else:
+                print(describe(outcome))
+    finally:
+        store.close()
+    return 1 if failed else 0
+
+
+def cmd_reports(settings: Settings, args: argparse.Namespace) -> int:
+    store = _store(settings)
+    try:
+        reports = store.reports()
+    finally:
+        store.close()
+    if not reports:
+        print("no reports yet: digestbot ingest PATH")
+    for r in reports:
+        print(f"{r.period}  {r.item_count:4d} items  {r.warning_count:3d} warnings  "
+              f"{r.uploaded_at:%Y-%m-%d %H:%M} by {r.uploaded_by}  {r.source}")
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "ask": cmd_ask,
     "db": cmd_db,
     "digest": cmd_digest,
     "ingest": cmd_ingest,
+    "reparse": cmd_reparse,
+    "reports": cmd_reports,
     "run": cmd_run,
     "subscriptions": cmd_subscriptions,
 }

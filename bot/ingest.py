@@ -90,7 +90,7 @@ def describe(result: IngestResult) -> str:
     added = per_kind([i.kind.value for i in result.added])
     changed = per_kind([i.kind.value for i in result.changed])
     removed = per_kind([k for k, _ in result.removed])
-    verb = "new month" if result.status == "new" else "new version"
+    verb = {"new": "new month", "reparsed": "re-derived"}.get(result.status, "new version")
     return (
         f"{result.source}: {result.period} {verb}: added {added}; changed {changed}; "
         f"removed {removed}; {len(result.warnings)} warnings"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import ensure_schema, make_engine
 from bot.models import ItemName, ItemRow, ProcessedUpdate, ReportRow
+from digests.errors import ReportError
 from digests.items import Item, Kind, Report
 from digests.text import normalize_name, search_terms
 
@@ -108,6 +110,27 @@ class Store:
             ).scalar_one()
             self._merge_items(conn, report, report_id, now, result)
         return result
+
+    def reparse(self, parse: Callable[[str, str], Report]) -> Iterator[IngestResult | ReportError]:
+        """Re-derive every current report's items from its stored Markdown (after parser fixes).
+
+        Item identities are kept exactly as a re-upload keeps them; each report is one transaction.
+        """
+        for report_row in self.reports():
+            try:
+                report = parse(report_row.markdown, report_row.source)
+            except ReportError as exc:
+                yield exc
+                continue
+            result = IngestResult(report_row.source, report_row.period, "reparsed")
+            result.warnings = [str(w) for w in report.warnings]
+            result.counts = Counter(item.kind.value for item in report.items)
+            report = dataclasses.replace(report, period=report_row.period)
+            with self.engine.begin() as conn:
+                self._merge_items(conn, report, report_row.id, _now(), result)
+                conn.execute(update(ReportRow).where(ReportRow.id == report_row.id).values(
+                    item_count=len(report.items), warning_count=len(report.warnings)))
+            yield result
 
     def _merge_items(
         self, conn: Connection, report: Report, report_id: int, now: datetime, result: IngestResult

@@ -126,3 +126,29 @@ def test_bad_setting_is_one_line(monkeypatch: pytest.MonkeyPatch,
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert "DIGESTBOT_TIMEZONE" in err
+
+
+def test_reports_and_reparse(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reports"]) == 0
+    assert "no reports yet" in capsys.readouterr().out
+    assert main(["ingest", str(SAMPLE)]) == 0
+    capsys.readouterr()
+    store = Store.open(env)
+    from sqlalchemy import select
+
+    from bot.models import ItemRow
+
+    with store.engine.connect() as conn:
+        before = dict(conn.execute(select(ItemRow.key, ItemRow.id)).all())
+    assert main(["reparse"]) == 0
+    out = capsys.readouterr().out
+    assert "2026-02 re-derived" in out
+    assert "changed 0" in out
+    with store.engine.connect() as conn:
+        after = dict(conn.execute(select(ItemRow.key, ItemRow.id)).all())
+    store.close()
+    assert after == before
+    assert main(["reports"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith("2026-02")
+    assert f"{SAMPLE_ITEMS} items" in listed
