@@ -46,4 +46,5 @@ class Services:
         )
 
     def is_admin(self, platform: str, user_id: str) -> bool:
-        return (platform, str(user_id)) in self.admins
+        """Bot admins: those in DIGESTBOT_ADMINS, and whoever sits at the local console."""
+        return platform == "console" or (platform, str(user_id)) in self.admins

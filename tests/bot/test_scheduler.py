@@ -90,7 +90,7 @@ def test_weekly_runs_send_each_item_once(samples: Store) -> None:
     assert (row.platform, row.chat_id, row.chat_kind, row.subscription_id, row.purpose,
             row.status) == ("telegram", CHAT, "supergroup", sub, "digest", "pending")
     assert titles(store, row.item_ids) == [
-        "GLM-4.7", "Mistral Large 3", "Nemotron 3 Nano", "Olmo 3", "GLM-4.6"]
+        "GLM-4.7", "Mistral Large 3", "Nemotron 3 Nano", "Olmo 3", "Kimi-K2-Thinking"]
     message = message_from_json(row.message)
     assert message.plain().splitlines()[0] == "基座模型追踪 (The Clay) · week of 3 Mar 2026"
     mark_sent(store, first)
@@ -98,7 +98,7 @@ def test_weekly_runs_send_each_item_once(samples: Store) -> None:
     second = make_digest_due(store, sub, TUE + timedelta(days=7), TUE + timedelta(days=7))
     assert second is not None
     assert titles(store, outbox(store)[1].item_ids) == [
-        "Qwen3-Next-80B-A3B", "gpt-oss-120b", "Kimi-K2-Thinking", "DeepSeek-V3.2-Exp"]
+        "GLM-4.6", "Qwen3-Next-80B-A3B", "gpt-oss-120b", "DeepSeek-V3.2-Exp"]
     # Not sent yet, but queued: the next run must not repeat it, and finds nothing new.
     assert make_digest_due(store, sub, TUE + timedelta(days=14), TUE + timedelta(days=14)) is None
     assert len(outbox(store)) == 2
