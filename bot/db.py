@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -25,7 +26,15 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    # Named per process, so an operator (or a test) can tell whose connections are whose.
+    connect_args = {} if "application_name" in parsed.query else {
+        "application_name": application_name()}
+    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+def application_name(role: str = "digestbot") -> str:
+    """``digestbot 1234``: the PostgreSQL application_name of this process's connections."""
+    return f"{role} {os.getpid()}"
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

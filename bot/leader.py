@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.engine import make_url
 
+from bot.db import application_name
+
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x6469676573740001  # "digest" + 1: one scheduler per database
@@ -82,6 +84,9 @@ class LeaderElection:
         log.warning("this gateway is no longer the scheduler leader")
         try:
             await self.on_deposed()
+        except Exception:
+            # Deposing runs in the campaign's finally: an error here must not end the campaign.
+            log.exception("leader election: could not stop the scheduler")
         finally:
             self.changed.set()
 
@@ -103,7 +108,8 @@ class LeaderElection:
                 await conn.execute("SET tcp_keepalives_idle = 5")
                 await conn.execute("SET tcp_keepalives_interval = 2")
                 await conn.execute("SET tcp_keepalives_count = 3")
-                await conn.execute("SET application_name = 'digestbot-leader'")
+                await conn.execute("SELECT set_config('application_name', %s, false)",
+                                   [application_name("digestbot-leader")])
                 while True:
                     if await self._try_lock(conn):
                         break
@@ -116,6 +122,10 @@ class LeaderElection:
                 raise
             except (psycopg.Error, OSError, TimeoutError) as exc:
                 log.warning("leader election connection failed: %s", type(exc).__name__)
+            except Exception:
+                # Starting the scheduler failed (say its database connection was cut while it
+                # loaded the jobs): give the lock up and campaign again; never stop campaigning.
+                log.exception("leader election: could not start the scheduler")
             finally:
                 await self._depose()
                 if conn is not None:

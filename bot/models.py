@@ -50,6 +50,7 @@ class ItemRow(Base):
         UniqueConstraint("period", "key", name="uq_items_period_key"),
         Index("ix_items_theme_period", "theme", "period", "position"),
         Index("ix_items_kind_name", "kind", "name_norm"),
+        Index("ix_items_kind_key", "kind", "key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -41,7 +41,7 @@ class Finder:
 
     # -- names ------------------------------------------------------------------------------
 
-    def by_name(self, kind: str, query: str) -> list[Match]:
+    def by_name(self, kind: str, query: str, limit: int = 9) -> list[Match]:
         """Exact (normalized) matches of ``query`` among names of ``kind``, grouped by item."""
         norm = normalize_name(query)
         if not norm:
@@ -52,6 +52,7 @@ class Finder:
                 .join(ItemName, ItemName.item_id == ItemRow.id)
                 .where(ItemName.kind == kind, ItemName.name_norm == norm,
                        ItemRow.removed.is_(False))
+                .limit(limit)
             ).scalars().all()
         return self._group(kind, list(keys), 100.0)
 
@@ -121,27 +122,32 @@ class Finder:
         return names, keys
 
     def _group(self, kind: str, keys: list[str], score: float) -> list[Match]:
-        """For each key, the newest period's item and every period it appears in."""
+        """For each key, the newest period's item and every period it appears in.
+
+        Only the newest version of each item is decoded; the other months are just listed.
+        """
         if not keys:
             return []
         with self.store.engine.connect() as conn:
             rows = conn.execute(
-                select(ItemRow.id, ItemRow.key, ItemRow.period, ItemRow.data)
+                select(ItemRow.id, ItemRow.key, ItemRow.period)
                 .where(ItemRow.kind == kind, ItemRow.key.in_(keys), ItemRow.removed.is_(False))
                 .order_by(ItemRow.period.desc())
             ).all()
-        grouped: dict[str, list[tuple[int, str, dict[str, object]]]] = {}
-        for row in rows:
-            grouped.setdefault(row.key, []).append((row.id, row.period, row.data))
-        matches = []
-        for key in keys:
-            versions = grouped.get(key)
-            if not versions:
-                continue
-            item_id, _period, data = versions[0]
-            periods = tuple(dict.fromkeys(p for _, p, _ in versions))
-            matches.append(Match(StoredItem(item_id, Item.from_dict(data)), periods, score))
-        return matches
+            periods: dict[str, list[str]] = {}
+            newest: dict[str, int] = {}
+            for row in rows:
+                periods.setdefault(row.key, []).append(row.period)
+                newest.setdefault(row.key, row.id)
+            data: dict[int, dict[str, object]] = {
+                row.id: row.data for row in conn.execute(
+                    select(ItemRow.id, ItemRow.data).where(ItemRow.id.in_(list(newest.values()))))
+            }
+        return [
+            Match(StoredItem(newest[key], Item.from_dict(data[newest[key]])),
+                  tuple(dict.fromkeys(periods[key])), score)
+            for key in keys if key in newest
+        ]
 
     # -- text -------------------------------------------------------------------------------
 
@@ -158,22 +164,29 @@ class Finder:
 
     def _search_ids(self, groups: list[list[list[str]]], mode: str, kind: str | None,
                     limit: int) -> list[int]:
-        kind_filter = "AND i.kind = :kind" if kind else ""
-        params: dict[str, object] = {"limit": limit, "kind": kind}
+        """Rank the most recently stored matches (at most RECENT of them) and keep the best.
+
+        Ranking every match of a common word across years of reports costs time for nothing:
+        the newest matches are read in index order, which stops early, and only they are ranked.
+        """
         sqlite = self.store.dialect == "sqlite"
-        params["q"] = _match_expression(groups, mode, sqlite)
+        query = _match_expression(groups, mode, sqlite)
+        params: dict[str, object] = {"limit": limit, "recent": RECENT, "kind": kind}
         if sqlite:
+            params["q"] = f'kind_terms : "{kind}" AND ({query})' if kind else query
             sql = (
-                "SELECT i.id FROM item_search s JOIN items i ON i.id = s.rowid "
-                f"WHERE item_search MATCH :q AND i.removed = 0 {kind_filter} "
-                "ORDER BY bm25(item_search, 4.0, 1.0), i.period DESC, i.position LIMIT :limit"
+                "SELECT id FROM (SELECT rowid AS id, bm25(item_search, 4.0, 1.0, 0.0) AS score "
+                "FROM item_search WHERE item_search MATCH :q ORDER BY rowid DESC LIMIT :recent) "
+                "ORDER BY score, id DESC LIMIT :limit"
             )
         else:
+            params["q"] = query
+            kind_filter = "AND kind = :kind" if kind else ""
             sql = (
-                "SELECT i.id FROM item_search s JOIN items i ON i.id = s.item_id "
-                f"WHERE s.doc @@ CAST(:q AS tsquery) AND NOT i.removed {kind_filter} "
-                "ORDER BY ts_rank(s.doc, CAST(:q AS tsquery)) DESC, i.period DESC, i.position "
-                "LIMIT :limit"
+                "SELECT id FROM (SELECT item_id AS id, ts_rank(doc, CAST(:q AS tsquery)) AS score "
+                f"FROM item_search WHERE doc @@ CAST(:q AS tsquery) {kind_filter} "
+                "ORDER BY item_id DESC LIMIT :recent) AS recent "
+                "ORDER BY score DESC, id DESC LIMIT :limit"
             )
         with self.store.engine.connect() as conn:
             return list(conn.execute(text(sql), params).scalars())
@@ -191,6 +204,8 @@ def _match_expression(groups: list[list[list[str]]], mode: str, sqlite: bool) ->
         rendered.append("(" + either.join(options) + ")")
     return (both if mode == "all" else either).join(rendered)
 
+
+RECENT = 400  # how many of the newest matches a search ranks
 
 _ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")
 

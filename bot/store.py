@@ -197,18 +197,20 @@ class Store:
         if names:
             conn.execute(insert(ItemName), names)
         docs = [
-            {"id": item_id, "title": " ".join(_title_terms(item)), "body": " ".join(_body_terms(item))}
+            {"id": item_id, "title": " ".join(_title_terms(item)),
+             "body": " ".join(_body_terms(item)), "kind": item.kind.value}
             for item_id, item in items
         ]
         if self.dialect == "sqlite":
             conn.execute(
-                text("INSERT INTO item_search (rowid, title_terms, body_terms) VALUES (:id, :title, :body)"),
+                text("INSERT INTO item_search (rowid, title_terms, body_terms, kind_terms) "
+                     "VALUES (:id, :title, :body, :kind)"),
                 docs,
             )
         else:
             conn.execute(
                 text(
-                    "INSERT INTO item_search (item_id, doc) VALUES (:id, "
+                    "INSERT INTO item_search (item_id, kind, doc) VALUES (:id, :kind, "
                     "setweight(array_to_tsvector(string_to_array(:title, ' ')), 'A') || "
                     "setweight(array_to_tsvector(string_to_array(:body, ' ')), 'B'))"
                 ),

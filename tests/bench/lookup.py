@@ -43,10 +43,11 @@ def build(db: Path, reports: int) -> int:
         tag = f"x{n}"
         items = []
         for item in base.items:
-            title = item.title
             if item.kind.value == "model" and n < reports - 1:
+                # Another month's models: other names (and so other aliases).
                 title = f"{item.title}-{tag}{rng.randrange(100)}"
-            items.append(dataclasses.replace(item, period=period, title=title))
+                item = dataclasses.replace(item, title=title, aliases=(title,))
+            items.append(dataclasses.replace(item, period=period))
         report = dataclasses.replace(base, period=period, sha256=f"{n:064d}", items=tuple(items))
         store.ingest(report, "", uploaded_by="bench")
         if n % 250 == 0:

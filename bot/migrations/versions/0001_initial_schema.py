@@ -121,6 +121,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.create_index('ix_items_kind_name', ['kind', 'name_norm'], unique=False)
+        batch_op.create_index('ix_items_kind_key', ['kind', 'key'], unique=False)
         batch_op.create_index('ix_items_theme_period', ['theme', 'period', 'position'], unique=False)
 
     op.create_table('deliveries',
@@ -146,12 +147,13 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE item_search USING fts5("
-            "title_terms, body_terms, tokenize = 'unicode61 remove_diacritics 0')"
+            "title_terms, body_terms, kind_terms, tokenize = 'unicode61 remove_diacritics 0')"
         )
     else:
         op.execute(
             "CREATE TABLE item_search (item_id INTEGER PRIMARY KEY "
-            "REFERENCES items(id) ON DELETE CASCADE, doc tsvector NOT NULL)"
+            "REFERENCES items(id) ON DELETE CASCADE, kind VARCHAR(16) NOT NULL, "
+            "doc tsvector NOT NULL)"
         )
         op.execute("CREATE INDEX ix_item_search_doc ON item_search USING gin (doc)")
 
