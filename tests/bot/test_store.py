@@ -90,3 +90,9 @@ def test_kinds_are_stored_with_their_themes(store: Store) -> None:
         ).all())
     assert themes[Kind.MODEL.value] == 1
     assert themes[Kind.PAPER.value] == 2
+
+
+def test_head_constant_is_the_newest_migration() -> None:
+    from bot.db import HEAD, head_revision
+
+    assert head_revision() == HEAD
