@@ -7,6 +7,7 @@ text and become styled spans through :func:`inline`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
@@ -40,12 +41,19 @@ _SPACED_NEWLINE = re.compile(r"[ \t]*\n[ \t]*")
 _STYLES = {"strong": "bold", "em": "italic"}
 
 
+_MARKUP = re.compile(r"[*_`\[\]<>!\\&]")
+
+
+@functools.lru_cache(maxsize=8192)
 def inline(md: str) -> Spans:
     """Markdown inline text as spans: bold, italic, code and links; newlines kept as ``"\\n"``.
 
     ``<br>`` becomes a newline; other raw HTML stays as literal text (renderers escape it).
-    Images inside the text become links to the image.
+    Images inside the text become links to the image. Cached: cards of popular items repeat.
     """
+    if not _MARKUP.search(md):
+        plain = _SPACED_NEWLINE.sub("\n", md).strip(" ")
+        return (Span(plain),) if plain else ()
     out: list[Span] = []
     style = {"bold": 0, "italic": 0}
     links: list[str | None] = []
