@@ -6,13 +6,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x6469676573740002  # "digest" + 2 (+ 1 is the scheduler election)
 
 # The newest migration. Commands compare the database with it without loading Alembic (a fifth of
 # a cold `digestbot ask`); a test keeps it equal to the head of bot/migrations.
@@ -67,18 +68,26 @@ def head_revision() -> str | None:
 def current_revision(engine: Engine) -> str | None:
     """The database's revision (None when it has none yet)."""
     with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return _revision(connection)
+
+
+def _revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     """Apply every pending migration; returns (before, after) revisions."""
     from alembic import command
 
-    before = current_revision(engine)
     config = _config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Gateways starting together upgrade one after the other; the later ones find the
+            # database at head and do nothing (instead of failing on tables that now exist).
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        before = _revision(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return before, head_revision()

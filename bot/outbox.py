@@ -77,6 +77,8 @@ PENDING = "pending"
 SENT = "sent"
 DEAD = "dead"
 NOTICE = "notice"
+#: Heartbeat period at most: a joining worker is counted in the others' share within this.
+BEAT_SECONDS = 2.0
 
 
 def _now() -> datetime:
@@ -224,7 +226,9 @@ class OutboxWorker:
         metrics: Counters ``sent`` and ``send_failures`` are kept when given.
         admins: ``(platform, user_id)`` pairs told about dead letters and gone chats.
         worker_id: Defaults to ``host:pid:random``.
-        lease_seconds: How long a claim lasts without renewal (heartbeats renew every third).
+        lease_seconds: How long a claim lasts without renewal. Heartbeats renew leases and
+            recount the live workers every ``min(lease / 3, 2)`` seconds, so a joining or dying
+            worker changes everyone's share of the global limits within seconds.
         max_in_flight: Rows held at once; bounds what a crash can send twice.
         poll_seconds: How often to look for due rows when idle (:meth:`wake` looks at once).
         backoff_base, backoff_max: Transient retries wait ``base * 2**(attempt-1)``, capped,
@@ -261,6 +265,7 @@ class OutboxWorker:
         self.admins = sorted(settings.admin_ids if admins is None else admins)
         self.worker_id = worker_id or f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=lease_seconds)
+        self.beat_seconds = min(lease_seconds / 3, BEAT_SECONDS)
         self._margin = min(1.0, lease_seconds / 5)
         rate = self.limiter.global_rate("telegram") or 30.0
         self.max_in_flight = max_in_flight or max(10, min(200, int(rate)))
@@ -286,7 +291,7 @@ class OutboxWorker:
 
     async def start(self) -> None:
         """Register the heartbeat and start claiming, sending and committing in the background."""
-        await asyncio.to_thread(self._beat, True)
+        self._share(await asyncio.to_thread(self._beat, True))
         self._parts = [
             asyncio.create_task(self._claim_loop(), name="outbox-claim"),
             asyncio.create_task(self._flush_loop(), name="outbox-flush"),
@@ -488,18 +493,19 @@ class OutboxWorker:
                 return
 
     async def _heartbeat_loop(self) -> None:
-        interval = self.lease.total_seconds() / 3
+        interval = self.beat_seconds
         while True:
             await asyncio.sleep(interval)
             try:
-                await asyncio.to_thread(self._beat, False)
+                self._share(await asyncio.to_thread(self._beat, False))
             except Exception:
                 log.warning("outbox: heartbeat failed", exc_info=True)
 
     # -- database side ----------------------------------------------------------------------
 
-    def _beat(self, first: bool) -> None:
-        """Record that this worker lives, renew the leases it holds, share out global limits."""
+    def _beat(self, first: bool) -> int:
+        """Record that this worker lives and renew the leases it holds; returns how many
+        workers live (seen within three heartbeats)."""
         started = time.monotonic()
         now = _now()
         ids = list(self.held)
@@ -517,7 +523,7 @@ class OutboxWorker:
                 )
             live = conn.execute(
                 select(func.count()).select_from(OutboxWorkerRow)
-                .where(OutboxWorkerRow.seen_at >= now - self.lease)
+                .where(OutboxWorkerRow.seen_at >= now - timedelta(seconds=3 * self.beat_seconds))
             ).scalar_one()
             if first:
                 conn.execute(delete(OutboxWorkerRow).where(
@@ -526,7 +532,13 @@ class OutboxWorker:
         for row_id in ids:
             if (row := self.held.get(row_id)) is not None:
                 row.deadline = deadline
-        self.limiter.set_share(int(live))
+        return int(live)
+
+    def _share(self, live: int) -> None:
+        """On the loop (the limiter is not thread-safe): divide the global limits by ``live``."""
+        if live != self.limiter.share:
+            log.info("outbox: %d live worker(s) share the global rate limits", live)
+        self.limiter.set_share(live)
 
     def _leave(self) -> None:
         with self.engine.begin() as conn:

@@ -27,13 +27,14 @@ not say which limit was hit and whose per-chat limits we already keep, the whole
 Several gateways on one database (issue 8). Per-chat limits need no sharing: the outbox claim
 never hands a chat to a worker while another worker holds a row of that chat, and only the
 gateway that received a command replies to it. The global limit is **divided among the live
-workers**: every outbox worker writes a heartbeat row (``outbox_workers``) every few seconds and
-calls :meth:`RateLimiter.set_share` with the number of workers seen in the last lease period, so
-each sends at ``telegram_global_rate / n``. This was chosen over keeping the buckets in the
+workers**: every outbox worker writes a heartbeat row (``outbox_workers``) every two seconds and
+calls :meth:`RateLimiter.set_share` with the number of workers seen in the last three heartbeats,
+so each sends at ``telegram_global_rate / n``. This was chosen over keeping the buckets in the
 database because it costs no database round trip per message, cannot make sends wait on a slow
 database, and is exactly right in the steady state; while a gateway joins or dies the sum may be
-off for one heartbeat, which the 429 handling absorbs. Command replies of all gateways share the
-same divided budget and its headroom.
+off for a few seconds (a joining worker is counted within a heartbeat, a dead one is forgotten
+after three), which the 429 handling absorbs. Command replies of all gateways share the same
+divided budget and its headroom.
 """
 
 from __future__ import annotations
