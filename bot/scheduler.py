@@ -312,6 +312,13 @@ class Scheduler:
             raise
         log.info("scheduler started: %s jobs added, %s changed, %s removed",
                  result.added, result.changed, result.removed)
+        made = [] if paused or not self.is_leader() else await asyncio.to_thread(
+            self.catch_up, _utcnow())
+        if made:
+            log.info("scheduler caught up on %d digest(s) due while no scheduler ran", len(made))
+            if self.on_enqueued is not None:
+                for outbox_id in made:
+                    self.on_enqueued(outbox_id)
         scheduler.add_job(self._resync, "interval", seconds=self.resync_seconds, id="resync",
                           jobstore="internal", replace_existing=True, misfire_grace_time=None)
         if self.services is not None:
@@ -344,6 +351,26 @@ class Scheduler:
             if _contexts.get(self._db) is self._context:
                 del _contexts[self._db]
         self._context = None
+
+    def catch_up(self, now: datetime) -> list[int]:
+        """Make each subscription's latest run, if it is within the grace time and not made yet.
+
+        APScheduler moves a job to next week before the job runs, so a leader that died between
+        the two would lose that week's digest. Every new scheduler therefore looks again; the
+        run's dedup key makes this a no-op for runs already recorded. Runs from before a
+        subscription existed are not made.
+        """
+        made: list[int] = []
+        for sub in all_subscriptions(self.store):
+            last = Schedule.of(sub).last_run(now)
+            created = sub.created_at if sub.created_at.tzinfo else sub.created_at.replace(tzinfo=UTC)
+            if last < created or now - last > self.misfire_grace:
+                continue
+            outbox_id = make_digest_due(self.store, sub.id, last, now, post_empty=self.post_empty,
+                                        grace=self.misfire_grace)
+            if outbox_id is not None:
+                made.append(outbox_id)
+        return made
 
     def jobs(self) -> list[Job]:
         """The subscription jobs in the job store."""

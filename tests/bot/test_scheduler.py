@@ -36,10 +36,11 @@ CHAT = "-100"
 
 
 def subscribe(store: Store, theme: str, day: str = "tue", at: str = "08:30",
-              tz: str = "Asia/Shanghai", size: int = 5, chat: str = CHAT) -> int:
+              tz: str = "Asia/Shanghai", size: int = 5, chat: str = CHAT,
+              created: datetime = NOW) -> int:
     sub, _ = save_subscription(store, platform="telegram", chat_id=chat, chat_kind="supergroup",
                                theme=theme, schedule=Schedule(day, at, tz), size=size,
-                               created_by="test", now=NOW)
+                               created_by="test", now=created)
     return sub.id
 
 
@@ -302,7 +303,8 @@ class Clock:
 async def test_a_job_due_in_half_a_second_queues_the_digest(samples: Store) -> None:
     store = samples
     day, at, scheduled = _minute(datetime.now(UTC), 0)
-    sub = subscribe(store, "clay", day=day, at=at, tz="UTC")
+    # Subscribed just now, after this minute's run time: only the job itself makes this run.
+    sub = subscribe(store, "clay", day=day, at=at, tz="UTC", created=datetime.now(UTC))
     queued: list[int] = []
     scheduler = Scheduler(store, on_enqueued=queued.append)
     await scheduler.start()
@@ -369,6 +371,34 @@ async def test_a_missed_run_is_made_once_on_start_up(samples: Store) -> None:
         await eventually(lambda: clock.calls == 1)
     finally:
         await crashed.stop()
+    assert len(outbox(store)) == 1
+
+
+async def test_a_leader_that_died_mid_job_loses_no_digest(samples: Store) -> None:
+    store = samples
+    day, at, missed = _minute(datetime.now(UTC), 30)
+    sub = subscribe(store, "hands", day=day, at=at, tz="UTC")
+    # The dead leader's APScheduler had already moved the job to next week; no digest exists.
+    down = Scheduler(store)
+    await down.start(paused=True)
+    try:
+        job = down.job(sub)
+        assert job is not None
+        job.modify(next_run_time=missed + timedelta(days=7))
+    finally:
+        await down.stop()
+    assert outbox(store) == []
+    queued: list[int] = []
+    back = Scheduler(store, on_enqueued=queued.append)
+    await back.start()
+    await back.stop()
+    [row] = outbox(store)
+    assert row.dedup_key == dedup_key(sub, missed)
+    assert queued == [row.id]
+    # Another start (another leader) finds it made.
+    again = Scheduler(store)
+    await again.start()
+    await again.stop()
     assert len(outbox(store)) == 1
 
 
