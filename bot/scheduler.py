@@ -37,7 +37,7 @@ from sqlalchemy import select
 
 from bot.db import make_engine
 from bot.models import Chat, OutboxRow, Subscription
-from bot.outbox import enqueue
+from bot.queue import enqueue
 from bot.store import Store
 from bot.subscriptions import Schedule, all_subscriptions, known_themes, next_digest
 from digests.compose import nothing_new

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, or_, select
 
 from bot.commands import Request, command
 from bot.models import Chat, OutboxRow, OutboxWorkerRow, Subscription
-from bot.outbox import DEAD, PENDING, SENT
+from bot.queue import DEAD, PENDING, SENT
 from digests.message import Context, Heading, Message, Paragraph, spans
 
 DAY = timedelta(hours=24)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.commands import Request, command, echo
 from bot.models import Chat, Delivery, ItemRow, Subscription
-from bot.outbox import pending_item_ids
+from bot.queue import pending_item_ids
 from bot.store import Store
 from digests.compose import Candidate, Digest, compose_digest
 from digests.items import Item

@@ -41,7 +41,8 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck() -> None:
     text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     assert text.count("FROM ") >= 2
     assert "\nUSER digestbot" in text
-    assert "HEALTHCHECK" in text and "/healthz" in text
+    assert "HEALTHCHECK" in text
+    assert "/healthz" in text
     assert "digestbot db upgrade" in text
 
 
@@ -61,7 +62,8 @@ def test_env_example_names_only_known_settings() -> None:
 def test_systemd_unit() -> None:
     unit = DEPLOY / "digestbot.service"
     text = unit.read_text(encoding="utf-8")
-    assert "ExecStart=" in text and "digestbot run" in text
+    assert "ExecStart=" in text
+    assert "digestbot run" in text
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed here; the unit's text was checked")

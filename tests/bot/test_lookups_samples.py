@@ -17,7 +17,7 @@ from digests.message import Message
 @pytest.fixture
 def core(store: Store) -> Iterator[CommandCore]:
     assert seed_samples(store) is not None
-    yield CommandCore(Services(store=store))
+    return CommandCore(Services(store=store))
 
 
 async def ask(core: CommandCore, text: str) -> Message:
