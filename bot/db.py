@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -40,6 +40,20 @@ def make_engine(url: str) -> Engine:
 def application_name(role: str = "digestbot") -> str:
     """``digestbot 1234``: the PostgreSQL application_name of this process's connections."""
     return f"{role} {os.getpid()}"
+
+
+def dialect_insert(conn: Connection) -> Any:
+    """The dialect's ``insert`` (with ``on_conflict_do_*``) for this connection.
+
+    Imported when used: the dialect modules cost a cold `digestbot ask` for nothing.
+    """
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

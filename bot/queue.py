@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from bot.db import dialect_insert
 from bot.models import Chat, Delivery, OutboxRow, OutboxWorkerRow, Subscription
 from digests.message import Message, message_to_json
 
@@ -45,17 +46,6 @@ NOTICE = "notice"
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _insert(conn: Connection) -> Any:
-    # Imported when used: the dialect modules cost a cold `digestbot ask` for nothing.
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
 
 
 def enqueue(
@@ -91,7 +81,7 @@ def enqueue(
         "message_ids": [],
         "created_at": now,
     }
-    stmt = _insert(conn)(OutboxRow).values(**values).on_conflict_do_nothing().returning(OutboxRow.id)
+    stmt = dialect_insert(conn)(OutboxRow).values(**values).on_conflict_do_nothing().returning(OutboxRow.id)
     return conn.execute(stmt).scalar()
 
 
@@ -217,7 +207,7 @@ class Ledger:
         workers live (seen within three heartbeats)."""
         now = _now()
         with self.engine.begin() as conn:
-            upsert = _insert(conn)(OutboxWorkerRow).values(
+            upsert = dialect_insert(conn)(OutboxWorkerRow).values(
                 worker_id=self.worker_id, started_at=now, seen_at=now)
             conn.execute(upsert.on_conflict_do_update(
                 index_elements=[OutboxWorkerRow.worker_id], set_={"seen_at": now}))
@@ -290,7 +280,7 @@ class Ledger:
             for o in sent if o.row.id in still for item in dict.fromkeys(o.row.item_ids)
         ]
         if deliveries:
-            conn.execute(_insert(conn)(Delivery).values(deliveries).on_conflict_do_nothing())
+            conn.execute(dialect_insert(conn)(Delivery).values(deliveries).on_conflict_do_nothing())
 
     def _mine(self, row_id: int) -> Any:
         return and_(OutboxRow.id == row_id, OutboxRow.status == PENDING,
@@ -374,7 +364,7 @@ class Ledger:
         delivered = select(Delivery.platform, literal(new, String(100)),
                            Delivery.item_id, Delivery.outbox_id, Delivery.delivered_at).where(
             Delivery.platform == platform, Delivery.chat_id == old)
-        conn.execute(_insert(conn)(Delivery).from_select(
+        conn.execute(dialect_insert(conn)(Delivery).from_select(
             ["platform", "chat_id", "item_id", "outbox_id", "delivered_at"], delivered
         ).on_conflict_do_nothing())
         conn.execute(update(OutboxRow).where(OutboxRow.id == row.id).values(
@@ -402,7 +392,7 @@ class Ledger:
 
 def _upsert_chat(conn: Connection, platform: str, chat_id: str, now: datetime,
                  **values: Any) -> None:
-    stmt = _insert(conn)(Chat).values(platform=platform, chat_id=chat_id, updated_at=now,
+    stmt = dialect_insert(conn)(Chat).values(platform=platform, chat_id=chat_id, updated_at=now,
                                       **{"kind": "", "active": True, **values})
     conn.execute(stmt.on_conflict_do_update(
         index_elements=[Chat.platform, Chat.chat_id], set_={"updated_at": now, **values}))

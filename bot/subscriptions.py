@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Connection, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.commands import Request, command, echo
+from bot.db import dialect_insert
 from bot.models import Chat, Delivery, ItemRow, Subscription
 from bot.queue import pending_item_ids
 from bot.store import Store
@@ -297,8 +297,8 @@ def save_subscription(store: Store, *, platform: str, chat_id: str, chat_kind: s
 
     Returns it with True when it is new (or was inactive).
     """
-    insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
     with store.engine.begin() as conn:
+        insert = dialect_insert(conn)
         before = conn.execute(
             select(Subscription.active).where(Subscription.platform == platform,
                                               Subscription.chat_id == chat_id,
