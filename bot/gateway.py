@@ -59,10 +59,11 @@ class Gateway:
     """Owns the parts of a running bot. ``run()`` returns when asked to stop or input ends."""
 
     def __init__(self, settings: Settings, *, stdin: TextIO | None = None,
-                 stdout: TextIO | None = None) -> None:
+                 stdout: TextIO | None = None, watch_seconds: float = WATCH_SECONDS) -> None:
         self.settings = settings
         self.stdin = stdin
         self.stdout = stdout
+        self.watch_seconds = watch_seconds
         self.metrics = Metrics()
         self.stopping = asyncio.Event()
         self.channels: list[Channel] = []
@@ -79,9 +80,12 @@ class Gateway:
             self._handle_signals(stack)
             self.store = await asyncio.to_thread(Store.open, settings.database_url)
             stack.callback(self.store.close)
-            note = await asyncio.to_thread(seed_samples, self.store)
-            if note:
-                print(note, file=self.stdout or sys.stdout, flush=True)
+            # Samples are for trying digestbot on the console, never for a real chat deployment.
+            if settings.wants_console and not (settings.telegram_token or settings.slack_bot_token
+                                               or settings.reports_dir):
+                note = await asyncio.to_thread(seed_samples, self.store)
+                if note:
+                    print(note, file=self.stdout or sys.stdout, flush=True)
             self.services = Services.from_settings(settings, self.store)
             # Command replies share the outbox's limiter, at a higher priority.
             limiter = RateLimiter.from_settings(settings)
@@ -230,7 +234,7 @@ class Gateway:
                         log.info(describe(result))
                 except ReportError as exc:
                     log.warning("rejected %s", exc)
-            await asyncio.sleep(WATCH_SECONDS)
+            await asyncio.sleep(self.watch_seconds)
 
 
 def _secret(value: SecretStr | None) -> str:

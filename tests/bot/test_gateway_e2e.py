@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.gateway import Gateway
+from bot.gateway import Gateway, seed_samples
 from bot.settings import load_settings
 from bot.store import Store
 from tests.fakes import wait_for
@@ -78,6 +78,9 @@ def _env(tg: FakeTelegram, sl: FakeSlack, db_url: str) -> dict[str, str]:
 async def running(sqlite_url: str) -> AsyncIterator[Running]:
     async with FakeTelegram(max_poll_wait=0.2) as tg, FakeSlack() as sl:
         settings = load_settings(env=_env(tg, sl, sqlite_url))
+        store = Store.open(sqlite_url)
+        seed_samples(store)  # the reports an admin would have uploaded
+        store.close()
         gateway = Gateway(settings, stdout=io.StringIO())
         task = asyncio.create_task(gateway.run())
         await wait_for(lambda: gateway.http is not None and gateway.http.port != 0

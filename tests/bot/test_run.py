@@ -130,3 +130,42 @@ async def test_health_and_metrics(tmp_path: Path) -> None:
     finally:
         gateway.stopping.set()
         assert await asyncio.wait_for(task, 30) == 0
+
+
+async def test_reports_dir_is_ingested_and_watched(tmp_path: Path) -> None:
+    from bot.store import Store
+
+    samples = REPO / "digests" / "samples"
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "2025-12.md").write_bytes((samples / "2025-12.md").read_bytes())
+    url = f"sqlite:///{tmp_path / 'watch.db'}"
+    settings = load_settings(env={
+        "DIGESTBOT_DATABASE_URL": url, "DIGESTBOT_CONSOLE": "false",
+        "DIGESTBOT_REPORTS_DIR": str(reports),
+    })
+    gateway = Gateway(settings, stdout=io.StringIO(), watch_seconds=0.2)
+    task = asyncio.create_task(gateway.run())
+    store = Store.open(url)
+
+    async def periods() -> list[str]:
+        return sorted(r.period for r in await asyncio.to_thread(store.reports))
+
+    try:
+        for _ in range(200):
+            if await periods() == ["2025-12"]:
+                break  # the folder's report (and no bundled samples: this is not the console)
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(
+            (reports / "2026-03.md").write_bytes,
+            (samples / "2026-02.md").read_bytes().replace(b"2026-02", b"2026-03"),
+        )
+        for _ in range(200):
+            if "2026-03" in await periods():
+                break
+            await asyncio.sleep(0.05)
+        assert await periods() == ["2025-12", "2026-03"]
+    finally:
+        store.close()
+        gateway.stopping.set()
+        assert await asyncio.wait_for(task, 30) == 0
