@@ -86,7 +86,10 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     before, after = upgrade(engine)
     engine.dispose()
-    print(f"database at revision {after}" + (" (unchanged)" if before == after else f" (was {before})"))
+    print(
+        f"database at revision {after}"
+        + (" (unchanged)" if before == after else f" (was {before})")
+    )
     return 0
 
 
@@ -184,8 +187,13 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
         raise CliError(f"--as {args.sender!r} is not PLATFORM:USER, e.g. telegram:123")
     store = _store(settings)
     core = CommandCore(Services.from_settings(settings, store))
-    incoming = Incoming(platform=platform, chat_id=user, user_id=user, text=args.text,
-                        chat_kind="console" if platform == "console" else "private")
+    incoming = Incoming(
+        platform=platform,
+        chat_id=user,
+        user_id=user,
+        text=args.text,
+        chat_kind="console" if platform == "console" else "private",
+    )
     reply = asyncio.run(core.handle(incoming))
     store.close()
     if reply is None:
@@ -226,8 +234,15 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
         if theme not in themes:
             listed = ", ".join(sorted(themes)) or "none yet (ingest a report first)"
             raise CliError(f"no theme {args.theme!r}; themes: {listed}")
-        message = preview(store, platform, chat, theme, default_size=settings.digest_size,
-                          default_timezone=settings.timezone, now=datetime.now(UTC))
+        message = preview(
+            store,
+            platform,
+            chat,
+            theme,
+            default_size=settings.digest_size,
+            default_timezone=settings.timezone,
+            now=datetime.now(UTC),
+        )
     finally:
         store.close()
     print(render_for("text", message))
@@ -288,8 +303,10 @@ def cmd_reports(settings: Settings, args: argparse.Namespace) -> int:
     if not reports:
         print("no reports yet: digestbot ingest PATH")
     for r in reports:
-        print(f"{r.period}  {r.item_count:4d} items  {r.warning_count:3d} warnings  "
-              f"{r.uploaded_at:%Y-%m-%d %H:%M} by {r.uploaded_by}  {r.source}")
+        print(
+            f"{r.period}  {r.item_count:4d} items  {r.warning_count:3d} warnings  "
+            f"{r.uploaded_at:%Y-%m-%d %H:%M} by {r.uploaded_by}  {r.source}"
+        )
     return 0
 
 

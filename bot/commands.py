@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ARG = 200
-_COMMAND = re.compile(r"^\s*/?(?P<name>[A-Za-z_]+)(?:@(?P<bot>[A-Za-z0-9_]+))?(?:\s+(?P<arg>.*))?\s*$", re.S)
+_COMMAND = re.compile(
+    r"^\s*/?(?P<name>[A-Za-z_]+)(?:@(?P<bot>[A-Za-z0-9_]+))?(?:\s+(?P<arg>.*))?\s*$", re.S
+)
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,18 @@ def command(
     """Register a command function under ``name`` (and ``aliases``)."""
 
     def register(fn: CommandFn) -> CommandFn:
-        spec = CommandSpec(name, usage, example, description, fn, admin_only, manages_chat,
-                           needs_arg, menu, aliases)
+        spec = CommandSpec(
+            name,
+            usage,
+            example,
+            description,
+            fn,
+            admin_only,
+            manages_chat,
+            needs_arg,
+            menu,
+            aliases,
+        )
         for key in (name, *aliases):
             REGISTRY[key] = spec
         return fn
@@ -158,13 +170,25 @@ class CommandCore:
         if spec.admin_only and not is_admin:
             return Message.text(f"/{spec.name} is for bot admins only.")
         in_group = incoming.chat_kind in ("group", "supergroup")
-        if (spec.manages_chat and not is_admin and in_group
-                and not await _safely(incoming.is_chat_admin)):
+        if (
+            spec.manages_chat
+            and not is_admin
+            and in_group
+            and not await _safely(incoming.is_chat_admin)
+        ):
             return Message.text(
                 "Only this chat's administrators and bot admins may change its subscriptions."
             )
-        request = Request(spec.name, arg, incoming.platform, incoming.chat_id, incoming.user_id,
-                          incoming.chat_kind, is_admin, self.services)
+        request = Request(
+            spec.name,
+            arg,
+            incoming.platform,
+            incoming.chat_id,
+            incoming.user_id,
+            incoming.chat_kind,
+            is_admin,
+            self.services,
+        )
         return await asyncio.to_thread(spec.fn, request)
 
 
@@ -187,20 +211,31 @@ def _load_commands() -> None:
         importlib.import_module(module)
 
 
-@command("help", usage="/help", example="/help", description="what I can do",
-         aliases=("start",))
+@command("help", usage="/help", example="/help", description="what I can do", aliases=("start",))
 def help_command(request: Request) -> Message:
     blocks: list[Heading | Paragraph | Context] = [
         Heading("digestbot"),
-        Paragraph(spans("I bring the monthly AI intelligence report to this chat: weekly digests "
-                        "per theme, and any model, paper or topic on demand.")),
+        Paragraph(
+            spans(
+                "I bring the monthly AI intelligence report to this chat: weekly digests "
+                "per theme, and any model, paper or topic on demand."
+            )
+        ),
     ]
     seen: set[str] = set()
     for spec in REGISTRY.values():
         if spec.name in seen or (spec.admin_only and not request.is_bot_admin):
             continue
         seen.add(spec.name)
-        blocks.append(Paragraph((Span(spec.usage, code=True), Span(f" — {spec.description}. "),
-                                 Span("e.g. "), Span(spec.example, code=True))))
+        blocks.append(
+            Paragraph(
+                (
+                    Span(spec.usage, code=True),
+                    Span(f" — {spec.description}. "),
+                    Span("e.g. "),
+                    Span(spec.example, code=True),
+                )
+            )
+        )
     blocks.append(Context(spans("Admins upload a new report by sending the .md file to me.")))
     return Message(tuple(blocks))

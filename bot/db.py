@@ -32,8 +32,9 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # Named per process, so an operator (or a test) can tell whose connections are whose.
-    connect_args = {} if "application_name" in parsed.query else {
-        "application_name": application_name()}
+    connect_args = (
+        {} if "application_name" in parsed.query else {"application_name": application_name()}
+    )
     return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
 
 

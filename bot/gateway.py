@@ -45,8 +45,9 @@ def seed_samples(store: Store) -> str | None:
     if store.reports():
         return None
     summary = IngestSummary()
-    for entry in sorted(resources.files("digests").joinpath("samples").iterdir(),
-                        key=lambda e: e.name):
+    for entry in sorted(
+        resources.files("digests").joinpath("samples").iterdir(), key=lambda e: e.name
+    ):
         if not entry.name.endswith(".md"):
             continue
         data = entry.read_bytes()
@@ -58,8 +59,14 @@ def seed_samples(store: Store) -> str | None:
 class Gateway:
     """Owns the parts of a running bot. ``run()`` returns when asked to stop or input ends."""
 
-    def __init__(self, settings: Settings, *, stdin: TextIO | None = None,
-                 stdout: TextIO | None = None, watch_seconds: float = WATCH_SECONDS) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        watch_seconds: float = WATCH_SECONDS,
+    ) -> None:
         self.settings = settings
         self.stdin = stdin
         self.stdout = stdout
@@ -81,8 +88,9 @@ class Gateway:
             self.store = await asyncio.to_thread(Store.open, settings.database_url)
             stack.callback(self.store.close)
             # Samples are for trying digestbot on the console, never for a real chat deployment.
-            if settings.wants_console and not (settings.telegram_token or settings.slack_bot_token
-                                               or settings.reports_dir):
+            if settings.wants_console and not (
+                settings.telegram_token or settings.slack_bot_token or settings.reports_dir
+            ):
                 note = await asyncio.to_thread(seed_samples, self.store)
                 if note:
                     print(note, file=self.stdout or sys.stdout, flush=True)
@@ -107,14 +115,18 @@ class Gateway:
                 stack.push_async_callback(channel.stop)
                 log.info("channel %s started", channel.name)
             # Started after the channels it sends through, so stopped before them.
-            self.outbox = OutboxWorker(self.store.engine, self.channels, settings,
-                                       limiter=limiter, metrics=self.metrics)
+            self.outbox = OutboxWorker(
+                self.store.engine, self.channels, settings, limiter=limiter, metrics=self.metrics
+            )
             await self.outbox.start()
             stack.push_async_callback(self.outbox.stop)
             # Exactly one gateway per database runs the scheduler (PostgreSQL: an advisory lock).
             self.election = LeaderElection(
-                settings.database_url, on_elected=self._start_scheduler,
-                on_deposed=self._stop_scheduler, takeover_seconds=settings.leader_takeover_seconds)
+                settings.database_url,
+                on_elected=self._start_scheduler,
+                on_deposed=self._stop_scheduler,
+                takeover_seconds=settings.leader_takeover_seconds,
+            )
             await self.election.start()
             stack.push_async_callback(self.election.stop)
             self.metrics.add_gauges(status_gauges(self.store.engine))
@@ -129,7 +141,8 @@ class Gateway:
         assert self.services is not None
         outbox, election = self.outbox, self.election
         self.scheduler = Scheduler.from_settings(
-            self.settings, self.services,
+            self.settings,
+            self.services,
             on_enqueued=(lambda _row: outbox.wake()) if outbox is not None else None,
             is_leader=(lambda: election.is_leader) if election is not None else (lambda: True),
         )
@@ -172,26 +185,30 @@ class Gateway:
             from channels.telegram import TelegramChannel
 
             token = settings.telegram_token.get_secret_value()
-            channels.append(TelegramChannel(
-                token,
-                base_url=settings.telegram_api_url,
-                base_file_url=settings.telegram_file_url,
-                commands=menu(),
-                webhook_url=settings.telegram_webhook_url,
-                webhook_secret=webhook_secret(settings),
-                first_seen=first_seen,
-            ))
+            channels.append(
+                TelegramChannel(
+                    token,
+                    base_url=settings.telegram_api_url,
+                    base_file_url=settings.telegram_file_url,
+                    commands=menu(),
+                    webhook_url=settings.telegram_webhook_url,
+                    webhook_secret=webhook_secret(settings),
+                    first_seen=first_seen,
+                )
+            )
         if settings.slack_bot_token is not None:
             from channels.slack import SlackChannel
 
-            channels.append(SlackChannel(
-                settings.slack_bot_token.get_secret_value(),
-                signing_secret=_secret(settings.slack_signing_secret),
-                app_token=_secret(settings.slack_app_token) or None,
-                api_url=settings.slack_api_url,
-                commands=command_names(),
-                first_seen=first_seen,
-            ))
+            channels.append(
+                SlackChannel(
+                    settings.slack_bot_token.get_secret_value(),
+                    signing_secret=_secret(settings.slack_signing_secret),
+                    app_token=_secret(settings.slack_app_token) or None,
+                    api_url=settings.slack_api_url,
+                    commands=command_names(),
+                    first_seen=first_seen,
+                )
+            )
         if settings.wants_console:
             from channels.console import ConsoleChannel
 
@@ -213,7 +230,9 @@ class Gateway:
             checks[f"channel_{channel.name}"] = bool(connected() if callable(connected) else True)
         # The leader must be running the scheduler; a follower is healthy on standby.
         leader = self.election is not None and self.election.is_leader
-        checks["scheduler"] = (not leader) or (self.scheduler is not None and self.scheduler.running)
+        checks["scheduler"] = (not leader) or (
+            self.scheduler is not None and self.scheduler.running
+        )
         checks["scheduler_leader"] = leader
         return checks
 
@@ -269,10 +288,19 @@ def _ping(store: Store) -> None:
         conn.execute(text("SELECT 1"))
 
 
-async def run_gateway(settings: Settings, *, stdin: TextIO | None = None,
-                      stdout: TextIO | None = None) -> int:
-    secrets = [s.get_secret_value() for s in (
-        settings.telegram_token, settings.slack_bot_token, settings.slack_app_token,
-        settings.slack_signing_secret, settings.telegram_webhook_secret) if s is not None]
+async def run_gateway(
+    settings: Settings, *, stdin: TextIO | None = None, stdout: TextIO | None = None
+) -> int:
+    secrets = [
+        s.get_secret_value()
+        for s in (
+            settings.telegram_token,
+            settings.slack_bot_token,
+            settings.slack_app_token,
+            settings.slack_signing_secret,
+            settings.telegram_webhook_secret,
+        )
+        if s is not None
+    ]
     configure_logging(settings.log_format, settings.log_level, secrets)
     return await Gateway(settings, stdin=stdin, stdout=stdout).run()

@@ -29,11 +29,15 @@ class GatewayHandler:
             reply = await self.core.handle(incoming)
         except Exception:
             # The boundary: log it whole, tell the user something useful, keep serving.
-            log.exception("command failed: platform=%s chat=%s", incoming.platform, incoming.chat_id)
+            log.exception(
+                "command failed: platform=%s chat=%s", incoming.platform, incoming.chat_id
+            )
             if self.metrics:
                 self.metrics.commands.labels(incoming.platform, "error").inc()
-            return Message.text("Something went wrong on my side; the admins can see it in the log. "
-                                "Please try again in a minute.")
+            return Message.text(
+                "Something went wrong on my side; the admins can see it in the log. "
+                "Please try again in a minute."
+            )
         if self.metrics and reply is not None:
             word = (incoming.text.strip().lstrip("/").split() or ["?"])[0].split("@")[0][:20]
             self.metrics.commands.labels(incoming.platform, word.lower()).inc()
@@ -44,17 +48,23 @@ class GatewayHandler:
         if not self.services.is_admin(upload.platform, upload.user_id):
             return Message.text("Only bot admins may upload reports; nothing was stored.")
         if not upload.filename.lower().endswith((".md", ".markdown")):
-            return Message.text(f"{upload.filename} is not a Markdown report (.md); nothing was stored.")
+            return Message.text(
+                f"{upload.filename} is not a Markdown report (.md); nothing was stored."
+            )
         limit = self.services.max_report_bytes
         if upload.size is not None and upload.size > limit:
-            return Message.text(f"Rejected {upload.filename}: {upload.size:,} bytes is over the "
-                                f"{limit:,}-byte limit; nothing was stored.")
+            return Message.text(
+                f"Rejected {upload.filename}: {upload.size:,} bytes is over the "
+                f"{limit:,}-byte limit; nothing was stored."
+            )
         try:
             data = await upload.fetch()
         except Exception as exc:  # any download failure gets the same answer
             log.warning("upload download failed: %s: %s", upload.filename, exc)
-            return Message.text(f"Could not download {upload.filename} ({type(exc).__name__}); "
-                                "nothing was stored. Please send it again.")
+            return Message.text(
+                f"Could not download {upload.filename} ({type(exc).__name__}); "
+                "nothing was stored. Please send it again."
+            )
         try:
             report = decode_report(data, upload.filename, limit)
             result = await asyncio.to_thread(

@@ -101,15 +101,22 @@ class LeaderElection:
             conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    self._dsn(), autocommit=True, connect_timeout=max(2, int(self.interval)),
-                    keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=3,
+                    self._dsn(),
+                    autocommit=True,
+                    connect_timeout=max(2, int(self.interval)),
+                    keepalives=1,
+                    keepalives_idle=5,
+                    keepalives_interval=2,
+                    keepalives_count=3,
                 )
                 # The server side ends a half-open leader connection fast, freeing the lock.
                 await conn.execute("SET tcp_keepalives_idle = 5")
                 await conn.execute("SET tcp_keepalives_interval = 2")
                 await conn.execute("SET tcp_keepalives_count = 3")
-                await conn.execute("SELECT set_config('application_name', %s, false)",
-                                   [application_name("digestbot-leader")])
+                await conn.execute(
+                    "SELECT set_config('application_name', %s, false)",
+                    [application_name("digestbot-leader")],
+                )
                 while True:
                     if await self._try_lock(conn):
                         break

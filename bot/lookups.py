@@ -28,24 +28,32 @@ def _card(request: Request, match: Match) -> Message:
 
 def _pick_list(kind: str, query: str, matches: list[Match]) -> Message:
     bullets = tuple(
-        (Span(m.item.item.title, bold=True, url=m.item.item.url),
-         Span(f" — {', '.join(m.periods)} — "),
-         Span(cards.command_for(m.item.item), code=True))
+        (
+            Span(m.item.item.title, bold=True, url=m.item.item.url),
+            Span(f" — {', '.join(m.periods)} — "),
+            Span(cards.command_for(m.item.item), code=True),
+        )
         for m in matches[:8]
     )
     return Message(
-        (Paragraph((Span(f"Several {kind}s match “{echo(query)}”. Which one?"),)),
-         BulletList(bullets)),
+        (
+            Paragraph((Span(f"Several {kind}s match “{echo(query)}”. Which one?"),)),
+            BulletList(bullets),
+        ),
     )
 
 
 def _closest_hint(kind: str, query: str, closest: list[Match]) -> Message:
     blocks: list[Block] = [Paragraph((Span(f"No {kind} matches “{echo(query)}”."),))]
     if closest:
-        blocks.append(Paragraph((Span("Closest: "),
-                                 *_join(Span(m.item.item.title, code=True) for m in closest[:5]))))
-    blocks.append(Context((Span("Search all text instead: "),
-                           Span(f"/search {echo(query, 40)}", code=True))))
+        blocks.append(
+            Paragraph(
+                (Span("Closest: "), *_join(Span(m.item.item.title, code=True) for m in closest[:5]))
+            )
+        )
+    blocks.append(
+        Context((Span("Search all text instead: "), Span(f"/search {echo(query, 40)}", code=True)))
+    )
     return Message(tuple(blocks))
 
 
@@ -77,36 +85,64 @@ def _resolve(request: Request, kind: Kind, query: str) -> Message:
             return _card(request, finder.by_name(kind.value, hits[0].item.title)[0])
         if hits:
             matches = [m for h in hits for m in finder.by_name(kind.value, h.item.title)[:1]]
-            return _pick_list(kind.value, query, list({m.item.item.key: m for m in matches}.values()))
+            return _pick_list(
+                kind.value, query, list({m.item.item.key: m for m in matches}.values())
+            )
     fuzzy = finder.fuzzy(kind.value, query, cutoff=40.0)
     close = [m for m in fuzzy if m.score >= CLOSE]
-    if close and close[0].score >= CLEAR and (len(close) == 1 or close[1].score < close[0].score - 5):
+    if (
+        close
+        and close[0].score >= CLEAR
+        and (len(close) == 1 or close[1].score < close[0].score - 5)
+    ):
         return _card(request, close[0])
     if close:
         return _pick_list(kind.value, query, close)
-    return _closest_hint(kind.value, query, fuzzy or finder.fuzzy(kind.value, query, limit=3, cutoff=0))
+    return _closest_hint(
+        kind.value, query, fuzzy or finder.fuzzy(kind.value, query, limit=3, cutoff=0)
+    )
 
 
-@command("model", usage="/model NAME", example="/model GLM-4.7", needs_arg=True,
-         description="a model's card (forgiving: glm4.7, kimi k2)")
+@command(
+    "model",
+    usage="/model NAME",
+    example="/model GLM-4.7",
+    needs_arg=True,
+    description="a model's card (forgiving: glm4.7, kimi k2)",
+)
 def model_command(request: Request) -> Message:
     return _resolve(request, Kind.MODEL, request.arg)
 
 
-@command("paper", usage="/paper QUERY", example="/paper rubrics as rewards", needs_arg=True,
-         description="a paper's card, by title words, short name or link")
+@command(
+    "paper",
+    usage="/paper QUERY",
+    example="/paper rubrics as rewards",
+    needs_arg=True,
+    description="a paper's card, by title words, short name or link",
+)
 def paper_command(request: Request) -> Message:
     return _resolve(request, Kind.PAPER, request.arg)
 
 
-@command("topic", usage="/topic QUERY", example="/topic Agent Memory", needs_arg=True,
-         description="a topic's trend, practice value and papers")
+@command(
+    "topic",
+    usage="/topic QUERY",
+    example="/topic Agent Memory",
+    needs_arg=True,
+    description="a topic's trend, practice value and papers",
+)
 def topic_command(request: Request) -> Message:
     return _resolve(request, Kind.TOPIC, request.arg)
 
 
-@command("search", usage="/search TEXT", example="/search 蒸馏", needs_arg=True,
-         description="the best items for Chinese or English text")
+@command(
+    "search",
+    usage="/search TEXT",
+    example="/search 蒸馏",
+    needs_arg=True,
+    description="the best items for Chinese or English text",
+)
 def search_command(request: Request) -> Message:
     hits = request.services.finder.search(request.arg, limit=6)
     if not hits:
@@ -125,15 +161,21 @@ def _papers_of(request: Request, topic: Item) -> list[Item]:
     store = request.services.store
     with store.engine.connect() as conn:
         rows = conn.execute(
-            select(ItemRow.id, ItemRow.data).where(
-                ItemRow.kind == Kind.PAPER.value, ItemRow.period == topic.period,
-                ItemRow.theme == topic.theme, ItemRow.removed.is_(False))
+            select(ItemRow.id, ItemRow.data)
+            .where(
+                ItemRow.kind == Kind.PAPER.value,
+                ItemRow.period == topic.period,
+                ItemRow.theme == topic.theme,
+                ItemRow.removed.is_(False),
+            )
             .order_by(ItemRow.position)
         ).all()
     return [p for p in (Item.from_dict(r.data) for r in rows) if p.topic == topic.title]
 
 
-@command("themes", usage="/themes", example="/themes", description="the themes and how to subscribe")
+@command(
+    "themes", usage="/themes", example="/themes", description="the themes and how to subscribe"
+)
 def themes_command(request: Request) -> Message:
     store = request.services.store
     with store.engine.connect() as conn:
@@ -150,15 +192,25 @@ def themes_command(request: Request) -> Message:
         titles[theme] = title
         counts.setdefault(theme, Counter())[kind] = n
     bullets = tuple(
-        (Span(slug, code=True), Span(f" — {titles[slug]}: "),
-         Span(", ".join(f"{n} {k}s" for k, n in sorted(counts[slug].items()))))
+        (
+            Span(slug, code=True),
+            Span(f" — {titles[slug]}: "),
+            Span(", ".join(f"{n} {k}s" for k, n in sorted(counts[slug].items()))),
+        )
         for slug in sorted(titles)
     )
-    return Message((
-        Heading("Themes"),
-        BulletList(bullets),
-        Context((Span("Subscribe to a weekly digest: "), Span("/subscribe clay mon 09:00", code=True))),
-    ))
+    return Message(
+        (
+            Heading("Themes"),
+            BulletList(bullets),
+            Context(
+                (
+                    Span("Subscribe to a weekly digest: "),
+                    Span("/subscribe clay mon 09:00", code=True),
+                )
+            ),
+        )
+    )
 
 
 def _current_reports(request: Request) -> list[ReportRow]:
@@ -173,10 +225,15 @@ def latest_command(request: Request) -> Message:
     newest = reports[0]
     store = request.services.store
     with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(ItemRow.data).where(ItemRow.period == newest.period, ItemRow.removed.is_(False))
-            .order_by(ItemRow.position)
-        ).scalars().all()
+        rows = (
+            conn.execute(
+                select(ItemRow.data)
+                .where(ItemRow.period == newest.period, ItemRow.removed.is_(False))
+                .order_by(ItemRow.position)
+            )
+            .scalars()
+            .all()
+        )
     items = [Item.from_dict(d) for d in rows]
     counts = Counter(i.kind.value for i in items)
     blocks: list[Block] = [
@@ -192,26 +249,40 @@ def latest_command(request: Request) -> Message:
             by_theme.setdefault(item.theme_title, []).append(item)
     for title, theme_items in by_theme.items():
         blocks.append(Paragraph((Span(title, bold=True),)))
-        blocks.append(BulletList(tuple(
-            (Span(i.title, url=i.url), Span(" "), Span(cards.command_for(i), code=True))
-            for i in theme_items
-        )))
+        blocks.append(
+            BulletList(
+                tuple(
+                    (Span(i.title, url=i.url), Span(" "), Span(cards.command_for(i), code=True))
+                    for i in theme_items
+                )
+            )
+        )
     others = [r.period for r in reports[1:6]]
     if others:
         blocks.append(Context((Span("Earlier months: " + ", ".join(others)),)))
     return Message(tuple(blocks))
 
 
-@command("reports", usage="/reports", example="/reports", admin_only=True,
-         description="the ingested reports (admins)")
+@command(
+    "reports",
+    usage="/reports",
+    example="/reports",
+    admin_only=True,
+    description="the ingested reports (admins)",
+)
 def reports_command(request: Request) -> Message:
     reports = _current_reports(request)
     if not reports:
         return Message.text("No reports yet. Send me a report's .md file to ingest it.")
     bullets = tuple(
-        (Span(r.period, bold=True), Span(f" — {r.item_count} items, {r.warning_count} warnings, "
-                                         f"uploaded by {r.uploaded_by} on "
-                                         f"{r.uploaded_at:%Y-%m-%d %H:%M} · sha256 {r.sha256[:12]}"))
+        (
+            Span(r.period, bold=True),
+            Span(
+                f" — {r.item_count} items, {r.warning_count} warnings, "
+                f"uploaded by {r.uploaded_by} on "
+                f"{r.uploaded_at:%Y-%m-%d %H:%M} · sha256 {r.sha256[:12]}"
+            ),
+        )
         for r in reports
     )
     return Message((Heading("Reports"), BulletList(bullets)))

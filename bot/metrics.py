@@ -25,14 +25,27 @@ class _Gauges(Collector):
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.commands = Counter("digestbot_commands", "Commands answered", ["platform", "command"],
-                                registry=self.registry)
-        self.ingests = Counter("digestbot_ingests", "Reports ingested", ["status"],
-                               registry=self.registry)
-        self.sent = Counter("digestbot_messages_sent", "Messages sent", ["platform", "purpose"],
-                            registry=self.registry)
-        self.send_failures = Counter("digestbot_send_failures", "Failed send attempts",
-                                     ["platform", "reason"], registry=self.registry)
+        self.commands = Counter(
+            "digestbot_commands",
+            "Commands answered",
+            ["platform", "command"],
+            registry=self.registry,
+        )
+        self.ingests = Counter(
+            "digestbot_ingests", "Reports ingested", ["status"], registry=self.registry
+        )
+        self.sent = Counter(
+            "digestbot_messages_sent",
+            "Messages sent",
+            ["platform", "purpose"],
+            registry=self.registry,
+        )
+        self.send_failures = Counter(
+            "digestbot_send_failures",
+            "Failed send attempts",
+            ["platform", "reason"],
+            registry=self.registry,
+        )
 
     def add_gauges(self, source: Callable[[], dict[str, tuple[str, float]]]) -> None:
         self.registry.register(_Gauges(source))

@@ -111,7 +111,9 @@ class OutboxWorker:
         self.settings = settings
         self.limiter = limiter or RateLimiter.from_settings(settings)
         self.metrics = metrics
-        self.worker_id = worker_id or f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker_id = (
+            worker_id or f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        )
         self.lease = timedelta(seconds=lease_seconds)
         self.beat_seconds = min(lease_seconds / 3, BEAT_SECONDS)
         self._margin = min(1.0, lease_seconds / 5)
@@ -119,10 +121,15 @@ class OutboxWorker:
         self.max_in_flight = max_in_flight or max(10, min(200, int(rate)))
         self.poll_seconds = poll_seconds
         self.ledger = Ledger(
-            engine, self.worker_id, platforms=self.channels,
-            admins=settings.admin_ids if admins is None else admins, lease=self.lease,
-            beat_seconds=self.beat_seconds, max_attempts=settings.send_max_attempts,
-            backoff_base=backoff_base, backoff_max=backoff_max,
+            engine,
+            self.worker_id,
+            platforms=self.channels,
+            admins=settings.admin_ids if admins is None else admins,
+            lease=self.lease,
+            beat_seconds=self.beat_seconds,
+            max_attempts=settings.send_max_attempts,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
         )
         self.send_timeout = send_timeout
         self._sending = asyncio.Semaphore(send_concurrency)
@@ -220,8 +227,9 @@ class OutboxWorker:
             waiters = [asyncio.ensure_future(self._wake.wait())]
             if self.held:
                 waiters.append(asyncio.ensure_future(self._progress.wait()))
-            await asyncio.wait(waiters, timeout=self.poll_seconds,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
             for waiter in waiters:
                 waiter.cancel()
 
@@ -331,8 +339,9 @@ class OutboxWorker:
                     await asyncio.to_thread(self.ledger.apply, batch)
                     break
                 except Exception:
-                    log.warning("outbox: committing %d outcome(s) failed", len(batch),
-                                exc_info=True)
+                    log.warning(
+                        "outbox: committing %d outcome(s) failed", len(batch), exc_info=True
+                    )
                     if self._stopping:
                         break  # the leases will expire and the rows be sent again
                     await asyncio.sleep(1.0)
@@ -375,5 +384,3 @@ def _remember(memory: dict[tuple[str, str], str], chat: tuple[str, str], value: 
     if len(memory) > 10_000:
         memory.clear()
     memory[chat] = value
-
-

@@ -81,7 +81,12 @@ def enqueue(
         "message_ids": [],
         "created_at": now,
     }
-    stmt = dialect_insert(conn)(OutboxRow).values(**values).on_conflict_do_nothing().returning(OutboxRow.id)
+    stmt = (
+        dialect_insert(conn)(OutboxRow)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(OutboxRow.id)
+    )
     return conn.execute(stmt).scalar()
 
 
@@ -89,7 +94,8 @@ def pending_item_ids(conn: Connection, platform: str, chat_id: str) -> set[int]:
     """Items already queued for a chat but not yet sent: a new digest must not repeat them."""
     rows = conn.execute(
         select(OutboxRow.item_ids).where(
-            OutboxRow.platform == platform, OutboxRow.chat_id == chat_id,
+            OutboxRow.platform == platform,
+            OutboxRow.chat_id == chat_id,
             OutboxRow.status == PENDING,
         )
     ).scalars()
@@ -97,6 +103,7 @@ def pending_item_ids(conn: Connection, platform: str, chat_id: str) -> set[int]:
 
 
 # -- claims -------------------------------------------------------------------------------------
+
 
 @dataclass
 class Claimed:
@@ -115,7 +122,11 @@ class Claimed:
 
 
 def claim(
-    conn: Connection, worker_id: str, platforms: Iterable[str], limit: int, lease: timedelta,
+    conn: Connection,
+    worker_id: str,
+    platforms: Iterable[str],
+    limit: int,
+    lease: timedelta,
     now: datetime | None = None,
 ) -> list[Claimed]:
     """Claim up to ``limit`` due rows for ``worker_id`` until ``now + lease``.
@@ -127,13 +138,18 @@ def claim(
     row = aliased(OutboxRow, name="due")
     other = aliased(OutboxRow, name="other")
     busy_elsewhere = exists().where(
-        other.platform == row.platform, other.chat_id == row.chat_id, other.status == PENDING,
-        other.claimed_until >= now, other.claimed_by != worker_id,
+        other.platform == row.platform,
+        other.chat_id == row.chat_id,
+        other.status == PENDING,
+        other.claimed_until >= now,
+        other.claimed_by != worker_id,
     )
     due = (
         select(row.id)
         .where(
-            row.status == PENDING, row.not_before <= now, row.platform.in_(list(platforms)),
+            row.status == PENDING,
+            row.not_before <= now,
+            row.platform.in_(list(platforms)),
             or_(row.claimed_until.is_(None), row.claimed_until < now),
             ~busy_elsewhere,
         )
@@ -146,13 +162,30 @@ def claim(
         update(OutboxRow)
         .where(OutboxRow.id.in_(due.scalar_subquery()))
         .values(claimed_by=worker_id, claimed_until=now + lease)
-        .returning(OutboxRow.id, OutboxRow.platform, OutboxRow.chat_id, OutboxRow.chat_kind,
-                   OutboxRow.purpose, OutboxRow.message, OutboxRow.item_ids, OutboxRow.attempts,
-                   OutboxRow.message_ids)
+        .returning(
+            OutboxRow.id,
+            OutboxRow.platform,
+            OutboxRow.chat_id,
+            OutboxRow.chat_kind,
+            OutboxRow.purpose,
+            OutboxRow.message,
+            OutboxRow.item_ids,
+            OutboxRow.attempts,
+            OutboxRow.message_ids,
+        )
     )
     claimed = [
-        Claimed(r.id, r.platform, r.chat_id, r.chat_kind, r.purpose, r.message,
-                [int(i) for i in r.item_ids], r.attempts, [str(i) for i in r.message_ids])
+        Claimed(
+            r.id,
+            r.platform,
+            r.chat_id,
+            r.chat_kind,
+            r.purpose,
+            r.message,
+            [int(i) for i in r.item_ids],
+            r.attempts,
+            [str(i) for i in r.message_ids],
+        )
         for r in conn.execute(stmt)
     ]
     claimed.sort(key=lambda c: c.id)
@@ -160,6 +193,7 @@ def claim(
 
 
 # -- outcomes -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Outcome:
@@ -208,23 +242,32 @@ class Ledger:
         now = _now()
         with self.engine.begin() as conn:
             upsert = dialect_insert(conn)(OutboxWorkerRow).values(
-                worker_id=self.worker_id, started_at=now, seen_at=now)
-            conn.execute(upsert.on_conflict_do_update(
-                index_elements=[OutboxWorkerRow.worker_id], set_={"seen_at": now}))
+                worker_id=self.worker_id, started_at=now, seen_at=now
+            )
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[OutboxWorkerRow.worker_id], set_={"seen_at": now}
+                )
+            )
             if ids:
                 conn.execute(
                     update(OutboxRow)
-                    .where(OutboxRow.id.in_(ids), OutboxRow.claimed_by == self.worker_id,
-                           OutboxRow.status == PENDING)
+                    .where(
+                        OutboxRow.id.in_(ids),
+                        OutboxRow.claimed_by == self.worker_id,
+                        OutboxRow.status == PENDING,
+                    )
                     .values(claimed_until=now + self.lease)
                 )
             live = conn.execute(
-                select(func.count()).select_from(OutboxWorkerRow)
+                select(func.count())
+                .select_from(OutboxWorkerRow)
                 .where(OutboxWorkerRow.seen_at >= now - timedelta(seconds=3 * self.beat_seconds))
             ).scalar_one()
             if first:
-                conn.execute(delete(OutboxWorkerRow).where(
-                    OutboxWorkerRow.seen_at < now - timedelta(days=1)))
+                conn.execute(
+                    delete(OutboxWorkerRow).where(OutboxWorkerRow.seen_at < now - timedelta(days=1))
+                )
         return int(live)
 
     def leave(self) -> None:
@@ -240,8 +283,11 @@ class Ledger:
         now = _now()
         with self.engine.connect() as conn:
             return conn.execute(
-                select(func.count()).select_from(OutboxRow).where(
-                    OutboxRow.status == PENDING, OutboxRow.not_before <= now,
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(
+                    OutboxRow.status == PENDING,
+                    OutboxRow.not_before <= now,
                     OutboxRow.platform.in_(list(self.platforms)),
                     or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
                 )
@@ -260,68 +306,122 @@ class Ledger:
         if not sent:
             return
         # Pending is enough: whoever marks first wins, and the deliveries are written once.
-        still = set(conn.execute(select(OutboxRow.id).where(
-            OutboxRow.id.in_([o.row.id for o in sent]), OutboxRow.status == PENDING)).scalars())
+        still = set(
+            conn.execute(
+                select(OutboxRow.id).where(
+                    OutboxRow.id.in_([o.row.id for o in sent]), OutboxRow.status == PENDING
+                )
+            ).scalars()
+        )
         for o in sent:
             if o.row.id not in still:
                 log.warning("outbox: row %s was already finished elsewhere (sent twice)", o.row.id)
         table = OutboxRow.__table__  # Core executemany: one statement, many rows
         assert isinstance(table, Table)
         conn.execute(
-            update(table).where(table.c.id == bindparam("row_id"), table.c.status == PENDING)
-            .values(status=SENT, message_ids=bindparam("ids"), sent_at=now, claimed_until=None,
-                    last_error=None),
-            [{"row_id": o.row.id, "ids": o.row.message_ids + o.ids} for o in sent
-             if o.row.id in still],
+            update(table)
+            .where(table.c.id == bindparam("row_id"), table.c.status == PENDING)
+            .values(
+                status=SENT,
+                message_ids=bindparam("ids"),
+                sent_at=now,
+                claimed_until=None,
+                last_error=None,
+            ),
+            [
+                {"row_id": o.row.id, "ids": o.row.message_ids + o.ids}
+                for o in sent
+                if o.row.id in still
+            ],
         )
         deliveries = [
-            {"platform": o.row.platform, "chat_id": o.row.chat_id, "item_id": item,
-             "outbox_id": o.row.id, "delivered_at": now}
-            for o in sent if o.row.id in still for item in dict.fromkeys(o.row.item_ids)
+            {
+                "platform": o.row.platform,
+                "chat_id": o.row.chat_id,
+                "item_id": item,
+                "outbox_id": o.row.id,
+                "delivered_at": now,
+            }
+            for o in sent
+            if o.row.id in still
+            for item in dict.fromkeys(o.row.item_ids)
         ]
         if deliveries:
             conn.execute(dialect_insert(conn)(Delivery).values(deliveries).on_conflict_do_nothing())
 
     def _mine(self, row_id: int) -> Any:
-        return and_(OutboxRow.id == row_id, OutboxRow.status == PENDING,
-                    OutboxRow.claimed_by == self.worker_id)
+        return and_(
+            OutboxRow.id == row_id,
+            OutboxRow.status == PENDING,
+            OutboxRow.claimed_by == self.worker_id,
+        )
 
     def _apply_release(self, conn: Connection, o: Outcome, now: datetime) -> None:
-        conn.execute(update(OutboxRow).where(self._mine(o.row.id))
-                     .values(claimed_by=None, claimed_until=None))
+        conn.execute(
+            update(OutboxRow)
+            .where(self._mine(o.row.id))
+            .values(claimed_by=None, claimed_until=None)
+        )
 
     def _apply_retry(self, conn: Connection, o: Outcome, now: datetime) -> None:
         conn.execute(
-            update(OutboxRow).where(self._mine(o.row.id))
-            .values(claimed_by=None, claimed_until=None, last_error=o.error,
-                    message_ids=o.row.message_ids + o.ids,
-                    not_before=now + timedelta(seconds=o.retry_after))
+            update(OutboxRow)
+            .where(self._mine(o.row.id))
+            .values(
+                claimed_by=None,
+                claimed_until=None,
+                last_error=o.error,
+                message_ids=o.row.message_ids + o.ids,
+                not_before=now + timedelta(seconds=o.retry_after),
+            )
         )
 
     def _apply_transient(self, conn: Connection, o: Outcome, now: datetime) -> None:
         row = o.row
         attempts = row.attempts + 1
-        values: dict[str, Any] = {"claimed_by": None, "claimed_until": None, "attempts": attempts,
-                                  "last_error": o.error, "message_ids": row.message_ids + o.ids}
+        values: dict[str, Any] = {
+            "claimed_by": None,
+            "claimed_until": None,
+            "attempts": attempts,
+            "last_error": o.error,
+            "message_ids": row.message_ids + o.ids,
+        }
         if attempts >= self.max_attempts:
             values.update(status=DEAD, dead_at=now)
         else:
             delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
             values["not_before"] = now + timedelta(seconds=delay * random.uniform(0.5, 1.0))
-        if conn.execute(update(OutboxRow).where(self._mine(row.id)).values(**values)).rowcount \
-                and attempts >= self.max_attempts:
-            self._notify(conn, row, f"Gave up on a {row.purpose} to {row.platform} chat "
-                                    f"{row.chat_id} after {attempts} attempts: {o.error}")
+        if (
+            conn.execute(update(OutboxRow).where(self._mine(row.id)).values(**values)).rowcount
+            and attempts >= self.max_attempts
+        ):
+            self._notify(
+                conn,
+                row,
+                f"Gave up on a {row.purpose} to {row.platform} chat "
+                f"{row.chat_id} after {attempts} attempts: {o.error}",
+            )
 
     def _apply_rejected(self, conn: Connection, o: Outcome, now: datetime) -> None:
         row = o.row
         if conn.execute(
-            update(OutboxRow).where(self._mine(row.id))
-            .values(status=DEAD, dead_at=now, claimed_until=None, last_error=o.error,
-                    attempts=row.attempts + 1, message_ids=row.message_ids + o.ids)
+            update(OutboxRow)
+            .where(self._mine(row.id))
+            .values(
+                status=DEAD,
+                dead_at=now,
+                claimed_until=None,
+                last_error=o.error,
+                attempts=row.attempts + 1,
+                message_ids=row.message_ids + o.ids,
+            )
         ).rowcount:
-            self._notify(conn, row, f"{row.platform} refused a {row.purpose} to chat "
-                                    f"{row.chat_id}; it will not be retried: {o.error}")
+            self._notify(
+                conn,
+                row,
+                f"{row.platform} refused a {row.purpose} to chat "
+                f"{row.chat_id}; it will not be retried: {o.error}",
+            )
 
     def _apply_gone(self, conn: Connection, o: Outcome, now: datetime) -> None:
         row = o.row
@@ -329,22 +429,35 @@ class Ledger:
         _upsert_chat(conn, row.platform, row.chat_id, now, active=False, gone_reason=reason)
         subs = conn.execute(
             update(Subscription)
-            .where(Subscription.platform == row.platform, Subscription.chat_id == row.chat_id,
-                   Subscription.active.is_(True))
+            .where(
+                Subscription.platform == row.platform,
+                Subscription.chat_id == row.chat_id,
+                Subscription.active.is_(True),
+            )
             .values(active=False, deactivated_reason=f"chat gone: {reason}"[:300])
         ).rowcount
-        conn.execute(update(OutboxRow).where(OutboxRow.id == row.id)
-                     .values(message_ids=row.message_ids + o.ids))
+        conn.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row.id)
+            .values(message_ids=row.message_ids + o.ids)
+        )
         dropped = conn.execute(
             update(OutboxRow)
-            .where(OutboxRow.platform == row.platform, OutboxRow.chat_id == row.chat_id,
-                   OutboxRow.status == PENDING)
+            .where(
+                OutboxRow.platform == row.platform,
+                OutboxRow.chat_id == row.chat_id,
+                OutboxRow.status == PENDING,
+            )
             .values(status=DEAD, dead_at=now, claimed_until=None, last_error=f"chat gone: {reason}")
         ).rowcount
         if dropped:
-            self._notify(conn, row, f"{row.platform} chat {row.chat_id} is gone ({reason}): "
-                                    f"{subs} subscription(s) deactivated, {dropped} message(s) "
-                                    "dropped.")
+            self._notify(
+                conn,
+                row,
+                f"{row.platform} chat {row.chat_id} is gone ({reason}): "
+                f"{subs} subscription(s) deactivated, {dropped} message(s) "
+                "dropped.",
+            )
 
     def _apply_moved(self, conn: Connection, o: Outcome, now: datetime) -> None:
         row, new = o.row, o.new_chat_id
@@ -353,27 +466,52 @@ class Ledger:
             return
         _upsert_chat(conn, platform, old, now, moved_to=new)
         _upsert_chat(conn, platform, new, now, active=True, kind="supergroup")
-        taken = set(conn.execute(select(Subscription.theme).where(
-            Subscription.platform == platform, Subscription.chat_id == new)).scalars())
-        for sub_id, theme in conn.execute(select(Subscription.id, Subscription.theme).where(
-                Subscription.platform == platform, Subscription.chat_id == old)).all():
+        taken = set(
+            conn.execute(
+                select(Subscription.theme).where(
+                    Subscription.platform == platform, Subscription.chat_id == new
+                )
+            ).scalars()
+        )
+        for sub_id, theme in conn.execute(
+            select(Subscription.id, Subscription.theme).where(
+                Subscription.platform == platform, Subscription.chat_id == old
+            )
+        ).all():
             values: dict[str, Any] = {"chat_id": new}
             if theme in taken:  # subscribed again in the new chat already: keep that one
                 values = {"active": False, "deactivated_reason": f"chat moved to {new}"}
             conn.execute(update(Subscription).where(Subscription.id == sub_id).values(**values))
-        delivered = select(Delivery.platform, literal(new, String(100)),
-                           Delivery.item_id, Delivery.outbox_id, Delivery.delivered_at).where(
-            Delivery.platform == platform, Delivery.chat_id == old)
-        conn.execute(dialect_insert(conn)(Delivery).from_select(
-            ["platform", "chat_id", "item_id", "outbox_id", "delivered_at"], delivered
-        ).on_conflict_do_nothing())
-        conn.execute(update(OutboxRow).where(OutboxRow.id == row.id).values(
-            claimed_by=None, claimed_until=None, not_before=now, last_error=o.error,
-            message_ids=row.message_ids + o.ids))
+        delivered = select(
+            Delivery.platform,
+            literal(new, String(100)),
+            Delivery.item_id,
+            Delivery.outbox_id,
+            Delivery.delivered_at,
+        ).where(Delivery.platform == platform, Delivery.chat_id == old)
+        conn.execute(
+            dialect_insert(conn)(Delivery)
+            .from_select(["platform", "chat_id", "item_id", "outbox_id", "delivered_at"], delivered)
+            .on_conflict_do_nothing()
+        )
         conn.execute(
             update(OutboxRow)
-            .where(OutboxRow.platform == platform, OutboxRow.chat_id == old,
-                   OutboxRow.status == PENDING)
+            .where(OutboxRow.id == row.id)
+            .values(
+                claimed_by=None,
+                claimed_until=None,
+                not_before=now,
+                last_error=o.error,
+                message_ids=row.message_ids + o.ids,
+            )
+        )
+        conn.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.platform == platform,
+                OutboxRow.chat_id == old,
+                OutboxRow.status == PENDING,
+            )
             .values(chat_id=new, chat_kind="supergroup")
         )
 
@@ -385,14 +523,25 @@ class Ledger:
         for platform, user in self.admins:
             if platform not in self.platforms:
                 continue
-            enqueue(conn, platform=platform, chat_id=user, message=Message.text(text),
-                    purpose=NOTICE, dedup_key=f"notice:{row.id}:{platform}:{user}"[:200],
-                    chat_kind="private" if platform == "telegram" else "im")
+            enqueue(
+                conn,
+                platform=platform,
+                chat_id=user,
+                message=Message.text(text),
+                purpose=NOTICE,
+                dedup_key=f"notice:{row.id}:{platform}:{user}"[:200],
+                chat_kind="private" if platform == "telegram" else "im",
+            )
 
 
-def _upsert_chat(conn: Connection, platform: str, chat_id: str, now: datetime,
-                 **values: Any) -> None:
-    stmt = dialect_insert(conn)(Chat).values(platform=platform, chat_id=chat_id, updated_at=now,
-                                      **{"kind": "", "active": True, **values})
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=[Chat.platform, Chat.chat_id], set_={"updated_at": now, **values}))
+def _upsert_chat(
+    conn: Connection, platform: str, chat_id: str, now: datetime, **values: Any
+) -> None:
+    stmt = dialect_insert(conn)(Chat).values(
+        platform=platform, chat_id=chat_id, updated_at=now, **{"kind": "", "active": True, **values}
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Chat.platform, Chat.chat_id], set_={"updated_at": now, **values}
+        )
+    )

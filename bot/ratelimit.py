@@ -245,8 +245,9 @@ class RateLimiter:
     async def _wait_chat(self, platform: str, chat_id: str, chat: _ChatLimit | None) -> None:
         while True:
             now = self._clock()
-            wait = max(self._pause_left(platform, chat_id, now),
-                       self._pause_left(platform, None, now))
+            wait = max(
+                self._pause_left(platform, chat_id, now), self._pause_left(platform, None, now)
+            )
             if chat is not None:
                 wait = max(wait, chat.allowed_at(now) - now)
             if wait <= 0:
@@ -305,8 +306,9 @@ class PacedHandler:
     async def on_command(self, incoming: Incoming) -> Message | None:
         reply = await self.inner.on_command(incoming)
         if reply is not None:
-            await self.limiter.acquire(incoming.platform, incoming.chat_id, incoming.chat_kind,
-                                       INTERACTIVE)
+            await self.limiter.acquire(
+                incoming.platform, incoming.chat_id, incoming.chat_kind, INTERACTIVE
+            )
         return reply
 
     async def on_upload(self, upload: Upload) -> Message:

@@ -84,24 +84,38 @@ def make_digest_due(
     _require_aware(scheduled_for)
     _require_aware(now)
     if grace is not None and now - scheduled_for > grace:
-        log.warning("subscription %s: run of %s missed by more than %s, skipped",
-                    subscription_id, scheduled_for.isoformat(), grace)
+        log.warning(
+            "subscription %s: run of %s missed by more than %s, skipped",
+            subscription_id,
+            scheduled_for.isoformat(),
+            grace,
+        )
         return None
     key = dedup_key(subscription_id, scheduled_for)
     with store.engine.begin() as conn:
         # Row lock (PostgreSQL): concurrent runs of one subscription compose one after the other.
         sub = conn.execute(
-            select(Subscription.platform, Subscription.chat_id, Subscription.theme,
-                   Subscription.size, Subscription.timezone, Subscription.active)
-            .where(Subscription.id == subscription_id).with_for_update()
+            select(
+                Subscription.platform,
+                Subscription.chat_id,
+                Subscription.theme,
+                Subscription.size,
+                Subscription.timezone,
+                Subscription.active,
+            )
+            .where(Subscription.id == subscription_id)
+            .with_for_update()
         ).first()
         if sub is None or not sub.active:
             return None
         if conn.execute(select(OutboxRow.id).where(OutboxRow.dedup_key == key)).first():
             log.info("subscription %s: %s already recorded", subscription_id, key)
             return None
-        chat = conn.execute(select(Chat.kind, Chat.active).where(
-            Chat.platform == sub.platform, Chat.chat_id == sub.chat_id)).first()
+        chat = conn.execute(
+            select(Chat.kind, Chat.active).where(
+                Chat.platform == sub.platform, Chat.chat_id == sub.chat_id
+            )
+        ).first()
         if chat is not None and not chat.active:
             return None
         when = scheduled_for.astimezone(ZoneInfo(sub.timezone))
@@ -115,9 +129,17 @@ def make_digest_due(
         else:
             log.info("subscription %s: nothing new in %s", subscription_id, sub.theme)
             return None
-        return enqueue(conn, platform=sub.platform, chat_id=sub.chat_id, message=message,
-                       item_ids=item_ids, subscription_id=subscription_id, dedup_key=key,
-                       purpose="digest", chat_kind=chat.kind if chat is not None else "")
+        return enqueue(
+            conn,
+            platform=sub.platform,
+            chat_id=sub.chat_id,
+            message=message,
+            item_ids=item_ids,
+            subscription_id=subscription_id,
+            dedup_key=key,
+            purpose="digest",
+            chat_kind=chat.kind if chat is not None else "",
+        )
 
 
 # -- the job function and its process-global context ---------------------------------------------
@@ -179,17 +201,29 @@ def _run(ctx: _JobContext, subscription_id: int) -> int | None:
         return None
     now = ctx.clock()
     with ctx.store.engine.connect() as conn:
-        sub = conn.execute(select(Subscription.day, Subscription.at_time, Subscription.timezone,
-                                  Subscription.active)
-                           .where(Subscription.id == subscription_id)).first()
+        sub = conn.execute(
+            select(
+                Subscription.day, Subscription.at_time, Subscription.timezone, Subscription.active
+            ).where(Subscription.id == subscription_id)
+        ).first()
     if sub is None or not sub.active:
         return None
     scheduled_for = Schedule(sub.day, sub.at_time, sub.timezone).last_run(now)
-    outbox_id = make_digest_due(ctx.store, subscription_id, scheduled_for, now,
-                                post_empty=ctx.post_empty, grace=ctx.grace + RUN_SLACK)
+    outbox_id = make_digest_due(
+        ctx.store,
+        subscription_id,
+        scheduled_for,
+        now,
+        post_empty=ctx.post_empty,
+        grace=ctx.grace + RUN_SLACK,
+    )
     if outbox_id is not None:
-        log.info("subscription %s: digest for %s queued as outbox #%s", subscription_id,
-                 scheduled_for.isoformat(), outbox_id)
+        log.info(
+            "subscription %s: digest for %s queued as outbox #%s",
+            subscription_id,
+            scheduled_for.isoformat(),
+            outbox_id,
+        )
     return outbox_id
 
 
@@ -251,12 +285,22 @@ class Scheduler:
         self._sync_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, services: Services, *,
-                      on_enqueued: Callable[[int], None] | None = None,
-                      is_leader: Callable[[], bool] = _always) -> Scheduler:
-        return cls(services.store, misfire_grace=timedelta(hours=settings.misfire_grace_hours),
-                   post_empty=settings.post_empty_digest, services=services,
-                   on_enqueued=on_enqueued, is_leader=is_leader)
+    def from_settings(
+        cls,
+        settings: Settings,
+        services: Services,
+        *,
+        on_enqueued: Callable[[int], None] | None = None,
+        is_leader: Callable[[], bool] = _always,
+    ) -> Scheduler:
+        return cls(
+            services.store,
+            misfire_grace=timedelta(hours=settings.misfire_grace_hours),
+            post_empty=settings.post_empty_digest,
+            services=services,
+            on_enqueued=on_enqueued,
+            is_leader=is_leader,
+        )
 
     @property
     def running(self) -> bool:
@@ -282,8 +326,14 @@ class Scheduler:
         """
         if self._scheduler is not None:
             return
-        ctx = _JobContext(self.store, self.post_empty, self.misfire_grace, self.is_leader,
-                          self.on_enqueued, self.clock)
+        ctx = _JobContext(
+            self.store,
+            self.post_empty,
+            self.misfire_grace,
+            self.is_leader,
+            self.on_enqueued,
+            self.clock,
+        )
         with _contexts_lock:
             if self._db in _contexts:
                 raise RuntimeError(f"a scheduler is already running on {self._db}")
@@ -292,10 +342,15 @@ class Scheduler:
         # The job store's own engine: shutting the job store down disposes of it.
         engine = make_engine(self.store.engine.url.render_as_string(hide_password=False))
         scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE),
-                       "internal": MemoryJobStore()},
-            job_defaults={"coalesce": True, "max_instances": 1,
-                          "misfire_grace_time": self.grace_seconds},
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE),
+                "internal": MemoryJobStore(),
+            },
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": self.grace_seconds,
+            },
             timezone=UTC,
         )
         try:
@@ -310,17 +365,31 @@ class Scheduler:
         except BaseException:
             await self.stop()
             raise
-        log.info("scheduler started: %s jobs added, %s changed, %s removed",
-                 result.added, result.changed, result.removed)
-        made = [] if paused or not self.is_leader() else await asyncio.to_thread(
-            self.catch_up, _utcnow())
+        log.info(
+            "scheduler started: %s jobs added, %s changed, %s removed",
+            result.added,
+            result.changed,
+            result.removed,
+        )
+        made = (
+            []
+            if paused or not self.is_leader()
+            else await asyncio.to_thread(self.catch_up, _utcnow())
+        )
         if made:
             log.info("scheduler caught up on %d digest(s) due while no scheduler ran", len(made))
             if self.on_enqueued is not None:
                 for outbox_id in made:
                     self.on_enqueued(outbox_id)
-        scheduler.add_job(self._resync, "interval", seconds=self.resync_seconds, id="resync",
-                          jobstore="internal", replace_existing=True, misfire_grace_time=None)
+        scheduler.add_job(
+            self._resync,
+            "interval",
+            seconds=self.resync_seconds,
+            id="resync",
+            jobstore="internal",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
         if self.services is not None:
             self.services.subscriptions_changed = self.request_sync
         if not paused:
@@ -363,11 +432,14 @@ class Scheduler:
         made: list[int] = []
         for sub in all_subscriptions(self.store):
             last = Schedule.of(sub).last_run(now)
-            created = sub.created_at if sub.created_at.tzinfo else sub.created_at.replace(tzinfo=UTC)
+            created = (
+                sub.created_at if sub.created_at.tzinfo else sub.created_at.replace(tzinfo=UTC)
+            )
             if last < created or now - last > self.misfire_grace:
                 continue
-            outbox_id = make_digest_due(self.store, sub.id, last, now, post_empty=self.post_empty,
-                                        grace=self.misfire_grace)
+            outbox_id = make_digest_due(
+                self.store, sub.id, last, now, post_empty=self.post_empty, grace=self.misfire_grace
+            )
             if outbox_id is not None:
                 made.append(outbox_id)
         return made
@@ -376,8 +448,7 @@ class Scheduler:
         """The subscription jobs in the job store."""
         if self._scheduler is None:
             return []
-        return [j for j in self._scheduler.get_jobs(jobstore="default")
-                if j.id.startswith("sub:")]
+        return [j for j in self._scheduler.get_jobs(jobstore="default") if j.id.startswith("sub:")]
 
     def job(self, subscription_id: int) -> Job | None:
         if self._scheduler is None:
@@ -410,10 +481,18 @@ class Scheduler:
                 kwargs = {"db": self._db}
                 if job is None or job.name != name or job.kwargs != kwargs:
                     scheduler.add_job(
-                        run_subscription, trigger=Schedule.of(sub).trigger(), args=(sub.id,),
+                        run_subscription,
+                        trigger=Schedule.of(sub).trigger(),
+                        args=(sub.id,),
                         kwargs=kwargs,
-                        id=job_id(sub.id), name=name, jobstore="default", replace_existing=True,
-                        misfire_grace_time=self.grace_seconds, coalesce=True, max_instances=1)
+                        id=job_id(sub.id),
+                        name=name,
+                        jobstore="default",
+                        replace_existing=True,
+                        misfire_grace_time=self.grace_seconds,
+                        coalesce=True,
+                        max_instances=1,
+                    )
                     added, changed = (added + 1, changed) if job is None else (added, changed + 1)
                 elif job.misfire_grace_time != self.grace_seconds:
                     job.modify(misfire_grace_time=self.grace_seconds)

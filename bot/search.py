@@ -47,13 +47,21 @@ class Finder:
         if not norm:
             return []
         with self.store.engine.connect() as conn:
-            keys = conn.execute(
-                select(ItemRow.key).distinct()
-                .join(ItemName, ItemName.item_id == ItemRow.id)
-                .where(ItemName.kind == kind, ItemName.name_norm == norm,
-                       ItemRow.removed.is_(False))
-                .limit(limit)
-            ).scalars().all()
+            keys = (
+                conn.execute(
+                    select(ItemRow.key)
+                    .distinct()
+                    .join(ItemName, ItemName.item_id == ItemRow.id)
+                    .where(
+                        ItemName.kind == kind,
+                        ItemName.name_norm == norm,
+                        ItemRow.removed.is_(False),
+                    )
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
         return self._group(kind, list(keys), 100.0)
 
     def by_prefix(self, kind: str, query: str, limit: int = 8) -> list[Match]:
@@ -62,13 +70,21 @@ class Finder:
             return []
         pattern = norm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         with self.store.engine.connect() as conn:
-            keys = conn.execute(
-                select(ItemRow.key).distinct()
-                .join(ItemName, ItemName.item_id == ItemRow.id)
-                .where(ItemName.kind == kind, ItemName.name_norm.like(pattern, escape="\\"),
-                       ItemRow.removed.is_(False))
-                .limit(limit + 1)
-            ).scalars().all()
+            keys = (
+                conn.execute(
+                    select(ItemRow.key)
+                    .distinct()
+                    .join(ItemName, ItemName.item_id == ItemRow.id)
+                    .where(
+                        ItemName.kind == kind,
+                        ItemName.name_norm.like(pattern, escape="\\"),
+                        ItemRow.removed.is_(False),
+                    )
+                    .limit(limit + 1)
+                )
+                .scalars()
+                .all()
+            )
         return self._group(kind, list(keys), 90.0)
 
     def fuzzy(self, kind: str, query: str, limit: int = 5, cutoff: float = 60.0) -> list[Match]:
@@ -77,7 +93,9 @@ class Finder:
         if not norm:
             return []
         names, keys = self._name_index(kind)
-        hits = process.extract(norm, names, scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=cutoff)
+        hits = process.extract(
+            norm, names, scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=cutoff
+        )
         best: dict[str, float] = {}
         for _name, score, index in hits:
             key = keys[index]
@@ -140,13 +158,19 @@ class Finder:
                 periods.setdefault(row.key, []).append(row.period)
                 newest.setdefault(row.key, row.id)
             data: dict[int, dict[str, object]] = {
-                row.id: row.data for row in conn.execute(
-                    select(ItemRow.id, ItemRow.data).where(ItemRow.id.in_(list(newest.values()))))
+                row.id: row.data
+                for row in conn.execute(
+                    select(ItemRow.id, ItemRow.data).where(ItemRow.id.in_(list(newest.values())))
+                )
             }
         return [
-            Match(StoredItem(newest[key], Item.from_dict(data[newest[key]])),
-                  tuple(dict.fromkeys(periods[key])), score)
-            for key in keys if key in newest
+            Match(
+                StoredItem(newest[key], Item.from_dict(data[newest[key]])),
+                tuple(dict.fromkeys(periods[key])),
+                score,
+            )
+            for key in keys
+            if key in newest
         ]
 
     # -- text -------------------------------------------------------------------------------
@@ -162,8 +186,9 @@ class Finder:
                 return self.store.get_items(ids)
         return []
 
-    def _search_ids(self, groups: list[list[list[str]]], mode: str, kind: str | None,
-                    limit: int) -> list[int]:
+    def _search_ids(
+        self, groups: list[list[list[str]]], mode: str, kind: str | None, limit: int
+    ) -> list[int]:
         """Rank the most recently stored matches (at most RECENT of them) and keep the best.
 
         Ranking every match of a common word across years of reports costs time for nothing:

@@ -66,7 +66,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA timezone {value!r}, e.g. UTC or Europe/Berlin") from None
+            raise ValueError(
+                f"unknown IANA timezone {value!r}, e.g. UTC or Europe/Berlin"
+            ) from None
         return value
 
     @field_validator("database_url")
@@ -84,7 +86,9 @@ class Settings(BaseSettings):
         for entry in filter(None, (e.strip() for e in value.split(","))):
             platform, _, user = entry.partition(":")
             if platform not in ("telegram", "slack", "console") or not user:
-                raise ValueError(f"{entry!r} is not PLATFORM:USER_ID, e.g. telegram:123,slack:U0ABC")
+                raise ValueError(
+                    f"{entry!r} is not PLATFORM:USER_ID, e.g. telegram:123,slack:U0ABC"
+                )
         return value
 
     @model_validator(mode="after")
@@ -135,7 +139,8 @@ def load_settings(config: str | Path | None = None, env: dict[str, str] | None =
     env_values = {
         key.removeprefix("DIGESTBOT_").lower(): value
         for key, value in environ.items()
-        if key.startswith("DIGESTBOT_") and key not in ("DIGESTBOT_CONFIG",)
+        if key.startswith("DIGESTBOT_")
+        and key not in ("DIGESTBOT_CONFIG",)
         and not key.startswith("DIGESTBOT_TEST_")
     }
     values = {**file_values, **env_values}

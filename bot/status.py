@@ -34,8 +34,9 @@ class OutboxStatus:
     workers: int  # outbox workers with a live heartbeat
 
 
-def outbox_status(engine: Engine, now: datetime | None = None,
-                  lease: timedelta = timedelta(seconds=30)) -> OutboxStatus:
+def outbox_status(
+    engine: Engine, now: datetime | None = None, lease: timedelta = timedelta(seconds=30)
+) -> OutboxStatus:
     """Count everything in one read."""
     now = now or datetime.now(UTC)
     o = OutboxRow
@@ -43,22 +44,32 @@ def outbox_status(engine: Engine, now: datetime | None = None,
     live_claim = o.claimed_until >= now
     count = func.count()
     with engine.connect() as conn:
-        row = conn.execute(select(
-            count.filter(pending),
-            count.filter(pending, o.not_before <= now,
-                         or_(o.claimed_until.is_(None), o.claimed_until < now)),
-            count.filter(pending, live_claim),
-            count.filter(pending, o.last_error.is_not(None)),
-            count.filter(o.status == SENT, o.sent_at >= now - DAY),
-            count.filter(o.status == DEAD, o.dead_at >= now - DAY),
-            count.filter(o.status == DEAD),
-        ).select_from(o)).one()
-        chats = conn.execute(select(func.count()).select_from(Chat).where(
-            Chat.active.is_(False))).scalar_one()
-        subs = conn.execute(select(func.count()).select_from(Subscription).where(
-            Subscription.active.is_(False))).scalar_one()
-        workers = conn.execute(select(func.count()).select_from(OutboxWorkerRow).where(
-            OutboxWorkerRow.seen_at >= now - lease)).scalar_one()
+        row = conn.execute(
+            select(
+                count.filter(pending),
+                count.filter(
+                    pending,
+                    o.not_before <= now,
+                    or_(o.claimed_until.is_(None), o.claimed_until < now),
+                ),
+                count.filter(pending, live_claim),
+                count.filter(pending, o.last_error.is_not(None)),
+                count.filter(o.status == SENT, o.sent_at >= now - DAY),
+                count.filter(o.status == DEAD, o.dead_at >= now - DAY),
+                count.filter(o.status == DEAD),
+            ).select_from(o)
+        ).one()
+        chats = conn.execute(
+            select(func.count()).select_from(Chat).where(Chat.active.is_(False))
+        ).scalar_one()
+        subs = conn.execute(
+            select(func.count()).select_from(Subscription).where(Subscription.active.is_(False))
+        ).scalar_one()
+        workers = conn.execute(
+            select(func.count())
+            .select_from(OutboxWorkerRow)
+            .where(OutboxWorkerRow.seen_at >= now - lease)
+        ).scalar_one()
     return OutboxStatus(*row, chats, subs, workers)
 
 
@@ -71,8 +82,10 @@ _GAUGES = {
     "failed_24h": ("digestbot_outbox_failed_24h", "Outbox rows dead-lettered in the last 24 hours"),
     "dead": ("digestbot_outbox_dead", "Dead letters, all time"),
     "deactivated_chats": ("digestbot_chats_deactivated", "Chats that no longer take messages"),
-    "deactivated_subscriptions": ("digestbot_subscriptions_deactivated",
-                                  "Subscriptions deactivated"),
+    "deactivated_subscriptions": (
+        "digestbot_subscriptions_deactivated",
+        "Subscriptions deactivated",
+    ),
     "workers": ("digestbot_outbox_workers", "Outbox workers with a live heartbeat"),
 }
 
@@ -94,8 +107,13 @@ def status_gauges(engine: Engine, ttl: float = 5.0) -> Callable[[], dict[str, tu
     return source
 
 
-@command("status", usage="/status", example="/status", admin_only=True,
-         description="delivery queue, failures and gone chats")
+@command(
+    "status",
+    usage="/status",
+    example="/status",
+    admin_only=True,
+    description="delivery queue, failures and gone chats",
+)
 def status_command(request: Request) -> Message:
     s = outbox_status(request.services.store.engine)
     lines = [
@@ -106,8 +124,10 @@ def status_command(request: Request) -> Message:
         f"Deactivated: {s.deactivated_chats:,} chats, {s.deactivated_subscriptions:,} "
         "subscriptions",
     ]
-    return Message((
-        Heading("Delivery status"),
-        *(Paragraph(spans(line)) for line in lines),
-        Context(spans(f"{s.workers} outbox worker(s) running")),
-    ))
+    return Message(
+        (
+            Heading("Delivery status"),
+            *(Paragraph(spans(line)) for line in lines),
+            Context(spans(f"{s.workers} outbox worker(s) running")),
+        )
+    )

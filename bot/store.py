@@ -128,8 +128,11 @@ class Store:
             report = dataclasses.replace(report, period=report_row.period)
             with self.engine.begin() as conn:
                 self._merge_items(conn, report, report_row.id, _now(), result)
-                conn.execute(update(ReportRow).where(ReportRow.id == report_row.id).values(
-                    item_count=len(report.items), warning_count=len(report.warnings)))
+                conn.execute(
+                    update(ReportRow)
+                    .where(ReportRow.id == report_row.id)
+                    .values(item_count=len(report.items), warning_count=len(report.warnings))
+                )
             yield result
 
     def _merge_items(
@@ -138,8 +141,14 @@ class Store:
         existing = {
             row.key: row
             for row in conn.execute(
-                select(ItemRow.id, ItemRow.key, ItemRow.content_hash, ItemRow.removed,
-                       ItemRow.kind, ItemRow.title).where(ItemRow.period == report.period)
+                select(
+                    ItemRow.id,
+                    ItemRow.key,
+                    ItemRow.content_hash,
+                    ItemRow.removed,
+                    ItemRow.kind,
+                    ItemRow.title,
+                ).where(ItemRow.period == report.period)
             )
         }
         new_rows: list[dict[str, object]] = []
@@ -159,7 +168,8 @@ class Store:
             if digest == row.content_hash and not row.removed:
                 result.unchanged += 1
                 conn.execute(
-                    update(ItemRow).where(ItemRow.id == row.id)
+                    update(ItemRow)
+                    .where(ItemRow.id == row.id)
                     .values(report_id=report_id, position=item.position)
                 )
                 continue
@@ -167,25 +177,35 @@ class Store:
             (result.changed if not row.removed else result.added).append(item)
             reindex.append((row.id, item))
         if new_rows:
-            ids = conn.execute(insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True),
-                               new_rows).scalars().all()
+            ids = (
+                conn.execute(
+                    insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True), new_rows
+                )
+                .scalars()
+                .all()
+            )
             reindex.extend(zip(ids, new_items, strict=True))
         gone = [row for key, row in existing.items() if key not in seen and not row.removed]
         if gone:
             conn.execute(
-                update(ItemRow).where(ItemRow.id.in_([r.id for r in gone]))
+                update(ItemRow)
+                .where(ItemRow.id.in_([r.id for r in gone]))
                 .values(removed=True, updated_at=now)
             )
             result.removed = [(r.kind, r.title) for r in gone]
         self._reindex(conn, reindex, [r.id for r in gone])
 
-    def _reindex(self, conn: Connection, items: Sequence[tuple[int, Item]], drop: Sequence[int]) -> None:
+    def _reindex(
+        self, conn: Connection, items: Sequence[tuple[int, Item]], drop: Sequence[int]
+    ) -> None:
         ids = [item_id for item_id, _ in items] + list(drop)
         if not ids:
             return
         conn.execute(delete(ItemName).where(ItemName.item_id.in_(ids)))
         if self.dialect == "sqlite":
-            conn.execute(text("DELETE FROM item_search WHERE rowid IN ({})".format(",".join(map(str, ids)))))
+            conn.execute(
+                text("DELETE FROM item_search WHERE rowid IN ({})".format(",".join(map(str, ids))))
+            )
         else:
             conn.execute(text("DELETE FROM item_search WHERE item_id = ANY(:ids)"), {"ids": ids})
         if not items:
@@ -197,14 +217,20 @@ class Store:
         if names:
             conn.execute(insert(ItemName), names)
         docs = [
-            {"id": item_id, "title": " ".join(_title_terms(item)),
-             "body": " ".join(_body_terms(item)), "kind": item.kind.value}
+            {
+                "id": item_id,
+                "title": " ".join(_title_terms(item)),
+                "body": " ".join(_body_terms(item)),
+                "kind": item.kind.value,
+            }
             for item_id, item in items
         ]
         if self.dialect == "sqlite":
             conn.execute(
-                text("INSERT INTO item_search (rowid, title_terms, body_terms, kind_terms) "
-                     "VALUES (:id, :title, :body, :kind)"),
+                text(
+                    "INSERT INTO item_search (rowid, title_terms, body_terms, kind_terms) "
+                    "VALUES (:id, :title, :body, :kind)"
+                ),
                 docs,
             )
         else:
@@ -221,10 +247,13 @@ class Store:
 
     def reports(self) -> list[ReportRow]:
         with Session(self.engine, expire_on_commit=False) as session:
-            return list(session.scalars(
-                select(ReportRow).where(ReportRow.is_current.is_(True))
-                .order_by(ReportRow.period.desc())
-            ))
+            return list(
+                session.scalars(
+                    select(ReportRow)
+                    .where(ReportRow.is_current.is_(True))
+                    .order_by(ReportRow.period.desc())
+                )
+            )
 
     def item_count(self) -> int:
         with self.engine.connect() as conn:
@@ -238,16 +267,21 @@ class Store:
         if not wanted:
             return []
         with self.engine.connect() as conn:
-            rows = {r.id: r for r in conn.execute(
-                select(ItemRow.id, ItemRow.data).where(ItemRow.id.in_(wanted))
-            )}
+            rows = {
+                r.id: r
+                for r in conn.execute(
+                    select(ItemRow.id, ItemRow.data).where(ItemRow.id.in_(wanted))
+                )
+            }
         return [StoredItem(i, Item.from_dict(rows[i].data)) for i in wanted if i in rows]
 
     def first_seen(self, key: str) -> bool:
         """Record a platform update/event id; True the first time any gateway sees it."""
         with self.engine.begin() as conn:
             if self.dialect == "sqlite":
-                stmt = text("INSERT OR IGNORE INTO processed_updates (key, seen_at) VALUES (:k, :t)")
+                stmt = text(
+                    "INSERT OR IGNORE INTO processed_updates (key, seen_at) VALUES (:k, :t)"
+                )
             else:
                 stmt = text(
                     "INSERT INTO processed_updates (key, seen_at) VALUES (:k, :t) "

@@ -29,8 +29,13 @@ from digests.items import Item
 from digests.message import BulletList, Context, Heading, Message, Paragraph, Span
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_NAMES = dict(zip(DAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
-                            "Sunday"), strict=True))
+DAY_NAMES = dict(
+    zip(
+        DAYS,
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        strict=True,
+    )
+)
 _DAY_ALIASES = {"tues": "tue", "weds": "wed", "thur": "thu", "thurs": "thu"}
 DEFAULT_DAY = "mon"
 DEFAULT_TIME = "09:00"
@@ -50,7 +55,9 @@ class WeeklyTrigger(CronTrigger):
     an hour later in local terms, which CronTrigger already does.
     """
 
-    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
         fire: datetime | None = super().get_next_fire_time(previous_fire_time, now)
         while fire is not None and _second_of_two(fire):
             fire = super().get_next_fire_time(fire, fire)
@@ -75,8 +82,9 @@ class Schedule:
 
     def trigger(self) -> WeeklyTrigger:
         hour, minute = (int(x) for x in self.at_time.split(":"))
-        return WeeklyTrigger(day_of_week=self.day, hour=hour, minute=minute,
-                             timezone=ZoneInfo(self.timezone))
+        return WeeklyTrigger(
+            day_of_week=self.day, hour=hour, minute=minute, timezone=ZoneInfo(self.timezone)
+        )
 
     def next_run(self, now: datetime) -> datetime:
         """The first run at or after ``now``, in the schedule's timezone."""
@@ -144,8 +152,11 @@ def parse_time(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _zones() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones()
-            if "/" in name or name in ("UTC", "GMT")}
+    return {
+        name.lower(): name
+        for name in available_timezones()
+        if "/" in name or name in ("UTC", "GMT")
+    }
 
 
 def _zone_by_name(text: str) -> str | None:
@@ -181,8 +192,9 @@ class SubscribeArgs:
     size: int
 
 
-def parse_subscribe(arg: str, themes: dict[str, str], default_timezone: str,
-                    default_size: int) -> SubscribeArgs:
+def parse_subscribe(
+    arg: str, themes: dict[str, str], default_timezone: str, default_size: int
+) -> SubscribeArgs:
     """Split ``THEME [DAY] [HH:MM] [TIMEZONE] [items=N]``; parts after the theme in any order."""
     words = arg.split()
     if not words:
@@ -239,7 +251,8 @@ def known_themes(conn: Connection) -> dict[str, str]:
     """Theme slug -> title, over the current items of every report."""
     rows = conn.execute(
         select(ItemRow.theme, func.max(ItemRow.theme_title))
-        .where(ItemRow.removed.is_(False)).group_by(ItemRow.theme)
+        .where(ItemRow.removed.is_(False))
+        .group_by(ItemRow.theme)
     ).all()
     return {slug: title for slug, title in rows}
 
@@ -254,9 +267,13 @@ def theme_candidates(conn: Connection, theme: str) -> list[Candidate]:
 
 def delivered_ids(conn: Connection, platform: str, chat_id: str) -> set[int]:
     """Items the chat has been sent."""
-    return set(conn.execute(
-        select(Delivery.item_id).where(Delivery.platform == platform, Delivery.chat_id == chat_id)
-    ).scalars())
+    return set(
+        conn.execute(
+            select(Delivery.item_id).where(
+                Delivery.platform == platform, Delivery.chat_id == chat_id
+            )
+        ).scalars()
+    )
 
 
 def taken_ids(conn: Connection, platform: str, chat_id: str) -> set[int]:
@@ -264,8 +281,9 @@ def taken_ids(conn: Connection, platform: str, chat_id: str) -> set[int]:
     return delivered_ids(conn, platform, chat_id) | pending_item_ids(conn, platform, chat_id)
 
 
-def next_digest(conn: Connection, platform: str, chat_id: str, theme: str, size: int,
-                when: datetime) -> Digest | None:
+def next_digest(
+    conn: Connection, platform: str, chat_id: str, theme: str, size: int, when: datetime
+) -> Digest | None:
     """The digest a run at ``when`` would make for the chat, without recording anything."""
     candidates = theme_candidates(conn, theme)
     return compose_digest(candidates, taken_ids(conn, platform, chat_id), size, when=when)
@@ -273,26 +291,41 @@ def next_digest(conn: Connection, platform: str, chat_id: str, theme: str, size:
 
 def chat_subscriptions(store: Store, platform: str, chat_id: str) -> list[Subscription]:
     with Session(store.engine, expire_on_commit=False) as session:
-        return list(session.scalars(
-            select(Subscription).where(Subscription.platform == platform,
-                                       Subscription.chat_id == chat_id,
-                                       Subscription.active.is_(True))
-            .order_by(Subscription.theme)
-        ))
+        return list(
+            session.scalars(
+                select(Subscription)
+                .where(
+                    Subscription.platform == platform,
+                    Subscription.chat_id == chat_id,
+                    Subscription.active.is_(True),
+                )
+                .order_by(Subscription.theme)
+            )
+        )
 
 
 def all_subscriptions(store: Store, *, active_only: bool = True) -> list[Subscription]:
-    query = select(Subscription).order_by(Subscription.platform, Subscription.chat_id,
-                                          Subscription.theme)
+    query = select(Subscription).order_by(
+        Subscription.platform, Subscription.chat_id, Subscription.theme
+    )
     if active_only:
         query = query.where(Subscription.active.is_(True))
     with Session(store.engine, expire_on_commit=False) as session:
         return list(session.scalars(query))
 
 
-def save_subscription(store: Store, *, platform: str, chat_id: str, chat_kind: str, theme: str,
-                      schedule: Schedule, size: int, created_by: str,
-                      now: datetime) -> tuple[Subscription, bool]:
+def save_subscription(
+    store: Store,
+    *,
+    platform: str,
+    chat_id: str,
+    chat_kind: str,
+    theme: str,
+    schedule: Schedule,
+    size: int,
+    created_by: str,
+    now: datetime,
+) -> tuple[Subscription, bool]:
     """Create or update (and reactivate) the chat's subscription to ``theme``.
 
     Returns it with True when it is new (or was inactive).
@@ -300,44 +333,77 @@ def save_subscription(store: Store, *, platform: str, chat_id: str, chat_kind: s
     with store.engine.begin() as conn:
         insert = dialect_insert(conn)
         before = conn.execute(
-            select(Subscription.active).where(Subscription.platform == platform,
-                                              Subscription.chat_id == chat_id,
-                                              Subscription.theme == theme)
+            select(Subscription.active).where(
+                Subscription.platform == platform,
+                Subscription.chat_id == chat_id,
+                Subscription.theme == theme,
+            )
         ).scalar()
-        schedule_values = {"day": schedule.day, "at_time": schedule.at_time,
-                           "timezone": schedule.timezone, "size": size, "active": True,
-                           "deactivated_reason": None}
-        stmt = insert(Subscription).values(platform=platform, chat_id=chat_id, theme=theme,
-                                           created_by=created_by[:100], created_at=now,
-                                           **schedule_values)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["platform", "chat_id", "theme"], set_=schedule_values))
-        chat = insert(Chat).values(platform=platform, chat_id=chat_id, kind=chat_kind[:20],
-                                   active=True, gone_reason=None, updated_at=now)
+        schedule_values = {
+            "day": schedule.day,
+            "at_time": schedule.at_time,
+            "timezone": schedule.timezone,
+            "size": size,
+            "active": True,
+            "deactivated_reason": None,
+        }
+        stmt = insert(Subscription).values(
+            platform=platform,
+            chat_id=chat_id,
+            theme=theme,
+            created_by=created_by[:100],
+            created_at=now,
+            **schedule_values,
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["platform", "chat_id", "theme"], set_=schedule_values
+            )
+        )
+        chat = insert(Chat).values(
+            platform=platform,
+            chat_id=chat_id,
+            kind=chat_kind[:20],
+            active=True,
+            gone_reason=None,
+            updated_at=now,
+        )
         chat_update: dict[str, object] = {"active": True, "gone_reason": None, "updated_at": now}
         if chat_kind:
             chat_update["kind"] = chat_kind[:20]
-        conn.execute(chat.on_conflict_do_update(index_elements=["platform", "chat_id"],
-                                                set_=chat_update))
+        conn.execute(
+            chat.on_conflict_do_update(index_elements=["platform", "chat_id"], set_=chat_update)
+        )
     with Session(store.engine, expire_on_commit=False) as session:
-        sub = session.scalars(select(Subscription).where(
-            Subscription.platform == platform, Subscription.chat_id == chat_id,
-            Subscription.theme == theme)).one()
+        sub = session.scalars(
+            select(Subscription).where(
+                Subscription.platform == platform,
+                Subscription.chat_id == chat_id,
+                Subscription.theme == theme,
+            )
+        ).one()
     return sub, not before
 
 
-def deactivate(store: Store, platform: str, chat_id: str, theme: str | None,
-               reason: str) -> list[str]:
+def deactivate(
+    store: Store, platform: str, chat_id: str, theme: str | None, reason: str
+) -> list[str]:
     """Turn off the chat's subscription to ``theme`` (all when None); returns the themes."""
     with store.engine.begin() as conn:
-        where = [Subscription.platform == platform, Subscription.chat_id == chat_id,
-                 Subscription.active.is_(True)]
+        where = [
+            Subscription.platform == platform,
+            Subscription.chat_id == chat_id,
+            Subscription.active.is_(True),
+        ]
         if theme is not None:
             where.append(Subscription.theme == theme)
         themes = list(conn.execute(select(Subscription.theme).where(*where)).scalars())
         if themes:
-            conn.execute(update(Subscription).where(*where)
-                         .values(active=False, deactivated_reason=reason[:300]))
+            conn.execute(
+                update(Subscription)
+                .where(*where)
+                .values(active=False, deactivated_reason=reason[:300])
+            )
     return sorted(themes)
 
 
@@ -355,37 +421,72 @@ def _themes(request: Request) -> dict[str, str]:
         return known_themes(conn)
 
 
-@command("subscribe", usage="/subscribe THEME [DAY] [HH:MM] [TIMEZONE]",
-         example="/subscribe clay mon 09:00 Asia/Shanghai", needs_arg=True, manages_chat=True,
-         description="a weekly digest of a theme in this chat (default Monday 09:00, 5 items; items=N)")
+@command(
+    "subscribe",
+    usage="/subscribe THEME [DAY] [HH:MM] [TIMEZONE]",
+    example="/subscribe clay mon 09:00 Asia/Shanghai",
+    needs_arg=True,
+    manages_chat=True,
+    description="a weekly digest of a theme in this chat (default Monday 09:00, 5 items; items=N)",
+)
 def subscribe_command(request: Request) -> Message:
     services = request.services
     themes = _themes(request)
     try:
         args = parse_subscribe(request.arg, themes, services.timezone, services.digest_size)
     except ScheduleError as exc:
-        return Message.text(str(exc), "Usage: /subscribe THEME [DAY] [HH:MM] [TIMEZONE], "
-                                      "e.g. /subscribe clay tue 08:30 Asia/Shanghai")
+        return Message.text(
+            str(exc),
+            "Usage: /subscribe THEME [DAY] [HH:MM] [TIMEZONE], "
+            "e.g. /subscribe clay tue 08:30 Asia/Shanghai",
+        )
     now = services.clock()
     sub, created = save_subscription(
-        services.store, platform=request.platform, chat_id=request.chat_id,
-        chat_kind=request.chat_kind, theme=args.theme, schedule=args.schedule, size=args.size,
-        created_by=f"{request.platform}:{request.user_id}", now=now)
+        services.store,
+        platform=request.platform,
+        chat_id=request.chat_id,
+        chat_kind=request.chat_kind,
+        theme=args.theme,
+        schedule=args.schedule,
+        size=args.size,
+        created_by=f"{request.platform}:{request.user_id}",
+        now=now,
+    )
     _changed(request)
     title = themes[args.theme]
     verb = "Subscribed this chat to" if created else "Updated this chat's subscription to"
-    return Message((
-        Paragraph((Span(f"{verb} "), Span(title, bold=True),
-                   Span(f": {sub.size} items {args.schedule.describe()}."))),
-        Paragraph((Span("Next digest: "),
-                   Span(local_time(args.schedule.next_run(now)), bold=True))),
-        Context((Span("Preview it now: "), Span(f"/digest {args.theme}", code=True),
-                 Span(" · stop: "), Span(f"/unsubscribe {args.theme}", code=True))),
-    ))
+    return Message(
+        (
+            Paragraph(
+                (
+                    Span(f"{verb} "),
+                    Span(title, bold=True),
+                    Span(f": {sub.size} items {args.schedule.describe()}."),
+                )
+            ),
+            Paragraph(
+                (Span("Next digest: "), Span(local_time(args.schedule.next_run(now)), bold=True))
+            ),
+            Context(
+                (
+                    Span("Preview it now: "),
+                    Span(f"/digest {args.theme}", code=True),
+                    Span(" · stop: "),
+                    Span(f"/unsubscribe {args.theme}", code=True),
+                )
+            ),
+        )
+    )
 
 
-@command("unsubscribe", usage="/unsubscribe THEME|all", example="/unsubscribe clay",
-         needs_arg=True, manages_chat=True, description="stop a weekly digest in this chat")
+@command(
+    "unsubscribe",
+    usage="/unsubscribe THEME|all",
+    example="/unsubscribe clay",
+    needs_arg=True,
+    manages_chat=True,
+    description="stop a weekly digest in this chat",
+)
 def unsubscribe_command(request: Request) -> Message:
     target = request.arg.split()[0].lower()
     theme = None if target == "all" else target
@@ -393,68 +494,124 @@ def unsubscribe_command(request: Request) -> Message:
     done = deactivate(request.services.store, request.platform, request.chat_id, theme, who)
     if done:
         _changed(request)
-        return Message.text(f"Unsubscribed this chat from {', '.join(done)}. "
-                            "Items already sent stay sent; subscribe again any time.")
-    current = [s.theme for s in chat_subscriptions(request.services.store, request.platform,
-                                                   request.chat_id)]
+        return Message.text(
+            f"Unsubscribed this chat from {', '.join(done)}. "
+            "Items already sent stay sent; subscribe again any time."
+        )
+    current = [
+        s.theme
+        for s in chat_subscriptions(request.services.store, request.platform, request.chat_id)
+    ]
     if not current:
         return Message.text("This chat has no subscriptions. See /themes to start one.")
-    return Message.text(f"This chat is not subscribed to “{echo(target, 40)}”. "
-                        f"Its subscriptions: {', '.join(current)} — or use /unsubscribe all.")
+    return Message.text(
+        f"This chat is not subscribed to “{echo(target, 40)}”. "
+        f"Its subscriptions: {', '.join(current)} — or use /unsubscribe all."
+    )
 
 
-@command("subscriptions", usage="/subscriptions", example="/subscriptions",
-         description="this chat's subscriptions and their next runs")
+@command(
+    "subscriptions",
+    usage="/subscriptions",
+    example="/subscriptions",
+    description="this chat's subscriptions and their next runs",
+)
 def subscriptions_command(request: Request) -> Message:
     subs = chat_subscriptions(request.services.store, request.platform, request.chat_id)
     if not subs:
-        return Message.text("This chat has no subscriptions. Start one with /subscribe THEME, "
-                            "e.g. /subscribe clay mon 09:00 — /themes lists the themes.")
+        return Message.text(
+            "This chat has no subscriptions. Start one with /subscribe THEME, "
+            "e.g. /subscribe clay mon 09:00 — /themes lists the themes."
+        )
     themes = _themes(request)
     now = request.services.clock()
     bullets = tuple(
-        (Span(s.theme, code=True),
-         Span(f" — {themes.get(s.theme, s.theme)}: {s.size} items "
-              f"{Schedule.of(s).describe()}. Next: "),
-         Span(local_time(Schedule.of(s).next_run(now)), bold=True))
+        (
+            Span(s.theme, code=True),
+            Span(
+                f" — {themes.get(s.theme, s.theme)}: {s.size} items "
+                f"{Schedule.of(s).describe()}. Next: "
+            ),
+            Span(local_time(Schedule.of(s).next_run(now)), bold=True),
+        )
         for s in subs
     )
-    return Message((Heading("Subscriptions in this chat"), BulletList(bullets),
-                    Context((Span("Change one by subscribing again; stop with "),
-                             Span("/unsubscribe THEME", code=True)))))
+    return Message(
+        (
+            Heading("Subscriptions in this chat"),
+            BulletList(bullets),
+            Context(
+                (
+                    Span("Change one by subscribing again; stop with "),
+                    Span("/unsubscribe THEME", code=True),
+                )
+            ),
+        )
+    )
 
 
-@command("digest", usage="/digest THEME", example="/digest clay", needs_arg=True,
-         description="preview this chat's next digest of a theme (it still comes)")
+@command(
+    "digest",
+    usage="/digest THEME",
+    example="/digest clay",
+    needs_arg=True,
+    description="preview this chat's next digest of a theme (it still comes)",
+)
 def digest_command(request: Request) -> Message:
     services = request.services
     theme = request.arg.split()[0].lower()
-    return preview(services.store, request.platform, request.chat_id, theme,
-                   default_size=services.digest_size, default_timezone=services.timezone,
-                   now=services.clock())
+    return preview(
+        services.store,
+        request.platform,
+        request.chat_id,
+        theme,
+        default_size=services.digest_size,
+        default_timezone=services.timezone,
+        now=services.clock(),
+    )
 
 
-def preview(store: Store, platform: str, chat_id: str, theme: str, *, default_size: int,
-            default_timezone: str, now: datetime) -> Message:
+def preview(
+    store: Store,
+    platform: str,
+    chat_id: str,
+    theme: str,
+    *,
+    default_size: int,
+    default_timezone: str,
+    now: datetime,
+) -> Message:
     """The chat's next digest of ``theme`` as it would be sent, without using it up."""
     with store.engine.connect() as conn:
         themes = known_themes(conn)
         if theme not in themes:
             return Message.text(f"There is no theme “{echo(theme, 40)}”. {_theme_choices(themes)}")
-        sub = conn.execute(select(Subscription.size, Subscription.timezone).where(
-            Subscription.platform == platform, Subscription.chat_id == chat_id,
-            Subscription.theme == theme, Subscription.active.is_(True))).first()
+        sub = conn.execute(
+            select(Subscription.size, Subscription.timezone).where(
+                Subscription.platform == platform,
+                Subscription.chat_id == chat_id,
+                Subscription.theme == theme,
+                Subscription.active.is_(True),
+            )
+        ).first()
         size = sub.size if sub is not None else default_size
         zone = ZoneInfo(sub.timezone if sub is not None else default_timezone)
         digest = next_digest(conn, platform, chat_id, theme, size, now.astimezone(zone))
     if digest is None:
-        return Message.text(f"Nothing new in {themes[theme]} for this chat: it has had every item."
-                            " New items arrive with the next monthly report.")
-    note = ("Preview: these items still come in this chat's next weekly digest."
-            if sub is not None else
-            f"Preview. Get it weekly: /subscribe {theme} mon 09:00")
-    return Message((*digest.message.blocks, Context((Span(note, italic=True),))),
-                   link_preview=False, tags=(*digest.message.tags, "preview"))
+        return Message.text(
+            f"Nothing new in {themes[theme]} for this chat: it has had every item."
+            " New items arrive with the next monthly report."
+        )
+    note = (
+        "Preview: these items still come in this chat's next weekly digest."
+        if sub is not None
+        else f"Preview. Get it weekly: /subscribe {theme} mon 09:00"
+    )
+    return Message(
+        (*digest.message.blocks, Context((Span(note, italic=True),))),
+        link_preview=False,
+        tags=(*digest.message.tags, "preview"),
+    )
 
 
 def subscription_lines(subs: Sequence[Subscription], now: datetime) -> list[str]:
@@ -462,8 +619,13 @@ def subscription_lines(subs: Sequence[Subscription], now: datetime) -> list[str]
     lines = []
     for s in subs:
         schedule = Schedule.of(s)
-        state = (f"next {local_time(schedule.next_run(now))}" if s.active
-                 else f"inactive: {s.deactivated_reason or 'no reason recorded'}")
-        lines.append(f"#{s.id} {s.platform}:{s.chat_id} {s.theme} — {s.size} items "
-                     f"{schedule.describe()} — {state}")
+        state = (
+            f"next {local_time(schedule.next_run(now))}"
+            if s.active
+            else f"inactive: {s.deactivated_reason or 'no reason recorded'}"
+        )
+        lines.append(
+            f"#{s.id} {s.platform}:{s.chat_id} {s.theme} — {s.size} items "
+            f"{schedule.describe()} — {state}"
+        )
     return lines

@@ -16,8 +16,9 @@ class ConsoleChannel:
 
     name = "console"
 
-    def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None,
-                 user_id: str = "console") -> None:
+    def __init__(
+        self, stdin: TextIO | None = None, stdout: TextIO | None = None, user_id: str = "console"
+    ) -> None:
         self._stdin = stdin or sys.stdin
         self._stdout = stdout or sys.stdout
         self._user = user_id
@@ -35,10 +36,15 @@ class ConsoleChannel:
                     break
                 if not line.strip():
                     continue
-                reply = await handler.on_command(Incoming(
-                    platform="console", chat_id=self._user, user_id=self._user,
-                    text=line.rstrip("\n"), chat_kind="console",
-                ))
+                reply = await handler.on_command(
+                    Incoming(
+                        platform="console",
+                        chat_id=self._user,
+                        user_id=self._user,
+                        text=line.rstrip("\n"),
+                        chat_kind="console",
+                    )
+                )
                 if reply is not None:
                     await self.send(self._user, reply)
         finally:

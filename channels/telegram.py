@@ -274,12 +274,14 @@ class TelegramChannel:
 
     async def _reply(self, msg: TgMessage, reply: Message) -> None:
         in_group = msg.chat.type in ("group", "supergroup")
-        await retrying_reply(lambda: self._send(
-            str(msg.chat.id),
-            reply,
-            reply_to=msg.message_id if in_group else None,
-            thread_id=msg.message_thread_id if msg.is_topic_message else None,
-        ))
+        await retrying_reply(
+            lambda: self._send(
+                str(msg.chat.id),
+                reply,
+                reply_to=msg.message_id if in_group else None,
+                thread_id=msg.message_thread_id if msg.is_topic_message else None,
+            )
+        )
 
     # --- outgoing -------------------------------------------------------------------------
     async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:

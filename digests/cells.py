@@ -216,7 +216,9 @@ def chunks_of_paragraph(para: list[Line], images: list[Image]) -> list[Chunk]:
         taken = take_label(line)
         if taken is not None and (n == 0 or all(_is_blank(t) for t in taken[2])):
             label, lead_images, rest = taken
-            images.extend(Image(str(t.attrs.get("src", "")), t.content.strip()) for t in lead_images)
+            images.extend(
+                Image(str(t.attrs.get("src", "")), t.content.strip()) for t in lead_images
+            )
             chunk = Chunk(label)
             md, plain = render(rest, images)
             chunk.add(md, plain)

@@ -46,10 +46,7 @@ def unsent(candidates: Iterable[Candidate], taken: Collection[int]) -> list[Cand
     pool = ordered(candidates)
     for cand in pool:
         newest.setdefault(cand.item.key, cand.item.period)
-    return [
-        c for c in pool
-        if c.id not in taken and newest[c.item.key] == c.item.period
-    ]
+    return [c for c in pool if c.id not in taken and newest[c.item.key] == c.item.period]
 
 
 def week_label(when: datetime) -> str:

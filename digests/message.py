@@ -104,8 +104,13 @@ def spans(*parts: str | Span) -> Spans:
 
 
 _BLOCKS: dict[str, type] = {
-    "heading": Heading, "paragraph": Paragraph, "bullets": BulletList, "quote": Quote,
-    "image": Image, "divider": Divider, "context": Context,
+    "heading": Heading,
+    "paragraph": Paragraph,
+    "bullets": BulletList,
+    "quote": Quote,
+    "image": Image,
+    "divider": Divider,
+    "context": Context,
 }
 _NAMES = {cls: name for name, cls in _BLOCKS.items()}
 
@@ -122,8 +127,13 @@ def _span_json(span: Span) -> dict[str, object]:
 
 def _span_from(data: dict[str, object]) -> Span:
     url = data.get("url")
-    return Span(str(data["t"]), bool(data.get("bold")), bool(data.get("italic")),
-                bool(data.get("code")), str(url) if url else None)
+    return Span(
+        str(data["t"]),
+        bool(data.get("bold")),
+        bool(data.get("italic")),
+        bool(data.get("code")),
+        str(url) if url else None,
+    )
 
 
 def message_to_json(message: Message) -> dict[str, object]:
@@ -162,8 +172,9 @@ def message_from_json(data: dict[str, object]) -> Message:
             case "quote":
                 blocks.append(Quote(spans_of, bool(entry.get("expandable"))))
             case "bullets":
-                blocks.append(BulletList(tuple(tuple(_span_from(x) for x in it)
-                                               for it in entry["items"])))
+                blocks.append(
+                    BulletList(tuple(tuple(_span_from(x) for x in it) for it in entry["items"]))
+                )
             case "image":
                 blocks.append(Image(entry["url"], entry.get("alt", "")))
             case "divider":

@@ -162,7 +162,9 @@ class _Parser:
                 i += 1
             elif tok.nesting == 1:
                 j = self._close(i)
-                self.warn(line, f"{t.removesuffix('_open')} not placed (lines {line}-{self._end(i)})")
+                self.warn(
+                    line, f"{t.removesuffix('_open')} not placed (lines {line}-{self._end(i)})"
+                )
                 i = j + 1
             else:
                 if tok.content.strip():
@@ -254,9 +256,16 @@ class _Parser:
             if not self.radar.summary:
                 self.radar.summary = cut_summary(images[0].alt if images else plain)
             return
-        what = "image" if all(c.type == "image" or not c.content.strip() for c in children) else "paragraph"
-        self.warn(line, f"{what} not placed (not in a table, list or radar section): "
-                  f"{inline.content.strip()[:60]!r}")
+        what = (
+            "image"
+            if all(c.type == "image" or not c.content.strip() for c in children)
+            else "paragraph"
+        )
+        self.warn(
+            line,
+            f"{what} not placed (not in a table, list or radar section): "
+            f"{inline.content.strip()[:60]!r}",
+        )
 
     # --- lists: insights ------------------------------------------------------------------
 
@@ -276,7 +285,9 @@ class _Parser:
                 skipped += 1
                 continue
             label, lead_images, rest = taken
-            images: list[Image] = [Image(str(t.attrs.get("src", "")), t.content) for t in lead_images]
+            images: list[Image] = [
+                Image(str(t.attrs.get("src", "")), t.content) for t in lead_images
+            ]
             chunk = Chunk(label)
             md, plain = render(rest, images)
             chunk.add(md, plain)
@@ -293,7 +304,9 @@ class _Parser:
             draft.images = images
             self.drafts.append(draft)
         if skipped:
-            self.warn(line, f"list of {len(items)} items: {skipped} without a bold label not placed")
+            self.warn(
+                line, f"list of {len(items)} items: {skipped} without a bold label not placed"
+            )
 
     # --- tables ---------------------------------------------------------------------------
 
@@ -343,8 +356,11 @@ class _Parser:
             src = src[:-1]
         cells = len(_UNESCAPED_PIPE.split(src))
         if cells > width:
-            self.warn(row_line, f"row has {cells} cells but the header has {width}; "
-                      "the extra cells were not placed")
+            self.warn(
+                row_line,
+                f"row has {cells} cells but the header has {width}; "
+                "the extra cells were not placed",
+            )
 
     def _model_row(self, heads: list[str], name_col: int, line: int, cells: list[Token]) -> None:
         children = cells[name_col].children or [] if name_col < len(cells) else []
@@ -430,8 +446,11 @@ class _Parser:
         for d in self.drafts:
             key = f"{d.kind.value}:{normalize_name(d.title)}"
             if key in seen:
-                self.warn(d.line, f"duplicate {d.kind.value} {d.title!r} (first at line "
-                          f"{seen[key]}) not placed again")
+                self.warn(
+                    d.line,
+                    f"duplicate {d.kind.value} {d.title!r} (first at line "
+                    f"{seen[key]}) not placed again",
+                )
                 continue
             seen[key] = d.line
             parts = tuple(Part(s, c.label, c.text) for s, c in d.chunks)

@@ -16,7 +16,9 @@ _ABBREV = re.compile(r"(?:\be\.g|\bi\.e|\bvs|\bet al|\betc|\bFig|\bNo)\.$", re.I
 _SOFT_END = re.compile(rf"[；;][{_CLOSERS}]*")
 _CJK_CHAR = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 _TRAILING_JUNK = " \t,，、:：;；([（“‘\"'-–—/·"
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:<[^>]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+\"[^\"]*\")?\)")
+_MD_LINK = re.compile(
+    r"!?\[([^\]]*)\]\((?:<[^>]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+\"[^\"]*\")?\)"
+)
 
 SENTENCE_ENDINGS = tuple("。！？!?.；;…") + tuple(_CLOSERS)
 

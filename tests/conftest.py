@@ -77,7 +77,9 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
     ensure_schema(engine)
     with engine.begin() as conn:
         existing = set(
-            conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
+            conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            ).scalars()
         )
         tables = [t for t in existing if t != "alembic_version"]
         if tables:

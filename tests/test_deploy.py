@@ -69,6 +69,9 @@ def test_systemd_unit() -> None:
         pytest.skip("systemd-analyze is not installed here; the unit's text was checked")
     done = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
     # The unit names a binary under /opt that this machine does not have; anything else fails.
-    problems = [line for line in done.stderr.splitlines()
-                if line.strip() and "/opt/digestbot" not in line and "digestbot.env" not in line]
+    problems = [
+        line
+        for line in done.stderr.splitlines()
+        if line.strip() and "/opt/digestbot" not in line and "digestbot.env" not in line
+    ]
     assert problems == []

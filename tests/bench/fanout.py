@@ -36,6 +36,7 @@ DIGEST_TITLE = "Weekly digest: models"
 
 # -- the worker process -------------------------------------------------------------------------
 
+
 class _NoCommands:
     async def on_command(self, incoming: Any) -> None:
         return None
@@ -51,21 +52,35 @@ async def _worker(args: argparse.Namespace) -> None:
     from bot.settings import Settings
     from channels.telegram import TelegramChannel
 
-    settings = Settings(database_url=args.database_url, telegram_global_rate=args.rate,
-                        console=False)
+    settings = Settings(
+        database_url=args.database_url, telegram_global_rate=args.rate, console=False
+    )
     engine = make_engine(args.database_url)
-    channel = TelegramChannel(TOKEN, base_url=f"{args.api_url}/bot",
-                              base_file_url=f"{args.api_url}/file/bot", poll_timeout=1.0)
+    channel = TelegramChannel(
+        TOKEN,
+        base_url=f"{args.api_url}/bot",
+        base_file_url=f"{args.api_url}/file/bot",
+        poll_timeout=1.0,
+    )
     await channel.start(_NoCommands())  # type: ignore[arg-type]
-    worker = OutboxWorker(engine, [channel], settings, lease_seconds=args.lease,
-                          poll_seconds=0.1, send_concurrency=args.concurrency)
+    worker = OutboxWorker(
+        engine,
+        [channel],
+        settings,
+        lease_seconds=args.lease,
+        poll_seconds=0.1,
+        send_concurrency=args.concurrency,
+    )
     await worker.start()
     print(json.dumps({"started": worker.worker_id}), flush=True)
 
     def pending() -> int:
         with engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(OutboxRow)
-                                    .where(OutboxRow.status == PENDING)).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(OutboxRow).where(OutboxRow.status == PENDING)
+                ).scalar_one()
+            )
 
     while await asyncio.to_thread(pending):  # noqa: ASYNC110 - the database is the signal
         await asyncio.sleep(0.1)
@@ -73,22 +88,43 @@ async def _worker(args: argparse.Namespace) -> None:
     await channel.stop()
     engine.dispose()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-                      "worker_cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                "worker_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            }
+        ),
+        flush=True,
+    )
 
 
 def spawn_worker(database_url: str, api_url: str, rate: float, lease: float) -> Any:
     """Start a worker subprocess (used by this benchmark and the SIGKILL test)."""
     import subprocess
 
-    cmd = [sys.executable, "-m", "tests.bench.fanout", "worker", "--database-url", database_url,
-           "--api-url", api_url, "--rate", str(rate), "--lease", str(lease),
-           "--concurrency", os.environ.get("FANOUT_CONCURRENCY", "4")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.bench.fanout",
+        "worker",
+        "--database-url",
+        database_url,
+        "--api-url",
+        api_url,
+        "--rate",
+        str(rate),
+        "--lease",
+        str(lease),
+        "--concurrency",
+        os.environ.get("FANOUT_CONCURRENCY", "4"),
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")}
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
 
 
 # -- the orchestrator ---------------------------------------------------------------------------
+
 
 def prepare(database_url: str, chats: int, run: str) -> None:
     """Migrate, make sure there are items, and enqueue one digest per chat."""
@@ -112,8 +148,15 @@ def prepare(database_url: str, chats: int, run: str) -> None:
         conn.execute(delete(OutboxRow))
         conn.execute(delete(Delivery))
         for chat in range(1, chats + 1):
-            enqueue(conn, platform="telegram", chat_id=str(chat), chat_kind="private",
-                    message=message, item_ids=items, dedup_key=f"bench:{run}:{chat}")
+            enqueue(
+                conn,
+                platform="telegram",
+                chat_id=str(chat),
+                chat_kind="private",
+                message=message,
+                item_ids=items,
+                dedup_key=f"bench:{run}:{chat}",
+            )
     store.close()
 
 
@@ -127,8 +170,11 @@ def in_flight(database_url: str) -> int:
 
     engine = make_engine(database_url)
     with engine.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(OutboxRow).where(
-            OutboxRow.status == PENDING, OutboxRow.claimed_until >= datetime.now(UTC))).scalar_one()
+        n = conn.execute(
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(OutboxRow.status == PENDING, OutboxRow.claimed_until >= datetime.now(UTC))
+        ).scalar_one()
     engine.dispose()
     return int(n)
 
@@ -156,8 +202,15 @@ async def _wait_exit(proc: Any, within: float) -> dict[str, Any]:
     return out
 
 
-async def crash_run(fake: Any, database_url: str, chats: int, rate: float, lease: float,
-                    kill_at: float = 0.5, within: float = 120.0) -> dict[str, int]:
+async def crash_run(
+    fake: Any,
+    database_url: str,
+    chats: int,
+    rate: float,
+    lease: float,
+    kill_at: float = 0.5,
+    within: float = 120.0,
+) -> dict[str, int]:
     """Start a worker, SIGKILL it when ``kill_at`` of the chats got their digest, finish with a
     new worker; return in_flight, lost and duplicated."""
     proc = spawn_worker(database_url, fake.url, rate, lease)
@@ -175,8 +228,12 @@ async def crash_run(fake: Any, database_url: str, chats: int, rate: float, lease
     second = spawn_worker(database_url, fake.url, rate, lease)
     await _wait_exit(second, within)
     lost, duplicated = tally(dict(fake.stats.per_chat_accepted), chats)
-    return {"in_flight": flying, "accepted_at_kill": accepted_at_kill, "lost": lost,
-            "duplicated": duplicated}
+    return {
+        "in_flight": flying,
+        "accepted_at_kill": accepted_at_kill,
+        "lost": lost,
+        "duplicated": duplicated,
+    }
 
 
 async def _bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -189,8 +246,11 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
             return result
 
     tmp = tempfile.TemporaryDirectory()
-    urls = [args.database_url] * 2 if args.database_url else [
-        f"sqlite:///{tmp.name}/run1.db", f"sqlite:///{tmp.name}/run2.db"]
+    urls = (
+        [args.database_url] * 2
+        if args.database_url
+        else [f"sqlite:///{tmp.name}/run1.db", f"sqlite:///{tmp.name}/run2.db"]
+    )
     fake = TimedTelegram(TOKEN, rate=args.rate)
     fake.times = []  # type: ignore[attr-defined]
     await fake.start()
@@ -202,8 +262,11 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         span = (times[-1] - times[0]) if len(times) > 1 else float("nan")
         achieved = (len(times) - 1) / span if span else 0.0
         lost, duplicated = tally(dict(fake.stats.per_chat_accepted), args.chats)
-        first = {"accepted": fake.stats.accepted, "rate_limited": fake.stats.rate_limited,
-                 "seconds": round(span, 2)}
+        first = {
+            "accepted": fake.stats.accepted,
+            "rate_limited": fake.stats.rate_limited,
+            "seconds": round(span, 2),
+        }
 
         fake.reset()
         await asyncio.to_thread(prepare, urls[1], args.chats, "run2")
@@ -247,11 +310,13 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_worker(args))
         return
     result = asyncio.run(_bench(args))
-    print(f"fan-out of one digest to {result['chats']} chats at a limit of {args.rate:g}/s: "
-          f"{result['achieved_rate']}/s ({result['ratio']:.0%}), lost {result['lost']}, "
-          f"duplicated {result['duplicated']}, worker peak RSS {result['peak_rss_mb']} MB; "
-          f"SIGKILL halfway: {result['crash_in_flight']} in flight, lost {result['crash_lost']}, "
-          f"duplicated {result['crash_duplicated']}")
+    print(
+        f"fan-out of one digest to {result['chats']} chats at a limit of {args.rate:g}/s: "
+        f"{result['achieved_rate']}/s ({result['ratio']:.0%}), lost {result['lost']}, "
+        f"duplicated {result['duplicated']}, worker peak RSS {result['peak_rss_mb']} MB; "
+        f"SIGKILL halfway: {result['crash_in_flight']} in flight, lost {result['crash_lost']}, "
+        f"duplicated {result['crash_duplicated']}"
+    )
     print(json.dumps(result))
 
 

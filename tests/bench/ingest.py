@@ -35,8 +35,10 @@ def main() -> None:
     )
     parse_ratio = medians["parse_report"] / medians["markdown_it"]
     print(f"markdown-it parse  median {medians['markdown_it'] * 1e3:8.2f} ms")
-    print(f"parse_report       median {medians['parse_report'] * 1e3:8.2f} ms  "
-          f"ratio {parse_ratio:.2f} (goal <= 2.0)")
+    print(
+        f"parse_report       median {medians['parse_report'] * 1e3:8.2f} ms  "
+        f"ratio {parse_ratio:.2f} (goal <= 2.0)"
+    )
 
     rng = random.Random(7)
     texts = [variant(text, 300 + n, rng) for n in range(args.variants)]
@@ -52,18 +54,24 @@ def main() -> None:
         items = store.item_count()
         store.close()
     ingest_ratio = store_seconds / parse_seconds
-    print(f"{args.variants} variants: parse {parse_seconds:.2f} s, store into SQLite "
-          f"{store_seconds:.2f} s ({items} items), ratio {ingest_ratio:.2f} (goal <= 3.0)")
-    print(json.dumps({
-        "parse_ms": round(medians["parse_report"] * 1e3, 3),
-        "markdown_it_ms": round(medians["markdown_it"] * 1e3, 3),
-        "parse_ratio": round(parse_ratio, 3),
-        "variants": args.variants,
-        "variants_parse_s": round(parse_seconds, 3),
-        "variants_store_s": round(store_seconds, 3),
-        "store_ratio": round(ingest_ratio, 3),
-        "items": items,
-    }))
+    print(
+        f"{args.variants} variants: parse {parse_seconds:.2f} s, store into SQLite "
+        f"{store_seconds:.2f} s ({items} items), ratio {ingest_ratio:.2f} (goal <= 3.0)"
+    )
+    print(
+        json.dumps(
+            {
+                "parse_ms": round(medians["parse_report"] * 1e3, 3),
+                "markdown_it_ms": round(medians["markdown_it"] * 1e3, 3),
+                "parse_ratio": round(parse_ratio, 3),
+                "variants": args.variants,
+                "variants_parse_s": round(parse_seconds, 3),
+                "variants_store_s": round(store_seconds, 3),
+                "store_ratio": round(ingest_ratio, 3),
+                "items": items,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -24,10 +24,26 @@ from pathlib import Path
 from tests.bench.common import percentile, seed_text
 
 LIBRARIES = "import sqlalchemy, markdown_it, mdit_py_plugins, yaml, rapidfuzz, pydantic_settings"
-MODEL_QUERIES = ["GLM-4.7", "glm4.7", "kimi k2", "deepseek v3.2", "minimax m2", "LongCat flash omni",
-                 "MiMo-V2-Flash", "glm 4.7"]
-SEARCH_QUERIES = ["蒸馏", "卡片盒", "sparse attention", "agent memory", "rubrics reward",
-                  "长上下文", "on-policy distillation", "多智能体 辩论"]
+MODEL_QUERIES = [
+    "GLM-4.7",
+    "glm4.7",
+    "kimi k2",
+    "deepseek v3.2",
+    "minimax m2",
+    "LongCat flash omni",
+    "MiMo-V2-Flash",
+    "glm 4.7",
+]
+SEARCH_QUERIES = [
+    "蒸馏",
+    "卡片盒",
+    "sparse attention",
+    "agent memory",
+    "rubrics reward",
+    "长上下文",
+    "on-policy distillation",
+    "多智能体 辩论",
+]
 
 
 def build(db: Path, reports: int) -> int:
@@ -70,13 +86,16 @@ def measure(db: Path, rounds: int) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {"model": [], "search": []}
         for name, queries in (("model", MODEL_QUERIES), ("search", SEARCH_QUERIES)):
             for q in queries:  # warm up
-                await core.handle(Incoming("console", "c", "c", f"/{name} {q}", chat_kind="console"))
+                await core.handle(
+                    Incoming("console", "c", "c", f"/{name} {q}", chat_kind="console")
+                )
         for _ in range(rounds):
             for name, queries in (("model", MODEL_QUERIES), ("search", SEARCH_QUERIES)):
                 for q in queries:
                     start = time.perf_counter()
-                    await core.handle(Incoming("console", "c", "c", f"/{name} {q}",
-                                               chat_kind="console"))
+                    await core.handle(
+                        Incoming("console", "c", "c", f"/{name} {q}", chat_kind="console")
+                    )
                     out[name].append((time.perf_counter() - start) * 1e3)
         return out
 
@@ -129,9 +148,13 @@ def main() -> None:
         "ask_vs_imports": round(ask_s / import_s, 3),
     }
     print(f"/model  p50 {result['model_p50_ms']} ms  p99 {result['model_p99_ms']} ms (goal <= 5)")
-    print(f"/search p50 {result['search_p50_ms']} ms  p99 {result['search_p99_ms']} ms (goal <= 30)")
-    print(f"cold ask {ask_s:.3f} s vs library imports {import_s:.3f} s: "
-          f"{result['ask_vs_imports']}x (goal <= 1.5)")
+    print(
+        f"/search p50 {result['search_p50_ms']} ms  p99 {result['search_p99_ms']} ms (goal <= 30)"
+    )
+    print(
+        f"cold ask {ask_s:.3f} s vs library imports {import_s:.3f} s: "
+        f"{result['ask_vs_imports']}x (goal <= 1.5)"
+    )
     print(json.dumps(result))
 
 

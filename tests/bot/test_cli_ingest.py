@@ -32,12 +32,15 @@ def _bad_files(folder: Path) -> dict[str, Path]:
     files["empty"].write_bytes(b"")
     files["binary"].write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
     files["yaml"].write_text("---\nperiod: [2026-03\ntags: {oops\n---\n# Log\n", encoding="utf-8")
-    files["noitems"].write_text("---\nperiod: 2026-03\n---\n# Notes\n\nJust prose.\n", encoding="utf-8")
+    files["noitems"].write_text(
+        "---\nperiod: 2026-03\n---\n# Notes\n\nJust prose.\n", encoding="utf-8"
+    )
     return files
 
 
-def test_ingest_then_again_changes_nothing(env: str, seed_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_then_again_changes_nothing(
+    env: str, seed_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["ingest", str(seed_path)]) == 0
     out = capsys.readouterr().out
     assert "2026-01 new month" in out
@@ -68,8 +71,9 @@ def test_bad_file_is_rejected_in_one_line_and_nothing_changes(
     store.close()
 
 
-def test_oversize_file_is_refused(env: str, monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_oversize_file_is_refused(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DIGESTBOT_MAX_REPORT_BYTES", "1000")
     assert main(["ingest", str(SAMPLE)]) == 1
     err = capsys.readouterr().err
@@ -79,8 +83,9 @@ def test_oversize_file_is_refused(env: str, monkeypatch: pytest.MonkeyPatch,
     store.close()
 
 
-def test_folder_with_one_bad_file_ingests_the_rest(env: str, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_folder_with_one_bad_file_ingests_the_rest(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "reports"
     folder.mkdir()
     shutil.copy(SAMPLE, folder / "2026-02.md")
@@ -96,8 +101,9 @@ def test_folder_with_one_bad_file_ingests_the_rest(env: str, tmp_path: Path,
     store.close()
 
 
-def test_dry_run_json_stores_nothing(env: str, seed_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_json_stores_nothing(
+    env: str, seed_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["ingest", "--dry-run", "--json", str(seed_path)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"report", "items", "warnings"}
@@ -119,8 +125,9 @@ def test_db_upgrade_reports_revision(env: str, capsys: pytest.CaptureFixture[str
     assert "(unchanged)" in capsys.readouterr().out
 
 
-def test_bad_setting_is_one_line(monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_setting_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DIGESTBOT_TIMEZONE", "Mars/Olympus")
     assert main(["db", "upgrade"]) == 2
     err = capsys.readouterr().err.strip()

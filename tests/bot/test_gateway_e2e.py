@@ -49,10 +49,14 @@ class Running:
     db_url: str
 
     async def post_slack(self, body: str, *, signed: bool = True, **headers: str) -> int:
-        sign = signed_headers(SECRET, body) if signed else {
-            "Content-Type": "application/x-www-form-urlencoded"}
-        async with self.http.post(f"{self.base}/slack/events", data=body,
-                                  headers=sign | headers) as resp:
+        sign = (
+            signed_headers(SECRET, body)
+            if signed
+            else {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        async with self.http.post(
+            f"{self.base}/slack/events", data=body, headers=sign | headers
+        ) as resp:
             return resp.status
 
     def tg_texts(self, chat_id: int) -> list[str]:
@@ -83,13 +87,20 @@ async def running(sqlite_url: str) -> AsyncIterator[Running]:
         store.close()
         gateway = Gateway(settings, stdout=io.StringIO())
         task = asyncio.create_task(gateway.run())
-        await wait_for(lambda: gateway.http is not None and gateway.http.port != 0
-                       and any(c.name == "telegram" for c in gateway.channels), within=30)
+        await wait_for(
+            lambda: (
+                gateway.http is not None
+                and gateway.http.port != 0
+                and any(c.name == "telegram" for c in gateway.channels)
+            ),
+            within=30,
+        )
         await wait_for(lambda: tg.commands, within=30)
         assert gateway.http is not None
         async with aiohttp.ClientSession() as http:
-            yield Running(gateway, tg, sl, http, f"http://127.0.0.1:{gateway.http.port}",
-                          sqlite_url)
+            yield Running(
+                gateway, tg, sl, http, f"http://127.0.0.1:{gateway.http.port}", sqlite_url
+            )
         gateway.stopping.set()
         assert await asyncio.wait_for(task, 30) == 0
 
@@ -137,8 +148,12 @@ async def test_slack_mention_and_retried_event_answered_once(running: Running) -
     sl = running.slack
     body = event_body(mention_event("<@UBOT> model GLM-4.7", channel="C0TEAM"), event_id="EvOnce")
     assert await running.post_slack(body) == 200
-    assert await running.post_slack(body, **{"X-Slack-Retry-Num": "1",
-                                             "X-Slack-Retry-Reason": "http_timeout"}) == 200
+    assert (
+        await running.post_slack(
+            body, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+        )
+        == 200
+    )
     await wait_for(lambda: sl.sent, within=15)
     await asyncio.sleep(0.5)
     replies = [p for p in sl.sent if p.channel == "C0TEAM"]
@@ -191,8 +206,9 @@ async def test_admin_upload_is_ingested_and_non_admin_is_refused(
 
 async def test_platform_errors_on_a_reply(running: Running) -> None:
     tg = running.telegram
-    tg.fail_next("sendMessage", 429, "Too Many Requests: retry after 1",
-                 parameters={"retry_after": 1})
+    tg.fail_next(
+        "sendMessage", 429, "Too Many Requests: retry after 1", parameters={"retry_after": 1}
+    )
     tg.user_message(808, 808, "/themes")
     await wait_for(lambda: running.tg_texts(808), within=15)
     assert "clay" in running.tg_texts(808)[0]
@@ -208,11 +224,21 @@ async def test_platform_errors_on_a_reply(running: Running) -> None:
 def test_sigterm_stops_the_gateway_cleanly(tmp_path: Path) -> None:
     async def scenario() -> tuple[int | None, str]:
         async with FakeTelegram(max_poll_wait=0.2) as tg, FakeSlack() as sl:
-            env = {**{k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")},
-                   **_env(tg, sl, f"sqlite:///{tmp_path / 'term.db'}")}
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")},
+                **_env(tg, sl, f"sqlite:///{tmp_path / 'term.db'}"),
+            }
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "run", env=env, cwd=REPO,
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "run",
+                env=env,
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             try:
                 await wait_for(lambda: tg.commands, within=60)
                 tg.user_message(4, 4, "/help")

@@ -24,8 +24,9 @@ class Candidate:
         async def deposed() -> None:
             log.append(f"{name}-")
 
-        self.election = LeaderElection(url, on_elected=elected, on_deposed=deposed,
-                                       takeover_seconds=1.2, lock_key=4242)
+        self.election = LeaderElection(
+            url, on_elected=elected, on_deposed=deposed, takeover_seconds=1.2, lock_key=4242
+        )
 
 
 def _leaders(candidates: list[Candidate]) -> list[str]:
@@ -46,10 +47,16 @@ async def test_exactly_one_leader_and_takeover(postgres_url: str) -> None:
         # Cut the leader's database connection from the server side.
         engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
         with engine.begin() as conn:
-            killed = conn.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                "WHERE locktype = 'advisory' AND objid = 4242 AND granted"
-            )).scalars().all()
+            killed = (
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                        "WHERE locktype = 'advisory' AND objid = 4242 AND granted"
+                    )
+                )
+                .scalars()
+                .all()
+            )
         engine.dispose()
         assert killed == [True]
         await wait_for(lambda: not first.election.is_leader, within=10)

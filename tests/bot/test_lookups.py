@@ -32,22 +32,27 @@ def heading(message: Message) -> str:
     return message.plain().splitlines()[0]
 
 
-@pytest.mark.parametrize("query", ["GLM-4.7", "glm4.7", "GLM 4.7", "glm-4.7", "  GLM-4.7  ", "glm 47"])
+@pytest.mark.parametrize(
+    "query", ["GLM-4.7", "glm4.7", "GLM 4.7", "glm-4.7", "  GLM-4.7  ", "glm 47"]
+)
 async def test_model_matches_loosely(core: CommandCore, query: str) -> None:
     reply = await ask(core, f"/model {query}")
     assert heading(reply) == "GLM-4.7"
     assert "z.ai/blog/glm-4.7" in reply.plain()
 
 
-@pytest.mark.parametrize(("query", "title"), [
-    ("kimi k2", "Kimi-K2"),
-    ("deepseek v3.2", "DeepSeek V3.2"),
-    ("minimax m2", "Minimax-M2"),
-    ("DeepSeek-V3.2", "DeepSeek V3.2"),
-    ("longcat flash omni", "LongCat-flash-Omni"),
-    ("mimo v2 flash", "MiMo-V2-Flash"),
-    ("GLM-4.77", "GLM-4.7"),
-])
+@pytest.mark.parametrize(
+    ("query", "title"),
+    [
+        ("kimi k2", "Kimi-K2"),
+        ("deepseek v3.2", "DeepSeek V3.2"),
+        ("minimax m2", "Minimax-M2"),
+        ("DeepSeek-V3.2", "DeepSeek V3.2"),
+        ("longcat flash omni", "LongCat-flash-Omni"),
+        ("mimo v2 flash", "MiMo-V2-Flash"),
+        ("GLM-4.77", "GLM-4.7"),
+    ],
+)
 async def test_model_names_variants(core: CommandCore, query: str, title: str) -> None:
     assert heading(await ask(core, f"/model {query}")) == title
 
@@ -73,14 +78,17 @@ async def test_unknown_model_suggests_and_hints_search(core: CommandCore) -> Non
     assert "/search gpt-9 turbo" in text
 
 
-@pytest.mark.parametrize(("query", "title"), [
-    ("GAD", "GAD Black-Box On-Policy Distillation"),
-    ("A-Mem", "A-Mem: Agentic Memory for LLM Agents"),
-    ("Rubrics as Rewards", "Rubrics as Rewards"),
-    ("rubrics as rewards", "Rubrics as Rewards"),
-    ("https://arxiv.org/abs/2507.17746", "Rubrics as Rewards"),
-    ("http://arxiv.org/pdf/2507.17746v2", "Rubrics as Rewards"),
-])
+@pytest.mark.parametrize(
+    ("query", "title"),
+    [
+        ("GAD", "GAD Black-Box On-Policy Distillation"),
+        ("A-Mem", "A-Mem: Agentic Memory for LLM Agents"),
+        ("Rubrics as Rewards", "Rubrics as Rewards"),
+        ("rubrics as rewards", "Rubrics as Rewards"),
+        ("https://arxiv.org/abs/2507.17746", "Rubrics as Rewards"),
+        ("http://arxiv.org/pdf/2507.17746v2", "Rubrics as Rewards"),
+    ],
+)
 async def test_paper_by_short_name_title_or_link(core: CommandCore, query: str, title: str) -> None:
     reply = await ask(core, f"/paper {query}")
     assert heading(reply) == title
@@ -102,11 +110,14 @@ async def test_topic_card_lists_its_papers(core: CommandCore) -> None:
     assert "G-Memory" in text
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("卡片盒", "A-Mem: Agentic Memory for LLM Agents"),
-    ("蒸馏", "On policy Distillation"),
-    ("sparse attention", "DeepSeek V3.2"),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("卡片盒", "A-Mem: Agentic Memory for LLM Agents"),
+        ("蒸馏", "On policy Distillation"),
+        ("sparse attention", "DeepSeek V3.2"),
+    ],
+)
 async def test_search_finds_cjk_and_english(core: CommandCore, query: str, expected: str) -> None:
     assert expected in (await ask(core, f"/search {query}")).plain()
 
@@ -128,8 +139,15 @@ async def test_themes_and_latest(core: CommandCore) -> None:
 
 async def test_help_explains_every_command_with_an_example(core: CommandCore) -> None:
     text = (await ask(core, "/start")).plain()
-    for usage in ("/model NAME", "/paper QUERY", "/topic QUERY", "/search TEXT", "/themes",
-                  "/latest", "/help"):
+    for usage in (
+        "/model NAME",
+        "/paper QUERY",
+        "/topic QUERY",
+        "/search TEXT",
+        "/themes",
+        "/latest",
+        "/help",
+    ):
         assert usage in text
     assert "e.g. /model GLM-4.7" in text
 
@@ -160,7 +178,9 @@ async def test_command_addressed_to_the_bot_and_slack_style(core: CommandCore) -
 
 
 async def test_chatter_in_groups_is_ignored(core: CommandCore) -> None:
-    assert await core.handle(Incoming("telegram", "-1", "5", "hello all", chat_kind="group")) is None
+    assert (
+        await core.handle(Incoming("telegram", "-1", "5", "hello all", chat_kind="group")) is None
+    )
     unknown = await ask(core, "/frobnicate now")
     assert "I don't know /frobnicate" in unknown.plain()
 

@@ -63,14 +63,20 @@ class FakeChannel:
 
 def settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "telegram_chat_interval": 0, "slack_channel_interval": 0, "telegram_global_rate": 1000,
-        "admins": f"telegram:{ADMIN}", "send_max_attempts": 3, "console": False,
+        "telegram_chat_interval": 0,
+        "slack_channel_interval": 0,
+        "telegram_global_rate": 1000,
+        "admins": f"telegram:{ADMIN}",
+        "send_max_attempts": 3,
+        "console": False,
     }
     return Settings(**(values | overrides))
 
 
 @asynccontextmanager
-async def running(engine: Engine, channel: FakeChannel, **kwargs: Any) -> AsyncIterator[OutboxWorker]:
+async def running(
+    engine: Engine, channel: FakeChannel, **kwargs: Any
+) -> AsyncIterator[OutboxWorker]:
     kwargs = {"poll_seconds": 0.02, "backoff_base": 0.05, **kwargs}
     worker = OutboxWorker(engine, [channel], kwargs.pop("settings", settings()), **kwargs)
     await worker.start()
@@ -87,11 +93,25 @@ async def until(check: Callable[[], bool], within: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-def add(store: Store, chat_id: str, *, items: list[int] | None = None, kind: str = "private",
-        platform: str = "telegram", key: str | None = None) -> int:
+def add(
+    store: Store,
+    chat_id: str,
+    *,
+    items: list[int] | None = None,
+    kind: str = "private",
+    platform: str = "telegram",
+    key: str | None = None,
+) -> int:
     with store.engine.begin() as conn:
-        row_id = enqueue(conn, platform=platform, chat_id=chat_id, message=Message.text("digest"),
-                         item_ids=items or [], chat_kind=kind, dedup_key=key)
+        row_id = enqueue(
+            conn,
+            platform=platform,
+            chat_id=chat_id,
+            message=Message.text("digest"),
+            item_ids=items or [],
+            chat_kind=kind,
+            dedup_key=key,
+        )
     assert row_id is not None
     return row_id
 
@@ -105,9 +125,20 @@ def subscribe(store: Store, chat_id: str, theme: str = "models") -> None:
     from datetime import UTC, datetime
 
     with store.engine.begin() as conn:
-        conn.execute(Subscription.__table__.insert().values(
-            platform="telegram", chat_id=chat_id, theme=theme, day="mon", at_time="09:00",
-            timezone="UTC", size=5, active=True, created_by="1", created_at=datetime.now(UTC)))
+        conn.execute(
+            Subscription.__table__.insert().values(
+                platform="telegram",
+                chat_id=chat_id,
+                theme=theme,
+                day="mon",
+                at_time="09:00",
+                timezone="UTC",
+                size=5,
+                active=True,
+                created_by="1",
+                created_at=datetime.now(UTC),
+            )
+        )
 
 
 @pytest.fixture
@@ -121,6 +152,7 @@ def item_ids(store: Store) -> list[int]:
 
 # -- the happy path -----------------------------------------------------------------------------
 
+
 async def test_sends_every_part_and_records_deliveries(store: Store, item_ids: list[int]) -> None:
     channel = FakeChannel(parts=2)
     first = add(store, "11", items=item_ids)
@@ -133,12 +165,15 @@ async def test_sends_every_part_and_records_deliveries(store: Store, item_ids: l
     assert len(done[first].message_ids) == 2
     assert done[first].sent_at is not None
     with store.engine.connect() as conn:
-        delivered = conn.execute(select(Delivery.chat_id, Delivery.item_id, Delivery.outbox_id)).all()
+        delivered = conn.execute(
+            select(Delivery.chat_id, Delivery.item_id, Delivery.outbox_id)
+        ).all()
     assert sorted(delivered) == sorted(("11", i, first) for i in item_ids)
     assert second in done
 
 
 # -- failures -----------------------------------------------------------------------------------
+
 
 async def test_retry_after_is_honoured_without_counting_an_attempt(store: Store) -> None:
     channel = FakeChannel()
@@ -276,6 +311,7 @@ async def test_partial_send_resends_only_the_remaining_parts(store: Store) -> No
 
 # -- claims, leases, several workers ------------------------------------------------------------
 
+
 async def test_lease_expiry_reclaims_the_rows_of_a_dead_worker(store: Store) -> None:
     row_ids = [add(store, str(100 + i)) for i in range(3)]
     with store.engine.begin() as conn:
@@ -327,8 +363,9 @@ async def test_two_workers_on_postgres_never_send_a_row_twice(postgres_url: str)
         add(store, str(2000 + i))
     channel = FakeChannel()
     engines = [make_engine(postgres_url) for _ in range(2)]
-    workers = [OutboxWorker(e, [channel], settings(), poll_seconds=0.02, max_in_flight=20)
-               for e in engines]
+    workers = [
+        OutboxWorker(e, [channel], settings(), poll_seconds=0.02, max_in_flight=20) for e in engines
+    ]
     for w in workers:
         await w.start()
     await until(lambda: all(r.status == SENT for r in rows(store).values()), within=20)
@@ -347,6 +384,7 @@ async def test_two_workers_on_postgres_never_send_a_row_twice(postgres_url: str)
 
 
 # -- /status and gauges -------------------------------------------------------------------------
+
 
 async def test_status_command_and_gauges(store: Store) -> None:
     from bot.commands import CommandCore
@@ -379,4 +417,3 @@ async def test_status_command_and_gauges(store: Store) -> None:
 def test_status_on_an_empty_database(store: Store) -> None:
     figures = outbox_status(store.engine)
     assert figures.pending == figures.dead == figures.sent_24h == 0
-

@@ -52,32 +52,46 @@ async def until(check: Callable[[], bool], within: float = 15.0) -> None:
 
 def status(store: Store, chat_id: str) -> str:
     with store.engine.connect() as conn:
-        return str(conn.execute(select(OutboxRow.status).where(
-            OutboxRow.chat_id == chat_id, OutboxRow.purpose == "digest")).scalar_one())
+        return str(
+            conn.execute(
+                select(OutboxRow.status).where(
+                    OutboxRow.chat_id == chat_id, OutboxRow.purpose == "digest"
+                )
+            ).scalar_one()
+        )
 
 
 async def test_faults_of_the_fake_telegram_server(fake: FakeTelegram, sqlite_url: str) -> None:
     store = Store.open(sqlite_url)
-    channel = TelegramChannel(DEFAULT_TOKEN, base_url=fake.base_url,
-                              base_file_url=fake.base_file_url, poll_timeout=0.2,
-                              request_timeout=0.5)
+    channel = TelegramChannel(
+        DEFAULT_TOKEN,
+        base_url=fake.base_url,
+        base_file_url=fake.base_file_url,
+        poll_timeout=0.2,
+        request_timeout=0.5,
+    )
     await channel.start(_NoCommands())  # type: ignore[arg-type]
-    settings = Settings(telegram_chat_interval=0, admins="telegram:900", send_max_attempts=4,
-                        console=False)
+    settings = Settings(
+        telegram_chat_interval=0, admins="telegram:900", send_max_attempts=4, console=False
+    )
     worker = OutboxWorker(store.engine, [channel], settings, poll_seconds=0.02, backoff_base=0.05)
     await worker.start()
 
     def send(chat: str) -> float:
         with store.engine.begin() as conn:
-            enqueue(conn, platform="telegram", chat_id=chat, message=Message.text(f"digest {chat}"),
-                    chat_kind="group" if chat.startswith("-") else "private")
+            enqueue(
+                conn,
+                platform="telegram",
+                chat_id=chat,
+                message=Message.text(f"digest {chat}"),
+                chat_kind="group" if chat.startswith("-") else "private",
+            )
         worker.wake()
         return time.monotonic()
 
     try:
         # 429 with retry_after: the row waits that long, no attempt counted.
-        fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1",
-                       {"retry_after": 1})
+        fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", {"retry_after": 1})
         started = send("1")
         await until(lambda: status(store, "1") == SENT)
         assert time.monotonic() - started >= 1.0
@@ -92,10 +106,20 @@ async def test_faults_of_the_fake_telegram_server(fake: FakeTelegram, sqlite_url
 
         # 403: the subscription is deactivated and the admin told.
         with store.engine.begin() as conn:
-            conn.execute(Subscription.__table__.insert().values(
-                platform="telegram", chat_id="-3", theme="models", day="mon", at_time="09:00",
-                timezone="UTC", size=5, active=True, created_by="1",
-                created_at=datetime.now(UTC)))
+            conn.execute(
+                Subscription.__table__.insert().values(
+                    platform="telegram",
+                    chat_id="-3",
+                    theme="models",
+                    day="mon",
+                    at_time="09:00",
+                    timezone="UTC",
+                    size=5,
+                    active=True,
+                    created_by="1",
+                    created_at=datetime.now(UTC),
+                )
+            )
         fake.chat_gone(-3)
         send("-3")
         await until(lambda: any(s.chat_id == 900 for s in fake.sent))
@@ -123,7 +147,9 @@ async def test_faults_of_the_fake_telegram_server(fake: FakeTelegram, sqlite_url
 
 
 @pytest.mark.slow
-async def test_sigkill_mid_fanout_loses_nothing(limited_fake: FakeTelegram, sqlite_url: str) -> None:
+async def test_sigkill_mid_fanout_loses_nothing(
+    limited_fake: FakeTelegram, sqlite_url: str
+) -> None:
     fake = limited_fake
     chats, rate = 300, 150.0
     await asyncio.to_thread(prepare, sqlite_url, chats, "kill")

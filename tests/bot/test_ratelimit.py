@@ -12,8 +12,12 @@ from digests.message import Message
 
 
 def limiter(**kwargs: Any) -> RateLimiter:
-    values: dict[str, Any] = {"telegram_global_rate": 1000.0, "telegram_chat_interval": 0.0,
-                              "telegram_group_per_minute": 6000, "slack_channel_interval": 0.0}
+    values: dict[str, Any] = {
+        "telegram_global_rate": 1000.0,
+        "telegram_chat_interval": 0.0,
+        "telegram_group_per_minute": 6000,
+        "slack_channel_interval": 0.0,
+    }
     return RateLimiter(**(values | kwargs))
 
 
@@ -62,8 +66,9 @@ async def test_slack_paces_each_channel_and_has_no_global_limit() -> None:
 
 async def test_a_reply_is_not_stuck_behind_a_fanout() -> None:
     rl = limiter(telegram_global_rate=10.0)
-    fanout = [asyncio.create_task(rl.acquire("telegram", str(i), "private", BULK))
-              for i in range(40)]
+    fanout = [
+        asyncio.create_task(rl.acquire("telegram", str(i), "private", BULK)) for i in range(40)
+    ]
     await asyncio.sleep(0.1)
     assert sum(t.done() for t in fanout) < 12  # the fan-out is queued behind the limit
     reply = await timed(rl.acquire("telegram", "999", "private", INTERACTIVE))

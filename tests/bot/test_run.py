@@ -22,9 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True,
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
         env={**{k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")}, **env},
-        cwd=REPO, timeout=120,
+        cwd=REPO,
+        timeout=120,
     )
 
 
@@ -48,17 +52,27 @@ def test_default_database_lives_in_the_data_directory(tmp_path: Path) -> None:
     assert (tmp_path / "digestbot" / "digestbot.db").exists()
 
 
-@pytest.mark.parametrize(("env", "named"), [
-    ({"DIGESTBOT_TIMEZONE": "Mars/Base"}, "DIGESTBOT_TIMEZONE"),
-    ({"DIGESTBOT_HTTP_PORT": "http"}, "DIGESTBOT_HTTP_PORT"),
-    ({"DIGESTBOT_ADMINS": "telegram"}, "DIGESTBOT_ADMINS"),
-    ({"DIGESTBOT_SLACK_BOT_TOKEN": "xoxb-1"}, "DIGESTBOT_SLACK_APP_TOKEN"),
-    ({"DIGESTBOT_DATABASE_URL": "mysql://x"}, "DIGESTBOT_DATABASE_URL"),
-    ({"DIGESTBOT_TELEGRAM_TOKEN": "1:x", "DIGESTBOT_TELEGRAM_WEBHOOK_URL": "http://insecure"},
-     "DIGESTBOT_TELEGRAM_WEBHOOK_URL"),
-    ({"DIGESTBOT_NO_SUCH_THING": "1"}, "DIGESTBOT_NO_SUCH_THING"),
-])
-def test_bad_setting_stops_run_with_one_line(tmp_path: Path, env: dict[str, str], named: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DIGESTBOT_TIMEZONE": "Mars/Base"}, "DIGESTBOT_TIMEZONE"),
+        ({"DIGESTBOT_HTTP_PORT": "http"}, "DIGESTBOT_HTTP_PORT"),
+        ({"DIGESTBOT_ADMINS": "telegram"}, "DIGESTBOT_ADMINS"),
+        ({"DIGESTBOT_SLACK_BOT_TOKEN": "xoxb-1"}, "DIGESTBOT_SLACK_APP_TOKEN"),
+        ({"DIGESTBOT_DATABASE_URL": "mysql://x"}, "DIGESTBOT_DATABASE_URL"),
+        (
+            {
+                "DIGESTBOT_TELEGRAM_TOKEN": "1:x",
+                "DIGESTBOT_TELEGRAM_WEBHOOK_URL": "http://insecure",
+            },
+            "DIGESTBOT_TELEGRAM_WEBHOOK_URL",
+        ),
+        ({"DIGESTBOT_NO_SUCH_THING": "1"}, "DIGESTBOT_NO_SUCH_THING"),
+    ],
+)
+def test_bad_setting_stops_run_with_one_line(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
     env = {"DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", **env}
     done = _run(["run"], env)
     assert done.returncode == 2
@@ -86,7 +100,9 @@ def test_tokens_never_reach_the_log(caplog: pytest.LogCaptureFixture) -> None:
     logger.addHandler(handler)
     logger.propagate = False
     try:
-        logger.warning("calling https://api.telegram.org/bot123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe")
+        logger.warning(
+            "calling https://api.telegram.org/bot123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe"
+        )
         logger.warning("secret is %s and xoxb-1111-2222-abcdef", "s3cr3t-signing")
     finally:
         logger.removeHandler(handler)
@@ -98,10 +114,14 @@ def test_tokens_never_reach_the_log(caplog: pytest.LogCaptureFixture) -> None:
 
 
 async def test_health_and_metrics(tmp_path: Path) -> None:
-    settings = load_settings(env={
-        "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}",
-        "DIGESTBOT_HTTP_PORT": "0", "DIGESTBOT_HTTP_HOST": "127.0.0.1", "DIGESTBOT_CONSOLE": "false",
-    })
+    settings = load_settings(
+        env={
+            "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}",
+            "DIGESTBOT_HTTP_PORT": "0",
+            "DIGESTBOT_HTTP_HOST": "127.0.0.1",
+            "DIGESTBOT_CONSOLE": "false",
+        }
+    )
     gateway = Gateway(settings, stdout=io.StringIO())
     task = asyncio.create_task(gateway.run())
     try:
@@ -140,10 +160,13 @@ async def test_reports_dir_is_ingested_and_watched(tmp_path: Path) -> None:
     reports.mkdir()
     (reports / "2025-12.md").write_bytes((samples / "2025-12.md").read_bytes())
     url = f"sqlite:///{tmp_path / 'watch.db'}"
-    settings = load_settings(env={
-        "DIGESTBOT_DATABASE_URL": url, "DIGESTBOT_CONSOLE": "false",
-        "DIGESTBOT_REPORTS_DIR": str(reports),
-    })
+    settings = load_settings(
+        env={
+            "DIGESTBOT_DATABASE_URL": url,
+            "DIGESTBOT_CONSOLE": "false",
+            "DIGESTBOT_REPORTS_DIR": str(reports),
+        }
+    )
     gateway = Gateway(settings, stdout=io.StringIO(), watch_seconds=0.2)
     task = asyncio.create_task(gateway.run())
     store = Store.open(url)

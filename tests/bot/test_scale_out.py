@@ -70,6 +70,7 @@ GAP_CHATS = [str(200001 + i) for i in range(MISSED)]
 
 # -- helpers ------------------------------------------------------------------------------------
 
+
 async def until(check: Callable[[], Any], what: str, within: float) -> Any:
     """Poll ``check`` (plain or returning an awaitable) until it gives something truthy; fail
     naming ``what`` at the deadline."""
@@ -125,8 +126,13 @@ def spawn_gateway(name: str, env: dict[str, str], tmp: Path) -> GatewayProc:
     log_path = tmp / f"{name}.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed in stop_gateways
     proc = subprocess.Popen(
-        [str(DIGESTBOT), "run"], cwd=REPO, env=env | {"DIGESTBOT_HTTP_PORT": str(port)},
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        [str(DIGESTBOT), "run"],
+        cwd=REPO,
+        env=env | {"DIGESTBOT_HTTP_PORT": str(port)},
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     return GatewayProc(name, port, log_path, proc, log)
 
 
@@ -169,8 +175,9 @@ class LockHolder:
     """
 
     def __init__(self, url: str) -> None:
-        self.conn = psycopg.connect(libpq_dsn(url), autocommit=True,
-                                    application_name="scale-test-lock")
+        self.conn = psycopg.connect(
+            libpq_dsn(url), autocommit=True, application_name="scale-test-lock"
+        )
         self.backend = self.conn.info.backend_pid
         self.held = threading.Event()
         self._thread = threading.Thread(target=self._take, daemon=True)
@@ -202,8 +209,13 @@ class Db:
 
     def digest_rows(self) -> int:
         with self.store.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(OutboxRow).where(
-                OutboxRow.purpose == "digest", OutboxRow.chat_id.in_(FANOUT))).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(OutboxRow)
+                    .where(OutboxRow.purpose == "digest", OutboxRow.chat_id.in_(FANOUT))
+                ).scalar_one()
+            )
 
     def worker_of(self, pid: int) -> str | None:
         with self.store.engine.connect() as conn:
@@ -214,57 +226,102 @@ class Db:
         """``workers`` workers, each of which has beaten since the last one joined (so each
         knows its share of the global limit)."""
         with self.store.engine.connect() as conn:
-            n, first_seen, last_start = conn.execute(select(
-                func.count(), func.min(OutboxWorkerRow.seen_at),
-                func.max(OutboxWorkerRow.started_at))).one()
+            n, first_seen, last_start = conn.execute(
+                select(
+                    func.count(),
+                    func.min(OutboxWorkerRow.seen_at),
+                    func.max(OutboxWorkerRow.started_at),
+                )
+            ).one()
         return bool(n == workers and first_seen > last_start)
 
     def held_by(self, worker_id: str) -> int:
         with self.store.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(OutboxRow).where(
-                OutboxRow.status == PENDING, OutboxRow.claimed_by == worker_id)).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(OutboxRow)
+                    .where(OutboxRow.status == PENDING, OutboxRow.claimed_by == worker_id)
+                ).scalar_one()
+            )
 
     def sent_by_since(self, worker_id: str, since: datetime) -> int:
         with self.store.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(OutboxRow).where(
-                OutboxRow.status == SENT, OutboxRow.claimed_by == worker_id,
-                OutboxRow.sent_at > since)).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(OutboxRow)
+                    .where(
+                        OutboxRow.status == SENT,
+                        OutboxRow.claimed_by == worker_id,
+                        OutboxRow.sent_at > since,
+                    )
+                ).scalar_one()
+            )
 
     def statuses(self, chats: list[str]) -> Counter[str]:
         with self.store.engine.connect() as conn:
-            rows = conn.execute(select(OutboxRow.status).where(
-                OutboxRow.purpose == "digest", OutboxRow.chat_id.in_(chats))).scalars()
+            rows = conn.execute(
+                select(OutboxRow.status).where(
+                    OutboxRow.purpose == "digest", OutboxRow.chat_id.in_(chats)
+                )
+            ).scalars()
             return Counter(rows)
 
     def cut(self, pid: int) -> int:
         """Terminate every backend of process ``pid`` (engine pools, election connection)."""
         with self.store.engine.begin() as conn:
-            return len(conn.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name IN (:a, :b)"),
-                {"a": f"digestbot {pid}", "b": f"digestbot-leader {pid}"}).all())
+            return len(
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name IN (:a, :b)"
+                    ),
+                    {"a": f"digestbot {pid}", "b": f"digestbot-leader {pid}"},
+                ).all()
+            )
 
     def lock_waiting(self, backend: int) -> bool:
         with self.store.engine.connect() as conn:
-            return bool(conn.execute(text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = :p "
-                "AND NOT granted"), {"p": backend}).scalar())
+            return bool(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = :p "
+                        "AND NOT granted"
+                    ),
+                    {"p": backend},
+                ).scalar()
+            )
 
 
 def prepare(db_url: str, t0: datetime) -> tuple[list[int], list[int]]:
     """Ingest the samples, subscribe the chats, and mark the fan-out's run as missed at ``t0``."""
     ingest = subprocess.run(
-        [str(DIGESTBOT), "ingest", "digests/samples"], cwd=REPO, capture_output=True, text=True,
+        [str(DIGESTBOT), "ingest", "digests/samples"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")}
-        | {"DIGESTBOT_DATABASE_URL": db_url}, timeout=60, check=False)
+        | {"DIGESTBOT_DATABASE_URL": db_url},
+        timeout=60,
+        check=False,
+    )
     assert ingest.returncode == 0, ingest.stderr
     store = Store.open(db_url)
     schedule = Schedule(DAYS[t0.weekday()], f"{t0:%H:%M}", "UTC")
     ids: dict[str, int] = {}
     for chat in FANOUT + GAP_CHATS:
-        sub, _ = save_subscription(store, platform="telegram", chat_id=chat, chat_kind="private",
-                                   theme=THEME, schedule=schedule, size=5, created_by="test",
-                                   now=t0 - timedelta(days=1))
+        sub, _ = save_subscription(
+            store,
+            platform="telegram",
+            chat_id=chat,
+            chat_kind="private",
+            theme=THEME,
+            schedule=schedule,
+            size=5,
+            created_by="test",
+            now=t0 - timedelta(days=1),
+        )
         ids[chat] = sub.id
     store.close()
     return [ids[c] for c in FANOUT], [ids[c] for c in GAP_CHATS]
@@ -279,6 +336,7 @@ async def set_next_runs(db_url: str, sub_ids: list[int], when: datetime) -> None
     scheduler = Scheduler(store)
     await scheduler.start(paused=True)
     try:
+
         def modify() -> None:
             for sub_id in sub_ids:
                 job = scheduler.job(sub_id)
@@ -320,13 +378,21 @@ class RateMeter:
             await self._task
 
 
-def command_update(fake: FakeTelegram, update_id: int, chat_id: int, command: str) -> dict[str, Any]:
-    msg = fake.message_dict(chat_id, chat_id, "private", text=command, entities=[
-        {"type": "bot_command", "offset": 0, "length": len(command.split()[0])}])
+def command_update(
+    fake: FakeTelegram, update_id: int, chat_id: int, command: str
+) -> dict[str, Any]:
+    msg = fake.message_dict(
+        chat_id,
+        chat_id,
+        "private",
+        text=command,
+        entities=[{"type": "bot_command", "offset": 0, "length": len(command.split()[0])}],
+    )
     return {"update_id": update_id, "message": msg}
 
 
 # -- the test -----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def figures() -> Iterator[dict[str, Any]]:
@@ -347,10 +413,17 @@ async def test_three_gateways_one_scheduler_no_double_posts(
     db = Db(store)
     gateways: list[GatewayProc] = []
     lock: LockHolder | None = None
-    async with FakeTelegram(rate=RATE * 1.1) as fake, aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=5)) as http:
-        secret = webhook_secret(Settings(telegram_token=SecretStr(DEFAULT_TOKEN),
-                                         telegram_webhook_url=WEBHOOK_URL, console=False))
+    async with (
+        FakeTelegram(rate=RATE * 1.1) as fake,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http,
+    ):
+        secret = webhook_secret(
+            Settings(
+                telegram_token=SecretStr(DEFAULT_TOKEN),
+                telegram_webhook_url=WEBHOOK_URL,
+                console=False,
+            )
+        )
         assert secret
 
         async def health(gw: GatewayProc) -> dict[str, Any] | None:
@@ -362,12 +435,16 @@ async def test_three_gateways_one_scheduler_no_double_posts(
 
         async def leaders(among: list[GatewayProc]) -> list[GatewayProc]:
             states = await asyncio.gather(*(health(g) for g in among))
-            return [g for g, s in zip(among, states, strict=True)
-                    if s is not None and s.get("scheduler_leader")]
+            return [
+                g
+                for g, s in zip(among, states, strict=True)
+                if s is not None and s.get("scheduler_leader")
+            ]
 
         async def post(gw: GatewayProc, update: dict[str, Any], token: str = secret) -> int:
-            async with http.post(f"{gw.base}/telegram", json=update,
-                                 headers={SECRET_HEADER: token}) as resp:
+            async with http.post(
+                f"{gw.base}/telegram", json=update, headers={SECRET_HEADER: token}
+            ) as resp:
                 return resp.status
 
         def texts(chat: str) -> list[str]:
@@ -392,45 +469,62 @@ async def test_three_gateways_one_scheduler_no_double_posts(
             figures["startup_s"] = round(time.monotonic() - began, 1)
             assert await leaders(gateways) == []  # the test holds the lock: nobody leads
             assert fake.webhook == {"url": WEBHOOK_URL, "secret_token": secret}
-            await until(lambda: asyncio.to_thread(db.shares_settled, 3),
-                        "three outbox workers sharing the rate limit", within=10)
+            await until(
+                lambda: asyncio.to_thread(db.shares_settled, 3),
+                "three outbox workers sharing the rate limit",
+                within=10,
+            )
             assert await asyncio.to_thread(db.digest_rows) == 0
 
             # -- webhook updates through each gateway, behind a "load balancer" -------------
             hour_minute = f"{t0:%H:%M}"
             for i, gw in enumerate(gateways):
-                update = command_update(fake, 700 + i, 300001 + i,
-                                        f"/subscribe {THEME} {DAYS[t0.weekday()]} {hour_minute} UTC")
+                update = command_update(
+                    fake,
+                    700 + i,
+                    300001 + i,
+                    f"/subscribe {THEME} {DAYS[t0.weekday()]} {hour_minute} UTC",
+                )
                 assert await post(gw, update) == 200
-            assert await post(gateways[0], command_update(fake, 799, 300009, "/themes"),
-                              token="wrong") == 403
+            assert (
+                await post(gateways[0], command_update(fake, 799, 300009, "/themes"), token="wrong")
+                == 403
+            )
             # The same update at two gateways at once (Telegram retrying through the balancer).
             twice = command_update(fake, 800, 400001, "/themes")
-            assert await asyncio.gather(post(gateways[0], twice), post(gateways[1], twice)) \
-                == [200, 200]
+            assert await asyncio.gather(post(gateways[0], twice), post(gateways[1], twice)) == [
+                200,
+                200,
+            ]
             for chat in ("300001", "300002", "300003", "400001"):
                 await until(partial(texts, chat), f"a reply in chat {chat}", within=10)
-            assert all("Subscribed this chat" in texts(c)[0] for c in ("300001", "300002", "300003"))
+            assert all(
+                "Subscribed this chat" in texts(c)[0] for c in ("300001", "300002", "300003")
+            )
 
             # -- elect: exactly one leader, which makes the missed fan-out ------------------
             meter = RateMeter(fake)
             await asyncio.to_thread(lock.release)
             lock = None
             elected_at = time.monotonic()
-            first = (await until(lambda: leaders(gateways), "a leader", within=15))
+            first = await until(lambda: leaders(gateways), "a leader", within=15)
             figures["election_s"] = round(time.monotonic() - elected_at, 2)
             assert len(first) == 1
             leader = first[0]
             await asyncio.sleep(2 * TAKEOVER / 6)  # two campaign rounds: still one leader
             assert await leaders(gateways) == [leader]
-            await until(lambda: asyncio.to_thread(lambda: db.digest_rows() == CHATS),
-                        "every digest recorded in the outbox", within=20)
+            await until(
+                lambda: asyncio.to_thread(lambda: db.digest_rows() == CHATS),
+                "every digest recorded in the outbox",
+                within=20,
+            )
 
             # -- SIGKILL the leader mid-fan-out ---------------------------------------------
             killed_worker = await asyncio.to_thread(db.worker_of, leader.pid)
             assert killed_worker is not None
-            await until(lambda: fake.stats.accepted >= CHATS // 5,
-                        "a fifth of the fan-out", within=20)
+            await until(
+                lambda: fake.stats.accepted >= CHATS // 5, "a fifth of the fan-out", within=20
+            )
             os.kill(leader.pid, signal.SIGKILL)
             leader.proc.wait()
             leader.killed = True
@@ -441,14 +535,17 @@ async def test_three_gateways_one_scheduler_no_double_posts(
             figures["held_at_kill"] = held_at_kill
             assert accepted_at_kill < CHATS, "the kill came after the fan-out"
             survivors = [g for g in gateways if g is not leader]
-            second = (await until(lambda: leaders(survivors), "a new leader", within=TAKEOVER + 5))
+            second = await until(lambda: leaders(survivors), "a new leader", within=TAKEOVER + 5)
             figures["takeover_s"] = round(time.monotonic() - killed_at, 2)
             assert len(second) == 1
             new_leader = second[0]
 
             # -- cut every database connection of the new leader ----------------------------
-            await until(lambda: fake.stats.accepted >= accepted_at_kill + 20,
-                        "the fan-out going on after the kill", within=20)
+            await until(
+                lambda: fake.stats.accepted >= accepted_at_kill + 20,
+                "the fan-out going on after the kill",
+                within=20,
+            )
             cut_worker = await asyncio.to_thread(db.worker_of, new_leader.pid)
             assert cut_worker is not None
             cut_at = datetime.now(UTC)
@@ -463,10 +560,16 @@ async def test_three_gateways_one_scheduler_no_double_posts(
             await until(lambda: texts("400002"), "a reply after the cut", 10)
 
             # -- every chat gets its digest (the killed one's claims expire after the lease) --
-            await until(lambda: len(digests_to(FANOUT)) == CHATS,
-                        "a digest in every fan-out chat", within=50)
-            await until(lambda: asyncio.to_thread(lambda: db.statuses(FANOUT) == {SENT: CHATS}),
-                        "every fan-out row marked sent", within=10)
+            await until(
+                lambda: len(digests_to(FANOUT)) == CHATS,
+                "a digest in every fan-out chat",
+                within=50,
+            )
+            await until(
+                lambda: asyncio.to_thread(lambda: db.statuses(FANOUT) == {SENT: CHATS}),
+                "every fan-out row marked sent",
+                within=10,
+            )
             figures["fanout_done_s"] = round(time.monotonic() - killed_at, 1)
             cut_sent = await asyncio.to_thread(db.sent_by_since, cut_worker, cut_at)
             figures["sent_by_cut_gateway_after_cut"] = cut_sent
@@ -478,15 +581,27 @@ async def test_three_gateways_one_scheduler_no_double_posts(
 
             # -- a gap between leaders: jobs due in it are made once by the next leader ------
             lock = gap_lock = LockHolder(postgres_url)
-            await until(lambda: asyncio.to_thread(db.lock_waiting, gap_lock.backend),
-                        "the test queued for the lock", within=10)
+            await until(
+                lambda: asyncio.to_thread(db.lock_waiting, gap_lock.backend),
+                "the test queued for the lock",
+                within=10,
+            )
             holder = now_leading[0]
-            assert await asyncio.to_thread(
-                db.scalar, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                           "WHERE application_name = :a", a=f"digestbot-leader {holder.pid}") == 1
+            assert (
+                await asyncio.to_thread(
+                    db.scalar,
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :a",
+                    a=f"digestbot-leader {holder.pid}",
+                )
+                == 1
+            )
             assert await asyncio.to_thread(lock.held.wait, 10)
-            await until(lambda: _no_leader(leaders, survivors),
-                        "the old leader to step down", within=TAKEOVER + 5)
+            await until(
+                lambda: _no_leader(leaders, survivors),
+                "the old leader to step down",
+                within=TAKEOVER + 5,
+            )
             missed = gap_ids + await asyncio.to_thread(_webhook_subscriptions, db)
             await set_next_runs(postgres_url, missed, datetime.now(UTC) - timedelta(seconds=1))
             await asyncio.to_thread(lock.release)
@@ -496,12 +611,19 @@ async def test_three_gateways_one_scheduler_no_double_posts(
             figures["gap_takeover_s"] = round(time.monotonic() - gap_end, 2)
             assert len(third) == 1
             gap_chats = [*GAP_CHATS, "300001", "300002", "300003"]
-            await until(lambda: len(digests_to(GAP_CHATS)) == MISSED
-                        and all(len(texts(c)) >= 2 for c in gap_chats[MISSED:]),
-                        "the digests missed between leaders", within=20)
-            await until(lambda: asyncio.to_thread(
-                lambda: db.statuses(gap_chats) == {SENT: len(gap_chats)}),
-                "the missed digests marked sent", within=10)
+            await until(
+                lambda: (
+                    len(digests_to(GAP_CHATS)) == MISSED
+                    and all(len(texts(c)) >= 2 for c in gap_chats[MISSED:])
+                ),
+                "the digests missed between leaders",
+                within=20,
+            )
+            await until(
+                lambda: asyncio.to_thread(lambda: db.statuses(gap_chats) == {SENT: len(gap_chats)}),
+                "the missed digests marked sent",
+                within=10,
+            )
 
             # -- exactly once ---------------------------------------------------------------
             await asyncio.sleep(1.0)  # room for a late duplicate to show up
@@ -539,13 +661,18 @@ async def test_three_gateways_one_scheduler_no_double_posts(
     figures["runtime_s"] = round(time.monotonic() - began, 1)
 
 
-async def _no_leader(leaders: Callable[[list[GatewayProc]], Awaitable[list[GatewayProc]]],
-                     among: list[GatewayProc]) -> bool:
+async def _no_leader(
+    leaders: Callable[[list[GatewayProc]], Awaitable[list[GatewayProc]]], among: list[GatewayProc]
+) -> bool:
     return not await leaders(among)
 
 
 def _webhook_subscriptions(db: Db) -> list[int]:
     with db.store.engine.connect() as conn:
-        return list(conn.execute(select(Subscription.id).where(
-            Subscription.chat_id.in_(["300001", "300002", "300003"]))
-            .order_by(Subscription.chat_id)).scalars())
+        return list(
+            conn.execute(
+                select(Subscription.id)
+                .where(Subscription.chat_id.in_(["300001", "300002", "300003"]))
+                .order_by(Subscription.chat_id)
+            ).scalars()
+        )

@@ -35,12 +35,27 @@ TUE = datetime(2026, 3, 3, 0, 30, tzinfo=UTC)
 CHAT = "-100"
 
 
-def subscribe(store: Store, theme: str, day: str = "tue", at: str = "08:30",
-              tz: str = "Asia/Shanghai", size: int = 5, chat: str = CHAT,
-              created: datetime = NOW) -> int:
-    sub, _ = save_subscription(store, platform="telegram", chat_id=chat, chat_kind="supergroup",
-                               theme=theme, schedule=Schedule(day, at, tz), size=size,
-                               created_by="test", now=created)
+def subscribe(
+    store: Store,
+    theme: str,
+    day: str = "tue",
+    at: str = "08:30",
+    tz: str = "Asia/Shanghai",
+    size: int = 5,
+    chat: str = CHAT,
+    created: datetime = NOW,
+) -> int:
+    sub, _ = save_subscription(
+        store,
+        platform="telegram",
+        chat_id=chat,
+        chat_kind="supergroup",
+        theme=theme,
+        schedule=Schedule(day, at, tz),
+        size=size,
+        created_by="test",
+        now=created,
+    )
     return sub.id
 
 
@@ -59,14 +74,28 @@ def titles(store: Store, item_ids: list[int]) -> list[str]:
 def mark_sent(store: Store, outbox_id: int) -> None:
     """What the outbox worker does once the platform accepted every part."""
     with store.engine.begin() as conn:
-        row = conn.execute(select(OutboxRow.platform, OutboxRow.chat_id, OutboxRow.item_ids)
-                           .where(OutboxRow.id == outbox_id)).one()
-        conn.execute(update(OutboxRow).where(OutboxRow.id == outbox_id)
-                     .values(status="sent", sent_at=NOW))
+        row = conn.execute(
+            select(OutboxRow.platform, OutboxRow.chat_id, OutboxRow.item_ids).where(
+                OutboxRow.id == outbox_id
+            )
+        ).one()
+        conn.execute(
+            update(OutboxRow).where(OutboxRow.id == outbox_id).values(status="sent", sent_at=NOW)
+        )
         if row.item_ids:
-            conn.execute(insert(Delivery), [
-                {"platform": row.platform, "chat_id": row.chat_id, "item_id": i,
-                 "outbox_id": outbox_id, "delivered_at": NOW} for i in row.item_ids])
+            conn.execute(
+                insert(Delivery),
+                [
+                    {
+                        "platform": row.platform,
+                        "chat_id": row.chat_id,
+                        "item_id": i,
+                        "outbox_id": outbox_id,
+                        "delivered_at": NOW,
+                    }
+                    for i in row.item_ids
+                ],
+            )
 
 
 @pytest.fixture
@@ -85,13 +114,26 @@ def test_weekly_runs_send_each_item_once(samples: Store) -> None:
     assert first is not None
     # The same run again (a misfire after a restart, a second scheduler): no second row.
     assert make_digest_due(store, sub, TUE, TUE + timedelta(minutes=5)) is None
-    assert make_digest_due(store, sub, TUE + timedelta(seconds=30), TUE + timedelta(minutes=5)) is None
+    assert (
+        make_digest_due(store, sub, TUE + timedelta(seconds=30), TUE + timedelta(minutes=5)) is None
+    )
     [row] = outbox(store)
     assert row.dedup_key == f"digest:{sub}:2026-03-03T00:30Z" == dedup_key(sub, TUE)
-    assert (row.platform, row.chat_id, row.chat_kind, row.subscription_id, row.purpose,
-            row.status) == ("telegram", CHAT, "supergroup", sub, "digest", "pending")
+    assert (
+        row.platform,
+        row.chat_id,
+        row.chat_kind,
+        row.subscription_id,
+        row.purpose,
+        row.status,
+    ) == ("telegram", CHAT, "supergroup", sub, "digest", "pending")
     assert titles(store, row.item_ids) == [
-        "GLM-4.7", "Mistral Large 3", "Nemotron 3 Nano", "Olmo 3", "Kimi-K2-Thinking"]
+        "GLM-4.7",
+        "Mistral Large 3",
+        "Nemotron 3 Nano",
+        "Olmo 3",
+        "Kimi-K2-Thinking",
+    ]
     message = message_from_json(row.message)
     assert message.plain().splitlines()[0] == "基座模型追踪 (The Clay) · week of 3 Mar 2026"
     mark_sent(store, first)
@@ -99,13 +141,18 @@ def test_weekly_runs_send_each_item_once(samples: Store) -> None:
     second = make_digest_due(store, sub, TUE + timedelta(days=7), TUE + timedelta(days=7))
     assert second is not None
     assert titles(store, outbox(store)[1].item_ids) == [
-        "GLM-4.6", "Qwen3-Next-80B-A3B", "gpt-oss-120b", "DeepSeek-V3.2-Exp"]
+        "GLM-4.6",
+        "Qwen3-Next-80B-A3B",
+        "gpt-oss-120b",
+        "DeepSeek-V3.2-Exp",
+    ]
     # Not sent yet, but queued: the next run must not repeat it, and finds nothing new.
     assert make_digest_due(store, sub, TUE + timedelta(days=14), TUE + timedelta(days=14)) is None
     assert len(outbox(store)) == 2
     # Unless the setting asks for a "nothing new" note.
-    note = make_digest_due(store, sub, TUE + timedelta(days=21), TUE + timedelta(days=21),
-                           post_empty=True)
+    note = make_digest_due(
+        store, sub, TUE + timedelta(days=21), TUE + timedelta(days=21), post_empty=True
+    )
     assert note is not None
     row = outbox(store)[-1]
     assert row.item_ids == []
@@ -138,30 +185,43 @@ def test_a_reuploaded_month_does_not_resend_unchanged_items(samples: Store) -> N
     # A corrected February: one paper's text fixed, one paper renamed (a new item to its readers).
     original = (SAMPLES / "2026-02.md").read_text(encoding="utf-8")
     edited = original.replace("离线 SFT 只学教师会走的路", "离线 SFT 只学教师走过的路", 1).replace(
-        "[MiniLLM: Knowledge Distillation", "[MiniLLM v2: Knowledge Distillation", 1)
+        "[MiniLLM: Knowledge Distillation", "[MiniLLM v2: Knowledge Distillation", 1
+    )
     assert edited.count("MiniLLM v2") == 1
     result = store.ingest(parse_report(edited, "2026-02.md"), edited, uploaded_by="test")
     assert result.status == "updated"
     assert [i.title for i in result.added] == [
-        "MiniLLM v2: Knowledge Distillation of Large Language Models"]
+        "MiniLLM v2: Knowledge Distillation of Large Language Models"
+    ]
     assert "On-Policy Distillation" in [i.title for i in result.changed]
     second = make_digest_due(store, sub, TUE + timedelta(days=7), TUE + timedelta(days=7))
     assert second is not None
     assert titles(store, outbox(store)[1].item_ids) == [
-        "MiniLLM v2: Knowledge Distillation of Large Language Models"]
+        "MiniLLM v2: Knowledge Distillation of Large Language Models"
+    ]
 
 
 # -- daylight saving ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("zone", "day", "at", "start"), [
-    ("Europe/Berlin", "sun", "02:30", datetime(2026, 3, 10, tzinfo=UTC)),  # 02:30 does not exist
-    ("Europe/Berlin", "sun", "02:30", datetime(2026, 10, 5, tzinfo=UTC)),  # 02:30 happens twice
-    ("America/New_York", "sun", "01:30", datetime(2026, 10, 20, tzinfo=UTC)),
-    ("America/New_York", "mon", "09:00", datetime(2026, 2, 25, tzinfo=UTC)),
-    ("Australia/Sydney", "sun", "02:30", datetime(2026, 3, 25, tzinfo=UTC)),
-])
-def test_dst_neither_skips_nor_doubles_a_week(zone: str, day: str, at: str, start: datetime) -> None:
+@pytest.mark.parametrize(
+    ("zone", "day", "at", "start"),
+    [
+        (
+            "Europe/Berlin",
+            "sun",
+            "02:30",
+            datetime(2026, 3, 10, tzinfo=UTC),
+        ),  # 02:30 does not exist
+        ("Europe/Berlin", "sun", "02:30", datetime(2026, 10, 5, tzinfo=UTC)),  # 02:30 happens twice
+        ("America/New_York", "sun", "01:30", datetime(2026, 10, 20, tzinfo=UTC)),
+        ("America/New_York", "mon", "09:00", datetime(2026, 2, 25, tzinfo=UTC)),
+        ("Australia/Sydney", "sun", "02:30", datetime(2026, 3, 25, tzinfo=UTC)),
+    ],
+)
+def test_dst_neither_skips_nor_doubles_a_week(
+    zone: str, day: str, at: str, start: datetime
+) -> None:
     trigger = Schedule(day, at, zone).trigger()
     fires: list[datetime] = []
     fire = trigger.get_next_fire_time(None, start)
@@ -175,8 +235,9 @@ def test_dst_neither_skips_nor_doubles_a_week(zone: str, day: str, at: str, star
     hours = {f.astimezone(ZoneInfo(zone)).strftime("%H:%M") for f in fires}
     assert hours <= {at, f"{int(at[:2]) + 1:02d}{at[2:]}"}
     gaps = [b - a for a, b in itertools.pairwise(fires)]
-    assert all(timedelta(days=7) - timedelta(hours=1) <= g <= timedelta(days=7, hours=1)
-               for g in gaps)
+    assert all(
+        timedelta(days=7) - timedelta(hours=1) <= g <= timedelta(days=7, hours=1) for g in gaps
+    )
 
 
 def test_dst_weekly_digests_over_the_autumn_change(samples: Store) -> None:
@@ -198,7 +259,11 @@ def test_dst_weekly_digests_over_the_autumn_change(samples: Store) -> None:
         assert fire is not None
     rows = outbox(store)
     assert [str(r.dedup_key).split(":", 2)[2] for r in rows] == [
-        "2026-10-11T00:30Z", "2026-10-18T00:30Z", "2026-10-25T00:30Z", "2026-11-01T01:30Z"]
+        "2026-10-11T00:30Z",
+        "2026-10-18T00:30Z",
+        "2026-10-25T00:30Z",
+        "2026-11-01T01:30Z",
+    ]
     assert len({i for r in rows for i in r.item_ids}) == 4
 
 
@@ -232,7 +297,8 @@ async def test_restarts_neither_lose_nor_duplicate_jobs(samples: Store) -> None:
         job = first.job(clay)
         assert job is not None
         assert job.next_run_time == Schedule("tue", "08:30", "Asia/Shanghai").next_run(
-            datetime.now(UTC))
+            datetime.now(UTC)
+        )
         assert job.misfire_grace_time == 12 * 3600
         assert (job.coalesce, job.max_instances) == (True, 1)
         # Whatever run time the store holds (e.g. a run still due) must survive restarts.
@@ -240,8 +306,9 @@ async def test_restarts_neither_lose_nor_duplicate_jobs(samples: Store) -> None:
         job.modify(next_run_time=kept)
         # Commands resync the jobs at once through Services.
         core = CommandCore(services)
-        reply = await core.handle(Incoming("telegram", "7", "7", "/subscribe highlights sat 10:00",
-                                           chat_kind="private"))
+        reply = await core.handle(
+            Incoming("telegram", "7", "7", "/subscribe highlights sat 10:00", chat_kind="private")
+        )
         assert reply is not None
         assert "Subscribed" in reply.plain()
         assert len(first.jobs()) == 3
@@ -266,9 +333,17 @@ async def test_restarts_neither_lose_nor_duplicate_jobs(samples: Store) -> None:
     # While no scheduler ran: one subscription moved, one stopped, one came back.
     subscribe(store, "clay", day="wed", at="07:00")
     deactivate(store, "telegram", CHAT, "hands", "test")
-    save_subscription(store, platform="telegram", chat_id=CHAT, chat_kind="supergroup",
-                      theme="chisel", schedule=Schedule("mon", "09:00", "UTC"), size=5,
-                      created_by="test", now=NOW)
+    save_subscription(
+        store,
+        platform="telegram",
+        chat_id=CHAT,
+        chat_kind="supergroup",
+        theme="chisel",
+        schedule=Schedule("mon", "09:00", "UTC"),
+        size=5,
+        created_by="test",
+        now=NOW,
+    )
     last = Scheduler(store)
     await last.start(paused=True)
     try:
@@ -411,10 +486,14 @@ async def test_a_run_missed_beyond_the_grace_time_is_not_made(samples: Store) ->
     back = Scheduler(store, clock=clock, misfire_grace=timedelta(minutes=10))
     await back.start()
     try:
+
         def moved_on() -> bool:
             job = back.job(sub)
-            return job is not None and job.next_run_time is not None and \
-                job.next_run_time > datetime.now(UTC)
+            return (
+                job is not None
+                and job.next_run_time is not None
+                and job.next_run_time > datetime.now(UTC)
+            )
 
         await eventually(moved_on)
         await asyncio.sleep(0.2)
@@ -455,8 +534,11 @@ async def _only_one_and_only_the_leader(store: Store) -> None:
 
         def ran() -> bool:
             again = follower.job(sub)
-            return again is not None and again.next_run_time is not None and \
-                again.next_run_time > datetime.now(UTC)
+            return (
+                again is not None
+                and again.next_run_time is not None
+                and again.next_run_time > datetime.now(UTC)
+            )
 
         await eventually(ran)
         await asyncio.sleep(0.2)

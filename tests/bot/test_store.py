@@ -17,8 +17,10 @@ def _ingest(store: Store, text: str, source: str = "r.md"):  # type: ignore[no-u
 
 def _ids(store: Store) -> dict[str, int]:
     with store.engine.connect() as conn:
-        return {r.key: r.id for r in conn.execute(
-            select(ItemRow.key, ItemRow.id).where(ItemRow.removed.is_(False)))}
+        return {
+            r.key: r.id
+            for r in conn.execute(select(ItemRow.key, ItemRow.id).where(ItemRow.removed.is_(False)))
+        }
 
 
 def test_seed_ingests_every_item_once(store: Store, seed_path: Path) -> None:
@@ -26,7 +28,12 @@ def test_seed_ingests_every_item_once(store: Store, seed_path: Path) -> None:
     first = _ingest(store, text)
     assert first.status == "new"
     assert {k: n for k, n in first.counts.items()} == {
-        "model": 8, "paper": 23, "topic": 7, "insight": 2, "radar": 1}
+        "model": 8,
+        "paper": 23,
+        "topic": 7,
+        "insight": 2,
+        "radar": 1,
+    }
     assert store.item_count() == 41
     again = _ingest(store, text)
     assert again.status == "unchanged"
@@ -45,7 +52,8 @@ def test_new_version_keeps_identity_and_reports_changes(store: Store) -> None:
     count = store.item_count()
     # A corrected version: one model renamed away, one model's text changed.
     edited = text.replace("[Olmo 3](", "[Olmo 3.1](", 1).replace(
-        "三种思考模式的产品化", "三种思考模式的产品化（修订）", 1)
+        "三种思考模式的产品化", "三种思考模式的产品化（修订）", 1
+    )
     result = _ingest(store, edited)
     assert result.status == "updated"
     assert [i.title for i in result.added] == ["Olmo 3.1"]
@@ -59,8 +67,9 @@ def test_new_version_keeps_identity_and_reports_changes(store: Store) -> None:
     assert "model:olmo3" not in after
     assert store.item_count() == count
     with store.engine.connect() as conn:
-        current = conn.execute(select(func.count()).select_from(ReportRow)
-                               .where(ReportRow.is_current.is_(True))).scalar_one()
+        current = conn.execute(
+            select(func.count()).select_from(ReportRow).where(ReportRow.is_current.is_(True))
+        ).scalar_one()
         kept = conn.execute(select(ReportRow.markdown).order_by(ReportRow.id)).scalars().all()
     assert current == 1
     assert kept == [text, edited]
@@ -85,9 +94,13 @@ def test_first_seen_is_true_once(store: Store) -> None:
 def test_kinds_are_stored_with_their_themes(store: Store) -> None:
     _ingest(store, SAMPLE.read_text(encoding="utf-8"))
     with store.engine.connect() as conn:
-        themes = dict(conn.execute(
-            select(ItemRow.kind, func.count(func.distinct(ItemRow.theme))).group_by(ItemRow.kind)
-        ).all())
+        themes = dict(
+            conn.execute(
+                select(ItemRow.kind, func.count(func.distinct(ItemRow.theme))).group_by(
+                    ItemRow.kind
+                )
+            ).all()
+        )
     assert themes[Kind.MODEL.value] == 1
     assert themes[Kind.PAPER.value] == 2
 

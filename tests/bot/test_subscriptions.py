@@ -54,8 +54,12 @@ def _admin(answer: bool) -> Callable[[], Awaitable[bool]]:
 @pytest.fixture
 def services(store: Store) -> Services:
     ingest_samples(store)
-    return Services(store=store, timezone="Europe/Berlin", admins=frozenset({("telegram", "1")}),
-                    clock=lambda: NOW)
+    return Services(
+        store=store,
+        timezone="Europe/Berlin",
+        admins=frozenset({("telegram", "1")}),
+        clock=lambda: NOW,
+    )
 
 
 @pytest.fixture
@@ -63,21 +67,44 @@ def core(services: Services) -> CommandCore:
     return CommandCore(services)
 
 
-async def say(core: CommandCore, text: str, *, user: str = "5", chat_admin: bool = True,
-              chat_id: str = GROUP, chat_kind: str = "supergroup") -> str:
-    reply = await core.handle(Incoming(platform="telegram", chat_id=chat_id, user_id=user,
-                                       text=text, chat_kind=chat_kind,
-                                       is_chat_admin=_admin(chat_admin)))
+async def say(
+    core: CommandCore,
+    text: str,
+    *,
+    user: str = "5",
+    chat_admin: bool = True,
+    chat_id: str = GROUP,
+    chat_kind: str = "supergroup",
+) -> str:
+    reply = await core.handle(
+        Incoming(
+            platform="telegram",
+            chat_id=chat_id,
+            user_id=user,
+            text=text,
+            chat_kind=chat_kind,
+            is_chat_admin=_admin(chat_admin),
+        )
+    )
     assert isinstance(reply, Message)
     return reply.plain()
 
 
 def _subs(store: Store) -> list[tuple[str, str, str, str, int, bool]]:
     with store.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(  # type: ignore[misc]
-            select(Subscription.theme, Subscription.day, Subscription.at_time,
-                   Subscription.timezone, Subscription.size, Subscription.active)
-            .order_by(Subscription.theme))]
+        return [
+            tuple(r)
+            for r in conn.execute(  # type: ignore[misc]
+                select(
+                    Subscription.theme,
+                    Subscription.day,
+                    Subscription.at_time,
+                    Subscription.timezone,
+                    Subscription.size,
+                    Subscription.active,
+                ).order_by(Subscription.theme)
+            )
+        ]
 
 
 async def test_subscribe_in_a_group_as_chat_admin(core: CommandCore, services: Services) -> None:
@@ -98,8 +125,9 @@ async def test_non_admins_may_not_change_a_group(core: CommandCore, services: Se
     assert _subs(services.store) == []
     # A bot admin may, without being a chat admin; anyone may in a private chat.
     assert "Subscribed" in await say(core, "/subscribe clay", user="1", chat_admin=False)
-    assert "Subscribed" in await say(core, "/subscribe hands", chat_admin=False, chat_id="5",
-                                     chat_kind="private")
+    assert "Subscribed" in await say(
+        core, "/subscribe hands", chat_admin=False, chat_id="5", chat_kind="private"
+    )
     # Listing and previews are for everyone.
     assert "clay" in await say(core, "/subscriptions", chat_admin=False)
     assert "The Clay" in await say(core, "/digest clay", chat_admin=False)
@@ -118,12 +146,18 @@ WRONG_PARTS = [
     ("/subscribe clay funday", "“funday” is not a day", "mon, tue, wed, thu, fri, sat, sun"),
     ("/subscribe clay tue 25:00", "“25:00” is not a time", "00:00 to 23:59"),
     ("/subscribe clay tue 8:75", "“8:75” is not a time", "HH:MM"),
-    ("/subscribe clay tue 08:30 Asia/Shangai", "“Asia/Shangai” is not an IANA timezone",
-     "Did you mean Asia/Shanghai"),
+    (
+        "/subscribe clay tue 08:30 Asia/Shangai",
+        "“Asia/Shangai” is not an IANA timezone",
+        "Did you mean Asia/Shanghai",
+    ),
     ("/subscribe clay tue 08:30 Narnia", "“Narnia” is not an IANA timezone", "Region/City"),
     ("/subscribe clay tue 08:30 CST", "“CST” is not an IANA timezone", "Asia/Shanghai"),
-    ("/subscribe pottery", "There is no theme “pottery”",
-     "Themes: chisel (Post-Training (The Chisel))"),
+    (
+        "/subscribe pottery",
+        "There is no theme “pottery”",
+        "Themes: chisel (Post-Training (The Chisel))",
+    ),
     ("/subscribe clay tue wed", "Two days given (tue and wed)", "give one"),
     ("/subscribe clay 08:30 someday", "“someday” is not an IANA timezone", "Region/City"),
     ("/subscribe clay 08:00 09:00", "Two times given", "give one"),
@@ -131,7 +165,9 @@ WRONG_PARTS = [
 ]
 
 
-async def test_a_wrong_part_is_named_with_the_choices(core: CommandCore, services: Services) -> None:
+async def test_a_wrong_part_is_named_with_the_choices(
+    core: CommandCore, services: Services
+) -> None:
     for command, part, choices in WRONG_PARTS:
         text = await say(core, command)
         assert part in text, command
@@ -146,17 +182,25 @@ async def test_unknown_theme_lists_every_theme(core: CommandCore) -> None:
         assert slug in text
 
 
-async def test_subscribe_again_updates_and_unsubscribe(core: CommandCore, services: Services) -> None:
+async def test_subscribe_again_updates_and_unsubscribe(
+    core: CommandCore, services: Services
+) -> None:
     changes: list[int] = []
     services.subscriptions_changed = lambda: changes.append(1)
     await say(core, "/subscribe clay tue 08:30 Asia/Shanghai")
     text = await say(core, "/subscribe clay friday 18:00 items=3")
-    assert "Updated this chat's subscription to 基座模型追踪 (The Clay): 3 items every Friday at 18:00" in text
+    assert (
+        "Updated this chat's subscription to 基座模型追踪 (The Clay): 3 items every Friday at 18:00"
+        in text
+    )
     await say(core, "/subscribe hands")
     assert [s[:5] for s in _subs(services.store)] == [
-        ("clay", "fri", "18:00", "Europe/Berlin", 3), ("hands", "mon", "09:00", "Europe/Berlin", 5)]
+        ("clay", "fri", "18:00", "Europe/Berlin", 3),
+        ("hands", "mon", "09:00", "Europe/Berlin", 5),
+    ]
     assert "not subscribed to “chisel”. Its subscriptions: clay, hands" in await say(
-        core, "/unsubscribe chisel")
+        core, "/unsubscribe chisel"
+    )
     assert "Unsubscribed this chat from clay" in await say(core, "/unsubscribe clay")
     assert "Unsubscribed this chat from hands" in await say(core, "/unsubscribe all")
     assert [s[5] for s in _subs(services.store)] == [False, False]
@@ -208,14 +252,26 @@ async def test_digest_previews_without_using_it_up(core: CommandCore, services: 
     assert "still come in this chat's next weekly digest" in after
 
 
-async def test_digest_of_an_unknown_or_exhausted_theme(core: CommandCore, services: Services) -> None:
+async def test_digest_of_an_unknown_or_exhausted_theme(
+    core: CommandCore, services: Services
+) -> None:
     assert "There is no theme “pottery”" in await say(core, "/digest pottery")
     store = services.store
     with store.engine.begin() as conn:
         ids = conn.execute(select(ItemRow.id).where(ItemRow.theme == "highlights")).scalars().all()
-        conn.execute(insert(Delivery), [
-            {"platform": "telegram", "chat_id": GROUP, "item_id": i, "outbox_id": None,
-             "delivered_at": NOW} for i in ids])
+        conn.execute(
+            insert(Delivery),
+            [
+                {
+                    "platform": "telegram",
+                    "chat_id": GROUP,
+                    "item_id": i,
+                    "outbox_id": None,
+                    "delivered_at": NOW,
+                }
+                for i in ids
+            ],
+        )
     assert "Nothing new in" in await say(core, "/digest highlights")
 
 
@@ -227,11 +283,24 @@ def _sub_id(store: Store, theme: str) -> int:
 # -- parsing, no database -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "day"), [
-    ("mon", "mon"), ("Monday", "mon"), ("TUE", "tue"), ("tues", "tue"), ("Tuesdays", "tue"),
-    ("wed", "wed"), ("weds", "wed"), ("thu", "thu"), ("thurs", "thu"), ("Thursday", "thu"),
-    ("fri", "fri"), ("sat.", "sat"), ("sunday", "sun"),
-])
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("mon", "mon"),
+        ("Monday", "mon"),
+        ("TUE", "tue"),
+        ("tues", "tue"),
+        ("Tuesdays", "tue"),
+        ("wed", "wed"),
+        ("weds", "wed"),
+        ("thu", "thu"),
+        ("thurs", "thu"),
+        ("Thursday", "thu"),
+        ("fri", "fri"),
+        ("sat.", "sat"),
+        ("sunday", "sun"),
+    ],
+)
 def test_day_names(text: str, day: str) -> None:
     assert parse_day(text) == day
 
@@ -242,10 +311,21 @@ def test_bad_days(text: str) -> None:
         parse_day(text)
 
 
-@pytest.mark.parametrize(("text", "time"), [
-    ("08:30", "08:30"), ("8:30", "08:30"), ("0:00", "00:00"), ("23:59", "23:59"), ("9", "09:00"),
-    ("9am", "09:00"), ("12am", "00:00"), ("12pm", "12:00"), ("6:15pm", "18:15"), ("18.45", "18:45"),
-])
+@pytest.mark.parametrize(
+    ("text", "time"),
+    [
+        ("08:30", "08:30"),
+        ("8:30", "08:30"),
+        ("0:00", "00:00"),
+        ("23:59", "23:59"),
+        ("9", "09:00"),
+        ("9am", "09:00"),
+        ("12am", "00:00"),
+        ("12pm", "12:00"),
+        ("6:15pm", "18:15"),
+        ("18.45", "18:45"),
+    ],
+)
 def test_times(text: str, time: str) -> None:
     assert parse_time(text) == time
 
@@ -256,11 +336,16 @@ def test_bad_times(text: str) -> None:
         parse_time(text)
 
 
-@pytest.mark.parametrize(("text", "zone"), [
-    ("Asia/Shanghai", "Asia/Shanghai"), ("asia/shanghai", "Asia/Shanghai"), ("UTC", "UTC"),
-    ("shanghai", "Asia/Shanghai"), ("America/Argentina/Buenos_Aires",
-                                    "America/Argentina/Buenos_Aires"),
-])
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [
+        ("Asia/Shanghai", "Asia/Shanghai"),
+        ("asia/shanghai", "Asia/Shanghai"),
+        ("UTC", "UTC"),
+        ("shanghai", "Asia/Shanghai"),
+        ("America/Argentina/Buenos_Aires", "America/Argentina/Buenos_Aires"),
+    ],
+)
 def test_timezones(text: str, zone: str) -> None:
     assert parse_timezone(text) == zone
 
@@ -269,7 +354,10 @@ def test_parts_after_the_theme_in_any_order() -> None:
     themes = {"clay": "The Clay"}
     args = parse_subscribe("clay Asia/Tokyo 7:05 sat items=2", themes, "UTC", 5)
     assert (args.theme, args.schedule, args.size) == (
-        "clay", Schedule("sat", "07:05", "Asia/Tokyo"), 2)
+        "clay",
+        Schedule("sat", "07:05", "Asia/Tokyo"),
+        2,
+    )
     with pytest.raises(ScheduleError, match="No report has been ingested"):
         parse_subscribe("clay", {}, "UTC", 5)
 
@@ -278,7 +366,10 @@ def test_parts_after_the_theme_in_any_order() -> None:
 
 
 async def test_cli_digest_and_subscriptions(
-    core: CommandCore, services: Services, db_url: str, monkeypatch: pytest.MonkeyPatch,
+    core: CommandCore,
+    services: Services,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("DIGESTBOT_DATABASE_URL", db_url)

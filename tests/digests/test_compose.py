@@ -15,9 +15,17 @@ WHEN = datetime(2026, 3, 3, 8, 30, tzinfo=SHANGHAI)
 
 
 def _item(title: str, period: str, position: int, kind: Kind = Kind.MODEL) -> Item:
-    return Item(kind=kind, theme="clay", theme_title="The Clay", period=period, title=title,
-                url=f"https://example.com/{title}", parts=(), summary=f"{title} in brief.",
-                position=position)
+    return Item(
+        kind=kind,
+        theme="clay",
+        theme_title="The Clay",
+        period=period,
+        title=title,
+        url=f"https://example.com/{title}",
+        parts=(),
+        summary=f"{title} in brief.",
+        position=position,
+    )
 
 
 def _pool() -> list[Candidate]:

@@ -120,7 +120,11 @@ def test_seed_radar(seed: Report) -> None:
 
 def test_seed_report_fields(seed: Report) -> None:
     assert seed.sha256 == hashlib.sha256(SEED.read_bytes()).hexdigest()
-    assert seed.meta == {"period": "2026-01", "type": "Monthly Report", "tags": ["Trends", "Learning Log"]}
+    assert seed.meta == {
+        "period": "2026-01",
+        "type": "Monthly Report",
+        "tags": ["Trends", "Learning Log"],
+    }
     json.dumps(seed.meta)
     assert [i.position for i in seed.items] == list(range(len(seed.items)))
     lines = [i.line for i in seed.items]
@@ -153,7 +157,12 @@ def test_kimi_parts_and_tldr(seed: Report) -> None:
         "特点：多步交互式任务的训练闭环",
         "代价/约束",
     ]
-    assert labels(kimi, "Value") == ["可复用 post-training 路线", "数据合成与筛选配方", "落地依赖与成本", "迁移结论"]
+    assert labels(kimi, "Value") == [
+        "可复用 post-training 路线",
+        "数据合成与筛选配方",
+        "落地依赖与成本",
+        "迁移结论",
+    ]
     tldr = next(p for p in kimi.parts if p.label == "TL;DR")
     assert kimi.summary == tldr.text
     assert kimi.summary.startswith("把“训练稳定性 + agentic 数据合成 + joint RL”串成一条工程闭环")
@@ -201,9 +210,15 @@ def test_seed_papers(seed: Report) -> None:
     assert "A-Mem" in item(seed, "A-Mem: Agentic Memory for LLM Agents").aliases
     debate = "Breaking Mental Set to Improve Reasoning through Diverse Multi-Agent Debate"
     assert "DMAD" in item(seed, debate).aliases
-    assert "RLHI" in item(seed, "The Era of Real-World Human Interaction: RL from User Conversations").aliases
+    assert (
+        "RLHI"
+        in item(seed, "The Era of Real-World Human Interaction: RL from User Conversations").aliases
+    )
     assert "ToolMaker" in item(seed, "LLM Agents Making Agent Tools").aliases
-    assert "SAGE" in item(seed, "Reinforcement Learning for Self-Improving Agent with Skill Library").aliases
+    assert (
+        "SAGE"
+        in item(seed, "Reinforcement Learning for Self-Improving Agent with Skill Library").aliases
+    )
     g_memory = item(seed, "G-Memory")
     assert len(g_memory.images) == 3
     assert labels(g_memory) == ["场景/问题", "方法思路"]
@@ -217,7 +232,11 @@ def test_seed_papers(seed: Report) -> None:
 
 def test_seed_topics(seed: Report) -> None:
     topic = item(seed, "训练范式", Kind.TOPIC)
-    assert topic.papers == ("On policy Distillation", "GAD Black-Box On-Policy Distillation", "DeepSeekMath-V2")
+    assert topic.papers == (
+        "On policy Distillation",
+        "GAD Black-Box On-Policy Distillation",
+        "DeepSeekMath-V2",
+    )
     assert [p.section for p in topic.parts] == ["Trend", "Practice Value"]
     assert topic.parts[0].text.startswith("1. **交互演进**：\n从固定数据集")
     assert len(item(seed, "个性化建模", Kind.TOPIC).papers) == 6
@@ -278,7 +297,10 @@ def test_samples(name: str) -> None:
     models = by_kind(report, Kind.MODEL)
     assert 4 <= len(models) <= 5
     assert len(by_kind(report, Kind.RADAR)) == 1
-    assert [i.title for i in by_kind(report, Kind.INSIGHT)] == ["Crucial Insight", "Best Implementation"]
+    assert [i.title for i in by_kind(report, Kind.INSIGHT)] == [
+        "Crucial Insight",
+        "Best Implementation",
+    ]
     topics = by_kind(report, Kind.TOPIC)
     assert [t.theme for t in topics] == ["chisel", "chisel", "hands", "hands"]
     for topic in topics:
@@ -320,21 +342,31 @@ def test_cut_summary_rules() -> None:
     words = " ".join(["tokenization"] * 40)
     out = cut_summary(words)
     assert out.endswith("tokenization…")
-    assert cut_summary("1. 第一点：短句。2. 第二点：也很短。3. 第三点。") == "1. 第一点：短句。2. 第二点：也很短。"
-    assert cut_summary("First sentence is here. Second one follows! Third.") == "First sentence is here. Second one follows!"
+    assert (
+        cut_summary("1. 第一点：短句。2. 第二点：也很短。3. 第三点。")
+        == "1. 第一点：短句。2. 第二点：也很短。"
+    )
+    assert (
+        cut_summary("First sentence is here. Second one follows! Third.")
+        == "First sentence is here. Second one follows!"
+    )
     assert cut_summary("用分号隔开的长句" * 10 + "；" + "后半句" * 60).endswith("；")
     assert cut_summary("A TL;DR without a final stop", whole=True) == "A TL;DR without a final stop"
     assert plain("see [the paper](https://x.org/a_(b)) and **bold**") == "see the paper and bold"
 
 
 def test_summary_strips_links() -> None:
-    report = parse_report(md(
-        MODEL_HEAD,
-        "| [M-1](https://m.org) | **Idea**：Builds on [Mamba](https://arxiv.org/abs/2312.00752) "
-        "layers. It is fast. |",
-    ))
+    report = parse_report(
+        md(
+            MODEL_HEAD,
+            "| [M-1](https://m.org) | **Idea**：Builds on [Mamba](https://arxiv.org/abs/2312.00752) "
+            "layers. It is fast. |",
+        )
+    )
     m = item(report, "M-1")
-    assert m.parts[0].text == "Builds on [Mamba](https://arxiv.org/abs/2312.00752) layers. It is fast."
+    assert (
+        m.parts[0].text == "Builds on [Mamba](https://arxiv.org/abs/2312.00752) layers. It is fast."
+    )
     assert m.summary == "Builds on Mamba layers. It is fast."
 
 
@@ -361,7 +393,12 @@ def test_labels(cell: str, label: str, text: str) -> None:
 
 
 def test_paragraphs_split_at_double_br() -> None:
-    report = parse_report(md(MODEL_HEAD, "| X-1 | **A**：one.<br><br>**B**：two.<br>still two.<br><br>no label joins B. |"))
+    report = parse_report(
+        md(
+            MODEL_HEAD,
+            "| X-1 | **A**：one.<br><br>**B**：two.<br>still two.<br><br>no label joins B. |",
+        )
+    )
     parts = item(report, "X-1").parts
     assert [(p.label, p.text) for p in parts] == [
         ("A", "one."),
@@ -370,7 +407,9 @@ def test_paragraphs_split_at_double_br() -> None:
 
 
 def test_inline_markdown_kept_in_text() -> None:
-    report = parse_report(md(MODEL_HEAD, r"| X-1 | **L**：*em* `a\|b` [t](https://t.org) <kbd>K</kbd> a  \| b 😀 |"))
+    report = parse_report(
+        md(MODEL_HEAD, r"| X-1 | **L**：*em* `a\|b` [t](https://t.org) <kbd>K</kbd> a  \| b 😀 |")
+    )
     [part] = item(report, "X-1").parts
     assert part.text == "*em* `a|b` [t](https://t.org) <kbd>K</kbd> a | b 😀"
 
@@ -390,14 +429,24 @@ def test_variant_report(variant: Report) -> None:
     assert variant.meta["tags"] == ["Field Notes", "Experiments"]
     assert variant.meta["published"] == "2026-03-02"  # a YAML date, made JSON-friendly
     json.dumps(variant.meta)
-    assert [t.slug for t in variant.themes] == ["highlights", "clay", "chisel", "eyes", "安全与对齐"]
+    assert [t.slug for t in variant.themes] == [
+        "highlights",
+        "clay",
+        "chisel",
+        "eyes",
+        "安全与对齐",
+    ]
     themes = {t.slug: t.title for t in variant.themes}
     assert themes["eyes"] == "多模态感知 (The Eyes)"
     assert themes["安全与对齐"] == "安全与对齐"
 
 
 def test_variant_models(variant: Report) -> None:
-    assert [m.title for m in by_kind(variant, Kind.MODEL)] == ["Qwen3 (235B-A22B)", "Llama 4 (Maverick)", "Tiny-Coder"]
+    assert [m.title for m in by_kind(variant, Kind.MODEL)] == [
+        "Qwen3 (235B-A22B)",
+        "Llama 4 (Maverick)",
+        "Tiny-Coder",
+    ]
     qwen = item(variant, "Qwen3 (235B-A22B)")
     assert qwen.url == "https://example.org/qwen3"
     assert "Qwen3" in qwen.aliases
@@ -454,7 +503,9 @@ def test_extra_cells_warn() -> None:
 
 def test_heading_slugs() -> None:
     topic = "| 主题 | 整体趋势/演进 | Key Papers |\n| --- | --- | --- |\n| T | x. | [P](https://p.org) <br> **场景/问题**：y |"
-    report = parse_report(md("### 2. Post-Training Plus", topic, "### 三、数据工程", topic.replace("| T |", "| U |")))
+    report = parse_report(
+        md("### 2. Post-Training Plus", topic, "### 三、数据工程", topic.replace("| T |", "| U |"))
+    )
     assert [(t.slug, t.title) for t in report.themes] == [
         ("post-training-plus", "Post-Training Plus"),
         ("数据工程", "数据工程"),
@@ -466,7 +517,11 @@ def test_heading_slugs() -> None:
 
 @pytest.mark.parametrize(
     ("front", "period"),
-    [("period: 2026-01-15", "2026-01"), ("period: 202603", "2026-03"), ("period: '2026/4'", "2026-04")],
+    [
+        ("period: 2026-01-15", "2026-01"),
+        ("period: 202603", "2026-03"),
+        ("period: '2026/4'", "2026-04"),
+    ],
 )
 def test_period_values(front: str, period: str) -> None:
     assert parse_report(md(MODEL_HEAD, "| X-1 | t. |", front=front)).period == period
@@ -517,7 +572,12 @@ def test_no_items() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [(FIXTURES / "binary.bin").read_bytes(), b"caf\xe9 2026-01", "text with a NUL \x00 in it", "surrogate \ud800"],
+    [
+        (FIXTURES / "binary.bin").read_bytes(),
+        b"caf\xe9 2026-01",
+        "text with a NUL \x00 in it",
+        "surrogate \ud800",
+    ],
 )
 def test_not_utf8(data: str | bytes) -> None:
     with pytest.raises(ReportError, match="is not UTF-8 text"):
@@ -527,11 +587,39 @@ def test_not_utf8(data: str | bytes) -> None:
 # --- whatever the input -------------------------------------------------------------------
 
 FRAGMENTS = [
-    "---\n", "period: 2026-01\n", "# Log 2026-01\n", "## 🔭 The Observatory (Radar)\n", "### 1. X (The Clay)\n",
-    "| 模型名称 | A (Mechanism) |\n", "| 主题 | 趋势 | Key Papers |\n", "| --- | --- |\n", "| --- | --- | --- |\n",
-    "| [M](http://m) | **L**：x<br><br>**TL;DR**: y |\n", "| T | a | [P](u) <br> **场景/问题**：<br> z |\n",
-    "![alt](http://i.png)\n", "* **Crucial Insight:** yes\n", "- plain\n", "  - nested\n", "<br>", "**", "\\|", "|", "`",
-    "[", "](", ")", "：", ":", "\n", "\r\n", "\ufeff", "😀", "中文", "<script>", "> quote\n", "```\ncode\n```\n",
+    "---\n",
+    "period: 2026-01\n",
+    "# Log 2026-01\n",
+    "## 🔭 The Observatory (Radar)\n",
+    "### 1. X (The Clay)\n",
+    "| 模型名称 | A (Mechanism) |\n",
+    "| 主题 | 趋势 | Key Papers |\n",
+    "| --- | --- |\n",
+    "| --- | --- | --- |\n",
+    "| [M](http://m) | **L**：x<br><br>**TL;DR**: y |\n",
+    "| T | a | [P](u) <br> **场景/问题**：<br> z |\n",
+    "![alt](http://i.png)\n",
+    "* **Crucial Insight:** yes\n",
+    "- plain\n",
+    "  - nested\n",
+    "<br>",
+    "**",
+    "\\|",
+    "|",
+    "`",
+    "[",
+    "](",
+    ")",
+    "：",
+    ":",
+    "\n",
+    "\r\n",
+    "\ufeff",
+    "😀",
+    "中文",
+    "<script>",
+    "> quote\n",
+    "```\ncode\n```\n",
 ]
 
 
