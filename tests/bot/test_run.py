@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
 import subprocess
@@ -192,3 +193,17 @@ async def test_reports_dir_is_ingested_and_watched(tmp_path: Path) -> None:
         store.close()
         gateway.stopping.set()
         assert await asyncio.wait_for(task, 30) == 0
+
+
+def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    env = {
+        "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'j.db'}",
+        "DIGESTBOT_LOG_FORMAT": "json",
+    }
+    done = _run(["run"], env, stdin="/themes\n")
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines
+    events = [json.loads(line) for line in lines]
+    assert all({"time", "level", "logger", "event"} <= set(e) for e in events)
+    assert any(e["event"].startswith("channel console started") for e in events)
