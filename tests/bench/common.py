@@ -39,7 +39,7 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, 
 
 def variant(text: str, month: int, rng: random.Random) -> str:
     """A synthetic month: the seed with another period and shuffled, renamed model names."""
-    year, mon = 2000 + month // 12, month % 12 + 1
+    year, mon = 1990 + month // 12, month % 12 + 1
     period = f"{year:04d}-{mon:02d}"
     out = text.replace("period: 2026-01", f"period: {period}").replace("2026-01", period)
     tag = f"{month}-{rng.randrange(1_000_000)}"
