@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 
 from bot.models import ItemName, ItemRow, ReportRow
 from bot.store import Store, StoredItem
@@ -46,46 +46,35 @@ class Finder:
         norm = normalize_name(query)
         if not norm:
             return []
-        with self.store.engine.connect() as conn:
-            keys = (
-                conn.execute(
-                    select(ItemRow.key)
-                    .distinct()
-                    .join(ItemName, ItemName.item_id == ItemRow.id)
-                    .where(
-                        ItemName.kind == kind,
-                        ItemName.name_norm == norm,
-                        ItemRow.removed.is_(False),
-                    )
-                    .limit(limit)
-                )
-                .scalars()
-                .all()
-            )
-        return self._group(kind, list(keys), 100.0)
+        return self._group(kind, self._keys(kind, ItemName.name_norm == norm, limit), 100.0)
 
     def by_prefix(self, kind: str, query: str, limit: int = 8) -> list[Match]:
+        """Names that start with ``query`` (normalized), e.g. ``deepseek`` -> both DeepSeeks."""
         norm = normalize_name(query)
         if len(norm) < 2:
             return []
-        pattern = norm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        starts: ColumnElement[bool]
+        if self.store.dialect == "sqlite":
+            # A range, not LIKE: SQLite's LIKE ignores case, so it cannot use the index.
+            starts = (ItemName.name_norm >= norm) & (ItemName.name_norm < norm + "\U0010ffff")
+        else:
+            # LIKE is right under every collation (a range is not, past the last code point).
+            escaped = norm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            starts = ItemName.name_norm.like(escaped + "%", escape="\\")
+        return self._group(kind, self._keys(kind, starts, limit + 1), 90.0)
+
+    def _keys(self, kind: str, condition: ColumnElement[bool], limit: int) -> list[str]:
+        """Keys of current items of ``kind`` with a name meeting ``condition``."""
         with self.store.engine.connect() as conn:
-            keys = (
+            return list(
                 conn.execute(
                     select(ItemRow.key)
                     .distinct()
                     .join(ItemName, ItemName.item_id == ItemRow.id)
-                    .where(
-                        ItemName.kind == kind,
-                        ItemName.name_norm.like(pattern, escape="\\"),
-                        ItemRow.removed.is_(False),
-                    )
-                    .limit(limit + 1)
-                )
-                .scalars()
-                .all()
+                    .where(ItemName.kind == kind, condition, ItemRow.removed.is_(False))
+                    .limit(limit)
+                ).scalars()
             )
-        return self._group(kind, list(keys), 90.0)
 
     def fuzzy(self, kind: str, query: str, limit: int = 5, cutoff: float = 60.0) -> list[Match]:
         """Closest names by rapidfuzz's weighted ratio, best first."""
