@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -235,6 +235,7 @@ class SyncResult:
     added: int = 0
     changed: int = 0
     removed: int = 0
+    new: tuple[int, ...] = ()  # subscriptions that got their first job
 
 
 def _always() -> bool:
@@ -421,16 +422,18 @@ class Scheduler:
                 del _contexts[self._db]
         self._context = None
 
-    def catch_up(self, now: datetime) -> list[int]:
+    def catch_up(self, now: datetime, only: Collection[int] | None = None) -> list[int]:
         """Make each subscription's latest run, if it is within the grace time and not made yet.
 
         APScheduler moves a job to next week before the job runs, so a leader that died between
         the two would lose that week's digest. Every new scheduler therefore looks again; the
         run's dedup key makes this a no-op for runs already recorded. Runs from before a
-        subscription existed are not made.
+        subscription existed are not made. ``only`` limits the look to those subscriptions.
         """
         made: list[int] = []
         for sub in all_subscriptions(self.store):
+            if only is not None and sub.id not in only:
+                continue
             last = Schedule.of(sub).last_run(now)
             created = (
                 sub.created_at if sub.created_at.tzinfo else sub.created_at.replace(tzinfo=UTC)
@@ -475,6 +478,7 @@ class Scheduler:
             subs = all_subscriptions(self.store)
             jobs = {j.id: j for j in scheduler.get_jobs(jobstore="default")}
             added = changed = 0
+            new: list[int] = []
             for sub in subs:
                 name = _job_name(sub)
                 job = jobs.pop(job_id(sub.id), None)
@@ -493,13 +497,17 @@ class Scheduler:
                         coalesce=True,
                         max_instances=1,
                     )
-                    added, changed = (added + 1, changed) if job is None else (added, changed + 1)
+                    if job is None:
+                        added += 1
+                        new.append(sub.id)
+                    else:
+                        changed += 1
                 elif job.misfire_grace_time != self.grace_seconds:
                     job.modify(misfire_grace_time=self.grace_seconds)
                     changed += 1
             for stale in jobs:
                 scheduler.remove_job(stale, jobstore="default")
-        return SyncResult(added, changed, len(jobs))
+        return SyncResult(added, changed, len(jobs), tuple(new))
 
     async def _resync(self) -> None:
         ctx = self._context
@@ -507,7 +515,14 @@ class Scheduler:
         if ctx is not None and task is not None:
             ctx.inflight.add(task)
         try:
-            await asyncio.to_thread(self.sync)
+            result = await asyncio.to_thread(self.sync)
+            # A subscription made on another gateway whose first run passed before this resync
+            # saw it: make that run now rather than next week.
+            if result.new and self.is_leader():
+                made = await asyncio.to_thread(self.catch_up, _utcnow(), result.new)
+                if self.on_enqueued is not None:
+                    for outbox_id in made:
+                        self.on_enqueued(outbox_id)
         finally:
             if ctx is not None and task is not None:
                 ctx.inflight.discard(task)

@@ -546,3 +546,25 @@ async def _only_one_and_only_the_leader(store: Store) -> None:
         await follower.stop()
     assert outbox(store) == []
     assert clock.calls == 0
+
+
+async def test_a_subscription_made_elsewhere_gets_a_run_that_passed_before_the_resync(
+    samples: Store,
+) -> None:
+    store = samples
+    queued: list[int] = []
+    scheduler = Scheduler(store, on_enqueued=queued.append, resync_seconds=0.2)
+    await scheduler.start()
+    try:
+        # Made on another gateway two minutes ago, due a minute ago; this leader had not seen it.
+        now = datetime.now(UTC)
+        day, at, due = _minute(now, 1)
+        sub = subscribe(store, "clay", day=day, at=at, tz="UTC", created=now - timedelta(minutes=2))
+        await eventually(lambda: bool(outbox(store)))
+        [row] = outbox(store)
+        assert row.dedup_key == dedup_key(sub, due)
+        assert queued == [row.id]
+        await asyncio.sleep(0.5)  # later resyncs make nothing more
+        assert len(outbox(store)) == 1
+    finally:
+        await scheduler.stop()

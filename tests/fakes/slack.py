@@ -5,7 +5,8 @@ Tests build signed requests for the bot's HTTP endpoint with :func:`signed_heade
 body builders :func:`slash_command_body` / :func:`event_body` (from :mod:`.slack_payloads`,
 re-exported here), read what the bot posted in
 :attr:`FakeSlack.sent` and :attr:`FakeSlack.responses` (``response_url`` replies), and inject
-failures with :meth:`FakeSlack.fail_next`.
+failures with :meth:`FakeSlack.fail_next`. Socket Mode (``apps.connections.open`` with
+:data:`APP_TOKEN` and the websocket, :meth:`FakeSlack.socket_send`) is in :mod:`.slack_socket`.
 
 As a subprocess: ``python -m tests.fakes.slack --port 0 --rate 1`` prints ``{"port": N}``;
 ``GET /_stats`` returns counters.
@@ -45,8 +46,10 @@ from tests.fakes.slack_payloads import (
     signed_headers,
     slash_command_body,
 )
+from tests.fakes.slack_socket import APP_TOKEN, SocketModeFake
 
 __all__ = [
+    "APP_TOKEN",
     "BOT_TOKEN",
     "FakeSlack",
     "Posted",
@@ -80,13 +83,15 @@ class Reply:
     payload: JSON
 
 
-class FakeSlack(FakeServer):
-    """The Web API at ``{url}/api/{method}``, file downloads and ``response_url`` endpoints."""
+class FakeSlack(SocketModeFake, FakeServer):
+    """The Web API at ``{url}/api/{method}``, file downloads, ``response_url`` endpoints and
+    Socket Mode."""
 
     def __init__(
         self,
         bot_token: str = BOT_TOKEN,
         *,
+        app_token: str = APP_TOKEN,
         host: str = "127.0.0.1",
         port: int = 0,
         rate: float | None = None,
@@ -96,12 +101,14 @@ class FakeSlack(FakeServer):
     ) -> None:
         super().__init__(host, port)
         self.bot_token = bot_token
+        self.app_token = app_token
         self.max_blocks_chars = max_blocks_chars
         self.dedup_key = dedup_key
         self.faults = Faults()
         self._rate = TokenBucket(rate) if rate else None
         self._per_channel_rate = per_channel_rate
         self._ts = itertools.count(1)
+        self.socket_init()
         self.reset()
 
     def reset(self) -> None:
@@ -119,6 +126,7 @@ class FakeSlack(FakeServer):
         self.faults.clear()
         self._buckets: dict[str, TokenBucket] = {}
         self._response_urls: dict[str, int] = {}
+        self.socket_reset()
 
     @property
     def api_url(self) -> str:
@@ -219,17 +227,25 @@ class FakeSlack(FakeServer):
         app.router.add_get("/files-pri/{team_file}/download/{name}", self._download)
         app.router.add_post("/_response/{url_id}", self._response)
         app.router.add_get("/_stats", self._stats)
+        self.add_socket_routes(app)
         return app
+
+    async def stop(self) -> None:
+        await self.socket_close_all()
+        await super().stop()
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats.as_json() | {"sent": len(self.sent)})
 
     def _authorized(self, request: web.Request, params: JSON) -> bool:
+        return self._token(request, params) == self.bot_token
+
+    @staticmethod
+    def _token(request: web.Request, params: JSON) -> str:
         header = request.headers.get("Authorization", "")
-        token = (
-            header.removeprefix("Bearer ") if header.startswith("Bearer ") else params.get("token")
-        )
-        return token == self.bot_token
+        if header.startswith("Bearer "):
+            return header.removeprefix("Bearer ")
+        return str(params.get("token") or "")
 
     async def _download(self, request: web.Request) -> web.Response:
         if not self._authorized(request, {}):
@@ -275,7 +291,9 @@ class FakeSlack(FakeServer):
                 )
                 body = {"ok": False, "error": error}
                 return web.json_response(body, status=fault.status, headers=fault.headers)
-        if not self._authorized(request, params) and method != "apps.connections.open":
+        if method == "apps.connections.open":
+            return web.json_response(self.connections_open(self._token(request, params)))
+        if not self._authorized(request, params):
             return web.json_response({"ok": False, "error": "invalid_auth"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
@@ -300,9 +318,6 @@ class FakeSlack(FakeServer):
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
-
-    async def _m_apps_connections_open(self, p: JSON) -> JSON:
-        return {"ok": False, "error": "not_allowed_token_type"}
 
     async def _post(self, p: JSON, into: list[Posted]) -> JSON:
         channel = str(p.get("channel") or "")
