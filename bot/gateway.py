@@ -302,5 +302,11 @@ async def run_gateway(
         )
         if s is not None
     ]
-    configure_logging(settings.log_format, settings.log_level, secrets)
+    level = settings.log_level
+    console_only = settings.wants_console and not (
+        settings.telegram_token or settings.slack_bot_token
+    )
+    if console_only and "log_level" not in settings.model_fields_set:
+        level = "WARNING"  # a person at the console wants replies, not the gateway's diary
+    configure_logging(settings.log_format, level, secrets)
     return await Gateway(settings, stdin=stdin, stdout=stdout).run()

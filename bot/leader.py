@@ -52,6 +52,7 @@ class LeaderElection:
         self.is_leader = False
         self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def uses_lock(self) -> bool:
@@ -64,12 +65,13 @@ class LeaderElection:
         self._task = asyncio.create_task(self._campaign(), name="leader-election")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._depose()
+        await self._depose(stopping=True)
 
     async def _elect(self) -> None:
         self.is_leader = True
@@ -77,11 +79,14 @@ class LeaderElection:
         await self.on_elected()
         self.changed.set()
 
-    async def _depose(self) -> None:
+    async def _depose(self, *, stopping: bool = False) -> None:
         if not self.is_leader:
             return
         self.is_leader = False
-        log.warning("this gateway is no longer the scheduler leader")
+        log.log(
+            logging.INFO if stopping else logging.WARNING,
+            "this gateway is no longer the scheduler leader",
+        )
         try:
             await self.on_deposed()
         except Exception:
@@ -134,7 +139,7 @@ class LeaderElection:
                 # loaded the jobs): give the lock up and campaign again; never stop campaigning.
                 log.exception("leader election: could not start the scheduler")
             finally:
-                await self._depose()
+                await self._depose(stopping=self._stopping)
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(conn.close(), timeout=2)

@@ -42,6 +42,7 @@ def test_console_on_a_fresh_database_uses_the_samples(tmp_path: Path) -> None:
     assert "GLM-4.7" in done.stdout
     assert "clay" in done.stdout
     assert "Traceback" not in done.stderr
+    assert done.stderr == ""  # no log lines on the console unless asked for
     again = _run(["run"], env, stdin="/latest\n")
     assert again.returncode == 0
     assert "ingested the bundled sample reports" not in again.stdout
@@ -199,6 +200,7 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     env = {
         "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'j.db'}",
         "DIGESTBOT_LOG_FORMAT": "json",
+        "DIGESTBOT_LOG_LEVEL": "INFO",  # the console alone logs warnings only by default
     }
     done = _run(["run"], env, stdin="/themes\n")
     assert done.returncode == 0, done.stderr

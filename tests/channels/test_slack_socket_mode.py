@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from slack_sdk.errors import SlackApiError
 
 from channels.slack import SlackChannel
 from tests.fakes import EchoHandler, wait_for
@@ -55,12 +56,20 @@ async def test_start_connects_over_socket_mode(fake: FakeSlack, channel: SlackCh
     assert channel.web_routes() == []
 
 
-async def test_fake_refuses_the_bot_token_for_a_socket_url(fake: FakeSlack) -> None:
-    assert fake.connections_open(fake.bot_token) == {
-        "ok": False,
-        "error": "not_allowed_token_type",
-    }
-    assert fake.connections_open("xapp-1-other")["error"] == "invalid_auth"
+@pytest.mark.parametrize(
+    ("app_token", "error"),
+    [("xapp-1-other", "invalid_auth"), ("xoxb-not-an-app-token", "not_allowed_token_type")],
+)
+async def test_refused_app_token_fails_start(
+    fake: FakeSlack, handler: EchoHandler, app_token: str, error: str
+) -> None:
+    slack = socket_channel(fake, app_token)
+    with pytest.raises(SlackApiError) as raised:
+        async with asyncio.timeout(5):  # slack_sdk alone would retry forever
+            await slack.start(handler)
+    assert raised.value.response["error"] == error
+    await slack.stop()
+    assert fake.socket_connects == []
 
 
 async def test_slash_command_is_acked_and_answered_via_response_url(

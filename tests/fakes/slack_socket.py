@@ -149,4 +149,3 @@ class SocketModeFake:
             self.sockets.remove(ws)
             self.socket_close_codes.append(ws.close_code)
         return ws
-
