@@ -2,7 +2,7 @@
 
 :class:`Scheduler` wraps an ``AsyncIOScheduler`` (started inside the running loop) with a
 ``SQLAlchemyJobStore`` on the bot's database (table ``apscheduler_jobs``). Each active subscription
-has a job ``sub:{id}`` with a :class:`~bot.subscriptions.WeeklyTrigger` in the subscription's IANA
+has a job ``sub:{id}`` with a :class:`~bot.schedule.WeeklyTrigger` in the subscription's IANA
 timezone; start-up and a periodic resync bring the jobs in line with the ``subscriptions`` table.
 
 Jobs are pickled, so the job function :func:`run_subscription` holds no objects: it finds the
@@ -38,8 +38,9 @@ from sqlalchemy import select
 from bot.db import make_engine
 from bot.models import Chat, OutboxRow, Subscription
 from bot.queue import enqueue
+from bot.schedule import Schedule
 from bot.store import Store
-from bot.subscriptions import Schedule, all_subscriptions, known_themes, next_digest
+from bot.subscriptions import all_subscriptions, known_themes, next_digest
 from digests.compose import nothing_new
 from digests.message import Message
 

@@ -131,12 +131,21 @@ class SlackChannel:
         if self._app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+            # The socket client retries a refused app token forever, every 10 s: ask for the
+            # first URL here so that a wrong token fails start() as a wrong bot token does.
+            opened = await self._client.apps_connections_open(app_token=self._app_token)
             self._socket = AsyncSocketModeHandler(self._app, self._app_token)
+            self._socket.client.wss_uri = opened["url"]
             await self._socket.connect_async()
 
     def connected(self) -> bool:
-        """Started, and (in Socket Mode) connected."""
-        return self._handler is not None and (not self._app_token or self._socket is not None)
+        """Started, and (in Socket Mode) holding an open websocket (not reconnecting)."""
+        if self._handler is None:
+            return False
+        if not self._app_token:
+            return True
+        session = getattr(getattr(self._socket, "client", None), "current_session", None)
+        return session is not None and not session.closed
 
     async def stop(self) -> None:
         """Disconnect and wait (up to ``drain_timeout``) for replies in flight."""

@@ -47,10 +47,11 @@ from bot.gateway import webhook_secret
 from bot.leader import LOCK_KEY
 from bot.models import OutboxRow, OutboxWorkerRow, Subscription
 from bot.outbox import PENDING, SENT
+from bot.schedule import DAYS, Schedule
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
-from bot.subscriptions import DAYS, Schedule, save_subscription
+from bot.subscriptions import save_subscription
 from channels.telegram import SECRET_HEADER
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 

@@ -19,10 +19,11 @@ from sqlalchemy import insert, select, text, update
 
 from bot.commands import CommandCore
 from bot.models import Delivery, ItemRow, OutboxRow
+from bot.schedule import DAYS, Schedule
 from bot.scheduler import Scheduler, dedup_key, make_digest_due
 from bot.services import Services
 from bot.store import Store
-from bot.subscriptions import DAYS, Schedule, deactivate, save_subscription
+from bot.subscriptions import deactivate, save_subscription
 from channels.base import Incoming
 from digests import parse_report
 from digests.message import message_from_json

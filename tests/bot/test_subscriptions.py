@@ -12,10 +12,7 @@ from sqlalchemy import func, insert, select
 from bot import cli
 from bot.commands import CommandCore
 from bot.models import Chat, Delivery, ItemRow, OutboxRow, Subscription
-from bot.scheduler import make_digest_due
-from bot.services import Services
-from bot.store import Store
-from bot.subscriptions import (
+from bot.schedule import (
     Schedule,
     ScheduleError,
     parse_day,
@@ -23,6 +20,9 @@ from bot.subscriptions import (
     parse_time,
     parse_timezone,
 )
+from bot.scheduler import make_digest_due
+from bot.services import Services
+from bot.store import Store
 from channels.base import Incoming
 from digests import Report, parse_report
 from digests.message import Message
