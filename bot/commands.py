@@ -211,6 +211,24 @@ def _load_commands() -> None:
         importlib.import_module(module)
 
 
+# Lookups first, then digests, then the rest: the order people need them in.
+HELP_ORDER = (
+    "model",
+    "paper",
+    "topic",
+    "search",
+    "themes",
+    "latest",
+    "subscribe",
+    "unsubscribe",
+    "subscriptions",
+    "digest",
+    "help",
+    "reports",
+    "status",
+)
+
+
 @command("help", usage="/help", example="/help", description="what I can do", aliases=("start",))
 def help_command(request: Request) -> Message:
     blocks: list[Heading | Paragraph | Context] = [
@@ -222,20 +240,17 @@ def help_command(request: Request) -> Message:
             )
         ),
     ]
-    seen: set[str] = set()
-    for spec in REGISTRY.values():
-        if spec.name in seen or (spec.admin_only and not request.is_bot_admin):
+    specs = {spec.name: spec for spec in REGISTRY.values()}
+    order = {name: n for n, name in enumerate(HELP_ORDER)}
+    for name in sorted(specs, key=lambda name: (order.get(name, len(order)), name)):
+        spec = specs[name]
+        if spec.admin_only and not request.is_bot_admin:
             continue
-        seen.add(spec.name)
+        example = (
+            (Span("e.g. "), Span(spec.example, code=True)) if spec.example != spec.usage else ()
+        )
         blocks.append(
-            Paragraph(
-                (
-                    Span(spec.usage, code=True),
-                    Span(f" — {spec.description}. "),
-                    Span("e.g. "),
-                    Span(spec.example, code=True),
-                )
-            )
+            Paragraph((Span(spec.usage, code=True), Span(f" — {spec.description}. "), *example))
         )
     blocks.append(Context(spans("Admins upload a new report by sending the .md file to me.")))
     return Message(tuple(blocks))
