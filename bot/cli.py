@@ -10,8 +10,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.store import Store
+    from digests.items import Report
+    from digests.message import Message
 
 
 class CliError(Exception):
@@ -69,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _store(settings: Settings):  # type: ignore[no-untyped-def]
+def _store(settings: Settings) -> Store:
     from sqlalchemy.exc import OperationalError
 
     from bot.store import Store
@@ -111,14 +117,15 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
                 summary.items.update(i.kind.value for i in report.items)
                 summary.warnings += len(report.warnings)
                 dry.append(_dry_run_json(report))
+                progress(None if args.json else f"{path}: {len(report.items)} items (dry run)")
                 for warning in report.warnings:
                     print(f"{path}: warning: {warning}", file=sys.stderr)
             else:
                 result = store.ingest(report, markdown, uploaded_by=args.uploader)
                 summary.add(result)
                 progress(describe(result))
-                for warning in result.warnings:
-                    print(f"{path}: warning: {warning}", file=sys.stderr)
+                for line in result.warnings:
+                    print(f"{path}: warning: {line}", file=sys.stderr)
         except ReportError as exc:
             summary.rejected += 1
             progress(None)
@@ -135,7 +142,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if summary.rejected else 0
 
 
-def _dry_run_json(report) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _dry_run_json(report: Report) -> dict[str, object]:
     items = []
     for item in report.items:
         data = item.to_dict()
@@ -202,7 +209,7 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def render_for(fmt: str, message) -> str:  # type: ignore[no-untyped-def]
+def render_for(fmt: str, message: Message) -> str:
     """A reply as the chosen channel would receive it (no chat SDK involved)."""
     if fmt == "telegram":
         from channels.render_telegram import render_telegram
