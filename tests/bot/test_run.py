@@ -209,3 +209,39 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     events = [json.loads(line) for line in lines]
     assert all({"time", "level", "logger", "event"} <= set(e) for e in events)
     assert any(e["event"].startswith("channel console started") for e in events)
+
+
+@pytest.mark.parametrize("fmt", ["text", "telegram", "slack"])
+def test_ask_renders_each_format_without_the_chat_sdks(tmp_path: Path, fmt: str) -> None:
+    env = {"DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'ask.db'}"}
+    assert _run(["ingest", str(REPO / "digests" / "samples")], env).returncode == 0
+    probe = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        f"code = main(['ask', '/model glm 4.7', '--format', '{fmt}'])\n"
+        "sdks = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('telegram', 'slack_sdk', 'slack_bolt', 'aiohttp'))\n"
+        "print('SDKS', sdks, code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")}, **env},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("SDKS [] 0")
+    out = done.stdout
+    if fmt == "telegram":
+        assert "<b>GLM-4.7</b>" in out
+    elif fmt == "slack":
+        payloads = json.loads(out[: out.rindex("SDKS")])
+        assert payloads[0]["blocks"][0] == {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "GLM-4.7", "emoji": True},
+        }
+        assert payloads[0]["text"].startswith("GLM-4.7")
+    else:
+        assert out.startswith("GLM-4.7\n")
