@@ -148,7 +148,9 @@ async def test_health_and_metrics(tmp_path: Path) -> None:
             async with http.get(f"{base}/metrics") as resp:
                 body = await resp.text()
             assert resp.status == 200
-            assert "digestbot_commands_total" in body or "# HELP digestbot_commands" in body
+            assert "# HELP digestbot_commands_total Commands answered" in body
+            assert "digestbot_outbox_pending 0.0" in body
+            assert "digestbot_chats_deactivated 0.0" in body
     finally:
         gateway.stopping.set()
         assert await asyncio.wait_for(task, 30) == 0
