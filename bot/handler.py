@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.commands import CommandCore
+from bot.commands import REGISTRY, CommandCore, parse
 from bot.ingest import decode_report, describe, markdown_text
 from bot.metrics import Metrics
 from bot.services import Services
@@ -39,8 +39,7 @@ class GatewayHandler:
                 "Please try again in a minute."
             )
         if self.metrics and reply is not None:
-            word = (incoming.text.strip().lstrip("/").split() or ["?"])[0].split("@")[0][:20]
-            self.metrics.commands.labels(incoming.platform, word.lower()).inc()
+            self.metrics.commands.labels(incoming.platform, _command_label(incoming.text)).inc()
         return reply
 
     async def on_upload(self, upload: Upload) -> Message:
@@ -79,3 +78,11 @@ class GatewayHandler:
         if len(result.warnings) > 10:
             lines.append(f"… and {len(result.warnings) - 10} more warnings")
         return Message.text(*lines)
+
+
+def _command_label(text: str) -> str:
+    """The command's name for metrics; anything else is "other" (labels must stay few)."""
+    parsed = parse(text)
+    if parsed is None or parsed[0] not in REGISTRY:
+        return "other"
+    return REGISTRY[parsed[0]].name

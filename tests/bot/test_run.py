@@ -247,3 +247,23 @@ def test_ask_renders_each_format_without_the_chat_sdks(tmp_path: Path, fmt: str)
         assert payloads[0]["text"].startswith("GLM-4.7")
     else:
         assert out.startswith("GLM-4.7\n")
+
+
+async def test_command_metrics_have_few_labels(tmp_path: Path) -> None:
+    from bot.handler import GatewayHandler
+    from bot.metrics import Metrics
+    from bot.services import Services
+    from bot.store import Store
+    from channels.base import Incoming
+
+    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+    metrics = Metrics()
+    handler = GatewayHandler(Services(store=store), metrics)
+    for text in ("/themes", "/themes@digestbot_bot", "/start", "/zzz-random-1", "/zzz-random-2"):
+        await handler.on_command(Incoming("console", "c", "c", text, chat_kind="console"))
+    store.close()
+    body = metrics.render().decode()
+    assert 'digestbot_commands_total{command="themes",platform="console"} 2.0' in body
+    assert 'digestbot_commands_total{command="help",platform="console"} 1.0' in body
+    assert 'digestbot_commands_total{command="other",platform="console"} 2.0' in body
+    assert "zzz" not in body
