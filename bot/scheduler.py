@@ -380,9 +380,7 @@ class Scheduler:
         )
         if made:
             log.info("scheduler caught up on %d digest(s) due while no scheduler ran", len(made))
-            if self.on_enqueued is not None:
-                for outbox_id in made:
-                    self.on_enqueued(outbox_id)
+            self._announce(made)
         scheduler.add_job(
             self._resync,
             "interval",
@@ -422,6 +420,12 @@ class Scheduler:
             if _contexts.get(self._db) is self._context:
                 del _contexts[self._db]
         self._context = None
+
+    def _announce(self, made: list[int]) -> None:
+        """On the loop: tell whoever listens (the outbox worker) about digests just recorded."""
+        if self.on_enqueued is not None:
+            for outbox_id in made:
+                self.on_enqueued(outbox_id)
 
     def catch_up(self, now: datetime, only: Collection[int] | None = None) -> list[int]:
         """Make each subscription's latest run, if it is within the grace time and not made yet.
@@ -520,10 +524,7 @@ class Scheduler:
             # A subscription made on another gateway whose first run passed before this resync
             # saw it: make that run now rather than next week.
             if result.new and self.is_leader():
-                made = await asyncio.to_thread(self.catch_up, _utcnow(), result.new)
-                if self.on_enqueued is not None:
-                    for outbox_id in made:
-                        self.on_enqueued(outbox_id)
+                self._announce(await asyncio.to_thread(self.catch_up, _utcnow(), result.new))
         finally:
             if ctx is not None and task is not None:
                 ctx.inflight.discard(task)

@@ -365,6 +365,14 @@ def _minute(now: datetime, minutes_ago: int) -> tuple[str, str, datetime]:
     return DAYS[at.weekday()], at.strftime("%H:%M"), at
 
 
+def moved_on(scheduler: Scheduler, sub: int) -> bool:
+    """The subscription's job fired (or was skipped): its next run is in the future again."""
+    job = scheduler.job(sub)
+    return (
+        job is not None and job.next_run_time is not None and job.next_run_time > datetime.now(UTC)
+    )
+
+
 class Clock:
     """The real clock, counting how often a run asked it (once per job run)."""
 
@@ -487,16 +495,7 @@ async def test_a_run_missed_beyond_the_grace_time_is_not_made(samples: Store) ->
     back = Scheduler(store, clock=clock, misfire_grace=timedelta(minutes=10))
     await back.start()
     try:
-
-        def moved_on() -> bool:
-            job = back.job(sub)
-            return (
-                job is not None
-                and job.next_run_time is not None
-                and job.next_run_time > datetime.now(UTC)
-            )
-
-        await eventually(moved_on)
+        await eventually(lambda: moved_on(back, sub))
         await asyncio.sleep(0.2)
     finally:
         await back.stop()
@@ -533,15 +532,7 @@ async def _only_one_and_only_the_leader(store: Store) -> None:
         assert job is not None
         job.modify(next_run_time=datetime.now(UTC))
 
-        def ran() -> bool:
-            again = follower.job(sub)
-            return (
-                again is not None
-                and again.next_run_time is not None
-                and again.next_run_time > datetime.now(UTC)
-            )
-
-        await eventually(ran)
+        await eventually(lambda: moved_on(follower, sub))
         await asyncio.sleep(0.2)
     finally:
         await follower.stop()

@@ -34,11 +34,6 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def handler() -> EchoHandler:
-    return EchoHandler()
-
-
-@pytest.fixture
 async def channel(fake: FakeSlack, handler: EchoHandler) -> AsyncIterator[SlackChannel]:
     slack = SlackChannel(
         fake.bot_token,

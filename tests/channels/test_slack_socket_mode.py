@@ -25,11 +25,6 @@ async def fake() -> AsyncIterator[FakeSlack]:
         yield server
 
 
-@pytest.fixture
-def handler() -> EchoHandler:
-    return EchoHandler()
-
-
 def socket_channel(fake: FakeSlack, app_token: str = APP_TOKEN) -> SlackChannel:
     return SlackChannel(
         fake.bot_token,

@@ -44,11 +44,6 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-async def handler() -> EchoHandler:
-    return EchoHandler()
-
-
-@pytest.fixture
 async def polling(fake: FakeTelegram, handler: EchoHandler) -> AsyncIterator[TelegramChannel]:
     channel = make_channel(fake)
     await channel.start(handler)
