@@ -1,4 +1,4 @@
-"""Weekly schedules: parsing ``/subscribe`` arguments, and next and last run times.
+"""Weekly time arithmetic: parsing ``/subscribe`` arguments, and a schedule's next and last runs.
 
 Pure arithmetic over IANA timezones, so commands can show the next run without a running
 scheduler; :mod:`bot.scheduling.scheduler` runs the jobs with the same :class:`WeeklyTrigger`.
@@ -19,7 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.commands.core import echo
 
 if TYPE_CHECKING:
-    from bot.store.models import Subscription
+    from bot.store.models import SubscriptionRow
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = dict(
@@ -70,7 +70,7 @@ class Schedule:
     timezone: str
 
     @classmethod
-    def of(cls, sub: Subscription) -> Schedule:
+    def of(cls, sub: SubscriptionRow) -> Schedule:
         return cls(sub.day, sub.at_time, sub.timezone)
 
     def trigger(self) -> WeeklyTrigger:
