@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     telegram_group_per_minute: int = Field(default=20, gt=0)
     slack_channel_interval: float = Field(default=1.0, ge=0)
     send_max_attempts: int = Field(default=5, ge=1)
+    send_maybe_attempts: int = Field(default=1, ge=0, le=1)
     console: bool | None = None
 
     @field_validator("timezone")

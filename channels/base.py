@@ -10,7 +10,9 @@ Errors while sending are converted once, here, into :class:`SendError` subclasse
     ├── RetryLater(retry_after)     the platform asked us to slow down (429)
     ├── ChatMoved(new_chat_id)      a Telegram group became a supergroup
     ├── ChatGone                    blocked, kicked, archived, deleted: stop sending there
-    └── TransientSendError          5xx, timeouts, connection errors: retry with backoff
+    ├── MaybeDelivered              the request may have reached the platform (a timeout after
+    │                               sending, a reply that cannot be read): a resend may duplicate
+    └── TransientSendError          5xx, connection errors: nothing was delivered; retry with backoff
 """
 
 from __future__ import annotations
@@ -50,7 +52,15 @@ class ChatGone(SendError):
 
 
 class TransientSendError(SendError):
-    """A failure that may pass: server errors, timeouts, lost connections."""
+    """A failure that may pass and delivered nothing: server errors, refused connections."""
+
+
+class MaybeDelivered(SendError):
+    """The platform may have delivered the message: the request left, no readable answer came.
+
+    Neither platform offers an idempotency key, so the outbox tries such a message at most a set
+    number of times more, and counts its items as delivered.
+    """
 
 
 async def _never_admin() -> bool:

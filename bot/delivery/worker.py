@@ -7,6 +7,8 @@
         RetryLater    pause the chat (Telegram: the platform), requeue after retry_after, no attempt
         Transient     attempts + 1; backoff with jitter; at send_max_attempts dead + admins told
                       (the policy is :mod:`bot.delivery.retry`)
+        MaybeDelivered  (or our send timeout) items count as delivered; tried again at most
+                      send_maybe_attempts times, then finished as ``maybe``
         ChatMoved     chat, subscriptions, deliveries and pending rows follow the new id; resend
         ChatGone      chat inactive, subscriptions deactivated, its pending rows dead, admins told
         SendError     (any other: the platform refused the message) dead + admins told
@@ -46,6 +48,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.store.outbox import (
     DEAD,
+    MAYBE,
     NOTICE,
     PENDING,
     SENT,
@@ -60,13 +63,14 @@ from channels.base import (
     Channel,
     ChatGone,
     ChatMoved,
+    MaybeDelivered,
     RetryLater,
     SendError,
     TransientSendError,
 )
 from digests.message import message_from_json
 
-__all__ = ["DEAD", "NOTICE", "PENDING", "SENT", "OutboxWorker", "claim", "enqueue"]
+__all__ = ["DEAD", "MAYBE", "NOTICE", "PENDING", "SENT", "OutboxWorker", "claim", "enqueue"]
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +144,10 @@ class OutboxWorker:
             beat_seconds=self.beat_seconds,
         )
         self.retry = RetryPolicy(
-            max_attempts=settings.send_max_attempts, base=backoff_base, cap=backoff_max
+            max_attempts=settings.send_max_attempts,
+            maybe_attempts=settings.send_maybe_attempts,
+            base=backoff_base,
+            cap=backoff_max,
         )
         self.send_timeout = send_timeout
         self._sending = asyncio.Semaphore(send_concurrency)
@@ -245,6 +252,8 @@ class OutboxWorker:
                 waiter.cancel()
 
     def _claim(self, room: int) -> list[Claimed]:
+        if not self.channels:
+            return []  # nothing to send through: leave the table (and SQLite's lock) alone
         with self.engine.begin() as conn:
             rows = claim(conn, self.worker_id, self.channels, room, self.lease)
         deadline = time.monotonic() + self.lease.total_seconds()
@@ -324,7 +333,15 @@ class OutboxWorker:
         except ChatGone as exc:
             _remember(self._gone, chat, str(exc) or "chat gone")
             return self._failed(row, OutcomeKind.GONE, exc)
-        except (TransientSendError, TimeoutError) as exc:
+        except (MaybeDelivered, TimeoutError) as exc:
+            # Our own timeout fires while the request is out: it may have been delivered too.
+            return self._failed(
+                row,
+                OutcomeKind.MAYBE_DELIVERED,
+                exc,
+                retry_in=self.retry.after_maybe(row.maybe_count + 1),
+            )
+        except TransientSendError as exc:
             return self._failed(
                 row,
                 OutcomeKind.TRANSIENT,

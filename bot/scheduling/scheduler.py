@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import pickle
 import threading
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,8 @@ from apscheduler.job import Job
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.util import datetime_to_utc_timestamp
+from sqlalchemy import bindparam
 
 from bot.clock import Clock, utcnow
 from bot.scheduling.weekly import Schedule
@@ -117,17 +120,85 @@ class SubscriptionJobStore(SQLAlchemyJobStore):
 
     The stored job keeps naming :func:`run_subscription` (its ``func_ref``) with the subscription
     id as its only argument, so it pickles as before; only the loaded copy is bound to the context.
+
+    While APScheduler processes due jobs (from :meth:`get_due_jobs` until it asks
+    :meth:`get_next_run_time`), the jobs' new run times are written in one transaction instead
+    of one each: ten thousand jobs due at once would otherwise hold the loop for seconds and
+    fight the digests for SQLite's write lock. A crash before that write makes the jobs run
+    again on start-up, which the digests' dedup keys make harmless.
     """
 
     def __init__(self, context: JobContext, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.context = context
+        self._batching = False
+        self._updates: list[dict[str, object]] = []
 
     def _reconstitute_job(self, job_state: bytes) -> Job:
         job: Job = super()._reconstitute_job(job_state)
         if job.func is run_subscription:
             job.func = functools.partial(run_subscription, context=self.context)
         return job
+
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        self._flush()
+        jobs: list[Job] = super().get_due_jobs(now)
+        self._batching = True
+        return jobs
+
+    def update_job(self, job: Job) -> None:
+        if not self._batching:
+            super().update_job(job)
+            return
+        self._updates.append(
+            {
+                "job_id": job.id,
+                "next_run": datetime_to_utc_timestamp(job.next_run_time),
+                "state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
+            }
+        )
+
+    def get_next_run_time(self) -> datetime | None:
+        self._flush()
+        return super().get_next_run_time()
+
+    def lookup_job(self, job_id: str) -> Job | None:
+        self._flush()
+        return super().lookup_job(job_id)
+
+    def get_all_jobs(self) -> list[Job]:
+        self._flush()
+        return super().get_all_jobs()
+
+    def add_job(self, job: Job) -> None:
+        self._flush()
+        super().add_job(job)
+
+    def remove_job(self, job_id: str) -> None:
+        self._flush()
+        super().remove_job(job_id)
+
+    def remove_all_jobs(self) -> None:
+        self._flush()
+        super().remove_all_jobs()
+
+    def shutdown(self) -> None:
+        self._flush()
+        super().shutdown()
+
+    def _flush(self) -> None:
+        self._batching = False
+        updates, self._updates = self._updates, []
+        if not updates:
+            return
+        table = self.jobs_t
+        with self.engine.begin() as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.id == bindparam("job_id"))
+                .values(next_run_time=bindparam("next_run"), job_state=bindparam("state")),
+                updates,
+            )
 
 
 async def run_subscription(
