@@ -71,6 +71,7 @@ def status_command(request: Request) -> Message:
         f"{s.maybe_retrying:,} being tried once more",
         f"Deactivated: {s.deactivated_chats:,} chats, {s.deactivated_subscriptions:,} "
         "subscriptions",
+        *(f"Problem: {line}" for line in request.services.problems()),
     ]
     return Message(
         (

@@ -176,6 +176,11 @@ class OutboxWorker:
         ]
         log.info("outbox worker %s started (%s)", self.worker_id, ", ".join(sorted(self.channels)))
 
+    @property
+    def alive(self) -> bool:
+        """Started, and none of its loops has ended (a crashed loop means nothing is sent)."""
+        return bool(self._parts) and not self._stopping and not any(t.done() for t in self._parts)
+
     async def stop(self, grace: float = 10.0) -> None:
         """Stop claiming; drop sends still waiting for the limiter, let started sends finish
         (up to ``grace`` seconds), commit their outcomes and release every unsent claim."""
