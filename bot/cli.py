@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.platforms import spec, specs
 from bot.settings import Settings, SettingsError, load_settings
+from digests.errors import DigestbotError
 
 if TYPE_CHECKING:
     from bot.store.reports import Store
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from digests.message import Message
 
 
-class CliError(Exception):
+class CliError(DigestbotError):
     """A failure that ends the command with one line on stderr and a non-zero exit."""
 
 

@@ -18,9 +18,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.platforms import specs
 from channels.base import PlatformSpec
+from digests.errors import DigestbotError
 
 
-class SettingsError(Exception):
+class SettingsError(DigestbotError):
     """A bad or contradictory setting; the message is one line naming it."""
 
 
