@@ -31,6 +31,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.status import status_gauges
 from bot.store import Store
+from bot.web import routes as web_routes
 from channels.base import Channel
 from digests import ReportError, parse_report
 
@@ -100,7 +101,9 @@ class Gateway:
             handler = PacedHandler(GatewayHandler(self.services, self.metrics), limiter)
             self.channels = self._build_channels()
             port = settings.http_port
-            if port is None and any(c.name != "console" for c in self.channels):
+            if port is None and (
+                settings.public_url or any(c.name != "console" for c in self.channels)
+            ):
                 port = DEFAULT_HTTP_PORT
             if port is not None:
                 self.http = HttpServer(settings.http_host, port, self.metrics, self.health)
@@ -108,6 +111,8 @@ class Gateway:
                     routes = getattr(channel, "web_routes", None)
                     if routes is not None:
                         self.http.add_routes(routes())
+                # The web face (pages and feeds), when DIGESTBOT_PUBLIC_URL is set.
+                self.http.add_routes(web_routes(self.store, self.services.finder, settings))
                 await self.http.start()
                 stack.push_async_callback(self.http.stop)
             for channel in self.channels:
@@ -299,6 +304,7 @@ async def run_gateway(
             settings.slack_app_token,
             settings.slack_signing_secret,
             settings.telegram_webhook_secret,
+            settings.web_secret,
         )
         if s is not None
     ]

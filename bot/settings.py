@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     slack_channel_interval: float = Field(default=1.0, ge=0)
     send_max_attempts: int = Field(default=5, ge=1)
     console: bool | None = None
+    public_url: str | None = None
+    web_secret: SecretStr | None = None
+    web_access: Literal["signed", "public"] = "signed"
+    web_link_days: float = Field(default=30.0, gt=0)
 
     @field_validator("timezone")
     @classmethod
@@ -104,6 +108,15 @@ class Settings(BaseSettings):
             raise ValueError("DIGESTBOT_TELEGRAM_WEBHOOK_URL needs DIGESTBOT_TELEGRAM_TOKEN")
         if self.telegram_webhook_url and not self.telegram_webhook_url.startswith("https://"):
             raise ValueError("DIGESTBOT_TELEGRAM_WEBHOOK_URL must be an https:// URL")
+        if self.public_url is not None:
+            if not self.public_url.startswith(("https://", "http://")):
+                raise ValueError("DIGESTBOT_PUBLIC_URL must be an http:// or https:// URL")
+            secret = self.web_secret.get_secret_value() if self.web_secret else ""
+            if self.web_access == "signed" and len(secret) < 16:
+                raise ValueError(
+                    "DIGESTBOT_PUBLIC_URL with signed links needs DIGESTBOT_WEB_SECRET "
+                    "(16 characters or more), or DIGESTBOT_WEB_ACCESS=public"
+                )
         return self
 
     @property
