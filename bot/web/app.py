@@ -128,7 +128,8 @@ class WebFace:
             return links.url(path, exp, **params)
 
         return self.env.get_template(template).render(
-            href=href, static=lambda name: f"{links.public_url}{paths.PREFIX}/static/{name}",
+            href=href,
+            static=lambda name: f"{links.public_url}{paths.PREFIX}/static/{name}",
             **context,
         )
 

@@ -43,6 +43,10 @@ def theme_path(slug: str) -> str:
     return f"{PREFIX}/themes/{quote(slug, safe='')}"
 
 
+def search_path() -> str:
+    return f"{PREFIX}/search"
+
+
 def feed_path(theme: str | None, fmt: str) -> str:
     """``/web/feeds/all.atom``, ``/web/feeds/clay.rss``."""
     return f"{PREFIX}/feeds/{quote(theme or 'all', safe='')}.{fmt}"

@@ -85,7 +85,9 @@ class WebQueries:
                 old = themes.get(theme, (title, 0))
                 themes[theme] = (old[0] or title, old[1] + n)
         infos = [
-            ReportInfo(r.period, r.title, r.uploaded_at, r.item_count, counts.get(r.period, Counter()))
+            ReportInfo(
+                r.period, r.title, r.uploaded_at, r.item_count, counts.get(r.period, Counter())
+            )
             for r in reports
         ]
         return infos, dict(sorted(themes.items()))
