@@ -458,7 +458,13 @@ class Scheduler:
             if last < created or now - last > self.misfire_grace:
                 continue
             outbox_id = make_digest_due(
-                self.store, sub.id, last, now, post_empty=self.post_empty, grace=self.misfire_grace
+                self.store,
+                sub.id,
+                last,
+                now,
+                post_empty=self.post_empty,
+                grace=self.misfire_grace,
+                web_url=_web_url(self.services),
             )
             if outbox_id is not None:
                 made.append(outbox_id)

@@ -62,7 +62,7 @@ def build_feed(
         when = _aware(row.updated_at)
         entry.updated(when)
         entry.published(when)
-        entry.category(term=item.theme, label=item.theme_title)
+        entry.category(term=item.theme)
         body = inline_html(item.summary) if item.summary.strip() else ""
         source = safe_href(item.url or "")
         if source:

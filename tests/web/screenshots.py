@@ -2,8 +2,10 @@
 
 Run: ``python -m tests.web.screenshots [--out docs/screenshots]``. Starts the real gateway on a
 fresh SQLite file with the bundled samples (and the real report when ``../shared/reports`` has
-it), opens the newest report in Chromium at 390 px and 1280 px, and writes ``report-phone.png``
-and ``report-desktop.png``.
+it), opens a report at its models table in Chromium at 390 px and 1280 px, and writes
+``report-phone.png`` and ``report-desktop.png``. CJK text needs a CJK font on the machine
+(Debian: ``apt-get install fonts-noto-cjk fonts-noto-color-emoji``); images on other hosts are
+not fetched.
 """
 
 from __future__ import annotations
@@ -33,12 +35,10 @@ async def shoot(out: Path, period: str) -> list[Path]:
         async with running_gateway(settings):
             for name, (width, height) in SHOTS.items():
                 async with browser_page(links.public_url, width, height) as page:
-                    await page.goto(links.url(f"/web/reports/{period}"))
-                    # The top of the page and the first table: the part a reader sees first.
-                    await page.locator("#clay").scroll_into_view_if_needed()
-                    await page.evaluate("window.scrollTo(0, 0)")
+                    # The first table (the models), where phone and desktop differ most.
+                    await page.goto(links.url(f"/web/reports/{period}") + "#clay")
                     path = out / name
-                    await page.screenshot(path=str(path), full_page=False, clip=None)
+                    await page.screenshot(path=str(path))
                     written.append(path)
         return written
 
