@@ -171,8 +171,10 @@ class WebFace:
         kind, name = request.match_info["kind"], request.match_info["name"]
 
         def render() -> str | None:
-            versions = self.queries.versions(kind, name)
-            return self._page("item.html", exp, versions=versions) if versions else None
+            versions, periods = self.queries.versions(kind, name)
+            if not versions:
+                return None
+            return self._page("item.html", exp, versions=versions, periods=periods)
 
         return await self._html(render, "No such item. Search for it on the search page.")
 
@@ -245,7 +247,7 @@ class WebFace:
                 feed_id=slug,
                 self_url=links.url(paths.feed_path(theme, fmt), exp),
                 page_url=links.url(page, exp),
-                item_url=lambda row: links.url(paths.path_of_item(row.item), exp),
+                item_url=lambda e: links.url(paths.item_path(e.kind, e.name_norm), exp),
             )
 
         body = await asyncio.to_thread(render)

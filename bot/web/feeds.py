@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 from feedgen.feed import FeedGenerator
 
 from bot.web.markdown import inline_html, safe_href
-from bot.web.queries import Row
+from bot.web.queries import FeedEntry
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -32,7 +32,7 @@ def _aware(when: datetime) -> datetime:
 
 
 def build_feed(
-    rows: Sequence[Row],
+    rows: Sequence[FeedEntry],
     *,
     fmt: str,
     title: str,
@@ -40,7 +40,7 @@ def build_feed(
     feed_id: str,
     self_url: str,
     page_url: str,
-    item_url: Callable[[Row], str],
+    item_url: Callable[[FeedEntry], str],
 ) -> bytes:
     """The feed document (``fmt`` is ``atom`` or ``rss``) as UTF-8 bytes."""
     fg = FeedGenerator()
@@ -52,14 +52,13 @@ def build_feed(
     fg.language("zh")
     fg.generator("digestbot")
     fg.updated(max((_aware(r.updated_at) for r in rows), default=EPOCH))
-    for row in rows:
-        item = row.item
+    for item in rows:
         entry = fg.add_entry(order="append")
         entry.id(tag_uri(public_url, f"item/{item.period}/{item.key}"))
         entry.guid(entry.id(), permalink=False)
         entry.title(f"{item.title} ({item.period})")
-        entry.link(href=item_url(row))
-        when = _aware(row.updated_at)
+        entry.link(href=item_url(item))
+        when = _aware(item.updated_at)
         entry.updated(when)
         entry.published(when)
         entry.category(term=item.theme)

@@ -10,6 +10,7 @@ links never extends access. Standard library only: `digestbot ask` builds links 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import time
@@ -52,9 +53,16 @@ def feed_path(theme: str | None, fmt: str) -> str:
     return f"{PREFIX}/feeds/{quote(theme or 'all', safe='')}.{fmt}"
 
 
+@functools.lru_cache(maxsize=8)
+def _keyed(secret: bytes) -> hmac.HMAC:
+    # Keyed once; each signature copies it (a page signs hundreds of links).
+    return hmac.new(secret, digestmod=hashlib.sha256)
+
+
 def _sign(secret: bytes, path: str, exp: int) -> str:
-    mac = hmac.new(secret, f"{path}\n{exp}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    mac = _keyed(secret).copy()
+    mac.update(f"{path}\n{exp}".encode())
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)
@@ -93,11 +101,13 @@ class WebLinks:
 
     def query(self, path: str, exp: int | None = None, **params: str) -> str:
         """The query string (with ``?``) that opens ``path``; empty when public and no params."""
-        pairs = [(k, v) for k, v in params.items() if v]
-        if self.secret is not None:
-            exp = self.expiry() if exp is None else exp
-            pairs += [("exp", str(exp)), ("sig", _sign(self.secret, path, exp))]
-        return "?" + urlencode(pairs) if pairs else ""
+        extra = urlencode([(k, v) for k, v in params.items() if v])
+        if self.secret is None:
+            return "?" + extra if extra else ""
+        exp = self.expiry() if exp is None else exp
+        # exp is digits and sig URL-safe base64: neither needs quoting.
+        signed = f"exp={exp}&sig={_sign(self.secret, path, exp)}"
+        return f"?{extra}&{signed}" if extra else f"?{signed}"
 
     def local(self, path: str, exp: int | None = None, **params: str) -> str:
         """A link to ``path`` relative to the server root (for pages)."""

@@ -26,6 +26,7 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 from digests.sections import theme_of
 
 _BREAK = re.compile(r"(?i)^\s*<br\s*/?>\s*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LINK_SCHEMES = ("http://", "https://", "mailto:")
 _IMAGE_SCHEMES = ("http://", "https://")
 
@@ -33,7 +34,7 @@ _IMAGE_SCHEMES = ("http://", "https://")
 def safe_href(url: str, schemes: Sequence[str] = _LINK_SCHEMES) -> str | None:
     """``url`` when it is an http(s) or mailto link (no control characters), else None."""
     url = url.strip()
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+    if _CONTROL.search(url):
         return None
     return url if url.lower().startswith(tuple(schemes)) else None
 

@@ -21,6 +21,8 @@ from digests.items import Item
 #: How many periods a theme page shows at a time; how many entries a feed has.
 PERIODS_PER_PAGE = 6
 FEED_SIZE = 50
+#: An item page shows this many months whole; older months are listed with links.
+VERSIONS_SHOWN = 12
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,21 @@ class Row:
 
     id: int
     item: Item
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """What a feed entry shows of an item."""
+
+    kind: str
+    theme: str
+    period: str
+    key: str
+    name_norm: str
+    title: str
+    url: str | None
+    summary: str
     updated_at: datetime
 
 
@@ -132,16 +149,26 @@ class WebQueries:
         info = ReportInfo(row.period, row.title, row.uploaded_at, row.item_count, counts)
         return ReportPage(info, rendered, items)
 
-    def versions(self, kind: str, name_norm: str) -> list[Row]:
-        """Every month's version of one item, newest first."""
+    def versions(self, kind: str, name_norm: str) -> tuple[list[Row], list[str]]:
+        """One item in every month: the newest ``VERSIONS_SHOWN`` versions whole, and all the
+        periods it appears in (newest first)."""
         key = f"{kind}:{name_norm}"[:300]
         with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                select(ItemRow.id, ItemRow.data, ItemRow.updated_at)
+            found = conn.execute(
+                select(ItemRow.id, ItemRow.period)
                 .where(ItemRow.kind == kind, ItemRow.key == key, ItemRow.removed.is_(False))
                 .order_by(ItemRow.period.desc())
             ).all()
-        return [Row(r.id, Item.from_dict(r.data), r.updated_at) for r in rows]
+            newest = [r.id for r in found[:VERSIONS_SHOWN]]
+            rows = {
+                r.id: Row(r.id, Item.from_dict(r.data), r.updated_at)
+                for r in conn.execute(
+                    select(ItemRow.id, ItemRow.data, ItemRow.updated_at).where(
+                        ItemRow.id.in_(newest)
+                    )
+                )
+            }
+        return [rows[i] for i in newest if i in rows], [r.period for r in found]
 
     def theme(self, slug: str, page: int = 1) -> tuple[str | None, list[str], list[Row]]:
         """A theme's title, its periods (newest first), and the items of ``page``'s periods."""
@@ -179,14 +206,24 @@ class WebQueries:
                 .limit(1)
             ).scalar()
 
-    def feed(self, slug: str | None, size: int = FEED_SIZE) -> list[Row]:
-        """The newest items (of a theme, or of all), newest period first, report order within."""
-        query = select(ItemRow.id, ItemRow.data, ItemRow.updated_at).where(
-            ItemRow.removed.is_(False)
-        )
+    def feed(self, slug: str | None, size: int = FEED_SIZE) -> list[FeedEntry]:
+        """The newest items (of a theme, or of all), newest period first, report order within.
+
+        Only the columns a feed shows are read: no item is decoded from its JSON.
+        """
+        query = select(
+            ItemRow.kind,
+            ItemRow.theme,
+            ItemRow.period,
+            ItemRow.key,
+            ItemRow.name_norm,
+            ItemRow.title,
+            ItemRow.url,
+            ItemRow.summary,
+            ItemRow.updated_at,
+        ).where(ItemRow.removed.is_(False))
         if slug is not None:
             query = query.where(ItemRow.theme == slug)
         query = query.order_by(ItemRow.period.desc(), ItemRow.position).limit(size)
         with self.store.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [Row(r.id, Item.from_dict(r.data), r.updated_at) for r in rows]
+            return [FeedEntry(*row) for row in conn.execute(query)]
