@@ -87,6 +87,21 @@ async def test_no_script_runs_from_a_hostile_report(links: WebLinks) -> None:
         assert dialogs == []
 
 
+async def test_item_links_with_chinese_names_open(links: WebLinks) -> None:
+    """Percent-encoded CJK paths keep their signature through the browser."""
+    async with browser_page(links.public_url, 1280) as page:
+        await page.goto(links.url("/web/reports/2026-02"))
+        hrefs = await page.locator("details.items a").evaluate_all(
+            "anchors => anchors.map(a => a.href)"
+        )
+        chinese = [h for h in hrefs if "/web/items/topic/" in h and "%E" in h]
+        assert len(chinese) >= 3
+        for href in chinese:
+            response = await page.goto(href)
+            assert response is not None and response.status == 200, href
+            assert await page.locator("section.version").count() >= 1
+
+
 async def test_search_form_finds_glm(links: WebLinks) -> None:
     async with browser_page(links.public_url, PHONE, 844) as page:
         await page.goto(links.url("/web/search"))
