@@ -98,7 +98,8 @@ async def test_item_links_with_chinese_names_open(links: WebLinks) -> None:
         assert len(chinese) >= 3
         for href in chinese:
             response = await page.goto(href)
-            assert response is not None and response.status == 200, href
+            assert response is not None
+            assert response.status == 200, href
             assert await page.locator("section.version").count() >= 1
 
 
