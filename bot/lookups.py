@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.commands import Request, command, echo
 from bot.models import ItemRow, ReportRow
 from bot.search import Match
-from bot.web.links import search_path
+from bot.web.links import report_path, search_path
 from digests import cards
 from digests.items import Item, Kind
 from digests.message import Block, BulletList, Context, Divider, Heading, Message, Paragraph, Span
@@ -270,7 +270,9 @@ def latest_command(request: Request) -> Message:
     others = [r.period for r in reports[1:6]]
     if others:
         blocks.append(Context((Span("Earlier months: " + ", ".join(others)),)))
-    return Message(tuple(blocks))
+    web = request.services.web
+    link = web.url(report_path(newest.period)) if web is not None else None
+    return Message(tuple(blocks), web_url=link)
 
 
 @command(

@@ -7,6 +7,7 @@ link (:mod:`bot.web.links`) unless ``DIGESTBOT_WEB_ACCESS=public``. This module 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from bot.web.links import WebLinks
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from bot.settings import Settings
     from bot.store import Store
 
+log = logging.getLogger(__name__)
+
 
 def routes(store: Store, finder: Finder, settings: Settings) -> list[web.RouteDef]:
     """The web face's routes for the gateway's HTTP server; none when it is off."""
@@ -26,6 +29,8 @@ def routes(store: Store, finder: Finder, settings: Settings) -> list[web.RouteDe
         return []
     from bot.web.app import WebFace
 
+    access = "signed links" if links.signed else "public access"
+    log.info("web pages and feeds at %s/web/ (%s)", links.public_url, access)
     return WebFace(store, finder, links).routes()
 
 

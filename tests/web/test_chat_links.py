@@ -54,6 +54,8 @@ def test_ask_puts_a_signed_link_on_the_card(sqlite_url: str) -> None:
     params = dict(p.split("=", 1) for p in query.split("&"))
     assert links.check(path, params["exp"], params["sig"]) is not None
     assert WEB_LINK_TEXT in _ask(sqlite_url, "/search 蒸馏", "text", web=True)
+    latest = _ask(sqlite_url, "/latest", "text", web=True)
+    assert f"{WEB_LINK_TEXT} ({PUBLIC}/web/reports/2026-02?exp=" in latest
     assert WEB_LINK_TEXT not in _ask(sqlite_url, "/model glm 4.7", "text", web=False)
 
 
