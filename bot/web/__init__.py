@@ -15,9 +15,9 @@ from bot.web.links import WebLinks
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from bot.search import Finder
     from bot.settings import Settings
-    from bot.store import Store
+    from bot.store.reports import Store
+    from bot.store.search import Finder
 
 log = logging.getLogger(__name__)
 

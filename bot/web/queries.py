@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from bot.models import ItemRow, ReportRow
-from bot.store import Store
+from bot.store.models import ItemRow, ReportRow
+from bot.store.reports import Store
 from bot.web.markdown import Rendered, report_html
 from digests.items import Item
 

@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.search import Finder
 from bot.settings import Settings
-from bot.store import Store
+from bot.store.reports import Store
+from bot.store.search import Finder
 from bot.web import routes
 from bot.web.links import WebLinks
 from tests.web.site import fill, free_port, web_settings

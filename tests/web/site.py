@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.gateway import Gateway
-from bot.ingest import ingest_file
 from bot.settings import Settings, load_settings
-from bot.store import Store
+from bot.store.ingest import ingest_file
+from bot.store.reports import Store
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "digests" / "samples"

@@ -11,12 +11,12 @@ from html import unescape
 
 import pytest
 
-from bot.scheduler import Scheduler
-from bot.services import Services
-from bot.store import Store
+from bot.commands.services import Services
+from bot.scheduling.scheduler import Scheduler
+from bot.store.reports import Store
 from bot.web.links import WebLinks
-from channels.render_console import render_console
-from channels.render_telegram import render_telegram
+from channels.console.render import render_console
+from channels.telegram.render import render_telegram
 from digests.message import WEB_LINK_TEXT, message_from_json
 from tests.bot.test_scheduler import _minute, eventually, outbox, subscribe
 from tests.web.conftest import serve
