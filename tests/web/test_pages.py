@@ -6,12 +6,13 @@ import dataclasses
 import re
 from html.parser import HTMLParser
 
+import feedparser
 import pytest
 
 from bot.settings import SettingsError, load_settings
 from bot.web.links import WebLinks
-from tests.web.conftest import Site
-from tests.web.site import SEED
+from tests.web.conftest import Site, serve
+from tests.web.site import SEED, fill
 
 NEWEST_SAMPLE = "2026-02"
 
@@ -233,3 +234,27 @@ def test_the_web_face_needs_a_secret_unless_public() -> None:
     assert not links.signed
     assert links.url("/web/") == "https://bot.example.com/web/"
     assert WebLinks.from_settings(load_settings(env={})) is None
+
+
+@pytest.mark.postgres
+async def test_every_page_and_feed_on_postgresql(postgres_url: str) -> None:
+    fill(postgres_url)
+    async for pg in serve(postgres_url):
+        status, html, _ = await pg.get("/web/")
+        assert status == 200
+        assert ">2025-12</a>" in html
+        status, html, _ = await pg.get(f"/web/reports/{NEWEST_SAMPLE}")
+        assert status == 200
+        assert 'id="clay"' in html
+        status, html, _ = await pg.get("/web/items/model/kimik2thinking")
+        assert status == 200
+        assert 'id="v-2025-12"' in html
+        status, html, _ = await pg.get("/web/themes/hands")
+        assert status == 200
+        status, html, _ = await pg.get("/web/search", q="glm")
+        assert ">GLM-4.7</a>" in html
+        status, body, _ = await pg.get("/web/feeds/clay.atom")
+        feed = feedparser.parse(body)
+        assert feed.bozo == 0
+        assert feed.entries
+        assert (await pg.fetch(pg.base + "/web/"))[0] == 403
