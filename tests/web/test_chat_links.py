@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -84,5 +84,30 @@ async def test_a_digest_links_its_theme_page_and_the_link_opens(sqlite_url: str)
             status, page, _ = await site.fetch(message.web_url)
             assert status == 200
             assert "/subscribe clay" in page
+    finally:
+        store.close()
+
+
+async def test_a_scheduled_job_links_the_theme_page(sqlite_url: str) -> None:
+    fill(sqlite_url)
+    store = Store.open(sqlite_url)
+    links = WebLinks(PUBLIC, SECRET.encode())
+    try:
+        day, at, _ = _minute(datetime.now(UTC), 0)
+        # Subscribed after this minute's run time: only the job itself makes this run.
+        sub = subscribe(store, "hands", day=day, at=at, tz="UTC", created=datetime.now(UTC))
+        scheduler = Scheduler(store, services=Services(store=store, web=links))
+        await scheduler.start()
+        try:
+            job = scheduler.job(sub)
+            assert job is not None
+            job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=0.3))
+            await eventually(lambda: bool(outbox(store)))
+        finally:
+            await scheduler.stop()
+        [row] = outbox(store)
+        web_url = message_from_json(row.message).web_url
+        assert web_url is not None
+        assert web_url.startswith(f"{PUBLIC}/web/themes/hands?exp=")
     finally:
         store.close()
