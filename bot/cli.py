@@ -229,6 +229,7 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from bot.commands.subscriptions import known_themes, preview
+    from bot.web.links import WebLinks
 
     platform, _, chat = args.chat.partition(":")
     if not platform or not chat:
@@ -249,6 +250,7 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
             default_size=settings.digest_size,
             default_timezone=settings.timezone,
             now=datetime.now(UTC),
+            web_url=web.theme_url if (web := WebLinks.from_settings(settings)) else None,
         )
     finally:
         store.close()
