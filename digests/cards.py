@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
 
+from digests.items import Image as ItemImage
 from digests.items import Item, Kind, Part
 from digests.message import (
     Block,
@@ -153,22 +154,40 @@ def _part_spans(part: Part, title: str) -> Spans:
 
 def _parts(parts: Sequence[Part], title: str) -> list[Block]:
     """Short labelled parts as bullets, unlabelled ones as paragraphs, long ones as folded
-    quotes, in order."""
+    quotes, in order; a part's figures right after it."""
     blocks: list[Block] = []
     bullets: list[Spans] = []
-    for part in parts:
-        spans = _part_spans(part, title)
-        if len(part.text) <= LONG_PART and part.label and part.label != title:
-            bullets.append(spans)
-            continue
+
+    def flush() -> None:
         if bullets:
             blocks.append(BulletList(tuple(bullets)))
-            bullets = []
-        long = len(part.text) > LONG_PART
-        blocks.append(Quote(spans, expandable=True) if long else Paragraph(spans))
-    if bullets:
-        blocks.append(BulletList(tuple(bullets)))
+            bullets.clear()
+
+    for part in parts:
+        spans = _part_spans(part, title)
+        if not long_part(part) and part.label and part.label != title:
+            bullets.append(spans)
+        else:
+            flush()
+            blocks.append(Quote(spans, expandable=True) if long_part(part) else Paragraph(spans))
+        if part.images:
+            flush()
+            name = f"{title} · {part.label}" if part.label and part.label != title else title
+            blocks.extend(_figure(image, part.text, name) for image in part.images)
+    flush()
     return blocks
+
+
+def long_part(part: Part) -> bool:
+    return len(part.text) > LONG_PART
+
+
+def _figure(image: ItemImage, text: str, fallback: str) -> Image:
+    """An image block; an alt text that is a file name or repeats the text gives way."""
+    alt = image.alt.strip()
+    if not alt or _FILENAME_ALT.match(alt) or alt in text:
+        alt = fallback
+    return Image(image.url, alt)
 
 
 def _parts_or_summary(item: Item) -> list[Block]:
@@ -191,9 +210,13 @@ def _sections(item: Item) -> list[Block]:
 
 
 def _images(item: Item) -> list[Block]:
+    """The item's figures that no part shows (a topic's, or from an older parse)."""
     images: list[Block] = []
     texts = [p.text for p in item.parts]
+    shown = {image for part in item.parts for image in part.images}
     for n, image in enumerate(item.images, 1):
+        if image in shown:
+            continue
         alt = image.alt.strip()
         if not alt or _FILENAME_ALT.match(alt) or any(alt in t for t in texts):
             alt = f"{item.title} · figure {n}"
