@@ -200,7 +200,7 @@ async def _safely(check: Callable[[], Awaitable[bool]]) -> bool:
         return False
 
 
-COMMAND_MODULES = ("bot.lookups", "bot.subscriptions", "bot.status")
+COMMAND_MODULES = ("bot.lookups", "bot.monthly", "bot.subscriptions", "bot.status")
 
 
 def _load_commands() -> None:
@@ -219,12 +219,13 @@ HELP_ORDER = (
     "search",
     "themes",
     "latest",
+    "highlights",
+    "reports",
     "subscribe",
     "unsubscribe",
     "subscriptions",
     "digest",
     "help",
-    "reports",
     "status",
 )
 

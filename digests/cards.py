@@ -28,6 +28,7 @@ from digests.message import (
     Quote,
     Span,
     Spans,
+    command_span,
 )
 
 #: A part longer than this (characters) is shown as a folded quote instead of a bullet.
@@ -104,18 +105,18 @@ def inline(md: str) -> Spans:
     return tuple(out)
 
 
-def command_for(item: Item) -> str:
-    """The chat command that shows ``item``'s whole card, e.g. ``/model GLM-4.7``."""
+def command_for(item: Item, period: str | None = None) -> str:
+    """The chat command that shows ``item``'s whole card, e.g. ``/model GLM-4.7``; with
+    ``period``, that month's copy (``/model GLM-4.7 2025-12``). Highlights name their month."""
+    month = f" {period}" if period else ""
     match item.kind:
         case Kind.MODEL:
-            return f"/model {item.title}"
+            return f"/model {item.title}{month}"
         case Kind.PAPER:
-            return f"/paper {short_title(item.title)}"
+            return f"/paper {short_title(item.title)}{month}"
         case Kind.TOPIC:
-            return f"/topic {item.title}"
-        case Kind.RADAR:
-            return "/latest"
-    return f"/search {short_title(item.title)}"
+            return f"/topic {item.title}{month}"
+    return f"/highlights {item.period}"
 
 
 def short_title(title: str, limit: int = SHORT_TITLE) -> str:
@@ -225,10 +226,14 @@ def _images(item: Item) -> list[Block]:
 
 
 def _footer(item: Item, other_periods: Sequence[str]) -> tuple[Block, ...]:
-    others = [p for p in other_periods if p != item.period]
+    """ "Also in: 2025-12 /model X 2025-12": each other month, with the command that opens it."""
+    others = [p for p in dict.fromkeys(other_periods) if p != item.period]
     if not others:
         return ()
-    return (Context((Span("Also in: " + ", ".join(others)),)),)
+    spans: list[Span] = [Span("Also in: " + ", ".join(others))]
+    for n, period in enumerate(others):
+        spans += [Span(" · " if n else " — "), command_span(command_for(item, period))]
+    return (Context(tuple(spans)),)
 
 
 def _card(item: Item, body: Sequence[Block], other_periods: Sequence[str], *extra: str) -> Message:
@@ -254,7 +259,9 @@ def paper_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
     return _card(item, _parts(item.parts, item.title), other_periods, topic)
 
 
-def topic_card(item: Item, papers: Sequence[Item] = ()) -> Message:
+def topic_card(
+    item: Item, papers: Sequence[Item] = (), other_periods: Sequence[str] = ()
+) -> Message:
     """A topic: trend and practice value by column, then its papers with their commands."""
     body = _sections(item)
     entries: list[Spans] = [
@@ -268,7 +275,7 @@ def topic_card(item: Item, papers: Sequence[Item] = ()) -> Message:
     ]
     if entries:
         body += [Paragraph((Span("Papers", bold=True),)), BulletList(tuple(entries))]
-    return _card(item, body, ())
+    return _card(item, body, other_periods)
 
 
 def insight_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
@@ -289,18 +296,42 @@ def card(item: Item, other_periods: Sequence[str] = (), papers: Sequence[Item] =
         case Kind.PAPER:
             return paper_card(item, other_periods)
         case Kind.TOPIC:
-            return topic_card(item, papers)
+            return topic_card(item, papers, other_periods)
         case Kind.RADAR:
             return radar_card(item, other_periods)
     return insight_card(item, other_periods)
 
 
-def digest_entry(item: Item) -> tuple[Block, ...]:
-    """One bite-size digest entry: the title with its link, the summary, the command for more."""
+def digest_entry(item: Item, command: str | None = None) -> tuple[Block, ...]:
+    """One bite-size digest entry: the title with its link, the summary, the command for more
+    (``command``, or the one that opens the newest copy)."""
     title = Paragraph((Span(item.title, bold=True, url=item.url),))
     summary = (Paragraph(inline(item.summary)),) if item.summary.strip() else ()
-    more = Context((Span("More: "), Span(command_for(item), code=True)))
+    more = Context((Span("More: "), command_span(command or command_for(item))))
     return (title, *summary, more)
+
+
+def highlights_message(period: str, items: Sequence[Item], other_periods: Sequence[str]) -> Message:
+    """A month's highlights: the radar (its text and image), then each insight, then the other
+    months' highlights as commands."""
+    blocks: list[Block] = [Heading(f"Highlights · {period}")]
+    for item in items:
+        if item.kind is Kind.RADAR:
+            blocks.append(Paragraph((Span(item.title, bold=True),)))
+            blocks.extend(_parts_or_summary(item))
+            blocks.extend(_images(item))
+    for item in items:
+        if item.kind is Kind.INSIGHT:
+            blocks.append(Paragraph((Span(item.title, bold=True),)))
+            blocks.extend(_parts_or_summary(item))
+            blocks.extend(_images(item))
+    others = [p for p in other_periods if p != period]
+    if others:
+        spans: list[Span] = [Span("Other months: ")]
+        for n, other in enumerate(others):
+            spans += [Span(", ") if n else Span(""), command_span(f"/highlights {other}")]
+        blocks.append(Context(tuple(s for s in spans if s.text)))
+    return Message(tuple(blocks), tags=("highlights",))
 
 
 def digest_message(
