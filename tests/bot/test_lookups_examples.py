@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import REGISTRY, CommandCore, command_names
+from bot.commands.core import REGISTRY, CommandCore, command_names
+from bot.commands.services import Services
 from bot.gateway import seed_samples
-from bot.services import Services
-from bot.store import Store
+from bot.store.reports import Store
 from channels.base import Incoming
 from digests.message import Heading, Message
 
@@ -92,7 +92,7 @@ def titles(store: Store, kind: str) -> set[str]:
     with store.engine.connect() as conn:
         from sqlalchemy import select
 
-        from bot.models import ItemRow
+        from bot.store.models import ItemRow
 
         return set(conn.execute(select(ItemRow.title).where(ItemRow.kind == kind)).scalars())
 

@@ -11,12 +11,12 @@ import pytest
 from alembic import command
 from sqlalchemy import insert, select, text
 
-from bot.commands import CommandCore
-from bot.db import _config
+from bot.commands.core import CommandCore
+from bot.commands.services import Services
 from bot.gateway import seed_samples
-from bot.models import ItemRow
-from bot.services import Services
-from bot.store import Store
+from bot.store.db import _config
+from bot.store.models import ItemRow
+from bot.store.reports import Store
 from channels.base import Incoming
 from digests import parse_report
 from digests.compose import Candidate, compose_digest
@@ -231,7 +231,7 @@ async def test_reports_lists_months_with_counts(core: CommandCore) -> None:
 
 
 def test_migration_gives_old_highlight_rows_their_monthly_key(sqlite_url: str) -> None:
-    from bot.db import make_engine
+    from bot.store.db import make_engine
 
     engine = make_engine(sqlite_url)
     config = _config()

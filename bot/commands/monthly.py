@@ -10,9 +10,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from bot.commands import Request, command, echo
-from bot.lookups import _join, no_such_month
-from bot.models import ItemRow, ReportRow
+from bot.commands.core import Request, command, echo
+from bot.commands.lookups import _join, no_such_month
+from bot.store.models import ItemRow, ReportRow
 from digests import cards
 from digests.items import MONTHLY_KINDS, Item, Kind
 from digests.message import (

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 from sqlalchemy import func, select
 
-from bot.commands import Request, command, echo
-from bot.models import ItemRow
-from bot.search import Match
+from bot.commands.core import Request, command, echo
+from bot.store.models import ItemRow
+from bot.store.search import Match
 from digests import cards
 from digests.items import Item, Kind
 from digests.message import (
