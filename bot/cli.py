@@ -205,20 +205,26 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     store.close()
     if reply is None:
         return 0
-    print(render_for(args.format, reply))
+    print(render_for(args.format, reply, images=settings.images))
     return 0
 
 
-def render_for(fmt: str, message: Message) -> str:
-    """A reply as the chosen channel would receive it (no chat SDK involved)."""
-    if fmt == "telegram":
-        from channels.telegram.render import render_telegram
+def render_for(fmt: str, message: Message, *, images: bool = True) -> str:
+    """A reply as the chosen channel would receive it (no chat SDK involved).
 
-        return "\n\n".join(render_telegram(message))
+    Telegram's text is preceded by a ``[link preview above the text: URL]`` line when the reply's
+    figure would be shown as its preview.
+    """
+    if fmt == "telegram":
+        from channels.telegram.render import render_telegram, telegram_send_kwargs
+
+        preview = telegram_send_kwargs(message, images=images).get("preview_url")
+        head = [f"[link preview above the text: {preview}]"] if preview else []
+        return "\n\n".join(head + render_telegram(message))
     if fmt == "slack":
         from channels.slack.render import render_slack
 
-        return json.dumps(render_slack(message), ensure_ascii=False, indent=2)
+        return json.dumps(render_slack(message, images=images), ensure_ascii=False, indent=2)
     from channels.console.render import render_console
 
     return render_console(message, color=sys.stdout.isatty())

@@ -194,6 +194,7 @@ class Gateway:
                     webhook_url=settings.telegram_webhook_url,
                     webhook_secret=webhook_secret(settings),
                     first_seen=first_seen,
+                    images=settings.images,
                 )
             )
         if settings.slack_bot_token is not None:
@@ -207,6 +208,7 @@ class Gateway:
                     api_url=settings.slack_api_url,
                     commands=command_names(),
                     first_seen=first_seen,
+                    images=settings.images,
                 )
             )
         if settings.wants_console:

@@ -166,6 +166,11 @@ def _parts(parts: Sequence[Part], title: str) -> list[Block]:
 
     for part in parts:
         spans = _part_spans(part, title)
+        if part.images and not part.label and part.text.strip() in {i.alt for i in part.images}:
+            # the text is the figure's own description (the radar): the figure carries it
+            flush()
+            blocks.extend(_figure(image, "", title) for image in part.images)
+            continue
         if not long_part(part) and part.label and part.label != title:
             bullets.append(spans)
         else:
@@ -308,7 +313,9 @@ def digest_entry(item: Item, command: str | None = None) -> tuple[Block, ...]:
     title = Paragraph((Span(item.title, bold=True, url=item.url),))
     summary = (Paragraph(inline(item.summary)),) if item.summary.strip() else ()
     more = Context((Span("More: "), command_span(command or command_for(item))))
-    return (title, *summary, more)
+    # the radar is a picture first: a highlights digest shows it
+    figures = tuple(_images(item)) if item.kind is Kind.RADAR else ()
+    return (title, *summary, *figures, more)
 
 
 def highlights_message(period: str, items: Sequence[Item], other_periods: Sequence[str]) -> Message:

@@ -80,6 +80,7 @@ class TelegramChannel:
         first_seen: FirstSeen | None = None,
         poll_timeout: float = 10.0,
         request_timeout: float = 10.0,
+        images: bool = True,
     ) -> None:
         """Build the PTB application; no I/O happens until :meth:`start`.
 
@@ -93,7 +94,9 @@ class TelegramChannel:
             first_seen: Shared deduplication of webhook ``update_id`` values.
             poll_timeout: Long-poll timeout of ``getUpdates`` in seconds.
             request_timeout: Read/write/connect timeout of every other Bot API call.
+            images: Show a message's figure as its link preview (``DIGESTBOT_IMAGES``).
         """
+        self._images = images
         self._commands = list(commands)
         self._webhook_url = webhook_url
         self._webhook_secret = webhook_secret
@@ -303,13 +306,27 @@ class TelegramChannel:
     ) -> list[str]:
         from channels.telegram.render import render_telegram, telegram_send_kwargs
 
-        options = telegram_send_kwargs(message)
-        preview = LinkPreviewOptions(
+        options = telegram_send_kwargs(message, images=self._images)
+        plain_preview = LinkPreviewOptions(
             is_disabled=bool(options.get("disable_web_page_preview", True))
+        )
+        # the figure is the first part's preview; later parts show none of their own
+        figure_preview = (
+            LinkPreviewOptions(
+                is_disabled=False,
+                url=options["preview_url"],
+                show_above_text=True,
+                prefer_large_media=True,
+            )
+            if options.get("preview_url")
+            else plain_preview
         )
         target: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
         ids: list[str] = []
-        for part in render_telegram(message)[skip:]:
+        for n, part in enumerate(render_telegram(message)[skip:], skip):
+            preview = figure_preview if n == 0 else LinkPreviewOptions(is_disabled=True)
+            if not options.get("preview_url"):
+                preview = plain_preview
             reply = (
                 ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
             )
