@@ -38,6 +38,10 @@ FAILURES = (
     "No reports yet",
     "for bot admins only",
     "No highlights",
+    "There is no report for",
+    "report has no",
+    "is not a month",
+    "No item links",
 )
 LOOKUPS = {"model": "model", "paper": "paper", "topic": "topic"}
 
