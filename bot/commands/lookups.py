@@ -36,7 +36,9 @@ CLOSE = 72.0  # scores from here up are offered in a pick list
 SUGGEST = 66.0
 
 
-def _card(request: Request, match: Match, asked: Kind, query: str) -> Message:
+def _card(
+    request: Request, match: Match, asked: Kind, query: str, *, fuzzy: bool = False
+) -> Message:
     item = match.item.item
     papers: list[Item] = []
     if item.kind is Kind.TOPIC:
@@ -52,7 +54,7 @@ def _card(request: Request, match: Match, asked: Kind, query: str) -> Message:
                 )
             )
         )
-    elif match.score < 100.0 and normalize_name(query) not in _names(item):
+    elif fuzzy and normalize_name(query) not in _names(item):
         notes.append(Context((Span(f"Closest match for “{echo(query)}”"),)))
     if not notes:
         return message
@@ -112,7 +114,13 @@ def _unique(matches: Iterable[Match]) -> list[Match]:
 
 
 def _answer(
-    request: Request, kind: Kind, query: str, matches: list[Match], month: str | None
+    request: Request,
+    kind: Kind,
+    query: str,
+    matches: list[Match],
+    month: str | None,
+    *,
+    fuzzy: bool = False,
 ) -> Message:
     """One match is answered with its card (that month's copy when a month was asked for);
     several give a pick list."""
@@ -124,7 +132,7 @@ def _answer(
             return _not_in_month(kind, query, matches, month)
         matches = in_month
     if len(matches) == 1:
-        return _card(request, matches[0], kind, query)
+        return _card(request, matches[0], kind, query, fuzzy=fuzzy)
     return _pick_list(kind.value, query, matches, month)
 
 
@@ -193,9 +201,9 @@ def _resolve(request: Request, kind: Kind, arg: str) -> Message:
         and close[0].score >= CLEAR
         and (len(close) == 1 or close[1].score < close[0].score - 5)
     ):
-        return _answer(request, kind, query, close[:1], month)
+        return _answer(request, kind, query, close[:1], month, fuzzy=True)
     if close:
-        return _answer(request, kind, query, close, month)
+        return _answer(request, kind, query, close, month, fuzzy=True)
     return _closest_hint(kind.value, query, fuzzy)
 
 
