@@ -143,10 +143,12 @@ class Finder:
         keys = {s.item.key for s in items}
         if not keys:
             return {}
+        kinds = {s.item.kind.value for s in items}
         with self.store.engine.connect() as conn:
+            # kind and key together: the (kind, key) index answers it without a scan
             rows = conn.execute(
                 select(ItemRow.key, func.max(ItemRow.period))
-                .where(ItemRow.key.in_(keys), ItemRow.removed.is_(False))
+                .where(ItemRow.kind.in_(kinds), ItemRow.key.in_(keys), ItemRow.removed.is_(False))
                 .group_by(ItemRow.key)
             ).all()
         return {key: period for key, period in rows}
