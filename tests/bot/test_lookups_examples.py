@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands.core import REGISTRY, CommandCore, command_names
+from bot.commands.dispatch import Dispatcher, default_commands
 from bot.commands.services import Services
 from bot.gateway import seed_samples
 from bot.store.reports import Store
@@ -43,12 +43,13 @@ FAILURES = (
     "is not a month",
     "No item links",
 )
+COMMANDS = default_commands()
 LOOKUPS = {"model": "model", "paper": "paper", "topic": "topic"}
 
 
 def readme_examples() -> list[str]:
     text = README.read_text(encoding="utf-8")
-    names = set(command_names())
+    names = set(COMMANDS.names())
     found: list[str] = []
     for line in text.splitlines():
         row = re.match(r"\|\s*`/(\w+)[^`]*`[^|]*\|(.*)\|\s*$", line)
@@ -56,7 +57,8 @@ def readme_examples() -> list[str]:
             span = span.strip()
             command = re.match(r"^/(\w+)", span)
             if command and command.group(1) in names and not _PLACEHOLDER.search(span):
-                spec = REGISTRY[command.group(1)]
+                spec = COMMANDS.get(command.group(1))
+                assert spec is not None
                 if span != f"/{command.group(1)}" or not spec.needs_arg:  # "a `/search` hint"
                     found.append(span)
             elif (
@@ -72,7 +74,7 @@ def readme_examples() -> list[str]:
 
 
 def help_examples() -> list[str]:
-    return list(dict.fromkeys(spec.example for spec in REGISTRY.values()))
+    return list(dict.fromkeys(spec.example for spec in COMMANDS))
 
 
 EXAMPLES = list(dict.fromkeys(readme_examples() + help_examples()))
@@ -86,10 +88,10 @@ def test_the_examples_are_read() -> None:
 
 
 @pytest.fixture
-def core(store: Store) -> Iterator[CommandCore]:
+def core(store: Store) -> Iterator[Dispatcher]:
     assert seed_samples(store) is not None
     services = Services(store=store, admins=frozenset({("console", "admin")}))
-    return CommandCore(services)
+    return Dispatcher(services)
 
 
 def titles(store: Store, kind: str) -> set[str]:
@@ -102,8 +104,10 @@ def titles(store: Store, kind: str) -> set[str]:
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
-async def test_example_finds_something(core: CommandCore, store: Store, example: str) -> None:
-    reply = await core.handle(Incoming("console", "admin", "admin", example, chat_kind="console"))
+async def test_example_finds_something(core: Dispatcher, store: Store, example: str) -> None:
+    reply = await core.on_command(
+        Incoming("console", "admin", "admin", example, chat_kind="console")
+    )
     assert isinstance(reply, Message)
     text = reply.plain()
     assert text.strip()

@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from sqlalchemy import insert, select, text
 
-from bot.commands.core import CommandCore
+from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.gateway import seed_samples
 from bot.store.db import _config
@@ -27,15 +27,15 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "reports"
 
 
 @pytest.fixture
-def core(store: Store) -> Iterator[CommandCore]:
+def core(store: Store) -> Iterator[Dispatcher]:
     assert seed_samples(store) is not None  # 2025-12 and 2026-02
     hand = (FIXTURES / "2026-03-another-hand.md").read_text(encoding="utf-8")
     store.ingest(parse_report(hand, "2026-03.md"), hand)
-    return CommandCore(Services(store=store))
+    return Dispatcher(Services(store=store))
 
 
-async def ask(core: CommandCore, line: str) -> Message:
-    reply = await core.handle(Incoming("console", "me", "me", line, chat_kind="console"))
+async def ask(core: Dispatcher, line: str) -> Message:
+    reply = await core.on_command(Incoming("console", "me", "me", line, chat_kind="console"))
     assert reply is not None
     return reply
 
@@ -49,7 +49,7 @@ def heading(message: Message) -> str:
 
 
 @pytest.mark.parametrize("month", ["2025-12", "2025/12", "202512", "Dec 2025", "2025年12月"])
-async def test_model_in_any_month_spelling(core: CommandCore, month: str) -> None:
+async def test_model_in_any_month_spelling(core: Dispatcher, month: str) -> None:
     reply = await ask(core, f"/model kimi k2 thinking {month}")
     text = reply.plain()
     assert heading(reply) == "Kimi-K2-Thinking"
@@ -58,7 +58,7 @@ async def test_model_in_any_month_spelling(core: CommandCore, month: str) -> Non
     assert commands_in(reply)[-1] == "/model Kimi-K2-Thinking 2026-02"
 
 
-async def test_also_in_offers_each_other_month_as_a_command(core: CommandCore) -> None:
+async def test_also_in_offers_each_other_month_as_a_command(core: Dispatcher) -> None:
     reply = await ask(core, "/model Kimi-K2-Thinking")
     assert "model · 2026-02" in reply.plain()
     assert "Also in: 2025-12 — /model Kimi-K2-Thinking 2025-12" in reply.plain()
@@ -68,20 +68,20 @@ async def test_also_in_offers_each_other_month_as_a_command(core: CommandCore) -
     assert "Also in: 2026-02 — /model Kimi-K2-Thinking 2026-02" in older.plain()
 
 
-async def test_a_name_not_in_the_month_asked_for(core: CommandCore) -> None:
+async def test_a_name_not_in_the_month_asked_for(core: Dispatcher) -> None:
     text = (await ask(core, "/model GLM-4.7 2025-12")).plain()
     assert "The 2025-12 report has no model GLM-4.7." in text
     assert "/model GLM-4.7 2026-02" in text
 
 
-async def test_a_month_without_a_report(core: CommandCore) -> None:
+async def test_a_month_without_a_report(core: Dispatcher) -> None:
     text = (await ask(core, "/model GLM-4.7 2024-05")).plain()
     assert "There is no report for 2024-05." in text
     assert "/latest 2026-03" in text
     assert "/latest 2025-12" in text
 
 
-async def test_paper_and_topic_by_month(core: CommandCore) -> None:
+async def test_paper_and_topic_by_month(core: Dispatcher) -> None:
     # Self-Rewarding Language Models is in December's samples and in March's report
     reply = await ask(core, "/paper Self-Rewarding Language Models Dec 2025")
     assert "paper · 2025-12" in reply.plain()
@@ -93,7 +93,7 @@ async def test_paper_and_topic_by_month(core: CommandCore) -> None:
     assert "A-Mem: Agentic Memory for LLM Agents" in topic.plain()
 
 
-async def test_latest_of_a_month(core: CommandCore) -> None:
+async def test_latest_of_a_month(core: Dispatcher) -> None:
     newest = (await ask(core, "/latest")).plain()
     assert "(2026-03)" in newest
     assert "Other months: /latest 2026-02, /latest 2025-12" in newest
@@ -103,7 +103,7 @@ async def test_latest_of_a_month(core: CommandCore) -> None:
     assert "is not a month" in (await ask(core, "/latest soon")).plain()
 
 
-async def test_search_hit_for_an_older_copy_opens_that_copy(core: CommandCore) -> None:
+async def test_search_hit_for_an_older_copy_opens_that_copy(core: Dispatcher) -> None:
     # BrowseComp is only in December's copy of Kimi-K2-Thinking; February has a newer one
     reply = await ask(core, "/search BrowseComp")
     assert "/model Kimi-K2-Thinking 2025-12" in commands_in(reply)
@@ -128,12 +128,12 @@ async def test_search_hit_for_an_older_copy_opens_that_copy(core: CommandCore) -
         "https://huggingface.co/papers/2507.17746",
     ],
 )
-async def test_arxiv_id_in_any_form(core: CommandCore, query: str) -> None:
+async def test_arxiv_id_in_any_form(core: Dispatcher, query: str) -> None:
     reply = await ask(core, f"/paper {query}")
     assert heading(reply).startswith("Rubrics as Rewards")
 
 
-async def test_any_link_finds_its_item_whatever_its_kind(core: CommandCore) -> None:
+async def test_any_link_finds_its_item_whatever_its_kind(core: Dispatcher) -> None:
     reply = await ask(core, "/paper https://z.ai/blog/glm-4.7")
     text = reply.plain()
     assert heading(reply) == "GLM-4.7"
@@ -149,14 +149,14 @@ async def test_any_link_finds_its_item_whatever_its_kind(core: CommandCore) -> N
 # --- suggestions -------------------------------------------------------------------------------
 
 
-async def test_unrelated_names_are_never_suggested(core: CommandCore) -> None:
+async def test_unrelated_names_are_never_suggested(core: Dispatcher) -> None:
     text = (await ask(core, "/model llama")).plain()
     assert "No model matches “llama”" in text
     assert "Closest" not in text
     assert "/search llama" in text
 
 
-async def test_a_single_candidate_is_answered_directly(core: CommandCore) -> None:
+async def test_a_single_candidate_is_answered_directly(core: Dispatcher) -> None:
     reply = await ask(core, "/model olmo 4")
     assert "Which one?" not in reply.plain()
     assert heading(reply) == "Olmo 3"
@@ -172,7 +172,7 @@ async def test_a_single_candidate_is_answered_directly(core: CommandCore) -> Non
 # --- highlights --------------------------------------------------------------------------------
 
 
-async def test_each_month_keeps_its_highlights(core: CommandCore) -> None:
+async def test_each_month_keeps_its_highlights(core: Dispatcher) -> None:
     newest = await ask(core, "/highlights")
     assert heading(newest) == "Highlights · 2026-03"
     assert "Serving is where March's gains came from" in newest.plain()
@@ -184,7 +184,7 @@ async def test_each_month_keeps_its_highlights(core: CommandCore) -> None:
     assert "Summary of December 2025 industry radar" in december
 
 
-async def test_crucial_insight_of_every_month_is_found(core: CommandCore) -> None:
+async def test_crucial_insight_of_every_month_is_found(core: Dispatcher) -> None:
     reply = await ask(core, "/search Crucial Insight")
     periods = {c for c in commands_in(reply) if c.startswith("/highlights ")}
     assert {"/highlights 2026-03", "/highlights 2026-02", "/highlights 2025-12"} <= periods
@@ -215,7 +215,7 @@ def test_highlights_digest_sends_each_months_own(store: Store) -> None:
 # --- /reports ----------------------------------------------------------------------------------
 
 
-async def test_reports_lists_months_with_counts(core: CommandCore) -> None:
+async def test_reports_lists_months_with_counts(core: Dispatcher) -> None:
     reply = await ask(core, "/reports")
     lines = reply.plain().splitlines()
     assert lines[0] == "Reports"
