@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 
 from sqlalchemy import func, select
 
 from bot.commands.core import Request, command, echo
 from bot.store.models import ItemRow
 from bot.store.search import Match
+from bot.web.links import search_path
 from digests import cards
 from digests.items import Item, Kind
 from digests.message import (
@@ -43,7 +45,13 @@ def _card(
     papers: list[Item] = []
     if item.kind is Kind.TOPIC:
         papers = _papers_of(request, item)
-    message = cards.card(item, other_periods=match.periods, papers=papers)
+    web = request.services.web
+    message = cards.card(
+        item,
+        other_periods=match.periods,
+        papers=papers,
+        web_url=web.item_url(item) if web is not None else None,
+    )
     notes: list[Block] = []
     if item.kind is not asked:
         notes.append(
@@ -59,7 +67,7 @@ def _card(
     if not notes:
         return message
     head, *rest = message.blocks
-    return Message((head, *notes, *rest), message.link_preview, message.tags)
+    return replace(message, blocks=(head, *notes, *rest))
 
 
 def _names(item: Item) -> set[str]:
@@ -263,7 +271,10 @@ def search_command(request: Request) -> Message:
         blocks.extend(
             cards.digest_entry(item, cards.command_for(item, item.period if older else None))
         )
-    return Message(tuple(blocks))
+    web = request.services.web
+    return Message(
+        tuple(blocks), web_url=web.url(search_path(), q=request.arg) if web is not None else None
+    )
 
 
 def _papers_of(request: Request, topic: Item) -> list[Item]:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from bot.commands.core import Request, command, echo
 from bot.commands.lookups import _join, no_such_month
 from bot.store.models import ItemRow, ReportRow
+from bot.web.links import report_path
 from digests import cards
 from digests.items import MONTHLY_KINDS, Item, Kind
 from digests.message import (
@@ -117,7 +118,9 @@ def latest_command(request: Request) -> Message:
             )
         )
     blocks.extend(_others([r.period for r in reports], report.period, "latest"))
-    return Message(tuple(blocks))
+    web = request.services.web
+    link = web.url(report_path(report.period)) if web is not None else None
+    return Message(tuple(blocks), web_url=link)
 
 
 @command(

@@ -202,7 +202,7 @@ def render_slack(message: Message, *, images: bool = True) -> list[dict[str, Any
     then between blocks, then inside a block at line and word boundaries.
     """
     payloads = []
-    for page in paginate(message.blocks, _fits):
+    for page in paginate(message.shown_blocks, _fits):
         blocks = render_blocks(page, images=images)
         if not blocks:
             continue

@@ -89,7 +89,7 @@ async def test_paper_and_topic_by_month(core: Dispatcher) -> None:
     newest = await ask(core, "/paper Self-Rewarding Language Models")
     assert "paper · 2026-03" in newest.plain()
     topic = await ask(core, "/topic Agent Memory 2026/02")
-    assert heading(topic) == "Agent Memory"
+    assert heading(topic) == "Agent 记忆"  # found through the glossary: memory, 记忆
     assert "A-Mem: Agentic Memory for LLM Agents" in topic.plain()
 
 

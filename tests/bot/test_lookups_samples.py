@@ -44,7 +44,7 @@ async def test_close_names_across_months_give_a_pick_list(core: Dispatcher) -> N
 async def test_search_and_topic_on_samples(core: Dispatcher) -> None:
     assert "DeepSeek-V3.2-Exp" in (await ask(core, "/search sparse attention")).plain()
     topic = (await ask(core, "/topic agent 记忆")).plain()
-    assert topic.splitlines()[0] == "Agent Memory"
+    assert topic.splitlines()[0] == "Agent 记忆"
 
 
 async def test_hostile_text_in_a_report_stays_text(core: Dispatcher) -> None:
