@@ -196,3 +196,14 @@ async def test_reports_for_everyone_upload_details_for_admins(core: Dispatcher) 
     admin = Dispatcher(Services(store=core.services.store, admins=frozenset({("telegram", "42")})))
     assert "uploaded by" in (await ask(admin, "/reports")).plain()
     assert "bot admins only" in (await ask(core, "/status")).plain()
+
+
+@pytest.mark.parametrize(
+    "query", ["2507.20534", "arXiv:2507.20534v2", "https://huggingface.co/papers/2507.20534"]
+)
+async def test_paper_given_a_models_arxiv_id_answers_with_the_model(
+    core: Dispatcher, query: str
+) -> None:
+    reply = await ask(core, f"/paper {query}")
+    assert heading(reply) == "Kimi-K2"
+    assert "That link is a model's, not a paper's: /model Kimi-K2" in reply.plain()
