@@ -98,7 +98,7 @@ def _closest_hint(kind: str, query: str, closest: list[Match]) -> Message:
             Paragraph(
                 (
                     Span("Closest: "),
-                    *_join(command_span(cards.command_for(m.item.item)) for m in closest[:5]),
+                    *joined(command_span(cards.command_for(m.item.item)) for m in closest[:5]),
                 )
             )
         )
@@ -108,7 +108,8 @@ def _closest_hint(kind: str, query: str, closest: list[Match]) -> Message:
     return Message(tuple(blocks))
 
 
-def _join(items: Iterable[Span]) -> tuple[Span, ...]:
+def joined(items: Iterable[Span]) -> tuple[Span, ...]:
+    """Spans separated by commas."""
     out: list[Span] = []
     for n, span in enumerate(items):
         if n:
@@ -153,7 +154,7 @@ def _not_in_month(kind: Kind, query: str, matches: list[Match], month: str) -> M
     return Message(
         (
             Paragraph((Span(f"The {month} report has no {kind.value} {what}."),)),
-            Paragraph((Span("It is in: "), *_join(spans))),
+            Paragraph((Span("It is in: "), *joined(spans))),
         )
     )
 
@@ -168,7 +169,7 @@ def no_such_month(request: Request, month: str) -> Message | None:
     return Message(
         (
             Paragraph((Span(f"There is no report for {month}."),)),
-            Paragraph((Span("Months: "), *_join(command_span(f"/latest {p}") for p in periods))),
+            Paragraph((Span("Months: "), *joined(command_span(f"/latest {p}") for p in periods))),
         )
     )
 

@@ -11,7 +11,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from bot.commands.core import Request, command, echo
-from bot.commands.lookups import _join, no_such_month
+from bot.commands.lookups import joined, no_such_month
 from bot.store.models import ItemRow, ReportRow
 from bot.web.links import report_path
 from digests import cards
@@ -67,7 +67,7 @@ def _others(periods: list[str], current: str, name: str) -> tuple[Block, ...]:
     if not others:
         return ()
     return (
-        Context((Span("Other months: "), *_join(command_span(f"/{name} {p}") for p in others))),
+        Context((Span("Other months: "), *joined(command_span(f"/{name} {p}") for p in others))),
     )
 
 

@@ -95,9 +95,6 @@ class Finder:
             matches.extend(self._group(kind, [key], score))
         return matches
 
-    def by_url(self, kind: str, url: str) -> list[Match]:
-        return [m for m in self.by_link(url) if m.item.item.kind.value == kind]
-
     def by_link(self, link: str) -> list[Match]:
         """Items of any kind whose link is ``link`` (an arXiv id in any form matches its links)."""
         wanted = link_key(link)
