@@ -316,26 +316,22 @@ class TelegramChannel:
         from channels.telegram.render import render_telegram, telegram_send_kwargs
 
         options = telegram_send_kwargs(message, images=self._images)
-        plain_preview = LinkPreviewOptions(
+        preview = LinkPreviewOptions(
             is_disabled=bool(options.get("disable_web_page_preview", True))
         )
-        # the figure is the first part's preview; later parts show none of their own
-        figure_preview = (
-            LinkPreviewOptions(
+        if options.get("preview_url"):
+            # the figure, large and above the text, on the first part; the others show none
+            preview = LinkPreviewOptions(
                 is_disabled=False,
                 url=options["preview_url"],
                 show_above_text=True,
                 prefer_large_media=True,
             )
-            if options.get("preview_url")
-            else plain_preview
-        )
         target: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
         ids: list[str] = []
         for n, part in enumerate(render_telegram(message)[skip:], skip):
-            preview = figure_preview if n == 0 else LinkPreviewOptions(is_disabled=True)
-            if not options.get("preview_url"):
-                preview = plain_preview
+            if n > 0 and options.get("preview_url"):
+                preview = LinkPreviewOptions(is_disabled=True)
             reply = (
                 ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
             )

@@ -32,6 +32,7 @@ class Running:
     telegram: FakeTelegram
     slack: FakeSlack
     base: str
+    db_url: str
 
 
 async def _run(sqlite_url: str, images: str) -> AsyncIterator[Running]:
@@ -60,7 +61,7 @@ async def _run(sqlite_url: str, images: str) -> AsyncIterator[Running]:
             within=30,
         )
         assert gateway.http is not None
-        yield Running(tg, sl, f"http://127.0.0.1:{gateway.http.port}")
+        yield Running(tg, sl, f"http://127.0.0.1:{gateway.http.port}", sqlite_url)
         gateway.stopping.set()
         assert await asyncio.wait_for(task, 30) == 0
 
@@ -145,3 +146,27 @@ async def test_images_setting_off(without_images: Running) -> None:
     assert RADAR_FEB in str(sent.text)  # still there, as a link
     blocks = await mention(without_images, "highlights", "EvPix3")
     assert not [b for b in blocks if b["type"] == "image"]
+
+
+async def test_telegram_long_card_previews_its_figure_on_the_first_part_only(
+    running: Running,
+) -> None:
+    from digests import parse_report
+
+    long_text = "；".join(f"第 {n} 条观察：长上下文训练在这一步更稳定" for n in range(60))
+    report = (
+        "---\nperiod: 2026-05\n---\n\n### Models (The Clay)\n\n| Model | Mechanism | Value |\n"
+        "| --- | --- | --- |\n"
+        f"| [Long-1](https://example.org/long) | **[Infra] Figure first**: short. "
+        f"![Long-1 diagram](https://example.org/long-1.png) <br><br> **Notes**: {long_text} | "
+        f"**More**: {long_text} <br><br> **Even more**: {long_text} |\n"
+    )
+    store = Store.open(running.db_url)
+    store.ingest(parse_report(report, "2026-05.md"), report)
+    store.close()
+    parts = await ask_telegram(running, 904, "/model Long-1")
+    assert len(parts) >= 2
+    first, *rest = (preview_of(p.options) for p in parts)
+    assert first.get("url") == "https://example.org/long-1.png"
+    assert first.get("show_above_text") is True
+    assert all(p.get("is_disabled") is True for p in rest)
