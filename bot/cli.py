@@ -211,17 +211,17 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     store.close()
     if reply is None:
         return 0
-    print(render_for(args.format, reply))
+    print(render_for(args.format, reply, images=settings.images))
     return 0
 
 
-def render_for(fmt: str, message: Message) -> str:
+def render_for(fmt: str, message: Message, *, images: bool = True) -> str:
     """A reply as the chosen channel would receive it (no chat SDK involved); ``text`` is the
-    local channel's rendering."""
+    local channel's rendering. ``images``: as ``DIGESTBOT_IMAGES`` says."""
     chosen = spec(fmt) if fmt != "text" else next(s for s in specs() if s.local)
     if chosen is None:
         raise CliError(f"--format {fmt!r} is not a platform")
-    return chosen.render(message)
+    return chosen.render(message, images=images)
 
 
 def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:

@@ -189,6 +189,7 @@ class Gateway:
             command_names=self.dispatcher.commands.names() if self.dispatcher else (),
             stdin=self.stdin,
             stdout=self.stdout,
+            images=self.settings.images,
         )
         return [spec.build(self.settings, context) for spec in self.settings.platforms()]
 
