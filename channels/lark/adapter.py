@@ -1,0 +1,540 @@
+"""The Feishu/Lark adapter, on the official ``lark-oapi`` SDK.
+
+Events come over the long connection (:mod:`channels.lark.socket`, no public URL) or, with a
+verification token, over HTTP: :meth:`LarkChannel.web_routes` returns the event callback route
+that the gateway mounts on its HTTP server. There the SDK's ``EventDispatcherHandler`` checks the
+verification token, decrypts with the encrypt key and checks the signature; we refuse, before it,
+requests whose ``X-Lark-Request-Timestamp`` is more than ``max_event_age`` seconds off (replays),
+and unsigned requests when an encrypt key is set. Feishu retries events it thinks were missed:
+they are deduplicated on ``event_id`` through the injected ``first_seen``.
+
+Text messages become :class:`~channels.base.Incoming`: ``/model GLM-4.7`` anywhere,
+``@bot model GLM-4.7`` in groups, ``model GLM-4.7`` in a direct (p2p) chat. ``.md`` file messages
+become :class:`~channels.base.Upload`, fetched through the message resource API. Replies and
+digests are interactive cards (:mod:`channels.lark.render`).
+
+The SDK fetches the tenant access token with blocking ``requests`` calls; :meth:`_token` warms its
+cache in a worker thread before every call, so the loop never waits on the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from aiohttp import web
+from lark_oapi.api.im.v1 import (
+    CreateMessageRequest,
+    CreateMessageRequestBody,
+    GetChatRequest,
+    GetMessageResourceRequest,
+    P2ImChatMemberBotDeletedV1,
+    P2ImMessageReceiveV1,
+    ReplyMessageRequest,
+    ReplyMessageRequestBody,
+)
+from lark_oapi.core.token import TokenManager
+
+from channels.base import (
+    ChatGone,
+    Handler,
+    Incoming,
+    RetryLater,
+    SendError,
+    TransientSendError,
+    Upload,
+    retrying_reply,
+)
+from channels.dedup import FirstSeen, MemoryFirstSeen
+from channels.lark.render import card_content, render_lark
+from channels.lark.sdk import lark
+from channels.lark.settings import FEISHU_API_URL, LarkSettings
+from digests.message import Message
+
+log = logging.getLogger(__name__)
+
+UPLOAD_SUFFIXES = (".md", ".markdown")
+#: Rate limited: 99991400 is the gateway's per-app limit (HTTP 429 or, on older APIs, 400);
+#: 230020 is im's per-chat frequency limit.
+RATE_LIMITED = frozenset({99991400, 230020})
+#: The bot is not in the group (removed) / the user is outside the bot's availability.
+GONE_CODES = frozenset({230002, 230013})
+#: The tenant access token was refused: fetch a new one and try again later.
+TOKEN_CODES = frozenset({99991661, 99991663, 99991668})
+RESET_HEADER = "x-ogw-ratelimit-reset"
+TIMESTAMP_HEADER = "X-Lark-Request-Timestamp"
+NONCE_HEADER = "X-Lark-Request-Nonce"
+SIGNATURE_HEADER = "X-Lark-Signature"
+_MENTION_KEY = re.compile(r"@_user_\d+")
+
+
+def command_text(
+    text: str, mentions: list[tuple[str, str, str]], bot_open_id: str, p2p: bool
+) -> str | None:
+    """The command in a text message, or None when it is not addressed to us.
+
+    ``mentions`` are ``(key, open_id, name)``: Feishu writes ``@_user_1`` in the text for each.
+    Mentions of the bot are removed (and address the message to us); others become ``@name``.
+    """
+    addressed = p2p
+    for key, open_id, name in mentions:
+        if open_id and open_id == bot_open_id:
+            addressed = True
+            text = text.replace(key, " ")
+        else:
+            text = text.replace(key, f"@{name}")
+    text = " ".join(_MENTION_KEY.sub(" ", text).split(" ")).strip()
+    if text.startswith("/"):
+        return text
+    if not addressed:
+        return None
+    return "/" + text if text else "/help"
+
+
+class LarkChannel:
+    """A :class:`~channels.base.Channel` for one Feishu/Lark custom app."""
+
+    name = "lark"
+
+    def __init__(
+        self,
+        app_id: str,
+        app_secret: str,
+        *,
+        verification_token: str | None = None,
+        encrypt_key: str | None = None,
+        api_url: str = FEISHU_API_URL,
+        events_path: str = "/lark/events",
+        first_seen: FirstSeen | None = None,
+        max_event_age: float = 300.0,
+        request_timeout: float = 10.0,
+        drain_timeout: float = 10.0,
+    ) -> None:
+        """Build the SDK client and event dispatcher; no I/O until :meth:`start`.
+
+        Args:
+            app_id: The app's ``cli_…`` id.
+            app_secret: The app secret.
+            verification_token: Selects HTTP mode; checked on every event.
+            encrypt_key: Events are encrypted and signed with it (HTTP mode).
+            api_url: ``https://open.feishu.cn`` (Feishu) or ``https://open.larksuite.com`` (Lark).
+            events_path: Where :meth:`web_routes` listens in HTTP mode.
+            first_seen: Shared deduplication of ``event_id`` values.
+            max_event_age: Seconds a signed HTTP event may be old before it is refused.
+            request_timeout: Timeout of every Open API call.
+            drain_timeout: How long :meth:`stop` waits for replies in flight.
+        """
+        self._app_id = app_id
+        self._secret = app_secret
+        self._http_mode = verification_token is not None
+        self._encrypt_key = encrypt_key or ""
+        self._api_url = api_url
+        self.events_path = events_path
+        self._first_seen: FirstSeen = first_seen or MemoryFirstSeen()
+        self._max_event_age = max_event_age
+        self._drain_timeout = drain_timeout
+        self._handler: Handler | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._socket: Any = None
+        self.bot_open_id = ""
+        self._client = (
+            lark.Client.builder()
+            .app_id(app_id)
+            .app_secret(app_secret)
+            .domain(api_url)
+            .timeout(request_timeout)
+            .log_level(lark.LogLevel.WARNING)
+            .build()
+        )
+        self._dispatcher = (
+            lark.EventDispatcherHandler.builder(self._encrypt_key, verification_token or "")
+            .register_p2_im_message_receive_v1(self._on_message_event)
+            .register_p2_im_chat_member_bot_deleted_v1(self._on_bot_removed)
+            .build()
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: LarkSettings, *, first_seen: FirstSeen | None = None
+    ) -> LarkChannel:
+        def secret(value: Any) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        return cls(
+            settings.app_id,
+            settings.app_secret.get_secret_value(),
+            verification_token=secret(settings.verification_token),
+            encrypt_key=secret(settings.encrypt_key),
+            api_url=settings.api_url,
+            events_path=settings.events_path,
+            first_seen=first_seen,
+            max_event_age=settings.max_event_age,
+        )
+
+    # --- life cycle -----------------------------------------------------------------------
+    async def start(self, handler: Handler) -> None:
+        """Check the app credentials (tenant token, bot info), then, unless in HTTP mode,
+        open the long connection.
+
+        Raises:
+            RuntimeError: the app id/secret were refused or the bot ability is off.
+        """
+        await self._token()
+        info = await self._bot_info()
+        self.bot_open_id = str(info.get("open_id") or "")
+        self._handler = handler
+        if not self._http_mode:
+            from channels.lark.socket import LarkSocket
+
+            self._socket = LarkSocket(
+                self._app_id, self._secret, self._dispatcher, domain=self._api_url
+            )
+            await self._socket.start()
+        log.info(
+            "lark: started as %s (%s mode)",
+            info.get("app_name") or self.bot_open_id,
+            "HTTP" if self._http_mode else "long connection",
+        )
+
+    def connected(self) -> bool:
+        """Started, and (long connection) holding an open websocket."""
+        if self._handler is None:
+            return False
+        return self._socket is None or bool(self._socket.connected())
+
+    async def stop(self) -> None:
+        """Close the long connection and wait (up to ``drain_timeout``) for replies in flight."""
+        if self._socket is not None:
+            await self._socket.stop()
+            self._socket = None
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
+        self._handler = None
+
+    async def _token(self) -> None:
+        """Make sure the SDK's token cache holds a tenant token, fetching it off the loop."""
+        config = self._client.config
+        try:
+            await asyncio.to_thread(TokenManager.get_self_tenant_token, config)
+        except lark.core.exception.ObtainAccessTokenException as exc:
+            raise RuntimeError(
+                f"lark: the app id/secret were refused ({exc}); check DIGESTBOT_LARK_APP_ID "
+                "and DIGESTBOT_LARK_APP_SECRET"
+            ) from None
+
+    def _forget_token(self) -> None:
+        TokenManager.cache.set(f"self_tenant_token:{self._app_id}", "", 0)
+
+    async def _bot_info(self) -> dict[str, Any]:
+        request = (
+            lark.BaseRequest.builder()
+            .http_method(lark.HttpMethod.GET)
+            .uri("/open-apis/bot/v3/info")
+            .token_types({lark.AccessTokenType.TENANT})
+            .build()
+        )
+        response = await self._client.arequest(request)
+        raw = response.raw
+        body = json.loads(raw.content) if raw is not None and raw.content else {}
+        if not response.success():
+            raise RuntimeError(
+                f"lark: bot info failed ({response.code}: {response.msg}); "
+                "is the bot ability enabled and the app version published?"
+            )
+        bot = body.get("bot")
+        return bot if isinstance(bot, dict) else {}
+
+    # --- HTTP mode ------------------------------------------------------------------------
+    def web_routes(self) -> list[web.RouteDef]:
+        """The event callback route for the gateway's aiohttp app (HTTP mode only)."""
+        if not self._http_mode:
+            return []
+        return [web.post(self.events_path, self._on_http)]
+
+    async def _on_http(self, request: web.Request) -> web.Response:
+        if self._handler is None:
+            return web.json_response({"msg": "not started"}, status=503)
+        body = await request.read()
+        headers = {
+            name: request.headers[name]
+            for name in (TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER)
+            if name in request.headers
+        }
+        if self._encrypt_key and len(headers) < 3:
+            return web.json_response({"msg": "unsigned request"}, status=401)
+        stamp = headers.get(TIMESTAMP_HEADER)
+        if stamp is not None:
+            try:
+                age = abs(time.time() - float(stamp))
+            except ValueError:
+                return web.json_response({"msg": "bad timestamp"}, status=400)
+            if age > self._max_event_age:
+                return web.json_response({"msg": "stale request"}, status=401)
+        raw = lark.RawRequest()
+        raw.uri = request.path
+        raw.headers = headers
+        raw.body = body
+        # Decrypts, checks token and signature, answers url_verification, calls our handlers.
+        answer = self._dispatcher.do(raw)
+        content = bytes(answer.content or b"{}")
+        if answer.status_code == 200:
+            return web.Response(body=content, content_type="application/json")
+        reason = _message_of(content)
+        if reason.startswith("processor not found"):
+            return web.json_response({"msg": "ignored"})  # an event we do not subscribe to
+        return web.json_response({"msg": reason or "refused"}, status=401)
+
+    # --- incoming -------------------------------------------------------------------------
+    def _spawn(self, work: Awaitable[None]) -> None:
+        """Run work in the background, counted as in flight for :meth:`stop`."""
+
+        async def run() -> None:
+            try:
+                await work
+            except SendError as exc:
+                log.warning("lark: could not reply: %s", exc)
+            except Exception:
+                # The boundary of a background task: log it, keep serving other events.
+                log.exception("lark: failed handling an event")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    def _on_message_event(self, data: P2ImMessageReceiveV1) -> None:
+        # Called synchronously by the SDK, on the loop: schedule and return at once.
+        self._spawn(self._handle_message(data))
+
+    def _on_bot_removed(self, data: P2ImChatMemberBotDeletedV1) -> None:
+        chat = getattr(data.event, "chat_id", None)
+        # Nothing to send there any more; the next digest meets ChatGone and deactivates it.
+        log.info("lark: the bot was removed from chat %s", chat)
+
+    async def _handle_message(self, data: P2ImMessageReceiveV1) -> None:
+        handler = self._handler
+        event = data.event
+        header = data.header
+        if handler is None or event is None or event.message is None or event.sender is None:
+            return
+        if not await self._first_seen(f"lark:{getattr(header, 'event_id', '')}"):
+            return
+        if event.sender.sender_type != "user":
+            return  # our own and other apps' messages
+        msg = event.message
+        sender = event.sender.sender_id.open_id if event.sender.sender_id else ""
+        try:
+            content = json.loads(msg.content or "{}")
+        except ValueError:
+            return
+        p2p = msg.chat_type == "p2p"
+        chat_id = str(msg.chat_id or "")
+        if msg.message_type == "file":
+            await self._on_file(handler, msg.message_id or "", chat_id, sender or "", content, p2p)
+            return
+        if msg.message_type != "text":
+            return
+        mentions = [
+            (m.key or "", (m.id.open_id if m.id else "") or "", m.name or "")
+            for m in msg.mentions or []
+        ]
+        text = command_text(str(content.get("text", "")), mentions, self.bot_open_id, p2p)
+        if text is None:
+            return
+        incoming = Incoming(
+            platform="lark",
+            chat_id=chat_id,
+            user_id=sender or "",
+            text=text,
+            chat_kind="p2p" if p2p else "group",
+            is_chat_admin=lambda: self._is_chat_admin(chat_id, sender or "", p2p),
+        )
+        reply = await handler.on_command(incoming)
+        if reply is not None:
+            await self._reply(chat_id, msg.message_id or "", reply, p2p)
+
+    async def _on_file(
+        self,
+        handler: Handler,
+        message_id: str,
+        chat_id: str,
+        sender: str,
+        content: dict[str, Any],
+        p2p: bool,
+    ) -> None:
+        name = str(content.get("file_name") or "")
+        if not name.lower().endswith(UPLOAD_SUFFIXES):
+            return
+        upload = Upload(
+            platform="lark",
+            chat_id=chat_id,
+            user_id=sender,
+            filename=name,
+            size=None,  # file messages do not carry a size; the handler checks the bytes
+            fetch=self._fetcher(message_id, str(content.get("file_key") or "")),
+        )
+        reply = await handler.on_upload(upload)
+        await self._reply(chat_id, message_id, reply, p2p)
+
+    def _fetcher(self, message_id: str, file_key: str) -> Callable[[], Awaitable[bytes]]:
+        async def fetch() -> bytes:
+            request = (
+                GetMessageResourceRequest.builder()
+                .message_id(message_id)
+                .file_key(file_key)
+                .type("file")
+                .build()
+            )
+            await self._token()
+            response = await self._client.im.v1.message_resource.aget(request)
+            if not response.success() or response.file is None:
+                raise RuntimeError(f"lark: download failed ({response.code}: {response.msg})")
+            return bytes(response.file.read())
+
+        return fetch
+
+    async def _is_chat_admin(self, chat_id: str, open_id: str, p2p: bool) -> bool:
+        """Direct chats: yes. Groups: the group's owner (bot admins are checked by the core)."""
+        if p2p:
+            return True
+        request = GetChatRequest.builder().chat_id(chat_id).user_id_type("open_id").build()
+        await self._token()
+        try:
+            response = await self._client.im.v1.chat.aget(request)
+        except httpx.HTTPError as exc:
+            log.warning("lark: chat lookup failed in %s: %s", chat_id, exc)
+            return False
+        if not response.success() or response.data is None:
+            log.warning("lark: chat lookup failed in %s: %s", chat_id, response.msg)
+            return False
+        return bool(open_id) and response.data.owner_id == open_id
+
+    async def _reply(self, chat_id: str, message_id: str, reply: Message, p2p: bool) -> None:
+        # In a group the first card answers the command as a reply, so it is clear whose it is.
+        reply_to = None if p2p else message_id
+        await retrying_reply(lambda: self._post(chat_id, reply, reply_to=reply_to))
+
+    # --- outgoing -------------------------------------------------------------------------
+    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+        """Send ``message`` as cards (but the first ``skip``) and return each one's message id.
+
+        ``chat_id`` is a chat (``oc_…``) or a user's open_id (``ou_…``, admin notices). Each card
+        carries a ``uuid`` derived from the chat, the part and its content, so Feishu drops a
+        repeat of the same card within the hour: a send retried after an unclear failure
+        cannot post it twice.
+
+        Raises:
+            SendError: a subclass per failure kind, with ``sent_ids`` of the cards posted.
+        """
+        return await self._post(chat_id, message, skip=skip, idempotent=True)
+
+    async def _post(
+        self,
+        chat_id: str,
+        message: Message,
+        *,
+        reply_to: str | None = None,
+        skip: int = 0,
+        idempotent: bool = False,
+    ) -> list[str]:
+        ids: list[str] = []
+        for index, card in enumerate(render_lark(message)[skip:], start=skip):
+            content = card_content(card)
+            try:
+                await self._token()
+                if reply_to:
+                    response = await self._client.im.v1.message.areply(
+                        ReplyMessageRequest.builder()
+                        .message_id(reply_to)
+                        .request_body(
+                            ReplyMessageRequestBody.builder()
+                            .msg_type("interactive")
+                            .content(content)
+                            .build()
+                        )
+                        .build()
+                    )
+                else:
+                    body = (
+                        CreateMessageRequestBody.builder()
+                        .receive_id(chat_id)
+                        .msg_type("interactive")
+                        .content(content)
+                    )
+                    if idempotent:
+                        body = body.uuid(_uuid(chat_id, index, content))
+                    response = await self._client.im.v1.message.acreate(
+                        CreateMessageRequest.builder()
+                        .receive_id_type(receive_id_type(chat_id))
+                        .request_body(body.build())
+                        .build()
+                    )
+            except (httpx.HTTPError, OSError, RuntimeError) as exc:
+                error: SendError = TransientSendError(f"lark: {exc!r}")
+                error.sent_ids = tuple(ids)
+                raise error from exc
+            if not response.success():
+                if response.code in TOKEN_CODES:
+                    self._forget_token()
+                error = convert_error(response)
+                error.sent_ids = tuple(ids)
+                raise error
+            ids.append(str(response.data.message_id))
+            reply_to = None  # only the first card answers the command
+        return ids
+
+
+def receive_id_type(chat_id: str) -> str:
+    """How Feishu should read ``chat_id``: a user's open_id/union_id, else a chat id."""
+    if chat_id.startswith("ou_"):
+        return "open_id"
+    if chat_id.startswith("on_"):
+        return "union_id"
+    return "chat_id"
+
+
+def _uuid(chat_id: str, index: int, content: str) -> str:
+    digest = hashlib.sha256(f"{chat_id}\n{index}\n{content}".encode()).hexdigest()
+    return digest[:48]  # Feishu takes at most 50 characters
+
+
+def convert_error(response: Any) -> SendError:
+    """Map a failed SDK response to the channel error tree (see :mod:`channels.base`)."""
+    raw = response.raw
+    status = int(getattr(raw, "status_code", 0) or 0)
+    code = response.code
+    what = f"lark: {code} {response.msg or ''}".strip()
+    if status == 429 or code in RATE_LIMITED:
+        return RetryLater(_reset_seconds(getattr(raw, "headers", None)), what)
+    if code in GONE_CODES:
+        return ChatGone(what)
+    if status >= 500 or code in TOKEN_CODES or code is None:
+        return TransientSendError(what if code is not None else f"lark: HTTP {status}")
+    return SendError(what)
+
+
+def _reset_seconds(headers: Any) -> float:
+    for key, value in dict(headers or {}).items():
+        if str(key).lower() == RESET_HEADER:
+            try:
+                return max(1.0, float(value))
+            except ValueError:
+                break
+    return 1.0
+
+
+def _message_of(content: bytes) -> str:
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return ""
+    return str(data.get("msg", "")) if isinstance(data, dict) else ""
+
+
+__all__ = ["LarkChannel", "command_text", "convert_error", "receive_id_type"]
