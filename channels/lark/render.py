@@ -61,9 +61,12 @@ def plain(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+_URL_ESCAPES = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", '"': "%22"}
+
+
 def _url(url: str) -> str:
-    # Parentheses and spaces would end the markdown link early.
-    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+    # Parentheses and spaces would end the markdown link early; <> would read as a tag.
+    return "".join(_URL_ESCAPES.get(ch, ch) for ch in url)
 
 
 def _style(text: str, marker: str) -> str:
