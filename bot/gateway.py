@@ -88,9 +88,7 @@ class Gateway:
             self.store = await asyncio.to_thread(Store.open, settings.database_url)
             stack.callback(self.store.close)
             # Samples are for trying digestbot on the console, never for a real chat deployment.
-            if settings.wants_console and not (
-                settings.telegram_token or settings.slack_bot_token or settings.reports_dir
-            ):
+            if settings.wants_console and not (settings.any_chat_platform or settings.reports_dir):
                 note = await asyncio.to_thread(seed_samples, self.store)
                 if note:
                     print(note, file=self.stdout or sys.stdout, flush=True)
@@ -209,6 +207,14 @@ class Gateway:
                     first_seen=first_seen,
                 )
             )
+        if settings.lark is not None:
+            from channels.lark import build as build_lark
+
+            channels.append(build_lark(settings.lark, first_seen=first_seen))
+        if settings.discord is not None:
+            from channels.discord import build as build_discord
+
+            channels.append(build_discord(settings.discord, commands=menu(), first_seen=first_seen))
         if settings.wants_console:
             from channels.console import ConsoleChannel
 
@@ -302,10 +308,11 @@ async def run_gateway(
         )
         if s is not None
     ]
+    for platform in (settings.lark, settings.discord):
+        if platform is not None:
+            secrets += platform.secrets()
     level = settings.log_level
-    console_only = settings.wants_console and not (
-        settings.telegram_token or settings.slack_bot_token
-    )
+    console_only = settings.wants_console and not settings.any_chat_platform
     if console_only and "log_level" not in settings.model_fields_set:
         level = "WARNING"  # a person at the console wants replies, not the gateway's diary
     configure_logging(settings.log_format, level, secrets)

@@ -297,7 +297,8 @@ class OutboxWorker:
                 ids = await channel.send(row.chat_id, message, skip=skip)
         except RetryLater as exc:
             self.limiter.pause(row.platform, row.chat_id, exc.retry_after)
-            if row.platform == "telegram":
+            # Telegram's and Lark's 429s do not say which limit was hit: pause the platform.
+            if row.platform in ("telegram", "lark"):
                 self.limiter.pause(row.platform, None, exc.retry_after)
             return self._failed(row, "retry", exc, retry_after=exc.retry_after)
         except ChatMoved as exc:

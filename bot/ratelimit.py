@@ -161,13 +161,27 @@ class RateLimiter:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> RateLimiter:
-        return cls(
+        limiter = cls(
             telegram_global_rate=settings.telegram_global_rate,
             telegram_chat_interval=settings.telegram_chat_interval,
             telegram_group_per_minute=settings.telegram_group_per_minute,
             slack_channel_interval=settings.slack_channel_interval,
             **kwargs,
         )
+        if settings.lark is not None:
+            limiter.add_platform("lark", settings.lark.chat_interval, settings.lark.global_rate)
+        if settings.discord is not None:
+            limiter.add_platform(
+                "discord", settings.discord.channel_interval, settings.discord.global_rate
+            )
+        return limiter
+
+    def add_platform(self, platform: str, chat_interval: float, global_rate: float) -> None:
+        """Limit ``platform`` to one message per ``chat_interval`` s a chat, ``global_rate``/s."""
+        self._chat_interval[platform] = chat_interval
+        self._global_rates[platform] = global_rate
+        rate = global_rate / self.share
+        self._global[platform] = TokenBucket(rate, max(1.0, rate), self._clock)
 
     # -- configuration ----------------------------------------------------------------------
 

@@ -15,6 +15,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from channels.discord.settings import DiscordSettings
+from channels.lark.settings import LarkSettings
+
+#: Platforms whose settings live in their own package: ``DIGESTBOT_<NAME>_*`` validate there.
+PLATFORM_SETTINGS: dict[str, type[BaseSettings]] = {
+    "lark": LarkSettings,
+    "discord": DiscordSettings,
+}
+
 
 class SettingsError(Exception):
     """A bad or contradictory setting; the message is one line naming it."""
@@ -41,6 +50,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    lark: LarkSettings | None = None
+    discord: DiscordSettings | None = None
     admins: str = ""
     reports_dir: Path | None = None
     timezone: str = "UTC"
@@ -85,7 +96,7 @@ class Settings(BaseSettings):
     def _admin_list(cls, value: str) -> str:
         for entry in filter(None, (e.strip() for e in value.split(","))):
             platform, _, user = entry.partition(":")
-            if platform not in ("telegram", "slack", "console") or not user:
+            if platform not in ("telegram", "slack", "console", *PLATFORM_SETTINGS) or not user:
                 raise ValueError(
                     f"{entry!r} is not PLATFORM:USER_ID, e.g. telegram:123,slack:U0ABC"
                 )
@@ -112,10 +123,15 @@ class Settings(BaseSettings):
         return frozenset((p, u) for p, _, u in pairs)
 
     @property
+    def any_chat_platform(self) -> bool:
+        """Whether a chat platform (not the console) is configured."""
+        return bool(self.telegram_token or self.slack_bot_token or self.lark or self.discord)
+
+    @property
     def wants_console(self) -> bool:
         if self.console is not None:
             return self.console
-        return not (self.telegram_token or self.slack_bot_token)
+        return not self.any_chat_platform
 
     @property
     def is_postgres(self) -> bool:
@@ -143,7 +159,14 @@ def load_settings(config: str | Path | None = None, env: dict[str, str] | None =
         and key not in ("DIGESTBOT_CONFIG",)
         and not key.startswith("DIGESTBOT_TEST_")
     }
-    values = {**file_values, **env_values}
+    values: dict[str, Any] = {**file_values, **env_values}
+    for name in PLATFORM_SETTINGS:
+        prefix = f"{name}_"
+        nested = {
+            k.removeprefix(prefix): values.pop(k) for k in list(values) if k.startswith(prefix)
+        }
+        if nested:
+            values[name] = nested
     try:
         # Validate an explicit mapping, so the environment is read here and nowhere else.
         return Settings.model_validate(values)
@@ -159,4 +182,6 @@ def _one_line(exc: ValidationError) -> str:
         message = "is not a known setting (see the README's settings table)"
     if not loc:
         return message
-    return f"DIGESTBOT_{str(loc[0]).upper()}: {message}"
+    if str(loc[0]) in PLATFORM_SETTINGS and len(loc) == 1 and err.get("type") == "model_type":
+        message = "is not a setting; use DIGESTBOT_" + str(loc[0]).upper() + "_… settings"
+    return f"DIGESTBOT_{'_'.join(str(part) for part in loc).upper()}: {message}"

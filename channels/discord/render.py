@@ -43,12 +43,22 @@ BULLET = "• "
 Embed = dict[str, Any]
 Payload = dict[str, Any]
 
-_MARKDOWN = set("\\*_~`|<>#[]()-:@")
+_MARKDOWN = set("\\*_~`|<>[]@")
+#: Markdown only at the start of a line: headings, lists, quotes.
+_LINE_START = set("#->+")
 
 
 def escape(text: str) -> str:
-    """Backslash-escape every markdown and mention character of report text."""
-    return "".join("\\" + ch if ch in _MARKDOWN else ch for ch in clean_text(text))
+    """Backslash-escape the markdown and mention characters of report text."""
+    out: list[str] = []
+    line_start = True
+    for ch in clean_text(text):
+        if ch in _MARKDOWN or (line_start and ch in _LINE_START):
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+        line_start = ch == "\n" or (line_start and ch == " ")
+    return "".join(out)
 
 
 def plain(text: str, limit: int) -> str:
