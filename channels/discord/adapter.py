@@ -239,9 +239,9 @@ class DiscordChannel:
                 chat_kind="dm" if dm else "guild",
                 is_chat_admin=lambda: _member_may_manage(message),
             )
-            reply = await handler.on_command(incoming)
-            if reply is not None:
-                await self._answer(message, reply)
+            answer = await handler.on_command(incoming)
+            if answer is not None:
+                await self._answer(message, answer)
 
         await self._track(work)
 

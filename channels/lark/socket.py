@@ -48,7 +48,7 @@ class _TaskTracker:
         return getattr(self.loop, name)
 
 
-class _Client(ws_client.Client):  # type: ignore[misc]
+class _Client(ws_client.Client):
     """The SDK client, asking for its endpoint in a thread instead of on the loop."""
 
     _endpoint: str | None = None

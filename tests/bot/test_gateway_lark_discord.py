@@ -60,7 +60,8 @@ class Running:
 
     def enqueue(self, platform: str, chat: str, text: str) -> None:
         store = self.gateway.store
-        assert store is not None and self.gateway.outbox is not None
+        assert store is not None
+        assert self.gateway.outbox is not None
         with store.engine.begin() as conn:
             enqueue(conn, platform=platform, chat_id=chat, message=Message.text(text))
         self.gateway.outbox.wake()
@@ -95,6 +96,11 @@ class Running:
                     )
                 ).scalar_one()
             )
+
+
+@pytest.fixture
+def seed_bytes(seed_path: Path) -> bytes:
+    return seed_path.read_bytes()
 
 
 @pytest.fixture
@@ -153,8 +159,8 @@ async def test_discord_slash_command_is_deferred_and_answered(running: Running) 
     }
 
 
-async def test_admin_uploads_on_both_and_a_refusal(running: Running, seed_path: Path) -> None:
-    content = seed_path.read_bytes()
+async def test_admin_uploads_on_both_and_a_refusal(running: Running, seed_bytes: bytes) -> None:
+    content = seed_bytes
     event = file_event(running.lark, "2026-01.md", content, chat_id="oc_admin", sender=LARK_ADMIN)
     assert await running.lark_event(event) == 200
     await wait_for(lambda: running.lark_texts("oc_admin"), within=15)
@@ -210,7 +216,8 @@ async def test_digests_through_the_outbox_429_and_removed_bots(running: Running)
     assert not running.subscription_active("lark", "oc_left")
     assert not running.subscription_active("discord", "801")
     health = await running.gateway.health()
-    assert health["channel_lark"] and health["channel_discord"]
+    assert health["channel_lark"]
+    assert health["channel_discord"]
 
 
 async def _dm_channel(discord: FakeDiscord) -> str:
