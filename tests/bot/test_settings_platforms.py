@@ -64,3 +64,16 @@ def test_a_bad_platform_setting_is_one_line_naming_it(env: dict[str, str], line:
         load_settings(env=env)
     assert line in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_the_core_imports_neither_sdk_until_a_platform_is_configured() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bot.cli, bot.gateway, channels.lark, channels.discord, "
+        "channels.lark.render, channels.discord.render; "
+        "print(sorted(m for m in ('lark_oapi', 'discord') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
