@@ -8,6 +8,8 @@ Telegram          ``telegram_global_rate`` messages/s across all chats (a token 
                   ``telegram_group_per_minute`` a minute to a group (``chat_kind`` group or
                   supergroup, or a negative chat id)
 Slack             one message per ``slack_channel_interval`` s to one channel or DM
+Lark, Discord     their packages' ``chat_interval`` / ``channel_interval`` and ``global_rate``
+                  (:meth:`RateLimiter.add_platform`)
 anything else     no limit (the console)
 ================  =====================================================================
 
@@ -21,8 +23,8 @@ interactive acquirers skip that queue and may spend the headroom. So a reply wai
 own chat's interval, never for the fan-out's backlog; the total stays within the limit because
 every send, of either priority, takes its token from the same bucket.
 
-A 429 pauses what it must (:meth:`RateLimiter.pause`): the chat, and for Telegram, whose 429s do
-not say which limit was hit and whose per-chat limits we already keep, the whole platform.
+A 429 pauses what it must (:meth:`RateLimiter.pause`): the chat, and for Telegram and Lark, whose
+429s do not say which limit was hit and whose per-chat limits we already keep, the whole platform.
 
 Several gateways on one database (issue 8). Per-chat limits need no sharing: the outbox claim
 never hands a chat to a worker while another worker holds a row of that chat, and only the

@@ -301,3 +301,19 @@ async def test_long_connection_delivers_events_and_acks_frames(
     assert not lark.connected()
     await asyncio.sleep(0.1)
     assert not fake.socket_connected
+
+
+async def test_bot_removed_and_unsubscribed_events_are_acknowledged(
+    client: Client, handler: EchoHandler
+) -> None:
+    removed = message_event("x")
+    removed["header"]["event_type"] = "im.chat.member.bot.deleted_v1"
+    removed["event"] = {"chat_id": "oc_group", "operator_id": {"open_id": "ou_owner"}}
+    assert await post_event(client, removed) == 200
+    other = message_event("x")
+    other["header"]["event_type"] = "im.message.reaction.created_v1"
+    body, headers = signed_request(other)
+    resp = await client.post("/lark/events", data=body, headers=headers)
+    assert resp.status == 200
+    assert (await resp.json())["msg"] == "ignored"
+    assert handler.commands == []
