@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from bot.store import Store
+    from bot.store.reports import Store
     from digests.items import Report
     from digests.message import Message
 
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _store(settings: Settings) -> Store:
     from sqlalchemy.exc import OperationalError
 
-    from bot.store import Store
+    from bot.store.reports import Store
 
     try:
         return Store.open(settings.database_url)
@@ -87,7 +87,7 @@ def _store(settings: Settings) -> Store:
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.db import make_engine, upgrade
+    from bot.store.db import make_engine, upgrade
 
     engine = make_engine(settings.database_url)
     before, after = upgrade(engine)
@@ -100,7 +100,7 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.ingest import IngestSummary, describe, expand_paths, read_report
+    from bot.store.ingest import IngestSummary, describe, expand_paths, read_report
     from digests import ReportError
 
     files = list(expand_paths(args.paths))
@@ -185,8 +185,8 @@ def _progress(total: int) -> Callable[[str | None], None]:
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.commands import CommandCore
-    from bot.services import Services
+    from bot.commands.core import CommandCore
+    from bot.commands.services import Services
     from channels.base import Incoming
 
     platform, _, user = args.sender.partition(":")
@@ -212,14 +212,14 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 def render_for(fmt: str, message: Message) -> str:
     """A reply as the chosen channel would receive it (no chat SDK involved)."""
     if fmt == "telegram":
-        from channels.render_telegram import render_telegram
+        from channels.telegram.render import render_telegram
 
         return "\n\n".join(render_telegram(message))
     if fmt == "slack":
-        from channels.render_slack import render_slack
+        from channels.slack.render import render_slack
 
         return json.dumps(render_slack(message), ensure_ascii=False, indent=2)
-    from channels.render_console import render_console
+    from channels.console.render import render_console
 
     return render_console(message, color=sys.stdout.isatty())
 
@@ -228,7 +228,7 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     """Print the next digest of a theme for a chat, without using it up."""
     from datetime import UTC, datetime
 
-    from bot.subscriptions import known_themes, preview
+    from bot.commands.subscriptions import known_themes, preview
 
     platform, _, chat = args.chat.partition(":")
     if not platform or not chat:
@@ -260,7 +260,7 @@ def cmd_subscriptions(settings: Settings, args: argparse.Namespace) -> int:
     """List every subscription (inactive ones too) with its next run in its own timezone."""
     from datetime import UTC, datetime
 
-    from bot.subscriptions import all_subscriptions, subscription_lines
+    from bot.commands.subscriptions import all_subscriptions, subscription_lines
 
     store = _store(settings)
     try:
@@ -284,7 +284,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_reparse(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.ingest import describe
+    from bot.store.ingest import describe
     from digests import ReportError, parse_report
 
     store = _store(settings)

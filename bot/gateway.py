@@ -17,20 +17,20 @@ from typing import TextIO
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from bot.commands import command_names, menu
-from bot.handler import GatewayHandler
+from bot.commands.core import command_names, menu
+from bot.commands.handler import GatewayHandler
+from bot.commands.services import Services
+from bot.commands.status import status_gauges
+from bot.delivery.ratelimit import PacedHandler, RateLimiter
+from bot.delivery.worker import OutboxWorker
 from bot.http import HttpServer
-from bot.ingest import IngestSummary, describe, ingest_file, markdown_text
-from bot.leader import LeaderElection
 from bot.logs import configure_logging
 from bot.metrics import Metrics
-from bot.outbox import OutboxWorker
-from bot.ratelimit import PacedHandler, RateLimiter
-from bot.scheduler import Scheduler
-from bot.services import Services
+from bot.scheduling.leader import LeaderElection
+from bot.scheduling.scheduler import Scheduler
 from bot.settings import Settings
-from bot.status import status_gauges
-from bot.store import Store
+from bot.store.ingest import IngestSummary, describe, ingest_file, markdown_text
+from bot.store.reports import Store
 from channels.base import Channel
 from digests import ReportError, parse_report
 
@@ -180,7 +180,7 @@ class Gateway:
 
         channels: list[Channel] = []
         if settings.telegram_token is not None:
-            from channels.telegram import TelegramChannel
+            from channels.telegram.adapter import TelegramChannel
 
             token = settings.telegram_token.get_secret_value()
             channels.append(
@@ -195,7 +195,7 @@ class Gateway:
                 )
             )
         if settings.slack_bot_token is not None:
-            from channels.slack import SlackChannel
+            from channels.slack.adapter import SlackChannel
 
             channels.append(
                 SlackChannel(
@@ -216,7 +216,7 @@ class Gateway:
 
             channels.append(build_discord(settings.discord, commands=menu(), first_seen=first_seen))
         if settings.wants_console:
-            from channels.console import ConsoleChannel
+            from channels.console.adapter import ConsoleChannel
 
             channels.append(ConsoleChannel(self.stdin, self.stdout))
         return channels

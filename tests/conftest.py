@@ -71,7 +71,7 @@ def postgres_server_url() -> Iterator[str]:
 @pytest.fixture
 def postgres_url(postgres_server_url: str) -> Iterator[str]:
     """The run's PostgreSQL database, migrated and emptied for this test."""
-    from bot.db import ensure_schema, make_engine
+    from bot.store.db import ensure_schema, make_engine
 
     engine = make_engine(postgres_server_url)
     ensure_schema(engine)
@@ -103,7 +103,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[object]:
-    from bot.store import Store
+    from bot.store.reports import Store
 
     s = Store.open(db_url)
     yield s

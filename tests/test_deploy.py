@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.commands import REGISTRY, command_names
+from bot.commands.core import REGISTRY, command_names
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 

@@ -46,11 +46,11 @@ class _NoCommands:
 
 
 async def _worker(args: argparse.Namespace) -> None:
-    from bot.db import make_engine
-    from bot.models import OutboxRow
-    from bot.outbox import PENDING, OutboxWorker
+    from bot.delivery.worker import PENDING, OutboxWorker
     from bot.settings import Settings
-    from channels.telegram import TelegramChannel
+    from bot.store.db import make_engine
+    from bot.store.models import OutboxRow
+    from channels.telegram.adapter import TelegramChannel
 
     settings = Settings(
         database_url=args.database_url, telegram_global_rate=args.rate, console=False
@@ -128,9 +128,9 @@ def spawn_worker(database_url: str, api_url: str, rate: float, lease: float) -> 
 
 def prepare(database_url: str, chats: int, run: str) -> None:
     """Migrate, make sure there are items, and enqueue one digest per chat."""
-    from bot.models import Delivery, OutboxRow
-    from bot.outbox import enqueue
-    from bot.store import Store
+    from bot.delivery.worker import enqueue
+    from bot.store.models import Delivery, OutboxRow
+    from bot.store.reports import Store
     from digests import parse_report
     from digests.message import Message
 
@@ -140,7 +140,7 @@ def prepare(database_url: str, chats: int, run: str) -> None:
         text = sample.read_text(encoding="utf-8")
         store.ingest(parse_report(text, sample.name), text, uploaded_by="bench")
     with store.engine.connect() as conn:
-        from bot.models import ItemRow
+        from bot.store.models import ItemRow
 
         items = list(conn.execute(select(ItemRow.id).order_by(ItemRow.id).limit(5)).scalars())
     message = Message.text(DIGEST_TITLE, *(f"Item {i}: something worth reading" for i in items))
@@ -164,9 +164,9 @@ def in_flight(database_url: str) -> int:
     """Rows claimed under a live lease and not marked sent."""
     from datetime import UTC, datetime
 
-    from bot.db import make_engine
-    from bot.models import OutboxRow
-    from bot.outbox import PENDING
+    from bot.delivery.worker import PENDING
+    from bot.store.db import make_engine
+    from bot.store.models import OutboxRow
 
     engine = make_engine(database_url)
     with engine.connect() as conn:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.store import Store
+from bot.store.reports import Store
 from digests import parse_report
 
 SAMPLE = Path(__file__).resolve().parents[2] / "digests" / "samples" / "2026-02.md"
@@ -143,7 +143,7 @@ def test_reports_and_reparse(env: str, capsys: pytest.CaptureFixture[str]) -> No
     store = Store.open(env)
     from sqlalchemy import select
 
-    from bot.models import ItemRow
+    from bot.store.models import ItemRow
 
     with store.engine.connect() as conn:
         before = dict(conn.execute(select(ItemRow.key, ItemRow.id)).all())

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import REGISTRY, CommandCore
+from bot.commands.core import REGISTRY, CommandCore
+from bot.commands.services import Services
 from bot.gateway import seed_samples
-from bot.services import Services
-from bot.store import Store
+from bot.store.reports import Store
 from channels.base import Incoming
-from channels.render_slack import render_slack
-from channels.render_telegram import render_telegram
+from channels.slack.render import render_slack
+from channels.telegram.render import render_telegram
 
 
 @pytest.fixture(scope="module")

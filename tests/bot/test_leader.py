@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.leader import LeaderElection
+from bot.scheduling.leader import LeaderElection
 from tests.fakes import wait_for
 
 pytestmark = pytest.mark.postgres

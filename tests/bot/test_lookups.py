@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import CommandCore
-from bot.services import Services
-from bot.store import Store
+from bot.commands.core import CommandCore
+from bot.commands.services import Services
+from bot.store.reports import Store
 from channels.base import Incoming
 from digests import parse_report
 from digests.message import Message
@@ -165,8 +165,8 @@ async def test_long_argument_is_refused_politely(core: CommandCore) -> None:
 async def test_markup_in_argument_is_echoed_as_text(core: CommandCore) -> None:
     reply = await ask(core, "/model <b>nope</b> **x** <!channel>")
     assert "<b>nope</b> **x** <!channel>" in reply.plain()
-    from channels.render_slack import render_slack
-    from channels.render_telegram import render_telegram
+    from channels.slack.render import render_slack
+    from channels.telegram.render import render_telegram
 
     assert "&lt;b&gt;nope&lt;/b&gt;" in render_telegram(reply)[0]
     assert "<!channel>" not in str(render_slack(reply))

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.commands import CommandCore
+from bot.commands.core import CommandCore
+from bot.commands.services import Services
 from bot.gateway import seed_samples
-from bot.services import Services
-from bot.store import Store
+from bot.store.reports import Store
 from channels.base import Incoming
 from digests.message import Message
 
@@ -48,8 +48,8 @@ async def test_search_and_topic_on_samples(core: CommandCore) -> None:
 
 
 async def test_hostile_text_in_a_report_stays_text(core: CommandCore) -> None:
-    from channels.render_slack import render_slack
-    from channels.render_telegram import render_telegram
+    from channels.slack.render import render_slack
+    from channels.telegram.render import render_telegram
 
     reply = await ask(core, "/search Best Implementation")
     plain = reply.plain()

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.db import make_engine
-from bot.models import Chat, Delivery, ItemRow, OutboxRow, Subscription
-from bot.outbox import DEAD, NOTICE, SENT, OutboxWorker, claim, enqueue
+from bot.commands.status import outbox_status, status_gauges
+from bot.delivery.worker import DEAD, NOTICE, SENT, OutboxWorker, claim, enqueue
 from bot.settings import Settings
-from bot.status import outbox_status, status_gauges
-from bot.store import Store
+from bot.store.db import make_engine
+from bot.store.models import Chat, Delivery, ItemRow, OutboxRow, Subscription
+from bot.store.reports import Store
 from channels.base import ChatGone, ChatMoved, RetryLater, SendError, TransientSendError
 from digests import parse_report
 from digests.message import Message
@@ -387,8 +387,8 @@ async def test_two_workers_on_postgres_never_send_a_row_twice(postgres_url: str)
 
 
 async def test_status_command_and_gauges(store: Store) -> None:
-    from bot.commands import CommandCore
-    from bot.services import Services
+    from bot.commands.core import CommandCore
+    from bot.commands.services import Services
     from channels.base import Incoming
 
     channel = FakeChannel()

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.models import OutboxRow, Subscription
-from bot.outbox import DEAD, SENT, OutboxWorker, enqueue
+from bot.delivery.worker import DEAD, SENT, OutboxWorker, enqueue
 from bot.settings import Settings
-from bot.store import Store
-from channels.telegram import TelegramChannel
+from bot.store.models import OutboxRow, Subscription
+from bot.store.reports import Store
+from channels.telegram.adapter import TelegramChannel
 from digests.message import Message
 from tests.bench.fanout import _wait_exit, in_flight, prepare, spawn_worker, tally
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram

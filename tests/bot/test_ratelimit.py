@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from bot.ratelimit import BULK, INTERACTIVE, PacedHandler, RateLimiter, is_group
+from bot.delivery.ratelimit import BULK, INTERACTIVE, PacedHandler, RateLimiter, is_group
 from channels.base import Incoming, Upload
 from digests.message import Message
 

@@ -157,7 +157,7 @@ async def test_health_and_metrics(tmp_path: Path) -> None:
 
 
 async def test_reports_dir_is_ingested_and_watched(tmp_path: Path) -> None:
-    from bot.store import Store
+    from bot.store.reports import Store
 
     samples = REPO / "digests" / "samples"
     reports = tmp_path / "reports"
@@ -250,10 +250,10 @@ def test_ask_renders_each_format_without_the_chat_sdks(tmp_path: Path, fmt: str)
 
 
 async def test_command_metrics_have_few_labels(tmp_path: Path) -> None:
-    from bot.handler import GatewayHandler
+    from bot.commands.handler import GatewayHandler
+    from bot.commands.services import Services
     from bot.metrics import Metrics
-    from bot.services import Services
-    from bot.store import Store
+    from bot.store.reports import Store
     from channels.base import Incoming
 
     store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")

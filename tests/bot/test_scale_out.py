@@ -43,16 +43,16 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
+from bot.commands.subscriptions import save_subscription
+from bot.delivery.worker import PENDING, SENT
 from bot.gateway import webhook_secret
-from bot.leader import LOCK_KEY
-from bot.models import OutboxRow, OutboxWorkerRow, Subscription
-from bot.outbox import PENDING, SENT
-from bot.schedule import DAYS, Schedule
-from bot.scheduler import Scheduler
+from bot.scheduling.leader import LOCK_KEY
+from bot.scheduling.scheduler import Scheduler
+from bot.scheduling.weekly import DAYS, Schedule
 from bot.settings import Settings
-from bot.store import Store
-from bot.subscriptions import save_subscription
-from channels.telegram import SECRET_HEADER
+from bot.store.models import OutboxRow, OutboxWorkerRow, Subscription
+from bot.store.reports import Store
+from channels.telegram.adapter import SECRET_HEADER
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

@@ -17,13 +17,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert, select, text, update
 
-from bot.commands import CommandCore
-from bot.models import Delivery, ItemRow, OutboxRow
-from bot.schedule import DAYS, Schedule
-from bot.scheduler import Scheduler, dedup_key, make_digest_due
-from bot.services import Services
-from bot.store import Store
-from bot.subscriptions import deactivate, save_subscription
+from bot.commands.core import CommandCore
+from bot.commands.services import Services
+from bot.commands.subscriptions import deactivate, save_subscription
+from bot.scheduling.scheduler import Scheduler, dedup_key, make_digest_due
+from bot.scheduling.weekly import DAYS, Schedule
+from bot.store.models import Delivery, ItemRow, OutboxRow
+from bot.store.reports import Store
 from channels.base import Incoming
 from digests import parse_report
 from digests.message import message_from_json

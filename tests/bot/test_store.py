@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.models import ItemRow, ReportRow
-from bot.store import Store
+from bot.store.models import ItemRow, ReportRow
+from bot.store.reports import Store
 from digests import Kind, parse_report
 
 
@@ -106,6 +106,6 @@ def test_kinds_are_stored_with_their_themes(store: Store) -> None:
 
 
 def test_head_constant_is_the_newest_migration() -> None:
-    from bot.db import HEAD, head_revision
+    from bot.store.db import HEAD, head_revision
 
     assert head_revision() == HEAD

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from bot import cli
-from bot.commands import CommandCore
-from bot.models import Chat, Delivery, ItemRow, OutboxRow, Subscription
-from bot.schedule import (
+from bot.commands.core import CommandCore
+from bot.commands.services import Services
+from bot.scheduling.scheduler import make_digest_due
+from bot.scheduling.weekly import (
     Schedule,
     ScheduleError,
     parse_day,
@@ -20,9 +21,8 @@ from bot.schedule import (
     parse_time,
     parse_timezone,
 )
-from bot.scheduler import make_digest_due
-from bot.services import Services
-from bot.store import Store
+from bot.store.models import Chat, Delivery, ItemRow, OutboxRow, Subscription
+from bot.store.reports import Store
 from channels.base import Incoming
 from digests import Report, parse_report
 from digests.message import Message

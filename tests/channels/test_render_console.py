@@ -4,7 +4,7 @@ import re
 
 from hypothesis import given, settings
 
-from channels.render_console import BOLD, RESET, display_width, render_console
+from channels.console.render import BOLD, RESET, display_width, render_console
 from digests.cards import model_card
 from digests.message import (
     BulletList,

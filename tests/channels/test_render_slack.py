@@ -4,7 +4,7 @@ import json
 
 from hypothesis import given, settings
 
-from channels.render_slack import (
+from channels.slack.render import (
     MAX_MESSAGE_CHARS,
     MAX_SECTION_CHARS,
     escape,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 
 from channels.layout import utf16_len
-from channels.render_telegram import render_telegram, telegram_send_kwargs
+from channels.telegram.render import render_telegram, telegram_send_kwargs
 from digests.cards import digest_message, model_card
 from digests.message import (
     BulletList,

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from channels.base import ChatGone, Incoming, RetryLater, SendError, TransientSendError
-from channels.slack import SlackChannel, command_text
+from channels.slack.adapter import SlackChannel, command_text
 from digests.message import Message
 from tests.fakes import EchoHandler, wait_for
 from tests.fakes.slack import (

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from channels.slack import SlackChannel
+from channels.slack.adapter import SlackChannel
 from tests.fakes import EchoHandler, wait_for
 from tests.fakes.slack import (
     APP_TOKEN,

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from channels.base import ChatGone, ChatMoved, RetryLater, SendError, TransientSendError
-from channels.telegram import SECRET_HEADER, TelegramChannel
+from channels.telegram.adapter import SECRET_HEADER, TelegramChannel
 from digests.message import Message
 from tests.fakes import EchoHandler, wait_for
 from tests.fakes.telegram import BOT_USER, FakeTelegram

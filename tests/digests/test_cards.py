@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from channels.render_console import render_console
-from channels.render_slack import render_slack
-from channels.render_telegram import render_telegram
+from channels.console.render import render_console
+from channels.slack.render import render_slack
+from channels.telegram.render import render_telegram
 from digests.cards import (
     LONG_PART,
     card,

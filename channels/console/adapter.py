@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from channels.base import Handler, Incoming
-from channels.render_console import render_console
+from channels.console.render import render_console
 from digests.message import Message
 
 

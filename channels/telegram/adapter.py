@@ -301,7 +301,7 @@ class TelegramChannel:
         thread_id: int | None = None,
         skip: int = 0,
     ) -> list[str]:
-        from channels.render_telegram import render_telegram, telegram_send_kwargs
+        from channels.telegram.render import render_telegram, telegram_send_kwargs
 
         options = telegram_send_kwargs(message)
         preview = LinkPreviewOptions(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.store import IngestResult, Store
+from bot.store.reports import IngestResult, Store
 from digests import Report, ReportError, ReportTooLarge, parse_report
 
 

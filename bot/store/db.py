@@ -16,7 +16,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 0x6469676573740002  # "digest" + 2 (+ 1 is the scheduler election)
 
 # The newest migration. Commands compare the database with it without loading Alembic (a fifth of
-# a cold `digestbot ask`); a test keeps it equal to the head of bot/migrations.
+# a cold `digestbot ask`); a test keeps it equal to the head of bot/store/migrations.
 HEAD = "0002"
 
 

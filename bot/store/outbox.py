@@ -1,6 +1,6 @@
 """The outbox table: recording messages, claiming them, and writing what became of them.
 
-This is the database side of delivery; :mod:`bot.outbox` holds the worker that sends. Rows go
+This is the database side of delivery; :mod:`bot.delivery.worker` holds the worker that sends. Rows go
 ``pending`` -> ``sent`` (with the platform's message ids) or ``dead`` (given up, admins told).
 Items count as delivered to a chat only when their row is sent. Light on purpose: the scheduler
 and commands import it (``enqueue``, ``pending_item_ids``) without the sending machinery.
@@ -32,8 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
-from bot.db import dialect_insert
-from bot.models import Chat, Delivery, OutboxRow, OutboxWorkerRow, Subscription
+from bot.store.db import dialect_insert
+from bot.store.models import Chat, Delivery, OutboxRow, OutboxWorkerRow, Subscription
 from digests.message import Message, message_to_json
 
 log = logging.getLogger(__name__)

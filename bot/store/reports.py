@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from bot.db import ensure_schema, make_engine
-from bot.models import ItemName, ItemRow, ProcessedUpdate, ReportRow
+from bot.store.db import ensure_schema, make_engine
+from bot.store.models import ItemName, ItemRow, ProcessedUpdate, ReportRow
 from digests.errors import ReportError
 from digests.items import Item, Kind, Report
 from digests.text import normalize_name, search_terms

@@ -20,7 +20,7 @@ from channels.base import Incoming
 from digests.message import Context, Heading, Message, Paragraph, Span, spans
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.commands.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ async def _safely(check: Callable[[], Awaitable[bool]]) -> bool:
         return False
 
 
-COMMAND_MODULES = ("bot.lookups", "bot.subscriptions", "bot.status")
+COMMAND_MODULES = ("bot.commands.lookups", "bot.commands.subscriptions", "bot.commands.status")
 
 
 def _load_commands() -> None:

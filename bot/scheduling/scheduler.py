@@ -2,7 +2,7 @@
 
 :class:`Scheduler` wraps an ``AsyncIOScheduler`` (started inside the running loop) with a
 ``SQLAlchemyJobStore`` on the bot's database (table ``apscheduler_jobs``). Each active subscription
-has a job ``sub:{id}`` with a :class:`~bot.schedule.WeeklyTrigger` in the subscription's IANA
+has a job ``sub:{id}`` with a :class:`~bot.scheduling.weekly.WeeklyTrigger` in the subscription's IANA
 timezone; start-up and a periodic resync bring the jobs in line with the ``subscriptions`` table.
 
 Jobs are pickled, so the job function :func:`run_subscription` holds no objects: it finds the
@@ -35,17 +35,17 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
-from bot.db import make_engine
-from bot.models import Chat, OutboxRow, Subscription
-from bot.queue import enqueue
-from bot.schedule import Schedule
-from bot.store import Store
-from bot.subscriptions import all_subscriptions, known_themes, next_digest
+from bot.commands.subscriptions import all_subscriptions, known_themes, next_digest
+from bot.scheduling.weekly import Schedule
+from bot.store.db import make_engine
+from bot.store.models import Chat, OutboxRow, Subscription
+from bot.store.outbox import enqueue
+from bot.store.reports import Store
 from digests.compose import nothing_new
 from digests.message import Message
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.commands.services import Services
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.search import Finder
 from bot.settings import Settings
-from bot.store import Store
+from bot.store.reports import Store
+from bot.store.search import Finder
 
 
 def _utcnow() -> datetime:

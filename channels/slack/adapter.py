@@ -212,7 +212,7 @@ class SlackChannel:
         await self._track(work)
 
     async def _respond(self, respond: Callable[..., Awaitable[Any]], reply: Message) -> None:
-        from channels.render_slack import render_slack
+        from channels.slack.render import render_slack
 
         payloads = render_slack(reply)
         if len(payloads) > MAX_RESPONSE_URL_REPLIES:
@@ -320,7 +320,7 @@ class SlackChannel:
     async def _post(
         self, chat_id: str, message: Message, *, thread_ts: str | None = None, skip: int = 0
     ) -> list[str]:
-        from channels.render_slack import render_slack
+        from channels.slack.render import render_slack
 
         extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
         ids: list[str] = []

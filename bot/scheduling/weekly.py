@@ -1,7 +1,7 @@
 """Weekly schedules: parsing ``/subscribe`` arguments, and next and last run times.
 
 Pure arithmetic over IANA timezones, so commands can show the next run without a running
-scheduler; :mod:`bot.scheduler` runs the jobs with the same :class:`WeeklyTrigger`.
+scheduler; :mod:`bot.scheduling.scheduler` runs the jobs with the same :class:`WeeklyTrigger`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.commands import echo
+from bot.commands.core import echo
 
 if TYPE_CHECKING:
-    from bot.models import Subscription
+    from bot.store.models import Subscription
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = dict(

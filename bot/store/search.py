@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 from sqlalchemy import ColumnElement, func, select, text
 
-from bot.models import ItemName, ItemRow, ReportRow
-from bot.store import Store, StoredItem
+from bot.store.models import ItemName, ItemRow, ReportRow
+from bot.store.reports import Store, StoredItem
 from digests.items import Item
 from digests.text import normalize_name, search_groups
 

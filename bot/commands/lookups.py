@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from sqlalchemy import func, select
 
-from bot.commands import Request, command, echo
-from bot.models import ItemRow, ReportRow
-from bot.search import Match
+from bot.commands.core import Request, command, echo
+from bot.store.models import ItemRow, ReportRow
+from bot.store.search import Match
 from digests import cards
 from digests.items import Item, Kind
 from digests.message import Block, BulletList, Context, Divider, Heading, Message, Paragraph, Span

@@ -1,7 +1,7 @@
 """Subscriptions: /subscribe, /unsubscribe, /subscriptions, /digest, and the queries they need.
 
 A subscription is (platform, chat, theme, weekly day and time, IANA timezone, size). The schedule
-arithmetic is :mod:`bot.schedule`; ``bot.scheduler`` runs the jobs.
+arithmetic is :mod:`bot.scheduling.weekly`; ``bot.scheduling.scheduler`` runs the jobs.
 """
 
 from __future__ import annotations
@@ -13,12 +13,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.commands import Request, command, echo
-from bot.db import dialect_insert
-from bot.models import Chat, Delivery, ItemRow, Subscription
-from bot.queue import pending_item_ids
-from bot.schedule import Schedule, ScheduleError, local_time, parse_subscribe, theme_choices
-from bot.store import Store
+from bot.commands.core import Request, command, echo
+from bot.scheduling.weekly import (
+    Schedule,
+    ScheduleError,
+    local_time,
+    parse_subscribe,
+    theme_choices,
+)
+from bot.store.db import dialect_insert
+from bot.store.models import Chat, Delivery, ItemRow, Subscription
+from bot.store.outbox import pending_item_ids
+from bot.store.reports import Store
 from digests.compose import Candidate, Digest, compose_digest
 from digests.items import Item
 from digests.message import BulletList, Context, Heading, Message, Paragraph, Span

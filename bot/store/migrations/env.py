@@ -1,10 +1,10 @@
-"""Alembic environment: runs on the connection ``bot.db`` hands it."""
+"""Alembic environment: runs on the connection ``bot.store.db`` hands it."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from bot.models import Base
+from bot.store.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

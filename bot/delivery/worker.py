@@ -24,7 +24,7 @@ the database for a whole lease) after sending and before committing: the in-flig
 Partial sends. A multi-part message that fails after some parts keeps their ids in
 ``message_ids``; a retry asks the channel to skip that many parts.
 
-The table side (enqueue, claims, the outcomes' transactions) is :mod:`bot.queue`.
+The table side (enqueue, claims, the outcomes' transactions) is :mod:`bot.store.outbox`.
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bot.delivery.ratelimit import BULK, RateLimiter
 from bot.metrics import Metrics
-from bot.queue import DEAD, NOTICE, PENDING, SENT, Claimed, Ledger, Outcome, claim, enqueue
-from bot.ratelimit import BULK, RateLimiter
 from bot.settings import Settings
+from bot.store.outbox import DEAD, NOTICE, PENDING, SENT, Claimed, Ledger, Outcome, claim, enqueue
 from channels.base import (
     Channel,
     ChatGone,
@@ -71,7 +71,7 @@ class OutboxWorker:
         channels: The channels to send through, by name or as a list; rows of other
             platforms are left to workers that have them.
         settings: Rate limits and ``send_max_attempts``; ``admin_ids`` when ``admins`` is None.
-        limiter: Shared with command replies (:class:`~bot.ratelimit.PacedHandler`).
+        limiter: Shared with command replies (:class:`~bot.delivery.ratelimit.PacedHandler`).
         metrics: Counters ``sent`` and ``send_failures`` are kept when given.
         admins: ``(platform, user_id)`` pairs told about dead letters and gone chats.
         worker_id: Defaults to ``host:pid:random``.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.commands import REGISTRY, CommandCore, parse
-from bot.ingest import decode_report, describe, markdown_text
+from bot.commands.core import REGISTRY, CommandCore, parse
+from bot.commands.services import Services
 from bot.metrics import Metrics
-from bot.services import Services
+from bot.store.ingest import decode_report, describe, markdown_text
 from channels.base import Incoming, Upload
 from digests import ReportError
 from digests.message import Message

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.engine import make_url
 
-from bot.db import application_name
+from bot.store.db import application_name
 
 log = logging.getLogger(__name__)
 

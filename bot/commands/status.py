@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, or_, select
 
-from bot.commands import Request, command
-from bot.models import Chat, OutboxRow, OutboxWorkerRow, Subscription
-from bot.queue import DEAD, PENDING, SENT
+from bot.commands.core import Request, command
+from bot.store.models import Chat, OutboxRow, OutboxWorkerRow, Subscription
+from bot.store.outbox import DEAD, PENDING, SENT
 from digests.message import Context, Heading, Message, Paragraph, spans
 
 DAY = timedelta(hours=24)
