@@ -18,11 +18,11 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from bot.delivery.worker import enqueue
 from bot.gateway import Gateway, seed_samples
-from bot.models import Subscription
-from bot.outbox import enqueue
 from bot.settings import load_settings
-from bot.store import Store
+from bot.store.models import Subscription
+from bot.store.reports import Store
 from digests.message import Message
 from tests.fakes import wait_for
 from tests.fakes.discord import TOKEN as DISCORD_TOKEN
