@@ -178,7 +178,7 @@ class DiscordChannel:
                 chat_id=str(interaction.channel_id),
                 user_id=str(interaction.user.id),
                 text=text,
-                chat_kind="dm" if interaction.guild_id is None else "guild",
+                chat_kind="private" if interaction.guild_id is None else "group",
                 is_chat_admin=lambda: _may_manage(interaction.guild_id, interaction.permissions),
             )
             reply = await handler.on_command(incoming)
@@ -236,7 +236,7 @@ class DiscordChannel:
                 chat_id=str(message.channel.id),
                 user_id=str(message.author.id),
                 text=command_text(message.content, user.id),
-                chat_kind="dm" if dm else "guild",
+                chat_kind="private" if dm else "group",
                 is_chat_admin=lambda: _member_may_manage(message),
             )
             answer = await handler.on_command(incoming)

@@ -352,7 +352,7 @@ class LarkChannel:
             chat_id=chat_id,
             user_id=sender or "",
             text=text,
-            chat_kind="p2p" if p2p else "group",
+            chat_kind="private" if p2p else "group",
             is_chat_admin=lambda: self._is_chat_admin(chat_id, sender or "", p2p),
         )
         reply = await handler.on_command(incoming)

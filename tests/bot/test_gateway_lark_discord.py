@@ -159,6 +159,31 @@ async def test_discord_slash_command_is_deferred_and_answered(running: Running) 
     }
 
 
+async def test_only_chat_managers_change_group_subscriptions(running: Running) -> None:
+    discord, lark = running.discord, running.lark
+    await discord.slash("subscribe", [{"name": "text", "type": 3, "value": "clay"}], user_id=7)
+    await wait_for(lambda: discord.sent, within=15)
+    assert "Only this chat's administrators" in discord.sent[0].text
+    manage_channels = 1 << 4
+    await discord.slash(
+        "subscribe", [{"name": "text", "type": 3, "value": "clay"}], permissions=manage_channels
+    )
+    await wait_for(lambda: len(discord.sent) == 2, within=15)
+    assert "Subscribed this chat to" in discord.sent[1].text
+    assert running.subscription_active("discord", "700")
+
+    lark.owners["oc_team"] = "ou_owner"
+    stranger = message_event("subscribe clay", chat_id="oc_team", sender="ou_x", mention_bot=True)
+    assert await running.lark_event(stranger) == 200
+    await wait_for(lambda: running.lark_texts("oc_team"), within=15)
+    assert "Only this chat" in running.lark_texts("oc_team")[0]
+    owner = message_event("subscribe clay", chat_id="oc_team", sender="ou_owner", mention_bot=True)
+    assert await running.lark_event(owner) == 200
+    await wait_for(lambda: len(running.lark_texts("oc_team")) == 2, within=15)
+    assert "Subscribed this chat to" in running.lark_texts("oc_team")[1]
+    assert running.subscription_active("lark", "oc_team")
+
+
 async def test_admin_uploads_on_both_and_a_refusal(running: Running, seed_bytes: bytes) -> None:
     content = seed_bytes
     event = file_event(running.lark, "2026-01.md", content, chat_id="oc_admin", sender=LARK_ADMIN)
