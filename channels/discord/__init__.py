@@ -19,6 +19,9 @@ NAME = "discord"
 #: The admin-id form: ``discord:123456789012345678`` (the user's id, a snowflake).
 ADMIN_ID_EXAMPLE = "discord:123456789012345678"
 
+#: Whether a 429 pauses every chat of the platform, not just the one: discord.py keeps Discord's buckets itself; a 429 that reaches us is one channel's.
+PAUSE_PLATFORM_ON_429 = False
+
 
 def build(
     settings: DiscordSettings,
@@ -32,4 +35,4 @@ def build(
     return DiscordChannel.from_settings(settings, commands=commands, first_seen=first_seen)
 
 
-__all__ = ["ADMIN_ID_EXAMPLE", "NAME", "DiscordSettings", "build"]
+__all__ = ["ADMIN_ID_EXAMPLE", "NAME", "PAUSE_PLATFORM_ON_429", "DiscordSettings", "build"]

@@ -18,6 +18,9 @@ NAME = "lark"
 #: The admin-id form: ``lark:ou_…`` (the user's open_id, as events carry it).
 ADMIN_ID_EXAMPLE = "lark:ou_0123abcd"
 
+#: Whether a 429 pauses every chat of the platform, not just the one: a 429 (99991400) is the app-wide limit of an API, and 230020 does not say which chat.
+PAUSE_PLATFORM_ON_429 = True
+
 
 def build(settings: LarkSettings, *, first_seen: FirstSeen | None = None) -> LarkChannel:
     """The Lark channel for ``settings`` (imports the SDK)."""
@@ -26,4 +29,4 @@ def build(settings: LarkSettings, *, first_seen: FirstSeen | None = None) -> Lar
     return LarkChannel.from_settings(settings, first_seen=first_seen)
 
 
-__all__ = ["ADMIN_ID_EXAMPLE", "NAME", "LarkSettings", "build"]
+__all__ = ["ADMIN_ID_EXAMPLE", "NAME", "PAUSE_PLATFORM_ON_429", "LarkSettings", "build"]

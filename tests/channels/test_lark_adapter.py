@@ -317,3 +317,22 @@ async def test_bot_removed_and_unsubscribed_events_are_acknowledged(
     assert resp.status == 200
     assert (await resp.json())["msg"] == "ignored"
     assert handler.commands == []
+
+
+async def test_long_connection_reconnects_after_a_drop(
+    fake: FakeLark, handler: EchoHandler
+) -> None:
+    lark = LarkChannel(APP_ID, APP_SECRET, api_url=fake.url, drain_timeout=2.0)
+    await lark.start(handler)
+    try:
+        await wait_connected(fake)
+        await fake.close_sockets()
+        # The SDK reconnects by itself (ReconnectInterval 1 s from the endpoint's ClientConfig),
+        # fetching a fresh endpoint in a worker thread.
+        await wait_for(lambda: fake.open_sockets == 1, within=10)
+        await wait_for(lambda: lark.connected(), within=5)
+        await fake.socket_event(message_event("echo again", chat_id="oc_p2p", chat_type="p2p"))
+        await wait_for(lambda: fake.sent, within=5)
+        assert "again" in fake.sent[0].text
+    finally:
+        await lark.stop()

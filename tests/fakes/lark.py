@@ -101,7 +101,11 @@ class FakeLark(FakeServer):
 
     @property
     def socket_connected(self) -> bool:
-        return any(not ws.closed for ws in self._sockets)
+        return self.open_sockets > 0
+
+    @property
+    def open_sockets(self) -> int:
+        return sum(not ws.closed for ws in self._sockets)
 
     async def socket_event(self, event: JSON) -> None:
         """Send ``event`` to every connected client as a protobuf data frame."""
