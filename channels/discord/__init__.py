@@ -19,7 +19,8 @@ NAME = "discord"
 #: The admin-id form: ``discord:123456789012345678`` (the user's id, a snowflake).
 ADMIN_ID_EXAMPLE = "discord:123456789012345678"
 
-#: Whether a 429 pauses every chat of the platform, not just the one: discord.py keeps Discord's buckets itself; a 429 that reaches us is one channel's.
+#: Whether a 429 pauses every chat of the platform: no, discord.py keeps Discord's buckets
+#: itself, and a 429 that reaches us is one channel's.
 PAUSE_PLATFORM_ON_429 = False
 
 

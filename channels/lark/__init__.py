@@ -18,7 +18,8 @@ NAME = "lark"
 #: The admin-id form: ``lark:ou_…`` (the user's open_id, as events carry it).
 ADMIN_ID_EXAMPLE = "lark:ou_0123abcd"
 
-#: Whether a 429 pauses every chat of the platform, not just the one: a 429 (99991400) is the app-wide limit of an API, and 230020 does not say which chat.
+#: Whether a 429 pauses every chat of the platform, not just the one: Feishu's 429
+#: (99991400) is an API's app-wide limit.
 PAUSE_PLATFORM_ON_429 = True
 
 
