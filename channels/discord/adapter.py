@@ -338,6 +338,8 @@ class DiscordChannel:
         Raises:
             SendError: a subclass per failure kind, with ``sent_ids`` of the messages posted.
         """
+        if not chat_id.isdigit():
+            raise SendError(f"discord: {chat_id!r} is not a channel or user id")
         target = self._dms.get(chat_id) or self._client.get_partial_messageable(int(chat_id))
         try:
             return await self._post(target, chat_id, message, skip=skip)

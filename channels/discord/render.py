@@ -89,10 +89,13 @@ def render_spans(spans: Spans) -> str:
     for span in spans:
         if not span.text:
             continue
-        text = escape(span.text)
         url = safe_url(span.url)
         if span.code and not url:
-            text = _style(text, "`")
+            # Inside a code span Discord shows backslashes as they are: only a backtick could
+            # end it early, so that one becomes a look-alike.
+            text = _style(clean_text(span.text).replace("`", "ˋ"), "`")
+        else:
+            text = escape(span.text)
         if span.italic:
             text = _style(text, "*")
         if span.bold:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import discord
 import pytest
 
-from channels.base import ChatGone, RetryLater
+from channels.base import ChatGone, RetryLater, SendError
 from channels.discord.adapter import DiscordChannel, command_text
 from digests.message import Message
 from tests.fakes import EchoHandler, wait_for
@@ -198,3 +198,8 @@ async def test_wrong_token_fails_start(fake: FakeDiscord, handler: EchoHandler) 
     bot = DiscordChannel("wrong", api_url=fake.api_url, gateway_url=fake.gateway_url)
     with pytest.raises(discord.LoginFailure):
         await bot.start(handler)
+
+
+async def test_send_to_something_that_is_no_id_is_a_send_error(channel: DiscordChannel) -> None:
+    with pytest.raises(SendError, match="not a channel or user id"):
+        await channel.send("general", Message.text("x"))

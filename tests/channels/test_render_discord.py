@@ -75,3 +75,8 @@ def test_long_digest_splits_within_limits() -> None:
 def test_any_message_renders_within_limits(message: Message) -> None:
     for payload in render_discord(message):
         assert_payload(payload)
+
+
+def test_code_spans_are_not_backslash_escaped() -> None:
+    (payload,) = render_discord(Message((Paragraph((Span("a<b> `x`", code=True),)),)))
+    assert payload["embeds"][0]["description"] == "`a<b> ˋxˋ`"
