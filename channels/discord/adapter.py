@@ -150,7 +150,7 @@ class DiscordChannel:
             log.warning("discord: %r cannot be a slash command name; skipped", name)
             return
 
-        @app_commands.describe(text="what to look up, e.g. GLM-4.7")
+        @app_commands.describe(text="what follows the command, e.g. GLM-4.7 for /model (see /help)")
         async def slash(interaction: discord.Interaction, text: str | None = None) -> None:
             await self._on_slash(interaction, f"/{name} {text or ''}".strip())
 

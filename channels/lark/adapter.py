@@ -90,7 +90,7 @@ def command_text(
             text = text.replace(key, " ")
         else:
             text = text.replace(key, f"@{name}")
-    text = " ".join(_MENTION_KEY.sub(" ", text).split(" ")).strip()
+    text = " ".join(_MENTION_KEY.sub(" ", text).split())
     if text.startswith("/"):
         return text
     if not addressed:
