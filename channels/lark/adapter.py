@@ -13,8 +13,10 @@ Text messages become :class:`~channels.base.Incoming`: ``/model GLM-4.7`` anywhe
 become :class:`~channels.base.Upload`, fetched through the message resource API. Replies and
 digests are interactive cards (:mod:`channels.lark.render`).
 
-The SDK fetches the tenant access token with blocking ``requests`` calls; :meth:`_token` warms its
-cache in a worker thread before every call, so the loop never waits on the network.
+Open API calls use the SDK's synchronous client in a worker thread: its async client builds a new
+``httpx.AsyncClient`` (and with it a TLS context, about 20 ms of CPU) for every request, on the
+loop, and fetches the tenant token with blocking ``requests`` calls there too. In a thread neither
+holds up the other channels (measured: loop lag at most ~7 ms against ~80 ms).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
+import requests
 from aiohttp import web
 from lark_oapi.api.im.v1 import (
     CreateMessageRequest,
@@ -40,6 +42,7 @@ from lark_oapi.api.im.v1 import (
     ReplyMessageRequest,
     ReplyMessageRequestBody,
 )
+from lark_oapi.core.exception import ObtainAccessTokenException
 from lark_oapi.core.token import TokenManager
 
 from channels.base import (
@@ -73,6 +76,8 @@ TIMESTAMP_HEADER = "X-Lark-Request-Timestamp"
 NONCE_HEADER = "X-Lark-Request-Nonce"
 SIGNATURE_HEADER = "X-Lark-Signature"
 _MENTION_KEY = re.compile(r"@_user_\d+")
+#: What an Open API call can raise: the network, or a refused tenant token.
+CALL_ERRORS = (requests.RequestException, OSError, ObtainAccessTokenException)
 
 
 def command_text(
@@ -219,11 +224,11 @@ class LarkChannel:
         self._handler = None
 
     async def _token(self) -> None:
-        """Make sure the SDK's token cache holds a tenant token, fetching it off the loop."""
+        """Fetch the tenant token into the SDK's cache (off the loop): a refused app fails here."""
         config = self._client.config
         try:
             await asyncio.to_thread(TokenManager.get_self_tenant_token, config)
-        except lark.core.exception.ObtainAccessTokenException as exc:
+        except ObtainAccessTokenException as exc:
             raise RuntimeError(
                 f"lark: the app id/secret were refused ({exc}); check DIGESTBOT_LARK_APP_ID "
                 "and DIGESTBOT_LARK_APP_SECRET"
@@ -240,7 +245,7 @@ class LarkChannel:
             .token_types({lark.AccessTokenType.TENANT})
             .build()
         )
-        response = await self._client.arequest(request)
+        response = await asyncio.to_thread(self._client.request, request)
         raw = response.raw
         body = json.loads(raw.content) if raw is not None and raw.content else {}
         if not response.success():
@@ -391,8 +396,7 @@ class LarkChannel:
                 .type("file")
                 .build()
             )
-            await self._token()
-            response = await self._client.im.v1.message_resource.aget(request)
+            response = await asyncio.to_thread(self._client.im.v1.message_resource.get, request)
             if not response.success() or response.file is None:
                 raise RuntimeError(f"lark: download failed ({response.code}: {response.msg})")
             return bytes(response.file.read())
@@ -404,10 +408,9 @@ class LarkChannel:
         if p2p:
             return True
         request = GetChatRequest.builder().chat_id(chat_id).user_id_type("open_id").build()
-        await self._token()
         try:
-            response = await self._client.im.v1.chat.aget(request)
-        except httpx.HTTPError as exc:
+            response = await asyncio.to_thread(self._client.im.v1.chat.get, request)
+        except CALL_ERRORS as exc:
             log.warning("lark: chat lookup failed in %s: %s", chat_id, exc)
             return False
         if not response.success() or response.data is None:
@@ -447,9 +450,9 @@ class LarkChannel:
         for index, card in enumerate(render_lark(message)[skip:], start=skip):
             content = card_content(card)
             try:
-                await self._token()
                 if reply_to:
-                    response = await self._client.im.v1.message.areply(
+                    response = await asyncio.to_thread(
+                        self._client.im.v1.message.reply,
                         ReplyMessageRequest.builder()
                         .message_id(reply_to)
                         .request_body(
@@ -458,7 +461,7 @@ class LarkChannel:
                             .content(content)
                             .build()
                         )
-                        .build()
+                        .build(),
                     )
                 else:
                     body = (
@@ -469,13 +472,14 @@ class LarkChannel:
                     )
                     if idempotent:
                         body = body.uuid(_uuid(chat_id, index, content))
-                    response = await self._client.im.v1.message.acreate(
+                    response = await asyncio.to_thread(
+                        self._client.im.v1.message.create,
                         CreateMessageRequest.builder()
                         .receive_id_type(receive_id_type(chat_id))
                         .request_body(body.build())
-                        .build()
+                        .build(),
                     )
-            except (httpx.HTTPError, OSError, RuntimeError) as exc:
+            except CALL_ERRORS as exc:
                 error: SendError = TransientSendError(f"lark: {exc!r}")
                 error.sent_ids = tuple(ids)
                 raise error from exc
