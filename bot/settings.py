@@ -7,22 +7,17 @@ Sources, highest first: environment variables ``DIGESTBOT_*``, then an optional 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from channels.discord.settings import DiscordSettings
-from channels.lark.settings import LarkSettings
-
-#: Platforms whose settings live in their own package: ``DIGESTBOT_<NAME>_*`` validate there.
-PLATFORM_SETTINGS: dict[str, type[BaseSettings]] = {
-    "lark": LarkSettings,
-    "discord": DiscordSettings,
-}
+from bot.platforms import specs
+from channels.base import PlatformSpec
 
 
 class SettingsError(Exception):
@@ -35,23 +30,12 @@ def default_database_url() -> str:
     return f"sqlite:///{Path(base) / 'digestbot' / 'digestbot.db'}"
 
 
-class Settings(BaseSettings):
-    """Every setting digestbot reads. See the README's settings table."""
+class CoreSettings(BaseSettings):
+    """The settings of the gateway itself; each platform adds its own (see :data:`Settings`)."""
 
     model_config = SettingsConfigDict(env_prefix="DIGESTBOT_", extra="forbid", frozen=True)
 
     database_url: str = Field(default_factory=default_database_url)
-    telegram_token: SecretStr | None = None
-    telegram_api_url: str = "https://api.telegram.org/bot"
-    telegram_file_url: str = "https://api.telegram.org/file/bot"
-    telegram_webhook_url: str | None = None
-    telegram_webhook_secret: SecretStr | None = None
-    slack_bot_token: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
-    slack_api_url: str = "https://slack.com/api/"
-    lark: LarkSettings | None = None
-    discord: DiscordSettings | None = None
     admins: str = ""
     reports_dir: Path | None = None
     timezone: str = "UTC"
@@ -64,12 +48,7 @@ class Settings(BaseSettings):
     post_empty_digest: bool = False
     misfire_grace_hours: float = Field(default=12.0, ge=0)
     leader_takeover_seconds: float = Field(default=30.0, gt=0)
-    telegram_global_rate: float = Field(default=30.0, gt=0)
-    telegram_chat_interval: float = Field(default=1.0, ge=0)
-    telegram_group_per_minute: int = Field(default=20, gt=0)
-    slack_channel_interval: float = Field(default=1.0, ge=0)
     send_max_attempts: int = Field(default=5, ge=1)
-    console: bool | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -94,48 +73,56 @@ class Settings(BaseSettings):
     @field_validator("admins")
     @classmethod
     def _admin_list(cls, value: str) -> str:
+        known = {spec.name: spec for spec in specs()}
+        example = ",".join(
+            s.admin_example for s in known.values() if s.admin_example and not s.local
+        )
         for entry in filter(None, (e.strip() for e in value.split(","))):
             platform, _, user = entry.partition(":")
-            if platform not in ("telegram", "slack", "console", *PLATFORM_SETTINGS) or not user:
-                raise ValueError(
-                    f"{entry!r} is not PLATFORM:USER_ID, e.g. telegram:123,slack:U0ABC"
-                )
+            spec = known.get(platform)
+            if spec is None or not re.fullmatch(spec.admin_id, user):
+                raise ValueError(f"{entry!r} is not PLATFORM:USER_ID, e.g. {example}")
         return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Settings:
-        if self.slack_bot_token and not (self.slack_app_token or self.slack_signing_secret):
-            raise ValueError(
-                "DIGESTBOT_SLACK_BOT_TOKEN needs DIGESTBOT_SLACK_APP_TOKEN (Socket Mode) "
-                "or DIGESTBOT_SLACK_SIGNING_SECRET (HTTP mode)"
-            )
-        if (self.slack_app_token or self.slack_signing_secret) and not self.slack_bot_token:
-            raise ValueError("Slack settings are present but DIGESTBOT_SLACK_BOT_TOKEN is missing")
-        if self.telegram_webhook_url and not self.telegram_token:
-            raise ValueError("DIGESTBOT_TELEGRAM_WEBHOOK_URL needs DIGESTBOT_TELEGRAM_TOKEN")
-        if self.telegram_webhook_url and not self.telegram_webhook_url.startswith("https://"):
-            raise ValueError("DIGESTBOT_TELEGRAM_WEBHOOK_URL must be an https:// URL")
-        return self
 
     @property
     def admin_ids(self) -> frozenset[tuple[str, str]]:
         pairs = (e.strip().partition(":") for e in self.admins.split(",") if e.strip())
         return frozenset((p, u) for p, _, u in pairs)
 
-    @property
-    def any_chat_platform(self) -> bool:
-        """Whether a chat platform (not the console) is configured."""
-        return bool(self.telegram_token or self.slack_bot_token or self.lark or self.discord)
+    def platforms(self) -> list[PlatformSpec]:
+        """The platforms to run: every configured one; the local ones when nothing else is."""
+        said = {s.name: s.configured(self) for s in specs()}
+        chosen = [s for s in specs() if said[s.name]]
+        if not any(not s.local for s in chosen):
+            # A local channel runs when no chat platform does, unless its setting says no.
+            chosen += [s for s in specs() if s.local and said[s.name] is None]
+        return chosen
 
     @property
-    def wants_console(self) -> bool:
-        if self.console is not None:
-            return self.console
-        return not self.any_chat_platform
+    def local_only(self) -> bool:
+        """Only local channels (the console) run: no chat platform is configured."""
+        return all(s.local for s in self.platforms())
+
+    def secrets(self) -> list[str]:
+        """Every secret in the settings, for redaction from logs."""
+        return [v for s in specs() for v in s.secrets(self) if v]
 
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
+
+
+def _compose() -> type[CoreSettings]:
+    bases: tuple[type[Any], ...] = (CoreSettings, *(spec.settings for spec in specs()))
+    composed: type[CoreSettings] = create_model("Settings", __base__=bases, __module__=__name__)
+    return composed
+
+
+if TYPE_CHECKING:
+    Settings = CoreSettings
+else:
+    #: Every setting digestbot reads: the gateway's and every registered platform's.
+    Settings = _compose()
 
 
 def load_settings(config: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -159,14 +146,7 @@ def load_settings(config: str | Path | None = None, env: dict[str, str] | None =
         and key not in ("DIGESTBOT_CONFIG",)
         and not key.startswith("DIGESTBOT_TEST_")
     }
-    values: dict[str, Any] = {**file_values, **env_values}
-    for name in PLATFORM_SETTINGS:
-        prefix = f"{name}_"
-        nested = {
-            k.removeprefix(prefix): values.pop(k) for k in list(values) if k.startswith(prefix)
-        }
-        if nested:
-            values[name] = nested
+    values = {**file_values, **env_values}
     try:
         # Validate an explicit mapping, so the environment is read here and nowhere else.
         return Settings.model_validate(values)
@@ -182,6 +162,4 @@ def _one_line(exc: ValidationError) -> str:
         message = "is not a known setting (see the README's settings table)"
     if not loc:
         return message
-    if str(loc[0]) in PLATFORM_SETTINGS and len(loc) == 1 and err.get("type") == "model_type":
-        message = "is not a setting; use DIGESTBOT_" + str(loc[0]).upper() + "_… settings"
-    return f"DIGESTBOT_{'_'.join(str(part) for part in loc).upper()}: {message}"
+    return f"DIGESTBOT_{str(loc[0]).upper()}: {message}"

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot.platforms import local_platforms
 from bot.settings import Settings
 from bot.store.reports import Store
 from bot.store.search import Finder
@@ -47,4 +48,4 @@ class Services:
 
     def is_admin(self, platform: str, user_id: str) -> bool:
         """Bot admins: those in DIGESTBOT_ADMINS, and whoever sits at the local console."""
-        return platform == "console" or (platform, str(user_id)) in self.admins
+        return platform in local_platforms() or (platform, str(user_id)) in self.admins

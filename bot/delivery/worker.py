@@ -43,6 +43,7 @@ from sqlalchemy import Engine
 
 from bot.delivery.ratelimit import BULK, RateLimiter
 from bot.metrics import Metrics
+from bot.platforms import specs
 from bot.settings import Settings
 from bot.store.outbox import DEAD, NOTICE, PENDING, SENT, Claimed, Ledger, Outcome, claim, enqueue
 from channels.base import (
@@ -117,7 +118,7 @@ class OutboxWorker:
         self.lease = timedelta(seconds=lease_seconds)
         self.beat_seconds = min(lease_seconds / 3, BEAT_SECONDS)
         self._margin = min(1.0, lease_seconds / 5)
-        rate = self.limiter.global_rate("telegram") or 30.0
+        rate = self.limiter.fastest_rate() or 30.0
         self.max_in_flight = max_in_flight or max(10, min(200, int(rate)))
         self.poll_seconds = poll_seconds
         self.ledger = Ledger(
@@ -130,6 +131,7 @@ class OutboxWorker:
             max_attempts=settings.send_max_attempts,
             backoff_base=backoff_base,
             backoff_max=backoff_max,
+            direct_kinds={spec.name: spec.direct_kind for spec in specs()},
         )
         self.send_timeout = send_timeout
         self._sending = asyncio.Semaphore(send_concurrency)
@@ -297,8 +299,7 @@ class OutboxWorker:
                 ids = await channel.send(row.chat_id, message, skip=skip)
         except RetryLater as exc:
             self.limiter.pause(row.platform, row.chat_id, exc.retry_after)
-            # Telegram's and Lark's 429s do not say which limit was hit: pause the platform.
-            if row.platform in ("telegram", "lark"):
+            if self.limiter.pauses_platform(row.platform):
                 self.limiter.pause(row.platform, None, exc.retry_after)
             return self._failed(row, "retry", exc, retry_after=exc.retry_after)
         except ChatMoved as exc:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.commands.core import echo
+from digests.text import echo
 
 if TYPE_CHECKING:
     from bot.store.models import Subscription

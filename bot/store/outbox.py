@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -225,10 +225,13 @@ class Ledger:
         max_attempts: int,
         backoff_base: float,
         backoff_max: float,
+        direct_kinds: Mapping[str, str] | None = None,
     ) -> None:
         self.engine = engine
         self.worker_id = worker_id
         self.platforms = sorted(platforms)
+        #: The chat kind of a direct chat with a user, by platform (for admin notices).
+        self.direct_kinds = dict(direct_kinds or {})
         self.admins = sorted(admins)
         self.lease = lease
         self.beat_seconds = beat_seconds
@@ -530,7 +533,7 @@ class Ledger:
                 message=Message.text(text),
                 purpose=NOTICE,
                 dedup_key=f"notice:{row.id}:{platform}:{user}"[:200],
-                chat_kind="private" if platform == "telegram" else "im",
+                chat_kind=self.direct_kinds.get(platform, ""),
             )
 
 

@@ -1,39 +1,56 @@
-"""Discord, on discord.py (extra ``digestbot[discord]``).
+"""Discord, on discord.py (extra ``digestbot[discord]``): the platform's declaration.
 
 The package is importable without discord.py: :mod:`.settings` and :mod:`.render` are pure, and
-:func:`build` imports the adapter (and with it ``discord``) only when a bot token is configured.
+the adapter (and with it ``discord``) is imported only when the channel is built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import json
+from typing import Any
 
-from channels.dedup import FirstSeen
+from channels.base import BuildContext, Channel, PlatformSpec, RateLimits, secret_value
 from channels.discord.settings import DiscordSettings
+from digests.message import Message
 
-if TYPE_CHECKING:
+
+def _own(settings: Any) -> DiscordSettings:
+    assert isinstance(settings, DiscordSettings)
+    return settings
+
+
+def _build(settings: Any, context: BuildContext) -> Channel:
     from channels.discord.adapter import DiscordChannel
 
-NAME = "discord"
-#: The admin-id form: ``discord:123456789012345678`` (the user's id, a snowflake).
-ADMIN_ID_EXAMPLE = "discord:123456789012345678"
-
-#: Whether a 429 pauses every chat of the platform: no, discord.py keeps Discord's buckets
-#: itself, and a 429 that reaches us is one channel's.
-PAUSE_PLATFORM_ON_429 = False
+    return DiscordChannel.from_settings(_own(settings), commands=context.menu)
 
 
-def build(
-    settings: DiscordSettings,
-    *,
-    commands: Sequence[tuple[str, str]] = (),
-    first_seen: FirstSeen | None = None,
-) -> DiscordChannel:
-    """The Discord channel for ``settings`` (imports discord.py)."""
-    from channels.discord.adapter import DiscordChannel
+def _render(message: Message) -> str:
+    from channels.discord.render import render_discord
 
-    return DiscordChannel.from_settings(settings, commands=commands, first_seen=first_seen)
+    return json.dumps(render_discord(message), ensure_ascii=False, indent=2)
 
 
-__all__ = ["ADMIN_ID_EXAMPLE", "NAME", "PAUSE_PLATFORM_ON_429", "DiscordSettings", "build"]
+def _limits(settings: Any) -> RateLimits:
+    own = _own(settings)
+    # A 429 that reaches us is one channel's: discord.py keeps Discord's buckets itself.
+    return RateLimits(
+        global_rate=own.discord_global_rate, chat_interval=own.discord_channel_interval
+    )
+
+
+SPEC = PlatformSpec(
+    name="discord",
+    settings=DiscordSettings,
+    configured=lambda settings: _own(settings).discord_token is not None,
+    build=_build,
+    render=_render,
+    rate_limits=_limits,
+    # A user's id, a snowflake (Developer Mode: Copy User ID).
+    admin_id=r"\d+",
+    admin_example="discord:123456789012345678",
+    secrets=lambda settings: [secret_value(_own(settings).discord_token)],
+    direct_kind="private",
+)
+
+__all__ = ["SPEC", "DiscordSettings"]

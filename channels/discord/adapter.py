@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 import discord
 import yarl
+from aiohttp import web
 from discord import app_commands
 
 from channels.base import (
@@ -42,7 +43,6 @@ from channels.base import (
     Upload,
     retrying_reply,
 )
-from channels.dedup import FirstSeen, MemoryFirstSeen
 from channels.discord.render import render_discord
 from channels.discord.settings import DISCORD_API_URL, DISCORD_GATEWAY_URL, DiscordSettings
 from digests.message import Message
@@ -80,7 +80,6 @@ class DiscordChannel:
         api_url: str = DISCORD_API_URL,
         gateway_url: str = DISCORD_GATEWAY_URL,
         commands: Sequence[tuple[str, str]] = (),
-        first_seen: FirstSeen | None = None,
         max_ratelimit_timeout: float = 30.0,
         ready_timeout: float = 60.0,
         guild_ready_timeout: float = 2.0,
@@ -94,7 +93,6 @@ class DiscordChannel:
             api_url: REST base, ``https://discord.com/api/v10``.
             gateway_url: Gateway websocket, ``wss://gateway.discord.gg/``.
             commands: ``(name, description)`` pairs, one slash command each.
-            first_seen: Shared deduplication of interaction and message ids.
             max_ratelimit_timeout: Longer rate-limit waits raise instead of sleeping.
             ready_timeout: How long :meth:`start` waits for the gateway's READY.
             guild_ready_timeout: discord.py's wait for guilds after READY.
@@ -104,7 +102,7 @@ class DiscordChannel:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
         self._token = token
         self._guild = discord.Object(guild_id) if guild_id else None
-        self._first_seen: FirstSeen = first_seen or MemoryFirstSeen()
+        self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._ready_timeout = ready_timeout
         self._drain_timeout = drain_timeout
         self._handler: Handler | None = None
@@ -133,15 +131,14 @@ class DiscordChannel:
         settings: DiscordSettings,
         *,
         commands: Sequence[tuple[str, str]] = (),
-        first_seen: FirstSeen | None = None,
     ) -> DiscordChannel:
+        token = settings.discord_token
         return cls(
-            settings.token.get_secret_value(),
-            guild_id=settings.guild_id,
-            api_url=settings.api_url,
-            gateway_url=settings.gateway_url,
+            token.get_secret_value() if token is not None else "",
+            guild_id=settings.discord_guild_id,
+            api_url=settings.discord_api_url,
+            gateway_url=settings.discord_gateway_url,
             commands=commands,
-            first_seen=first_seen,
         )
 
     # --- slash commands -------------------------------------------------------------------
@@ -180,6 +177,7 @@ class DiscordChannel:
                 text=text,
                 chat_kind="private" if interaction.guild_id is None else "group",
                 is_chat_admin=lambda: _may_manage(interaction.guild_id, interaction.permissions),
+                delivery_id=f"discord:interaction:{interaction.id}",
             )
             reply = await handler.on_command(incoming)
             await self._follow_up(interaction, reply or Message.text("Done."))
@@ -192,10 +190,11 @@ class DiscordChannel:
         await interaction.response.defer(thinking=True)
 
         async def work(handler: Handler) -> None:
-            reply = await handler.on_upload(
-                self._upload(interaction.channel_id, interaction.user.id, report)
+            upload = self._upload(
+                interaction.channel_id, interaction.user.id, report, f"interaction:{interaction.id}"
             )
-            await self._follow_up(interaction, reply)
+            reply = await handler.on_upload(upload)
+            await self._follow_up(interaction, reply or Message.text("Done."))
 
         await self._track(work)
 
@@ -219,17 +218,21 @@ class DiscordChannel:
         dm = isinstance(message.channel, discord.DMChannel)
         if not (dm or user in message.mentions):
             return
-        if not await self._first_seen(f"discord:message:{message.id}"):
-            return
 
         async def work(handler: Handler) -> None:
             files = [a for a in message.attachments if a.filename.lower().endswith(UPLOAD_SUFFIXES)]
             if dm and files:
                 for attachment in files:
                     reply = await handler.on_upload(
-                        self._upload(message.channel.id, message.author.id, attachment)
+                        self._upload(
+                            message.channel.id,
+                            message.author.id,
+                            attachment,
+                            f"message:{message.id}:{attachment.id}",
+                        )
                     )
-                    await self._answer(message, reply)
+                    if reply is not None:
+                        await self._answer(message, reply)
                 return
             incoming = Incoming(
                 platform="discord",
@@ -238,6 +241,7 @@ class DiscordChannel:
                 text=command_text(message.content, user.id),
                 chat_kind="private" if dm else "group",
                 is_chat_admin=lambda: _member_may_manage(message),
+                delivery_id=f"discord:message:{message.id}",
             )
             answer = await handler.on_command(incoming)
             if answer is not None:
@@ -250,7 +254,9 @@ class DiscordChannel:
             lambda: self._post(message.channel, str(message.channel.id), reply, reference=message)
         )
 
-    def _upload(self, chat_id: int | None, user_id: int, attachment: discord.Attachment) -> Upload:
+    def _upload(
+        self, chat_id: int | None, user_id: int, attachment: discord.Attachment, delivery: str
+    ) -> Upload:
         async def fetch() -> bytes:
             return await attachment.read()
 
@@ -261,6 +267,7 @@ class DiscordChannel:
             filename=attachment.filename,
             size=attachment.size,
             fetch=fetch,
+            delivery_id=f"discord:{delivery}",
         )
 
     async def _track(self, work: Callable[[Handler], Awaitable[None]]) -> None:
@@ -312,6 +319,10 @@ class DiscordChannel:
                 self._runner.result()  # raises what stopped the gateway connection
             raise RuntimeError("discord: the gateway did not send READY in time")
         log.info("discord: started as %s", self._client.user)
+
+    def web_routes(self) -> list[web.RouteDef]:
+        """None: interactions and messages come over the gateway websocket."""
+        return []
 
     def connected(self) -> bool:
         """Ready, and holding an open gateway websocket."""

@@ -1,33 +1,62 @@
-"""Feishu/Lark, on the official ``lark-oapi`` SDK (extra ``digestbot[lark]``).
+"""Feishu/Lark, on the official ``lark-oapi`` SDK (extra ``digestbot[lark]``): the declaration.
 
-The package is importable without the SDK: :mod:`.settings` and :mod:`.render` are pure, and
-:func:`build` imports the adapter (and with it ``lark_oapi``) only when a Lark app is configured.
+The package is importable without the SDK: :mod:`.settings` and :mod:`.render` are pure, and the
+adapter (and with it ``lark_oapi``) is imported only when the channel is built.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import Any
 
-from channels.dedup import FirstSeen
+from channels.base import BuildContext, Channel, PlatformSpec, RateLimits, secret_value
 from channels.lark.settings import LarkSettings
+from digests.message import Message
 
-if TYPE_CHECKING:
+
+def _own(settings: Any) -> LarkSettings:
+    assert isinstance(settings, LarkSettings)
+    return settings
+
+
+def _build(settings: Any, context: BuildContext) -> Channel:
     from channels.lark.adapter import LarkChannel
 
-NAME = "lark"
-#: The admin-id form: ``lark:ou_…`` (the user's open_id, as events carry it).
-ADMIN_ID_EXAMPLE = "lark:ou_0123abcd"
-
-#: Whether a 429 pauses every chat of the platform, not just the one: Feishu's 429
-#: (99991400) is an API's app-wide limit.
-PAUSE_PLATFORM_ON_429 = True
+    return LarkChannel.from_settings(_own(settings))
 
 
-def build(settings: LarkSettings, *, first_seen: FirstSeen | None = None) -> LarkChannel:
-    """The Lark channel for ``settings`` (imports the SDK)."""
-    from channels.lark.adapter import LarkChannel
+def _render(message: Message) -> str:
+    from channels.lark.render import render_lark
 
-    return LarkChannel.from_settings(settings, first_seen=first_seen)
+    return json.dumps(render_lark(message), ensure_ascii=False, indent=2)
 
 
-__all__ = ["ADMIN_ID_EXAMPLE", "NAME", "PAUSE_PLATFORM_ON_429", "LarkSettings", "build"]
+def _limits(settings: Any) -> RateLimits:
+    own = _own(settings)
+    return RateLimits(
+        global_rate=own.lark_global_rate,
+        chat_interval=own.lark_chat_interval,
+        # Feishu's 429 (99991400) is an API's app-wide limit: pause every chat.
+        pause_platform_on_429=True,
+    )
+
+
+SPEC = PlatformSpec(
+    name="lark",
+    settings=LarkSettings,
+    configured=lambda settings: _own(settings).lark_app_id is not None,
+    build=_build,
+    render=_render,
+    rate_limits=_limits,
+    # A user's open_id, as events carry it.
+    admin_id=r"ou_[0-9A-Za-z_]+",
+    admin_example="lark:ou_0123abcd",
+    secrets=lambda settings: [
+        secret_value(_own(settings).lark_app_secret),
+        secret_value(_own(settings).lark_verification_token),
+        secret_value(_own(settings).lark_encrypt_key),
+    ],
+    direct_kind="private",
+)
+
+__all__ = ["SPEC", "LarkSettings"]

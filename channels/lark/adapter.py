@@ -6,7 +6,7 @@ that the gateway mounts on its HTTP server. There the SDK's ``EventDispatcherHan
 verification token, decrypts with the encrypt key and checks the signature; we refuse, before it,
 requests whose ``X-Lark-Request-Timestamp`` is more than ``max_event_age`` seconds off (replays),
 and unsigned requests when an encrypt key is set. Feishu retries events it thinks were missed:
-they are deduplicated on ``event_id`` through the injected ``first_seen``.
+each carries its ``event_id`` as the ``delivery_id``, which the gateway answers once.
 
 Text messages become :class:`~channels.base.Incoming`: ``/model GLM-4.7`` anywhere,
 ``@bot model GLM-4.7`` in groups, ``model GLM-4.7`` in a direct (p2p) chat. ``.md`` file messages
@@ -55,7 +55,6 @@ from channels.base import (
     Upload,
     retrying_reply,
 )
-from channels.dedup import FirstSeen, MemoryFirstSeen
 from channels.lark.render import card_content, render_lark
 from channels.lark.sdk import lark
 from channels.lark.settings import FEISHU_API_URL, LarkSettings
@@ -117,7 +116,6 @@ class LarkChannel:
         encrypt_key: str | None = None,
         api_url: str = FEISHU_API_URL,
         events_path: str = "/lark/events",
-        first_seen: FirstSeen | None = None,
         max_event_age: float = 300.0,
         request_timeout: float = 10.0,
         drain_timeout: float = 10.0,
@@ -131,7 +129,6 @@ class LarkChannel:
             encrypt_key: Events are encrypted and signed with it (HTTP mode).
             api_url: ``https://open.feishu.cn`` (Feishu) or ``https://open.larksuite.com`` (Lark).
             events_path: Where :meth:`web_routes` listens in HTTP mode.
-            first_seen: Shared deduplication of ``event_id`` values.
             max_event_age: Seconds a signed HTTP event may be old before it is refused.
             request_timeout: Timeout of every Open API call.
             drain_timeout: How long :meth:`stop` waits for replies in flight.
@@ -142,7 +139,7 @@ class LarkChannel:
         self._encrypt_key = encrypt_key or ""
         self._api_url = api_url
         self.events_path = events_path
-        self._first_seen: FirstSeen = first_seen or MemoryFirstSeen()
+        self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._max_event_age = max_event_age
         self._drain_timeout = drain_timeout
         self._handler: Handler | None = None
@@ -166,21 +163,18 @@ class LarkChannel:
         )
 
     @classmethod
-    def from_settings(
-        cls, settings: LarkSettings, *, first_seen: FirstSeen | None = None
-    ) -> LarkChannel:
+    def from_settings(cls, settings: LarkSettings) -> LarkChannel:
         def secret(value: Any) -> str | None:
             return value.get_secret_value() if value is not None else None
 
         return cls(
-            settings.app_id,
-            settings.app_secret.get_secret_value(),
-            verification_token=secret(settings.verification_token),
-            encrypt_key=secret(settings.encrypt_key),
-            api_url=settings.api_url,
-            events_path=settings.events_path,
-            first_seen=first_seen,
-            max_event_age=settings.max_event_age,
+            settings.lark_app_id or "",
+            secret(settings.lark_app_secret) or "",
+            verification_token=secret(settings.lark_verification_token),
+            encrypt_key=secret(settings.lark_encrypt_key),
+            api_url=settings.lark_api_url,
+            events_path=settings.lark_events_path,
+            max_event_age=settings.lark_max_event_age,
         )
 
     # --- life cycle -----------------------------------------------------------------------
@@ -328,8 +322,8 @@ class LarkChannel:
         header = data.header
         if handler is None or event is None or event.message is None or event.sender is None:
             return
-        if not await self._first_seen(f"lark:{getattr(header, 'event_id', '')}"):
-            return
+        event_id = getattr(header, "event_id", None)
+        delivery = f"lark:{event_id}" if event_id else None
         if event.sender.sender_type != "user":
             return  # our own and other apps' messages
         msg = event.message
@@ -341,7 +335,9 @@ class LarkChannel:
         p2p = msg.chat_type == "p2p"
         chat_id = str(msg.chat_id or "")
         if msg.message_type == "file":
-            await self._on_file(handler, msg.message_id or "", chat_id, sender or "", content, p2p)
+            await self._on_file(
+                handler, msg.message_id or "", chat_id, sender or "", content, p2p, delivery
+            )
             return
         if msg.message_type != "text":
             return
@@ -359,6 +355,7 @@ class LarkChannel:
             text=text,
             chat_kind="private" if p2p else "group",
             is_chat_admin=lambda: self._is_chat_admin(chat_id, sender or "", p2p),
+            delivery_id=delivery,
         )
         reply = await handler.on_command(incoming)
         if reply is not None:
@@ -372,6 +369,7 @@ class LarkChannel:
         sender: str,
         content: dict[str, Any],
         p2p: bool,
+        delivery: str | None,
     ) -> None:
         name = str(content.get("file_name") or "")
         if not name.lower().endswith(UPLOAD_SUFFIXES):
@@ -383,9 +381,11 @@ class LarkChannel:
             filename=name,
             size=None,  # file messages do not carry a size; the handler checks the bytes
             fetch=self._fetcher(message_id, str(content.get("file_key") or "")),
+            delivery_id=delivery,
         )
         reply = await handler.on_upload(upload)
-        await self._reply(chat_id, message_id, reply, p2p)
+        if reply is not None:
+            await self._reply(chat_id, message_id, reply, p2p)
 
     def _fetcher(self, message_id: str, file_key: str) -> Callable[[], Awaitable[bytes]]:
         async def fetch() -> bytes:

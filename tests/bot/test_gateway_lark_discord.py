@@ -149,6 +149,15 @@ async def test_lark_commands_in_group_and_direct_chat(running: Running) -> None:
     assert "clay" in running.lark_texts("oc_dm")[0]
 
 
+async def test_a_retried_lark_event_is_answered_once(running: Running) -> None:
+    event = message_event("/themes", chat_id="oc_once", chat_type="p2p", event_id="ev-twice")
+    assert await running.lark_event(event) == 200
+    assert await running.lark_event(event) == 200
+    await wait_for(lambda: running.lark_texts("oc_once"), within=15)
+    await asyncio.sleep(0.5)
+    assert len(running.lark_texts("oc_once")) == 1
+
+
 async def test_discord_slash_command_is_deferred_and_answered(running: Running) -> None:
     await running.discord.slash("model", [{"name": "text", "type": 3, "value": "kimi k2 thinking"}])
     await wait_for(lambda: running.discord.sent, within=15)

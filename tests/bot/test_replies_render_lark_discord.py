@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands.core import CommandCore
+from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.gateway import seed_samples
 from bot.store.reports import Store
@@ -21,11 +21,11 @@ from tests.channels.test_render_lark import assert_card
 
 
 @pytest.fixture(scope="module")
-def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CommandCore]:
+def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dispatcher]:
     path: Path = tmp_path_factory.mktemp("replies") / "replies.db"
     store = Store.open(f"sqlite:///{path}")
     seed_samples(store)
-    yield CommandCore(Services(store=store))
+    yield Dispatcher(Services(store=store))
     store.close()
 
 
@@ -45,8 +45,10 @@ def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CommandCore]:
         "/subscriptions",
     ],
 )
-def test_reply_renders_on_lark_and_discord(core: CommandCore, text: str) -> None:
-    reply = asyncio.run(core.handle(Incoming("lark", "oc_1", "ou_1", text, chat_kind="private")))
+def test_reply_renders_on_lark_and_discord(core: Dispatcher, text: str) -> None:
+    reply = asyncio.run(
+        core.on_command(Incoming("lark", "oc_1", "ou_1", text, chat_kind="private"))
+    )
     assert reply is not None
     cards = render_lark(reply)
     payloads = render_discord(reply)

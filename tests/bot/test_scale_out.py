@@ -45,13 +45,13 @@ from sqlalchemy.engine import make_url
 
 from bot.commands.subscriptions import save_subscription
 from bot.delivery.worker import PENDING, SENT
-from bot.gateway import webhook_secret
 from bot.scheduling.leader import LOCK_KEY
 from bot.scheduling.scheduler import Scheduler
 from bot.scheduling.weekly import DAYS, Schedule
 from bot.settings import Settings
 from bot.store.models import OutboxRow, OutboxWorkerRow, Subscription
 from bot.store.reports import Store
+from channels.telegram import webhook_secret
 from channels.telegram.adapter import SECRET_HEADER
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert, select, text, update
 
-from bot.commands.core import CommandCore
+from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.commands.subscriptions import deactivate, save_subscription
 from bot.scheduling.scheduler import Scheduler, dedup_key, make_digest_due
@@ -306,14 +306,16 @@ async def test_restarts_neither_lose_nor_duplicate_jobs(samples: Store) -> None:
         kept = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
         job.modify(next_run_time=kept)
         # Commands resync the jobs at once through Services.
-        core = CommandCore(services)
-        reply = await core.handle(
+        core = Dispatcher(services)
+        reply = await core.on_command(
             Incoming("telegram", "7", "7", "/subscribe highlights sat 10:00", chat_kind="private")
         )
         assert reply is not None
         assert "Subscribed" in reply.plain()
         assert len(first.jobs()) == 3
-        await core.handle(Incoming("telegram", "7", "7", "/unsubscribe all", chat_kind="private"))
+        await core.on_command(
+            Incoming("telegram", "7", "7", "/unsubscribe all", chat_kind="private")
+        )
         assert len(first.jobs()) == 2
     finally:
         await first.stop()

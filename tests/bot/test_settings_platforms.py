@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot.settings import SettingsError, load_settings
@@ -18,25 +20,32 @@ def test_lark_and_discord_settings_load_from_the_environment() -> None:
             "DIGESTBOT_ADMINS": "lark:ou_1,discord:2",
         }
     )
-    assert settings.lark is not None
-    assert settings.lark.api_url == "https://open.larksuite.com"
-    assert not settings.lark.http_mode
-    assert settings.discord is not None
-    assert settings.discord.guild_id == 42
+    assert settings.lark_app_id == "cli_x"  # type: ignore[attr-defined]
+    assert settings.lark_api_url == "https://open.larksuite.com"  # type: ignore[attr-defined]
+    assert settings.lark_verification_token is None  # type: ignore[attr-defined]
+    assert settings.discord_guild_id == 42  # type: ignore[attr-defined]
     assert settings.admin_ids == {("lark", "ou_1"), ("discord", "2")}
-    assert not settings.wants_console
+    assert [s.name for s in settings.platforms()] == ["lark", "discord"]
+    assert not settings.local_only
+    assert "s" in settings.secrets()
+    assert "t" in settings.secrets()
 
 
-def test_no_platform_settings_means_none() -> None:
+def test_no_platform_settings_means_neither_runs() -> None:
     settings = load_settings(env={})
-    assert settings.lark is None
-    assert settings.discord is None
+    assert [s.name for s in settings.platforms()] == ["console"]
 
 
 @pytest.mark.parametrize(
     ("env", "line"),
     [
-        ({"DIGESTBOT_LARK_APP_ID": "cli_x"}, "DIGESTBOT_LARK_APP_SECRET: Field required"),
+        (
+            {"DIGESTBOT_LARK_APP_ID": "cli_x"},
+            "DIGESTBOT_LARK_APP_ID needs DIGESTBOT_LARK_APP_SECRET",
+        ),
+        ({"DIGESTBOT_LARK_APP_SECRET": "s"}, "DIGESTBOT_LARK_APP_ID is missing"),
+        ({"DIGESTBOT_DISCORD_GUILD_ID": "42"}, "needs DIGESTBOT_DISCORD_TOKEN"),
+        ({"DIGESTBOT_ADMINS": "lark:123"}, "'lark:123' is not PLATFORM:USER_ID"),
         (
             {"DIGESTBOT_DISCORD_TOKEN": "t", "DIGESTBOT_DISCORD_GUILD_ID": "x"},
             "DIGESTBOT_DISCORD_GUILD_ID",
@@ -77,3 +86,15 @@ def test_the_core_imports_neither_sdk_until_a_platform_is_configured() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_ask_formats_include_lark_cards_and_discord_embeds() -> None:
+    from bot.cli import render_for
+    from digests.message import Message
+
+    assert json.loads(render_for("lark", Message.text("x")))[0]["elements"] == [
+        {"tag": "markdown", "content": "x"}
+    ]
+    assert (
+        json.loads(render_for("discord", Message.text("x")))[0]["embeds"][0]["description"] == "x"
+    )
