@@ -37,12 +37,11 @@ from channels.base import (
     ChatGone,
     Handler,
     Incoming,
-    RetryLater,
     SendError,
-    TransientSendError,
     Upload,
     retrying_reply,
 )
+from channels.discord.errors import convert_error
 from channels.discord.render import render_discord
 from channels.discord.settings import DISCORD_API_URL, DISCORD_GATEWAY_URL, DiscordSettings
 from digests.message import Message
@@ -429,21 +428,6 @@ async def _member_may_manage(message: discord.Message) -> bool:
         else author.guild_permissions
     )
     return permissions.manage_channels or permissions.manage_guild or permissions.administrator
-
-
-def convert_error(exc: BaseException) -> SendError:
-    """Map a discord.py / aiohttp error to the channel error tree (see :mod:`channels.base`)."""
-    if isinstance(exc, discord.RateLimited):
-        return RetryLater(exc.retry_after, f"discord: rate limited for {exc.retry_after:.0f}s")
-    if isinstance(exc, discord.Forbidden | discord.NotFound):
-        return ChatGone(f"discord: {exc.status} {exc.code} {exc.text}".strip())
-    if isinstance(exc, discord.DiscordServerError):
-        return TransientSendError(f"discord: {exc.status} {exc.text}".strip())
-    if isinstance(exc, discord.HTTPException):
-        if exc.status == 429:  # a 429 discord.py could not retry (no Via header: a proxy's)
-            return RetryLater(1.0, "discord: 429")
-        return SendError(f"discord: {exc.status} {exc.code} {exc.text}".strip())
-    return TransientSendError(f"discord: {exc!r}")
 
 
 __all__ = ["DiscordChannel", "command_text", "convert_error"]

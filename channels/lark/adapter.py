@@ -22,15 +22,12 @@ holds up the other channels (measured: loop lag at most ~7 ms against ~80 ms).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import requests
 from aiohttp import web
 from lark_oapi.api.im.v1 import (
     CreateMessageRequest,
@@ -46,14 +43,20 @@ from lark_oapi.core.exception import ObtainAccessTokenException
 from lark_oapi.core.token import TokenManager
 
 from channels.base import (
-    ChatGone,
     Handler,
     Incoming,
-    RetryLater,
     SendError,
     TransientSendError,
     Upload,
     retrying_reply,
+)
+from channels.lark.callbacks import answer_callback
+from channels.lark.errors import (
+    CALL_ERRORS,
+    TOKEN_CODES,
+    convert_error,
+    idempotency_key,
+    receive_id_type,
 )
 from channels.lark.render import card_content, render_lark
 from channels.lark.sdk import lark
@@ -63,20 +66,7 @@ from digests.message import Message
 log = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES = (".md", ".markdown")
-#: Rate limited: 99991400 is the gateway's per-app limit (HTTP 429 or, on older APIs, 400);
-#: 230020 is im's per-chat frequency limit.
-RATE_LIMITED = frozenset({99991400, 230020})
-#: The bot is not in the group (removed) / the user is outside the bot's availability.
-GONE_CODES = frozenset({230002, 230013})
-#: The tenant access token was refused: fetch a new one and try again later.
-TOKEN_CODES = frozenset({99991661, 99991663, 99991668})
-RESET_HEADER = "x-ogw-ratelimit-reset"
-TIMESTAMP_HEADER = "X-Lark-Request-Timestamp"
-NONCE_HEADER = "X-Lark-Request-Nonce"
-SIGNATURE_HEADER = "X-Lark-Signature"
 _MENTION_KEY = re.compile(r"@_user_\d+")
-#: What an Open API call can raise: the network, or a refused tenant token.
-CALL_ERRORS = (requests.RequestException, OSError, ObtainAccessTokenException)
 
 
 def command_text(
@@ -260,35 +250,9 @@ class LarkChannel:
     async def _on_http(self, request: web.Request) -> web.Response:
         if self._handler is None:
             return web.json_response({"msg": "not started"}, status=503)
-        body = await request.read()
-        headers = {
-            name: request.headers[name]
-            for name in (TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER)
-            if name in request.headers
-        }
-        if self._encrypt_key and len(headers) < 3:
-            return web.json_response({"msg": "unsigned request"}, status=401)
-        stamp = headers.get(TIMESTAMP_HEADER)
-        if stamp is not None:
-            try:
-                age = abs(time.time() - float(stamp))
-            except ValueError:
-                return web.json_response({"msg": "bad timestamp"}, status=400)
-            if age > self._max_event_age:
-                return web.json_response({"msg": "stale request"}, status=401)
-        raw = lark.RawRequest()
-        raw.uri = request.path
-        raw.headers = headers
-        raw.body = body
-        # Decrypts, checks token and signature, answers url_verification, calls our handlers.
-        answer = self._dispatcher.do(raw)
-        content = bytes(answer.content or b"{}")
-        if answer.status_code == 200:
-            return web.Response(body=content, content_type="application/json")
-        reason = _message_of(content)
-        if reason.startswith("processor not found"):
-            return web.json_response({"msg": "ignored"})  # an event we do not subscribe to
-        return web.json_response({"msg": reason or "refused"}, status=401)
+        return await answer_callback(
+            self._dispatcher, request, encrypt_key=self._encrypt_key, max_age=self._max_event_age
+        )
 
     # --- incoming -------------------------------------------------------------------------
     def _spawn(self, work: Awaitable[None]) -> None:
@@ -471,7 +435,7 @@ class LarkChannel:
                         .content(content)
                     )
                     if idempotent:
-                        body = body.uuid(_uuid(chat_id, index, content))
+                        body = body.uuid(idempotency_key(chat_id, index, content))
                     response = await asyncio.to_thread(
                         self._client.im.v1.message.create,
                         CreateMessageRequest.builder()
@@ -492,53 +456,6 @@ class LarkChannel:
             ids.append(str(response.data.message_id))
             reply_to = None  # only the first card answers the command
         return ids
-
-
-def receive_id_type(chat_id: str) -> str:
-    """How Feishu should read ``chat_id``: a user's open_id/union_id, else a chat id."""
-    if chat_id.startswith("ou_"):
-        return "open_id"
-    if chat_id.startswith("on_"):
-        return "union_id"
-    return "chat_id"
-
-
-def _uuid(chat_id: str, index: int, content: str) -> str:
-    digest = hashlib.sha256(f"{chat_id}\n{index}\n{content}".encode()).hexdigest()
-    return digest[:48]  # Feishu takes at most 50 characters
-
-
-def convert_error(response: Any) -> SendError:
-    """Map a failed SDK response to the channel error tree (see :mod:`channels.base`)."""
-    raw = response.raw
-    status = int(getattr(raw, "status_code", 0) or 0)
-    code = response.code
-    what = f"lark: {code} {response.msg or ''}".strip()
-    if status == 429 or code in RATE_LIMITED:
-        return RetryLater(_reset_seconds(getattr(raw, "headers", None)), what)
-    if code in GONE_CODES:
-        return ChatGone(what)
-    if status >= 500 or code in TOKEN_CODES or code is None:
-        return TransientSendError(what if code is not None else f"lark: HTTP {status}")
-    return SendError(what)
-
-
-def _reset_seconds(headers: Any) -> float:
-    for key, value in dict(headers or {}).items():
-        if str(key).lower() == RESET_HEADER:
-            try:
-                return max(1.0, float(value))
-            except ValueError:
-                break
-    return 1.0
-
-
-def _message_of(content: bytes) -> str:
-    try:
-        data = json.loads(content)
-    except ValueError:
-        return ""
-    return str(data.get("msg", "")) if isinstance(data, dict) else ""
 
 
 __all__ = ["LarkChannel", "command_text", "convert_error", "receive_id_type"]

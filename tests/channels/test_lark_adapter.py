@@ -16,7 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from channels.base import ChatGone, RetryLater, SendError, TransientSendError
-from channels.lark.adapter import LarkChannel, command_text, receive_id_type
+from channels.lark.adapter import LarkChannel, command_text
+from channels.lark.errors import receive_id_type
 from digests.message import Message
 from tests.fakes import EchoHandler, Fault, wait_for
 from tests.fakes.lark import (
