@@ -257,3 +257,34 @@ async def test_digests_through_the_outbox_429_and_removed_bots(running: Running)
 async def _dm_channel(discord: FakeDiscord) -> str:
     await wait_for(lambda: str(DISCORD_ADMIN) in discord.dm_channels, within=20)
     return discord.dm_channels[str(DISCORD_ADMIN)]
+
+
+async def test_lark_long_connection_through_the_gateway(sqlite_url: str) -> None:
+    from tests.fakes.lark import wait_connected
+
+    async with FakeLark() as lark:
+        env = {
+            "DIGESTBOT_DATABASE_URL": sqlite_url,
+            "DIGESTBOT_LARK_APP_ID": APP_ID,
+            "DIGESTBOT_LARK_APP_SECRET": APP_SECRET,
+            "DIGESTBOT_LARK_API_URL": lark.url,
+            "DIGESTBOT_HTTP_HOST": "127.0.0.1",
+            "DIGESTBOT_HTTP_PORT": "0",
+        }
+        store = Store.open(sqlite_url)
+        seed_samples(store)
+        store.close()
+        gateway = Gateway(load_settings(env=env), stdout=io.StringIO())
+        task = asyncio.create_task(gateway.run())
+        try:
+            await wait_connected(lark, within=60)
+            await lark.socket_event(message_event("model glm4.7", chat_id="oc_dm", chat_type="p2p"))
+            await wait_for(lambda: lark.sent, within=15)
+            assert lark.sent[0].card["header"]["title"]["content"].startswith("GLM-4.7")
+            await wait_for(lambda: lark.acks, within=5)
+            health = await gateway.health()
+            assert health["channel_lark"]
+        finally:
+            gateway.stopping.set()
+            assert await asyncio.wait_for(task, 30) == 0
+        assert not lark.socket_connected
