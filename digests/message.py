@@ -67,13 +67,29 @@ class Context:
 Block = Heading | Paragraph | BulletList | Quote | Image | Divider | Context
 
 
+#: The words of the link to a message's web page.
+WEB_LINK_TEXT = "Open on the web"
+
+
 @dataclass(frozen=True)
 class Message:
-    """A reply or a digest. ``link_preview`` is off for cards, which carry many links."""
+    """A reply or a digest. ``link_preview`` is off for cards, which carry many links.
+
+    ``web_url`` is where the same thing reads better (the web face): renderers show it as a last
+    "Open on the web" line, through :attr:`shown_blocks`.
+    """
 
     blocks: tuple[Block, ...]
     link_preview: bool = False
     tags: tuple[str, ...] = field(default=())
+    web_url: str | None = None
+
+    @property
+    def shown_blocks(self) -> tuple[Block, ...]:
+        """The blocks a renderer shows: ``blocks``, then the web link when there is one."""
+        if not self.web_url:
+            return self.blocks
+        return (*self.blocks, Context((Span(WEB_LINK_TEXT, url=self.web_url),)))
 
     @classmethod
     def text(cls, *paragraphs: str) -> Message:
@@ -83,7 +99,7 @@ class Message:
     def plain(self) -> str:
         """The message as plain text, without styling (a fallback and for tests)."""
         lines: list[str] = []
-        for block in self.blocks:
+        for block in self.shown_blocks:
             match block:
                 case Heading(text=t):
                     lines.append(t)
@@ -154,7 +170,14 @@ def message_to_json(message: Message) -> dict[str, object]:
             case Image(url=u, alt=a):
                 entry["url"], entry["alt"] = u, a
         blocks.append(entry)
-    return {"blocks": blocks, "link_preview": message.link_preview, "tags": list(message.tags)}
+    data: dict[str, object] = {
+        "blocks": blocks,
+        "link_preview": message.link_preview,
+        "tags": list(message.tags),
+    }
+    if message.web_url:
+        data["web_url"] = message.web_url
+    return data
 
 
 def message_from_json(data: dict[str, object]) -> Message:
@@ -179,4 +202,10 @@ def message_from_json(data: dict[str, object]) -> Message:
                 blocks.append(Image(entry["url"], entry.get("alt", "")))
             case "divider":
                 blocks.append(Divider())
-    return Message(tuple(blocks), bool(data.get("link_preview")), tuple(data.get("tags", ())))  # type: ignore[arg-type]
+    web_url = data.get("web_url")
+    return Message(
+        tuple(blocks),
+        bool(data.get("link_preview")),
+        tuple(data.get("tags", ())),  # type: ignore[arg-type]
+        str(web_url) if web_url else None,
+    )

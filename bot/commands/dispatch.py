@@ -23,7 +23,7 @@ from typing import Protocol
 
 from bot.commands import help as help_commands
 from bot.commands import lookups, status, subscriptions
-from bot.commands.core import MAX_ARG, CommandSet, Request, echo
+from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
 from bot.commands.services import Services
 from bot.commands.uploads import UPLOAD_REFUSAL, ingest_upload
 from bot.delivery.ratelimit import INTERACTIVE
@@ -119,8 +119,9 @@ async def permit(request: Request, call_next: Next) -> Message | None:
     elif spec is not None:
         if spec.admin_only and not request.is_bot_admin:
             return Message.text(f"/{spec.name} is for bot admins only.")
-        in_group = request.chat_kind in ("group", "supergroup")
-        if spec.manages_chat and in_group and not request.is_bot_admin:
+        shared = request.chat_kind not in direct_kinds()
+        if spec.manages_chat and shared and not request.is_bot_admin:
+            # The platform says who may manage a shared chat (Telegram: its administrators).
             incoming = request.incoming
             if incoming is None or not await _safely(incoming.is_chat_admin):
                 return Message.text(

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot.commands.core import Request, command, echo
 from bot.store.models import ItemRow, ReportRow
 from bot.store.search import Match
+from bot.web.links import report_path, search_path
 from digests import cards
 from digests.items import Item, Kind
 from digests.message import Block, BulletList, Context, Divider, Heading, Message, Paragraph, Span
@@ -23,7 +24,13 @@ def _card(request: Request, match: Match) -> Message:
     papers: list[Item] = []
     if item.kind is Kind.TOPIC:
         papers = _papers_of(request, item)
-    return cards.card(item, other_periods=match.periods[1:], papers=papers)
+    web = request.services.web
+    return cards.card(
+        item,
+        other_periods=match.periods[1:],
+        papers=papers,
+        web_url=web.item_url(item) if web is not None else None,
+    )
 
 
 def _pick_list(kind: str, query: str, matches: list[Match]) -> Message:
@@ -154,7 +161,10 @@ def search_command(request: Request) -> Message:
         item = hit.item
         blocks.append(Context((Span(f"{item.kind.value} · {item.period} · {item.theme_title}"),)))
         blocks.extend(cards.digest_entry(item))
-    return Message(tuple(blocks))
+    web = request.services.web
+    return Message(
+        tuple(blocks), web_url=web.url(search_path(), q=request.arg) if web is not None else None
+    )
 
 
 def _papers_of(request: Request, topic: Item) -> list[Item]:
@@ -260,7 +270,9 @@ def latest_command(request: Request) -> Message:
     others = [r.period for r in reports[1:6]]
     if others:
         blocks.append(Context((Span("Earlier months: " + ", ".join(others)),)))
-    return Message(tuple(blocks))
+    web = request.services.web
+    link = web.url(report_path(newest.period)) if web is not None else None
+    return Message(tuple(blocks), web_url=link)
 
 
 @command(

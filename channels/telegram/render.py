@@ -110,7 +110,7 @@ def render_telegram(message: Message, limit: int = TELEGRAM_LIMIT) -> list[str]:
     def fits(blocks: Sequence[Block]) -> bool:
         return utf16_len(render_page(blocks)) <= budget
 
-    pages = [render_page(p) for p in paginate(message.blocks, fits)]
+    pages = [render_page(p) for p in paginate(message.shown_blocks, fits)]
     pages = [p for p in pages if _visible(p)]
     if len(pages) > 1:
         pages = [f"{p}\n\n<i>({i}/{len(pages)})</i>" for i, p in enumerate(pages, 1)]
