@@ -253,6 +253,20 @@ async def test_digests_through_the_outbox_429_and_removed_bots(running: Running)
     assert health["channel_lark"]
     assert health["channel_discord"]
 
+    # /status (a bot admin, in a direct chat) and /metrics count both platforms.
+    status = message_event("/status", chat_id="oc_admin_dm", chat_type="p2p", sender=LARK_ADMIN)
+    assert await running.lark_event(status) == 200
+    await wait_for(lambda: running.lark_texts("oc_admin_dm"), within=15)
+    assert "Deactivated: 2 chats, 2 subscriptions" in running.lark_texts("oc_admin_dm")[0]
+    async with running.http.get(f"{running.base}/metrics") as resp:
+        metrics = await resp.text()
+    for platform in ("lark", "discord"):
+        assert f'digestbot_messages_sent_total{{platform="{platform}",purpose="digest"}}' in metrics
+        assert (
+            f'digestbot_send_failures_total{{platform="{platform}",reason="gone"}} 1.0' in metrics
+        )
+    assert 'digestbot_send_failures_total{platform="lark",reason="retry"} 1.0' in metrics
+
 
 async def _dm_channel(discord: FakeDiscord) -> str:
     await wait_for(lambda: str(DISCORD_ADMIN) in discord.dm_channels, within=20)
