@@ -203,6 +203,8 @@ def test_command_text_mentions() -> None:
     assert command_text("@_user_1 model GLM-4.7", other, "ou_bot", False) is None
     assert command_text("/paper x @_user_1", other, "ou_bot", False) == "/paper x @Alice"
     assert command_text("search 蒸馏", [], "ou_bot", True) == "/search 蒸馏"
+    many = [("@_user_1", "ou_bot", "digestbot"), ("@_user_10", "ou_10", "Ten")]
+    assert command_text("@_user_1 paper x @_user_10", many, "ou_bot", False) == "/paper x @Ten"
 
 
 def test_receive_id_type() -> None:
