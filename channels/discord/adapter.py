@@ -292,7 +292,7 @@ class DiscordChannel:
 
         Raises:
             discord.LoginFailure: the token was refused.
-            RuntimeError: the gateway did not get ready in time.
+            RuntimeError: the gateway connection failed or did not get ready in time.
         """
         self._handler = handler
         try:
@@ -313,10 +313,16 @@ class DiscordChannel:
         )
         if ready not in done:
             ready.cancel()
+            runner = self._runner
             await self.stop()
-            if self._runner in done:
-                self._runner.result()  # raises what stopped the gateway connection
-            raise RuntimeError("discord: the gateway did not send READY in time")
+            # discord.py may end connect() on a first failed handshake with an error of its own.
+            failure = runner.exception() if runner in done and not runner.cancelled() else None
+            raise RuntimeError(
+                f"discord: the gateway did not get ready ({failure!r}); check "
+                "DIGESTBOT_DISCORD_GATEWAY_URL and the network"
+                if failure
+                else "discord: the gateway did not send READY in time"
+            ) from failure
         log.info("discord: started as %s", self._client.user)
 
     def web_routes(self) -> list[web.RouteDef]:

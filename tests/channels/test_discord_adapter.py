@@ -203,3 +203,17 @@ async def test_wrong_token_fails_start(fake: FakeDiscord, handler: EchoHandler) 
 async def test_send_to_something_that_is_no_id_is_a_send_error(channel: DiscordChannel) -> None:
     with pytest.raises(SendError, match="not a channel or user id"):
         await channel.send("general", Message.text("x"))
+
+
+async def test_a_gateway_that_never_says_ready_fails_start(
+    fake: FakeDiscord, handler: EchoHandler
+) -> None:
+    bot = DiscordChannel(
+        TOKEN,
+        api_url=fake.api_url,
+        gateway_url=fake.url.replace("http://", "ws://") + "/no-gateway-here",
+        ready_timeout=1.0,
+    )
+    with pytest.raises(RuntimeError, match="gateway"):
+        await bot.start(handler)
+    assert not bot.connected()
