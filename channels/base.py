@@ -163,6 +163,14 @@ class BuildContext:
     command_names: Sequence[str] = ()
     stdin: TextIO | None = None
     stdout: TextIO | None = None
+    #: Figures in chat (``DIGESTBOT_IMAGES``).
+    images: bool = True
+
+
+class Renderer(Protocol):
+    """One reply as text, as ``digestbot ask --format NAME`` prints it."""
+
+    def __call__(self, message: Message, *, images: bool = True) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -193,7 +201,7 @@ class PlatformSpec:
     settings: type[BaseModel]
     configured: Callable[[Any], bool | None]
     build: Callable[[Any, BuildContext], Channel]
-    render: Callable[[Message], str]
+    render: Renderer
     rate_limits: Callable[[Any], RateLimits] = field(default=lambda settings: RateLimits())
     admin_id: str = r"\S+"
     admin_example: str = ""

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.commands import help as help_commands
-from bot.commands import lookups, status, subscriptions
+from bot.commands import lookups, monthly, status, subscriptions
 from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
 from bot.commands.services import Services
 from bot.commands.uploads import UPLOAD_REFUSAL, ingest_upload
@@ -44,7 +44,7 @@ SORRY = (
 
 def default_commands() -> CommandSet:
     """Every command the bot answers, from the modules that define them."""
-    return CommandSet.collect(lookups, subscriptions, status, help_commands)
+    return CommandSet.collect(lookups, monthly, subscriptions, status, help_commands)
 
 
 class Limiter(Protocol):
