@@ -22,13 +22,15 @@ def _own(settings: Any) -> DiscordSettings:
 def _build(settings: Any, context: BuildContext) -> Channel:
     from channels.discord.adapter import DiscordChannel
 
-    return DiscordChannel.from_settings(_own(settings), commands=context.menu)
+    return DiscordChannel.from_settings(
+        _own(settings), commands=context.menu, images=context.images
+    )
 
 
-def _render(message: Message) -> str:
+def _render(message: Message, *, images: bool = True) -> str:
     from channels.discord.render import render_discord
 
-    return json.dumps(render_discord(message), ensure_ascii=False, indent=2)
+    return json.dumps(render_discord(message, images=images), ensure_ascii=False, indent=2)
 
 
 def _limits(settings: Any) -> RateLimits:

@@ -83,6 +83,7 @@ class DiscordChannel:
         ready_timeout: float = 60.0,
         guild_ready_timeout: float = 2.0,
         drain_timeout: float = 10.0,
+        images: bool = True,
     ) -> None:
         """Build the client and the command tree; no I/O until :meth:`start`.
 
@@ -96,6 +97,7 @@ class DiscordChannel:
             ready_timeout: How long :meth:`start` waits for the gateway's READY.
             guild_ready_timeout: discord.py's wait for guilds after READY.
             drain_timeout: How long :meth:`stop` waits for replies in flight.
+            images: An item's first figure as the embed image (``DIGESTBOT_IMAGES``).
         """
         discord.http.Route.BASE = api_url.rstrip("/")
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
@@ -104,6 +106,7 @@ class DiscordChannel:
         self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._ready_timeout = ready_timeout
         self._drain_timeout = drain_timeout
+        self._images = images
         self._handler: Handler | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
@@ -130,6 +133,7 @@ class DiscordChannel:
         settings: DiscordSettings,
         *,
         commands: Sequence[tuple[str, str]] = (),
+        images: bool = True,
     ) -> DiscordChannel:
         token = settings.discord_token
         return cls(
@@ -138,6 +142,7 @@ class DiscordChannel:
             api_url=settings.discord_api_url,
             gateway_url=settings.discord_gateway_url,
             commands=commands,
+            images=images,
         )
 
     # --- slash commands -------------------------------------------------------------------
@@ -199,7 +204,7 @@ class DiscordChannel:
 
     async def _follow_up(self, interaction: discord.Interaction, reply: Message) -> None:
         async def post() -> None:
-            for payload in render_discord(reply):
+            for payload in render_discord(reply, images=self._images):
                 try:
                     await interaction.followup.send(
                         embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS
@@ -387,7 +392,7 @@ class DiscordChannel:
         skip: int = 0,
     ) -> list[str]:
         ids: list[str] = []
-        for payload in render_discord(message)[skip:]:
+        for payload in render_discord(message, images=self._images)[skip:]:
             try:
                 if reference is not None:
                     sent = await target.send(

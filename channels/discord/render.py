@@ -5,8 +5,9 @@ markdown description, and context lines as the footer. Within Discord's limits, 
 4,096 characters of description, 256 of title, 2,048 of footer, 6,000 across a message's embeds,
 10 embeds a message. Message ``content`` is left empty (2,000 characters would be its limit), so
 nothing a report says can ping: embeds never notify, and the adapter sends with no allowed
-mentions. Markdown characters in report text are backslash-escaped. Images become links.
-Pure: no discord.py import.
+mentions. Markdown characters in report text are backslash-escaped. An item's first figure is
+the embed's image (Discord fetches it; ``images=False``, as ``DIGESTBOT_IMAGES=false`` asks, keeps
+it a link, as are any further images). Pure: no discord.py import.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from channels.layout import clean_text, paginate, safe_url
+from channels.layout import clean_text, figure_url, paginate, safe_url
 from digests.message import (
     Block,
     BulletList,
@@ -126,10 +127,16 @@ def render_block(block: Block) -> str:
     return ""
 
 
-def render_embed(blocks: Sequence[Block]) -> Embed:
-    """One item as one embed: first heading as title, context lines as footer."""
+def render_embed(blocks: Sequence[Block], *, images: bool = True) -> Embed:
+    """One item as one embed: first heading as title, context lines as footer, and (with
+    ``images``) its first figure as the embed's image."""
     blocks = list(blocks)
     embed: Embed = {"type": "rich", "color": COLOR}
+    if images:
+        figure = next((b for b in blocks if isinstance(b, Image) and figure_url(b.url)), None)
+        if figure is not None:
+            embed["image"] = {"url": figure_url(figure.url)}
+            blocks = [b for b in blocks if b is not figure]
     first = blocks[0] if blocks else None
     if isinstance(first, Heading) and plain(first.text, MAX_TITLE):
         embed["title"] = plain(first.text, MAX_TITLE)
@@ -167,13 +174,14 @@ def embed_chars(embed: Embed) -> int:
     )
 
 
-def render_page(blocks: Sequence[Block]) -> list[Embed]:
-    embeds = [render_embed(item) for item in _items(blocks)]
-    return [e for e in embeds if embed_chars(e)]
+def render_page(blocks: Sequence[Block], *, images: bool = True) -> list[Embed]:
+    embeds = [render_embed(item, images=images) for item in _items(blocks)]
+    return [e for e in embeds if embed_chars(e) or "image" in e]
 
 
 def _fits(blocks: Sequence[Block]) -> bool:
-    embeds = render_page(blocks)
+    # Checked without images: an embed's image takes none of the text limits.
+    embeds = render_page(blocks, images=False)
     return (
         len(embeds) <= MAX_EMBEDS
         and all(len(e.get("description", "")) <= MAX_DESCRIPTION - HEADROOM for e in embeds)
@@ -182,7 +190,7 @@ def _fits(blocks: Sequence[Block]) -> bool:
     )
 
 
-def render_discord(message: Message) -> list[Payload]:
+def render_discord(message: Message, *, images: bool = True) -> list[Payload]:
     """Render ``message`` as message payloads (``{"embeds": [...]}``) within Discord's limits.
 
     Long messages are split at item boundaries, then between blocks, then inside a block
@@ -190,7 +198,7 @@ def render_discord(message: Message) -> list[Payload]:
     """
     payloads = []
     for page in paginate(message.blocks, _fits):
-        embeds = render_page(page)
+        embeds = render_page(page, images=images)
         if embeds:
             payloads.append({"embeds": embeds})
     return payloads

@@ -25,7 +25,8 @@ def _build(settings: Any, context: BuildContext) -> Channel:
     return LarkChannel.from_settings(_own(settings))
 
 
-def _render(message: Message) -> str:
+def _render(message: Message, *, images: bool = True) -> str:
+    # Card images need an img_key uploaded first (im/v1/images): figures stay links.
     from channels.lark.render import render_lark
 
     return json.dumps(render_lark(message), ensure_ascii=False, indent=2)

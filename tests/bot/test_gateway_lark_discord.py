@@ -21,7 +21,7 @@ from sqlalchemy import select
 from bot.delivery.worker import enqueue
 from bot.gateway import Gateway, seed_samples
 from bot.settings import load_settings
-from bot.store.models import Subscription
+from bot.store.models import SubscriptionRow as Subscription
 from bot.store.reports import Store
 from digests.message import Message
 from tests.fakes import wait_for

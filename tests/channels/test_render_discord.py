@@ -14,7 +14,16 @@ from channels.discord.render import (
     escape,
     render_discord,
 )
-from digests.message import BulletList, Context, Divider, Heading, Message, Paragraph, Span
+from digests.message import (
+    BulletList,
+    Context,
+    Divider,
+    Heading,
+    Image,
+    Message,
+    Paragraph,
+    Span,
+)
 from tests.channels.checks import message_st
 
 
@@ -27,7 +36,9 @@ def assert_payload(payload: dict) -> None:
         assert len(embed.get("title", "")) <= MAX_TITLE
         assert len(embed.get("description", "")) <= MAX_DESCRIPTION
         assert len(embed.get("footer", {}).get("text", "")) <= MAX_FOOTER
-        assert embed_chars(embed) > 0
+        assert embed_chars(embed) > 0 or "image" in embed
+        if "image" in embed:
+            assert embed["image"]["url"].startswith(("http://", "https://"))
 
 
 def test_one_embed_per_item_with_title_and_footer() -> None:
@@ -80,3 +91,23 @@ def test_any_message_renders_within_limits(message: Message) -> None:
 def test_code_spans_are_not_backslash_escaped() -> None:
     (payload,) = render_discord(Message((Paragraph((Span("a<b> `x`", code=True),)),)))
     assert payload["embeds"][0]["description"] == "`a<b> ˋxˋ`"
+
+
+def test_an_items_first_figure_is_the_embed_image_unless_images_are_off() -> None:
+    message = Message(
+        (
+            Heading("Radar"),
+            Image("https://x.org/radar.png", "the radar"),
+            Image("https://x.org/second.png", "second"),
+            Divider(),
+            Heading("Next"),
+        )
+    )
+    (payload,) = render_discord(message)
+    first = payload["embeds"][0]
+    assert first["image"] == {"url": "https://x.org/radar.png"}
+    assert "radar.png" not in first["description"]
+    assert "second.png" in first["description"]
+    (plain,) = render_discord(message, images=False)
+    assert "image" not in plain["embeds"][0]
+    assert "radar.png" in plain["embeds"][0]["description"]
