@@ -24,7 +24,7 @@ from bot.http import HttpServer
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.scheduling.leader import LeaderElection
-from bot.scheduling.scheduler import Scheduler
+from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.settings import Settings
 from bot.store.ingest import IngestSummary, describe, ingest_file, markdown_text
 from bot.store.reports import Store
@@ -79,6 +79,7 @@ class Gateway:
         self.outbox: OutboxWorker | None = None
         self.election: LeaderElection | None = None
         self.scheduler: Scheduler | None = None
+        self.subscription_changes = SubscriptionChanges()
 
     async def run(self) -> int:
         settings = self.settings
@@ -86,12 +87,16 @@ class Gateway:
             self._handle_signals(stack)
             self.store = await asyncio.to_thread(Store.open, settings.database_url)
             stack.callback(self.store.close)
+            # Before the HTTP server starts: /metrics never answers without the outbox gauges.
+            self.metrics.add_gauges(status_gauges(self.store.engine))
             # Samples are for trying digestbot on the console, never for a real chat deployment.
             if settings.local_only and not settings.reports_dir:
                 note = await asyncio.to_thread(seed_samples, self.store)
                 if note:
                     print(note, file=self.stdout or sys.stdout, flush=True)
-            self.services = Services.from_settings(settings, self.store)
+            self.services = Services.from_settings(
+                settings, self.store, subscriptions_changed=self.subscription_changes
+            )
             # Command replies share the outbox's limiter, at a higher priority.
             limiter = RateLimiter.from_settings(settings)
             store = self.store
@@ -138,7 +143,6 @@ class Gateway:
             )
             await self.election.start()
             stack.push_async_callback(self.election.stop)
-            self.metrics.add_gauges(status_gauges(self.store.engine))
             if settings.reports_dir is not None:
                 watcher = asyncio.create_task(self._watch_reports(self.store, settings.reports_dir))
                 stack.callback(watcher.cancel)
@@ -147,11 +151,12 @@ class Gateway:
         return 0
 
     async def _start_scheduler(self) -> None:
-        assert self.services is not None
+        assert self.store is not None
         outbox, election = self.outbox, self.election
         self.scheduler = Scheduler.from_settings(
             self.settings,
-            self.services,
+            self.store,
+            changes=self.subscription_changes,
             on_enqueued=(lambda _row: outbox.wake()) if outbox is not None else None,
             is_leader=(lambda: election.is_leader) if election is not None else (lambda: True),
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 from sqlalchemy import ColumnElement, func, select, text
 
-from bot.store.models import ItemName, ItemRow, ReportRow
+from bot.store.models import ItemNameRow, ItemRow, ReportRow
 from bot.store.reports import Store, StoredItem
 from digests.items import Item
 from digests.periods import link_key
@@ -46,7 +46,7 @@ class Finder:
         norm = normalize_name(query)
         if not norm:
             return []
-        return self._group(kind, self._keys(kind, ItemName.name_norm == norm, limit), 100.0)
+        return self._group(kind, self._keys(kind, ItemNameRow.name_norm == norm, limit), 100.0)
 
     def by_prefix(self, kind: str, query: str, limit: int = 8) -> list[Match]:
         """Names that start with ``query`` (normalized), e.g. ``deepseek`` -> both DeepSeeks."""
@@ -56,11 +56,11 @@ class Finder:
         starts: ColumnElement[bool]
         if self.store.dialect == "sqlite":
             # A range, not LIKE: SQLite's LIKE ignores case, so it cannot use the index.
-            starts = (ItemName.name_norm >= norm) & (ItemName.name_norm < norm + "\U0010ffff")
+            starts = (ItemNameRow.name_norm >= norm) & (ItemNameRow.name_norm < norm + "\U0010ffff")
         else:
             # LIKE is right under every collation (a range is not, past the last code point).
             escaped = norm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            starts = ItemName.name_norm.like(escaped + "%", escape="\\")
+            starts = ItemNameRow.name_norm.like(escaped + "%", escape="\\")
         return self._group(kind, self._keys(kind, starts, limit + 1), 90.0)
 
     def _keys(self, kind: str, condition: ColumnElement[bool], limit: int) -> list[str]:
@@ -70,8 +70,8 @@ class Finder:
                 conn.execute(
                     select(ItemRow.key)
                     .distinct()
-                    .join(ItemName, ItemName.item_id == ItemRow.id)
-                    .where(ItemName.kind == kind, condition, ItemRow.removed.is_(False))
+                    .join(ItemNameRow, ItemNameRow.item_id == ItemRow.id)
+                    .where(ItemNameRow.kind == kind, condition, ItemRow.removed.is_(False))
                     .limit(limit)
                 ).scalars()
             )
@@ -159,9 +159,9 @@ class Finder:
                 return cached[1], cached[2]
         with self.store.engine.connect() as conn:
             rows = conn.execute(
-                select(ItemName.name_norm, ItemRow.key)
-                .join(ItemRow, ItemName.item_id == ItemRow.id)
-                .where(ItemName.kind == kind, ItemRow.removed.is_(False))
+                select(ItemNameRow.name_norm, ItemRow.key)
+                .join(ItemRow, ItemNameRow.item_id == ItemRow.id)
+                .where(ItemNameRow.kind == kind, ItemRow.removed.is_(False))
                 .distinct()
             ).all()
         names = [r.name_norm for r in rows]
