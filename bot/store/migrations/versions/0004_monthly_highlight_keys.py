@@ -1,7 +1,7 @@
 """items: insights and the radar are each month's own (their key carries the period)
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-02
 
 Before, every month's "Crucial Insight" had the key ``insight:crucialinsight``, so a newer month's
@@ -13,8 +13,8 @@ re-upload finds them by their new key and keeps their identity (and what chats w
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
