@@ -63,9 +63,10 @@ async def _never_admin() -> bool:
 class Incoming:
     """A command someone sent: ``text`` is what they typed, e.g. ``/model GLM-4.7``.
 
-    ``chat_kind`` is ``private``, ``group``, ``supergroup``, ``channel`` (Telegram) or
-    ``channel``/``im`` (Slack), ``console``. ``is_chat_admin`` asks the platform whether the sender
-    may manage this chat (Telegram chat administrators; Slack channel members).
+    ``chat_kind`` is ``private``, ``group``, ``supergroup``, ``channel`` (Telegram),
+    ``channel``/``im`` (Slack), ``private``/``group`` (Lark, Discord), ``console``.
+    ``is_chat_admin`` asks the platform whether the sender may manage this chat (Telegram chat
+    administrators; Slack channel members; the Lark group's owner; Discord channel managers).
     ``delivery_id`` is the platform's id of the delivery when the platform may deliver it twice
     (a retried webhook update or event); the gateway answers each id once.
     """
