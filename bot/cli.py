@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.platforms import spec, specs
 from bot.settings import Settings, SettingsError, load_settings
+from digests.errors import DigestbotError
 
 if TYPE_CHECKING:
     from bot.store.reports import Store
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from digests.message import Message
 
 
-class CliError(Exception):
+class CliError(DigestbotError):
     """A failure that ends the command with one line on stderr and a non-zero exit."""
 
 
@@ -42,12 +44,13 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="run one chat command and print the reply")
     ask.add_argument("text", help='e.g. "/model GLM-4.7"')
-    ask.add_argument("--format", choices=("text", "telegram", "slack"), default="text")
-    ask.add_argument("--as", dest="sender", default="console:cli", metavar="PLATFORM:USER")
+    formats = ["text", *(s.name for s in specs() if not s.local)]
+    ask.add_argument("--format", choices=formats, default="text")
+    ask.add_argument("--as", dest="sender", default=f"{_local()}:cli", metavar="PLATFORM:USER")
 
     digest = sub.add_parser("digest", help="print the next digest of a theme")
     digest.add_argument("theme")
-    digest.add_argument("--chat", default="console:console", metavar="PLATFORM:CHAT")
+    digest.add_argument("--chat", default=f"{_local()}:{_local()}", metavar="PLATFORM:CHAT")
 
     sub.add_parser("subscriptions", help="list every subscription with its next run")
     sub.add_parser("reports", help="list the ingested reports")
@@ -182,46 +185,43 @@ def _progress(total: int) -> Callable[[str | None], None]:
     return line
 
 
+def _local() -> str:
+    """The local platform (the console): the default sender of ``ask`` and chat of ``digest``."""
+    return next(s.name for s in specs() if s.local)
+
+
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.commands.core import CommandCore
+    from bot.commands.dispatch import Dispatcher
     from bot.commands.services import Services
     from channels.base import Incoming
 
     platform, _, user = args.sender.partition(":")
-    if not user:
-        raise CliError(f"--as {args.sender!r} is not PLATFORM:USER, e.g. telegram:123")
+    sender = spec(platform)
+    if not user or sender is None:
+        names = ", ".join(s.name for s in specs())
+        raise CliError(f"--as {args.sender!r} is not PLATFORM:USER with PLATFORM one of {names}")
     store = _store(settings)
-    core = CommandCore(Services.from_settings(settings, store))
+    dispatcher = Dispatcher(Services.from_settings(settings, store))
     incoming = Incoming(
-        platform=platform,
-        chat_id=user,
-        user_id=user,
-        text=args.text,
-        chat_kind="console" if platform == "console" else "private",
+        platform=platform, chat_id=user, user_id=user, text=args.text, chat_kind=sender.direct_kind
     )
-    reply = asyncio.run(core.handle(incoming))
+    reply = asyncio.run(dispatcher.on_command(incoming))
     store.close()
     if reply is None:
         return 0
-    print(render_for(args.format, reply))
+    print(render_for(args.format, reply, images=settings.images))
     return 0
 
 
-def render_for(fmt: str, message: Message) -> str:
-    """A reply as the chosen channel would receive it (no chat SDK involved)."""
-    if fmt == "telegram":
-        from channels.telegram.render import render_telegram
-
-        return "\n\n".join(render_telegram(message))
-    if fmt == "slack":
-        from channels.slack.render import render_slack
-
-        return json.dumps(render_slack(message), ensure_ascii=False, indent=2)
-    from channels.console.render import render_console
-
-    return render_console(message, color=sys.stdout.isatty())
+def render_for(fmt: str, message: Message, *, images: bool = True) -> str:
+    """A reply as the chosen channel would receive it (no chat SDK involved); ``text`` is the
+    local channel's rendering. ``images``: as ``DIGESTBOT_IMAGES`` says."""
+    chosen = spec(fmt) if fmt != "text" else next(s for s in specs() if s.local)
+    if chosen is None:
+        raise CliError(f"--format {fmt!r} is not a platform")
+    return chosen.render(message, images=images)
 
 
 def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
@@ -229,10 +229,11 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     from bot.clock import utcnow
     from bot.commands.subscriptions import preview
     from bot.store.digests import known_themes
+    from bot.web.links import WebLinks
 
     platform, _, chat = args.chat.partition(":")
     if not platform or not chat:
-        raise CliError(f"--chat {args.chat!r} is not PLATFORM:CHAT, e.g. telegram:-100123")
+        raise CliError(f"--chat {args.chat!r} is not PLATFORM:CHAT, e.g. {_local()}:console")
     store = _store(settings)
     try:
         theme = args.theme.lower()
@@ -249,6 +250,7 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
             default_size=settings.digest_size,
             default_timezone=settings.timezone,
             now=utcnow(),
+            web_url=web.theme_url if (web := WebLinks.from_settings(settings)) else None,
         )
     finally:
         store.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import signal
 import sys
@@ -13,14 +12,12 @@ from contextlib import AsyncExitStack
 from importlib import resources
 from typing import TextIO
 
-from pydantic import SecretStr
 from sqlalchemy import text
 
-from bot.commands.core import command_names, menu
-from bot.commands.handler import GatewayHandler
+from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.commands.status import status_gauges
-from bot.delivery.ratelimit import PacedHandler, RateLimiter
+from bot.delivery.ratelimit import RateLimiter
 from bot.delivery.worker import OutboxWorker
 from bot.http import HttpServer
 from bot.logs import configure_logging
@@ -31,7 +28,8 @@ from bot.settings import Settings
 from bot.store.ingest import IngestSummary, markdown_text
 from bot.store.reports import Store
 from bot.watcher import SETTLE_SECONDS, WATCH_SECONDS, ReportsWatcher
-from channels.base import Channel
+from bot.web import routes as web_routes
+from channels.base import BuildContext, Channel
 from digests import parse_report
 
 log = logging.getLogger(__name__)
@@ -76,6 +74,7 @@ class Gateway:
         self.http: HttpServer | None = None
         self.store: Store | None = None
         self.services: Services | None = None
+        self.dispatcher: Dispatcher | None = None
         self.outbox: OutboxWorker | None = None
         self.election: LeaderElection | None = None
         self.scheduler: Scheduler | None = None
@@ -91,9 +90,7 @@ class Gateway:
             # Before the HTTP server starts: /metrics never answers without the outbox gauges.
             self.metrics.add_gauges(status_gauges(self.store.engine))
             # Samples are for trying digestbot on the console, never for a real chat deployment.
-            if settings.wants_console and not (
-                settings.telegram_token or settings.slack_bot_token or settings.reports_dir
-            ):
+            if settings.local_only and not settings.reports_dir:
                 note = await asyncio.to_thread(seed_samples, self.store)
                 if note:
                     print(note, file=self.stdout or sys.stdout, flush=True)
@@ -113,17 +110,29 @@ class Gateway:
             )
             # Command replies share the outbox's limiter, at a higher priority.
             limiter = RateLimiter.from_settings(settings)
-            handler = PacedHandler(GatewayHandler(self.services, self.metrics), limiter)
+            store = self.store
+
+            async def first_seen(key: str) -> bool:
+                return await asyncio.to_thread(store.first_seen, key)
+
+            self.dispatcher = Dispatcher(
+                self.services,
+                middleware=Dispatcher.standard_middleware(
+                    first_seen=first_seen, limiter=limiter, metrics=self.metrics
+                ),
+                metrics=self.metrics,
+            )
+            handler = self.dispatcher
             self.channels = self._build_channels()
             port = settings.http_port
-            if port is None and any(c.name != "console" for c in self.channels):
+            if port is None and (settings.public_url or not settings.local_only):
                 port = DEFAULT_HTTP_PORT
             if port is not None:
                 self.http = HttpServer(settings.http_host, port, self.metrics, self.health)
                 for channel in self.channels:
-                    routes = getattr(channel, "web_routes", None)
-                    if routes is not None:
-                        self.http.add_routes(routes())
+                    self.http.add_routes(channel.web_routes())
+                # The web face (pages and feeds), when DIGESTBOT_PUBLIC_URL is set.
+                self.http.add_routes(web_routes(self.store, self.services.finder, settings))
                 await self.http.start()
                 stack.push_async_callback(self.http.stop)
             for channel in self.channels:
@@ -171,10 +180,7 @@ class Gateway:
 
     async def _wait_for_stop(self) -> None:
         waiters = [asyncio.create_task(self.stopping.wait())]
-        for channel in self.channels:
-            done = getattr(channel, "done", None)
-            if isinstance(done, asyncio.Event):
-                waiters.append(asyncio.create_task(done.wait()))
+        waiters += [asyncio.create_task(channel.done.wait()) for channel in self.channels]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
@@ -188,48 +194,15 @@ class Gateway:
                 stack.callback(loop.remove_signal_handler, sig)
 
     def _build_channels(self) -> list[Channel]:
-        """Every channel whose settings are present; the console when asked or when none are."""
-        settings = self.settings
-        store = self.store
-        assert store is not None
-
-        async def first_seen(key: str) -> bool:
-            return await asyncio.to_thread(store.first_seen, key)
-
-        channels: list[Channel] = []
-        if settings.telegram_token is not None:
-            from channels.telegram.adapter import TelegramChannel
-
-            token = settings.telegram_token.get_secret_value()
-            channels.append(
-                TelegramChannel(
-                    token,
-                    base_url=settings.telegram_api_url,
-                    base_file_url=settings.telegram_file_url,
-                    commands=menu(),
-                    webhook_url=settings.telegram_webhook_url,
-                    webhook_secret=webhook_secret(settings),
-                    first_seen=first_seen,
-                )
-            )
-        if settings.slack_bot_token is not None:
-            from channels.slack.adapter import SlackChannel
-
-            channels.append(
-                SlackChannel(
-                    settings.slack_bot_token.get_secret_value(),
-                    signing_secret=_secret(settings.slack_signing_secret),
-                    app_token=_secret(settings.slack_app_token) or None,
-                    api_url=settings.slack_api_url,
-                    commands=command_names(),
-                    first_seen=first_seen,
-                )
-            )
-        if settings.wants_console:
-            from channels.console.adapter import ConsoleChannel
-
-            channels.append(ConsoleChannel(self.stdin, self.stdout))
-        return channels
+        """A channel for every platform the settings ask for (the console when none)."""
+        context = BuildContext(
+            menu=self.dispatcher.commands.menu() if self.dispatcher else (),
+            command_names=self.dispatcher.commands.names() if self.dispatcher else (),
+            stdin=self.stdin,
+            stdout=self.stdout,
+            images=self.settings.images,
+        )
+        return [spec.build(self.settings, context) for spec in self.settings.platforms()]
 
     async def health(self) -> dict[str, bool]:
         checks: dict[str, bool] = {}
@@ -242,8 +215,7 @@ class Gateway:
         except Exception:
             checks["database"] = False
         for channel in self.channels:
-            connected = getattr(channel, "connected", None)
-            checks[f"channel_{channel.name}"] = bool(connected() if callable(connected) else True)
+            checks[f"channel_{channel.name}"] = channel.connected()
         # The leader must be running the scheduler; a follower is healthy on standby.
         leader = self.election is not None and self.election.is_leader
         checks["scheduler"] = (not leader) or (
@@ -262,21 +234,6 @@ class Gateway:
         return [problem] if problem else []
 
 
-def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value() if value is not None else ""
-
-
-def webhook_secret(settings: Settings) -> str | None:
-    """The Telegram webhook secret: the configured one, else one derived from the token, so every
-    gateway behind a load balancer agrees on it without another setting."""
-    if not settings.telegram_webhook_url:
-        return None
-    if settings.telegram_webhook_secret is not None:
-        return settings.telegram_webhook_secret.get_secret_value()
-    token = _secret(settings.telegram_token)
-    return hashlib.sha256(b"digestbot-webhook:" + token.encode()).hexdigest()[:48]
-
-
 def _ping(store: Store) -> None:
     """Read and write: a database that answers but cannot be written is not healthy."""
     with store.engine.begin() as conn:
@@ -287,22 +244,9 @@ def _ping(store: Store) -> None:
 async def run_gateway(
     settings: Settings, *, stdin: TextIO | None = None, stdout: TextIO | None = None
 ) -> int:
-    secrets = [
-        s.get_secret_value()
-        for s in (
-            settings.telegram_token,
-            settings.slack_bot_token,
-            settings.slack_app_token,
-            settings.slack_signing_secret,
-            settings.telegram_webhook_secret,
-        )
-        if s is not None
-    ]
+    secrets = settings.secrets()
     level = settings.log_level
-    console_only = settings.wants_console and not (
-        settings.telegram_token or settings.slack_bot_token
-    )
-    if console_only and "log_level" not in settings.model_fields_set:
+    if settings.local_only and "log_level" not in settings.model_fields_set:
         level = "WARNING"  # a person at the console wants replies, not the gateway's diary
     configure_logging(settings.log_format, level, secrets)
     return await Gateway(settings, stdin=stdin, stdout=stdout).run()

@@ -7,16 +7,28 @@ Sources, highest first: environment variables ``DIGESTBOT_*``, then an optional 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.platforms import specs
+from channels.base import PlatformSpec
+from digests.errors import DigestbotError
 
-class SettingsError(Exception):
+
+class SettingsError(DigestbotError):
     """A bad or contradictory setting; the message is one line naming it."""
 
 
@@ -26,21 +38,12 @@ def default_database_url() -> str:
     return f"sqlite:///{Path(base) / 'digestbot' / 'digestbot.db'}"
 
 
-class Settings(BaseSettings):
-    """Every setting digestbot reads. See the README's settings table."""
+class CoreSettings(BaseSettings):
+    """The settings of the gateway itself; each platform adds its own (see :data:`Settings`)."""
 
     model_config = SettingsConfigDict(env_prefix="DIGESTBOT_", extra="forbid", frozen=True)
 
     database_url: str = Field(default_factory=default_database_url)
-    telegram_token: SecretStr | None = None
-    telegram_api_url: str = "https://api.telegram.org/bot"
-    telegram_file_url: str = "https://api.telegram.org/file/bot"
-    telegram_webhook_url: str | None = None
-    telegram_webhook_secret: SecretStr | None = None
-    slack_bot_token: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
-    slack_api_url: str = "https://slack.com/api/"
     admins: str = ""
     reports_dir: Path | None = None
     timezone: str = "UTC"
@@ -51,15 +54,16 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     digest_size: int = Field(default=5, ge=1, le=20)
     post_empty_digest: bool = False
+    #: Figures in chat: Telegram link previews above the text, Slack image blocks.
+    images: bool = True
     misfire_grace_hours: float = Field(default=12.0, ge=0)
     leader_takeover_seconds: float = Field(default=30.0, gt=0)
-    telegram_global_rate: float = Field(default=30.0, gt=0)
-    telegram_chat_interval: float = Field(default=1.0, ge=0)
-    telegram_group_per_minute: int = Field(default=20, gt=0)
-    slack_channel_interval: float = Field(default=1.0, ge=0)
     send_max_attempts: int = Field(default=5, ge=1)
     send_maybe_attempts: int = Field(default=1, ge=0, le=1)
-    console: bool | None = None
+    public_url: str | None = None
+    web_secret: SecretStr | None = None
+    web_access: Literal["signed", "public"] = "signed"
+    web_link_days: float = Field(default=30.0, gt=0)
 
     @field_validator("timezone")
     @classmethod
@@ -84,27 +88,28 @@ class Settings(BaseSettings):
     @field_validator("admins")
     @classmethod
     def _admin_list(cls, value: str) -> str:
+        known = {spec.name: spec for spec in specs()}
+        example = ",".join(
+            s.admin_example for s in known.values() if s.admin_example and not s.local
+        )
         for entry in filter(None, (e.strip() for e in value.split(","))):
             platform, _, user = entry.partition(":")
-            if platform not in ("telegram", "slack", "console") or not user:
-                raise ValueError(
-                    f"{entry!r} is not PLATFORM:USER_ID, e.g. telegram:123,slack:U0ABC"
-                )
+            spec = known.get(platform)
+            if spec is None or not re.fullmatch(spec.admin_id, user):
+                raise ValueError(f"{entry!r} is not PLATFORM:USER_ID, e.g. {example}")
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> Settings:
-        if self.slack_bot_token and not (self.slack_app_token or self.slack_signing_secret):
-            raise ValueError(
-                "DIGESTBOT_SLACK_BOT_TOKEN needs DIGESTBOT_SLACK_APP_TOKEN (Socket Mode) "
-                "or DIGESTBOT_SLACK_SIGNING_SECRET (HTTP mode)"
-            )
-        if (self.slack_app_token or self.slack_signing_secret) and not self.slack_bot_token:
-            raise ValueError("Slack settings are present but DIGESTBOT_SLACK_BOT_TOKEN is missing")
-        if self.telegram_webhook_url and not self.telegram_token:
-            raise ValueError("DIGESTBOT_TELEGRAM_WEBHOOK_URL needs DIGESTBOT_TELEGRAM_TOKEN")
-        if self.telegram_webhook_url and not self.telegram_webhook_url.startswith("https://"):
-            raise ValueError("DIGESTBOT_TELEGRAM_WEBHOOK_URL must be an https:// URL")
+    def _web_face(self) -> CoreSettings:
+        if self.public_url is not None:
+            if not self.public_url.startswith(("https://", "http://")):
+                raise ValueError("DIGESTBOT_PUBLIC_URL must be an http:// or https:// URL")
+            secret = self.web_secret.get_secret_value() if self.web_secret else ""
+            if self.web_access == "signed" and len(secret) < 16:
+                raise ValueError(
+                    "DIGESTBOT_PUBLIC_URL with signed links needs DIGESTBOT_WEB_SECRET "
+                    "(16 characters or more), or DIGESTBOT_WEB_ACCESS=public"
+                )
         return self
 
     @property
@@ -112,15 +117,43 @@ class Settings(BaseSettings):
         pairs = (e.strip().partition(":") for e in self.admins.split(",") if e.strip())
         return frozenset((p, u) for p, _, u in pairs)
 
+    def platforms(self) -> list[PlatformSpec]:
+        """The platforms to run: every configured one; the local ones when nothing else is."""
+        said = {s.name: s.configured(self) for s in specs()}
+        chosen = [s for s in specs() if said[s.name]]
+        if not any(not s.local for s in chosen):
+            # A local channel runs when no chat platform does, unless its setting says no.
+            chosen += [s for s in specs() if s.local and said[s.name] is None]
+        return chosen
+
     @property
-    def wants_console(self) -> bool:
-        if self.console is not None:
-            return self.console
-        return not (self.telegram_token or self.slack_bot_token)
+    def local_only(self) -> bool:
+        """Only local channels (the console) run: no chat platform is configured."""
+        return all(s.local for s in self.platforms())
+
+    def secrets(self) -> list[str]:
+        """Every secret in the settings, for redaction from logs."""
+        found = [v for s in specs() for v in s.secrets(self) if v]
+        if self.web_secret is not None:
+            found.append(self.web_secret.get_secret_value())
+        return found
 
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
+
+
+def _compose() -> type[CoreSettings]:
+    bases: tuple[type[Any], ...] = (CoreSettings, *(spec.settings for spec in specs()))
+    composed: type[CoreSettings] = create_model("Settings", __base__=bases, __module__=__name__)
+    return composed
+
+
+if TYPE_CHECKING:
+    Settings = CoreSettings
+else:
+    #: Every setting digestbot reads: the gateway's and every registered platform's.
+    Settings = _compose()
 
 
 def load_settings(config: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:

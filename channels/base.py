@@ -1,31 +1,31 @@
-"""The channel protocol: what every chat platform adapter offers the gateway.
+"""The channel protocol: what every chat platform adapter offers the gateway, and how a platform
+declares itself (:class:`PlatformSpec`).
 
 An adapter translates. It turns platform updates into :class:`Incoming` commands and
 :class:`Upload` files for the gateway's :class:`Handler`, and turns a neutral
 :class:`~digests.message.Message` into platform messages in :meth:`Channel.send`.
 
-Errors while sending are converted once, here, into :class:`SendError` subclasses::
-
-    SendError
-    ├── RetryLater(retry_after)     the platform asked us to slow down (429)
-    ├── ChatMoved(new_chat_id)      a Telegram group became a supergroup
-    ├── ChatGone                    blocked, kicked, archived, deleted: stop sending there
-    ├── MaybeDelivered              the request may have reached the platform (a timeout after
-    │                               sending, a reply that cannot be read): a resend may duplicate
-    └── TransientSendError          5xx, connection errors: nothing was delivered; retry with backoff
+Errors while sending are converted once, in the adapter, into the :class:`SendError` subclasses
+below (the whole error tree is drawn in :mod:`digests.errors`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from pydantic import BaseModel, SecretStr
+
+from digests.errors import DigestbotError
 from digests.message import Message
 
+if TYPE_CHECKING:
+    from aiohttp import web
 
-class SendError(Exception):
+
+class SendError(DigestbotError):
     """A message could not be delivered.
 
     ``sent_ids`` holds the ids of the parts that were delivered before the failure, when a
@@ -71,9 +71,12 @@ async def _never_admin() -> bool:
 class Incoming:
     """A command someone sent: ``text`` is what they typed, e.g. ``/model GLM-4.7``.
 
-    ``chat_kind`` is ``private``, ``group``, ``supergroup``, ``channel`` (Telegram) or
-    ``channel``/``im`` (Slack), ``console``. ``is_chat_admin`` asks the platform whether the sender
-    may manage this chat (Telegram chat administrators; Slack channel members).
+    ``chat_kind`` is ``private``, ``group``, ``supergroup``, ``channel`` (Telegram),
+    ``channel``/``im`` (Slack), ``private``/``group`` (Lark, Discord), ``console``.
+    ``is_chat_admin`` asks the platform whether the sender may manage this chat (Telegram chat
+    administrators; Slack channel members; the Lark group's owner; Discord channel managers).
+    ``delivery_id`` is the platform's id of the delivery when the platform may deliver it twice
+    (a retried webhook update or event); the gateway answers each id once.
     """
 
     platform: str
@@ -83,6 +86,7 @@ class Incoming:
     chat_kind: str = "private"
     chat_title: str = ""
     is_chat_admin: Callable[[], Awaitable[bool]] = _never_admin
+    delivery_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class Upload:
     filename: str
     size: int | None
     fetch: Callable[[], Awaitable[bytes]]
+    delivery_id: str | None = None
 
 
 class Handler(Protocol):
@@ -102,13 +107,19 @@ class Handler(Protocol):
 
     async def on_command(self, incoming: Incoming) -> Message | None: ...
 
-    async def on_upload(self, upload: Upload) -> Message: ...
+    async def on_upload(self, upload: Upload) -> Message | None: ...
 
 
 class Channel(Protocol):
-    """One chat platform. Adapters implement these four and nothing else."""
+    """One chat platform: start, stop, send, and two optional capabilities.
+
+    ``web_routes`` is what the channel serves on the gateway's HTTP server (webhooks; empty when
+    it needs none); ``connected`` is its part of ``/healthz``; ``done`` is set when the channel
+    ended by itself (the console at end of input), which stops the gateway.
+    """
 
     name: str
+    done: asyncio.Event
 
     async def start(self, handler: Handler) -> None:
         """Connect and begin passing commands and uploads to ``handler``."""
@@ -122,6 +133,94 @@ class Channel(Protocol):
         ``skip`` leaves out the first parts, already delivered by an earlier, interrupted send.
         """
         ...
+
+    def web_routes(self) -> list[web.RouteDef]:
+        """Routes for the gateway's HTTP server (empty when the channel needs none)."""
+        ...
+
+    def connected(self) -> bool:
+        """Whether the channel can take messages now (for ``/healthz``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """A platform's sending limits, enforced by the gateway before anything is sent.
+
+    Args:
+        global_rate: Messages a second over all chats (None: no global limit).
+        chat_interval: Seconds between two messages to one chat (None: no per-chat limit).
+        group_per_minute: Messages a minute to one group chat (None: no such limit).
+        is_group: Whether ``(chat_id, chat_kind)`` is a group that ``group_per_minute`` covers.
+        pause_platform_on_429: A 429 pauses the whole platform, not only the chat (the platform's
+            429s do not say which limit was hit).
+    """
+
+    global_rate: float | None = None
+    chat_interval: float | None = None
+    group_per_minute: int | None = None
+    is_group: Callable[[str, str], bool] = field(default=lambda chat_id, kind: False)
+    pause_platform_on_429: bool = False
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What the gateway hands a platform's ``build`` besides the settings."""
+
+    menu: Sequence[tuple[str, str]] = ()
+    command_names: Sequence[str] = ()
+    stdin: TextIO | None = None
+    stdout: TextIO | None = None
+    #: Figures in chat (``DIGESTBOT_IMAGES``).
+    images: bool = True
+
+
+class Renderer(Protocol):
+    """One reply as text, as ``digestbot ask --format NAME`` prints it."""
+
+    def __call__(self, message: Message, *, images: bool = True) -> str: ...
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """Everything the gateway knows about one platform, declared once in its package.
+
+    ``settings`` is a pydantic model of the platform's own settings, with field names prefixed by
+    the platform (``telegram_token`` is ``DIGESTBOT_TELEGRAM_TOKEN``); the gateway's settings class
+    is composed of every platform's. The callables take those composed settings.
+
+    Args:
+        name: ``telegram``, ``slack``, … (the ``platform`` of messages, admin ids, outbox rows).
+        settings: The platform's settings model.
+        configured: Whether its settings are present (then ``digestbot run`` starts it); None
+            when its settings do not say, which lets a local channel run when nothing else does.
+        build: Makes the channel; no I/O until ``start``.
+        render: One reply as text, as ``digestbot ask --format NAME`` prints it.
+        rate_limits: The platform's limits, from the settings.
+        admin_id: A regular expression of a user id in ``DIGESTBOT_ADMINS``.
+        admin_example: An example admin entry, for error messages.
+        secrets: The settings' secrets, redacted from logs.
+        direct_kind: The chat kind of a direct chat with a user (admin notices).
+        local: A channel for the person at this machine (the console): its user is a bot admin,
+            and it runs when no other platform is configured.
+    """
+
+    name: str
+    settings: type[BaseModel]
+    configured: Callable[[Any], bool | None]
+    build: Callable[[Any, BuildContext], Channel]
+    render: Renderer
+    rate_limits: Callable[[Any], RateLimits] = field(default=lambda settings: RateLimits())
+    admin_id: str = r"\S+"
+    admin_example: str = ""
+    secrets: Callable[[Any], Sequence[str]] = field(default=lambda settings: ())
+    direct_kind: str = "private"
+    local: bool = False
+
+
+def secret_value(value: SecretStr | None) -> str:
+    """A secret setting's value, or empty."""
+    return value.get_secret_value() if value is not None else ""
 
 
 REPLY_MAX_WAIT = 30.0

@@ -8,7 +8,7 @@ one is superseded, so a chat never gets the same thing twice from two months.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,6 +62,7 @@ def compose_digest(
     *,
     when: datetime,
     theme_title: str | None = None,
+    web_url: Callable[[str], str] | None = None,
 ) -> Digest | None:
     """The next digest of a theme for one chat, or None when nothing new is left.
 
@@ -71,6 +72,7 @@ def compose_digest(
         size: at most this many items.
         when: the (aware) time the digest is for, in the subscriber's timezone; it labels the digest.
         theme_title: the heading; by default the newest candidate's theme title.
+        web_url: the link of a theme's web page (given its slug), for "Open on the web".
     """
     _require_aware(when)
     if size < 1:
@@ -78,11 +80,18 @@ def compose_digest(
     todo = unsent(candidates, taken)
     if not todo:
         return None
-    return digest_of(todo[:size], len(todo) - size, when=when, theme_title=theme_title)
+    return digest_of(
+        todo[:size], len(todo) - size, when=when, theme_title=theme_title, web_url=web_url
+    )
 
 
 def digest_of(
-    chosen: Sequence[Candidate], remaining: int, *, when: datetime, theme_title: str | None = None
+    chosen: Sequence[Candidate],
+    remaining: int,
+    *,
+    when: datetime,
+    theme_title: str | None = None,
+    web_url: Callable[[str], str] | None = None,
 ) -> Digest:
     """The digest of items already chosen (in digest order), with ``remaining`` left after them.
 
@@ -93,7 +102,8 @@ def digest_of(
     if not chosen:
         raise ValueError("a digest needs at least one item")
     title = theme_title or chosen[0].item.theme_title or chosen[0].item.theme
-    message = digest_message(title, week_label(when), [c.item for c in chosen], remaining)
+    link = web_url(chosen[0].item.theme) if web_url is not None else None
+    message = digest_message(title, week_label(when), [c.item for c in chosen], remaining, link)
     return Digest(message, tuple(c.id for c in chosen), max(remaining, 0))
 
 

@@ -75,3 +75,17 @@ def search_groups(query: str) -> list[list[list[str]]]:
         if alternatives:
             groups.append(alternatives)
     return groups
+
+
+def clean_arg(raw: str) -> str:
+    """A command argument with control characters dropped and whitespace collapsed."""
+    text = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in raw
+    )
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def echo(arg: str, limit: int = 60) -> str:
+    """An argument as echoed back to its sender: cleaned and shortened (renderers escape it)."""
+    arg = clean_arg(arg)
+    return arg if len(arg) <= limit else arg[: limit - 1] + "…"

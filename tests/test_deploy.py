@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.commands.core import REGISTRY, command_names
+from bot.commands.dispatch import default_commands
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -17,7 +17,7 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 def test_slack_manifest_names_every_command_the_bot_serves() -> None:
     manifest = yaml.safe_load((DEPLOY / "slack-manifest.yaml").read_text(encoding="utf-8"))
     declared = {c["command"].lstrip("/") for c in manifest["features"]["slash_commands"]}
-    served = {REGISTRY[name].name for name in command_names()}
+    served = {spec.name for spec in default_commands()}
     assert served == declared
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "files:read", "im:history"} <= scopes

@@ -1,28 +1,31 @@
-"""The command core: one place that turns ``/model GLM-4.7`` into a neutral reply.
+"""Commands as data: a :class:`CommandSpec` per command, collected into a :class:`CommandSet`.
 
-Every channel (Telegram, Slack, the console) and ``digestbot ask`` call :meth:`CommandCore.handle`.
-Commands are plain functions registered in :data:`REGISTRY`; they take a :class:`Request` and
-return a :class:`~digests.message.Message`. Lookups run in a worker thread (the store is
-synchronous); permission checks that ask the platform run on the loop first.
+A command is a plain function that takes a :class:`Request` and returns a neutral
+:class:`~digests.message.Message`; the :func:`command` decorator attaches its spec to it, and
+:meth:`CommandSet.collect` gathers the decorated functions of the modules it is given. Nothing is
+registered at import time: the gateway, the console and ``digestbot ask`` each build their set (see
+:func:`bot.commands.dispatch.default_commands`) and hand it to the dispatcher.
+
+The text of a command is parsed once, by :meth:`CommandSet.parse`, into a :class:`Request`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
-import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING
 
-from channels.base import Incoming
-from digests.message import Context, Heading, Message, Paragraph, Span, spans
+from bot.platforms import specs
+from channels.base import Incoming, Upload
+from digests.text import clean_arg, echo
 
 if TYPE_CHECKING:
     from bot.commands.services import Services
+    from digests.message import Message
 
-log = logging.getLogger(__name__)
+__all__ = ["MAX_ARG", "CommandSet", "CommandSpec", "Request", "clean_arg", "command", "echo"]
 
 MAX_ARG = 200
 _COMMAND = re.compile(
@@ -30,9 +33,19 @@ _COMMAND = re.compile(
 )
 
 
+def direct_kinds() -> frozenset[str]:
+    """Chat kinds where any text is meant for the bot (direct chats, the console), so plain text
+    gets a hint instead of silence."""
+    return frozenset(spec.direct_kind for spec in specs())
+
+
 @dataclass(frozen=True)
 class Request:
-    """A parsed command with who sent it and where."""
+    """One thing someone asked of the bot, parsed once: a command, or an uploaded file.
+
+    ``spec`` is None for a command the set does not know (and for plain text in a direct chat,
+    where ``name`` is empty); ``raw_arg`` is the argument as typed, ``arg`` the cleaned one.
+    """
 
     name: str
     arg: str
@@ -42,13 +55,26 @@ class Request:
     chat_kind: str
     is_bot_admin: bool
     services: Services
+    commands: CommandSet
+    spec: CommandSpec | None = None
+    raw_arg: str = ""
+    incoming: Incoming | None = None
+    upload: Upload | None = None
+
+    @property
+    def delivery_id(self) -> str | None:
+        """The platform's id of this delivery, when it may arrive twice (webhook retries)."""
+        source = self.incoming or self.upload
+        return source.delivery_id if source is not None else None
 
 
-CommandFn = Callable[[Request], Message]
+CommandFn = Callable[[Request], "Message"]
 
 
 @dataclass(frozen=True)
 class CommandSpec:
+    """What the dispatcher needs to know about a command besides its function."""
+
     name: str
     usage: str
     example: str
@@ -61,7 +87,7 @@ class CommandSpec:
     aliases: tuple[str, ...] = field(default=())
 
 
-REGISTRY: dict[str, CommandSpec] = {}
+_SPEC_ATTR = "__digestbot_command__"
 
 
 def command(
@@ -76,9 +102,9 @@ def command(
     menu: bool = True,
     aliases: tuple[str, ...] = (),
 ) -> Callable[[CommandFn], CommandFn]:
-    """Register a command function under ``name`` (and ``aliases``)."""
+    """Mark a function as the command ``name``; :meth:`CommandSet.collect` picks it up."""
 
-    def register(fn: CommandFn) -> CommandFn:
+    def mark(fn: CommandFn) -> CommandFn:
         spec = CommandSpec(
             name,
             usage,
@@ -91,166 +117,94 @@ def command(
             menu,
             aliases,
         )
-        for key in (name, *aliases):
-            REGISTRY[key] = spec
+        setattr(fn, _SPEC_ATTR, spec)
         return fn
 
-    return register
+    return mark
 
 
-def menu() -> list[tuple[str, str]]:
-    """(command, description) pairs for the Telegram menu and the Slack manifest."""
-    _load_commands()
-    seen: dict[str, str] = {}
-    for spec in REGISTRY.values():
-        if spec.menu and not spec.admin_only:
-            seen.setdefault(spec.name, spec.description)
-    return list(seen.items())
+class CommandSet:
+    """The commands one bot answers, by name and alias."""
 
+    def __init__(self, specs: Iterable[CommandSpec] = ()) -> None:
+        self._by_name: dict[str, CommandSpec] = {}
+        self._specs: list[CommandSpec] = []
+        for spec in specs:
+            self.add(spec)
 
-def command_names() -> list[str]:
-    """Every command name and alias the core answers (for Slack's slash command routing)."""
-    _load_commands()
-    return sorted(REGISTRY)
+    @classmethod
+    def collect(cls, *modules: ModuleType) -> CommandSet:
+        """Every function marked with :func:`command` in ``modules``, in definition order."""
+        specs = []
+        for module in modules:
+            for value in vars(module).values():
+                spec = getattr(value, _SPEC_ATTR, None)
+                if isinstance(spec, CommandSpec) and spec.fn is value:
+                    specs.append(spec)
+        return cls(specs)
 
+    def add(self, spec: CommandSpec) -> None:
+        for key in (spec.name, *spec.aliases):
+            if key in self._by_name:
+                raise ValueError(f"two commands are called /{key}")
+            self._by_name[key] = spec
+        self._specs.append(spec)
 
-def clean_arg(raw: str) -> str:
-    """Drop control characters and collapse whitespace."""
-    text = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in raw
-    )
-    return re.sub(r"\s+", " ", text).strip()
+    def get(self, name: str) -> CommandSpec | None:
+        return self._by_name.get(name)
 
+    def __iter__(self) -> Iterator[CommandSpec]:
+        return iter(self._specs)
 
-def parse(text: str) -> tuple[str, str] | None:
-    """``/model@bot GLM-4.7`` -> (``model``, ``GLM-4.7``); None when it is not a known command."""
-    match = _COMMAND.match(text or "")
-    if not match:
-        return None
-    _load_commands()
-    name = match.group("name").lower()
-    if name not in REGISTRY and not text.lstrip().startswith("/"):
-        return None
-    return name, match.group("arg") or ""
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
 
+    def names(self) -> list[str]:
+        """Every name and alias (Slack's slash command routing, the manifest test)."""
+        return sorted(self._by_name)
 
-def echo(arg: str, limit: int = 60) -> str:
-    """An argument as echoed back: cleaned and shortened (renderers escape it)."""
-    arg = clean_arg(arg)
-    return arg if len(arg) <= limit else arg[: limit - 1] + "…"
+    def menu(self) -> list[tuple[str, str]]:
+        """(command, description) pairs for the Telegram menu: public commands only."""
+        return [(s.name, s.description) for s in self._specs if s.menu and not s.admin_only]
 
+    def label(self, text: str) -> str:
+        """The command's name for metrics; anything else is ``other`` (labels must stay few)."""
+        parsed = self.split(text)
+        spec = self.get(parsed[0]) if parsed else None
+        return spec.name if spec is not None else "other"
 
-class CommandCore:
-    """Answers commands for every channel."""
+    def split(self, text: str) -> tuple[str, str] | None:
+        """``/model@bot GLM-4.7`` -> (``model``, ``GLM-4.7``); None when it is not a command.
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        _load_commands()
-
-    async def handle(self, incoming: Incoming) -> Message | None:
-        """The reply to ``incoming``, or None when the text is not addressed to us."""
-        parsed = parse(incoming.text)
-        if parsed is None:
-            if incoming.chat_kind in ("private", "im", "console"):
-                return Message.text("Send /help to see what I can do, e.g. /model GLM-4.7")
+        Text without a slash counts only when it starts with a known name (Slack mentions:
+        ``@digestbot model GLM-4.7`` arrives as ``model GLM-4.7``).
+        """
+        match = _COMMAND.match(text or "")
+        if not match:
             return None
-        name, raw_arg = parsed
-        spec = REGISTRY.get(name)
-        if spec is None:
-            return Message.text(f"I don't know /{echo(name, 30)}. Send /help for the commands.")
-        if len(raw_arg) > MAX_ARG * 4 or len(clean_arg(raw_arg)) > MAX_ARG:
-            return Message.text(
-                f"That is {len(raw_arg):,} characters; /{spec.name} takes at most {MAX_ARG}. "
-                f"For example: {spec.example}"
-            )
-        arg = clean_arg(raw_arg)
-        if spec.needs_arg and not arg:
-            return Message.text(f"Usage: {spec.usage} — for example: {spec.example}")
-        is_admin = self.services.is_admin(incoming.platform, incoming.user_id)
-        if spec.admin_only and not is_admin:
-            return Message.text(f"/{spec.name} is for bot admins only.")
-        in_group = incoming.chat_kind in ("group", "supergroup")
-        if (
-            spec.manages_chat
-            and not is_admin
-            and in_group
-            and not await _safely(incoming.is_chat_admin)
-        ):
-            return Message.text(
-                "Only this chat's administrators and bot admins may change its subscriptions."
-            )
-        request = Request(
-            spec.name,
-            arg,
-            incoming.platform,
-            incoming.chat_id,
-            incoming.user_id,
-            incoming.chat_kind,
-            is_admin,
-            self.services,
+        name = match.group("name").lower()
+        if name not in self._by_name and not text.lstrip().startswith("/"):
+            return None
+        return name, match.group("arg") or ""
+
+    def parse(self, incoming: Incoming, services: Services) -> Request | None:
+        """The request ``incoming`` makes, or None when the text is not addressed to us."""
+        parsed = self.split(incoming.text)
+        if parsed is None and incoming.chat_kind not in direct_kinds():
+            return None
+        name, raw_arg = parsed or ("", "")
+        spec = self.get(name)
+        return Request(
+            name=spec.name if spec is not None else name,
+            arg=clean_arg(raw_arg),
+            platform=incoming.platform,
+            chat_id=incoming.chat_id,
+            user_id=incoming.user_id,
+            chat_kind=incoming.chat_kind,
+            is_bot_admin=services.is_admin(incoming.platform, incoming.user_id),
+            services=services,
+            commands=self,
+            spec=spec,
+            raw_arg=raw_arg,
+            incoming=incoming,
         )
-        return await asyncio.to_thread(spec.fn, request)
-
-
-async def _safely(check: Callable[[], Awaitable[bool]]) -> bool:
-    try:
-        return await check()
-    except Exception:
-        log.warning("chat admin check failed", exc_info=True)
-        return False
-
-
-COMMAND_MODULES = ("bot.commands.lookups", "bot.commands.subscriptions", "bot.commands.status")
-
-
-def _load_commands() -> None:
-    """Import the modules that register commands (imports are cached, so this is cheap)."""
-    import importlib
-
-    for module in COMMAND_MODULES:
-        importlib.import_module(module)
-
-
-# Lookups first, then digests, then the rest: the order people need them in.
-HELP_ORDER = (
-    "model",
-    "paper",
-    "topic",
-    "search",
-    "themes",
-    "latest",
-    "subscribe",
-    "unsubscribe",
-    "subscriptions",
-    "digest",
-    "help",
-    "reports",
-    "status",
-)
-
-
-@command("help", usage="/help", example="/help", description="what I can do", aliases=("start",))
-def help_command(request: Request) -> Message:
-    blocks: list[Heading | Paragraph | Context] = [
-        Heading("digestbot"),
-        Paragraph(
-            spans(
-                "I bring the monthly AI intelligence report to this chat: weekly digests "
-                "per theme, and any model, paper or topic on demand."
-            )
-        ),
-    ]
-    specs = {spec.name: spec for spec in REGISTRY.values()}
-    order = {name: n for n, name in enumerate(HELP_ORDER)}
-    for name in sorted(specs, key=lambda name: (order.get(name, len(order)), name)):
-        spec = specs[name]
-        if spec.admin_only and not request.is_bot_admin:
-            continue
-        example = (
-            (Span("e.g. "), Span(spec.example, code=True)) if spec.example != spec.usage else ()
-        )
-        blocks.append(
-            Paragraph((Span(spec.usage, code=True), Span(f" — {spec.description}. "), *example))
-        )
-    blocks.append(Context(spans("Admins upload a new report by sending the .md file to me.")))
-    return Message(tuple(blocks))

@@ -6,9 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.clock import Clock, utcnow
+from bot.platforms import local_platforms
 from bot.settings import Settings
 from bot.store.reports import Store
 from bot.store.search import Finder
+from bot.web.links import WebLinks
 
 
 @dataclass
@@ -28,6 +30,8 @@ class Services:
     clock: Clock = utcnow
     #: Background parts in trouble, one line each (the gateway's watcher); ``/status`` shows them.
     problems: Callable[[], list[str]] = list
+    #: Links to the web face (cards and digests carry "Open on the web"); None when it is off.
+    web: WebLinks | None = None
     finder: Finder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,8 +55,9 @@ class Services:
             digest_size=settings.digest_size,
             max_report_bytes=settings.max_report_bytes,
             post_empty_digest=settings.post_empty_digest,
+            web=WebLinks.from_settings(settings),
         )
 
     def is_admin(self, platform: str, user_id: str) -> bool:
         """Bot admins: those in DIGESTBOT_ADMINS, and whoever sits at the local console."""
-        return platform == "console" or (platform, str(user_id)) in self.admins
+        return platform in local_platforms() or (platform, str(user_id)) in self.admins

@@ -7,7 +7,7 @@ arithmetic is :mod:`bot.scheduling.weekly`; ``bot.scheduling.scheduler`` runs th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -196,6 +196,7 @@ def digest_command(request: Request) -> Message:
         default_size=services.digest_size,
         default_timezone=services.timezone,
         now=services.clock(),
+        web_url=services.web.theme_url if services.web is not None else None,
     )
 
 
@@ -208,6 +209,7 @@ def preview(
     default_size: int,
     default_timezone: str,
     now: datetime,
+    web_url: Callable[[str], str] | None = None,
 ) -> Message:
     """The chat's next digest of ``theme`` as it would be sent, without using it up."""
     with store.engine.connect() as conn:
@@ -217,7 +219,9 @@ def preview(
         sub = active_subscription(conn, platform, chat_id, theme)
         size = sub.size if sub is not None else default_size
         zone = ZoneInfo(sub.timezone if sub is not None else default_timezone)
-        digest = next_digest(conn, platform, chat_id, theme, size, now.astimezone(zone))
+        digest = next_digest(
+            conn, platform, chat_id, theme, size, now.astimezone(zone), web_url=web_url
+        )
     if digest is None:
         return Message.text(
             f"Nothing new in {themes[theme]} for this chat: it has had every item."
@@ -232,6 +236,7 @@ def preview(
         (*digest.message.blocks, Context((Span(note, italic=True),))),
         link_preview=False,
         tags=(*digest.message.tags, "preview"),
+        web_url=digest.message.web_url,
     )
 
 

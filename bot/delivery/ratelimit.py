@@ -1,15 +1,9 @@
 """Platform rate limits, enforced before a message leaves, so the platform never has to.
 
-Limits come from :class:`~bot.settings.Settings`:
-
-================  =====================================================================
-Telegram          ``telegram_global_rate`` messages/s across all chats (a token bucket),
-                  one message per ``telegram_chat_interval`` s to one chat, and at most
-                  ``telegram_group_per_minute`` a minute to a group (``chat_kind`` group or
-                  supergroup, or a negative chat id)
-Slack             one message per ``slack_channel_interval`` s to one channel or DM
-anything else     no limit (the console)
-================  =====================================================================
+Each platform declares its limits (:class:`~channels.base.RateLimits`, from its settings): a
+global rate across all its chats (a token bucket), an interval between two messages to one chat,
+and a number of messages a minute to one group. Telegram's are 30/s, 1 s and 20/min; Slack's one
+message a second to a channel; the console has none.
 
 Per-chat limits are GCRA pacers (a token bucket kept as one "theoretical arrival time"); the
 global limit is a token bucket of one second's capacity.
@@ -21,15 +15,16 @@ interactive acquirers skip that queue and may spend the headroom. So a reply wai
 own chat's interval, never for the fan-out's backlog; the total stays within the limit because
 every send, of either priority, takes its token from the same bucket.
 
-A 429 pauses what it must (:meth:`RateLimiter.pause`): the chat, and for Telegram, whose 429s do
-not say which limit was hit and whose per-chat limits we already keep, the whole platform.
+A 429 pauses what it must (:meth:`RateLimiter.pause`): the chat, and the whole platform where the
+platform declares ``pause_platform_on_429`` (Telegram, whose 429s do not say which limit was hit
+and whose per-chat limits we already keep).
 
 Several gateways on one database (issue 8). Per-chat limits need no sharing: the outbox claim
 never hands a chat to a worker while another worker holds a row of that chat, and only the
 gateway that received a command replies to it. The global limit is **divided among the live
 workers**: every outbox worker writes a heartbeat row (``outbox_workers``) every two seconds and
 calls :meth:`RateLimiter.set_share` with the number of workers seen in the last three heartbeats,
-so each sends at ``telegram_global_rate / n``. This was chosen over keeping the buckets in the
+so each sends at its platform's global rate divided by ``n``. This was chosen over keeping the buckets in the
 database because it costs no database round trip per message, cannot make sends wait on a slow
 database, and is exactly right in the steady state; while a gateway joins or dies the sum may be
 off for a few seconds (a joining worker is counted within a heartbeat, a dead one is forgotten
@@ -41,18 +36,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.platforms import specs
 from bot.settings import Settings
-from channels.base import Handler, Incoming, Upload
-from digests.message import Message
+from channels.base import RateLimits
 
 INTERACTIVE = 0
 BULK = 1
 
-GROUP_KINDS = ("group", "supergroup")
 _PRUNE_AT = 4096
 
 
@@ -128,32 +122,28 @@ class RateLimiter:
     """Per-platform limits, shared by the outbox worker and command replies of one gateway.
 
     Args:
-        telegram_global_rate: Messages/s across all Telegram chats (for this whole bot).
-        telegram_chat_interval: Seconds between two messages to one Telegram chat.
-        telegram_group_per_minute: Messages a minute to one Telegram group.
-        slack_channel_interval: Seconds between two messages to one Slack channel.
+        limits: Each platform's :class:`~channels.base.RateLimits`; platforms not named here
+            have no limits (the console).
         headroom: Fraction of the global bucket that bulk sends leave to interactive replies.
         clock: A monotonic clock (tests pass a fake one).
     """
 
     def __init__(
         self,
+        limits: Mapping[str, RateLimits],
         *,
-        telegram_global_rate: float = 30.0,
-        telegram_chat_interval: float = 1.0,
-        telegram_group_per_minute: int = 20,
-        slack_channel_interval: float = 1.0,
         headroom: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clock = clock
-        self._global_rates = {"telegram": telegram_global_rate}
+        self._limits = dict(limits)
+        self._global_rates = {
+            p: lim.global_rate for p, lim in self._limits.items() if lim.global_rate is not None
+        }
         self._global: dict[str, TokenBucket] = {
             p: TokenBucket(rate, max(1.0, rate), clock) for p, rate in self._global_rates.items()
         }
         self._headroom_fraction = headroom
-        self._chat_interval = {"telegram": telegram_chat_interval, "slack": slack_channel_interval}
-        self._group_per_minute = telegram_group_per_minute
         self._chats: dict[tuple[str, str], _ChatLimit] = {}
         self._paused: dict[tuple[str, str | None], float] = {}
         self._bulk_locks: dict[str, asyncio.Lock] = {}
@@ -161,13 +151,8 @@ class RateLimiter:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> RateLimiter:
-        return cls(
-            telegram_global_rate=settings.telegram_global_rate,
-            telegram_chat_interval=settings.telegram_chat_interval,
-            telegram_group_per_minute=settings.telegram_group_per_minute,
-            slack_channel_interval=settings.slack_channel_interval,
-            **kwargs,
-        )
+        """The limits every registered platform declares, from the settings."""
+        return cls({spec.name: spec.rate_limits(settings) for spec in specs()}, **kwargs)
 
     # -- configuration ----------------------------------------------------------------------
 
@@ -180,6 +165,15 @@ class RateLimiter:
         for platform, bucket in self._global.items():
             rate = self._global_rates[platform] / workers
             bucket.set_rate(rate, max(1.0, rate))
+
+    def pauses_platform(self, platform: str) -> bool:
+        """Whether a 429 from ``platform`` pauses all of it (see the module docstring)."""
+        limits = self._limits.get(platform)
+        return limits is not None and limits.pause_platform_on_429
+
+    def fastest_rate(self) -> float | None:
+        """The highest global rate of any platform (how many sends may usefully be in flight)."""
+        return max((b.rate for b in self._global.values()), default=None)
 
     def global_rate(self, platform: str) -> float | None:
         bucket = self._global.get(platform)
@@ -265,8 +259,9 @@ class RateLimiter:
             await asyncio.sleep(wait)
 
     def _chat(self, platform: str, chat_id: str, kind: str) -> _ChatLimit | None:
-        interval = self._chat_interval.get(platform)
-        if interval is None:
+        limits = self._limits.get(platform)
+        interval = limits.chat_interval if limits is not None else None
+        if limits is None or interval is None:
             return None
         key = (platform, chat_id)
         chat = self._chats.get(key)
@@ -274,8 +269,9 @@ class RateLimiter:
             if len(self._chats) >= _PRUNE_AT:
                 self._prune()
             pacers = [Pacer(interval)] if interval > 0 else []
-            if platform == "telegram" and is_group(chat_id, kind):
-                pacers.append(Pacer(60.0 / self._group_per_minute, self._group_per_minute))
+            per_minute = limits.group_per_minute
+            if per_minute is not None and limits.is_group(chat_id, kind):
+                pacers.append(Pacer(60.0 / per_minute, per_minute))
             chat = self._chats[key] = _ChatLimit(pacers)
         return chat
 
@@ -283,35 +279,3 @@ class RateLimiter:
         now = self._clock()
         for key in [k for k, c in self._chats.items() if c.idle(now - 60.0)]:
             del self._chats[key]
-
-
-def is_group(chat_id: str, kind: str = "") -> bool:
-    """A Telegram group or supergroup: by its kind, or else by its negative id (not a channel)."""
-    if kind:
-        return kind in GROUP_KINDS
-    return chat_id.startswith("-")
-
-
-class PacedHandler:
-    """Wraps the gateway's handler so a command reply takes its turn with the limiter.
-
-    Channels send the returned reply at once, so waiting here, just before returning, is waiting
-    before sending. Replies use :data:`INTERACTIVE` priority: they skip the fan-out's queue.
-    """
-
-    def __init__(self, inner: Handler, limiter: RateLimiter) -> None:
-        self.inner = inner
-        self.limiter = limiter
-
-    async def on_command(self, incoming: Incoming) -> Message | None:
-        reply = await self.inner.on_command(incoming)
-        if reply is not None:
-            await self.limiter.acquire(
-                incoming.platform, incoming.chat_id, incoming.chat_kind, INTERACTIVE
-            )
-        return reply
-
-    async def on_upload(self, upload: Upload) -> Message:
-        reply = await self.inner.on_upload(upload)
-        await self.limiter.acquire(upload.platform, upload.chat_id, "", INTERACTIVE)
-        return reply

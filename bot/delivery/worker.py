@@ -45,6 +45,7 @@ from sqlalchemy import Engine
 from bot.delivery.ratelimit import BULK, RateLimiter
 from bot.delivery.retry import RetryPolicy
 from bot.metrics import Metrics
+from bot.platforms import specs
 from bot.settings import Settings
 from bot.store.outbox import (
     DEAD,
@@ -132,7 +133,7 @@ class OutboxWorker:
         self.lease = timedelta(seconds=lease_seconds)
         self.beat_seconds = min(lease_seconds / 3, BEAT_SECONDS)
         self._margin = min(1.0, lease_seconds / 5)
-        rate = self.limiter.global_rate("telegram") or 30.0
+        rate = self.limiter.fastest_rate() or 30.0
         self.max_in_flight = max_in_flight or max(10, min(200, int(rate)))
         self.poll_seconds = poll_seconds
         self.ledger = Ledger(
@@ -142,6 +143,7 @@ class OutboxWorker:
             admins=settings.admin_ids if admins is None else admins,
             lease=self.lease,
             beat_seconds=self.beat_seconds,
+            direct_kinds={spec.name: spec.direct_kind for spec in specs()},
         )
         self.retry = RetryPolicy(
             max_attempts=settings.send_max_attempts,
@@ -329,7 +331,7 @@ class OutboxWorker:
                 ids = await channel.send(row.chat_id, message, skip=skip)
         except RetryLater as exc:
             self.limiter.pause(row.platform, row.chat_id, exc.retry_after)
-            if row.platform == "telegram":
+            if self.limiter.pauses_platform(row.platform):
                 self.limiter.pause(row.platform, None, exc.retry_after)
             return self._failed(row, OutcomeKind.RATE_LIMITED, exc, retry_in=exc.retry_after)
         except ChatMoved as exc:

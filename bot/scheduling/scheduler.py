@@ -54,6 +54,7 @@ from bot.store.digests import ThemeSizes, make_digest_due
 from bot.store.models import SubscriptionRow
 from bot.store.reports import Store
 from bot.store.subscriptions import all_subscriptions, weekly_time
+from bot.web.links import WebLinks
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -115,6 +116,8 @@ class JobContext:
     on_enqueued: Callable[[int], None] | None
     clock: Clock
     loop: asyncio.AbstractEventLoop
+    #: A theme's web page (digests link to it); None when the web face is off.
+    web_url: Callable[[str], str] | None = None
     sizes: ThemeSizes = field(default_factory=ThemeSizes)
     #: Set when the scheduler stops: queued runs return at once instead of running.
     stopping: bool = False
@@ -267,6 +270,7 @@ def _run(ctx: JobContext, subscription_id: int) -> int | None:
             post_empty=ctx.post_empty,
             grace=ctx.grace + RUN_SLACK,
             sizes=ctx.sizes,
+            web_url=ctx.web_url,
         )
     if outbox_id is not None:
         log.info(
@@ -309,6 +313,7 @@ class Scheduler:
         resync_seconds: how often to resync with the table (changes made by other gateways).
         clock: the time runs are made for (tests pass a fixed one).
         workers: threads composing digests (default: 1 on SQLite, 4 on PostgreSQL).
+        web_url: a theme's web page, for the digests' "Open on the web" (None: the web face is off).
     """
 
     def __init__(
@@ -323,8 +328,10 @@ class Scheduler:
         resync_seconds: float = RESYNC_SECONDS,
         clock: Clock = utcnow,
         workers: int | None = None,
+        web_url: Callable[[str], str] | None = None,
     ) -> None:
         self.store = store
+        self.web_url = web_url
         self.misfire_grace = misfire_grace
         self.post_empty = post_empty
         self.is_leader = is_leader
@@ -355,6 +362,7 @@ class Scheduler:
             changes=changes,
             on_enqueued=on_enqueued,
             is_leader=is_leader,
+            web_url=web.theme_url if (web := WebLinks.from_settings(settings)) else None,
         )
 
     @property
@@ -390,6 +398,7 @@ class Scheduler:
             self.on_enqueued,
             self.clock,
             asyncio.get_running_loop(),
+            web_url=self.web_url,
         )
         self._context = ctx
         # The job store's own engine: shutting the job store down disposes of it.
@@ -521,6 +530,7 @@ class Scheduler:
                     post_empty=self.post_empty,
                     grace=self.misfire_grace,
                     sizes=sizes,
+                    web_url=self.web_url,
                 )
             if outbox_id is not None:
                 made.append(outbox_id)

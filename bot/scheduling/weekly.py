@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.commands.core import echo
+from digests.errors import DigestbotError
+from digests.text import echo
 
 if TYPE_CHECKING:
     from bot.store.models import SubscriptionRow
@@ -108,7 +109,7 @@ def local_time(when: datetime) -> str:
 # -- parsing /subscribe ---------------------------------------------------------------------------
 
 
-class ScheduleError(ValueError):
+class ScheduleError(DigestbotError, ValueError):
     """A wrong part of a /subscribe command; the message names it and lists the valid choices."""
 
 

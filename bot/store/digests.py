@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -150,8 +151,12 @@ def next_digest(
     when: datetime,
     *,
     sizes: ThemeSizes | None = None,
+    web_url: Callable[[str], str] | None = None,
 ) -> Digest | None:
-    """The digest a run at ``when`` would make for the chat, without recording anything."""
+    """The digest a run at ``when`` would make for the chat, without recording anything.
+
+    ``web_url`` gives a theme's web page (the digest links to it).
+    """
     require_aware(when, "digest times")
     if size < 1:
         raise ValueError(f"digest size must be at least 1, not {size}")
@@ -165,7 +170,7 @@ def next_digest(
         taken += conn.execute(_PENDING_COUNT, {**chat, "pending": pending}).scalar_one()
     total = (sizes or ThemeSizes()).get(conn, theme)
     chosen = [Candidate(row.id, Item.from_dict(row.data)) for row in rows]
-    return digest_of(chosen, total - taken - len(chosen), when=when)
+    return digest_of(chosen, total - taken - len(chosen), when=when, web_url=web_url)
 
 
 def dedup_key(subscription_id: int, scheduled_for: datetime) -> str:
@@ -184,6 +189,7 @@ def make_digest_due(
     post_empty: bool = False,
     grace: timedelta | None = None,
     sizes: ThemeSizes | None = None,
+    web_url: Callable[[str], str] | None = None,
 ) -> int | None:
     """Record the digest a subscription is due at ``scheduled_for``; returns the outbox row id.
 
@@ -213,7 +219,9 @@ def make_digest_due(
     if chat is not None and not chat.active:
         return None
     when = scheduled_for.astimezone(ZoneInfo(sub.timezone))
-    digest = next_digest(conn, sub.platform, sub.chat_id, sub.theme, sub.size, when, sizes=sizes)
+    digest = next_digest(
+        conn, sub.platform, sub.chat_id, sub.theme, sub.size, when, sizes=sizes, web_url=web_url
+    )
     message: Message
     if digest is not None:
         message, item_ids = digest.message, digest.item_ids

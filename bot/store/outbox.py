@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -244,10 +244,13 @@ class Ledger:
         admins: Iterable[tuple[str, str]],
         lease: timedelta,
         beat_seconds: float,
+        direct_kinds: Mapping[str, str] | None = None,
     ) -> None:
         self.engine = engine
         self.worker_id = worker_id
         self.platforms = sorted(platforms)
+        #: The chat kind of a direct chat with a user, by platform (for admin notices).
+        self.direct_kinds = dict(direct_kinds or {})
         self.admins = sorted(admins)
         self.lease = lease
         self.beat_seconds = beat_seconds
@@ -538,5 +541,5 @@ class Ledger:
                 message=Message.text(text),
                 purpose=NOTICE,
                 dedup_key=f"notice:{row.id}:{platform}:{user}"[:200],
-                chat_kind="private" if platform == "telegram" else "im",
+                chat_kind=self.direct_kinds.get(platform, ""),
             )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from channels.base import Handler, Incoming
 from channels.console.render import render_console
 from digests.message import Message
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 class ConsoleChannel:
@@ -24,6 +27,12 @@ class ConsoleChannel:
         self._user = user_id
         self._task: asyncio.Task[None] | None = None
         self.done = asyncio.Event()
+
+    def web_routes(self) -> list[web.RouteDef]:
+        return []
+
+    def connected(self) -> bool:
+        return True
 
     async def start(self, handler: Handler) -> None:
         self._task = asyncio.create_task(self._loop(handler), name="console")

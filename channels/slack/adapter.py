@@ -38,7 +38,6 @@ from channels.base import (
     Upload,
     retrying_reply,
 )
-from channels.dedup import FirstSeen, MemoryFirstSeen
 from digests.message import Message
 
 log = logging.getLogger(__name__)
@@ -83,10 +82,10 @@ class SlackChannel:
         app_token: str | None = None,
         api_url: str = "https://slack.com/api/",
         commands: Sequence[str] = (),
-        first_seen: FirstSeen | None = None,
         events_path: str = "/slack/events",
         slash_response_type: str = "in_channel",
         drain_timeout: float = 10.0,
+        images: bool = True,
     ) -> None:
         """Build the Bolt app; no I/O happens until :meth:`start` or the first request.
 
@@ -96,14 +95,15 @@ class SlackChannel:
             app_token: An ``xapp-`` token selects Socket Mode.
             api_url: Web API base URL (tests, proxies); ends with ``/``.
             commands: Slash command names (``model`` or ``/model``); empty means any.
-            first_seen: Shared deduplication of ``event_id`` values.
             events_path: Where :meth:`web_routes` listens in HTTP mode.
             slash_response_type: ``in_channel`` (everyone sees answers) or ``ephemeral``.
             drain_timeout: How long :meth:`stop` waits for replies in flight.
+            images: Figures as image blocks (``DIGESTBOT_IMAGES``); else as links.
         """
+        self._images = images
+        self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._token = bot_token
         self._app_token = app_token
-        self._first_seen: FirstSeen = first_seen or MemoryFirstSeen()
         self.events_path = events_path
         self._response_type = slash_response_type
         self._drain_timeout = drain_timeout
@@ -213,9 +213,9 @@ class SlackChannel:
         await self._track(work)
 
     async def _respond(self, respond: Callable[..., Awaitable[Any]], reply: Message) -> None:
-        from channels.slack.render import render_slack
+        from channels.slack.render import has_images, images_as_links, render_slack
 
-        payloads = render_slack(reply)
+        payloads = render_slack(reply, images=self._images)
         if len(payloads) > MAX_RESPONSE_URL_REPLIES:
             log.warning(
                 "slack: reply has %d parts, response_url takes %d",
@@ -224,6 +224,11 @@ class SlackChannel:
             )
         for payload in payloads[:MAX_RESPONSE_URL_REPLIES]:
             result = await respond(dict(payload, response_type=self._response_type))
+            if getattr(result, "status_code", 200) != 200 and has_images(payload):
+                # an image Slack could not fetch refuses the reply: again, figures as links
+                result = await respond(
+                    dict(images_as_links(payload), response_type=self._response_type)
+                )
             if getattr(result, "status_code", 200) != 200:
                 log.warning(
                     "slack: response_url answered %s: %s",
@@ -232,12 +237,11 @@ class SlackChannel:
                 )
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if not await self._first_seen(f"slack:{body.get('event_id')}"):
-            return
+        delivery = _delivery_id(body)
 
         async def work(handler: Handler) -> None:
             await self._command_event(
-                handler, event, "channel", event.get("thread_ts") or event.get("ts")
+                handler, event, "channel", event.get("thread_ts") or event.get("ts"), delivery
             )
 
         await self._track(work)
@@ -249,19 +253,23 @@ class SlackChannel:
             return
         if not is_dm and subtype != "file_share":
             return  # channel chatter; mentions arrive as app_mention
-        if not await self._first_seen(f"slack:{body.get('event_id')}"):
-            return
+        delivery = _delivery_id(body)
 
         async def work(handler: Handler) -> None:
             if subtype == "file_share":
-                await self._file_share(handler, event)
+                await self._file_share(handler, event, delivery)
             elif event.get("text"):
-                await self._command_event(handler, event, "im", None)
+                await self._command_event(handler, event, "im", None, delivery)
 
         await self._track(work)
 
     async def _command_event(
-        self, handler: Handler, event: dict[str, Any], kind: str, thread_ts: str | None
+        self,
+        handler: Handler,
+        event: dict[str, Any],
+        kind: str,
+        thread_ts: str | None,
+        delivery: str | None,
     ) -> None:
         incoming = Incoming(
             platform="slack",
@@ -270,12 +278,15 @@ class SlackChannel:
             text=command_text(str(event.get("text", ""))),
             chat_kind=kind,
             is_chat_admin=_member_may_manage,
+            delivery_id=delivery,
         )
         reply = await handler.on_command(incoming)
         if reply is not None:
             await retrying_reply(lambda: self._post(incoming.chat_id, reply, thread_ts=thread_ts))
 
-    async def _file_share(self, handler: Handler, event: dict[str, Any]) -> None:
+    async def _file_share(
+        self, handler: Handler, event: dict[str, Any], delivery: str | None
+    ) -> None:
         channel = str(event.get("channel", ""))
         for file in event.get("files") or []:
             name = str(file.get("name") or "")
@@ -288,8 +299,11 @@ class SlackChannel:
                 filename=name,
                 size=file.get("size"),
                 fetch=self._fetcher(str(file.get("url_private_download") or "")),
+                delivery_id=f"{delivery}:{file.get('id', name)}" if delivery else None,
             )
             reply = await handler.on_upload(upload)
+            if reply is None:
+                continue
             thread_ts = None if event.get("channel_type") == "im" else event.get("ts")
             await retrying_reply(partial(self._post, channel, reply, thread_ts=thread_ts))
 
@@ -321,19 +335,37 @@ class SlackChannel:
     async def _post(
         self, chat_id: str, message: Message, *, thread_ts: str | None = None, skip: int = 0
     ) -> list[str]:
-        from channels.slack.render import render_slack
+        from channels.slack.render import has_images, images_as_links, render_slack
 
         extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
         ids: list[str] = []
-        for payload in render_slack(message)[skip:]:
+        for payload in render_slack(message, images=self._images)[skip:]:
             try:
-                response = await self._client.chat_postMessage(channel=chat_id, **payload, **extra)
+                try:
+                    response = await self._client.chat_postMessage(
+                        channel=chat_id, **payload, **extra
+                    )
+                except SlackApiError as exc:
+                    # Slack fetches every image itself and refuses the whole message when one
+                    # fails: send the figures as links instead, once
+                    if not has_images(payload) or _error_of(exc) != "invalid_blocks":
+                        raise
+                    log.info("slack: an image was refused (%s); sending it as a link", exc)
+                    response = await self._client.chat_postMessage(
+                        channel=chat_id, **images_as_links(payload), **extra
+                    )
             except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
                 error = convert_error(exc)
                 error.sent_ids = tuple(ids)
                 raise error from exc
             ids.append(str(response.get("ts")))
         return ids
+
+
+def _error_of(exc: SlackApiError) -> str | None:
+    data = getattr(exc.response, "data", None)
+    error = data.get("error") if isinstance(data, dict) else None
+    return str(error) if error else None
 
 
 def convert_error(exc: Exception) -> SendError:
@@ -377,3 +409,9 @@ def _retry_after(headers: Any) -> float:
             except ValueError:
                 break
     return 1.0
+
+
+def _delivery_id(body: dict[str, Any]) -> str | None:
+    """Slack retries an event it thinks was not acknowledged; its ``event_id`` stays the same."""
+    event_id = body.get("event_id")
+    return f"slack:{event_id}" if event_id else None

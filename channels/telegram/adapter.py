@@ -9,6 +9,7 @@ returns the route the gateway mounts on its aiohttp server. Commands (``/model G
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dtm
 import hmac
 import logging
@@ -52,7 +53,6 @@ from channels.base import (
     Upload,
     retrying_reply,
 )
-from channels.dedup import FirstSeen, MemoryFirstSeen
 from digests.message import Message
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,9 @@ class TelegramChannel:
         commands: Sequence[tuple[str, str]] = (),
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
-        first_seen: FirstSeen | None = None,
         poll_timeout: float = 10.0,
         request_timeout: float = 10.0,
+        images: bool = True,
     ) -> None:
         """Build the PTB application; no I/O happens until :meth:`start`.
 
@@ -92,14 +92,15 @@ class TelegramChannel:
             commands: ``(command, description)`` pairs registered as the command menu.
             webhook_url: Public HTTPS URL; when set, webhook mode instead of long polling.
             webhook_secret: Expected ``X-Telegram-Bot-Api-Secret-Token`` in webhook mode.
-            first_seen: Shared deduplication of webhook ``update_id`` values.
             poll_timeout: Long-poll timeout of ``getUpdates`` in seconds.
             request_timeout: Read/write/connect timeout of every other Bot API call.
+            images: Show a message's figure as its link preview (``DIGESTBOT_IMAGES``).
         """
+        self._images = images
+        self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._commands = list(commands)
         self._webhook_url = webhook_url
         self._webhook_secret = webhook_secret
-        self._first_seen: FirstSeen = first_seen or MemoryFirstSeen()
         self._poll_timeout = poll_timeout
         self._bot_key = token.split(":", 1)[0]
         self._handler: Handler | None = None
@@ -189,9 +190,9 @@ class TelegramChannel:
             update = Update.de_json(await request.json(), self._app.bot)
         except (ValueError, KeyError, TypeError, AttributeError):
             return web.Response(status=400, text="not an update")
-        if await self._first_seen(f"telegram:{self._bot_key}:{update.update_id}"):
-            # Queue it and answer at once: Telegram retries slow deliveries.
-            await self._app.update_queue.put(update)
+        # Queue it and answer at once: Telegram retries slow deliveries (each update carries a
+        # delivery id, so the gateway answers a retried one once).
+        await self._app.update_queue.put(update)
         return web.Response(text="ok")
 
     # --- incoming -------------------------------------------------------------------------
@@ -200,15 +201,22 @@ class TelegramChannel:
         if msg is None or self._handler is None:
             return
         try:
+            delivery = self._delivery_id(update)
             if msg.document is not None:
-                await self._on_document(msg, self._handler)
+                await self._on_document(msg, self._handler, delivery)
             elif msg.text and msg.text.startswith("/"):
-                await self._on_command(msg, self._handler)
+                await self._on_command(msg, self._handler, delivery)
         except SendError as exc:
             log.warning("telegram: could not reply in chat %s: %s", msg.chat.id, exc)
         except Exception:
             # The boundary of a background task: log it, keep serving other updates.
             log.exception("telegram: failed handling update %s", update.update_id)
+
+    def _delivery_id(self, update: Update) -> str | None:
+        """Webhook updates may be delivered again (Telegram retries); long polling never does."""
+        if not self._webhook_url:
+            return None
+        return f"telegram:{self._bot_key}:{update.update_id}"
 
     def own_command(self, text: str) -> str | None:
         """``text`` with ``@our_bot`` removed, or None when it is addressed to another bot."""
@@ -220,7 +228,7 @@ class TelegramChannel:
             return None
         return command + rest
 
-    async def _on_command(self, msg: TgMessage, handler: Handler) -> None:
+    async def _on_command(self, msg: TgMessage, handler: Handler, delivery: str | None) -> None:
         text = self.own_command(msg.text or "")
         if text is None:
             return
@@ -232,12 +240,13 @@ class TelegramChannel:
             chat_kind=msg.chat.type,
             chat_title=msg.chat.title or "",
             is_chat_admin=lambda: self._is_chat_admin(msg),
+            delivery_id=delivery,
         )
         reply = await handler.on_command(incoming)
         if reply is not None:
             await self._reply(msg, reply)
 
-    async def _on_document(self, msg: TgMessage, handler: Handler) -> None:
+    async def _on_document(self, msg: TgMessage, handler: Handler, delivery: str | None) -> None:
         doc = msg.document
         if doc is None or not (doc.file_name or "").lower().endswith(UPLOAD_SUFFIXES):
             return
@@ -254,8 +263,11 @@ class TelegramChannel:
             filename=doc.file_name or "",
             size=doc.file_size,
             fetch=fetch,
+            delivery_id=delivery,
         )
-        await self._reply(msg, await handler.on_upload(upload))
+        reply = await handler.on_upload(upload)
+        if reply is not None:
+            await self._reply(msg, reply)
 
     async def _is_chat_admin(self, msg: TgMessage) -> bool:
         """Private chats and channel posts: yes. Groups: ask for the sender's membership."""
@@ -305,13 +317,23 @@ class TelegramChannel:
     ) -> list[str]:
         from channels.telegram.render import render_telegram, telegram_send_kwargs
 
-        options = telegram_send_kwargs(message)
+        options = telegram_send_kwargs(message, images=self._images)
         preview = LinkPreviewOptions(
             is_disabled=bool(options.get("disable_web_page_preview", True))
         )
+        if options.get("preview_url"):
+            # the figure, large and above the text, on the first part; the others show none
+            preview = LinkPreviewOptions(
+                is_disabled=False,
+                url=options["preview_url"],
+                show_above_text=True,
+                prefer_large_media=True,
+            )
         target: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
         ids: list[str] = []
-        for part in render_telegram(message)[skip:]:
+        for n, part in enumerate(render_telegram(message)[skip:], skip):
+            if n > 0 and options.get("preview_url"):
+                preview = LinkPreviewOptions(is_disabled=True)
             reply = (
                 ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
             )

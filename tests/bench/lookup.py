@@ -79,26 +79,26 @@ def build(db: Path, reports: int) -> int:
 
 
 def measure(db: Path, rounds: int) -> dict[str, list[float]]:
-    from bot.commands.core import CommandCore
+    from bot.commands.dispatch import Dispatcher
     from bot.commands.services import Services
     from bot.store.reports import Store
     from channels.base import Incoming
 
     store = Store.open(f"sqlite:///{db}")
-    core = CommandCore(Services(store=store))
+    core = Dispatcher(Services(store=store))
 
     async def run() -> dict[str, list[float]]:
         out: dict[str, list[float]] = {"model": [], "search": []}
         for name, queries in (("model", MODEL_QUERIES), ("search", SEARCH_QUERIES)):
             for q in queries:  # warm up
-                await core.handle(
+                await core.on_command(
                     Incoming("console", "c", "c", f"/{name} {q}", chat_kind="console")
                 )
         for _ in range(rounds):
             for name, queries in (("model", MODEL_QUERIES), ("search", SEARCH_QUERIES)):
                 for q in queries:
                     start = time.perf_counter()
-                    await core.handle(
+                    await core.on_command(
                         Incoming("console", "c", "c", f"/{name} {q}", chat_kind="console")
                     )
                     out[name].append((time.perf_counter() - start) * 1e3)

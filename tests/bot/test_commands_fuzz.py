@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands.core import REGISTRY, CommandCore
+from bot.commands.dispatch import Dispatcher, default_commands
 from bot.commands.services import Services
 from bot.gateway import seed_samples
 from bot.store.reports import Store
@@ -20,15 +20,15 @@ from channels.telegram.render import render_telegram
 
 
 @pytest.fixture(scope="module")
-def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CommandCore]:
+def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dispatcher]:
     path: Path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
     store = Store.open(f"sqlite:///{path}")
     seed_samples(store)
-    yield CommandCore(Services(store=store))
+    yield Dispatcher(Services(store=store))
     store.close()
 
 
-words = st.sampled_from(sorted(REGISTRY))
+words = st.sampled_from(default_commands().names())
 noise = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 
 
@@ -42,11 +42,11 @@ noise = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)
     kind=st.sampled_from(["private", "group", "supergroup", "channel", "im", "console"]),
 )
 def test_any_argument_gets_an_answer_that_renders(
-    core: CommandCore, command: str, argument: str, slash: bool, kind: str
+    core: Dispatcher, command: str, argument: str, slash: bool, kind: str
 ) -> None:
     text = f"{'/' if slash else ''}{command} {argument}"
     incoming = Incoming("telegram", "-5", "7", text, chat_kind=kind)
-    reply = asyncio.run(core.handle(incoming))
+    reply = asyncio.run(core.on_command(incoming))
     if reply is None:
         assert not slash
         assert kind not in ("private", "im", "console")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.commands.core import CommandCore
+from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.delivery.worker import MAYBE, NOTICE, SENT, OutboxWorker, enqueue
 from bot.settings import Settings
@@ -166,7 +166,7 @@ async def test_a_non_json_200_is_tried_once_more_and_counts_as_delivered(
         await worker.stop()
 
     services = Services(store=store, admins=frozenset({("telegram", "900")}))
-    reply = await CommandCore(services).handle(Incoming("telegram", "900", "900", "/status"))
+    reply = await Dispatcher(services).on_command(Incoming("telegram", "900", "900", "/status"))
     assert reply is not None
     assert "Maybe delivered (no readable answer): 2 in 24 h" in reply.plain()
 

@@ -390,7 +390,7 @@ async def test_two_workers_on_postgres_never_send_a_row_twice(postgres_url: str)
 
 
 async def test_status_command_and_gauges(store: Store) -> None:
-    from bot.commands.core import CommandCore
+    from bot.commands.dispatch import Dispatcher
     from bot.commands.services import Services
     from channels.base import Incoming
 
@@ -401,14 +401,14 @@ async def test_status_command_and_gauges(store: Store) -> None:
     add(store, "93", platform="slack")  # no slack worker: stays pending
     async with running(store.engine, channel):
         await until(lambda: channel.delivered[ADMIN] == 1)
-    core = CommandCore(Services(store, admins=frozenset({("telegram", ADMIN)})))
-    reply = await core.handle(Incoming("telegram", ADMIN, ADMIN, "/status"))
+    core = Dispatcher(Services(store, admins=frozenset({("telegram", ADMIN)})))
+    reply = await core.on_command(Incoming("telegram", ADMIN, ADMIN, "/status"))
     assert reply is not None
     text = reply.plain()
     assert "1 pending" in text
     assert "2 sent, 1 failed" in text
     assert "Dead letters: 1" in text
-    denied = await core.handle(Incoming("telegram", "5", "5", "/status"))
+    denied = await core.on_command(Incoming("telegram", "5", "5", "/status"))
     assert denied is not None
     assert "admins only" in denied.plain()
     gauges = status_gauges(store.engine)()

@@ -6,19 +6,24 @@ import asyncio
 import time
 from typing import Any
 
-from bot.delivery.ratelimit import BULK, INTERACTIVE, PacedHandler, RateLimiter, is_group
-from channels.base import Incoming, Upload
-from digests.message import Message
+from bot.commands.dispatch import Dispatcher
+from bot.commands.services import Services
+from bot.delivery.ratelimit import BULK, INTERACTIVE, RateLimiter
+from bot.settings import Settings
+from bot.store.reports import Store
+from channels.base import Incoming
+from channels.telegram import is_group
 
 
 def limiter(**kwargs: Any) -> RateLimiter:
+    """A limiter with the limits the platforms declare for these settings."""
     values: dict[str, Any] = {
         "telegram_global_rate": 1000.0,
         "telegram_chat_interval": 0.0,
         "telegram_group_per_minute": 6000,
         "slack_channel_interval": 0.0,
     }
-    return RateLimiter(**(values | kwargs))
+    return RateLimiter.from_settings(Settings(**(values | kwargs)))
 
 
 async def timed(*acquires: Any) -> float:
@@ -104,23 +109,19 @@ async def test_extra_parts_are_charged() -> None:
     assert await timed(rl.acquire("telegram", "2", "private")) >= 0.2
 
 
-class _Inner:
-    async def on_command(self, incoming: Incoming) -> Message | None:
-        return Message.text("pong") if incoming.text == "/ping" else None
-
-    async def on_upload(self, upload: Upload) -> Message:
-        return Message.text("stored")
-
-
-async def test_paced_handler_takes_a_turn_for_each_reply() -> None:
+async def test_dispatcher_replies_take_a_turn_with_the_limiter(tmp_path: Any) -> None:
     rl = limiter(telegram_chat_interval=0.3)
-    handler = PacedHandler(_Inner(), rl)
-    ping = Incoming("telegram", "42", "42", "/ping")
-    assert await handler.on_command(Incoming("telegram", "42", "42", "hello")) is None
+    store = Store.open(f"sqlite:///{tmp_path / 'pace.db'}")
+    dispatcher = Dispatcher(
+        Services(store=store), middleware=Dispatcher.standard_middleware(limiter=rl)
+    )
+    ping = Incoming("telegram", "42", "42", "/help")
+    assert await dispatcher.on_command(Incoming("telegram", "-1", "5", "hello", "group")) is None
     start = time.monotonic()
-    first = await handler.on_command(ping)
-    second = await handler.on_command(ping)
+    first = await dispatcher.on_command(ping)
+    second = await dispatcher.on_command(ping)
+    store.close()
     assert first is not None
     assert second is not None
-    assert first.plain() == "pong"
+    assert "/model" in first.plain()
     assert time.monotonic() - start >= 0.28  # the second reply waited for the chat's interval

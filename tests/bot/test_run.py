@@ -250,7 +250,7 @@ def test_ask_renders_each_format_without_the_chat_sdks(tmp_path: Path, fmt: str)
 
 
 async def test_command_metrics_have_few_labels(tmp_path: Path) -> None:
-    from bot.commands.handler import GatewayHandler
+    from bot.commands.dispatch import Dispatcher
     from bot.commands.services import Services
     from bot.metrics import Metrics
     from bot.store.reports import Store
@@ -258,7 +258,7 @@ async def test_command_metrics_have_few_labels(tmp_path: Path) -> None:
 
     store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
     metrics = Metrics()
-    handler = GatewayHandler(Services(store=store), metrics)
+    handler = Dispatcher(Services(store=store), metrics=metrics)
     for text in ("/themes", "/themes@digestbot_bot", "/start", "/zzz-random-1", "/zzz-random-2"):
         await handler.on_command(Incoming("console", "c", "c", text, chat_kind="console"))
     store.close()

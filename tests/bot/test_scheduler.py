@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert, select, text, update
 
-from bot.commands.core import CommandCore
+from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.scheduling.weekly import DAYS, Schedule
@@ -318,22 +318,26 @@ async def test_restarts_neither_lose_nor_duplicate_jobs(samples: Store) -> None:
         kept = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
         job.modify(next_run_time=kept)
         # Commands resync the jobs at once through the changes callback they share.
-        core = CommandCore(services)
-        reply = await core.handle(
+        core = Dispatcher(services)
+        reply = await core.on_command(
             Incoming("telegram", "7", "7", "/subscribe highlights sat 10:00", chat_kind="private")
         )
         assert reply is not None
         assert "Subscribed" in reply.plain()
         assert len(first.jobs()) == 3
-        await core.handle(Incoming("telegram", "7", "7", "/unsubscribe all", chat_kind="private"))
+        await core.on_command(
+            Incoming("telegram", "7", "7", "/unsubscribe all", chat_kind="private")
+        )
         assert len(first.jobs()) == 2
     finally:
         await first.stop()
     # A stopped scheduler no longer listens: commands still work and leave the job store alone.
     assert not changes.listening
-    await core.handle(Incoming("telegram", "7", "7", "/subscribe highlights", chat_kind="private"))
+    await core.on_command(
+        Incoming("telegram", "7", "7", "/subscribe highlights", chat_kind="private")
+    )
     assert job_count(store) == 2
-    await core.handle(Incoming("telegram", "7", "7", "/unsubscribe all", chat_kind="private"))
+    await core.on_command(Incoming("telegram", "7", "7", "/unsubscribe all", chat_kind="private"))
 
     for _ in range(2):
         again = Scheduler(store)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from bot import cli
-from bot.commands.core import CommandCore
+from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.scheduling.weekly import (
     Schedule,
@@ -63,12 +63,12 @@ def services(store: Store) -> Services:
 
 
 @pytest.fixture
-def core(services: Services) -> CommandCore:
-    return CommandCore(services)
+def core(services: Services) -> Dispatcher:
+    return Dispatcher(services)
 
 
 async def say(
-    core: CommandCore,
+    core: Dispatcher,
     text: str,
     *,
     user: str = "5",
@@ -76,7 +76,7 @@ async def say(
     chat_id: str = GROUP,
     chat_kind: str = "supergroup",
 ) -> str:
-    reply = await core.handle(
+    reply = await core.on_command(
         Incoming(
             platform="telegram",
             chat_id=chat_id,
@@ -107,7 +107,7 @@ def _subs(store: Store) -> list[tuple[str, str, str, str, int, bool]]:
         ]
 
 
-async def test_subscribe_in_a_group_as_chat_admin(core: CommandCore, services: Services) -> None:
+async def test_subscribe_in_a_group_as_chat_admin(core: Dispatcher, services: Services) -> None:
     text = await say(core, "/subscribe clay tue 08:30 Asia/Shanghai")
     assert "Subscribed this chat to 基座模型追踪 (The Clay)" in text
     assert "every Tuesday at 08:30 (Asia/Shanghai)" in text
@@ -118,7 +118,7 @@ async def test_subscribe_in_a_group_as_chat_admin(core: CommandCore, services: S
     assert kind == "supergroup"
 
 
-async def test_non_admins_may_not_change_a_group(core: CommandCore, services: Services) -> None:
+async def test_non_admins_may_not_change_a_group(core: Dispatcher, services: Services) -> None:
     for command in ("/subscribe clay", "/unsubscribe all"):
         text = await say(core, command, chat_admin=False)
         assert "Only this chat's administrators and bot admins" in text
@@ -134,7 +134,7 @@ async def test_non_admins_may_not_change_a_group(core: CommandCore, services: Se
 
 
 async def test_defaults_are_monday_nine_in_the_configured_timezone(
-    core: CommandCore, services: Services
+    core: Dispatcher, services: Services
 ) -> None:
     text = await say(core, "/subscribe CLAY")
     assert "every Monday at 09:00 (Europe/Berlin)" in text
@@ -165,9 +165,7 @@ WRONG_PARTS = [
 ]
 
 
-async def test_a_wrong_part_is_named_with_the_choices(
-    core: CommandCore, services: Services
-) -> None:
+async def test_a_wrong_part_is_named_with_the_choices(core: Dispatcher, services: Services) -> None:
     for command, part, choices in WRONG_PARTS:
         text = await say(core, command)
         assert part in text, command
@@ -176,14 +174,14 @@ async def test_a_wrong_part_is_named_with_the_choices(
     assert _subs(services.store) == []
 
 
-async def test_unknown_theme_lists_every_theme(core: CommandCore) -> None:
+async def test_unknown_theme_lists_every_theme(core: Dispatcher) -> None:
     text = await say(core, "/subscribe pottery")
     for slug in ("chisel", "clay", "hands", "highlights"):
         assert slug in text
 
 
 async def test_subscribe_again_updates_and_unsubscribe(
-    core: CommandCore, services: Services
+    core: Dispatcher, services: Services
 ) -> None:
     changes: list[int] = []
     services.subscriptions_changed = lambda: changes.append(1)
@@ -211,7 +209,7 @@ async def test_subscribe_again_updates_and_unsubscribe(
     assert [s[5] for s in _subs(services.store)] == [True, False]
 
 
-async def test_subscriptions_show_next_runs_in_local_time(core: CommandCore) -> None:
+async def test_subscriptions_show_next_runs_in_local_time(core: Dispatcher) -> None:
     assert "no subscriptions" in await say(core, "/subscriptions")
     await say(core, "/subscribe clay tue 08:30 Asia/Shanghai")
     await say(core, "/subscribe hands sun 23:15 America/New_York")
@@ -226,7 +224,7 @@ async def test_subscriptions_show_next_runs_in_local_time(core: CommandCore) -> 
     assert "no subscriptions" in await say(core, "/subscriptions", chat_id="-200")
 
 
-async def test_digest_previews_without_using_it_up(core: CommandCore, services: Services) -> None:
+async def test_digest_previews_without_using_it_up(core: Dispatcher, services: Services) -> None:
     store = services.store
     first = await say(core, "/digest clay")
     assert first == await say(core, "/digest clay")
@@ -254,7 +252,7 @@ async def test_digest_previews_without_using_it_up(core: CommandCore, services: 
 
 
 async def test_digest_of_an_unknown_or_exhausted_theme(
-    core: CommandCore, services: Services
+    core: Dispatcher, services: Services
 ) -> None:
     assert "There is no theme “pottery”" in await say(core, "/digest pottery")
     store = services.store
@@ -369,7 +367,7 @@ def test_parts_after_the_theme_in_any_order() -> None:
 
 
 async def test_cli_digest_and_subscriptions(
-    core: CommandCore,
+    core: Dispatcher,
     services: Services,
     db_url: str,
     monkeypatch: pytest.MonkeyPatch,

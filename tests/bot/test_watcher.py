@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from bot.commands.core import CommandCore
+from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.gateway import Gateway
 from bot.settings import load_settings
@@ -83,7 +83,7 @@ async def test_a_failed_ingest_is_retried_and_reported(sqlite_url: str, tmp_path
         services = Services(store=store, problems=lambda: [p for p in [watch.problem()] if p])
         with store.engine.begin() as conn:
             conn.execute(text("ALTER TABLE reports_away RENAME TO reports"))
-        reply = await CommandCore(services).handle(Incoming("console", "c", "c", "/status"))
+        reply = await Dispatcher(services).on_command(Incoming("console", "c", "c", "/status"))
         assert reply is not None
         assert "Problem: reports folder watcher: 2025-12.md" in reply.plain()
         # Not counted as seen: the next scan ingests it.

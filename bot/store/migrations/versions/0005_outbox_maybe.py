@@ -1,7 +1,7 @@
 """outbox: count sends that may have been delivered
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02
 
 ``outbox.maybe_count`` counts tries that got no readable answer (a timeout after sending, a 200
@@ -12,8 +12,8 @@ finished with status ``maybe``.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,241 @@
+"""The one way in: every channel, the console and ``digestbot ask`` go through :class:`Dispatcher`.
+
+A delivery (a command, an upload) is parsed once into a :class:`~bot.commands.core.Request`, then
+passed down an explicit list of middleware, outermost first, to the command itself::
+
+    deduplicate   a delivery the platform sent twice is answered once
+    pace          the reply waits for its turn with the rate limiter (before the channel sends it)
+    reply_errors  an unexpected failure is logged and answered with a short apology
+    count         commands, errors and uploads counted for /metrics
+    permit        admin-only commands, chat-managing commands in groups, uploads
+    (run)         argument checks, then the command function in a worker thread
+
+Each middleware is ``async (request, call_next) -> Message | None``; a list of them is a plain
+argument of the dispatcher, so tests and other entry points choose theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from bot.commands import help as help_commands
+from bot.commands import lookups, monthly, status, subscriptions
+from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
+from bot.commands.services import Services
+from bot.commands.uploads import UPLOAD_REFUSAL, ingest_upload
+from bot.delivery.ratelimit import INTERACTIVE
+from bot.metrics import Metrics
+from channels.base import Incoming, Upload
+from digests.message import Message
+
+log = logging.getLogger(__name__)
+
+Next = Callable[[Request], Awaitable[Message | None]]
+Middleware = Callable[[Request, Next], Awaitable[Message | None]]
+
+SORRY = (
+    "Something went wrong on my side; the admins can see it in the log. "
+    "Please try again in a minute."
+)
+
+
+def default_commands() -> CommandSet:
+    """Every command the bot answers, from the modules that define them."""
+    return CommandSet.collect(lookups, monthly, subscriptions, status, help_commands)
+
+
+class Limiter(Protocol):
+    async def acquire(self, platform: str, chat_id: str, chat_kind: str, priority: int) -> None: ...
+
+
+FirstSeen = Callable[[str], Awaitable[bool]]
+
+
+def deduplicate(first_seen: FirstSeen) -> Middleware:
+    """Answer each ``delivery_id`` once (several gateways share ``first_seen`` in the database)."""
+
+    async def middleware(request: Request, call_next: Next) -> Message | None:
+        key = request.delivery_id
+        if key is not None and not await first_seen(key):
+            log.info("delivery %s seen before: not answered again", key)
+            return None
+        return await call_next(request)
+
+    return middleware
+
+
+def pace(limiter: Limiter) -> Middleware:
+    """Take the reply's turn with the limiter just before the channel sends it."""
+
+    async def middleware(request: Request, call_next: Next) -> Message | None:
+        reply = await call_next(request)
+        if reply is not None:
+            await limiter.acquire(request.platform, request.chat_id, request.chat_kind, INTERACTIVE)
+        return reply
+
+    return middleware
+
+
+async def reply_errors(request: Request, call_next: Next) -> Message | None:
+    """The boundary: log a failure whole, tell the user something useful, keep serving."""
+    try:
+        return await call_next(request)
+    except Exception:
+        log.exception(
+            "%s failed: platform=%s chat=%s",
+            "upload" if request.upload else f"/{request.name}",
+            request.platform,
+            request.chat_id,
+        )
+        return Message.text(SORRY)
+
+
+def count(metrics: Metrics) -> Middleware:
+    """Commands by name (``other`` for anything else) and failures, per platform."""
+
+    async def middleware(request: Request, call_next: Next) -> Message | None:
+        label = "upload" if request.upload else (request.spec.name if request.spec else "other")
+        try:
+            reply = await call_next(request)
+        except Exception:
+            metrics.commands.labels(request.platform, "error").inc()
+            raise
+        if reply is not None:
+            metrics.commands.labels(request.platform, label).inc()
+        return reply
+
+    return middleware
+
+
+async def permit(request: Request, call_next: Next) -> Message | None:
+    """Refuse what the sender may not do, before the command runs."""
+    spec = request.spec
+    if request.upload is not None:
+        if not request.is_bot_admin:
+            return Message.text(UPLOAD_REFUSAL)
+    elif spec is not None:
+        if spec.admin_only and not request.is_bot_admin:
+            return Message.text(f"/{spec.name} is for bot admins only.")
+        shared = request.chat_kind not in direct_kinds()
+        if spec.manages_chat and shared and not request.is_bot_admin:
+            # The platform says who may manage a shared chat (Telegram: its administrators).
+            incoming = request.incoming
+            if incoming is None or not await _safely(incoming.is_chat_admin):
+                return Message.text(
+                    "Only this chat's administrators and bot admins may change its subscriptions."
+                )
+    return await call_next(request)
+
+
+async def _safely(check: Callable[[], Awaitable[bool]]) -> bool:
+    try:
+        return await check()
+    except Exception:
+        log.warning("chat admin check failed", exc_info=True)
+        return False
+
+
+class Dispatcher:
+    """Answers commands and uploads for every channel (the channel protocol's ``Handler``).
+
+    Args:
+        services: what commands need (the store, settings they read, the clock).
+        commands: the command set; :func:`default_commands` when not given.
+        middleware: outermost first; :meth:`standard_middleware` when not given.
+        metrics: counted by the default middleware, and ingests by uploads.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        commands: CommandSet | None = None,
+        middleware: Sequence[Middleware] | None = None,
+        *,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.services = services
+        self.commands = commands if commands is not None else default_commands()
+        self.metrics = metrics
+        if middleware is None:
+            middleware = self.standard_middleware(metrics=metrics)
+        self.middleware = tuple(middleware)
+        chain: Next = self._run
+        for layer in reversed(self.middleware):
+            chain = _bind(layer, chain)
+        self._chain = chain
+
+    @staticmethod
+    def standard_middleware(
+        *,
+        first_seen: FirstSeen | None = None,
+        limiter: Limiter | None = None,
+        metrics: Metrics | None = None,
+    ) -> list[Middleware]:
+        """The gateway's list; parts whose collaborator is not given are left out."""
+        layers: list[Middleware] = []
+        if first_seen is not None:
+            layers.append(deduplicate(first_seen))
+        if limiter is not None:
+            layers.append(pace(limiter))
+        layers.append(reply_errors)
+        if metrics is not None:
+            layers.append(count(metrics))
+        layers.append(permit)
+        return layers
+
+    async def on_command(self, incoming: Incoming) -> Message | None:
+        """The reply to ``incoming``, or None when it is not addressed to us (or seen before)."""
+        request = self.commands.parse(incoming, self.services)
+        if request is None:
+            return None
+        return await self._chain(request)
+
+    async def on_upload(self, upload: Upload) -> Message | None:
+        """The reply to an uploaded file, or None when the platform delivered it before."""
+        request = Request(
+            name="",
+            arg="",
+            platform=upload.platform,
+            chat_id=upload.chat_id,
+            user_id=upload.user_id,
+            chat_kind="",
+            is_bot_admin=self.services.is_admin(upload.platform, upload.user_id),
+            services=self.services,
+            commands=self.commands,
+            upload=upload,
+        )
+        return await self._chain(request)
+
+    async def _run(self, request: Request) -> Message | None:
+        if request.upload is not None:
+            return await ingest_upload(request, on_stored=self._count_ingest)
+        spec = request.spec
+        if spec is None:
+            if not request.name:
+                return Message.text("Send /help to see what I can do, e.g. /model GLM-4.7")
+            return Message.text(
+                f"I don't know /{echo(request.name, 30)}. Send /help for the commands."
+            )
+        raw = request.raw_arg
+        if len(raw) > MAX_ARG * 4 or len(request.arg) > MAX_ARG:
+            return Message.text(
+                f"That is {len(raw):,} characters; /{spec.name} takes at most {MAX_ARG}. "
+                f"For example: {spec.example}"
+            )
+        if spec.needs_arg and not request.arg:
+            return Message.text(f"Usage: {spec.usage} — for example: {spec.example}")
+        return await asyncio.to_thread(spec.fn, request)
+
+    def _count_ingest(self, status: str) -> None:
+        if self.metrics is not None:
+            self.metrics.ingests.labels(status).inc()
+
+
+def _bind(layer: Middleware, call_next: Next) -> Next:
+    async def step(request: Request) -> Message | None:
+        return await layer(request, call_next)
+
+    return step

@@ -1,0 +1,58 @@
+"""/help and /start: every command this chat may use, lookups first."""
+
+from __future__ import annotations
+
+from bot.commands.core import Request, command
+from digests.message import Context, Heading, Message, Paragraph, Span, spans
+
+# Lookups first, then digests, then the rest: the order people need them in.
+HELP_ORDER = (
+    "model",
+    "paper",
+    "topic",
+    "search",
+    "themes",
+    "latest",
+    "highlights",
+    "reports",
+    "subscribe",
+    "unsubscribe",
+    "subscriptions",
+    "digest",
+    "help",
+    "status",
+)
+
+
+@command("help", usage="/help", example="/help", description="what I can do", aliases=("start",))
+def help_command(request: Request) -> Message:
+    blocks: list[Heading | Paragraph | Context] = [
+        Heading("digestbot"),
+        Paragraph(
+            spans(
+                "I bring the monthly AI intelligence report to this chat: weekly digests "
+                "per theme, and any model, paper or topic on demand."
+            )
+        ),
+    ]
+    order = {name: n for n, name in enumerate(HELP_ORDER)}
+    for spec in sorted(request.commands, key=lambda s: (order.get(s.name, len(order)), s.name)):
+        if spec.admin_only and not request.is_bot_admin:
+            continue
+        example = (
+            (Span("e.g. "), Span(spec.example, code=True)) if spec.example != spec.usage else ()
+        )
+        blocks.append(
+            Paragraph((Span(spec.usage, code=True), Span(f" — {spec.description}. "), *example))
+        )
+    blocks.append(
+        Context(
+            spans(
+                "A MONTH is written 2026-01, 2026/01, 202601, Jan 2026 or 2026年1月, e.g. ",
+                Span("/model Kimi-K2-Thinking 2025-12", code=True),
+                ".",
+            )
+        )
+    )
+    blocks.append(Context(spans("Admins upload a new report by sending the .md file to me.")))
+    return Message(tuple(blocks))
