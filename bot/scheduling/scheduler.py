@@ -470,7 +470,7 @@ class Scheduler:
         if ctx is not None:
             ctx.stopping = True  # runs still queued return at once
             if ctx.inflight:
-                await asyncio.wait(list(ctx.inflight), timeout=30)
+                await asyncio.wait(list(ctx.inflight), timeout=5)
         await asyncio.to_thread(self._sync_lock.acquire)
         try:
             self._scheduler = None
