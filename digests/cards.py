@@ -16,8 +16,10 @@ from markdown_it import MarkdownIt
 
 from digests.items import Item, Kind, Part
 from digests.message import (
+    Actions,
     Block,
     BulletList,
+    Button,
     Context,
     Divider,
     Heading,
@@ -272,29 +274,54 @@ def card(item: Item, other_periods: Sequence[str] = (), papers: Sequence[Item] =
     return insight_card(item, other_periods)
 
 
-def digest_entry(item: Item) -> tuple[Block, ...]:
-    """One bite-size digest entry: the title with its link, the summary, the command for more."""
+def digest_entry(item: Item, item_id: int | None = None) -> tuple[Block, ...]:
+    """One bite-size digest entry: the title with its link, the summary, the command for more;
+    with the item's database id, its buttons: Details, 👍 and 👎."""
     title = Paragraph((Span(item.title, bold=True, url=item.url),))
     summary = (Paragraph(inline(item.summary)),) if item.summary.strip() else ()
     more = Context((Span("More: "), Span(command_for(item), code=True)))
-    return (title, *summary, more)
+    if item_id is None:
+        return (title, *summary, more)
+    return (title, *summary, more, entry_actions(item, item_id))
+
+
+def entry_actions(item: Item, item_id: int) -> Actions:
+    """A digest entry's buttons: its card, and 👍 / 👎 (``/feedback ID up|down``)."""
+    name = " ".join(item.title.split())
+    name = name if len(name) <= 24 else name[:23].rstrip() + "…"
+    return Actions(
+        (
+            Button(f"Details: {name}", command_for(item)),
+            Button("👍", f"/feedback {item_id} up"),
+            Button("👎", f"/feedback {item_id} down"),
+        )
+    )
 
 
 def digest_message(
-    theme_title: str, period_label: str, items: Sequence[Item], remaining: int
+    theme_title: str,
+    period_label: str,
+    items: Sequence[Item],
+    remaining: int,
+    item_ids: Sequence[int] | None = None,
 ) -> Message:
-    """A weekly digest: a heading, the entries separated by dividers, and what is left."""
+    """A weekly digest: a heading, the entries separated by dividers, and what is left.
+
+    With ``item_ids`` (the items' database ids) each entry has its buttons, and the message's
+    ``thread`` holds each entry's card command (for platforms that thread digests).
+    """
     blocks: list[Block] = [
         Heading(f"{theme_title} · {period_label}" if period_label else theme_title)
     ]
     for n, item in enumerate(items):
         if n:
             blocks.append(Divider())
-        blocks.extend(digest_entry(item))
+        blocks.extend(digest_entry(item, item_ids[n] if item_ids is not None else None))
     if remaining > 0:
         slug = items[0].theme if items else ""
         hint = f"{remaining} more to come" + (f" · preview: /digest {slug}" if slug else "")
     else:
         hint = "That's everything in this theme for now."
     blocks += [Divider(), Context((Span(hint),))]
-    return Message(tuple(blocks), link_preview=False, tags=("digest",))
+    thread = tuple(command_for(i) for i in items) if item_ids is not None else ()
+    return Message(tuple(blocks), link_preview=False, tags=("digest",), thread=thread)

@@ -80,7 +80,9 @@ def compose_digest(
         return None
     chosen = todo[:size]
     title = theme_title or chosen[0].item.theme_title or chosen[0].item.theme
-    message = digest_message(title, week_label(when), [c.item for c in chosen], len(todo) - size)
+    message = digest_message(
+        title, week_label(when), [c.item for c in chosen], len(todo) - size, [c.id for c in chosen]
+    )
     return Digest(message, tuple(c.id for c in chosen), max(len(todo) - size, 0))
 
 

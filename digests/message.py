@@ -64,21 +64,55 @@ class Context:
     spans: Spans
 
 
-Block = Heading | Paragraph | BulletList | Quote | Image | Divider | Context
+@dataclass(frozen=True)
+class Button:
+    """A button that sends ``command`` as if the reader had typed it.
+
+    ``style`` is ``""``, ``primary`` or ``danger`` (platforms without styles ignore it).
+    """
+
+    label: str
+    command: str
+    style: str = ""
+
+
+@dataclass(frozen=True)
+class Actions:
+    """A row of buttons. Platforms without buttons show them as numbered choices to type."""
+
+    buttons: tuple[Button, ...]
+
+
+Block = Heading | Paragraph | BulletList | Quote | Image | Divider | Context | Actions
 
 
 @dataclass(frozen=True)
 class Message:
-    """A reply or a digest. ``link_preview`` is off for cards, which carry many links."""
+    """A reply or a digest. ``link_preview`` is off for cards, which carry many links.
+
+    ``edit``: when this answers a button press, it replaces the message that held the button
+    (paging, "More"); a typed command's answer is always a new message.
+    ``notice``: a short answer for the presser alone (a refusal, a stale button, a thank-you):
+    a toast or an ephemeral message where the platform has one, a plain reply otherwise.
+    ``thread``: commands whose answers belong in this message's thread (each digest entry's full
+    card), for platforms set to thread digests.
+    """
 
     blocks: tuple[Block, ...]
     link_preview: bool = False
     tags: tuple[str, ...] = field(default=())
+    edit: bool = False
+    notice: bool = False
+    thread: tuple[str, ...] = field(default=())
 
     @classmethod
-    def text(cls, *paragraphs: str) -> Message:
+    def text(cls, *paragraphs: str, notice: bool = False) -> Message:
         """A message of plain paragraphs."""
-        return cls(tuple(Paragraph((Span(p),)) for p in paragraphs))
+        return cls(tuple(Paragraph((Span(p),)) for p in paragraphs), notice=notice)
+
+    def buttons(self) -> list[Button]:
+        """Every button of the message, in order (the console numbers them so)."""
+        return [b for block in self.blocks if isinstance(block, Actions) for b in block.buttons]
 
     def plain(self) -> str:
         """The message as plain text, without styling (a fallback and for tests)."""
@@ -95,6 +129,8 @@ class Message:
                     lines.append(f"{a} {u}".strip())
                 case Divider():
                     lines.append("")
+                case Actions(buttons=buttons):
+                    lines.append(" · ".join(f"[{b.label}]" for b in buttons))
         return "\n".join(lines)
 
 
@@ -111,6 +147,7 @@ _BLOCKS: dict[str, type] = {
     "image": Image,
     "divider": Divider,
     "context": Context,
+    "actions": Actions,
 }
 _NAMES = {cls: name for name, cls in _BLOCKS.items()}
 
@@ -153,8 +190,28 @@ def message_to_json(message: Message) -> dict[str, object]:
                 entry["items"] = [[_span_json(x) for x in it] for it in items]
             case Image(url=u, alt=a):
                 entry["url"], entry["alt"] = u, a
+            case Actions(buttons=buttons):
+                entry["buttons"] = [_button_json(b) for b in buttons]
         blocks.append(entry)
-    return {"blocks": blocks, "link_preview": message.link_preview, "tags": list(message.tags)}
+    data: dict[str, object] = {
+        "blocks": blocks,
+        "link_preview": message.link_preview,
+        "tags": list(message.tags),
+    }
+    if message.edit:
+        data["edit"] = True
+    if message.notice:
+        data["notice"] = True
+    if message.thread:
+        data["thread"] = list(message.thread)
+    return data
+
+
+def _button_json(button: Button) -> dict[str, str]:
+    data = {"label": button.label, "command": button.command}
+    if button.style:
+        data["style"] = button.style
+    return data
 
 
 def message_from_json(data: dict[str, object]) -> Message:
@@ -179,4 +236,20 @@ def message_from_json(data: dict[str, object]) -> Message:
                 blocks.append(Image(entry["url"], entry.get("alt", "")))
             case "divider":
                 blocks.append(Divider())
-    return Message(tuple(blocks), bool(data.get("link_preview")), tuple(data.get("tags", ())))  # type: ignore[arg-type]
+            case "actions":
+                blocks.append(
+                    Actions(
+                        tuple(
+                            Button(b["label"], b["command"], b.get("style", ""))
+                            for b in entry["buttons"]
+                        )
+                    )
+                )
+    return Message(
+        tuple(blocks),
+        bool(data.get("link_preview")),
+        tuple(data.get("tags", ())),  # type: ignore[arg-type]
+        edit=bool(data.get("edit")),
+        notice=bool(data.get("notice")),
+        thread=tuple(data.get("thread", ())),  # type: ignore[arg-type]
+    )

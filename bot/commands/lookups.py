@@ -7,12 +7,13 @@ from collections.abc import Iterable
 
 from sqlalchemy import func, select
 
+from bot.commands.actions import card_buttons, choices, search_page
 from bot.commands.core import Request, command, echo
 from bot.store.models import ItemRow, ReportRow
 from bot.store.search import Match
 from digests import cards
 from digests.items import Item, Kind
-from digests.message import Block, BulletList, Context, Divider, Heading, Message, Paragraph, Span
+from digests.message import Block, BulletList, Context, Heading, Message, Paragraph, Span
 
 CLEAR = 88.0  # a fuzzy score this high, well ahead of the next, is "the one you meant"
 CLOSE = 72.0  # scores from here up are offered in a pick list
@@ -23,7 +24,9 @@ def _card(request: Request, match: Match) -> Message:
     papers: list[Item] = []
     if item.kind is Kind.TOPIC:
         papers = _papers_of(request, item)
-    return cards.card(item, other_periods=match.periods[1:], papers=papers)
+    return card_buttons(
+        request, cards.card(item, other_periods=match.periods[1:], papers=papers), match
+    )
 
 
 def _pick_list(kind: str, query: str, matches: list[Match]) -> Message:
@@ -39,6 +42,7 @@ def _pick_list(kind: str, query: str, matches: list[Match]) -> Message:
         (
             Paragraph((Span(f"Several {kind}s match “{echo(query)}”. Which one?"),)),
             BulletList(bullets),
+            choices((m.item.item.title, cards.command_for(m.item.item)) for m in matches[:8]),
         ),
     )
 
@@ -144,17 +148,7 @@ def topic_command(request: Request) -> Message:
     description="the best items for Chinese or English text",
 )
 def search_command(request: Request) -> Message:
-    hits = request.services.finder.search(request.arg, limit=6)
-    if not hits:
-        return Message.text(f"Nothing matches “{echo(request.arg)}”. Try fewer or other words.")
-    blocks: list[Block] = [Heading(f"Search: {echo(request.arg, 80)}")]
-    for n, hit in enumerate(hits):
-        if n:
-            blocks.append(Divider())
-        item = hit.item
-        blocks.append(Context((Span(f"{item.kind.value} · {item.period} · {item.theme_title}"),)))
-        blocks.extend(cards.digest_entry(item))
-    return Message(tuple(blocks))
+    return search_page(request, request.arg, 1)
 
 
 def _papers_of(request: Request, topic: Item) -> list[Item]:
@@ -209,6 +203,7 @@ def themes_command(request: Request) -> Message:
                     Span("/subscribe clay mon 09:00", code=True),
                 )
             ),
+            choices((f"Subscribe: {slug}", f"/subscribe {slug}") for slug in sorted(titles)),
         )
     )
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, func, or_, select
 
 from bot.commands.core import Request, command
+from bot.store.actions import feedback_counts
 from bot.store.models import Chat, OutboxRow, OutboxWorkerRow, Subscription
 from bot.store.outbox import DEAD, PENDING, SENT
 from digests.message import Context, Heading, Message, Paragraph, spans
@@ -116,6 +117,8 @@ def status_gauges(engine: Engine, ttl: float = 5.0) -> Callable[[], dict[str, tu
 )
 def status_command(request: Request) -> Message:
     s = outbox_status(request.services.store.engine)
+    with request.services.store.engine.connect() as conn:
+        votes = feedback_counts(conn)
     lines = [
         f"Queue: {s.pending:,} pending ({s.due:,} due, {s.in_flight:,} sending, "
         f"{s.retrying:,} retrying)",
@@ -123,6 +126,8 @@ def status_command(request: Request) -> Message:
         f"Dead letters: {s.dead:,}",
         f"Deactivated: {s.deactivated_chats:,} chats, {s.deactivated_subscriptions:,} "
         "subscriptions",
+        f"Feedback: {votes.up:,} 👍, {votes.down:,} 👎 on {votes.items:,} items "
+        f"from {votes.chats:,} chats",
     ]
     return Message(
         (
