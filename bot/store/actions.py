@@ -26,9 +26,7 @@ def token_for(command: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()
 
 
-def keep_command(
-    conn: Connection, command: str, now: datetime, ttl: timedelta = TOKEN_TTL
-) -> str:
+def keep_command(conn: Connection, command: str, now: datetime, ttl: timedelta = TOKEN_TTL) -> str:
     """Store ``command`` (or renew it) for ``ttl`` and return its token."""
     token = token_for(command)
     stmt = dialect_insert(conn)(ActionToken).values(
@@ -108,7 +106,12 @@ def record_vote(
     )
     conn.execute(
         stmt.on_conflict_do_update(
-            index_elements=[Feedback.platform, Feedback.chat_id, Feedback.item_id, Feedback.user_id],
+            index_elements=[
+                Feedback.platform,
+                Feedback.chat_id,
+                Feedback.item_id,
+                Feedback.user_id,
+            ],
             set_={"vote": vote, "updated_at": now},
         )
     )

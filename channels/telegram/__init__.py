@@ -73,6 +73,7 @@ def _build(settings: Any, context: BuildContext) -> Channel:
         commands=context.menu,
         webhook_url=own.telegram_webhook_url,
         webhook_secret=webhook_secret(own),
+        keep_command=context.keep_command,
     )
 
 
