@@ -21,11 +21,13 @@ from digests import cards
 from digests.message import (
     Actions,
     Block,
+    BulletList,
     Button,
     Context,
     Divider,
     Heading,
     Message,
+    Paragraph,
     Quote,
     Span,
     Spans,
@@ -33,8 +35,10 @@ from digests.message import (
 
 #: Results per /search page.
 PAGE = 6
+#: A card longer than this (characters of text) is shown folded, with a "More" button.
+FOLD_AT = 900
 #: Characters of a folded part shown before "More".
-FOLDED = 240
+FOLDED = 120
 #: Longest button label; Slack allows 75, Telegram shows about 30 on a phone.
 LABEL = 40
 STALE = "This button has expired or its item is gone. Send the command again, e.g. /help."
@@ -83,24 +87,41 @@ def card_buttons(request: Request, card: Message, match: Match) -> Message:
 
 
 def fold(blocks: Sequence[Block]) -> tuple[list[Block], bool]:
-    """Long (expandable) parts cut to their first :data:`FOLDED` characters; whether any was."""
+    """A card longer than :data:`FOLD_AT` characters with each part cut to its first sentence
+    (at most :data:`FOLDED` characters); whether anything was cut."""
+    if sum(len(_text(b)) for b in blocks) <= FOLD_AT:
+        return list(blocks), False
     out: list[Block] = []
     cut = False
     for block in blocks:
-        if isinstance(block, Quote) and block.expandable:
-            short = _shorten(block.spans, FOLDED)
-            if short != block.spans:
-                cut = True
-                block = Quote(short, expandable=False)
-        out.append(block)
+        folded = block
+        if isinstance(block, BulletList):
+            folded = BulletList(tuple(_shorten(item, FOLDED) for item in block.items))
+        elif isinstance(block, Quote):
+            folded = Quote(_shorten(block.spans, FOLDED), expandable=False)
+        elif isinstance(block, Paragraph) and not all(s.bold for s in block.spans):
+            folded = Paragraph(_shorten(block.spans, FOLDED))
+        cut = cut or folded != block
+        out.append(folded)
     return out, cut
+
+
+def _text(block: Block) -> str:
+    match block:
+        case Paragraph(spans=s) | Quote(spans=s) | Context(spans=s):
+            return "".join(x.text for x in s)
+        case BulletList(items=items):
+            return "".join(x.text for item in items for x in item)
+        case Heading(text=t):
+            return t
+    return ""
 
 
 def _shorten(spans: Spans, limit: int) -> Spans:
     text = "".join(s.text for s in spans)
     if len(text) <= limit:
         return spans
-    end = max(text.rfind(ch, 0, limit) for ch in "。.!?！？；; \n")
+    end = max(text.rfind(ch, 0, limit) for ch in "。.!?！？；;，, \n")
     end = end + 1 if end >= limit // 2 else limit
     out: list[Span] = []
     pos = 0

@@ -464,7 +464,9 @@ class FakeTelegram(FakeServer):
         options = {k: v for k, v in p.items() if k not in ("chat_id", "text", "parse_mode")}
         if plain == old.plain and options.get("reply_markup") == old.options.get("reply_markup"):
             raise _Reject(400, "Bad Request: message is not modified")
-        new = Sent(chat_id, text, p.get("parse_mode"), old.options | options, message_id, plain)
+        # An edit without reply_markup removes the keyboard, as Telegram's does.
+        kept = {k: v for k, v in old.options.items() if k != "reply_markup"}
+        new = Sent(chat_id, text, p.get("parse_mode"), kept | options, message_id, plain)
         self.sent[index] = new
         self.edits.append(new)
         chat = self.chats.get(chat_id) or default_chat(chat_id)
