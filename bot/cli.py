@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.platforms import spec, specs
 from bot.settings import Settings, SettingsError, load_settings
+from digests.errors import DigestbotError
 
 if TYPE_CHECKING:
     from bot.store.reports import Store
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from digests.message import Message
 
 
-class CliError(Exception):
+class CliError(DigestbotError):
     """A failure that ends the command with one line on stderr and a non-zero exit."""
 
 
@@ -228,6 +229,7 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from bot.commands.subscriptions import known_themes, preview
+    from bot.web.links import WebLinks
 
     platform, _, chat = args.chat.partition(":")
     if not platform or not chat:
@@ -248,6 +250,7 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
             default_size=settings.digest_size,
             default_timezone=settings.timezone,
             now=datetime.now(UTC),
+            web_url=web.theme_url if (web := WebLinks.from_settings(settings)) else None,
         )
     finally:
         store.close()

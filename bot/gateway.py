@@ -29,6 +29,7 @@ from bot.settings import Settings
 from bot.store.actions import keep_command
 from bot.store.ingest import IngestSummary, describe, ingest_file, markdown_text
 from bot.store.reports import Store
+from bot.web import routes as web_routes
 from channels.base import BuildContext, Channel
 from digests import ReportError, parse_report
 
@@ -109,12 +110,14 @@ class Gateway:
             handler = self.dispatcher
             self.channels = self._build_channels()
             port = settings.http_port
-            if port is None and not settings.local_only:
+            if port is None and (settings.public_url or not settings.local_only):
                 port = DEFAULT_HTTP_PORT
             if port is not None:
                 self.http = HttpServer(settings.http_host, port, self.metrics, self.health)
                 for channel in self.channels:
                     self.http.add_routes(channel.web_routes())
+                # The web face (pages and feeds), when DIGESTBOT_PUBLIC_URL is set.
+                self.http.add_routes(web_routes(self.store, self.services.finder, settings))
                 await self.http.start()
                 stack.push_async_callback(self.http.stop)
             for channel in self.channels:

@@ -5,13 +5,8 @@ An adapter translates. It turns platform updates into :class:`Incoming` commands
 :class:`Upload` files for the gateway's :class:`Handler`, and turns a neutral
 :class:`~digests.message.Message` into platform messages in :meth:`Channel.send`.
 
-Errors while sending are converted once, here, into :class:`SendError` subclasses::
-
-    SendError
-    ├── RetryLater(retry_after)     the platform asked us to slow down (429)
-    ├── ChatMoved(new_chat_id)      a Telegram group became a supergroup
-    ├── ChatGone                    blocked, kicked, archived, deleted: stop sending there
-    └── TransientSendError          5xx, timeouts, connection errors: retry with backoff
+Errors while sending are converted once, in the adapter, into the :class:`SendError` subclasses
+below (the whole error tree is drawn in :mod:`digests.errors`).
 """
 
 from __future__ import annotations
@@ -23,13 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from pydantic import BaseModel, SecretStr
 
+from digests.errors import DigestbotError
 from digests.message import Message
 
 if TYPE_CHECKING:
     from aiohttp import web
 
 
-class SendError(Exception):
+class SendError(DigestbotError):
     """A message could not be delivered.
 
     ``sent_ids`` holds the ids of the parts that were delivered before the failure, when a

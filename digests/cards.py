@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
@@ -210,7 +211,13 @@ def _footer(item: Item, other_periods: Sequence[str]) -> tuple[Block, ...]:
     return (Context((Span("Also in: " + ", ".join(others)),)),)
 
 
-def _card(item: Item, body: Sequence[Block], other_periods: Sequence[str], *extra: str) -> Message:
+def _card(
+    item: Item,
+    body: Sequence[Block],
+    other_periods: Sequence[str],
+    *extra: str,
+    web_url: str | None = None,
+) -> Message:
     blocks = (
         Heading(item.title),
         _meta(item, *extra),
@@ -219,7 +226,7 @@ def _card(item: Item, body: Sequence[Block], other_periods: Sequence[str], *extr
         *_images(item),
         *_footer(item, other_periods),
     )
-    return Message(blocks, link_preview=False, tags=(item.kind.value, item.theme))
+    return Message(blocks, link_preview=False, tags=(item.kind.value, item.theme), web_url=web_url)
 
 
 def model_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
@@ -260,18 +267,28 @@ def radar_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
     return _card(item, _parts_or_summary(item), other_periods)
 
 
-def card(item: Item, other_periods: Sequence[str] = (), papers: Sequence[Item] = ()) -> Message:
-    """The full card for any item; ``papers`` are used for topics, ``other_periods`` otherwise."""
+def card(
+    item: Item,
+    other_periods: Sequence[str] = (),
+    papers: Sequence[Item] = (),
+    web_url: str | None = None,
+) -> Message:
+    """The full card for any item; ``papers`` are used for topics, ``other_periods`` otherwise.
+
+    ``web_url`` (the item's web page) adds an "Open on the web" link.
+    """
     match item.kind:
         case Kind.MODEL:
-            return model_card(item, other_periods)
+            message = model_card(item, other_periods)
         case Kind.PAPER:
-            return paper_card(item, other_periods)
+            message = paper_card(item, other_periods)
         case Kind.TOPIC:
-            return topic_card(item, papers)
+            message = topic_card(item, papers)
         case Kind.RADAR:
-            return radar_card(item, other_periods)
-    return insight_card(item, other_periods)
+            message = radar_card(item, other_periods)
+        case _:
+            message = insight_card(item, other_periods)
+    return replace(message, web_url=web_url) if web_url else message
 
 
 def digest_entry(item: Item, item_id: int | None = None) -> tuple[Block, ...]:
@@ -303,12 +320,14 @@ def digest_message(
     period_label: str,
     items: Sequence[Item],
     remaining: int,
+    web_url: str | None = None,
     item_ids: Sequence[int] | None = None,
 ) -> Message:
     """A weekly digest: a heading, the entries separated by dividers, and what is left.
 
-    With ``item_ids`` (the items' database ids) each entry has its buttons, and the message's
-    ``thread`` holds each entry's card command (for platforms that thread digests).
+    ``web_url`` (the theme's web page) adds an "Open on the web" link. With ``item_ids`` (the
+    items' database ids) each entry has its buttons, and the message's ``thread`` holds each
+    entry's card command (for platforms that thread digests).
     """
     blocks: list[Block] = [
         Heading(f"{theme_title} · {period_label}" if period_label else theme_title)
@@ -324,4 +343,6 @@ def digest_message(
         hint = "That's everything in this theme for now."
     blocks += [Divider(), Context((Span(hint),))]
     thread = tuple(command_for(i) for i in items) if item_ids is not None else ()
-    return Message(tuple(blocks), link_preview=False, tags=("digest",), thread=thread)
+    return Message(
+        tuple(blocks), link_preview=False, tags=("digest",), web_url=web_url, thread=thread
+    )

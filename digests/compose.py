@@ -8,7 +8,7 @@ one is superseded, so a chat never gets the same thing twice from two months.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,6 +62,7 @@ def compose_digest(
     *,
     when: datetime,
     theme_title: str | None = None,
+    web_url: Callable[[str], str] | None = None,
 ) -> Digest | None:
     """The next digest of a theme for one chat, or None when nothing new is left.
 
@@ -71,6 +72,7 @@ def compose_digest(
         size: at most this many items.
         when: the (aware) time the digest is for, in the subscriber's timezone; it labels the digest.
         theme_title: the heading; by default the newest candidate's theme title.
+        web_url: the link of a theme's web page (given its slug), for "Open on the web".
     """
     _require_aware(when)
     if size < 1:
@@ -80,8 +82,14 @@ def compose_digest(
         return None
     chosen = todo[:size]
     title = theme_title or chosen[0].item.theme_title or chosen[0].item.theme
+    link = web_url(chosen[0].item.theme) if web_url is not None else None
     message = digest_message(
-        title, week_label(when), [c.item for c in chosen], len(todo) - size, [c.id for c in chosen]
+        title,
+        week_label(when),
+        [c.item for c in chosen],
+        len(todo) - size,
+        link,
+        item_ids=[c.id for c in chosen],
     )
     return Digest(message, tuple(c.id for c in chosen), max(len(todo) - size, 0))
 

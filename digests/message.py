@@ -86,10 +86,16 @@ class Actions:
 Block = Heading | Paragraph | BulletList | Quote | Image | Divider | Context | Actions
 
 
+#: The words of the link to a message's web page.
+WEB_LINK_TEXT = "Open on the web"
+
+
 @dataclass(frozen=True)
 class Message:
     """A reply or a digest. ``link_preview`` is off for cards, which carry many links.
 
+    ``web_url`` is where the same thing reads better (the web face): renderers show it as a last
+    "Open on the web" line, through :attr:`shown_blocks`.
     ``edit``: when this answers a button press, it replaces the message that held the button
     (paging, "More"); a typed command's answer is always a new message.
     ``notice``: a short answer for the presser alone (a refusal, a stale button, a thank-you):
@@ -101,9 +107,17 @@ class Message:
     blocks: tuple[Block, ...]
     link_preview: bool = False
     tags: tuple[str, ...] = field(default=())
+    web_url: str | None = None
     edit: bool = False
     notice: bool = False
     thread: tuple[str, ...] = field(default=())
+
+    @property
+    def shown_blocks(self) -> tuple[Block, ...]:
+        """The blocks a renderer shows: ``blocks``, then the web link when there is one."""
+        if not self.web_url:
+            return self.blocks
+        return (*self.blocks, Context((Span(WEB_LINK_TEXT, url=self.web_url),)))
 
     @classmethod
     def text(cls, *paragraphs: str, notice: bool = False) -> Message:
@@ -117,7 +131,7 @@ class Message:
     def plain(self) -> str:
         """The message as plain text, without styling (a fallback and for tests)."""
         lines: list[str] = []
-        for block in self.blocks:
+        for block in self.shown_blocks:
             match block:
                 case Heading(text=t):
                     lines.append(t)
@@ -198,6 +212,8 @@ def message_to_json(message: Message) -> dict[str, object]:
         "link_preview": message.link_preview,
         "tags": list(message.tags),
     }
+    if message.web_url:
+        data["web_url"] = message.web_url
     if message.edit:
         data["edit"] = True
     if message.notice:
@@ -245,10 +261,12 @@ def message_from_json(data: dict[str, object]) -> Message:
                         )
                     )
                 )
+    web_url = data.get("web_url")
     return Message(
         tuple(blocks),
         bool(data.get("link_preview")),
         tuple(data.get("tags", ())),  # type: ignore[arg-type]
+        str(web_url) if web_url else None,
         edit=bool(data.get("edit")),
         notice=bool(data.get("notice")),
         thread=tuple(data.get("thread", ())),  # type: ignore[arg-type]

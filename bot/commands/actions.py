@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from bot.commands.core import Request, clean_arg, command, echo
 from bot.store.actions import DOWN, UP, item_title, record_vote
 from bot.store.search import Match
+from bot.web.links import search_path
 from digests import cards
 from digests.message import (
     Actions,
@@ -183,7 +184,9 @@ def search_page(request: Request, text: str, page: int) -> Message:
         pager.append(Button("Next ›", f"/results {page + 1} {text}"))
     if pager:
         blocks.append(Actions(tuple(pager)))
-    return Message(tuple(blocks), edit=True)
+    web = request.services.web
+    link = web.url(search_path(), q=text) if web is not None else None
+    return Message(tuple(blocks), edit=True, web_url=link)
 
 
 _RESULTS = re.compile(r"^(\d{1,3})\s+(.+)$", re.S)

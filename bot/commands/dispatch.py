@@ -26,7 +26,7 @@ from typing import Protocol
 from bot.commands import actions, lookups, status, subscriptions
 from bot.commands import help as help_commands
 from bot.commands.actions import STALE
-from bot.commands.core import MAX_ARG, CommandSet, Request, echo
+from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
 from bot.commands.home import home_page, inline_results
 from bot.commands.services import Services
 from bot.commands.uploads import UPLOAD_REFUSAL, ingest_upload
@@ -127,8 +127,9 @@ async def permit(request: Request, call_next: Next) -> Message | None:
     elif spec is not None:
         if spec.admin_only and not request.is_bot_admin:
             return Message.text(f"/{spec.name} is for bot admins only.", notice=True)
-        in_group = request.chat_kind in ("group", "supergroup")
-        if spec.manages_chat and in_group and not request.is_bot_admin:
+        shared = request.chat_kind not in direct_kinds()
+        if spec.manages_chat and shared and not request.is_bot_admin:
+            # The platform says who may manage a shared chat (Telegram: its administrators).
             incoming = request.incoming
             if incoming is None or not await _safely(incoming.is_chat_admin):
                 return Message.text(

@@ -11,6 +11,7 @@ from bot.commands.actions import card_buttons, choices, search_page
 from bot.commands.core import Request, command, echo
 from bot.store.models import ItemRow, ReportRow
 from bot.store.search import Match
+from bot.web.links import report_path
 from digests import cards
 from digests.items import Item, Kind
 from digests.message import Block, BulletList, Context, Heading, Message, Paragraph, Span
@@ -24,9 +25,14 @@ def _card(request: Request, match: Match) -> Message:
     papers: list[Item] = []
     if item.kind is Kind.TOPIC:
         papers = _papers_of(request, item)
-    return card_buttons(
-        request, cards.card(item, other_periods=match.periods[1:], papers=papers), match
+    web = request.services.web
+    card = cards.card(
+        item,
+        other_periods=match.periods[1:],
+        papers=papers,
+        web_url=web.item_url(item) if web is not None else None,
     )
+    return card_buttons(request, card, match)
 
 
 def _pick_list(kind: str, query: str, matches: list[Match]) -> Message:
@@ -255,7 +261,9 @@ def latest_command(request: Request) -> Message:
     others = [r.period for r in reports[1:6]]
     if others:
         blocks.append(Context((Span("Earlier months: " + ", ".join(others)),)))
-    return Message(tuple(blocks))
+    web = request.services.web
+    link = web.url(report_path(newest.period)) if web is not None else None
+    return Message(tuple(blocks), web_url=link)
 
 
 @command(

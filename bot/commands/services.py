@@ -10,6 +10,7 @@ from bot.platforms import local_platforms
 from bot.settings import Settings
 from bot.store.reports import Store
 from bot.store.search import Finder
+from bot.web.links import WebLinks
 
 
 def _utcnow() -> datetime:
@@ -30,6 +31,8 @@ class Services:
     subscriptions_changed: Callable[[], None] | None = None
     #: The clock commands use (next runs, previews); tests pass a fixed one.
     clock: Callable[[], datetime] = _utcnow
+    #: Links to the web face (cards and digests carry "Open on the web"); None when it is off.
+    web: WebLinks | None = None
     finder: Finder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -44,6 +47,7 @@ class Services:
             digest_size=settings.digest_size,
             max_report_bytes=settings.max_report_bytes,
             post_empty_digest=settings.post_empty_digest,
+            web=WebLinks.from_settings(settings),
         )
 
     def is_admin(self, platform: str, user_id: str) -> bool:

@@ -6,7 +6,7 @@ arithmetic is :mod:`bot.scheduling.weekly`; ``bot.scheduling.scheduler`` runs th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -67,11 +67,22 @@ def taken_ids(conn: Connection, platform: str, chat_id: str) -> set[int]:
 
 
 def next_digest(
-    conn: Connection, platform: str, chat_id: str, theme: str, size: int, when: datetime
+    conn: Connection,
+    platform: str,
+    chat_id: str,
+    theme: str,
+    size: int,
+    when: datetime,
+    web_url: Callable[[str], str] | None = None,
 ) -> Digest | None:
-    """The digest a run at ``when`` would make for the chat, without recording anything."""
+    """The digest a run at ``when`` would make for the chat, without recording anything.
+
+    ``web_url`` gives a theme's web page (the digest links to it).
+    """
     candidates = theme_candidates(conn, theme)
-    return compose_digest(candidates, taken_ids(conn, platform, chat_id), size, when=when)
+    return compose_digest(
+        candidates, taken_ids(conn, platform, chat_id), size, when=when, web_url=web_url
+    )
 
 
 def chat_subscriptions(store: Store, platform: str, chat_id: str) -> list[Subscription]:
@@ -353,6 +364,7 @@ def digest_command(request: Request) -> Message:
         default_size=services.digest_size,
         default_timezone=services.timezone,
         now=services.clock(),
+        web_url=services.web.theme_url if services.web is not None else None,
     )
 
 
@@ -365,6 +377,7 @@ def preview(
     default_size: int,
     default_timezone: str,
     now: datetime,
+    web_url: Callable[[str], str] | None = None,
 ) -> Message:
     """The chat's next digest of ``theme`` as it would be sent, without using it up."""
     with store.engine.connect() as conn:
@@ -381,7 +394,9 @@ def preview(
         ).first()
         size = sub.size if sub is not None else default_size
         zone = ZoneInfo(sub.timezone if sub is not None else default_timezone)
-        digest = next_digest(conn, platform, chat_id, theme, size, now.astimezone(zone))
+        digest = next_digest(
+            conn, platform, chat_id, theme, size, now.astimezone(zone), web_url=web_url
+        )
     if digest is None:
         return Message.text(
             f"Nothing new in {themes[theme]} for this chat: it has had every item."
@@ -396,6 +411,7 @@ def preview(
         (*digest.message.blocks, Context((Span(note, italic=True),))),
         link_preview=False,
         tags=(*digest.message.tags, "preview"),
+        web_url=digest.message.web_url,
     )
 
 

@@ -75,6 +75,7 @@ def make_digest_due(
     *,
     post_empty: bool = False,
     grace: timedelta | None = None,
+    web_url: Callable[[str], str] | None = None,
 ) -> int | None:
     """Record the digest a subscription is due at ``scheduled_for``; returns the outbox row id.
 
@@ -120,7 +121,9 @@ def make_digest_due(
         if chat is not None and not chat.active:
             return None
         when = scheduled_for.astimezone(ZoneInfo(sub.timezone))
-        digest = next_digest(conn, sub.platform, sub.chat_id, sub.theme, sub.size, when)
+        digest = next_digest(
+            conn, sub.platform, sub.chat_id, sub.theme, sub.size, when, web_url=web_url
+        )
         message: Message
         if digest is not None:
             message, item_ids = digest.message, digest.item_ids
@@ -154,6 +157,8 @@ class _JobContext:
     is_leader: Callable[[], bool]
     on_enqueued: Callable[[int], None] | None
     clock: Callable[[], datetime]
+    #: A theme's web page (digests link to it); None when the web face is off.
+    web_url: Callable[[str], str] | None = None
     inflight: set[asyncio.Task[object]] = field(default_factory=set)
 
 
@@ -217,6 +222,7 @@ def _run(ctx: _JobContext, subscription_id: int) -> int | None:
         now,
         post_empty=ctx.post_empty,
         grace=ctx.grace + RUN_SLACK,
+        web_url=ctx.web_url,
     )
     if outbox_id is not None:
         log.info(
@@ -237,6 +243,11 @@ class SyncResult:
     changed: int = 0
     removed: int = 0
     new: tuple[int, ...] = ()  # subscriptions that got their first job
+
+
+def _web_url(services: Services | None) -> Callable[[str], str] | None:
+    web = services.web if services is not None else None
+    return web.theme_url if web is not None else None
 
 
 def _always() -> bool:
@@ -335,6 +346,7 @@ class Scheduler:
             self.is_leader,
             self.on_enqueued,
             self.clock,
+            web_url=_web_url(self.services),
         )
         with _contexts_lock:
             if self._db in _contexts:
@@ -446,7 +458,13 @@ class Scheduler:
             if last < created or now - last > self.misfire_grace:
                 continue
             outbox_id = make_digest_due(
-                self.store, sub.id, last, now, post_empty=self.post_empty, grace=self.misfire_grace
+                self.store,
+                sub.id,
+                last,
+                now,
+                post_empty=self.post_empty,
+                grace=self.misfire_grace,
+                web_url=_web_url(self.services),
             )
             if outbox_id is not None:
                 made.append(outbox_id)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
 
+from digests.errors import DigestbotError
 from digests.text import echo
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def local_time(when: datetime) -> str:
 # -- parsing /subscribe ---------------------------------------------------------------------------
 
 
-class ScheduleError(ValueError):
+class ScheduleError(DigestbotError, ValueError):
     """A wrong part of a /subscribe command; the message names it and lists the valid choices."""
 
 

@@ -90,7 +90,7 @@ def render_console(message: Message, color: bool = False) -> str:
     choices (``[1] More``), in order over the whole message."""
     parts = []
     first = 1
-    for block in message.blocks:
+    for block in message.shown_blocks:
         parts.append(_block(block, color, first))
         if isinstance(block, Actions):
             first += len(block.buttons)

@@ -170,7 +170,7 @@ def render_slack(message: Message) -> list[dict[str, Any]]:
     then between blocks, then inside a block at line and word boundaries.
     """
     payloads = []
-    for page in paginate(message.blocks, _fits):
+    for page in paginate(message.shown_blocks, _fits):
         blocks = render_blocks(page)
         if not blocks:
             continue

@@ -110,11 +110,6 @@ def render_telegram(message: Message, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """
     if limit < MIN_LIMIT:
         raise ValueError(f"limit must be at least {MIN_LIMIT}, got {limit}")
-    budget = limit - MARKER_HEADROOM
-
-    def fits(blocks: Sequence[Block]) -> bool:
-        return utf16_len(render_page(blocks)) <= budget
-
     return [part.text for part in render_telegram_parts(message, limit)]
 
 
@@ -156,7 +151,7 @@ def render_telegram_parts(message: Message, limit: int = TELEGRAM_LIMIT) -> list
 
     parts: list[tuple[str, list[list[Button]]]] = []
     orphans: list[list[Button]] = []  # buttons met before any visible text
-    for page in paginate(message.blocks, fits):
+    for page in paginate(message.shown_blocks, fits):
         text = render_page(page)
         rows = [row for b in page if isinstance(b, Actions) for row in keyboard_rows(b)]
         if _visible(text):
