@@ -143,8 +143,6 @@ class Message:
                     lines.append(f"{a} {u}".strip())
                 case Divider():
                     lines.append("")
-                case Actions(buttons=buttons):
-                    lines.append(" · ".join(f"[{b.label}]" for b in buttons))
         return "\n".join(lines)
 
 

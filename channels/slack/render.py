@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from channels.layout import clean_text, paginate, safe_url
+from channels.slack.rich import actions_blocks, needs_rich, plain_spans, rich_chars, rich_text
 from digests.message import (
+    Actions,
     Block,
     BulletList,
     Context,
@@ -116,10 +118,16 @@ def render_block(block: Block) -> SlackBlock | None:
             text = escape_truncated(plain, MAX_HEADER_CHARS)
             return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
         case Paragraph(spans=s):
+            if needs_rich(s):
+                return rich_text("section", [s])
             return _section(render_spans(s))
         case BulletList(items=items):
+            if any(needs_rich(item) for item in items):
+                return rich_text("list", list(items))
             return _section("\n".join(BULLET + render_spans(item) for item in items))
         case Quote(spans=s):
+            if needs_rich(s):
+                return rich_text("quote", [s])
             text = render_spans(s)
             if not text.strip():
                 return None
@@ -127,22 +135,35 @@ def render_block(block: Block) -> SlackBlock | None:
         case Image(url=url, alt=alt):
             return _section("🖼 " + render_spans((Span(alt.strip() or "image", url=url),)))
         case Context(spans=s):
-            text = render_spans(s)
+            # A context line holds mrkdwn only: styles that mrkdwn cannot place are dropped.
+            text = render_spans(plain_spans(s) if needs_rich(s) else s)
             if not text.strip():
                 return None
             return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
         case Divider():
             return {"type": "divider"}
+        case Actions():
+            return None  # rendered by render_blocks, which numbers the buttons
     return None  # pragma: no cover - the Block union is exhaustive
 
 
 def render_blocks(blocks: Sequence[Block]) -> list[SlackBlock]:
-    """The Slack blocks for a page of neutral blocks."""
-    return [b for b in map(render_block, blocks) if b is not None]
+    """The Slack blocks for a page of neutral blocks (buttons numbered through the page)."""
+    out: list[SlackBlock] = []
+    buttons = 0
+    for block in blocks:
+        if isinstance(block, Actions):
+            out.extend(actions_blocks(block, buttons))
+            buttons += len(block.buttons)
+        elif (rendered := render_block(block)) is not None:
+            out.append(rendered)
+    return out
 
 
 def block_chars(block: SlackBlock) -> list[int]:
     """The length of each text object in a Slack block."""
+    if block["type"] in ("rich_text", "actions"):
+        return [rich_chars(block)]
     if "text" in block:
         return [len(block["text"]["text"])]
     return [len(e.get("text", "")) for e in block.get("elements", ())]
