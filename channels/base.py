@@ -196,6 +196,8 @@ class RateLimits:
         is_group: Whether ``(chat_id, chat_kind)`` is a group that ``group_per_minute`` covers.
         pause_platform_on_429: A 429 pauses the whole platform, not only the chat (the platform's
             429s do not say which limit was hit).
+        chat_key: The chat whose limits an address counts against (a Telegram forum topic,
+            ``chat/topic``, counts against its chat).
     """
 
     global_rate: float | None = None
@@ -203,6 +205,7 @@ class RateLimits:
     group_per_minute: int | None = None
     is_group: Callable[[str, str], bool] = field(default=lambda chat_id, kind: False)
     pause_platform_on_429: bool = False
+    chat_key: Callable[[str], str] = field(default=lambda chat_id: chat_id)
 
 
 @dataclass(frozen=True)

@@ -108,8 +108,11 @@ def _section(text: str) -> SlackBlock | None:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def render_block(block: Block) -> SlackBlock | None:
-    """One neutral block as one Slack block, or ``None`` when it has nothing to show."""
+def render_block(block: Block, rich: bool = True) -> SlackBlock | None:
+    """One neutral block as one Slack block, or ``None`` when it has nothing to show.
+
+    ``rich=False`` gives the mrkdwn form even where styles need ``rich_text`` (for measuring).
+    """
     match block:
         case Heading(text=text):
             plain = " ".join(clean_text(text).split())
@@ -118,15 +121,15 @@ def render_block(block: Block) -> SlackBlock | None:
             text = escape_truncated(plain, MAX_HEADER_CHARS)
             return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
         case Paragraph(spans=s):
-            if needs_rich(s):
+            if rich and needs_rich(s):
                 return rich_text("section", [s])
             return _section(render_spans(s))
         case BulletList(items=items):
-            if any(needs_rich(item) for item in items):
+            if rich and any(needs_rich(item) for item in items):
                 return rich_text("list", list(items))
             return _section("\n".join(BULLET + render_spans(item) for item in items))
         case Quote(spans=s):
-            if needs_rich(s):
+            if rich and needs_rich(s):
                 return rich_text("quote", [s])
             text = render_spans(s)
             if not text.strip():
@@ -173,13 +176,25 @@ def _fits(blocks: Sequence[Block]) -> bool:
     rendered = render_blocks(blocks)
     if len(rendered) > MAX_BLOCKS:
         return False
-    sizes = [n for b in rendered for n in block_chars(b)]
+    # Text is measured in its mrkdwn form even when it goes as rich_text: that size grows with
+    # the text, so a shorter piece of a split never measures longer than a longer one.
+    sizes = [
+        n
+        for block in blocks
+        for b in ([render_block(block, rich=False)] if not isinstance(block, Actions) else [])
+        if b is not None
+        for n in block_chars(b)
+    ]
+    sizes += [n for b in rendered if b["type"] in ("rich_text", "actions") for n in block_chars(b)]
     return all(n <= MAX_SECTION_CHARS for n in sizes) and sum(sizes) <= MAX_MESSAGE_CHARS
 
 
 def fallback_text(blocks: Sequence[Block]) -> str:
     """Plain-text fallback for notifications: escaped, at most :data:`FALLBACK_CHARS`."""
     plain = " ".join(clean_text(Message(tuple(blocks)).plain()).split())
+    if not plain:  # a page of buttons only: their labels
+        labels = (b.label for block in blocks if isinstance(block, Actions) for b in block.buttons)
+        plain = " ".join(clean_text(" · ".join(labels)).split()) or "…"
     return escape_truncated(plain, FALLBACK_CHARS)
 
 

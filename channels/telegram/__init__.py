@@ -78,9 +78,14 @@ def _build(settings: Any, context: BuildContext) -> Channel:
 
 
 def _render(message: Message) -> str:
-    from channels.telegram.render import render_telegram
+    from channels.telegram.render import render_telegram_parts
 
-    return "\n\n".join(render_telegram(message))
+    # Each part, then its inline keyboard: a row a line, each button with the command it sends.
+    out = []
+    for part in render_telegram_parts(message):
+        keys = [" ".join(f"[{b.label} → {b.command}]" for b in row) for row in part.rows]
+        out.append("\n".join([part.text, *keys]))
+    return "\n\n".join(out)
 
 
 def _limits(settings: Any) -> RateLimits:
@@ -92,6 +97,8 @@ def _limits(settings: Any) -> RateLimits:
         is_group=is_group,
         # Telegram's 429s do not say which limit was hit, and we keep the per-chat ones already.
         pause_platform_on_429=True,
+        # A forum topic (chat/topic) is one chat to Telegram's limits.
+        chat_key=lambda chat_id: chat_id.partition("/")[0],
     )
 
 

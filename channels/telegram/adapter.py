@@ -14,6 +14,7 @@ import datetime as dtm
 import hmac
 import logging
 import re
+import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -74,6 +75,8 @@ _GONE_BAD_REQUESTS = (
 CALLBACK_BYTES = 64
 #: Marks ``callback_data`` that is a token of a stored command, not the command itself.
 TOKEN_MARK = "~"
+#: How long a stored command's token is reused before it is stored (and its expiry renewed) again.
+TOKEN_MEMORY_SECONDS = 3600.0
 
 
 def address(chat_id: int | str, thread_id: int | None = None) -> str:
@@ -133,6 +136,7 @@ class TelegramChannel:
         self._poll_timeout = poll_timeout
         self._bot_key = token.split(":", 1)[0]
         self._keep_command = keep_command
+        self._tokens: dict[str, tuple[str, float]] = {}
         self._handler: Handler | None = None
         builder = (
             ApplicationBuilder()
@@ -397,7 +401,14 @@ class TelegramChannel:
             return command
         if self._keep_command is None:
             return None
-        return TOKEN_MARK + await self._keep_command(command)
+        # Remembered for a while: a digest sent to many chats stores its long commands once.
+        now = time.monotonic()
+        known = self._tokens.get(command)
+        if known is None or now - known[1] > TOKEN_MEMORY_SECONDS:
+            if len(self._tokens) > 10_000:
+                self._tokens.clear()
+            known = self._tokens[command] = (await self._keep_command(command), now)
+        return TOKEN_MARK + known[0]
 
     async def keyboard(self, rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
         """An inline keyboard of ``rows``; a button whose command cannot be kept is left out."""
