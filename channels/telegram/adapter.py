@@ -114,6 +114,7 @@ class TelegramChannel:
         poll_timeout: float = 10.0,
         request_timeout: float = 10.0,
         keep_command: Callable[[str], Awaitable[str]] | None = None,
+        answer_within: float = 5.0,
     ) -> None:
         """Build the PTB application; no I/O happens until :meth:`start`.
 
@@ -128,6 +129,8 @@ class TelegramChannel:
             request_timeout: Read/write/connect timeout of every other Bot API call.
             keep_command: Stores a button command longer than ``callback_data`` holds and
                 returns its token (such buttons are left out without it).
+            answer_within: A button press is answered (``answerCallbackQuery``) after at most
+                this many seconds, even when its command is still running.
         """
         self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._commands = list(commands)
@@ -136,6 +139,7 @@ class TelegramChannel:
         self._poll_timeout = poll_timeout
         self._bot_key = token.split(":", 1)[0]
         self._keep_command = keep_command
+        self.answer_within = answer_within
         self._tokens: dict[str, tuple[str, float]] = {}
         self._handler: Handler | None = None
         builder = (

@@ -1,7 +1,7 @@
 """Telegram's interactive updates: button presses (callback queries) and inline mode.
 
-A press is answered with ``answerCallbackQuery`` within :data:`ANSWER_WITHIN` seconds, whatever
-the command does: a ``notice`` reply (a refusal, a stale button, a thank-you) becomes the
+A press is answered with ``answerCallbackQuery`` within the channel's ``answer_within`` seconds,
+whatever the command does: a ``notice`` reply (a refusal, a stale button, a thank-you) becomes the
 answer's text; any other reply is sent to the chat (the topic) the button was in, or replaces
 the message that held the button when the reply asks to ``edit`` it.
 
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: A press is answered within this many seconds even when its command takes longer; Telegram's
-#: client shows a spinner until then (and gives up after about 15 s).
-ANSWER_WITHIN = 5.0
 #: answerCallbackQuery's text holds at most 200 characters.
 ANSWER_CHARS = 200
 INLINE_CACHE_SECONDS = 60
@@ -65,7 +62,7 @@ async def on_callback_query(
         delivery_id=delivery,
     )
     task = asyncio.ensure_future(handler.on_action(action))
-    done, _ = await asyncio.wait({task}, timeout=ANSWER_WITHIN)
+    done, _ = await asyncio.wait({task}, timeout=channel.answer_within)
     if not done:
         await query.answer()  # the reply follows when the command is done
         reply = await task
