@@ -24,7 +24,7 @@ from bot.http import HttpServer
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.scheduling.leader import LeaderElection
-from bot.scheduling.scheduler import Scheduler
+from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.settings import Settings
 from bot.store.actions import keep_command
 from bot.store.ingest import IngestSummary, describe, ingest_file, markdown_text
@@ -80,6 +80,7 @@ class Gateway:
         self.outbox: OutboxWorker | None = None
         self.election: LeaderElection | None = None
         self.scheduler: Scheduler | None = None
+        self.subscription_changes = SubscriptionChanges()
 
     async def run(self) -> int:
         settings = self.settings
@@ -87,12 +88,16 @@ class Gateway:
             self._handle_signals(stack)
             self.store = await asyncio.to_thread(Store.open, settings.database_url)
             stack.callback(self.store.close)
+            # Before the HTTP server starts: /metrics never answers without the outbox gauges.
+            self.metrics.add_gauges(status_gauges(self.store.engine))
             # Samples are for trying digestbot on the console, never for a real chat deployment.
             if settings.local_only and not settings.reports_dir:
                 note = await asyncio.to_thread(seed_samples, self.store)
                 if note:
                     print(note, file=self.stdout or sys.stdout, flush=True)
-            self.services = Services.from_settings(settings, self.store)
+            self.services = Services.from_settings(
+                settings, self.store, subscriptions_changed=self.subscription_changes
+            )
             # Command replies share the outbox's limiter, at a higher priority.
             limiter = RateLimiter.from_settings(settings)
             store = self.store
@@ -139,7 +144,6 @@ class Gateway:
             )
             await self.election.start()
             stack.push_async_callback(self.election.stop)
-            self.metrics.add_gauges(status_gauges(self.store.engine))
             if settings.reports_dir is not None:
                 watcher = asyncio.create_task(self._watch_reports(self.store, settings.reports_dir))
                 stack.callback(watcher.cancel)
@@ -148,11 +152,12 @@ class Gateway:
         return 0
 
     async def _start_scheduler(self) -> None:
-        assert self.services is not None
+        assert self.store is not None
         outbox, election = self.outbox, self.election
         self.scheduler = Scheduler.from_settings(
             self.settings,
-            self.services,
+            self.store,
+            changes=self.subscription_changes,
             on_enqueued=(lambda _row: outbox.wake()) if outbox is not None else None,
             is_leader=(lambda: election.is_leader) if election is not None else (lambda: True),
         )
@@ -185,6 +190,7 @@ class Gateway:
             command_names=self.dispatcher.commands.names() if self.dispatcher else (),
             stdin=self.stdin,
             stdout=self.stdout,
+            images=self.settings.images,
             keep_command=self._keep_command,
         )
         return [spec.build(self.settings, context) for spec in self.settings.platforms()]

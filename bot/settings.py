@@ -54,6 +54,8 @@ class CoreSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     digest_size: int = Field(default=5, ge=1, le=20)
     post_empty_digest: bool = False
+    #: Figures in chat: Telegram link previews above the text, Slack image blocks.
+    images: bool = True
     misfire_grace_hours: float = Field(default=12.0, ge=0)
     leader_takeover_seconds: float = Field(default=30.0, gt=0)
     send_max_attempts: int = Field(default=5, ge=1)

@@ -63,9 +63,10 @@ async def _never_admin() -> bool:
 class Incoming:
     """A command someone sent: ``text`` is what they typed, e.g. ``/model GLM-4.7``.
 
-    ``chat_kind`` is ``private``, ``group``, ``supergroup``, ``channel`` (Telegram) or
-    ``channel``/``im`` (Slack), ``console``. ``is_chat_admin`` asks the platform whether the sender
-    may manage this chat (Telegram chat administrators; Slack channel members).
+    ``chat_kind`` is ``private``, ``group``, ``supergroup``, ``channel`` (Telegram),
+    ``channel``/``im`` (Slack), ``private``/``group`` (Lark, Discord), ``console``.
+    ``is_chat_admin`` asks the platform whether the sender may manage this chat (Telegram chat
+    administrators; Slack channel members; the Lark group's owner; Discord channel managers).
     ``delivery_id`` is the platform's id of the delivery when the platform may deliver it twice
     (a retried webhook update or event); the gateway answers each id once.
     """
@@ -216,8 +217,16 @@ class BuildContext:
     command_names: Sequence[str] = ()
     stdin: TextIO | None = None
     stdout: TextIO | None = None
+    #: Figures in chat (``DIGESTBOT_IMAGES``).
+    images: bool = True
     #: Stores a button's command too long for the platform's payload; returns its short token.
     keep_command: Callable[[str], Awaitable[str]] | None = None
+
+
+class Renderer(Protocol):
+    """One reply as text, as ``digestbot ask --format NAME`` prints it."""
+
+    def __call__(self, message: Message, *, images: bool = True) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -248,7 +257,7 @@ class PlatformSpec:
     settings: type[BaseModel]
     configured: Callable[[Any], bool | None]
     build: Callable[[Any, BuildContext], Channel]
-    render: Callable[[Message], str]
+    render: Renderer
     rate_limits: Callable[[Any], RateLimits] = field(default=lambda settings: RateLimits())
     admin_id: str = r"\S+"
     admin_example: str = ""

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
 
+from digests.items import Image as ItemImage
 from digests.items import Item, Kind, Part
 from digests.message import (
     Actions,
@@ -30,6 +31,7 @@ from digests.message import (
     Quote,
     Span,
     Spans,
+    command_span,
 )
 
 #: A part longer than this (characters) is shown as a folded quote instead of a bullet.
@@ -106,18 +108,18 @@ def inline(md: str) -> Spans:
     return tuple(out)
 
 
-def command_for(item: Item) -> str:
-    """The chat command that shows ``item``'s whole card, e.g. ``/model GLM-4.7``."""
+def command_for(item: Item, period: str | None = None) -> str:
+    """The chat command that shows ``item``'s whole card, e.g. ``/model GLM-4.7``; with
+    ``period``, that month's copy (``/model GLM-4.7 2025-12``). Highlights name their month."""
+    month = f" {period}" if period else ""
     match item.kind:
         case Kind.MODEL:
-            return f"/model {item.title}"
+            return f"/model {item.title}{month}"
         case Kind.PAPER:
-            return f"/paper {short_title(item.title)}"
+            return f"/paper {short_title(item.title)}{month}"
         case Kind.TOPIC:
-            return f"/topic {item.title}"
-        case Kind.RADAR:
-            return "/latest"
-    return f"/search {short_title(item.title)}"
+            return f"/topic {item.title}{month}"
+    return f"/highlights {item.period}"
 
 
 def short_title(title: str, limit: int = SHORT_TITLE) -> str:
@@ -156,22 +158,45 @@ def _part_spans(part: Part, title: str) -> Spans:
 
 def _parts(parts: Sequence[Part], title: str) -> list[Block]:
     """Short labelled parts as bullets, unlabelled ones as paragraphs, long ones as folded
-    quotes, in order."""
+    quotes, in order; a part's figures right after it."""
     blocks: list[Block] = []
     bullets: list[Spans] = []
-    for part in parts:
-        spans = _part_spans(part, title)
-        if len(part.text) <= LONG_PART and part.label and part.label != title:
-            bullets.append(spans)
-            continue
+
+    def flush() -> None:
         if bullets:
             blocks.append(BulletList(tuple(bullets)))
-            bullets = []
-        long = len(part.text) > LONG_PART
-        blocks.append(Quote(spans, expandable=True) if long else Paragraph(spans))
-    if bullets:
-        blocks.append(BulletList(tuple(bullets)))
+            bullets.clear()
+
+    for part in parts:
+        spans = _part_spans(part, title)
+        if part.images and not part.label and part.text.strip() in {i.alt for i in part.images}:
+            # the text is the figure's own description (the radar): the figure carries it
+            flush()
+            blocks.extend(_figure(image, "", title) for image in part.images)
+            continue
+        if not long_part(part) and part.label and part.label != title:
+            bullets.append(spans)
+        else:
+            flush()
+            blocks.append(Quote(spans, expandable=True) if long_part(part) else Paragraph(spans))
+        if part.images:
+            flush()
+            name = f"{title} · {part.label}" if part.label and part.label != title else title
+            blocks.extend(_figure(image, part.text, name) for image in part.images)
+    flush()
     return blocks
+
+
+def long_part(part: Part) -> bool:
+    return len(part.text) > LONG_PART
+
+
+def _figure(image: ItemImage, text: str, fallback: str) -> Image:
+    """An image block; an alt text that is a file name or repeats the text gives way."""
+    alt = image.alt.strip()
+    if not alt or _FILENAME_ALT.match(alt) or alt in text:
+        alt = fallback
+    return Image(image.url, alt)
 
 
 def _parts_or_summary(item: Item) -> list[Block]:
@@ -194,9 +219,13 @@ def _sections(item: Item) -> list[Block]:
 
 
 def _images(item: Item) -> list[Block]:
+    """The item's figures that no part shows (a topic's, or from an older parse)."""
     images: list[Block] = []
     texts = [p.text for p in item.parts]
+    shown = {image for part in item.parts for image in part.images}
     for n, image in enumerate(item.images, 1):
+        if image in shown:
+            continue
         alt = image.alt.strip()
         if not alt or _FILENAME_ALT.match(alt) or any(alt in t for t in texts):
             alt = f"{item.title} · figure {n}"
@@ -205,10 +234,14 @@ def _images(item: Item) -> list[Block]:
 
 
 def _footer(item: Item, other_periods: Sequence[str]) -> tuple[Block, ...]:
-    others = [p for p in other_periods if p != item.period]
+    """ "Also in: 2025-12 /model X 2025-12": each other month, with the command that opens it."""
+    others = [p for p in dict.fromkeys(other_periods) if p != item.period]
     if not others:
         return ()
-    return (Context((Span("Also in: " + ", ".join(others)),)),)
+    spans: list[Span] = [Span("Also in: " + ", ".join(others))]
+    for n, period in enumerate(others):
+        spans += [Span(" · " if n else " — "), command_span(command_for(item, period))]
+    return (Context(tuple(spans)),)
 
 
 def _card(
@@ -240,7 +273,9 @@ def paper_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
     return _card(item, _parts(item.parts, item.title), other_periods, topic)
 
 
-def topic_card(item: Item, papers: Sequence[Item] = ()) -> Message:
+def topic_card(
+    item: Item, papers: Sequence[Item] = (), other_periods: Sequence[str] = ()
+) -> Message:
     """A topic: trend and practice value by column, then its papers with their commands."""
     body = _sections(item)
     entries: list[Spans] = [
@@ -254,7 +289,7 @@ def topic_card(item: Item, papers: Sequence[Item] = ()) -> Message:
     ]
     if entries:
         body += [Paragraph((Span("Papers", bold=True),)), BulletList(tuple(entries))]
-    return _card(item, body, ())
+    return _card(item, body, other_periods)
 
 
 def insight_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
@@ -283,7 +318,7 @@ def card(
         case Kind.PAPER:
             message = paper_card(item, other_periods)
         case Kind.TOPIC:
-            message = topic_card(item, papers)
+            message = topic_card(item, papers, other_periods)
         case Kind.RADAR:
             message = radar_card(item, other_periods)
         case _:
@@ -291,28 +326,56 @@ def card(
     return replace(message, web_url=web_url) if web_url else message
 
 
-def digest_entry(item: Item, item_id: int | None = None) -> tuple[Block, ...]:
-    """One bite-size digest entry: the title with its link, the summary, the command for more;
-    with the item's database id, its buttons: Details, 👍 and 👎."""
+def digest_entry(
+    item: Item, command: str | None = None, item_id: int | None = None
+) -> tuple[Block, ...]:
+    """One bite-size digest entry: the title with its link, the summary, the command for more
+    (``command``, or the one that opens the newest copy); with the item's database id, its
+    buttons: Details, 👍 and 👎."""
     title = Paragraph((Span(item.title, bold=True, url=item.url),))
     summary = (Paragraph(inline(item.summary)),) if item.summary.strip() else ()
-    more = Context((Span("More: "), Span(command_for(item), code=True)))
+    more = Context((Span("More: "), command_span(command or command_for(item))))
+    # the radar is a picture first: a highlights digest shows it
+    figures = tuple(_images(item)) if item.kind is Kind.RADAR else ()
     if item_id is None:
-        return (title, *summary, more)
-    return (title, *summary, more, entry_actions(item, item_id))
+        return (title, *summary, *figures, more)
+    return (title, *summary, *figures, more, entry_actions(item, item_id, command))
 
 
-def entry_actions(item: Item, item_id: int) -> Actions:
+def entry_actions(item: Item, item_id: int, command: str | None = None) -> Actions:
     """A digest entry's buttons: its card, and 👍 / 👎 (``/feedback ID up|down``)."""
     name = " ".join(item.title.split())
     name = name if len(name) <= 24 else name[:23].rstrip() + "…"
     return Actions(
         (
-            Button(f"Details: {name}", command_for(item)),
+            Button(f"Details: {name}", command or command_for(item)),
             Button("👍", f"/feedback {item_id} up"),
             Button("👎", f"/feedback {item_id} down"),
         )
     )
+
+
+def highlights_message(period: str, items: Sequence[Item], other_periods: Sequence[str]) -> Message:
+    """A month's highlights: the radar (its text and image), then each insight, then the other
+    months' highlights as commands."""
+    blocks: list[Block] = [Heading(f"Highlights · {period}")]
+    for item in items:
+        if item.kind is Kind.RADAR:
+            blocks.append(Paragraph((Span(item.title, bold=True),)))
+            blocks.extend(_parts_or_summary(item))
+            blocks.extend(_images(item))
+    for item in items:
+        if item.kind is Kind.INSIGHT:
+            blocks.append(Paragraph((Span(item.title, bold=True),)))
+            blocks.extend(_parts_or_summary(item))
+            blocks.extend(_images(item))
+    others = [p for p in other_periods if p != period]
+    if others:
+        spans: list[Span] = [Span("Other months: ")]
+        for n, other in enumerate(others):
+            spans += [Span(", ") if n else Span(""), command_span(f"/highlights {other}")]
+        blocks.append(Context(tuple(s for s in spans if s.text)))
+    return Message(tuple(blocks), tags=("highlights",))
 
 
 def digest_message(
@@ -335,7 +398,7 @@ def digest_message(
     for n, item in enumerate(items):
         if n:
             blocks.append(Divider())
-        blocks.extend(digest_entry(item, item_ids[n] if item_ids is not None else None))
+        blocks.extend(digest_entry(item, item_id=item_ids[n] if item_ids is not None else None))
     if remaining > 0:
         slug = items[0].theme if items else ""
         hint = f"{remaining} more to come" + (f" · preview: /digest {slug}" if slug else "")

@@ -80,18 +80,38 @@ def compose_digest(
     todo = unsent(candidates, taken)
     if not todo:
         return None
-    chosen = todo[:size]
+    return digest_of(
+        todo[:size], len(todo) - size, when=when, theme_title=theme_title, web_url=web_url
+    )
+
+
+def digest_of(
+    chosen: Sequence[Candidate],
+    remaining: int,
+    *,
+    when: datetime,
+    theme_title: str | None = None,
+    web_url: Callable[[str], str] | None = None,
+) -> Digest:
+    """The digest of items already chosen (in digest order), with ``remaining`` left after them.
+
+    For callers that choose in the database (``bot.store.digests``) rather than from every
+    candidate; :func:`compose_digest` is the same with the choosing done here.
+    """
+    _require_aware(when)
+    if not chosen:
+        raise ValueError("a digest needs at least one item")
     title = theme_title or chosen[0].item.theme_title or chosen[0].item.theme
     link = web_url(chosen[0].item.theme) if web_url is not None else None
     message = digest_message(
         title,
         week_label(when),
         [c.item for c in chosen],
-        len(todo) - size,
+        remaining,
         link,
         item_ids=[c.id for c in chosen],
     )
-    return Digest(message, tuple(c.id for c in chosen), max(len(todo) - size, 0))
+    return Digest(message, tuple(c.id for c in chosen), max(remaining, 0))
 
 
 def nothing_new(theme_title: str, when: datetime) -> Message:

@@ -11,13 +11,18 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Span:
-    """A run of inline text. ``url`` makes it a link."""
+    """A run of inline text. ``url`` makes it a link.
+
+    ``command`` marks text the reader can send as a command (``/model GLM-4.7 2025-12``): shown as
+    its text today, it is what a platform's button would send.
+    """
 
     text: str
     bold: bool = False
     italic: bool = False
     code: bool = False
     url: str | None = None
+    command: str | None = None
 
 
 Spans = tuple[Span, ...]
@@ -146,6 +151,25 @@ class Message:
         return "\n".join(lines)
 
 
+def command_span(command: str) -> Span:
+    """A command the reader can send, shown as code (and, later, as a button)."""
+    return Span(command, code=True, command=command)
+
+
+def commands_in(message: Message) -> list[str]:
+    """Every command the message offers, in order (what buttons would be made from)."""
+    found: list[str] = []
+    for block in message.blocks:
+        rows: tuple[Spans, ...] = ()
+        match block:
+            case Paragraph(spans=s) | Context(spans=s) | Quote(spans=s):
+                rows = (s,)
+            case BulletList(items=items):
+                rows = items
+        found.extend(span.command for row in rows for span in row if span.command)
+    return found
+
+
 def spans(*parts: str | Span) -> Spans:
     """Build a span tuple from strings (plain) and spans."""
     return tuple(p if isinstance(p, Span) else Span(p) for p in parts)
@@ -171,17 +195,21 @@ def _span_json(span: Span) -> dict[str, object]:
             data[flag] = True
     if span.url:
         data["url"] = span.url
+    if span.command:
+        data["cmd"] = span.command
     return data
 
 
 def _span_from(data: dict[str, object]) -> Span:
     url = data.get("url")
+    cmd = data.get("cmd")
     return Span(
         str(data["t"]),
         bool(data.get("bold")),
         bool(data.get("italic")),
         bool(data.get("code")),
         str(url) if url else None,
+        str(cmd) if cmd else None,
     )
 
 

@@ -76,8 +76,7 @@ def card_buttons(request: Request, card: Message, match: Match) -> Message:
     others = [p for p in dict.fromkeys(match.periods) if p != item.period]
     blocks: list[Block] = []
     if others:
-        base = cards.command_for(item)
-        blocks.append(choices((f"Also in {p}", f"{base} {p}") for p in others))
+        blocks.append(choices((f"Also in {p}", cards.command_for(item, p)) for p in others))
     if request.full:
         return with_blocks(card, *blocks, edit=True)
     folded, cut = fold(card.blocks)
@@ -170,13 +169,18 @@ def search_page(request: Request, text: str, page: int) -> Message:
         return Message.text(f"Nothing matches “{echo(text)}”. Try fewer or other words.")
     title = f"Search: {echo(text, 80)}" + (f" · page {page}" if page > 1 else "")
     blocks: list[Block] = [Heading(title)]
+    newest = request.services.finder.newest_periods(shown)
+    opens: list[tuple[str, str]] = []
     for n, hit in enumerate(shown):
         if n:
             blocks.append(Divider())
         item = hit.item
         blocks.append(Context((Span(f"{item.kind.value} · {item.period} · {item.theme_title}"),)))
-        blocks.extend(cards.digest_entry(item))
-    blocks.append(choices((i.item.title, cards.command_for(i.item)) for i in shown))
+        # a hit in an older month opens that month's copy, not the newest one
+        older = newest.get(item.key, item.period) != item.period
+        opens.append((item.title, cards.command_for(item, item.period if older else None)))
+        blocks.extend(cards.digest_entry(item, opens[-1][1]))
+    blocks.append(choices(opens))
     pager: list[Button] = []
     if page > 1:
         pager.append(Button("‹ Previous", f"/results {page - 1} {text}"))

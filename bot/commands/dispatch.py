@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from bot.commands import actions, lookups, status, subscriptions
+from bot.commands import actions, lookups, monthly, status, subscriptions
 from bot.commands import help as help_commands
 from bot.commands.actions import STALE
 from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
@@ -52,7 +52,7 @@ SORRY = (
 
 def default_commands() -> CommandSet:
     """Every command the bot answers, from the modules that define them."""
-    return CommandSet.collect(lookups, subscriptions, status, help_commands, actions)
+    return CommandSet.collect(lookups, monthly, subscriptions, status, help_commands, actions)
 
 
 class Limiter(Protocol):

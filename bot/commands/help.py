@@ -13,12 +13,13 @@ HELP_ORDER = (
     "search",
     "themes",
     "latest",
+    "highlights",
+    "reports",
     "subscribe",
     "unsubscribe",
     "subscriptions",
     "digest",
     "help",
-    "reports",
     "status",
 )
 
@@ -44,5 +45,14 @@ def help_command(request: Request) -> Message:
         blocks.append(
             Paragraph((Span(spec.usage, code=True), Span(f" — {spec.description}. "), *example))
         )
+    blocks.append(
+        Context(
+            spans(
+                "A MONTH is written 2026-01, 2026/01, 202601, Jan 2026 or 2026年1月, e.g. ",
+                Span("/model Kimi-K2-Thinking 2025-12", code=True),
+                ".",
+            )
+        )
+    )
     blocks.append(Context(spans("Admins upload a new report by sending the .md file to me.")))
     return Message(tuple(blocks))

@@ -6,9 +6,10 @@ from sqlalchemy import select
 
 from bot.commands.actions import choices, label
 from bot.commands.services import Services
-from bot.commands.subscriptions import all_subscriptions, known_themes
 from bot.scheduling.weekly import Schedule, local_time
+from bot.store.digests import known_themes
 from bot.store.models import ItemRow
+from bot.store.subscriptions import all_subscriptions
 from channels.base import InlineResult
 from digests import cards
 from digests.items import Item, Kind
@@ -24,8 +25,8 @@ def home_page(services: Services, platform: str) -> Message:
     with their cards one press away, and a Preview button per theme."""
     store = services.store
     now = services.clock()
-    subs = [s for s in all_subscriptions(store) if s.platform == platform]
     with store.engine.connect() as conn:
+        subs = [s for s in all_subscriptions(conn) if s.platform == platform]
         themes = known_themes(conn)
     blocks: list[Block] = [Heading("digestbot")]
     if subs:

@@ -1,46 +1,84 @@
-"""Lookup commands: /model, /paper, /topic, /search, /themes, /latest, /reports."""
+"""Lookup commands: /model, /paper, /topic, /search, /themes (month commands: bot/monthly.py).
+
+Each of /model, /paper and /topic takes a month after its query (``/model GLM-4.7 2025-12``) and
+an item's link or arXiv id in any form in place of a name.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 
 from sqlalchemy import func, select
 
 from bot.commands.actions import card_buttons, choices, search_page
 from bot.commands.core import Request, command, echo
-from bot.store.models import ItemRow, ReportRow
+from bot.store.models import ItemRow
 from bot.store.search import Match
-from bot.web.links import report_path
 from digests import cards
 from digests.items import Item, Kind
-from digests.message import Block, BulletList, Context, Heading, Message, Paragraph, Span
+from digests.message import (
+    Block,
+    BulletList,
+    Context,
+    Heading,
+    Message,
+    Paragraph,
+    Span,
+    command_span,
+)
+from digests.periods import arxiv_id, looks_like_link, split_month
+from digests.text import normalize_name
 
 CLEAR = 88.0  # a fuzzy score this high, well ahead of the next, is "the one you meant"
 CLOSE = 72.0  # scores from here up are offered in a pick list
+#: Names below this rapidfuzz WRatio score are never suggested: "llama" is not "Mistral Large 3".
+SUGGEST = 66.0
 
 
-def _card(request: Request, match: Match) -> Message:
+def _card(
+    request: Request, match: Match, asked: Kind, query: str, *, fuzzy: bool = False
+) -> Message:
     item = match.item.item
     papers: list[Item] = []
     if item.kind is Kind.TOPIC:
         papers = _papers_of(request, item)
     web = request.services.web
-    card = cards.card(
+    message = cards.card(
         item,
-        other_periods=match.periods[1:],
+        other_periods=match.periods,
         papers=papers,
         web_url=web.item_url(item) if web is not None else None,
     )
-    return card_buttons(request, card, match)
+    notes: list[Block] = []
+    if item.kind is not asked:
+        notes.append(
+            Context(
+                (
+                    Span(f"That link is a {item.kind.value}'s, not a {asked.value}'s: "),
+                    command_span(cards.command_for(item)),
+                )
+            )
+        )
+    elif fuzzy and normalize_name(query) not in _names(item):
+        notes.append(Context((Span(f"Closest match for “{echo(query)}”"),)))
+    if notes:
+        head, *rest = message.blocks
+        message = replace(message, blocks=(head, *notes, *rest))
+    return card_buttons(request, message, match)
 
 
-def _pick_list(kind: str, query: str, matches: list[Match]) -> Message:
+def _names(item: Item) -> set[str]:
+    return {normalize_name(n) for n in (item.title, *item.aliases)}
+
+
+def _pick_list(kind: str, query: str, matches: list[Match], month: str | None) -> Message:
     bullets = tuple(
         (
             Span(m.item.item.title, bold=True, url=m.item.item.url),
             Span(f" — {', '.join(m.periods)} — "),
-            Span(cards.command_for(m.item.item), code=True),
+            command_span(cards.command_for(m.item.item, month)),
         )
         for m in matches[:8]
     )
@@ -48,7 +86,9 @@ def _pick_list(kind: str, query: str, matches: list[Match]) -> Message:
         (
             Paragraph((Span(f"Several {kind}s match “{echo(query)}”. Which one?"),)),
             BulletList(bullets),
-            choices((m.item.item.title, cards.command_for(m.item.item)) for m in matches[:8]),
+            choices(
+                (m.item.item.title, cards.command_for(m.item.item, month)) for m in matches[:8]
+            ),
         ),
     )
 
@@ -58,16 +98,20 @@ def _closest_hint(kind: str, query: str, closest: list[Match]) -> Message:
     if closest:
         blocks.append(
             Paragraph(
-                (Span("Closest: "), *_join(Span(m.item.item.title, code=True) for m in closest[:5]))
+                (
+                    Span("Closest: "),
+                    *joined(command_span(cards.command_for(m.item.item)) for m in closest[:5]),
+                )
             )
         )
     blocks.append(
-        Context((Span("Search all text instead: "), Span(f"/search {echo(query, 40)}", code=True)))
+        Context((Span("Search all text instead: "), command_span(f"/search {echo(query, 40)}")))
     )
     return Message(tuple(blocks))
 
 
-def _join(items: Iterable[Span]) -> tuple[Span, ...]:
+def joined(items: Iterable[Span]) -> tuple[Span, ...]:
+    """Spans separated by commas."""
     out: list[Span] = []
     for n, span in enumerate(items):
         if n:
@@ -76,46 +120,107 @@ def _join(items: Iterable[Span]) -> tuple[Span, ...]:
     return tuple(out)
 
 
-def _resolve(request: Request, kind: Kind, query: str) -> Message:
-    """The forgiving lookup shared by /model, /paper and /topic."""
+def _unique(matches: Iterable[Match]) -> list[Match]:
+    return list({(m.item.item.kind, m.item.item.key): m for m in matches}.values())
+
+
+def _answer(
+    request: Request,
+    kind: Kind,
+    query: str,
+    matches: list[Match],
+    month: str | None,
+    *,
+    fuzzy: bool = False,
+) -> Message:
+    """One match is answered with its card (that month's copy when a month was asked for);
+    several give a pick list."""
+    matches = _unique(matches)
+    if month:
+        finder = request.services.finder
+        in_month = [m for m in (finder.in_period(m, month) for m in matches) if m is not None]
+        if not in_month:
+            return _not_in_month(kind, query, matches, month)
+        matches = in_month
+    if len(matches) == 1:
+        return _card(request, matches[0], kind, query, fuzzy=fuzzy)
+    return _pick_list(kind.value, query, matches, month)
+
+
+def _not_in_month(kind: Kind, query: str, matches: list[Match], month: str) -> Message:
+    spans: list[Span] = []
+    for m in matches[:5]:
+        for period in m.periods:
+            spans.append(command_span(cards.command_for(m.item.item, period)))
+    what = matches[0].item.item.title if len(matches) == 1 else f"“{echo(query)}”"
+    return Message(
+        (
+            Paragraph((Span(f"The {month} report has no {kind.value} {what}."),)),
+            Paragraph((Span("It is in: "), *joined(spans))),
+        )
+    )
+
+
+def no_such_month(request: Request, month: str) -> Message | None:
+    """None when ``month`` has a report, else a reply listing the months there are."""
+    periods = [r.period for r in request.services.store.reports()]
+    if month in periods:
+        return None
+    if not periods:
+        return Message.text("No reports yet. An admin can send me a report's .md file.")
+    return Message(
+        (
+            Paragraph((Span(f"There is no report for {month}."),)),
+            Paragraph((Span("Months: "), *joined(command_span(f"/latest {p}") for p in periods))),
+        )
+    )
+
+
+def _resolve(request: Request, kind: Kind, arg: str) -> Message:
+    """The forgiving lookup shared by /model, /paper and /topic, with an optional month."""
+    query, month = split_month(arg)
+    if not query:
+        return Message.text(f"Which {kind.value}? For example: /{kind.value} NAME {month}")
+    if month and (missing := no_such_month(request, month)) is not None:
+        return missing
     finder = request.services.finder
-    if query.startswith(("http://", "https://")) or "arxiv.org/" in query:
-        found = finder.by_url(kind.value, query)
+    if looks_like_link(query):
+        found = finder.by_link(query)
         if found:
-            return _card(request, found[0])
+            same = [m for m in found if m.item.item.kind is kind]
+            return _answer(request, kind, query, same or found, month)
+        if arxiv_id(query) or query.startswith(("http://", "https://")):
+            return Message(
+                (
+                    Paragraph((Span(f"No item links to “{echo(query)}”."),)),
+                    Context((Span("Search all text instead: "), command_span("/search " + query))),
+                )
+            )
     for step in (finder.by_name, finder.by_prefix):
         found = step(kind.value, query)
-        if len(found) == 1:
-            return _card(request, found[0])
         if found:
-            return _pick_list(kind.value, query, found)
+            return _answer(request, kind, query, found, month)
     if kind is not Kind.MODEL:
         hits = finder.search(query, kind=kind.value, limit=6)
-        if len(hits) == 1:
-            return _card(request, finder.by_name(kind.value, hits[0].item.title)[0])
-        if hits:
-            matches = [m for h in hits for m in finder.by_name(kind.value, h.item.title)[:1]]
-            return _pick_list(
-                kind.value, query, list({m.item.item.key: m for m in matches}.values())
-            )
-    fuzzy = finder.fuzzy(kind.value, query, cutoff=40.0)
+        matches = [m for h in hits for m in finder.by_name(kind.value, h.item.title)[:1]]
+        if matches:
+            return _answer(request, kind, query, matches, month)
+    fuzzy = finder.fuzzy(kind.value, query, cutoff=SUGGEST)
     close = [m for m in fuzzy if m.score >= CLOSE]
     if (
         close
         and close[0].score >= CLEAR
         and (len(close) == 1 or close[1].score < close[0].score - 5)
     ):
-        return _card(request, close[0])
+        return _answer(request, kind, query, close[:1], month, fuzzy=True)
     if close:
-        return _pick_list(kind.value, query, close)
-    return _closest_hint(
-        kind.value, query, fuzzy or finder.fuzzy(kind.value, query, limit=3, cutoff=0)
-    )
+        return _answer(request, kind, query, close, month, fuzzy=True)
+    return _closest_hint(kind.value, query, fuzzy)
 
 
 @command(
     "model",
-    usage="/model NAME",
+    usage="/model NAME [MONTH]",
     example="/model GLM-4.7",
     needs_arg=True,
     description="a model's card (forgiving: glm4.7, kimi k2)",
@@ -126,10 +231,10 @@ def model_command(request: Request) -> Message:
 
 @command(
     "paper",
-    usage="/paper QUERY",
+    usage="/paper QUERY [MONTH]",
     example="/paper rubrics as rewards",
     needs_arg=True,
-    description="a paper's card, by title words, short name or link",
+    description="a paper's card, by title words, short name, arXiv id or link",
 )
 def paper_command(request: Request) -> Message:
     return _resolve(request, Kind.PAPER, request.arg)
@@ -137,7 +242,7 @@ def paper_command(request: Request) -> Message:
 
 @command(
     "topic",
-    usage="/topic QUERY",
+    usage="/topic QUERY [MONTH]",
     example="/topic Agent Memory",
     needs_arg=True,
     description="a topic's trend, practice value and papers",
@@ -212,80 +317,3 @@ def themes_command(request: Request) -> Message:
             choices((f"Subscribe: {slug}", f"/subscribe {slug}") for slug in sorted(titles)),
         )
     )
-
-
-def _current_reports(request: Request) -> list[ReportRow]:
-    return request.services.store.reports()
-
-
-@command("latest", usage="/latest", example="/latest", description="what the newest report brought")
-def latest_command(request: Request) -> Message:
-    reports = _current_reports(request)
-    if not reports:
-        return Message.text("No reports yet. An admin can send me a report's .md file.")
-    newest = reports[0]
-    store = request.services.store
-    with store.engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(ItemRow.data)
-                .where(ItemRow.period == newest.period, ItemRow.removed.is_(False))
-                .order_by(ItemRow.position)
-            )
-            .scalars()
-            .all()
-        )
-    items = [Item.from_dict(d) for d in rows]
-    counts = Counter(i.kind.value for i in items)
-    blocks: list[Block] = [
-        Heading(f"{newest.title or 'Report'} ({newest.period})"),
-        Paragraph((Span(", ".join(f"{n} {k}s" for k, n in sorted(counts.items()))),)),
-    ]
-    radar = [i for i in items if i.kind is Kind.RADAR]
-    if radar:
-        blocks.append(Paragraph(cards.inline(radar[0].summary)))
-    by_theme: dict[str, list[Item]] = {}
-    for item in items:
-        if item.kind in (Kind.MODEL, Kind.TOPIC, Kind.INSIGHT):
-            by_theme.setdefault(item.theme_title, []).append(item)
-    for title, theme_items in by_theme.items():
-        blocks.append(Paragraph((Span(title, bold=True),)))
-        blocks.append(
-            BulletList(
-                tuple(
-                    (Span(i.title, url=i.url), Span(" "), Span(cards.command_for(i), code=True))
-                    for i in theme_items
-                )
-            )
-        )
-    others = [r.period for r in reports[1:6]]
-    if others:
-        blocks.append(Context((Span("Earlier months: " + ", ".join(others)),)))
-    web = request.services.web
-    link = web.url(report_path(newest.period)) if web is not None else None
-    return Message(tuple(blocks), web_url=link)
-
-
-@command(
-    "reports",
-    usage="/reports",
-    example="/reports",
-    admin_only=True,
-    description="the ingested reports (admins)",
-)
-def reports_command(request: Request) -> Message:
-    reports = _current_reports(request)
-    if not reports:
-        return Message.text("No reports yet. Send me a report's .md file to ingest it.")
-    bullets = tuple(
-        (
-            Span(r.period, bold=True),
-            Span(
-                f" — {r.item_count} items, {r.warning_count} warnings, "
-                f"uploaded by {r.uploaded_by} on "
-                f"{r.uploaded_at:%Y-%m-%d %H:%M} · sha256 {r.sha256[:12]}"
-            ),
-        )
-        for r in reports
-    )
-    return Message((Heading("Reports"), BulletList(bullets)))

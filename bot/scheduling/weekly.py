@@ -1,4 +1,4 @@
-"""Weekly schedules: parsing ``/subscribe`` arguments, and next and last run times.
+"""Weekly time arithmetic: parsing ``/subscribe`` arguments, and a schedule's next and last runs.
 
 Pure arithmetic over IANA timezones, so commands can show the next run without a running
 scheduler; :mod:`bot.scheduling.scheduler` runs the jobs with the same :class:`WeeklyTrigger`.
@@ -20,7 +20,7 @@ from digests.errors import DigestbotError
 from digests.text import echo
 
 if TYPE_CHECKING:
-    from bot.store.models import Subscription
+    from bot.store.models import SubscriptionRow
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = dict(
@@ -71,7 +71,7 @@ class Schedule:
     timezone: str
 
     @classmethod
-    def of(cls, sub: Subscription) -> Schedule:
+    def of(cls, sub: SubscriptionRow) -> Schedule:
         return cls(sub.day, sub.at_time, sub.timezone)
 
     def trigger(self) -> WeeklyTrigger:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, delete, distinct, func, select
 
 from bot.store.db import dialect_insert
-from bot.store.models import ActionToken, Feedback, ItemRow
+from bot.store.models import ActionTokenRow, FeedbackRow, ItemRow
 
 #: How long a stored button command stays valid: digests stay in a chat's history for weeks.
 TOKEN_TTL = timedelta(days=30)
@@ -29,12 +29,12 @@ def token_for(command: str) -> str:
 def keep_command(conn: Connection, command: str, now: datetime, ttl: timedelta = TOKEN_TTL) -> str:
     """Store ``command`` (or renew it) for ``ttl`` and return its token."""
     token = token_for(command)
-    stmt = dialect_insert(conn)(ActionToken).values(
+    stmt = dialect_insert(conn)(ActionTokenRow).values(
         token=token, command=command, created_at=now, expires_at=now + ttl
     )
     conn.execute(
         stmt.on_conflict_do_update(
-            index_elements=[ActionToken.token],
+            index_elements=[ActionTokenRow.token],
             set_={"command": command, "expires_at": now + ttl},
         )
     )
@@ -44,7 +44,9 @@ def keep_command(conn: Connection, command: str, now: datetime, ttl: timedelta =
 def command_of(conn: Connection, token: str, now: datetime) -> str | None:
     """The command stored under ``token``, or None when it is unknown or expired."""
     row = conn.execute(
-        select(ActionToken.command, ActionToken.expires_at).where(ActionToken.token == token)
+        select(ActionTokenRow.command, ActionTokenRow.expires_at).where(
+            ActionTokenRow.token == token
+        )
     ).first()
     if row is None or _aware(row.expires_at) <= now:
         return None
@@ -53,7 +55,9 @@ def command_of(conn: Connection, token: str, now: datetime) -> str | None:
 
 def purge_tokens(conn: Connection, now: datetime) -> int:
     """Delete expired tokens; returns how many."""
-    return conn.execute(delete(ActionToken).where(ActionToken.expires_at <= now)).rowcount or 0
+    return (
+        conn.execute(delete(ActionTokenRow).where(ActionTokenRow.expires_at <= now)).rowcount or 0
+    )
 
 
 def _aware(when: datetime) -> datetime:
@@ -87,16 +91,16 @@ def record_vote(
     Returns False when the same vote was there already.
     """
     before = conn.execute(
-        select(Feedback.vote).where(
-            Feedback.platform == platform,
-            Feedback.chat_id == chat_id,
-            Feedback.item_id == item_id,
-            Feedback.user_id == user_id,
+        select(FeedbackRow.vote).where(
+            FeedbackRow.platform == platform,
+            FeedbackRow.chat_id == chat_id,
+            FeedbackRow.item_id == item_id,
+            FeedbackRow.user_id == user_id,
         )
     ).scalar()
     if before == vote:
         return False
-    stmt = dialect_insert(conn)(Feedback).values(
+    stmt = dialect_insert(conn)(FeedbackRow).values(
         platform=platform,
         chat_id=chat_id[:100],
         item_id=item_id,
@@ -107,10 +111,10 @@ def record_vote(
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[
-                Feedback.platform,
-                Feedback.chat_id,
-                Feedback.item_id,
-                Feedback.user_id,
+                FeedbackRow.platform,
+                FeedbackRow.chat_id,
+                FeedbackRow.item_id,
+                FeedbackRow.user_id,
             ],
             set_={"vote": vote, "updated_at": now},
         )
@@ -133,10 +137,10 @@ def feedback_counts(conn: Connection) -> FeedbackCounts:
     count = func.count()
     row = conn.execute(
         select(
-            count.filter(Feedback.vote == UP),
-            count.filter(Feedback.vote == DOWN),
-            func.count(distinct(Feedback.item_id)),
-            func.count(distinct(Feedback.platform + ":" + Feedback.chat_id)),
-        ).select_from(Feedback)
+            count.filter(FeedbackRow.vote == UP),
+            count.filter(FeedbackRow.vote == DOWN),
+            func.count(distinct(FeedbackRow.item_id)),
+            func.count(distinct(FeedbackRow.platform + ":" + FeedbackRow.chat_id)),
+        ).select_from(FeedbackRow)
     ).one()
     return FeedbackCounts(*row)

@@ -29,6 +29,7 @@ ALIASES = (
     "paper",
     "themes",
     "latest",
+    "highlights",
     "subscribe",
     "unsubscribe",
     "subscriptions",
@@ -75,13 +76,14 @@ def _build(settings: Any, context: BuildContext) -> Channel:
         commands=(NAMESPACE, *(a for a in ALIASES if a in context.command_names)),
         namespace=NAMESPACE,
         threads=own.slack_threads,
+        images=context.images,
     )
 
 
-def _render(message: Message) -> str:
+def _render(message: Message, *, images: bool = True) -> str:
     from channels.slack.render import render_slack
 
-    return json.dumps(render_slack(message), ensure_ascii=False, indent=2)
+    return json.dumps(render_slack(message, images=images), ensure_ascii=False, indent=2)
 
 
 SPEC = PlatformSpec(

@@ -104,7 +104,7 @@ async def on_home_opened(channel: SlackChannel, event: dict[str, Any]) -> None:
         from channels.slack.render import render_blocks
 
         page = await handler.on_home("slack", user)
-        blocks = render_blocks(page.shown_blocks)[:HOME_BLOCKS]
+        blocks = render_blocks(page.shown_blocks, images=channel.images)[:HOME_BLOCKS]
         await channel.client.views_publish(user_id=user, view={"type": "home", "blocks": blocks})
 
     await channel.track(work)
@@ -127,7 +127,7 @@ async def post_threaded(
     handler = channel.handler
     if handler is None:
         return ids
-    rest = max(0, skip - len(render_slack(message)))
+    rest = max(0, skip - len(render_slack(message, images=channel.images)))
     for command in message.thread:
         card = await handler.on_command(
             Incoming(
@@ -136,7 +136,7 @@ async def post_threaded(
         )
         if card is None:
             continue
-        parts = len(render_slack(card))
+        parts = len(render_slack(card, images=channel.images))
         if rest >= parts:
             rest -= parts
             continue

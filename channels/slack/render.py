@@ -1,8 +1,10 @@
 """Render a neutral message as Slack ``chat.postMessage`` payloads (Block Kit with mrkdwn).
 
 All report text is escaped (exactly ``&`` ``<`` ``>``), so ``<!channel>`` or ``<@U123>`` in a
-report shows as text and never notifies anyone. Images become links, not image blocks: Slack
-fetches image urls itself and rejects the whole message when one fails. Pure: no Slack SDK import.
+report shows as text and never notifies anyone. Figures become image blocks with their alt text
+(``images=False``: links); Slack fetches image urls itself and rejects the whole message when one
+fails, so :func:`images_as_links` gives the same payload with links, for a second try. Pure: no
+Slack SDK import.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from channels.layout import clean_text, paginate, safe_url
+from channels.layout import clean_text, figure_url, paginate, safe_url
 from channels.slack.rich import actions_blocks, needs_rich, plain_spans, rich_chars, rich_text
 from digests.message import (
     Actions,
@@ -31,6 +33,8 @@ MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
 MAX_HEADER_CHARS = 150
 MAX_CONTEXT_ELEMENTS = 10
+MAX_ALT_CHARS = 2000
+MAX_IMAGE_URL = 3000
 #: Text across all blocks of one message. Slack documents no total, but rejects messages with
 #: ``msg_blocks_too_long`` at about 13k characters of blocks: stay well under that.
 MAX_MESSAGE_CHARS = 11_000
@@ -108,7 +112,11 @@ def _section(text: str) -> SlackBlock | None:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def render_block(block: Block, rich: bool = True) -> SlackBlock | None:
+def _image_link(url: str, alt: str) -> SlackBlock | None:
+    return _section("🖼 " + render_spans((Span(alt.strip() or "image", url=url),)))
+
+
+def render_block(block: Block, *, images: bool = True, rich: bool = True) -> SlackBlock | None:
     """One neutral block as one Slack block, or ``None`` when it has nothing to show.
 
     ``rich=False`` gives the mrkdwn form even where styles need ``rich_text`` (for measuring).
@@ -136,7 +144,16 @@ def render_block(block: Block, rich: bool = True) -> SlackBlock | None:
                 return None
             return _section("\n".join("&gt; " + line for line in text.split("\n")))
         case Image(url=url, alt=alt):
-            return _section("🖼 " + render_spans((Span(alt.strip() or "image", url=url),)))
+            shown = figure_url(url) if images else None
+            if shown and len(shown) <= MAX_IMAGE_URL:
+                alt_text = " ".join(clean_text(alt).split()) or "image"
+                return {
+                    "type": "image",
+                    "image_url": shown,
+                    # plain text, not mrkdwn: Slack shows it as is and never parses it
+                    "alt_text": alt_text[:MAX_ALT_CHARS],
+                }
+            return _image_link(url, alt)
         case Context(spans=s):
             # A context line holds mrkdwn only: styles that mrkdwn cannot place are dropped.
             text = render_spans(plain_spans(s) if needs_rich(s) else s)
@@ -150,7 +167,7 @@ def render_block(block: Block, rich: bool = True) -> SlackBlock | None:
     return None  # pragma: no cover - the Block union is exhaustive
 
 
-def render_blocks(blocks: Sequence[Block]) -> list[SlackBlock]:
+def render_blocks(blocks: Sequence[Block], *, images: bool = True) -> list[SlackBlock]:
     """The Slack blocks for a page of neutral blocks (buttons numbered through the page)."""
     out: list[SlackBlock] = []
     buttons = 0
@@ -158,9 +175,23 @@ def render_blocks(blocks: Sequence[Block]) -> list[SlackBlock]:
         if isinstance(block, Actions):
             out.extend(actions_blocks(block, buttons))
             buttons += len(block.buttons)
-        elif (rendered := render_block(block)) is not None:
+        elif (rendered := render_block(block, images=images)) is not None:
             out.append(rendered)
     return out
+
+
+def images_as_links(payload: dict[str, Any]) -> dict[str, Any]:
+    """The same payload with every image block turned into a link (Slack could not fetch one)."""
+    blocks = []
+    for block in payload.get("blocks", ()):
+        if block.get("type") == "image":
+            block = _image_link(block["image_url"], block.get("alt_text", "")) or block
+        blocks.append(block)
+    return {**payload, "blocks": blocks}
+
+
+def has_images(payload: dict[str, Any]) -> bool:
+    return any(b.get("type") == "image" for b in payload.get("blocks", ()))
 
 
 def block_chars(block: SlackBlock) -> list[int]:
@@ -198,7 +229,7 @@ def fallback_text(blocks: Sequence[Block]) -> str:
     return escape_truncated(plain, FALLBACK_CHARS)
 
 
-def render_slack(message: Message) -> list[dict[str, Any]]:
+def render_slack(message: Message, *, images: bool = True) -> list[dict[str, Any]]:
     """Render ``message`` as one or more ``chat.postMessage`` payloads (without ``channel``).
 
     Each payload has at most :data:`MAX_BLOCKS` blocks, :data:`MAX_SECTION_CHARS` per text and
@@ -207,7 +238,7 @@ def render_slack(message: Message) -> list[dict[str, Any]]:
     """
     payloads = []
     for page in paginate(message.shown_blocks, _fits):
-        blocks = render_blocks(page)
+        blocks = render_blocks(page, images=images)
         if not blocks:
             continue
         payloads.append(

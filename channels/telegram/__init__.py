@@ -73,19 +73,24 @@ def _build(settings: Any, context: BuildContext) -> Channel:
         commands=context.menu,
         webhook_url=own.telegram_webhook_url,
         webhook_secret=webhook_secret(own),
+        images=context.images,
         keep_command=context.keep_command,
     )
 
 
-def _render(message: Message) -> str:
-    from channels.telegram.render import render_telegram_parts
+def _render(message: Message, *, images: bool = True) -> str:
+    """The HTML parts, after a ``[link preview above the text: URL]`` line when the reply's
+    figure is shown as its preview; each part then its inline keyboard, a row a line, each
+    button with the command it sends."""
+    from channels.telegram.render import render_telegram_parts, telegram_send_kwargs
 
-    # Each part, then its inline keyboard: a row a line, each button with the command it sends.
+    preview = telegram_send_kwargs(message, images=images).get("preview_url")
+    head = [f"[link preview above the text: {preview}]"] if preview else []
     out = []
     for part in render_telegram_parts(message):
         keys = [" ".join(f"[{b.label} → {b.command}]" for b in row) for row in part.rows]
         out.append("\n".join([part.text, *keys]))
-    return "\n\n".join(out)
+    return "\n\n".join(head + out)
 
 
 def _limits(settings: Any) -> RateLimits:

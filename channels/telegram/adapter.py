@@ -113,6 +113,7 @@ class TelegramChannel:
         webhook_secret: str | None = None,
         poll_timeout: float = 10.0,
         request_timeout: float = 10.0,
+        images: bool = True,
         keep_command: Callable[[str], Awaitable[str]] | None = None,
         answer_within: float = 5.0,
     ) -> None:
@@ -127,11 +128,13 @@ class TelegramChannel:
             webhook_secret: Expected ``X-Telegram-Bot-Api-Secret-Token`` in webhook mode.
             poll_timeout: Long-poll timeout of ``getUpdates`` in seconds.
             request_timeout: Read/write/connect timeout of every other Bot API call.
+            images: Show a message's figure as its link preview (``DIGESTBOT_IMAGES``).
             keep_command: Stores a button command longer than ``callback_data`` holds and
                 returns its token (such buttons are left out without it).
             answer_within: A button press is answered (``answerCallbackQuery``) after at most
                 this many seconds, even when its command is still running.
         """
+        self._images = images
         self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._commands = list(commands)
         self._webhook_url = webhook_url
@@ -370,13 +373,23 @@ class TelegramChannel:
         """Send to a chat or a forum topic in it (``chat/topic``), buttons included."""
         from channels.telegram.render import render_telegram_parts, telegram_send_kwargs
 
-        options = telegram_send_kwargs(message)
+        options = telegram_send_kwargs(message, images=self._images)
         preview = LinkPreviewOptions(
             is_disabled=bool(options.get("disable_web_page_preview", True))
         )
+        if options.get("preview_url"):
+            # the figure, large and above the text, on the first part; the others show none
+            preview = LinkPreviewOptions(
+                is_disabled=False,
+                url=options["preview_url"],
+                show_above_text=True,
+                prefer_large_media=True,
+            )
         target, thread_id = split_address(chat_id)
         ids: list[str] = []
-        for part in render_telegram_parts(message)[skip:]:
+        for n, part in enumerate(render_telegram_parts(message)[skip:], skip):
+            if n > 0 and options.get("preview_url"):
+                preview = LinkPreviewOptions(is_disabled=True)
             reply = (
                 ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
             )

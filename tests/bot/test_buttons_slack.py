@@ -18,9 +18,9 @@ import aiohttp
 import pytest
 
 from bot.commands.actions import STALE
-from bot.commands.subscriptions import next_digest
 from bot.gateway import Gateway, seed_samples
 from bot.settings import load_settings
+from bot.store.digests import next_digest
 from bot.store.outbox import enqueue
 from bot.store.reports import Store
 from tests.fakes import wait_for

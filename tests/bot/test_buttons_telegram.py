@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.commands.actions import STALE
 from bot.gateway import Gateway, seed_samples
 from bot.settings import load_settings
-from bot.store.models import Chat, Subscription
+from bot.store.models import ChatRow, SubscriptionRow
 from bot.store.outbox import enqueue
 from bot.store.reports import Store
 from digests.message import Message
@@ -125,14 +125,14 @@ async def test_subscribe_button_obeys_the_group_rules(bot: Bot) -> None:
     store = Store.open(bot.db_url)
     try:
         with store.engine.connect() as conn:
-            assert conn.execute(select(Subscription.id)).first() is None
+            assert conn.execute(select(SubscriptionRow.id)).first() is None
         bot.tg.set_member(-700, 8, "administrator")
         before = len(bot.sent_to(-700))
         await bot.press(themes, 8, "Subscribe: clay")
         await wait_for(lambda: len(bot.sent_to(-700)) > before, within=15)
         assert "Subscribed this chat to" in bot.sent_to(-700)[-1].plain
         with store.engine.connect() as conn:
-            chats = conn.execute(select(Subscription.chat_id, Subscription.theme)).all()
+            chats = conn.execute(select(SubscriptionRow.chat_id, SubscriptionRow.theme)).all()
         assert [tuple(c) for c in chats] == [("-700", "clay")]
     finally:
         store.close()
@@ -206,7 +206,7 @@ async def test_forum_topic_subscription_and_a_deleted_topic(bot: Bot) -> None:
     store = Store.open(bot.db_url)
     try:
         with store.engine.connect() as conn:
-            subs = dict(conn.execute(select(Subscription.theme, Subscription.chat_id)).all())
+            subs = dict(conn.execute(select(SubscriptionRow.theme, SubscriptionRow.chat_id)).all())
         assert subs == {"clay": "-100500/42", "chisel": "-100500"}
         # A digest for the topic goes into the topic; once the topic is deleted, the topic's
         # subscription is deactivated as a gone chat's is, and the group's other one stays.
@@ -223,8 +223,12 @@ async def test_forum_topic_subscription_and_a_deleted_topic(bot: Bot) -> None:
         outbox.wake()
         await outbox.drain()
         with store.engine.connect() as conn:
-            active = dict(conn.execute(select(Subscription.theme, Subscription.active)).all())
-            gone = conn.execute(select(Chat.chat_id).where(Chat.active.is_(False))).scalars().all()
+            active = dict(conn.execute(select(SubscriptionRow.theme, SubscriptionRow.active)).all())
+            gone = (
+                conn.execute(select(ChatRow.chat_id).where(ChatRow.active.is_(False)))
+                .scalars()
+                .all()
+            )
         assert active == {"clay": False, "chisel": True}
         assert list(gone) == ["-100500/42"]
     finally:

@@ -108,6 +108,13 @@ def assert_slack_payload(payload: dict[str, Any]) -> None:
             for button in block["elements"]:
                 assert 0 < len(button["text"]["text"]) <= 75
                 assert 0 < len(button["value"]) <= 2000
+        elif block["type"] == "image":
+            # Slack's image block: a public http(s) url and a plain-text alt text (never parsed)
+            assert set(block) == {"type", "image_url", "alt_text"}
+            assert block["image_url"].startswith(("https://", "http://"))
+            assert len(block["image_url"]) <= 3000
+            assert 0 < len(block["alt_text"]) <= 2000
+            assert not _CONTROL.search(block["alt_text"])
         else:
             assert block == {"type": "divider"}
     ids = [b["action_id"] for bl in blocks if bl["type"] == "actions" for b in bl["elements"]]

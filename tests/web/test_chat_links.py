@@ -11,7 +11,6 @@ from html import unescape
 
 import pytest
 
-from bot.commands.services import Services
 from bot.scheduling.scheduler import Scheduler
 from bot.store.reports import Store
 from bot.web.links import WebLinks
@@ -64,11 +63,10 @@ async def test_a_digest_links_its_theme_page_and_the_link_opens(sqlite_url: str)
     store = Store.open(sqlite_url)
     try:
         async for site in serve(sqlite_url):
-            services = Services(store=store, web=site.links)
             day, at, _missed = _minute(datetime.now(UTC), 30)
             subscribe(store, "clay", day=day, at=at, tz="UTC")
             # A run missed a moment ago is made when the scheduler starts.
-            scheduler = Scheduler(store, services=services)
+            scheduler = Scheduler(store, web_url=site.links.theme_url)
             await scheduler.start()
             try:
                 await eventually(lambda: bool(outbox(store)))
@@ -96,7 +94,7 @@ async def test_a_scheduled_job_links_the_theme_page(sqlite_url: str) -> None:
         day, at, _ = _minute(datetime.now(UTC), 0)
         # Subscribed after this minute's run time: only the job itself makes this run.
         sub = subscribe(store, "hands", day=day, at=at, tz="UTC", created=datetime.now(UTC))
-        scheduler = Scheduler(store, services=Services(store=store, web=links))
+        scheduler = Scheduler(store, web_url=links.theme_url)
         await scheduler.start()
         try:
             job = scheduler.job(sub)
