@@ -93,12 +93,14 @@ async def reply_errors(request: Request, call_next: Next) -> Message | None:
         return await call_next(request)
     except Exception:
         log.exception(
-            "%s failed: platform=%s chat=%s",
+            "%s failed: platform=%s chat=%s%s",
             "upload" if request.upload else f"/{request.name}",
             request.platform,
             request.chat_id,
+            " (a button press)" if request.pressed else "",
         )
-        return Message.text(SORRY)
+        # A press gets the apology as a notice: the presser alone sees it.
+        return Message.text(SORRY, notice=request.pressed)
 
 
 def count(metrics: Metrics) -> Middleware:
