@@ -103,7 +103,14 @@ def digest_of(
         raise ValueError("a digest needs at least one item")
     title = theme_title or chosen[0].item.theme_title or chosen[0].item.theme
     link = web_url(chosen[0].item.theme) if web_url is not None else None
-    message = digest_message(title, week_label(when), [c.item for c in chosen], remaining, link)
+    message = digest_message(
+        title,
+        week_label(when),
+        [c.item for c in chosen],
+        remaining,
+        link,
+        item_ids=[c.id for c in chosen],
+    )
     return Digest(message, tuple(c.id for c in chosen), max(remaining, 0))
 
 

@@ -45,6 +45,7 @@ class Request:
 
     ``spec`` is None for a command the set does not know (and for plain text in a direct chat,
     where ``name`` is empty); ``raw_arg`` is the argument as typed, ``arg`` the cleaned one.
+    ``pressed`` when a button sent it; ``full`` asks a card for its folded parts whole.
     """
 
     name: str
@@ -60,6 +61,8 @@ class Request:
     raw_arg: str = ""
     incoming: Incoming | None = None
     upload: Upload | None = None
+    pressed: bool = False
+    full: bool = False
 
     @property
     def delivery_id(self) -> str | None:

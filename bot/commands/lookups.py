@@ -12,17 +12,16 @@ from dataclasses import replace
 
 from sqlalchemy import func, select
 
+from bot.commands.actions import card_buttons, choices, search_page
 from bot.commands.core import Request, command, echo
 from bot.store.models import ItemRow
 from bot.store.search import Match
-from bot.web.links import search_path
 from digests import cards
 from digests.items import Item, Kind
 from digests.message import (
     Block,
     BulletList,
     Context,
-    Divider,
     Heading,
     Message,
     Paragraph,
@@ -64,10 +63,10 @@ def _card(
         )
     elif fuzzy and normalize_name(query) not in _names(item):
         notes.append(Context((Span(f"Closest match for “{echo(query)}”"),)))
-    if not notes:
-        return message
-    head, *rest = message.blocks
-    return replace(message, blocks=(head, *notes, *rest))
+    if notes:
+        head, *rest = message.blocks
+        message = replace(message, blocks=(head, *notes, *rest))
+    return card_buttons(request, message, match)
 
 
 def _names(item: Item) -> set[str]:
@@ -87,6 +86,9 @@ def _pick_list(kind: str, query: str, matches: list[Match], month: str | None) -
         (
             Paragraph((Span(f"Several {kind}s match “{echo(query)}”. Which one?"),)),
             BulletList(bullets),
+            choices(
+                (m.item.item.title, cards.command_for(m.item.item, month)) for m in matches[:8]
+            ),
         ),
     )
 
@@ -257,25 +259,7 @@ def topic_command(request: Request) -> Message:
     description="the best items for Chinese or English text",
 )
 def search_command(request: Request) -> Message:
-    hits = request.services.finder.search(request.arg, limit=6)
-    if not hits:
-        return Message.text(f"Nothing matches “{echo(request.arg)}”. Try fewer or other words.")
-    blocks: list[Block] = [Heading(f"Search: {echo(request.arg, 80)}")]
-    newest = request.services.finder.newest_periods(hits)
-    for n, hit in enumerate(hits):
-        if n:
-            blocks.append(Divider())
-        item = hit.item
-        blocks.append(Context((Span(f"{item.kind.value} · {item.period} · {item.theme_title}"),)))
-        # a hit in an older month opens that month's copy, not the newest one
-        older = newest.get(item.key, item.period) != item.period
-        blocks.extend(
-            cards.digest_entry(item, cards.command_for(item, item.period if older else None))
-        )
-    web = request.services.web
-    return Message(
-        tuple(blocks), web_url=web.url(search_path(), q=request.arg) if web is not None else None
-    )
+    return search_page(request, request.arg, 1)
 
 
 def _papers_of(request: Request, topic: Item) -> list[Item]:
@@ -330,5 +314,6 @@ def themes_command(request: Request) -> Message:
                     Span("/subscribe clay mon 09:00", code=True),
                 )
             ),
+            choices((f"Subscribe: {slug}", f"/subscribe {slug}") for slug in sorted(titles)),
         )
     )

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from sqlalchemy import Engine
 
 from bot.commands.core import Request, command
+from bot.store.actions import feedback_counts
 from bot.store.status import outbox_status
 from digests.message import Context, Heading, Message, Paragraph, spans
 
@@ -62,6 +63,7 @@ def status_gauges(engine: Engine, ttl: float = 5.0) -> Callable[[], dict[str, tu
 def status_command(request: Request) -> Message:
     with request.services.store.engine.connect() as conn:
         s = outbox_status(conn)
+        votes = feedback_counts(conn)
     lines = [
         f"Queue: {s.pending:,} pending ({s.due:,} due, {s.in_flight:,} sending, "
         f"{s.retrying:,} retrying)",
@@ -71,6 +73,8 @@ def status_command(request: Request) -> Message:
         f"{s.maybe_retrying:,} being tried once more",
         f"Deactivated: {s.deactivated_chats:,} chats, {s.deactivated_subscriptions:,} "
         "subscriptions",
+        f"Feedback: {votes.up:,} 👍, {votes.down:,} 👎 on {votes.items:,} items "
+        f"from {votes.chats:,} chats",
         *(f"Problem: {line}" for line in request.services.problems()),
     ]
     return Message(
