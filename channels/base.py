@@ -72,6 +72,8 @@ class Incoming:
     may manage this chat (Telegram chat administrators; Slack channel members).
     ``delivery_id`` is the platform's id of the delivery when the platform may deliver it twice
     (a retried webhook update or event); the gateway answers each id once.
+    ``language`` is the sender's language as the platform reports it (Telegram ``language_code``,
+    Slack ``locale``, the console's ``LANG``), None when unknown.
     """
 
     platform: str
@@ -82,6 +84,7 @@ class Incoming:
     chat_title: str = ""
     is_chat_admin: Callable[[], Awaitable[bool]] = _never_admin
     delivery_id: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)

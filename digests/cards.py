@@ -28,6 +28,7 @@ from digests.message import (
     Span,
     Spans,
 )
+from digests.words import ENGLISH, N_, Words
 
 #: A part longer than this (characters) is shown as a folded quote instead of a bullet.
 LONG_PART = 400
@@ -42,6 +43,48 @@ _STYLES = {"strong": "bold", "em": "italic"}
 
 
 _MARKUP = re.compile(r"[*_`\[\]<>!\\&]")
+
+#: Column names the parser takes from a report's headers; other headers are shown as written.
+SECTION_NAMES = (
+    N_("Mechanism"),
+    N_("Capability"),
+    N_("Value"),
+    N_("Trend"),
+    N_("Practice Value"),
+)
+
+
+def kind_name(kind: Kind, words: Words = ENGLISH) -> str:
+    """``model``, ``paper``… in the reader's language."""
+    match kind:
+        case Kind.MODEL:
+            return words.gettext("model")
+        case Kind.PAPER:
+            return words.gettext("paper")
+        case Kind.TOPIC:
+            return words.gettext("topic")
+        case Kind.RADAR:
+            return words.gettext("radar")
+    return words.gettext("insight")
+
+
+def kind_count(kind: str, n: int, words: Words = ENGLISH) -> str:
+    """``1 model``, ``3 papers``, ``2 个模型``: a count of items of one kind, plural right."""
+    num = words.number(n)
+    match kind:
+        case "model":
+            text = words.ngettext("{n} model", "{n} models", n)
+        case "paper":
+            text = words.ngettext("{n} paper", "{n} papers", n)
+        case "topic":
+            text = words.ngettext("{n} topic", "{n} topics", n)
+        case "radar":
+            text = words.ngettext("{n} radar", "{n} radars", n)
+        case "insight":
+            text = words.ngettext("{n} insight", "{n} insights", n)
+        case _:
+            text = words.ngettext("{n} item", "{n} items", n)
+    return text.format(n=num)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -139,8 +182,8 @@ def _link(url: str | None) -> tuple[Block, ...]:
     return (Paragraph((Span("🔗 "), Span(_link_label(url), url=url))),) if url else ()
 
 
-def _meta(item: Item, *extra: str) -> Context:
-    bits = [item.kind.value, item.period, item.theme_title, *extra]
+def _meta(item: Item, words: Words, *extra: str) -> Context:
+    bits = [kind_name(item.kind, words), item.period, item.theme_title, *extra]
     return Context((Span(" · ".join(b for b in bits if b)),))
 
 
@@ -177,7 +220,7 @@ def _parts_or_summary(item: Item) -> list[Block]:
     return [Paragraph(inline(item.summary))] if item.summary.strip() else []
 
 
-def _sections(item: Item) -> list[Block]:
+def _sections(item: Item, words: Words) -> list[Block]:
     """Each section (column) titled, with its parts; untitled parts first."""
     order: dict[str, list[Part]] = {}
     for part in item.parts:
@@ -185,55 +228,62 @@ def _sections(item: Item) -> list[Block]:
     blocks: list[Block] = []
     for section, parts in order.items():
         if section:
-            blocks.append(Paragraph((Span(section, bold=True),)))
+            blocks.append(Paragraph((Span(words.gettext(section), bold=True),)))
         blocks.extend(_parts(parts, item.title))
     return blocks
 
 
-def _images(item: Item) -> list[Block]:
+def _images(item: Item, words: Words) -> list[Block]:
     images: list[Block] = []
     texts = [p.text for p in item.parts]
     for n, image in enumerate(item.images, 1):
         alt = image.alt.strip()
         if not alt or _FILENAME_ALT.match(alt) or any(alt in t for t in texts):
-            alt = f"{item.title} · figure {n}"
+            alt = words.gettext("{title} · figure {n}").format(title=item.title, n=n)
         images.append(Image(image.url, alt))
     return images
 
 
-def _footer(item: Item, other_periods: Sequence[str]) -> tuple[Block, ...]:
+def _footer(item: Item, other_periods: Sequence[str], words: Words) -> tuple[Block, ...]:
     others = [p for p in other_periods if p != item.period]
     if not others:
         return ()
-    return (Context((Span("Also in: " + ", ".join(others)),)),)
+    text = words.gettext("Also in: {periods}").format(periods=words.join(others))
+    return (Context((Span(text),)),)
 
 
-def _card(item: Item, body: Sequence[Block], other_periods: Sequence[str], *extra: str) -> Message:
+def _card(
+    item: Item,
+    body: Sequence[Block],
+    other_periods: Sequence[str],
+    words: Words,
+    *extra: str,
+) -> Message:
     blocks = (
         Heading(item.title),
-        _meta(item, *extra),
+        _meta(item, words, *extra),
         *_link(item.url),
         *body,
-        *_images(item),
-        *_footer(item, other_periods),
+        *_images(item, words),
+        *_footer(item, other_periods, words),
     )
     return Message(blocks, link_preview=False, tags=(item.kind.value, item.theme))
 
 
-def model_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
+def model_card(item: Item, other_periods: Sequence[str] = (), words: Words = ENGLISH) -> Message:
     """A model: name, period and theme, link, each column's labelled parts, images."""
-    return _card(item, _sections(item), other_periods)
+    return _card(item, _sections(item, words), other_periods, words)
 
 
-def paper_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
+def paper_card(item: Item, other_periods: Sequence[str] = (), words: Words = ENGLISH) -> Message:
     """A paper: title, link, topic, then its labelled paragraphs (场景/问题, 方法思路, …)."""
-    topic = f"topic: {item.topic}" if item.topic else ""
-    return _card(item, _parts(item.parts, item.title), other_periods, topic)
+    topic = words.gettext("topic: {topic}").format(topic=item.topic) if item.topic else ""
+    return _card(item, _parts(item.parts, item.title), other_periods, words, topic)
 
 
-def topic_card(item: Item, papers: Sequence[Item] = ()) -> Message:
+def topic_card(item: Item, papers: Sequence[Item] = (), words: Words = ENGLISH) -> Message:
     """A topic: trend and practice value by column, then its papers with their commands."""
-    body = _sections(item)
+    body = _sections(item, words)
     entries: list[Spans] = [
         (Span(p.title, url=p.url), Span("  "), Span(command_for(p), code=True)) for p in papers
     ]
@@ -244,44 +294,54 @@ def topic_card(item: Item, papers: Sequence[Item] = ()) -> Message:
         if title not in known
     ]
     if entries:
-        body += [Paragraph((Span("Papers", bold=True),)), BulletList(tuple(entries))]
-    return _card(item, body, ())
+        papers_label = words.gettext("Papers")
+        body += [Paragraph((Span(papers_label, bold=True),)), BulletList(tuple(entries))]
+    return _card(item, body, (), words)
 
 
-def insight_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
+def insight_card(item: Item, other_periods: Sequence[str] = (), words: Words = ENGLISH) -> Message:
     """An insight: its label as the heading and its text."""
-    return _card(item, _parts_or_summary(item), other_periods)
+    return _card(item, _parts_or_summary(item), other_periods, words)
 
 
-def radar_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
+def radar_card(item: Item, other_periods: Sequence[str] = (), words: Words = ENGLISH) -> Message:
     """The industry radar: its summary text and the image."""
-    return _card(item, _parts_or_summary(item), other_periods)
+    return _card(item, _parts_or_summary(item), other_periods, words)
 
 
-def card(item: Item, other_periods: Sequence[str] = (), papers: Sequence[Item] = ()) -> Message:
+def card(
+    item: Item,
+    other_periods: Sequence[str] = (),
+    papers: Sequence[Item] = (),
+    words: Words = ENGLISH,
+) -> Message:
     """The full card for any item; ``papers`` are used for topics, ``other_periods`` otherwise."""
     match item.kind:
         case Kind.MODEL:
-            return model_card(item, other_periods)
+            return model_card(item, other_periods, words)
         case Kind.PAPER:
-            return paper_card(item, other_periods)
+            return paper_card(item, other_periods, words)
         case Kind.TOPIC:
-            return topic_card(item, papers)
+            return topic_card(item, papers, words)
         case Kind.RADAR:
-            return radar_card(item, other_periods)
-    return insight_card(item, other_periods)
+            return radar_card(item, other_periods, words)
+    return insight_card(item, other_periods, words)
 
 
-def digest_entry(item: Item) -> tuple[Block, ...]:
+def digest_entry(item: Item, words: Words = ENGLISH) -> tuple[Block, ...]:
     """One bite-size digest entry: the title with its link, the summary, the command for more."""
     title = Paragraph((Span(item.title, bold=True, url=item.url),))
     summary = (Paragraph(inline(item.summary)),) if item.summary.strip() else ()
-    more = Context((Span("More: "), Span(command_for(item), code=True)))
+    more = Context((Span(words.gettext("More: ")), Span(command_for(item), code=True)))
     return (title, *summary, more)
 
 
 def digest_message(
-    theme_title: str, period_label: str, items: Sequence[Item], remaining: int
+    theme_title: str,
+    period_label: str,
+    items: Sequence[Item],
+    remaining: int,
+    words: Words = ENGLISH,
 ) -> Message:
     """A weekly digest: a heading, the entries separated by dividers, and what is left."""
     blocks: list[Block] = [
@@ -290,11 +350,14 @@ def digest_message(
     for n, item in enumerate(items):
         if n:
             blocks.append(Divider())
-        blocks.extend(digest_entry(item))
+        blocks.extend(digest_entry(item, words))
     if remaining > 0:
         slug = items[0].theme if items else ""
-        hint = f"{remaining} more to come" + (f" · preview: /digest {slug}" if slug else "")
+        more = words.ngettext("{n} more to come", "{n} more to come", remaining)
+        hint = more.format(n=words.number(remaining))
+        if slug:
+            hint += words.gettext(" · preview: /digest {theme}").format(theme=slug)
     else:
-        hint = "That's everything in this theme for now."
+        hint = words.gettext("That's everything in this theme for now.")
     blocks += [Divider(), Context((Span(hint),))]
     return Message(tuple(blocks), link_preview=False, tags=("digest",))

@@ -15,6 +15,7 @@ from datetime import datetime
 from digests.cards import digest_message
 from digests.items import Item
 from digests.message import Context, Heading, Message, Paragraph, Span
+from digests.words import ENGLISH, Words
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,10 @@ def unsent(candidates: Iterable[Candidate], taken: Collection[int]) -> list[Cand
     return [c for c in pool if c.id not in taken and newest[c.item.key] == c.item.period]
 
 
-def week_label(when: datetime) -> str:
-    """``week of 2 Mar 2026`` for an aware local datetime."""
+def week_label(when: datetime, words: Words = ENGLISH) -> str:
+    """``week of 2 Mar 2026`` (``2026年3月2日当周``) for an aware local datetime."""
     _require_aware(when)
-    return f"week of {when.day} {when:%b %Y}"
+    return words.gettext("week of {date}").format(date=words.date(when))
 
 
 def compose_digest(
@@ -62,6 +63,7 @@ def compose_digest(
     *,
     when: datetime,
     theme_title: str | None = None,
+    words: Words = ENGLISH,
 ) -> Digest | None:
     """The next digest of a theme for one chat, or None when nothing new is left.
 
@@ -71,6 +73,7 @@ def compose_digest(
         size: at most this many items.
         when: the (aware) time the digest is for, in the subscriber's timezone; it labels the digest.
         theme_title: the heading; by default the newest candidate's theme title.
+        words: the chat's language (labels, dates, plurals).
     """
     _require_aware(when)
     if size < 1:
@@ -80,17 +83,27 @@ def compose_digest(
         return None
     chosen = todo[:size]
     title = theme_title or chosen[0].item.theme_title or chosen[0].item.theme
-    message = digest_message(title, week_label(when), [c.item for c in chosen], len(todo) - size)
+    message = digest_message(
+        title, week_label(when, words), [c.item for c in chosen], len(todo) - size, words
+    )
     return Digest(message, tuple(c.id for c in chosen), max(len(todo) - size, 0))
 
 
-def nothing_new(theme_title: str, when: datetime) -> Message:
+def nothing_new(theme_title: str, when: datetime, words: Words = ENGLISH) -> Message:
     """The short note posted when a run finds nothing new and the setting asks to post anyway."""
     return Message(
         (
-            Heading(f"{theme_title} · {week_label(when)}"),
-            Paragraph((Span("Nothing new this week: you have had every item of this theme."),)),
-            Context((Span("New items arrive with the next monthly report."),)),
+            Heading(f"{theme_title} · {week_label(when, words)}"),
+            Paragraph(
+                (
+                    Span(
+                        words.gettext(
+                            "Nothing new this week: you have had every item of this theme."
+                        )
+                    ),
+                )
+            ),
+            Context((Span(words.gettext("New items arrive with the next monthly report.")),)),
         ),
         tags=("digest", "empty"),
     )

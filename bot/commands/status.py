@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, func, or_, select
 
 from bot.commands.core import Request, command
+from bot.i18n import N_
 from bot.store.models import Chat, OutboxRow, OutboxWorkerRow, Subscription
 from bot.store.outbox import DEAD, PENDING, SENT
 from digests.message import Context, Heading, Message, Paragraph, spans
@@ -112,22 +113,37 @@ def status_gauges(engine: Engine, ttl: float = 5.0) -> Callable[[], dict[str, tu
     usage="/status",
     example="/status",
     admin_only=True,
-    description="delivery queue, failures and gone chats",
+    description=N_("delivery queue, failures and gone chats"),
 )
 def status_command(request: Request) -> Message:
     s = outbox_status(request.services.store.engine)
+    n = request.words.number
     lines = [
-        f"Queue: {s.pending:,} pending ({s.due:,} due, {s.in_flight:,} sending, "
-        f"{s.retrying:,} retrying)",
-        f"Last 24 h: {s.sent_24h:,} sent, {s.failed_24h:,} failed",
-        f"Dead letters: {s.dead:,}",
-        f"Deactivated: {s.deactivated_chats:,} chats, {s.deactivated_subscriptions:,} "
-        "subscriptions",
+        request._(
+            "Queue: {pending} pending ({due} due, {sending} sending, {retrying} retrying)"
+        ).format(
+            pending=n(s.pending), due=n(s.due), sending=n(s.in_flight), retrying=n(s.retrying)
+        ),
+        request._("Last 24 h: {sent} sent, {failed} failed").format(
+            sent=n(s.sent_24h), failed=n(s.failed_24h)
+        ),
+        request._("Dead letters: {n}").format(n=n(s.dead)),
+        request._("Deactivated: {chats}, {subscriptions}").format(
+            chats=request.ngettext("{n} chat", "{n} chats", s.deactivated_chats).format(
+                n=n(s.deactivated_chats)
+            ),
+            subscriptions=request.ngettext(
+                "{n} subscription", "{n} subscriptions", s.deactivated_subscriptions
+            ).format(n=n(s.deactivated_subscriptions)),
+        ),
     ]
+    workers = request.ngettext(
+        "{n} outbox worker running", "{n} outbox workers running", s.workers
+    ).format(n=n(s.workers))
     return Message(
         (
-            Heading("Delivery status"),
+            Heading(request._("Delivery status")),
             *(Paragraph(spans(line)) for line in lines),
-            Context(spans(f"{s.workers} outbox worker(s) running")),
+            Context(spans(workers)),
         )
     )

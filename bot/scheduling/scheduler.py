@@ -36,8 +36,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
 from bot.commands.subscriptions import all_subscriptions, known_themes, next_digest
+from bot.i18n import translator
 from bot.scheduling.weekly import Schedule
 from bot.store.db import make_engine
+from bot.store.languages import digest_language
 from bot.store.models import Chat, OutboxRow, Subscription
 from bot.store.outbox import enqueue
 from bot.store.reports import Store
@@ -120,13 +122,14 @@ def make_digest_due(
         if chat is not None and not chat.active:
             return None
         when = scheduled_for.astimezone(ZoneInfo(sub.timezone))
-        digest = next_digest(conn, sub.platform, sub.chat_id, sub.theme, sub.size, when)
+        words = translator(digest_language(conn, sub.platform, sub.chat_id))
+        digest = next_digest(conn, sub.platform, sub.chat_id, sub.theme, sub.size, when, words)
         message: Message
         if digest is not None:
             message, item_ids = digest.message, digest.item_ids
         elif post_empty:
             title = known_themes(conn).get(sub.theme, sub.theme)
-            message, item_ids = nothing_new(title, when), ()
+            message, item_ids = nothing_new(title, when, words), ()
         else:
             log.info("subscription %s: nothing new in %s", subscription_id, sub.theme)
             return None

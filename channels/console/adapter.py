@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -12,6 +13,16 @@ from digests.message import Message
 
 if TYPE_CHECKING:
     from aiohttp import web
+
+
+def console_language() -> str | None:
+    """The terminal's language from the locale variables (``zh_CN.UTF-8`` -> ``zh_CN``)."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            code = value.split(".")[0]
+            return None if code in ("C", "POSIX") else code
+    return None
 
 
 class ConsoleChannel:
@@ -52,6 +63,7 @@ class ConsoleChannel:
                         user_id=self._user,
                         text=line.rstrip("\n"),
                         chat_kind="console",
+                        language=console_language(),
                     )
                 )
                 if reply is not None:

@@ -199,7 +199,7 @@ class TelegramChannel:
             delivery = self._delivery_id(update)
             if msg.document is not None:
                 await self._on_document(msg, self._handler, delivery)
-            elif msg.text and msg.text.startswith("/"):
+            elif msg.text and msg.text.lstrip().startswith(("/", "／")):  # ／: Chinese IMEs
                 await self._on_command(msg, self._handler, delivery)
         except SendError as exc:
             log.warning("telegram: could not reply in chat %s: %s", msg.chat.id, exc)
@@ -224,7 +224,7 @@ class TelegramChannel:
         return command + rest
 
     async def _on_command(self, msg: TgMessage, handler: Handler, delivery: str | None) -> None:
-        text = self.own_command(msg.text or "")
+        text = self.own_command((msg.text or "").lstrip().replace("／", "/", 1))
         if text is None:
             return
         incoming = Incoming(
@@ -236,6 +236,7 @@ class TelegramChannel:
             chat_title=msg.chat.title or "",
             is_chat_admin=lambda: self._is_chat_admin(msg),
             delivery_id=delivery,
+            language=msg.from_user.language_code if msg.from_user is not None else None,
         )
         reply = await handler.on_command(incoming)
         if reply is not None:
