@@ -117,7 +117,12 @@ class Gateway:
                 await self.http.start()
                 stack.push_async_callback(self.http.stop)
             for channel in self.channels:
-                await channel.start(handler)
+                try:
+                    await channel.start(handler)
+                except Exception as exc:
+                    raise StartError(
+                        channel.name, _redact(f"{type(exc).__name__}: {exc}", settings.secrets())
+                    ) from exc
                 stack.push_async_callback(channel.stop)
                 log.info("channel %s started", channel.name)
             # Started after the channels it sends through, so stopped before them.
@@ -137,6 +142,12 @@ class Gateway:
             stack.push_async_callback(self.election.stop)
             self.metrics.add_gauges(status_gauges(self.store.engine))
             if settings.reports_dir is not None:
+                if not settings.reports_dir.is_dir():
+                    log.warning(
+                        "DIGESTBOT_REPORTS_DIR %s is not a folder: nothing is ingested from it "
+                        "until it exists",
+                        settings.reports_dir,
+                    )
                 watcher = asyncio.create_task(self._watch_reports(self.store, settings.reports_dir))
                 stack.callback(watcher.cancel)
             await self._wait_for_stop()
@@ -222,6 +233,24 @@ class Gateway:
                 except ReportError as exc:
                     log.warning("rejected %s", exc)
             await asyncio.sleep(self.watch_seconds)
+
+
+class StartError(Exception):
+    """A channel could not start (its platform unreachable, a token refused): one line."""
+
+    def __init__(self, channel: str, reason: str) -> None:
+        self.channel = channel
+        super().__init__(
+            f"{channel} could not start ({reason.splitlines()[0] if reason else 'no reason'}); "
+            f"check that {channel} is reachable from here and its DIGESTBOT_ settings are right"
+        )
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _scan(folder: Path) -> dict[Path, tuple[float, int]]:

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from aiohttp import web
 
 
+GREETING = "digestbot on the console: try /help, /model GLM-4.7 or /search 蒸馏; Ctrl-D ends."
+PROMPT = "> "
+
+
 def console_language() -> str | None:
     """The terminal's language from the locale variables (``zh_CN.UTF-8`` -> ``zh_CN``)."""
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
@@ -49,8 +53,15 @@ class ConsoleChannel:
         self._task = asyncio.create_task(self._loop(handler), name="console")
 
     async def _loop(self, handler: Handler) -> None:
+        # A person at a terminal gets one line of greeting and a prompt; piped input gets neither.
+        terminal = self._stdin.isatty()
+        if terminal:
+            self._stdout.write(GREETING + "\n")
         try:
             while True:
+                if terminal:
+                    self._stdout.write(PROMPT)
+                    self._stdout.flush()
                 line = await asyncio.to_thread(self._stdin.readline)
                 if not line:
                     break
