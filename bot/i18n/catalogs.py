@@ -24,8 +24,8 @@ TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 STAMP = datetime(2026, 12, 1, tzinfo=UTC)
 
 
-def po_path(language: str) -> Path:
-    return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+def po_path(language: str, locale_dir: Path = LOCALE_DIR) -> Path:
+    return locale_dir / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
 def extract() -> Catalog:
@@ -104,14 +104,14 @@ def _fields(text: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
 
 
-def problems() -> list[str]:
+def problems(locale_dir: Path = LOCALE_DIR) -> list[str]:
     """One line per string the code uses that a catalog lacks, and per stale ``.mo``."""
     template = extract()
     out: list[str] = []
     for language in LANGUAGES:
         if language == SOURCE:
             continue
-        path = po_path(language)
+        path = po_path(language, locale_dir)
         if not path.exists():
             out.append(f"{language}: no catalog at {path}; run python -m bot.i18n update")
             continue
