@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.platforms import spec, specs
 from bot.settings import Settings, SettingsError, load_settings
+from digests.errors import DigestbotError
 
 if TYPE_CHECKING:
     from bot.store.reports import Store
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from digests.message import Message
 
 
-class CliError(Exception):
+class CliError(DigestbotError):
     """A failure that ends the command with one line on stderr and a non-zero exit."""
 
 
@@ -283,24 +284,25 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     store.close()
     if reply is None:
         return 0
-    print(render_for(args.format, reply))
+    print(render_for(args.format, reply, images=settings.images))
     return 0
 
 
-def render_for(fmt: str, message: Message) -> str:
+def render_for(fmt: str, message: Message, *, images: bool = True) -> str:
     """A reply as the chosen channel would receive it (no chat SDK involved); ``text`` is the
-    local channel's rendering."""
+    local channel's rendering. ``images``: as ``DIGESTBOT_IMAGES`` says."""
     chosen = spec(fmt) if fmt != "text" else next(s for s in specs() if s.local)
     if chosen is None:
         raise CliError(f"--format {fmt!r} is not a platform")
-    return chosen.render(message)
+    return chosen.render(message, images=images)
 
 
 def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     """Print the next digest of a theme for a chat, without using it up."""
-    from datetime import UTC, datetime
-
-    from bot.commands.subscriptions import known_themes, preview
+    from bot.clock import utcnow
+    from bot.commands.subscriptions import preview
+    from bot.store.digests import known_themes
+    from bot.web.links import WebLinks
 
     platform, _, chat = args.chat.partition(":")
     if not platform or not chat:
@@ -320,7 +322,8 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
             theme,
             default_size=settings.digest_size,
             default_timezone=settings.timezone,
-            now=datetime.now(UTC),
+            now=utcnow(),
+            web_url=web.theme_url if (web := WebLinks.from_settings(settings)) else None,
         )
     finally:
         store.close()
@@ -330,19 +333,20 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_subscriptions(settings: Settings, args: argparse.Namespace) -> int:
     """List every subscription (inactive ones too) with its next run in its own timezone."""
-    from datetime import UTC, datetime
-
-    from bot.commands.subscriptions import all_subscriptions, subscription_lines
+    from bot.clock import utcnow
+    from bot.commands.subscriptions import subscription_lines
+    from bot.store.subscriptions import all_subscriptions
 
     store = _store(settings)
     try:
-        subs = all_subscriptions(store, active_only=False)
+        with store.engine.connect() as conn:
+            subs = all_subscriptions(conn, active_only=False)
     finally:
         store.close()
     if not subs:
         print("no subscriptions")
         return 0
-    for line in subscription_lines(subs, datetime.now(UTC)):
+    for line in subscription_lines(subs, utcnow()):
         print(line)
     return 0
 

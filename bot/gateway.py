@@ -24,10 +24,11 @@ from bot.http import HttpServer
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.scheduling.leader import LeaderElection
-from bot.scheduling.scheduler import Scheduler
+from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.settings import Settings
 from bot.store.ingest import IngestSummary, describe, ingest_file, markdown_text
 from bot.store.reports import Store
+from bot.web import routes as web_routes
 from channels.base import BuildContext, Channel
 from digests import ReportError, parse_report
 
@@ -78,6 +79,7 @@ class Gateway:
         self.outbox: OutboxWorker | None = None
         self.election: LeaderElection | None = None
         self.scheduler: Scheduler | None = None
+        self.subscription_changes = SubscriptionChanges()
 
     async def run(self) -> int:
         settings = self.settings
@@ -85,12 +87,16 @@ class Gateway:
             self._handle_signals(stack)
             self.store = await asyncio.to_thread(Store.open, settings.database_url)
             stack.callback(self.store.close)
+            # Before the HTTP server starts: /metrics never answers without the outbox gauges.
+            self.metrics.add_gauges(status_gauges(self.store.engine))
             # Samples are for trying digestbot on the console, never for a real chat deployment.
             if settings.local_only and not settings.reports_dir:
                 note = await asyncio.to_thread(seed_samples, self.store)
                 if note:
                     print(note, file=self.stdout or sys.stdout, flush=True)
-            self.services = Services.from_settings(settings, self.store)
+            self.services = Services.from_settings(
+                settings, self.store, subscriptions_changed=self.subscription_changes
+            )
             # Command replies share the outbox's limiter, at a higher priority.
             limiter = RateLimiter.from_settings(settings)
             store = self.store
@@ -108,12 +114,14 @@ class Gateway:
             handler = self.dispatcher
             self.channels = self._build_channels()
             port = settings.http_port
-            if port is None and not settings.local_only:
+            if port is None and (settings.public_url or not settings.local_only):
                 port = DEFAULT_HTTP_PORT
             if port is not None:
                 self.http = HttpServer(settings.http_host, port, self.metrics, self.health)
                 for channel in self.channels:
                     self.http.add_routes(channel.web_routes())
+                # The web face (pages and feeds), when DIGESTBOT_PUBLIC_URL is set.
+                self.http.add_routes(web_routes(self.store, self.services.finder, settings))
                 await self.http.start()
                 stack.push_async_callback(self.http.stop)
             for channel in self.channels:
@@ -140,7 +148,6 @@ class Gateway:
             )
             await self.election.start()
             stack.push_async_callback(self.election.stop)
-            self.metrics.add_gauges(status_gauges(self.store.engine))
             if settings.reports_dir is not None:
                 if not settings.reports_dir.is_dir():
                     log.warning(
@@ -155,11 +162,12 @@ class Gateway:
         return 0
 
     async def _start_scheduler(self) -> None:
-        assert self.services is not None
+        assert self.store is not None
         outbox, election = self.outbox, self.election
         self.scheduler = Scheduler.from_settings(
             self.settings,
-            self.services,
+            self.store,
+            changes=self.subscription_changes,
             on_enqueued=(lambda _row: outbox.wake()) if outbox is not None else None,
             is_leader=(lambda: election.is_leader) if election is not None else (lambda: True),
         )
@@ -192,6 +200,7 @@ class Gateway:
             command_names=self.dispatcher.commands.names() if self.dispatcher else (),
             stdin=self.stdin,
             stdout=self.stdout,
+            images=self.settings.images,
         )
         return [spec.build(self.settings, context) for spec in self.settings.platforms()]
 

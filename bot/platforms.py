@@ -15,6 +15,8 @@ from channels.base import PlatformSpec
 PLATFORMS = (
     "channels.telegram",
     "channels.slack",
+    "channels.lark",
+    "channels.discord",
     "channels.console",
 )
 

@@ -13,14 +13,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, create_model, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.platforms import specs
 from channels.base import PlatformSpec
+from digests.errors import DigestbotError
 
 
-class SettingsError(Exception):
+class SettingsError(DigestbotError):
     """A bad or contradictory setting; the message is one line naming it."""
 
 
@@ -47,9 +55,15 @@ class CoreSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     digest_size: int = Field(default=5, ge=1, le=20)
     post_empty_digest: bool = False
+    #: Figures in chat: Telegram link previews above the text, Slack image blocks.
+    images: bool = True
     misfire_grace_hours: float = Field(default=12.0, ge=0)
     leader_takeover_seconds: float = Field(default=30.0, gt=0)
     send_max_attempts: int = Field(default=5, ge=1)
+    public_url: str | None = None
+    web_secret: SecretStr | None = None
+    web_access: Literal["signed", "public"] = "signed"
+    web_link_days: float = Field(default=30.0, gt=0)
 
     @field_validator("timezone")
     @classmethod
@@ -85,6 +99,19 @@ class CoreSettings(BaseSettings):
                 raise ValueError(f"{entry!r} is not PLATFORM:USER_ID, e.g. {example}")
         return value
 
+    @model_validator(mode="after")
+    def _web_face(self) -> CoreSettings:
+        if self.public_url is not None:
+            if not self.public_url.startswith(("https://", "http://")):
+                raise ValueError("DIGESTBOT_PUBLIC_URL must be an http:// or https:// URL")
+            secret = self.web_secret.get_secret_value() if self.web_secret else ""
+            if self.web_access == "signed" and len(secret) < 16:
+                raise ValueError(
+                    "DIGESTBOT_PUBLIC_URL with signed links needs DIGESTBOT_WEB_SECRET "
+                    "(16 characters or more), or DIGESTBOT_WEB_ACCESS=public"
+                )
+        return self
+
     @property
     def admin_ids(self) -> frozenset[tuple[str, str]]:
         pairs = (e.strip().partition(":") for e in self.admins.split(",") if e.strip())
@@ -106,7 +133,10 @@ class CoreSettings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret in the settings, for redaction from logs."""
-        return [v for s in specs() for v in s.secrets(self) if v]
+        found = [v for s in specs() for v in s.secrets(self) if v]
+        if self.web_secret is not None:
+            found.append(self.web_secret.get_secret_value())
+        return found
 
     @property
     def is_postgres(self) -> bool:

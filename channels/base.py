@@ -5,13 +5,8 @@ An adapter translates. It turns platform updates into :class:`Incoming` commands
 :class:`Upload` files for the gateway's :class:`Handler`, and turns a neutral
 :class:`~digests.message.Message` into platform messages in :meth:`Channel.send`.
 
-Errors while sending are converted once, here, into :class:`SendError` subclasses::
-
-    SendError
-    ├── RetryLater(retry_after)     the platform asked us to slow down (429)
-    ├── ChatMoved(new_chat_id)      a Telegram group became a supergroup
-    ├── ChatGone                    blocked, kicked, archived, deleted: stop sending there
-    └── TransientSendError          5xx, timeouts, connection errors: retry with backoff
+Errors while sending are converted once, in the adapter, into the :class:`SendError` subclasses
+below (the whole error tree is drawn in :mod:`digests.errors`).
 """
 
 from __future__ import annotations
@@ -23,13 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from pydantic import BaseModel, SecretStr
 
+from digests.errors import DigestbotError
 from digests.message import Message
 
 if TYPE_CHECKING:
     from aiohttp import web
 
 
-class SendError(Exception):
+class SendError(DigestbotError):
     """A message could not be delivered.
 
     ``sent_ids`` holds the ids of the parts that were delivered before the failure, when a
@@ -67,9 +63,10 @@ async def _never_admin() -> bool:
 class Incoming:
     """A command someone sent: ``text`` is what they typed, e.g. ``/model GLM-4.7``.
 
-    ``chat_kind`` is ``private``, ``group``, ``supergroup``, ``channel`` (Telegram) or
-    ``channel``/``im`` (Slack), ``console``. ``is_chat_admin`` asks the platform whether the sender
-    may manage this chat (Telegram chat administrators; Slack channel members).
+    ``chat_kind`` is ``private``, ``group``, ``supergroup``, ``channel`` (Telegram),
+    ``channel``/``im`` (Slack), ``private``/``group`` (Lark, Discord), ``console``.
+    ``is_chat_admin`` asks the platform whether the sender may manage this chat (Telegram chat
+    administrators; Slack channel members; the Lark group's owner; Discord channel managers).
     ``delivery_id`` is the platform's id of the delivery when the platform may deliver it twice
     (a retried webhook update or event); the gateway answers each id once.
     ``language`` is the sender's language as the platform reports it (Telegram ``language_code``,
@@ -169,6 +166,14 @@ class BuildContext:
     command_names: Sequence[str] = ()
     stdin: TextIO | None = None
     stdout: TextIO | None = None
+    #: Figures in chat (``DIGESTBOT_IMAGES``).
+    images: bool = True
+
+
+class Renderer(Protocol):
+    """One reply as text, as ``digestbot ask --format NAME`` prints it."""
+
+    def __call__(self, message: Message, *, images: bool = True) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -199,7 +204,7 @@ class PlatformSpec:
     settings: type[BaseModel]
     configured: Callable[[Any], bool | None]
     build: Callable[[Any, BuildContext], Channel]
-    render: Callable[[Message], str]
+    render: Renderer
     rate_limits: Callable[[Any], RateLimits] = field(default=lambda settings: RateLimits())
     admin_id: str = r"\S+"
     admin_example: str = ""

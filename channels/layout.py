@@ -26,6 +26,7 @@ from digests.message import (
     Divider,
     Heading,
     Image,
+    Message,
     Paragraph,
     Quote,
     Span,
@@ -57,6 +58,20 @@ def safe_url(url: str | None) -> str | None:
         return None
     url = clean_text(url).strip()
     return url if _SAFE_URL.match(url) else None
+
+
+def figure_url(url: str | None) -> str | None:
+    """The url if a platform can fetch it as a picture (``http``/``https`` only), else ``None``."""
+    url = safe_url(url)
+    return url if url and url.lower().startswith(("http://", "https://")) else None
+
+
+def first_figure(message: Message) -> Image | None:
+    """The message's first image a platform can show (cards: the first part's figure)."""
+    for block in message.blocks:
+        if isinstance(block, Image) and figure_url(block.url):
+            return block
+    return None
 
 
 def utf16_len(text: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from digests.errors import DigestbotError, NotFound, ReportError, ReportTooLarge
+from digests.errors import DigestbotError, ReportError, ReportTooLarge
 from digests.items import HIGHLIGHTS, Image, Item, Kind, ParseWarning, Part, Report, Theme
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ __all__ = [
     "Image",
     "Item",
     "Kind",
-    "NotFound",
     "ParseWarning",
     "Part",
     "Report",

@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
 
+from digests.items import Image as ItemImage
 from digests.items import Item, Kind, Part
 from digests.message import (
     Block,
@@ -27,6 +29,7 @@ from digests.message import (
     Quote,
     Span,
     Spans,
+    command_span,
 )
 from digests.words import ENGLISH, N_, Words
 
@@ -43,48 +46,6 @@ _STYLES = {"strong": "bold", "em": "italic"}
 
 
 _MARKUP = re.compile(r"[*_`\[\]<>!\\&]")
-
-#: Column names the parser takes from a report's headers; other headers are shown as written.
-SECTION_NAMES = (
-    N_("Mechanism"),
-    N_("Capability"),
-    N_("Value"),
-    N_("Trend"),
-    N_("Practice Value"),
-)
-
-
-def kind_name(kind: Kind, words: Words = ENGLISH) -> str:
-    """``model``, ``paper``… in the reader's language."""
-    match kind:
-        case Kind.MODEL:
-            return words.gettext("model")
-        case Kind.PAPER:
-            return words.gettext("paper")
-        case Kind.TOPIC:
-            return words.gettext("topic")
-        case Kind.RADAR:
-            return words.gettext("radar")
-    return words.gettext("insight")
-
-
-def kind_count(kind: str, n: int, words: Words = ENGLISH) -> str:
-    """``1 model``, ``3 papers``, ``2 个模型``: a count of items of one kind, plural right."""
-    num = words.number(n)
-    match kind:
-        case "model":
-            text = words.ngettext("{n} model", "{n} models", n)
-        case "paper":
-            text = words.ngettext("{n} paper", "{n} papers", n)
-        case "topic":
-            text = words.ngettext("{n} topic", "{n} topics", n)
-        case "radar":
-            text = words.ngettext("{n} radar", "{n} radars", n)
-        case "insight":
-            text = words.ngettext("{n} insight", "{n} insights", n)
-        case _:
-            text = words.ngettext("{n} item", "{n} items", n)
-    return text.format(n=num)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -146,18 +107,61 @@ def inline(md: str) -> Spans:
     return tuple(out)
 
 
-def command_for(item: Item) -> str:
-    """The chat command that shows ``item``'s whole card, e.g. ``/model GLM-4.7``."""
+#: Column names the parser takes from a report's headers; other headers are shown as written.
+SECTION_NAMES = (
+    N_("Mechanism"),
+    N_("Capability"),
+    N_("Value"),
+    N_("Trend"),
+    N_("Practice Value"),
+)
+
+
+def kind_name(kind: Kind, words: Words = ENGLISH) -> str:
+    """``model``, ``paper``… in the reader's language."""
+    match kind:
+        case Kind.MODEL:
+            return words.gettext("model")
+        case Kind.PAPER:
+            return words.gettext("paper")
+        case Kind.TOPIC:
+            return words.gettext("topic")
+        case Kind.RADAR:
+            return words.gettext("radar")
+    return words.gettext("insight")
+
+
+def kind_count(kind: str, n: int, words: Words = ENGLISH) -> str:
+    """``1 model``, ``3 papers``, ``2 个模型``: a count of items of one kind, plural right."""
+    num = words.number(n)
+    match kind:
+        case "model":
+            text = words.ngettext("{n} model", "{n} models", n)
+        case "paper":
+            text = words.ngettext("{n} paper", "{n} papers", n)
+        case "topic":
+            text = words.ngettext("{n} topic", "{n} topics", n)
+        case "radar":
+            text = words.ngettext("{n} radar", "{n} radars", n)
+        case "insight":
+            text = words.ngettext("{n} insight", "{n} insights", n)
+        case _:
+            text = words.ngettext("{n} item", "{n} items", n)
+    return text.format(n=num)
+
+
+def command_for(item: Item, period: str | None = None) -> str:
+    """The chat command that shows ``item``'s whole card, e.g. ``/model GLM-4.7``; with
+    ``period``, that month's copy (``/model GLM-4.7 2025-12``). Highlights name their month."""
+    month = f" {period}" if period else ""
     match item.kind:
         case Kind.MODEL:
-            return f"/model {item.title}"
+            return f"/model {item.title}{month}"
         case Kind.PAPER:
-            return f"/paper {short_title(item.title)}"
+            return f"/paper {short_title(item.title)}{month}"
         case Kind.TOPIC:
-            return f"/topic {item.title}"
-        case Kind.RADAR:
-            return "/latest"
-    return f"/search {short_title(item.title)}"
+            return f"/topic {item.title}{month}"
+    return f"/highlights {item.period}"
 
 
 def short_title(title: str, limit: int = SHORT_TITLE) -> str:
@@ -196,22 +200,45 @@ def _part_spans(part: Part, title: str) -> Spans:
 
 def _parts(parts: Sequence[Part], title: str) -> list[Block]:
     """Short labelled parts as bullets, unlabelled ones as paragraphs, long ones as folded
-    quotes, in order."""
+    quotes, in order; a part's figures right after it."""
     blocks: list[Block] = []
     bullets: list[Spans] = []
-    for part in parts:
-        spans = _part_spans(part, title)
-        if len(part.text) <= LONG_PART and part.label and part.label != title:
-            bullets.append(spans)
-            continue
+
+    def flush() -> None:
         if bullets:
             blocks.append(BulletList(tuple(bullets)))
-            bullets = []
-        long = len(part.text) > LONG_PART
-        blocks.append(Quote(spans, expandable=True) if long else Paragraph(spans))
-    if bullets:
-        blocks.append(BulletList(tuple(bullets)))
+            bullets.clear()
+
+    for part in parts:
+        spans = _part_spans(part, title)
+        if part.images and not part.label and part.text.strip() in {i.alt for i in part.images}:
+            # the text is the figure's own description (the radar): the figure carries it
+            flush()
+            blocks.extend(_figure(image, "", title) for image in part.images)
+            continue
+        if not long_part(part) and part.label and part.label != title:
+            bullets.append(spans)
+        else:
+            flush()
+            blocks.append(Quote(spans, expandable=True) if long_part(part) else Paragraph(spans))
+        if part.images:
+            flush()
+            name = f"{title} · {part.label}" if part.label and part.label != title else title
+            blocks.extend(_figure(image, part.text, name) for image in part.images)
+    flush()
     return blocks
+
+
+def long_part(part: Part) -> bool:
+    return len(part.text) > LONG_PART
+
+
+def _figure(image: ItemImage, text: str, fallback: str) -> Image:
+    """An image block; an alt text that is a file name or repeats the text gives way."""
+    alt = image.alt.strip()
+    if not alt or _FILENAME_ALT.match(alt) or alt in text:
+        alt = fallback
+    return Image(image.url, alt)
 
 
 def _parts_or_summary(item: Item) -> list[Block]:
@@ -220,7 +247,7 @@ def _parts_or_summary(item: Item) -> list[Block]:
     return [Paragraph(inline(item.summary))] if item.summary.strip() else []
 
 
-def _sections(item: Item, words: Words) -> list[Block]:
+def _sections(item: Item, words: Words = ENGLISH) -> list[Block]:
     """Each section (column) titled, with its parts; untitled parts first."""
     order: dict[str, list[Part]] = {}
     for part in item.parts:
@@ -233,10 +260,14 @@ def _sections(item: Item, words: Words) -> list[Block]:
     return blocks
 
 
-def _images(item: Item, words: Words) -> list[Block]:
+def _images(item: Item, words: Words = ENGLISH) -> list[Block]:
+    """The item's figures that no part shows (a topic's, or from an older parse)."""
     images: list[Block] = []
     texts = [p.text for p in item.parts]
+    shown = {image for part in item.parts for image in part.images}
     for n, image in enumerate(item.images, 1):
+        if image in shown:
+            continue
         alt = image.alt.strip()
         if not alt or _FILENAME_ALT.match(alt) or any(alt in t for t in texts):
             alt = words.gettext("{title} · figure {n}").format(title=item.title, n=n)
@@ -245,19 +276,25 @@ def _images(item: Item, words: Words) -> list[Block]:
 
 
 def _footer(item: Item, other_periods: Sequence[str], words: Words) -> tuple[Block, ...]:
-    others = [p for p in other_periods if p != item.period]
+    """ "Also in: 2025-12 /model X 2025-12": each other month, with the command that opens it."""
+    others = [p for p in dict.fromkeys(other_periods) if p != item.period]
     if not others:
         return ()
-    text = words.gettext("Also in: {periods}").format(periods=words.join(others))
-    return (Context((Span(text),)),)
+    spans: list[Span] = [
+        Span(words.gettext("Also in: {periods}").format(periods=words.join(others)))
+    ]
+    for n, period in enumerate(others):
+        spans += [Span(" · " if n else " — "), command_span(command_for(item, period))]
+    return (Context(tuple(spans)),)
 
 
 def _card(
     item: Item,
     body: Sequence[Block],
     other_periods: Sequence[str],
-    words: Words,
     *extra: str,
+    web_url: str | None = None,
+    words: Words = ENGLISH,
 ) -> Message:
     blocks = (
         Heading(item.title),
@@ -267,21 +304,27 @@ def _card(
         *_images(item, words),
         *_footer(item, other_periods, words),
     )
-    return Message(blocks, link_preview=False, tags=(item.kind.value, item.theme))
+    return Message(blocks, link_preview=False, tags=(item.kind.value, item.theme), web_url=web_url)
 
 
-def model_card(item: Item, other_periods: Sequence[str] = (), words: Words = ENGLISH) -> Message:
+def model_card(item: Item, other_periods: Sequence[str] = (), *, words: Words = ENGLISH) -> Message:
     """A model: name, period and theme, link, each column's labelled parts, images."""
-    return _card(item, _sections(item, words), other_periods, words)
+    return _card(item, _sections(item, words), other_periods, words=words)
 
 
-def paper_card(item: Item, other_periods: Sequence[str] = (), words: Words = ENGLISH) -> Message:
+def paper_card(item: Item, other_periods: Sequence[str] = (), *, words: Words = ENGLISH) -> Message:
     """A paper: title, link, topic, then its labelled paragraphs (场景/问题, 方法思路, …)."""
     topic = words.gettext("topic: {topic}").format(topic=item.topic) if item.topic else ""
-    return _card(item, _parts(item.parts, item.title), other_periods, words, topic)
+    return _card(item, _parts(item.parts, item.title), other_periods, topic, words=words)
 
 
-def topic_card(item: Item, papers: Sequence[Item] = (), words: Words = ENGLISH) -> Message:
+def topic_card(
+    item: Item,
+    papers: Sequence[Item] = (),
+    other_periods: Sequence[str] = (),
+    *,
+    words: Words = ENGLISH,
+) -> Message:
     """A topic: trend and practice value by column, then its papers with their commands."""
     body = _sections(item, words)
     entries: list[Spans] = [
@@ -296,44 +339,88 @@ def topic_card(item: Item, papers: Sequence[Item] = (), words: Words = ENGLISH) 
     if entries:
         papers_label = words.gettext("Papers")
         body += [Paragraph((Span(papers_label, bold=True),)), BulletList(tuple(entries))]
-    return _card(item, body, (), words)
+    return _card(item, body, other_periods, words=words)
 
 
-def insight_card(item: Item, other_periods: Sequence[str] = (), words: Words = ENGLISH) -> Message:
+def insight_card(
+    item: Item, other_periods: Sequence[str] = (), *, words: Words = ENGLISH
+) -> Message:
     """An insight: its label as the heading and its text."""
-    return _card(item, _parts_or_summary(item), other_periods, words)
+    return _card(item, _parts_or_summary(item), other_periods, words=words)
 
 
-def radar_card(item: Item, other_periods: Sequence[str] = (), words: Words = ENGLISH) -> Message:
+def radar_card(item: Item, other_periods: Sequence[str] = (), *, words: Words = ENGLISH) -> Message:
     """The industry radar: its summary text and the image."""
-    return _card(item, _parts_or_summary(item), other_periods, words)
+    return _card(item, _parts_or_summary(item), other_periods, words=words)
 
 
 def card(
     item: Item,
     other_periods: Sequence[str] = (),
     papers: Sequence[Item] = (),
+    web_url: str | None = None,
+    *,
     words: Words = ENGLISH,
 ) -> Message:
-    """The full card for any item; ``papers`` are used for topics, ``other_periods`` otherwise."""
+    """The full card for any item; ``papers`` are used for topics, ``other_periods`` otherwise.
+
+    ``web_url`` (the item's web page) adds an "Open on the web" link.
+    """
     match item.kind:
         case Kind.MODEL:
-            return model_card(item, other_periods, words)
+            message = model_card(item, other_periods, words=words)
         case Kind.PAPER:
-            return paper_card(item, other_periods, words)
+            message = paper_card(item, other_periods, words=words)
         case Kind.TOPIC:
-            return topic_card(item, papers, words)
+            message = topic_card(item, papers, other_periods, words=words)
         case Kind.RADAR:
-            return radar_card(item, other_periods, words)
-    return insight_card(item, other_periods, words)
+            message = radar_card(item, other_periods, words=words)
+        case _:
+            message = insight_card(item, other_periods, words=words)
+    return replace(message, web_url=web_url) if web_url else message
 
 
-def digest_entry(item: Item, words: Words = ENGLISH) -> tuple[Block, ...]:
-    """One bite-size digest entry: the title with its link, the summary, the command for more."""
+def digest_entry(
+    item: Item, command: str | None = None, *, words: Words = ENGLISH
+) -> tuple[Block, ...]:
+    """One bite-size digest entry: the title with its link, the summary, the command for more
+    (``command``, or the one that opens the newest copy)."""
     title = Paragraph((Span(item.title, bold=True, url=item.url),))
     summary = (Paragraph(inline(item.summary)),) if item.summary.strip() else ()
-    more = Context((Span(words.gettext("More: ")), Span(command_for(item), code=True)))
-    return (title, *summary, more)
+    more = Context((Span(words.gettext("More: ")), command_span(command or command_for(item))))
+    # the radar is a picture first: a highlights digest shows it
+    figures = tuple(_images(item, words)) if item.kind is Kind.RADAR else ()
+    return (title, *summary, *figures, more)
+
+
+def highlights_message(
+    period: str,
+    items: Sequence[Item],
+    other_periods: Sequence[str],
+    *,
+    words: Words = ENGLISH,
+) -> Message:
+    """A month's highlights: the radar (its text and image), then each insight, then the other
+    months' highlights as commands."""
+    blocks: list[Block] = [Heading(words.gettext("Highlights · {period}").format(period=period))]
+    for item in items:
+        if item.kind is Kind.RADAR:
+            blocks.append(Paragraph((Span(item.title, bold=True),)))
+            blocks.extend(_parts_or_summary(item))
+            blocks.extend(_images(item, words))
+    for item in items:
+        if item.kind is Kind.INSIGHT:
+            blocks.append(Paragraph((Span(item.title, bold=True),)))
+            blocks.extend(_parts_or_summary(item))
+            blocks.extend(_images(item, words))
+    others = [p for p in other_periods if p != period]
+    if others:
+        spans: list[Span] = [Span(words.gettext("Other months: "))]
+        separator = words.join(("", ""))
+        for n, other in enumerate(others):
+            spans += [Span(separator) if n else Span(""), command_span(f"/highlights {other}")]
+        blocks.append(Context(tuple(s for s in spans if s.text)))
+    return Message(tuple(blocks), tags=("highlights",))
 
 
 def digest_message(
@@ -341,16 +428,20 @@ def digest_message(
     period_label: str,
     items: Sequence[Item],
     remaining: int,
+    web_url: str | None = None,
     words: Words = ENGLISH,
 ) -> Message:
-    """A weekly digest: a heading, the entries separated by dividers, and what is left."""
+    """A weekly digest: a heading, the entries separated by dividers, and what is left.
+
+    ``web_url`` (the theme's web page) adds an "Open on the web" link.
+    """
     blocks: list[Block] = [
         Heading(f"{theme_title} · {period_label}" if period_label else theme_title)
     ]
     for n, item in enumerate(items):
         if n:
             blocks.append(Divider())
-        blocks.extend(digest_entry(item, words))
+        blocks.extend(digest_entry(item, words=words))
     if remaining > 0:
         slug = items[0].theme if items else ""
         more = words.ngettext("{n} more to come", "{n} more to come", remaining)
@@ -360,4 +451,4 @@ def digest_message(
     else:
         hint = words.gettext("That's everything in this theme for now.")
     blocks += [Divider(), Context((Span(hint),))]
-    return Message(tuple(blocks), link_preview=False, tags=("digest",))
+    return Message(tuple(blocks), link_preview=False, tags=("digest",), web_url=web_url)

@@ -14,12 +14,13 @@ Vocabulary:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from markdown_it.token import Token
 
 from digests.items import Image
+from digests.latex import math_to_text
 
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _COLONS = ":："
@@ -38,6 +39,7 @@ class Chunk:
     label: str = ""
     md: list[str] = field(default_factory=list)
     plain: list[str] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
 
     def add(self, md: str, plain: str, sep: str = "") -> None:
         if sep and self.md:
@@ -45,6 +47,11 @@ class Chunk:
             self.plain.append(sep)
         self.md.append(md)
         self.plain.append(plain)
+
+    def merge(self, other: Chunk, sep: str = "\n\n") -> None:
+        """Append an unlabelled chunk's text and figures to this one."""
+        self.add("".join(other.md), "".join(other.plain), sep=sep)
+        self.images.extend(other.images)
 
     @property
     def text(self) -> str:
@@ -61,6 +68,27 @@ class Paper:
     url: str | None
     chunks: list[Chunk] = field(default_factory=list)
     images: list[Image] = field(default_factory=list)
+
+
+# Labels that open a paper's parts (folded by label_key): in a paper they start a new part even
+# in the middle of a paragraph ("… <br> **Approach**: …").
+PROBLEM_LABELS = frozenset(
+    {"场景/问题", "场景", "问题", "背景", "problem", "scenario/problem", "scenario", "motivation"}
+)
+METHOD_LABELS = frozenset(
+    {"方法思路", "方法", "思路", "核心方法", "method", "approach", "idea", "solution"}
+)
+PAPER_LABELS = PROBLEM_LABELS | METHOD_LABELS | {"result", "results", "结果", "结论"}
+
+
+def label_key(label: str) -> str:
+    """``场景 / 问题`` and ``Problem`` as the label sets spell them."""
+    return re.sub(r"\s*/\s*", "/", " ".join(label.casefold().split()))
+
+
+def image_of(tok: Token) -> Image:
+    """An image token as an :class:`Image` (its alt text read like any other text)."""
+    return Image(str(tok.attrs.get("src", "")), math_to_text(tok.content.strip()))
 
 
 def tidy(text: str) -> str:
@@ -104,7 +132,7 @@ def render(tokens: Sequence[Token], images: list[Image] | None = None) -> tuple[
             md.append("](" + (hrefs.pop() if hrefs else "") + ")")
         elif t == "image":
             if images is not None:
-                images.append(Image(str(tok.attrs.get("src", "")), tok.content.strip()))
+                images.append(image_of(tok))
         elif t in ("softbreak", "hardbreak"):
             md.append("\n")
             plain.append("\n")
@@ -118,7 +146,7 @@ def render(tokens: Sequence[Token], images: list[Image] | None = None) -> tuple[
         else:
             md.append(tok.content)
             plain.append(tok.content)
-    return "".join(md), "".join(plain)
+    return math_to_text("".join(md)), math_to_text("".join(plain))
 
 
 def plain_of(tokens: Sequence[Token]) -> str:
@@ -209,37 +237,63 @@ def _add_line(chunk: Chunk, line: Line, images: list[Image]) -> None:
     chunk.add(md, plain, sep="\n")
 
 
-def chunks_of_paragraph(para: list[Line], images: list[Image]) -> list[Chunk]:
-    """One paragraph -> chunks: a label at its start, and label-only lines inside it."""
+def chunks_of_paragraph(
+    para: list[Line], images: list[Image], opens: frozenset[str] = frozenset()
+) -> list[Chunk]:
+    """One paragraph -> chunks: a label at its start, and label-only lines inside it.
+
+    Each chunk keeps the figures of its own lines (and those just before its label); ``images``
+    collects them all, in order, for the item. A line whose label is in ``opens`` starts a part
+    even with text after it on the same line.
+    """
     chunks: list[Chunk] = []
     for n, line in enumerate(para):
         taken = take_label(line)
-        if taken is not None and (n == 0 or all(_is_blank(t) for t in taken[2])):
+        if taken is not None and (
+            n == 0 or all(_is_blank(t) for t in taken[2]) or label_key(taken[0]) in opens
+        ):
             label, lead_images, rest = taken
-            images.extend(
-                Image(str(t.attrs.get("src", "")), t.content.strip()) for t in lead_images
-            )
             chunk = Chunk(label)
-            md, plain = render(rest, images)
+            chunk.images.extend(image_of(t) for t in lead_images)
+            md, plain = render(rest, chunk.images)
             chunk.add(md, plain)
             chunks.append(chunk)
         else:
             if not chunks:
                 chunks.append(Chunk())
-            _add_line(chunks[-1], line, images)
+            _add_line(chunks[-1], line, chunks[-1].images)
+    for chunk in chunks:
+        images.extend(chunk.images)
     return chunks
 
 
 def cell_chunks(children: Sequence[Token], images: list[Image]) -> list[Chunk]:
-    """A cell -> its labelled paragraphs. An unlabelled paragraph joins the one before it."""
+    """A cell -> its labelled paragraphs. An unlabelled paragraph joins the one before it; a
+    paragraph that is only a figure goes with the paragraph after it (or before, at the end)."""
+    return keep_chunks(
+        chunk for para in split_paragraphs(children) for chunk in chunks_of_paragraph(para, images)
+    )
+
+
+def keep_chunks(chunks: Iterable[Chunk], sep: str = "\n\n") -> list[Chunk]:
+    """Join unlabelled chunks to the one before; hand figure-only chunks to a neighbour."""
     out: list[Chunk] = []
-    for para in split_paragraphs(children):
-        for chunk in chunks_of_paragraph(para, images):
-            if not chunk.label and out:
-                out[-1].add("".join(chunk.md), "".join(chunk.plain), sep="\n\n")
+    waiting: list[Image] = []
+    for chunk in chunks:
+        if not chunk.label and not chunk.text:
+            if out:
+                out[-1].images.extend(chunk.images)
             else:
-                out.append(chunk)
-    return [c for c in out if c.text or c.label]
+                waiting.extend(chunk.images)
+            continue
+        if waiting:
+            chunk.images[:0] = waiting
+            waiting = []
+        if not chunk.label and out:
+            out[-1].merge(chunk, sep)
+        else:
+            out.append(chunk)
+    return out
 
 
 def first_link(children: Sequence[Token]) -> tuple[str, str] | None:
@@ -253,6 +307,36 @@ def first_link(children: Sequence[Token]) -> tuple[str, str] | None:
                     return plain_of(children[i + 1 : j]), str(tok.attrs.get("href", ""))
             return plain_of(children[i + 1 :]), str(tok.attrs.get("href", ""))
     return None
+
+
+def leading_name(line: Line) -> tuple[str, str | None, Line] | None:
+    """A name at the start of a list item: a link, or bold text that is not a label.
+
+    Returns (name, href or None, rest of the line without a separator such as ``:`` or ``—``).
+    """
+    link = _leading_link(line)
+    if link is not None:
+        name, href, rest = link
+        found: tuple[str, str | None, Line] = (name or href, href or None, rest)
+    else:
+        i = _lead(line)
+        if i >= len(line) or line[i].type != "strong_open" or take_label(line) is not None:
+            return None
+        depth = 0
+        for j in range(i, len(line)):
+            depth += line[j].nesting if line[j].type in ("strong_open", "strong_close") else 0
+            if depth == 0:
+                break
+        if depth != 0:
+            return None
+        inner_link = first_link(line[i + 1 : j])  # **[vLLM](https://…)**
+        found = (plain_of(line[i + 1 : j]), inner_link[1] if inner_link else None, line[j + 1 :])
+    name, url, rest = found
+    rest = list(rest)
+    if rest and rest[0].type == "text":
+        head = rest[0].content.lstrip(" :：-–—|·")
+        rest[0] = _with_content(rest[0], head)
+    return (name, url or None, rest) if name else None
 
 
 def _leading_link(line: Line) -> tuple[str, str, Line] | None:
@@ -312,9 +396,13 @@ def cell_papers(children: Sequence[Token]) -> tuple[list[Paper], list[str]]:
             continue
         if not body:
             continue
-        new = chunks_of_paragraph(body, paper.images)
+        new = chunks_of_paragraph(body, paper.images, PAPER_LABELS)
         if new and not new[0].label and paper.chunks and body is para:
-            paper.chunks[-1].add("".join(new[0].md), "".join(new[0].plain), sep="\n\n")
+            paper.chunks[-1].merge(new[0])
             new = new[1:]
-        paper.chunks.extend(c for c in new if c.text or c.label)
+        for chunk in new:
+            if chunk.text or chunk.label:
+                paper.chunks.append(chunk)
+            elif paper.chunks:  # a figure on a line of its own illustrates what it follows
+                paper.chunks[-1].images.extend(chunk.images)
     return papers, problems

@@ -8,7 +8,7 @@ one is superseded, so a chat never gets the same thing twice from two months.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,6 +64,7 @@ def compose_digest(
     when: datetime,
     theme_title: str | None = None,
     words: Words = ENGLISH,
+    web_url: Callable[[str], str] | None = None,
 ) -> Digest | None:
     """The next digest of a theme for one chat, or None when nothing new is left.
 
@@ -74,6 +75,7 @@ def compose_digest(
         when: the (aware) time the digest is for, in the subscriber's timezone; it labels the digest.
         theme_title: the heading; by default the newest candidate's theme title.
         words: the chat's language (labels, dates, plurals).
+        web_url: the link of a theme's web page (given its slug), for "Open on the web".
     """
     _require_aware(when)
     if size < 1:
@@ -81,12 +83,39 @@ def compose_digest(
     todo = unsent(candidates, taken)
     if not todo:
         return None
-    chosen = todo[:size]
-    title = theme_title or chosen[0].item.theme_title or chosen[0].item.theme
-    message = digest_message(
-        title, week_label(when, words), [c.item for c in chosen], len(todo) - size, words
+    return digest_of(
+        todo[:size],
+        len(todo) - size,
+        when=when,
+        theme_title=theme_title,
+        web_url=web_url,
+        words=words,
     )
-    return Digest(message, tuple(c.id for c in chosen), max(len(todo) - size, 0))
+
+
+def digest_of(
+    chosen: Sequence[Candidate],
+    remaining: int,
+    *,
+    when: datetime,
+    theme_title: str | None = None,
+    web_url: Callable[[str], str] | None = None,
+    words: Words = ENGLISH,
+) -> Digest:
+    """The digest of items already chosen (in digest order), with ``remaining`` left after them.
+
+    For callers that choose in the database (``bot.store.digests``) rather than from every
+    candidate; :func:`compose_digest` is the same with the choosing done here.
+    """
+    _require_aware(when)
+    if not chosen:
+        raise ValueError("a digest needs at least one item")
+    title = theme_title or chosen[0].item.theme_title or chosen[0].item.theme
+    link = web_url(chosen[0].item.theme) if web_url is not None else None
+    message = digest_message(
+        title, week_label(when, words), [c.item for c in chosen], remaining, link, words
+    )
+    return Digest(message, tuple(c.id for c in chosen), max(remaining, 0))
 
 
 def nothing_new(theme_title: str, when: datetime, words: Words = ENGLISH) -> Message:

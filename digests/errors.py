@@ -1,11 +1,21 @@
-"""The errors digestbot raises, as one tree.
+"""The errors digestbot raises on purpose, as one tree (each class lives with its room)::
 
-    DigestbotError
-    ├── ReportError          a report that cannot be accepted at all (line number when known)
-    │   └── ReportTooLarge   a report over the size limit
-    └── NotFound (LookupError)   a lookup that found nothing
+    DigestbotError                       digests/errors.py
+    ├── ReportError                      a report that cannot be accepted at all (line when known)
+    │   └── ReportTooLarge               over DIGESTBOT_MAX_REPORT_BYTES, refused before parsing
+    ├── SendError                        channels/base.py: a message could not be delivered
+    │   ├── RetryLater(retry_after)      the platform asked us to slow down (429)
+    │   ├── ChatMoved(new_chat_id)       the chat has a new id (a group became a supergroup)
+    │   ├── ChatGone                     blocked, kicked, archived, deleted: stop sending there
+    │   └── TransientSendError           5xx, timeouts, lost connections: retry with backoff
+    ├── ScheduleError (ValueError)       bot/scheduling/weekly.py: a day, time, timezone, theme
+    │                                    or size in /subscribe that cannot be understood
+    ├── SettingsError                    bot/settings.py: a bad or contradictory setting
+    └── CliError                         bot/cli.py: a command-line argument or a database that
+                                         the command cannot use
 
-Every message is one line that says what was wrong and what to do.
+Library errors are converted once, where they arise (the adapters, the settings loader), with
+``raise … from exc``. Every message is one line that says what was wrong and what to do.
 """
 
 from __future__ import annotations
@@ -30,7 +40,3 @@ class ReportError(DigestbotError):
 
 class ReportTooLarge(ReportError):
     """A report over the configured size limit."""
-
-
-class NotFound(DigestbotError, LookupError):
-    """A lookup that found nothing."""

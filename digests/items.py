@@ -20,6 +20,14 @@ class Kind(StrEnum):
 
 
 HIGHLIGHTS = "highlights"
+#: Kinds that belong to their month alone: every report has its own "Crucial Insight" and radar.
+MONTHLY_KINDS = frozenset({Kind.INSIGHT, Kind.RADAR})
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    alt: str = ""
 
 
 @dataclass(frozen=True)
@@ -30,18 +38,25 @@ class Part:
     parentheses (``Mechanism``), else the header as written (``整体趋势/演进``). ``label`` is the
     bold label without its trailing colon (``[Infra] 超大 MoE``, ``TL;DR``, ``场景/问题``), empty
     when the paragraph had none. ``text`` is Markdown inline text (bold, links, code kept; ``<br>``
-    turned into newlines).
+    turned into newlines). ``images`` are the figures that stood inside this paragraph (or just
+    before its label): a card shows them with the part they illustrate.
     """
 
     section: str
     label: str
     text: str
+    images: tuple[Image, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"section": self.section, "label": self.label, "text": self.text}
+        if self.images:  # only when there are any, so items without figures hash as before
+            data["images"] = [{"url": i.url, "alt": i.alt} for i in self.images]
+        return data
 
-@dataclass(frozen=True)
-class Image:
-    url: str
-    alt: str = ""
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Part:
+        images = tuple(Image(**i) for i in data.get("images", ()))
+        return cls(data["section"], data["label"], data["text"], images)
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,14 @@ class Item:
 
     @property
     def key(self) -> str:
-        """Identity within a period: the same key in a new version of a month is the same item."""
+        """Identity: the same key in a new version of a month is the same item, and the same key
+        in two months is the same model or paper again (a newer copy supersedes the older one).
+
+        Insights and the radar are each month's own, so their key carries the period: January's
+        "Crucial Insight" is never taken for February's.
+        """
+        if self.kind in MONTHLY_KINDS:
+            return f"{self.kind.value}:{self.period}:{self.name_norm}"
         return f"{self.kind.value}:{self.name_norm}"
 
     @property
@@ -93,7 +115,7 @@ class Item:
             "title": self.title,
             "url": self.url,
             "summary": self.summary,
-            "parts": [{"section": p.section, "label": p.label, "text": p.text} for p in self.parts],
+            "parts": [p.to_dict() for p in self.parts],
             "images": [{"url": i.url, "alt": i.alt} for i in self.images],
             "position": self.position,
             "line": self.line,
@@ -111,7 +133,7 @@ class Item:
             period=data["period"],
             title=data["title"],
             url=data.get("url"),
-            parts=tuple(Part(**p) for p in data.get("parts", ())),
+            parts=tuple(Part.from_dict(p) for p in data.get("parts", ())),
             summary=data.get("summary", ""),
             images=tuple(Image(**i) for i in data.get("images", ())),
             position=data.get("position", 0),

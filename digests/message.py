@@ -11,13 +11,18 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Span:
-    """A run of inline text. ``url`` makes it a link."""
+    """A run of inline text. ``url`` makes it a link.
+
+    ``command`` marks text the reader can send as a command (``/model GLM-4.7 2025-12``): shown as
+    its text today, it is what a platform's button would send.
+    """
 
     text: str
     bold: bool = False
     italic: bool = False
     code: bool = False
     url: str | None = None
+    command: str | None = None
 
 
 Spans = tuple[Span, ...]
@@ -67,13 +72,29 @@ class Context:
 Block = Heading | Paragraph | BulletList | Quote | Image | Divider | Context
 
 
+#: The words of the link to a message's web page.
+WEB_LINK_TEXT = "Open on the web"
+
+
 @dataclass(frozen=True)
 class Message:
-    """A reply or a digest. ``link_preview`` is off for cards, which carry many links."""
+    """A reply or a digest. ``link_preview`` is off for cards, which carry many links.
+
+    ``web_url`` is where the same thing reads better (the web face): renderers show it as a last
+    "Open on the web" line, through :attr:`shown_blocks`.
+    """
 
     blocks: tuple[Block, ...]
     link_preview: bool = False
     tags: tuple[str, ...] = field(default=())
+    web_url: str | None = None
+
+    @property
+    def shown_blocks(self) -> tuple[Block, ...]:
+        """The blocks a renderer shows: ``blocks``, then the web link when there is one."""
+        if not self.web_url:
+            return self.blocks
+        return (*self.blocks, Context((Span(WEB_LINK_TEXT, url=self.web_url),)))
 
     @classmethod
     def text(cls, *paragraphs: str) -> Message:
@@ -83,7 +104,7 @@ class Message:
     def plain(self) -> str:
         """The message as plain text, without styling (a fallback and for tests)."""
         lines: list[str] = []
-        for block in self.blocks:
+        for block in self.shown_blocks:
             match block:
                 case Heading(text=t):
                     lines.append(t)
@@ -96,6 +117,25 @@ class Message:
                 case Divider():
                     lines.append("")
         return "\n".join(lines)
+
+
+def command_span(command: str) -> Span:
+    """A command the reader can send, shown as code (and, later, as a button)."""
+    return Span(command, code=True, command=command)
+
+
+def commands_in(message: Message) -> list[str]:
+    """Every command the message offers, in order (what buttons would be made from)."""
+    found: list[str] = []
+    for block in message.blocks:
+        rows: tuple[Spans, ...] = ()
+        match block:
+            case Paragraph(spans=s) | Context(spans=s) | Quote(spans=s):
+                rows = (s,)
+            case BulletList(items=items):
+                rows = items
+        found.extend(span.command for row in rows for span in row if span.command)
+    return found
 
 
 def spans(*parts: str | Span) -> Spans:
@@ -122,17 +162,21 @@ def _span_json(span: Span) -> dict[str, object]:
             data[flag] = True
     if span.url:
         data["url"] = span.url
+    if span.command:
+        data["cmd"] = span.command
     return data
 
 
 def _span_from(data: dict[str, object]) -> Span:
     url = data.get("url")
+    cmd = data.get("cmd")
     return Span(
         str(data["t"]),
         bool(data.get("bold")),
         bool(data.get("italic")),
         bool(data.get("code")),
         str(url) if url else None,
+        str(cmd) if cmd else None,
     )
 
 
@@ -154,7 +198,14 @@ def message_to_json(message: Message) -> dict[str, object]:
             case Image(url=u, alt=a):
                 entry["url"], entry["alt"] = u, a
         blocks.append(entry)
-    return {"blocks": blocks, "link_preview": message.link_preview, "tags": list(message.tags)}
+    data: dict[str, object] = {
+        "blocks": blocks,
+        "link_preview": message.link_preview,
+        "tags": list(message.tags),
+    }
+    if message.web_url:
+        data["web_url"] = message.web_url
+    return data
 
 
 def message_from_json(data: dict[str, object]) -> Message:
@@ -179,4 +230,10 @@ def message_from_json(data: dict[str, object]) -> Message:
                 blocks.append(Image(entry["url"], entry.get("alt", "")))
             case "divider":
                 blocks.append(Divider())
-    return Message(tuple(blocks), bool(data.get("link_preview")), tuple(data.get("tags", ())))  # type: ignore[arg-type]
+    web_url = data.get("web_url")
+    return Message(
+        tuple(blocks),
+        bool(data.get("link_preview")),
+        tuple(data.get("tags", ())),  # type: ignore[arg-type]
+        str(web_url) if web_url else None,
+    )

@@ -16,7 +16,23 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from digests.cells import Chunk, cell_chunks, cell_papers, first_link, plain_of, render, take_label
+from digests.cells import (
+    METHOD_LABELS,
+    PROBLEM_LABELS,
+    Chunk,
+    cell_chunks,
+    cell_papers,
+    chunks_of_paragraph,
+    first_link,
+    image_of,
+    keep_chunks,
+    label_key,
+    leading_name,
+    plain_of,
+    render,
+    split_lines,
+    take_label,
+)
 from digests.errors import ReportError
 from digests.items import HIGHLIGHTS, Image, Item, Kind, ParseWarning, Part, Report
 from digests.sections import (
@@ -42,8 +58,10 @@ NO_ITEMS = (
     "or 主题/Topic with Key Papers), an Observatory image, or bullets with bold labels"
 )
 
-_TLDR = {"tl;dr", "tldr", "tl,dr", "tl dr", "一句话总结", "一句话", "总结"}
+_TLDR = {"tl;dr", "tldr", "tl,dr", "tl dr", "一句话总结", "一句话", "总结", "in short", "one-liner"}
+
 _RADAR = re.compile(r"observatory|radar|雷达", re.IGNORECASE)
+_MODEL_SECTION = re.compile(r"\bmodels?\b|模型|基座|\(the clay\)", re.IGNORECASE)
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 _YAML_KEY = re.compile(r"^[\w-]+\s*:")
 
@@ -126,6 +144,8 @@ class _Parser:
         self.radar: _Draft | None = None
         self.radar_title = "Industry Radar"
         self._raw_period: Any = None
+        # the last item of a list of entries: a labelled paragraph right after it continues it
+        self.last_entry: _Draft | None = None
 
     def warn(self, line: int, message: str) -> None:
         self.warnings.append(ParseWarning(line, message))
@@ -140,6 +160,8 @@ class _Parser:
             tok = toks[i]
             t = tok.type
             line = tok.map[0] + 1 if tok.map else 0
+            if t != "paragraph_open":
+                self.last_entry = None if t != "bullet_list_open" else self.last_entry
             if t == "heading_open":
                 self._heading(int(tok.tag[1:]), plain_of(toks[i + 1].children or []), line)
                 i += 3
@@ -250,11 +272,22 @@ class _Parser:
             self.radar.images.extend(images)
             for image in images:
                 if image.alt:
-                    self.radar.chunks.append(("Radar", Chunk("", [image.alt], [image.alt])))
+                    self.radar.chunks.append(
+                        ("Radar", Chunk("", [image.alt], [image.alt], [image]))
+                    )
             if md.strip():
                 self.radar.chunks.append(("Radar", Chunk("", [md], [plain])))
             if not self.radar.summary:
                 self.radar.summary = cut_summary(images[0].alt if images else plain)
+            return
+        if self.last_entry is not None and take_label(split_lines(children)[0]) is not None:
+            found: list[Image] = []
+            lines = split_lines(children)
+            chunks = keep_chunks(
+                (c for ln in lines for c in chunks_of_paragraph([ln], found)), sep="\n"
+            )
+            self.last_entry.chunks.extend(("", c) for c in chunks)
+            self.last_entry.images.extend(found)
             return
         what = (
             "image"
@@ -278,35 +311,69 @@ class _Parser:
             elif items:
                 items[-1][1].append(tok)
         skipped = 0
+        self.last_entry = None
         for item_line, body in items:
             inlines = [t for t in body if t.type == "inline"]
+            if inlines and self._entry(item_line, inlines):
+                continue
             taken = take_label(list(inlines[0].children or [])) if inlines else None
             if taken is None:
                 skipped += 1
                 continue
             label, lead_images, rest = taken
-            images: list[Image] = [
-                Image(str(t.attrs.get("src", "")), t.content) for t in lead_images
-            ]
             chunk = Chunk(label)
-            md, plain = render(rest, images)
+            chunk.images.extend(image_of(t) for t in lead_images)
+            md, plain = render(rest, chunk.images)
             chunk.add(md, plain)
             prefix = ""
             for tok in body[body.index(inlines[0]) + 1 :]:
                 if tok.type == "list_item_open":
                     prefix = f"{tok.info}{tok.markup} " if tok.info else "- "
                 elif tok.type == "inline":
-                    md, plain = render(tok.children or [], images)
+                    md, plain = render(tok.children or [], chunk.images)
                     chunk.add(prefix + md, prefix + plain, sep="\n")
                     prefix = ""
             draft = _Draft(Kind.INSIGHT, HIGHLIGHTS, HIGHLIGHTS_TITLE, label, None, item_line)
             draft.chunks.append(("Insight", chunk))
-            draft.images = images
+            draft.images = list(chunk.images)
             self.drafts.append(draft)
         if skipped:
             self.warn(
                 line, f"list of {len(items)} items: {skipped} without a bold label not placed"
             )
+
+    def _entry(self, line: int, inlines: list[Token]) -> bool:
+        """A list item that names a model or paper (a link or bold name, then labelled text)
+        becomes an item of the current section's theme, as a table row would."""
+        lines = split_lines(inlines[0].children or [])
+        named = leading_name(lines[0])
+        if named is None:
+            # "**SGLang**:" alone on its line, its labelled parts below it
+            taken = take_label(lines[0])
+            more = len(lines) > 1 or len(inlines) > 1
+            if taken is None or plain_of(taken[2]) or not more:
+                return False
+            named = (taken[0], None, [])
+        title, url, rest = named
+        all_lines = [rest, *lines[1:]]
+        for tok in inlines[1:]:  # nested bullets and further paragraphs of a loose item
+            all_lines.extend(split_lines(tok.children or []))
+        images: list[Image] = []
+        chunks = keep_chunks(
+            (c for ln in all_lines for c in chunks_of_paragraph([ln], images)), sep="\n"
+        )
+        if not chunks or (url is None and not any(c.label for c in chunks)):
+            return False
+        theme, theme_title = self.theme
+        kind = Kind.MODEL if _MODEL_SECTION.search(theme_title) else Kind.PAPER
+        draft = _Draft(kind, theme, theme_title, title, url, line)
+        draft.chunks = [("", c) for c in chunks]
+        draft.images = images
+        body = " ".join(c.plain_text for c in chunks)
+        draft.aliases = paper_aliases(title, body) if kind is Kind.PAPER else model_aliases(title)
+        self.drafts.append(draft)
+        self.last_entry = draft
+        return True
 
     # --- tables ---------------------------------------------------------------------------
 
@@ -453,7 +520,9 @@ class _Parser:
                 )
                 continue
             seen[key] = d.line
-            parts = tuple(Part(s, c.label, c.text) for s, c in d.chunks)
+            parts = tuple(
+                Part(s, c.label, c.text, tuple(dict.fromkeys(c.images))) for s, c in d.chunks
+            )
             items.append(
                 Item(
                     kind=d.kind,
@@ -488,10 +557,18 @@ class _Parser:
         if d.summary:
             return d.summary
         for _section, chunk in d.chunks:
-            if chunk.label.casefold().strip() in _TLDR:
+            if label_key(chunk.label) in _TLDR:
                 text = cut_summary(chunk.plain_text, whole=True)
                 if text:
                     return text
+        # A paper is summed up by its problem (else its approach), never by a remark such as
+        # "(NeurIPS oral, must read)" written after its link.
+        for wanted in (PROBLEM_LABELS, METHOD_LABELS) if d.kind is Kind.PAPER else ():
+            for _section, chunk in d.chunks:
+                if label_key(chunk.label) in wanted:
+                    text = cut_summary(chunk.plain_text)
+                    if text:
+                        return text
         for _section, chunk in d.chunks:
             text = cut_summary(chunk.plain_text)
             if text:

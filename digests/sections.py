@@ -115,8 +115,14 @@ def column_role(header: str) -> str:
     low = header.casefold()
     if "paper" in low or "论文" in header:
         return "papers"
-    if "趋势" in header or "演进" in header or "trend" in low:
+    if "趋势" in header or "演进" in header or "trend" in low or "evolution" in low:
         return "Trend"
-    if "实践" in header or "参考价值" in header or "practice" in low:
+    if (
+        "实践" in header
+        or "参考价值" in header
+        or "practic" in low  # practice, practical
+        or "takeaway" in low
+        or "why it matters" in low
+    ):
         return "Practice Value"
     return ""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from bot.commands.normalize import forgiving, unquote
 from bot.i18n import Translator, translator
+from bot.platforms import specs
 from channels.base import Incoming, Upload
 from digests.text import clean_arg, echo
 
@@ -32,8 +33,12 @@ MAX_ARG = 200
 _COMMAND = re.compile(
     r"^\s*/?(?P<name>[A-Za-z_]+)(?:@(?P<bot>[A-Za-z0-9_]+))?(?:\s+(?P<arg>.*))?\s*$", re.S
 )
-#: Chats where any text is meant for the bot, so plain text gets a hint instead of silence.
-DIRECT_KINDS = ("private", "im", "console")
+
+
+def direct_kinds() -> frozenset[str]:
+    """Chat kinds where any text is meant for the bot (direct chats, the console), so plain text
+    gets a hint instead of silence."""
+    return frozenset(spec.direct_kind for spec in specs())
 
 
 @dataclass(frozen=True)
@@ -201,7 +206,7 @@ class CommandSet:
     def parse(self, incoming: Incoming, services: Services) -> Request | None:
         """The request ``incoming`` makes, or None when the text is not addressed to us."""
         parsed = self.split(incoming.text)
-        if parsed is None and incoming.chat_kind not in DIRECT_KINDS:
+        if parsed is None and incoming.chat_kind not in direct_kinds():
             return None
         name, raw_arg = parsed or ("", "")
         spec = self.get(name)

@@ -23,8 +23,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.commands import help as help_commands
-from bot.commands import language, lookups, status, subscriptions
-from bot.commands.core import MAX_ARG, CommandSet, Request, echo
+from bot.commands import language, lookups, monthly, status, subscriptions
+from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
 from bot.commands.language import speak
 from bot.commands.services import Services
 from bot.commands.uploads import UPLOAD_REFUSAL, ingest_upload
@@ -47,7 +47,7 @@ SORRY = N_(
 
 def default_commands() -> CommandSet:
     """Every command the bot answers, from the modules that define them."""
-    return CommandSet.collect(lookups, subscriptions, status, language, help_commands)
+    return CommandSet.collect(lookups, monthly, subscriptions, status, language, help_commands)
 
 
 class Limiter(Protocol):
@@ -124,8 +124,9 @@ async def permit(request: Request, call_next: Next) -> Message | None:
             return Message.text(
                 request._("/{command} is for bot admins only.").format(command=spec.name)
             )
-        in_group = request.chat_kind in ("group", "supergroup")
-        if spec.manages_chat and in_group and not request.is_bot_admin:
+        shared = request.chat_kind not in direct_kinds()
+        if spec.manages_chat and shared and not request.is_bot_admin:
+            # The platform says who may manage a shared chat (Telegram: its administrators).
             incoming = request.incoming
             if incoming is None or not await _safely(incoming.is_chat_admin):
                 return Message.text(

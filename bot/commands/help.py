@@ -14,13 +14,14 @@ HELP_ORDER = (
     "search",
     "themes",
     "latest",
+    "highlights",
+    "reports",
     "subscribe",
     "unsubscribe",
     "subscriptions",
     "digest",
     "lang",
     "help",
-    "reports",
     "status",
 )
 
@@ -59,6 +60,17 @@ def help_command(request: Request) -> Message:
         blocks.append(
             Paragraph((Span(spec.usage, code=True), Span(f" — {what}{period}"), *example))
         )
+    blocks.append(
+        Context(
+            spans(
+                request._(
+                    "A MONTH is written 2026-01, 2026/01, 202601, Jan 2026 or 2026年1月, e.g. "
+                ),
+                Span("/model Kimi-K2-Thinking 2025-12", code=True),
+                request._("."),
+            )
+        )
+    )
     footer = request._("Admins upload a new report by sending the .md file to me.")
     blocks.append(Context(spans(footer)))
     return Message(tuple(blocks))

@@ -1,30 +1,85 @@
-"""Lookup commands: /model, /paper, /topic, /search, /themes, /latest, /reports."""
+"""Lookup commands: /model, /paper, /topic, /search, /themes (month commands: bot/monthly.py).
+
+Each of /model, /paper and /topic takes a month after its query (``/model GLM-4.7 2025-12``) and
+an item's link or arXiv id in any form in place of a name.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 
 from sqlalchemy import func, select
 
 from bot.commands.core import Request, command, echo
 from bot.i18n import N_
-from bot.store.models import ItemRow, ReportRow
+from bot.store.models import ItemRow
 from bot.store.search import Match
+from bot.web.links import search_path
 from digests import cards
 from digests.items import Item, Kind
-from digests.message import Block, BulletList, Context, Divider, Heading, Message, Paragraph, Span
+from digests.message import (
+    Block,
+    BulletList,
+    Context,
+    Divider,
+    Heading,
+    Message,
+    Paragraph,
+    Span,
+    command_span,
+)
+from digests.periods import arxiv_id, looks_like_link, split_month
+from digests.text import normalize_name
 
 CLEAR = 88.0  # a fuzzy score this high, well ahead of the next, is "the one you meant"
 CLOSE = 72.0  # scores from here up are offered in a pick list
+#: Names below this rapidfuzz WRatio score are never suggested: "llama" is not "Mistral Large 3".
+SUGGEST = 66.0
 
 
-def _card(request: Request, match: Match) -> Message:
+def _card(
+    request: Request, match: Match, asked: Kind, query: str, *, fuzzy: bool = False
+) -> Message:
     item = match.item.item
     papers: list[Item] = []
     if item.kind is Kind.TOPIC:
         papers = _papers_of(request, item)
-    return cards.card(item, other_periods=match.periods[1:], papers=papers, words=request.words)
+    web = request.services.web
+    message = cards.card(
+        item,
+        other_periods=match.periods,
+        papers=papers,
+        web_url=web.item_url(item) if web is not None else None,
+        words=request.words,
+    )
+    notes: list[Block] = []
+    if item.kind is not asked:
+        notes.append(
+            Context(
+                (
+                    Span(
+                        request._("That link is a {kind}'s, not a {asked}'s: ").format(
+                            kind=cards.kind_name(item.kind, request.words),
+                            asked=cards.kind_name(asked, request.words),
+                        )
+                    ),
+                    command_span(cards.command_for(item)),
+                )
+            )
+        )
+    elif fuzzy and normalize_name(query) not in _names(item):
+        closest = request._("Closest match for “{query}”").format(query=echo(query))
+        notes.append(Context((Span(closest),)))
+    if not notes:
+        return message
+    head, *rest = message.blocks
+    return replace(message, blocks=(head, *notes, *rest))
+
+
+def _names(item: Item) -> set[str]:
+    return {normalize_name(n) for n in (item.title, *item.aliases)}
 
 
 def _several(request: Request, kind: Kind, query: str) -> str:
@@ -49,12 +104,14 @@ def _none(request: Request, kind: Kind, query: str) -> str:
     return text.format(query=echo(query))
 
 
-def _pick_list(request: Request, kind: Kind, query: str, matches: list[Match]) -> Message:
+def _pick_list(
+    request: Request, kind: Kind, query: str, matches: list[Match], month: str | None
+) -> Message:
     bullets = tuple(
         (
             Span(m.item.item.title, bold=True, url=m.item.item.url),
             Span(f" — {request.words.join(m.periods)} — "),
-            Span(cards.command_for(m.item.item), code=True),
+            command_span(cards.command_for(m.item.item, month)),
         )
         for m in matches[:8]
     )
@@ -64,22 +121,23 @@ def _pick_list(request: Request, kind: Kind, query: str, matches: list[Match]) -
 def _closest_hint(request: Request, kind: Kind, query: str, closest: list[Match]) -> Message:
     blocks: list[Block] = [Paragraph((Span(_none(request, kind, query)),))]
     if closest:
-        names = _join(request, (Span(m.item.item.title, code=True) for m in closest[:5]))
+        names = joined((command_span(cards.command_for(m.item.item)) for m in closest[:5]), request)
         blocks.append(Paragraph((Span(request._("Closest: ")), *names)))
     blocks.append(
         Context(
             (
                 Span(request._("Search all text instead: ")),
-                Span(f"/search {echo(query, 40)}", code=True),
+                command_span(f"/search {echo(query, 40)}"),
             )
         )
     )
     return Message(tuple(blocks))
 
 
-def _join(request: Request, items: Iterable[Span]) -> tuple[Span, ...]:
+def joined(items: Iterable[Span], request: Request | None = None) -> tuple[Span, ...]:
+    """Spans separated by commas (``、`` in Chinese, given the request)."""
+    separator = request.words.join(("", "")) if request is not None else ", "
     out: list[Span] = []
-    separator = request.words.join(("", ""))
     for n, span in enumerate(items):
         if n:
             out.append(Span(separator))
@@ -87,44 +145,129 @@ def _join(request: Request, items: Iterable[Span]) -> tuple[Span, ...]:
     return tuple(out)
 
 
-def _resolve(request: Request, kind: Kind, query: str) -> Message:
-    """The forgiving lookup shared by /model, /paper and /topic."""
+def _unique(matches: Iterable[Match]) -> list[Match]:
+    return list({(m.item.item.kind, m.item.item.key): m for m in matches}.values())
+
+
+def _answer(
+    request: Request,
+    kind: Kind,
+    query: str,
+    matches: list[Match],
+    month: str | None,
+    *,
+    fuzzy: bool = False,
+) -> Message:
+    """One match is answered with its card (that month's copy when a month was asked for);
+    several give a pick list."""
+    matches = _unique(matches)
+    if month:
+        finder = request.services.finder
+        in_month = [m for m in (finder.in_period(m, month) for m in matches) if m is not None]
+        if not in_month:
+            return _not_in_month(request, kind, query, matches, month)
+        matches = in_month
+    if len(matches) == 1:
+        return _card(request, matches[0], kind, query, fuzzy=fuzzy)
+    return _pick_list(request, kind, query, matches, month)
+
+
+def _not_in_month(
+    request: Request, kind: Kind, query: str, matches: list[Match], month: str
+) -> Message:
+    spans: list[Span] = []
+    for m in matches[:5]:
+        for period in m.periods:
+            spans.append(command_span(cards.command_for(m.item.item, period)))
+    what = matches[0].item.item.title if len(matches) == 1 else f"“{echo(query)}”"
+    return Message(
+        (
+            Paragraph(
+                (
+                    Span(
+                        request._("The {month} report has no {kind} {what}.").format(
+                            month=month, kind=cards.kind_name(kind, request.words), what=what
+                        )
+                    ),
+                )
+            ),
+            Paragraph((Span(request._("It is in: ")), *joined(spans, request))),
+        )
+    )
+
+
+def no_such_month(request: Request, month: str) -> Message | None:
+    """None when ``month`` has a report, else a reply listing the months there are."""
+    periods = [r.period for r in request.services.store.reports()]
+    if month in periods:
+        return None
+    if not periods:
+        return Message.text(request._("No reports yet. An admin can send me a report's .md file."))
+    months = joined((command_span(f"/latest {p}") for p in periods), request)
+    return Message(
+        (
+            Paragraph((Span(request._("There is no report for {month}.").format(month=month)),)),
+            Paragraph((Span(request._("Months: ")), *months)),
+        )
+    )
+
+
+def _resolve(request: Request, kind: Kind, arg: str) -> Message:
+    """The forgiving lookup shared by /model, /paper and /topic, with an optional month."""
+    query, month = split_month(arg)
+    if not query:
+        return Message.text(
+            request._("Which {kind}? For example: /{command} NAME {month}").format(
+                kind=cards.kind_name(kind, request.words), command=kind.value, month=month
+            )
+        )
+    if month and (missing := no_such_month(request, month)) is not None:
+        return missing
     finder = request.services.finder
-    if query.startswith(("http://", "https://")) or "arxiv.org/" in query:
-        found = finder.by_url(kind.value, query)
+    if looks_like_link(query):
+        found = finder.by_link(query)
         if found:
-            return _card(request, found[0])
+            same = [m for m in found if m.item.item.kind is kind]
+            return _answer(request, kind, query, same or found, month)
+        if arxiv_id(query) or query.startswith(("http://", "https://")):
+            return Message(
+                (
+                    Paragraph(
+                        (Span(request._("No item links to “{query}”.").format(query=echo(query))),)
+                    ),
+                    Context(
+                        (
+                            Span(request._("Search all text instead: ")),
+                            command_span("/search " + query),
+                        )
+                    ),
+                )
+            )
     for step in (finder.by_name, finder.by_prefix):
         found = step(kind.value, query)
-        if len(found) == 1:
-            return _card(request, found[0])
         if found:
-            return _pick_list(request, kind, query, found)
+            return _answer(request, kind, query, found, month)
     if kind is not Kind.MODEL:
         hits = finder.search(query, kind=kind.value, limit=6)
-        if len(hits) == 1:
-            return _card(request, finder.by_name(kind.value, hits[0].item.title)[0])
-        if hits:
-            matches = [m for h in hits for m in finder.by_name(kind.value, h.item.title)[:1]]
-            unique = list({m.item.item.key: m for m in matches}.values())
-            return _pick_list(request, kind, query, unique)
-    fuzzy = finder.fuzzy(kind.value, query, cutoff=40.0)
+        matches = [m for h in hits for m in finder.by_name(kind.value, h.item.title)[:1]]
+        if matches:
+            return _answer(request, kind, query, matches, month)
+    fuzzy = finder.fuzzy(kind.value, query, cutoff=SUGGEST)
     close = [m for m in fuzzy if m.score >= CLOSE]
     if (
         close
         and close[0].score >= CLEAR
         and (len(close) == 1 or close[1].score < close[0].score - 5)
     ):
-        return _card(request, close[0])
+        return _answer(request, kind, query, close[:1], month, fuzzy=True)
     if close:
-        return _pick_list(request, kind, query, close)
-    closest = fuzzy or finder.fuzzy(kind.value, query, limit=3, cutoff=0)
-    return _closest_hint(request, kind, query, closest)
+        return _answer(request, kind, query, close, month, fuzzy=True)
+    return _closest_hint(request, kind, query, fuzzy)
 
 
 @command(
     "model",
-    usage="/model NAME",
+    usage="/model NAME [MONTH]",
     example="/model GLM-4.7",
     needs_arg=True,
     description=N_("a model's card (forgiving: glm4.7, kimi k2)"),
@@ -135,10 +278,10 @@ def model_command(request: Request) -> Message:
 
 @command(
     "paper",
-    usage="/paper QUERY",
+    usage="/paper QUERY [MONTH]",
     example="/paper rubrics as rewards",
     needs_arg=True,
-    description=N_("a paper's card, by title words, short name or link"),
+    description=N_("a paper's card, by title words, short name, arXiv id or link"),
 )
 def paper_command(request: Request) -> Message:
     return _resolve(request, Kind.PAPER, request.arg)
@@ -146,7 +289,7 @@ def paper_command(request: Request) -> Message:
 
 @command(
     "topic",
-    usage="/topic QUERY",
+    usage="/topic QUERY [MONTH]",
     example="/topic Agent Memory",
     needs_arg=True,
     description=N_("a topic's trend, practice value and papers"),
@@ -172,14 +315,26 @@ def search_command(request: Request) -> Message:
         )
     heading = request._("Search: {query}").format(query=echo(request.arg, 80))
     blocks: list[Block] = [Heading(heading)]
+    newest = request.services.finder.newest_periods(hits)
     for n, hit in enumerate(hits):
         if n:
             blocks.append(Divider())
         item = hit.item
         kind = cards.kind_name(item.kind, request.words)
         blocks.append(Context((Span(f"{kind} · {item.period} · {item.theme_title}"),)))
-        blocks.extend(cards.digest_entry(item, request.words))
-    return Message(tuple(blocks))
+        # a hit in an older month opens that month's copy, not the newest one
+        older = newest.get(item.key, item.period) != item.period
+        blocks.extend(
+            cards.digest_entry(
+                item,
+                cards.command_for(item, item.period if older else None),
+                words=request.words,
+            )
+        )
+    web = request.services.web
+    return Message(
+        tuple(blocks), web_url=web.url(search_path(), q=request.arg) if web is not None else None
+    )
 
 
 def _papers_of(request: Request, topic: Item) -> list[Item]:
@@ -223,7 +378,7 @@ def themes_command(request: Request) -> Message:
         (
             Span(slug, code=True),
             Span(f" — {titles[slug]}: "),
-            Span(_counts(request, counts[slug])),
+            Span(kind_counts(request, counts[slug])),
         )
         for slug in sorted(titles)
     )
@@ -241,100 +396,8 @@ def themes_command(request: Request) -> Message:
     )
 
 
-def _current_reports(request: Request) -> list[ReportRow]:
-    return request.services.store.reports()
-
-
-def _counts(request: Request, counts: Counter[str]) -> str:
-    """``8 models, 1 paper``: counts per kind, plurals right."""
+def kind_counts(request: Request, counts: Counter[str]) -> str:
+    """``8 models, 1 paper``: counts per kind, plurals right, in the chat's language."""
     return request.words.join(
         cards.kind_count(k, n, request.words) for k, n in sorted(counts.items())
     )
-
-
-@command(
-    "latest",
-    usage="/latest",
-    example="/latest",
-    description=N_("what the newest report brought"),
-)
-def latest_command(request: Request) -> Message:
-    reports = _current_reports(request)
-    if not reports:
-        return Message.text(request._("No reports yet. An admin can send me a report's .md file."))
-    newest = reports[0]
-    store = request.services.store
-    with store.engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(ItemRow.data)
-                .where(ItemRow.period == newest.period, ItemRow.removed.is_(False))
-                .order_by(ItemRow.position)
-            )
-            .scalars()
-            .all()
-        )
-    items = [Item.from_dict(d) for d in rows]
-    counts = Counter(i.kind.value for i in items)
-    blocks: list[Block] = [
-        Heading(f"{newest.title or request._('Report')} ({newest.period})"),
-        Paragraph((Span(_counts(request, counts)),)),
-    ]
-    radar = [i for i in items if i.kind is Kind.RADAR]
-    if radar:
-        blocks.append(Paragraph(cards.inline(radar[0].summary)))
-    by_theme: dict[str, list[Item]] = {}
-    for item in items:
-        if item.kind in (Kind.MODEL, Kind.TOPIC, Kind.INSIGHT):
-            by_theme.setdefault(item.theme_title, []).append(item)
-    for title, theme_items in by_theme.items():
-        blocks.append(Paragraph((Span(title, bold=True),)))
-        blocks.append(
-            BulletList(
-                tuple(
-                    (Span(i.title, url=i.url), Span(" "), Span(cards.command_for(i), code=True))
-                    for i in theme_items
-                )
-            )
-        )
-    others = [r.period for r in reports[1:6]]
-    if others:
-        earlier = request._("Earlier months: {periods}").format(periods=request.words.join(others))
-        blocks.append(Context((Span(earlier),)))
-    return Message(tuple(blocks))
-
-
-@command(
-    "reports",
-    usage="/reports",
-    example="/reports",
-    admin_only=True,
-    description=N_("the ingested reports (admins)"),
-)
-def reports_command(request: Request) -> Message:
-    reports = _current_reports(request)
-    if not reports:
-        return Message.text(request._("No reports yet. Send me a report's .md file to ingest it."))
-    words = request.words
-    bullets = tuple(
-        (
-            Span(r.period, bold=True),
-            Span(
-                request._(
-                    " — {items}, {warnings}, uploaded by {who} on {when} · sha256 {sha}"
-                ).format(
-                    items=cards.kind_count("item", r.item_count, words),
-                    warnings=_warnings(request, r.warning_count),
-                    who=r.uploaded_by,
-                    when=f"{r.uploaded_at:%Y-%m-%d %H:%M}",
-                    sha=r.sha256[:12],
-                )
-            ),
-        )
-        for r in reports
-    )
-    return Message((Heading(request._("Reports")), BulletList(bullets)))
-
-
-def _warnings(request: Request, n: int) -> str:
-    return request.ngettext("{n} warning", "{n} warnings", n).format(n=request.words.number(n))

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
+from bot.clock import Clock, utcnow
 from bot.platforms import local_platforms
 from bot.settings import Settings
 from bot.store.reports import Store
 from bot.store.search import Finder
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+from bot.web.links import WebLinks
 
 
 @dataclass
@@ -28,18 +25,28 @@ class Services:
     digest_size: int = 5
     max_report_bytes: int = 5 * 1024 * 1024
     post_empty_digest: bool = False
-    #: Called (from any thread) after a command changed subscriptions; the scheduler sets it.
+    #: Called (from any thread) after a command changed subscriptions; the entry point hands the
+    #: same callable to the scheduler (``bot.scheduling.scheduler.SubscriptionChanges``).
     subscriptions_changed: Callable[[], None] | None = None
     #: The clock commands use (next runs, previews); tests pass a fixed one.
-    clock: Callable[[], datetime] = _utcnow
+    clock: Clock = utcnow
+    #: Links to the web face (cards and digests carry "Open on the web"); None when it is off.
+    web: WebLinks | None = None
     finder: Finder = field(init=False)
 
     def __post_init__(self) -> None:
         self.finder = Finder(self.store)
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: Store) -> Services:
+    def from_settings(
+        cls,
+        settings: Settings,
+        store: Store,
+        *,
+        subscriptions_changed: Callable[[], None] | None = None,
+    ) -> Services:
         return cls(
+            subscriptions_changed=subscriptions_changed,
             store=store,
             admins=settings.admin_ids,
             timezone=settings.timezone,
@@ -47,6 +54,7 @@ class Services:
             digest_size=settings.digest_size,
             max_report_bytes=settings.max_report_bytes,
             post_empty_digest=settings.post_empty_digest,
+            web=WebLinks.from_settings(settings),
         )
 
     def is_admin(self, platform: str, user_id: str) -> bool:

@@ -5,74 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine
 
 from bot.commands.core import Request, command
 from bot.i18n import N_
-from bot.store.models import Chat, OutboxRow, OutboxWorkerRow, Subscription
-from bot.store.outbox import DEAD, PENDING, SENT
+from bot.store.status import outbox_status
 from digests.message import Context, Heading, Message, Paragraph, spans
-
-DAY = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class OutboxStatus:
-    """What the outbox and the chats look like now."""
-
-    pending: int  # queue depth: every row not yet sent or given up
-    due: int  # of those, due now and not held by a worker
-    in_flight: int  # held by a worker under a live lease
-    retrying: int  # pending rows that failed at least once
-    sent_24h: int
-    failed_24h: int  # dead-lettered in the last 24 h
-    dead: int  # dead letters, all time
-    deactivated_chats: int
-    deactivated_subscriptions: int
-    workers: int  # outbox workers with a live heartbeat
-
-
-def outbox_status(
-    engine: Engine, now: datetime | None = None, lease: timedelta = timedelta(seconds=30)
-) -> OutboxStatus:
-    """Count everything in one read."""
-    now = now or datetime.now(UTC)
-    o = OutboxRow
-    pending = o.status == PENDING
-    live_claim = o.claimed_until >= now
-    count = func.count()
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(
-                count.filter(pending),
-                count.filter(
-                    pending,
-                    o.not_before <= now,
-                    or_(o.claimed_until.is_(None), o.claimed_until < now),
-                ),
-                count.filter(pending, live_claim),
-                count.filter(pending, o.last_error.is_not(None)),
-                count.filter(o.status == SENT, o.sent_at >= now - DAY),
-                count.filter(o.status == DEAD, o.dead_at >= now - DAY),
-                count.filter(o.status == DEAD),
-            ).select_from(o)
-        ).one()
-        chats = conn.execute(
-            select(func.count()).select_from(Chat).where(Chat.active.is_(False))
-        ).scalar_one()
-        subs = conn.execute(
-            select(func.count()).select_from(Subscription).where(Subscription.active.is_(False))
-        ).scalar_one()
-        workers = conn.execute(
-            select(func.count())
-            .select_from(OutboxWorkerRow)
-            .where(OutboxWorkerRow.seen_at >= now - lease)
-        ).scalar_one()
-    return OutboxStatus(*row, chats, subs, workers)
-
 
 _GAUGES = {
     "pending": ("digestbot_outbox_pending", "Outbox rows not yet sent or given up"),
@@ -100,7 +40,8 @@ def status_gauges(engine: Engine, ttl: float = 5.0) -> Callable[[], dict[str, tu
         with lock:
             if cache and time.monotonic() - cache[0][0] < ttl:
                 return cache[0][1]
-            figures = asdict(outbox_status(engine))
+            with engine.connect() as conn:
+                figures = asdict(outbox_status(conn))
             out = {name: (doc, float(figures[key])) for key, (name, doc) in _GAUGES.items()}
             cache[:] = [(time.monotonic(), out)]
             return out
@@ -116,7 +57,8 @@ def status_gauges(engine: Engine, ttl: float = 5.0) -> Callable[[], dict[str, tu
     description=N_("delivery queue, failures and gone chats"),
 )
 def status_command(request: Request) -> Message:
-    s = outbox_status(request.services.store.engine)
+    with request.services.store.engine.connect() as conn:
+        s = outbox_status(conn)
     n = request.words.number
     lines = [
         request._(

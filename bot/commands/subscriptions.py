@@ -1,17 +1,15 @@
-"""Subscriptions: /subscribe, /unsubscribe, /subscriptions, /digest, and the queries they need.
+"""Subscriptions: /subscribe, /unsubscribe, /subscriptions, /digest.
 
-A subscription is (platform, chat, theme, weekly day and time, IANA timezone, size). The schedule
+A subscription is (platform, chat, theme, weekly day and time, IANA timezone, size). Its table is
+:mod:`bot.store.subscriptions`, what a digest holds is :mod:`bot.store.digests`, the schedule
 arithmetic is :mod:`bot.scheduling.weekly`; ``bot.scheduling.scheduler`` runs the jobs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import Connection, func, select, update
-from sqlalchemy.orm import Session
 
 from bot.commands.core import Request, command, echo
 from bot.commands.language import sender_language
@@ -26,184 +24,23 @@ from bot.scheduling.weekly import (
     theme_choices,
     zone_label,
 )
-from bot.store.db import dialect_insert
+from bot.store.digests import known_themes, next_digest
 from bot.store.languages import record_setup
-from bot.store.models import Chat, Delivery, ItemRow, Subscription
-from bot.store.outbox import pending_item_ids
+from bot.store.models import SubscriptionRow
 from bot.store.reports import Store
-from digests.compose import Candidate, Digest, compose_digest
-from digests.items import Item
+from bot.store.subscriptions import (
+    active_subscription,
+    any_subscription,
+    chat_subscriptions,
+    deactivate,
+    save_subscription,
+)
 from digests.message import BulletList, Context, Heading, Message, Paragraph, Span
-from digests.words import ENGLISH, Words
-
-# -- queries --------------------------------------------------------------------------------------
 
 
-def known_themes(conn: Connection) -> dict[str, str]:
-    """Theme slug -> title, over the current items of every report."""
-    rows = conn.execute(
-        select(ItemRow.theme, func.max(ItemRow.theme_title))
-        .where(ItemRow.removed.is_(False))
-        .group_by(ItemRow.theme)
-    ).all()
-    return {slug: title for slug, title in rows}
-
-
-def theme_candidates(conn: Connection, theme: str) -> list[Candidate]:
-    """The current (not removed) items of a theme, from every report."""
-    rows = conn.execute(
-        select(ItemRow.id, ItemRow.data).where(ItemRow.theme == theme, ItemRow.removed.is_(False))
-    ).all()
-    return [Candidate(row.id, Item.from_dict(row.data)) for row in rows]
-
-
-def delivered_ids(conn: Connection, platform: str, chat_id: str) -> set[int]:
-    """Items the chat has been sent."""
-    return set(
-        conn.execute(
-            select(Delivery.item_id).where(
-                Delivery.platform == platform, Delivery.chat_id == chat_id
-            )
-        ).scalars()
-    )
-
-
-def taken_ids(conn: Connection, platform: str, chat_id: str) -> set[int]:
-    """Items the chat has been sent or has queued: the next digest must skip them."""
-    return delivered_ids(conn, platform, chat_id) | pending_item_ids(conn, platform, chat_id)
-
-
-def next_digest(
-    conn: Connection,
-    platform: str,
-    chat_id: str,
-    theme: str,
-    size: int,
-    when: datetime,
-    words: Words = ENGLISH,
-) -> Digest | None:
-    """The digest a run at ``when`` would make for the chat, without recording anything."""
-    candidates = theme_candidates(conn, theme)
-    taken = taken_ids(conn, platform, chat_id)
-    return compose_digest(candidates, taken, size, when=when, words=words)
-
-
-def chat_subscriptions(store: Store, platform: str, chat_id: str) -> list[Subscription]:
-    with Session(store.engine, expire_on_commit=False) as session:
-        return list(
-            session.scalars(
-                select(Subscription)
-                .where(
-                    Subscription.platform == platform,
-                    Subscription.chat_id == chat_id,
-                    Subscription.active.is_(True),
-                )
-                .order_by(Subscription.theme)
-            )
-        )
-
-
-def all_subscriptions(store: Store, *, active_only: bool = True) -> list[Subscription]:
-    query = select(Subscription).order_by(
-        Subscription.platform, Subscription.chat_id, Subscription.theme
-    )
-    if active_only:
-        query = query.where(Subscription.active.is_(True))
-    with Session(store.engine, expire_on_commit=False) as session:
-        return list(session.scalars(query))
-
-
-def save_subscription(
-    store: Store,
-    *,
-    platform: str,
-    chat_id: str,
-    chat_kind: str,
-    theme: str,
-    schedule: Schedule,
-    size: int,
-    created_by: str,
-    now: datetime,
-) -> tuple[Subscription, bool]:
-    """Create or update (and reactivate) the chat's subscription to ``theme``.
-
-    Returns it with True when it is new (or was inactive).
-    """
-    with store.engine.begin() as conn:
-        insert = dialect_insert(conn)
-        before = conn.execute(
-            select(Subscription.active).where(
-                Subscription.platform == platform,
-                Subscription.chat_id == chat_id,
-                Subscription.theme == theme,
-            )
-        ).scalar()
-        schedule_values = {
-            "day": schedule.day,
-            "at_time": schedule.at_time,
-            "timezone": schedule.timezone,
-            "size": size,
-            "active": True,
-            "deactivated_reason": None,
-        }
-        stmt = insert(Subscription).values(
-            platform=platform,
-            chat_id=chat_id,
-            theme=theme,
-            created_by=created_by[:100],
-            created_at=now,
-            **schedule_values,
-        )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["platform", "chat_id", "theme"], set_=schedule_values
-            )
-        )
-        chat = insert(Chat).values(
-            platform=platform,
-            chat_id=chat_id,
-            kind=chat_kind[:20],
-            active=True,
-            gone_reason=None,
-            updated_at=now,
-        )
-        chat_update: dict[str, object] = {"active": True, "gone_reason": None, "updated_at": now}
-        if chat_kind:
-            chat_update["kind"] = chat_kind[:20]
-        conn.execute(
-            chat.on_conflict_do_update(index_elements=["platform", "chat_id"], set_=chat_update)
-        )
-    with Session(store.engine, expire_on_commit=False) as session:
-        sub = session.scalars(
-            select(Subscription).where(
-                Subscription.platform == platform,
-                Subscription.chat_id == chat_id,
-                Subscription.theme == theme,
-            )
-        ).one()
-    return sub, not before
-
-
-def deactivate(
-    store: Store, platform: str, chat_id: str, theme: str | None, reason: str
-) -> list[str]:
-    """Turn off the chat's subscription to ``theme`` (all when None); returns the themes."""
-    with store.engine.begin() as conn:
-        where = [
-            Subscription.platform == platform,
-            Subscription.chat_id == chat_id,
-            Subscription.active.is_(True),
-        ]
-        if theme is not None:
-            where.append(Subscription.theme == theme)
-        themes = list(conn.execute(select(Subscription.theme).where(*where)).scalars())
-        if themes:
-            conn.execute(
-                update(Subscription)
-                .where(*where)
-                .values(active=False, deactivated_reason=reason[:300])
-            )
-    return sorted(themes)
+def _chat_subscriptions(request: Request) -> list[SubscriptionRow]:
+    with request.services.store.engine.connect() as conn:
+        return chat_subscriptions(conn, request.platform, request.chat_id)
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -220,19 +57,13 @@ def _themes(request: Request) -> dict[str, str]:
         return known_themes(conn)
 
 
-def _existing(store: Store, platform: str, chat_id: str, theme: str) -> Subscription | None:
+def _existing(store: Store, platform: str, chat_id: str, theme: str) -> SubscriptionRow | None:
     """The chat's subscription to ``theme``, active or not."""
-    with Session(store.engine, expire_on_commit=False) as session:
-        return session.scalars(
-            select(Subscription).where(
-                Subscription.platform == platform,
-                Subscription.chat_id == chat_id,
-                Subscription.theme == theme,
-            )
-        ).first()
+    with store.engine.connect() as conn:
+        return any_subscription(conn, platform, chat_id, theme)
 
 
-def _changes(request: Request, before: Subscription, schedule: Schedule, size: int) -> list[str]:
+def _changes(request: Request, before: SubscriptionRow, schedule: Schedule, size: int) -> list[str]:
     """``time 09:00 → 21:00``: one phrase per part a re-subscription changed."""
     words = request.words
     old = Schedule.of(before)
@@ -291,26 +122,28 @@ def subscribe_command(request: Request) -> Message:
     # Subscribing again changes only what this command names; the rest stays as it was.
     schedule = args.over(Schedule.of(before)) if before is not None else args.schedule
     size = args.items if args.items is not None else (before.size if before else args.size)
-    sub, created = save_subscription(
-        services.store,
-        platform=request.platform,
-        chat_id=request.chat_id,
-        chat_kind=request.chat_kind,
-        theme=args.theme,
-        schedule=schedule,
-        size=size,
-        created_by=f"{request.platform}:{request.user_id}",
-        now=now,
-    )
-    # Whoever subscribes first sets the chat up: digests follow their language under /lang auto.
-    record_setup(
-        services.store.engine,
-        request.platform,
-        request.chat_id,
-        sender_language(request) or request.words.language,
-        set_by=f"{request.platform}:{request.user_id}",
-        now=now,
-    )
+    with services.store.engine.begin() as conn:
+        sub, created = save_subscription(
+            conn,
+            platform=request.platform,
+            chat_id=request.chat_id,
+            chat_kind=request.chat_kind,
+            theme=args.theme,
+            schedule=schedule,
+            size=size,
+            created_by=f"{request.platform}:{request.user_id}",
+            now=now,
+        )
+    language = sender_language(request)
+    if language is not None:
+        record_setup(
+            services.store.engine,
+            request.platform,
+            request.chat_id,
+            language,
+            set_by=f"{request.platform}:{request.user_id}",
+            now=now,
+        )
     _changed(request)
     title = themes[args.theme]
     what = request._("{items} {schedule}").format(
@@ -369,7 +202,8 @@ def unsubscribe_command(request: Request) -> Message:
     first = request.arg.split()[0].lower()
     theme = None if first in ("all", "全部", "所有") else _theme_arg(request, _themes(request))
     who = f"unsubscribed by {request.platform}:{request.user_id}"
-    done = deactivate(request.services.store, request.platform, request.chat_id, theme, who)
+    with request.services.store.engine.begin() as conn:
+        done = deactivate(conn, request.platform, request.chat_id, theme, who)
     if done:
         _changed(request)
         return Message.text(
@@ -378,10 +212,7 @@ def unsubscribe_command(request: Request) -> Message:
                 "Items already sent stay sent; subscribe again any time."
             ).format(themes=request.words.join(done))
         )
-    current = [
-        s.theme
-        for s in chat_subscriptions(request.services.store, request.platform, request.chat_id)
-    ]
+    current = [s.theme for s in _chat_subscriptions(request)]
     if not current:
         return Message.text(request._("This chat has no subscriptions. See /themes to start one."))
     return Message.text(
@@ -399,7 +230,7 @@ def unsubscribe_command(request: Request) -> Message:
     description=N_("this chat's subscriptions and their next runs"),
 )
 def subscriptions_command(request: Request) -> Message:
-    subs = chat_subscriptions(request.services.store, request.platform, request.chat_id)
+    subs = _chat_subscriptions(request)
     if not subs:
         return Message.text(
             request._(
@@ -455,6 +286,7 @@ def digest_command(request: Request) -> Message:
         default_size=services.digest_size,
         default_timezone=services.timezone,
         now=services.clock(),
+        web_url=services.web.theme_url if services.web is not None else None,
         words=request.words,
     )
 
@@ -468,6 +300,7 @@ def preview(
     default_size: int,
     default_timezone: str,
     now: datetime,
+    web_url: Callable[[str], str] | None = None,
     words: Translator | None = None,
 ) -> Message:
     """The chat's next digest of ``theme`` as it would be sent, without using it up."""
@@ -480,17 +313,19 @@ def preview(
                     value=echo(theme, 40), themes=theme_choices(themes, words)
                 )
             )
-        sub = conn.execute(
-            select(Subscription.size, Subscription.timezone).where(
-                Subscription.platform == platform,
-                Subscription.chat_id == chat_id,
-                Subscription.theme == theme,
-                Subscription.active.is_(True),
-            )
-        ).first()
+        sub = active_subscription(conn, platform, chat_id, theme)
         size = sub.size if sub is not None else default_size
         zone = ZoneInfo(sub.timezone if sub is not None else default_timezone)
-        digest = next_digest(conn, platform, chat_id, theme, size, now.astimezone(zone), words)
+        digest = next_digest(
+            conn,
+            platform,
+            chat_id,
+            theme,
+            size,
+            now.astimezone(zone),
+            web_url=web_url,
+            words=words,
+        )
     if digest is None:
         return Message.text(
             words.gettext(
@@ -509,10 +344,11 @@ def preview(
         (*digest.message.blocks, Context((Span(note, italic=True),))),
         link_preview=False,
         tags=(*digest.message.tags, "preview"),
+        web_url=digest.message.web_url,
     )
 
 
-def subscription_lines(subs: Sequence[Subscription], now: datetime) -> list[str]:
+def subscription_lines(subs: Sequence[SubscriptionRow], now: datetime) -> list[str]:
     """One line per subscription with its next run in its own timezone (for the CLI)."""
     lines = []
     for s in subs:

@@ -1,14 +1,12 @@
-"""The outbox: every digest is recorded here, one row per destination, before it is sent.
+"""The sender: takes due rows from the outbox table and sends them with the platforms' limits.
 
-Rows go ``pending`` -> ``sent`` (with the platform's message ids) or ``dead`` (given up, admins
-told). Items count as delivered to a chat only when their row is sent.
-
-:class:`OutboxWorker` sends pending rows. Its life, per row::
+:class:`OutboxWorker` (one per gateway) sends pending rows. Its life, per row::
 
     claim (lease)  ->  limiter  ->  channel.send  ->  outcome, committed in a batch
         sent          message ids of every part, ``deliveries`` rows, one transaction
         RetryLater    pause the chat (Telegram: the platform), requeue after retry_after, no attempt
         Transient     attempts + 1; backoff with jitter; at send_max_attempts dead + admins told
+                      (the policy is :mod:`bot.delivery.retry`)
         ChatMoved     chat, subscriptions, deliveries and pending rows follow the new id; resend
         ChatGone      chat inactive, subscriptions deactivated, its pending rows dead, admins told
         SendError     (any other: the platform refused the message) dead + admins told
@@ -24,7 +22,8 @@ the database for a whole lease) after sending and before committing: the in-flig
 Partial sends. A multi-part message that fails after some parts keeps their ids in
 ``message_ids``; a retry asks the channel to skip that many parts.
 
-The table side (enqueue, claims, the outcomes' transactions) is :mod:`bot.store.outbox`.
+The table side (enqueue, claims, the outcomes' transactions) is :mod:`bot.store.outbox`; what a
+gone or moved chat does to the tables is :mod:`bot.store.chats`.
 """
 
 from __future__ import annotations
@@ -42,10 +41,22 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.delivery.ratelimit import BULK, RateLimiter
+from bot.delivery.retry import RetryPolicy
 from bot.metrics import Metrics
 from bot.platforms import specs
 from bot.settings import Settings
-from bot.store.outbox import DEAD, NOTICE, PENDING, SENT, Claimed, Ledger, Outcome, claim, enqueue
+from bot.store.outbox import (
+    DEAD,
+    NOTICE,
+    PENDING,
+    SENT,
+    Claimed,
+    Ledger,
+    Outcome,
+    OutcomeKind,
+    claim,
+    enqueue,
+)
 from channels.base import (
     Channel,
     ChatGone,
@@ -128,10 +139,10 @@ class OutboxWorker:
             admins=settings.admin_ids if admins is None else admins,
             lease=self.lease,
             beat_seconds=self.beat_seconds,
-            max_attempts=settings.send_max_attempts,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
             direct_kinds={spec.name: spec.direct_kind for spec in specs()},
+        )
+        self.retry = RetryPolicy(
+            max_attempts=settings.send_max_attempts, base=backoff_base, cap=backoff_max
         )
         self.send_timeout = send_timeout
         self._sending = asyncio.Semaphore(send_concurrency)
@@ -256,10 +267,15 @@ class OutboxWorker:
         try:
             outcome = await self._attempt(row, task)
         except asyncio.CancelledError:
-            outcome = Outcome(row, "release", error="worker stopping")
+            outcome = Outcome(row, OutcomeKind.RELEASE, error="worker stopping")
         except Exception as exc:
             log.exception("outbox: row %s failed unexpectedly", row.id)
-            outcome = Outcome(row, "transient", error=f"{type(exc).__name__}: {exc}")
+            outcome = Outcome(
+                row,
+                OutcomeKind.TRANSIENT,
+                error=f"{type(exc).__name__}: {exc}",
+                retry_in=self.retry.after_transient(row.attempts + 1),
+            )
         self._results.put_nowait(outcome)
 
     async def _attempt(self, row: Claimed, task: asyncio.Task[None] | None) -> Outcome:
@@ -283,16 +299,18 @@ class OutboxWorker:
         await self.limiter.acquire(row.platform, row.chat_id, row.chat_kind, BULK)
         if time.monotonic() > row.deadline - self._margin:
             # The lease could not be renewed in time: another worker may own the row now.
-            return Outcome(row, "release", error="lease expired before sending")
+            return Outcome(row, OutcomeKind.RELEASE, error="lease expired before sending")
         if self._stopping:
-            return Outcome(row, "release", error="worker stopping")
+            return Outcome(row, OutcomeKind.RELEASE, error="worker stopping")
         if task is not None:
             self._waiting.discard(task)
         chat = (row.platform, row.chat_id)
         if chat in self._gone:
-            return Outcome(row, "gone", error=self._gone[chat])
+            return Outcome(row, OutcomeKind.GONE, error=self._gone[chat])
         if chat in self._moved:
-            return Outcome(row, "moved", error="chat moved", new_chat_id=self._moved[chat])
+            return Outcome(
+                row, OutcomeKind.MOVED, error="chat moved", new_chat_id=self._moved[chat]
+            )
         skip = len(row.message_ids)
         try:
             async with self._sending, asyncio.timeout(self.send_timeout):
@@ -301,23 +319,28 @@ class OutboxWorker:
             self.limiter.pause(row.platform, row.chat_id, exc.retry_after)
             if self.limiter.pauses_platform(row.platform):
                 self.limiter.pause(row.platform, None, exc.retry_after)
-            return self._failed(row, "retry", exc, retry_after=exc.retry_after)
+            return self._failed(row, OutcomeKind.RATE_LIMITED, exc, retry_in=exc.retry_after)
         except ChatMoved as exc:
             _remember(self._moved, chat, exc.new_chat_id)
-            return self._failed(row, "moved", exc, new_chat_id=exc.new_chat_id)
+            return self._failed(row, OutcomeKind.MOVED, exc, new_chat_id=exc.new_chat_id)
         except ChatGone as exc:
             _remember(self._gone, chat, str(exc) or "chat gone")
-            return self._failed(row, "gone", exc)
+            return self._failed(row, OutcomeKind.GONE, exc)
         except (TransientSendError, TimeoutError) as exc:
-            return self._failed(row, "transient", exc)
+            return self._failed(
+                row,
+                OutcomeKind.TRANSIENT,
+                exc,
+                retry_in=self.retry.after_transient(row.attempts + 1),
+            )
         except SendError as exc:
-            return self._failed(row, "rejected", exc)
+            return self._failed(row, OutcomeKind.REJECTED, exc)
         self.limiter.charge(row.platform, row.chat_id, row.chat_kind, len(ids) - 1)
         if self.metrics:
             self.metrics.sent.labels(row.platform, row.purpose).inc()
-        return Outcome(row, "sent", ids=list(ids))
+        return Outcome(row, OutcomeKind.SENT, ids=list(ids))
 
-    def _failed(self, row: Claimed, kind: str, exc: BaseException, **extra: Any) -> Outcome:
+    def _failed(self, row: Claimed, kind: OutcomeKind, exc: BaseException, **extra: Any) -> Outcome:
         if self.metrics:
             self.metrics.send_failures.labels(row.platform, kind).inc()
         log.info("outbox: row %s to %s:%s: %s (%s)", row.id, row.platform, row.chat_id, kind, exc)

@@ -1,16 +1,21 @@
 """The scheduler: one APScheduler 3 job per subscription, persisted in the database.
 
 :class:`Scheduler` wraps an ``AsyncIOScheduler`` (started inside the running loop) with a
-``SQLAlchemyJobStore`` on the bot's database (table ``apscheduler_jobs``). Each active subscription
-has a job ``sub:{id}`` with a :class:`~bot.scheduling.weekly.WeeklyTrigger` in the subscription's IANA
-timezone; start-up and a periodic resync bring the jobs in line with the ``subscriptions`` table.
+:class:`SubscriptionJobStore` on the bot's database (table ``apscheduler_jobs``). Each active
+subscription has a job ``sub:{id}`` with a :class:`~bot.scheduling.weekly.WeeklyTrigger` in the
+subscription's IANA timezone; start-up and a periodic resync bring the jobs in line with the
+``subscriptions`` table.
 
-Jobs are pickled, so the job function :func:`run_subscription` holds no objects: it finds the
-store and settings in a process-global registry, by database, that :meth:`Scheduler.start` fills. The work itself
-is :func:`make_digest_due`, a plain function tests call with a fixed clock. It composes the digest
-and records it in the outbox in one transaction, under the dedup key
-``digest:{subscription id}:{scheduled time, UTC, to the minute}``: a run made twice (a misfire
-after a restart, a crash before the job store was updated, two schedulers) never makes a second row.
+Jobs are pickled, so a stored job names the module-level :func:`run_subscription` and holds only
+the subscription id. The job store hands every job it loads the running scheduler's
+:class:`JobContext` (store, clock, leadership, settings), so the job function gets what it needs
+explicitly and no process-wide registry exists. Composing and recording the digest is
+:func:`bot.store.digests.make_digest_due`, a plain function tests call with a fixed clock.
+
+A Monday stampede (every subscription due in one minute) is sized here: APScheduler's misfire
+grace is the settings' grace (hours, so no job misfires however long the queue), runs coalesce,
+and the digests are composed on a thread pool of :attr:`Scheduler.workers` threads (one on
+SQLite, whose writers take turns anyway; several on PostgreSQL).
 
 Exactly one process may run the scheduler against a database (APScheduler's job stores cannot be
 shared). With several gateways on PostgreSQL, leader election calls :meth:`Scheduler.start` when it
@@ -21,33 +26,30 @@ scheduler that lost its lock makes nothing even before it is stopped.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.job import Job
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import select
 
-from bot.commands.subscriptions import all_subscriptions, known_themes, next_digest
-from bot.i18n import translator
+from bot.clock import Clock, utcnow
 from bot.scheduling.weekly import Schedule
 from bot.store.db import make_engine
-from bot.store.languages import digest_language
-from bot.store.models import Chat, OutboxRow, Subscription
-from bot.store.outbox import enqueue
+from bot.store.digests import ThemeSizes, make_digest_due
+from bot.store.models import SubscriptionRow
 from bot.store.reports import Store
-from digests.compose import nothing_new
-from digests.message import Message
+from bot.store.subscriptions import all_subscriptions, weekly_time
+from bot.web.links import WebLinks
 
 if TYPE_CHECKING:
-    from bot.commands.services import Services
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,165 +64,121 @@ def job_id(subscription_id: int) -> str:
     return f"sub:{subscription_id}"
 
 
-def dedup_key(subscription_id: int, scheduled_for: datetime) -> str:
-    """``digest:7:2026-03-02T01:00Z``: one digest per subscription and scheduled minute."""
-    _require_aware(scheduled_for)
-    minute = scheduled_for.astimezone(UTC).replace(second=0, microsecond=0)
-    return f"digest:{subscription_id}:{minute:%Y-%m-%dT%H:%M}Z"
+class SubscriptionChanges:
+    """Commands call it after changing subscriptions; the running scheduler listens.
 
-
-def make_digest_due(
-    store: Store,
-    subscription_id: int,
-    scheduled_for: datetime,
-    now: datetime,
-    *,
-    post_empty: bool = False,
-    grace: timedelta | None = None,
-) -> int | None:
-    """Record the digest a subscription is due at ``scheduled_for``; returns the outbox row id.
-
-    None when there is nothing to record: the subscription is gone or inactive, the run is more
-    than ``grace`` late, this run was recorded before, or nothing is new (unless ``post_empty``,
-    which records a short "nothing new" note instead).
+    The entry point makes one and hands it to both the commands' services and the scheduler, so
+    neither reaches into the other. Callable from any thread.
     """
-    _require_aware(scheduled_for)
-    _require_aware(now)
-    if grace is not None and now - scheduled_for > grace:
-        log.warning(
-            "subscription %s: run of %s missed by more than %s, skipped",
-            subscription_id,
-            scheduled_for.isoformat(),
-            grace,
-        )
-        return None
-    key = dedup_key(subscription_id, scheduled_for)
-    with store.engine.begin() as conn:
-        # Row lock (PostgreSQL): concurrent runs of one subscription compose one after the other.
-        sub = conn.execute(
-            select(
-                Subscription.platform,
-                Subscription.chat_id,
-                Subscription.theme,
-                Subscription.size,
-                Subscription.timezone,
-                Subscription.active,
-            )
-            .where(Subscription.id == subscription_id)
-            .with_for_update()
-        ).first()
-        if sub is None or not sub.active:
-            return None
-        if conn.execute(select(OutboxRow.id).where(OutboxRow.dedup_key == key)).first():
-            log.info("subscription %s: %s already recorded", subscription_id, key)
-            return None
-        chat = conn.execute(
-            select(Chat.kind, Chat.active).where(
-                Chat.platform == sub.platform, Chat.chat_id == sub.chat_id
-            )
-        ).first()
-        if chat is not None and not chat.active:
-            return None
-        when = scheduled_for.astimezone(ZoneInfo(sub.timezone))
-        words = translator(digest_language(conn, sub.platform, sub.chat_id))
-        digest = next_digest(conn, sub.platform, sub.chat_id, sub.theme, sub.size, when, words)
-        message: Message
-        if digest is not None:
-            message, item_ids = digest.message, digest.item_ids
-        elif post_empty:
-            title = known_themes(conn).get(sub.theme, sub.theme)
-            message, item_ids = nothing_new(title, when, words), ()
-        else:
-            log.info("subscription %s: nothing new in %s", subscription_id, sub.theme)
-            return None
-        return enqueue(
-            conn,
-            platform=sub.platform,
-            chat_id=sub.chat_id,
-            message=message,
-            item_ids=item_ids,
-            subscription_id=subscription_id,
-            dedup_key=key,
-            purpose="digest",
-            chat_kind=chat.kind if chat is not None else "",
-        )
+
+    def __init__(self) -> None:
+        self._listener: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            listener = self._listener
+        if listener is not None:
+            listener()
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            self._listener = listener
+
+    def forget(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            if self._listener == listener:
+                self._listener = None
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None
 
 
-# -- the job function and its process-global context ---------------------------------------------
+# -- the job function and its context -------------------------------------------------------------
 
 
 @dataclass
-class _JobContext:
+class JobContext:
+    """What a subscription's job needs; the job store hands it to every job it loads."""
+
     store: Store
     post_empty: bool
     grace: timedelta
     is_leader: Callable[[], bool]
     on_enqueued: Callable[[int], None] | None
-    clock: Callable[[], datetime]
-    inflight: set[asyncio.Task[object]] = field(default_factory=set)
+    clock: Clock
+    pool: ThreadPoolExecutor
+    #: A theme's web page (digests link to it); None when the web face is off.
+    web_url: Callable[[str], str] | None = None
+    sizes: ThemeSizes = field(default_factory=ThemeSizes)
+    inflight: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
-#: Running schedulers' contexts by database (a process may serve several databases, as tests do;
-#: never two schedulers on one database).
-_contexts: dict[str, _JobContext] = {}
-_contexts_lock = threading.Lock()
+class SubscriptionJobStore(SQLAlchemyJobStore):
+    """APScheduler's SQLAlchemy job store, binding each loaded job to the scheduler's context.
+
+    The stored job keeps naming :func:`run_subscription` (its ``func_ref``) with the subscription
+    id as its only argument, so it pickles as before; only the loaded copy is bound to the context.
+    """
+
+    def __init__(self, context: JobContext, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.context = context
+
+    def _reconstitute_job(self, job_state: bytes) -> Job:
+        job: Job = super()._reconstitute_job(job_state)
+        if job.func is run_subscription:
+            job.func = functools.partial(run_subscription, context=self.context)
+        return job
 
 
-def database_key(store: Store) -> str:
-    """Which database a job belongs to: its URL without the password."""
-    return store.engine.url.render_as_string(hide_password=True)
+async def run_subscription(
+    subscription_id: int, *, context: JobContext | None = None, **_stored: object
+) -> int | None:
+    """The job of subscription ``subscription_id`` (importable, so pickled jobs can find it).
 
-
-def _find_context(db: str | None) -> _JobContext | None:
-    with _contexts_lock:
-        ctx = _contexts.get(db) if db is not None else None
-        if ctx is None and len(_contexts) == 1:
-            # The database was reached under another URL since the job was stored.
-            ctx = next(iter(_contexts.values()))
-        return ctx
-
-
-async def run_subscription(subscription_id: int, db: str | None = None) -> int | None:
-    """The job of subscription ``subscription_id`` (importable, so pickled jobs can find it)."""
-    ctx = _find_context(db)
-    if ctx is None:
-        log.warning("subscription %s: job ran with no scheduler context", subscription_id)
+    ``context`` is bound by :class:`SubscriptionJobStore` when it loads the job; ``_stored``
+    takes keyword arguments of jobs stored by older versions (replaced at the next sync).
+    """
+    if context is None:
+        log.warning("subscription %s: job loaded without a scheduler context", subscription_id)
         return None
     task = asyncio.current_task()
     if task is not None:
-        ctx.inflight.add(task)
+        context.inflight.add(task)
     try:
-        outbox_id = await asyncio.to_thread(_run, ctx, subscription_id)
+        loop = asyncio.get_running_loop()
+        outbox_id = await loop.run_in_executor(context.pool, _run, context, subscription_id)
     finally:
         if task is not None:
-            ctx.inflight.discard(task)
-    if outbox_id is not None and ctx.on_enqueued is not None:
-        ctx.on_enqueued(outbox_id)  # on the loop: the outbox worker's wake() is not thread-safe
+            context.inflight.discard(task)
+    if outbox_id is not None and context.on_enqueued is not None:
+        context.on_enqueued(outbox_id)  # on the loop: the outbox worker's wake() is not thread-safe
     return outbox_id
 
 
-def _run(ctx: _JobContext, subscription_id: int) -> int | None:
+def _run(ctx: JobContext, subscription_id: int) -> int | None:
     if not ctx.is_leader():
         log.info("subscription %s: not the leader, run skipped", subscription_id)
         return None
     now = ctx.clock()
     with ctx.store.engine.connect() as conn:
-        sub = conn.execute(
-            select(
-                Subscription.day, Subscription.at_time, Subscription.timezone, Subscription.active
-            ).where(Subscription.id == subscription_id)
-        ).first()
-    if sub is None or not sub.active:
+        weekly = weekly_time(conn, subscription_id)
+    if weekly is None:
         return None
-    scheduled_for = Schedule(sub.day, sub.at_time, sub.timezone).last_run(now)
-    outbox_id = make_digest_due(
-        ctx.store,
-        subscription_id,
-        scheduled_for,
-        now,
-        post_empty=ctx.post_empty,
-        grace=ctx.grace + RUN_SLACK,
-    )
+    scheduled_for = Schedule(*weekly).last_run(now)
+    with ctx.store.engine.begin() as conn:
+        outbox_id = make_digest_due(
+            conn,
+            subscription_id,
+            scheduled_for,
+            now,
+            post_empty=ctx.post_empty,
+            grace=ctx.grace + RUN_SLACK,
+            sizes=ctx.sizes,
+            web_url=ctx.web_url,
+        )
     if outbox_id is not None:
         log.info(
             "subscription %s: digest for %s queued as outbox #%s",
@@ -246,22 +204,23 @@ def _always() -> bool:
     return True
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Scheduler:
     """Weekly digest jobs for every active subscription. Start and stop inside the running loop.
 
     Args:
         store: the bot's store; jobs are kept in its database.
-        misfire_grace: a run missed while down is made on start-up when at most this late.
+        misfire_grace: a run missed while down is made on start-up when at most this late; also
+            APScheduler's misfire grace, so a long queue of due jobs never misfires.
         post_empty: record a short "nothing new" note when a run finds nothing new.
         is_leader: asked before each run; False skips it (leader election plugs in here).
         on_enqueued: called on the loop with the outbox id of each digest recorded (e.g. the
             outbox worker's ``wake``).
-        services: when given, commands that change subscriptions resync the jobs at once.
+        changes: commands call it after changing subscriptions; while running, the scheduler
+            listens and resyncs its jobs at once.
         resync_seconds: how often to resync with the table (changes made by other gateways).
+        clock: the time runs are made for (tests pass a fixed one).
+        workers: threads composing digests (default: 1 on SQLite, 4 on PostgreSQL).
+        web_url: a theme's web page, for the digests' "Open on the web" (None: the web face is off).
     """
 
     def __init__(
@@ -272,39 +231,44 @@ class Scheduler:
         post_empty: bool = False,
         is_leader: Callable[[], bool] = _always,
         on_enqueued: Callable[[int], None] | None = None,
-        services: Services | None = None,
+        changes: SubscriptionChanges | None = None,
         resync_seconds: float = RESYNC_SECONDS,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
+        workers: int | None = None,
+        web_url: Callable[[str], str] | None = None,
     ) -> None:
         self.store = store
+        self.web_url = web_url
         self.misfire_grace = misfire_grace
         self.post_empty = post_empty
         self.is_leader = is_leader
         self.on_enqueued = on_enqueued
-        self.services = services
+        self.changes = changes
         self.resync_seconds = resync_seconds
         self.clock = clock
+        self.workers = workers or (1 if store.dialect == "sqlite" else 4)
         self._scheduler: AsyncIOScheduler | None = None
-        self._context: _JobContext | None = None
-        self._db = database_key(store)
+        self._context: JobContext | None = None
         self._sync_lock = threading.Lock()
 
     @classmethod
     def from_settings(
         cls,
         settings: Settings,
-        services: Services,
+        store: Store,
         *,
+        changes: SubscriptionChanges | None = None,
         on_enqueued: Callable[[int], None] | None = None,
         is_leader: Callable[[], bool] = _always,
     ) -> Scheduler:
         return cls(
-            services.store,
+            store,
             misfire_grace=timedelta(hours=settings.misfire_grace_hours),
             post_empty=settings.post_empty_digest,
-            services=services,
+            changes=changes,
             on_enqueued=on_enqueued,
             is_leader=is_leader,
+            web_url=web.theme_url if (web := WebLinks.from_settings(settings)) else None,
         )
 
     @property
@@ -331,24 +295,24 @@ class Scheduler:
         """
         if self._scheduler is not None:
             return
-        ctx = _JobContext(
+        self.store.claim_scheduler(self)
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="digests")
+        ctx = JobContext(
             self.store,
             self.post_empty,
             self.misfire_grace,
             self.is_leader,
             self.on_enqueued,
             self.clock,
+            pool,
+            web_url=self.web_url,
         )
-        with _contexts_lock:
-            if self._db in _contexts:
-                raise RuntimeError(f"a scheduler is already running on {self._db}")
-            _contexts[self._db] = ctx
         self._context = ctx
         # The job store's own engine: shutting the job store down disposes of it.
         engine = make_engine(self.store.engine.url.render_as_string(hide_password=False))
         scheduler = AsyncIOScheduler(
             jobstores={
-                "default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE),
+                "default": SubscriptionJobStore(ctx, engine=engine, tablename=JOB_TABLE),
                 "internal": MemoryJobStore(),
             },
             job_defaults={
@@ -362,7 +326,7 @@ class Scheduler:
             scheduler.start(paused=True)
         except BaseException:
             engine.dispose()
-            self._forget_context()
+            self._release(ctx)
             raise
         self._scheduler = scheduler
         try:
@@ -379,7 +343,7 @@ class Scheduler:
         made = (
             []
             if paused or not self.is_leader()
-            else await asyncio.to_thread(self.catch_up, _utcnow())
+            else await asyncio.to_thread(self.catch_up, self.clock())
         )
         if made:
             log.info("scheduler caught up on %d digest(s) due while no scheduler ran", len(made))
@@ -393,8 +357,8 @@ class Scheduler:
             replace_existing=True,
             misfire_grace_time=None,
         )
-        if self.services is not None:
-            self.services.subscriptions_changed = self.request_sync
+        if self.changes is not None:
+            self.changes.listen(self.request_sync)
         if not paused:
             scheduler.resume()
 
@@ -403,8 +367,8 @@ class Scheduler:
         scheduler = self._scheduler
         if scheduler is None:
             return
-        if self.services is not None and self.services.subscriptions_changed == self.request_sync:
-            self.services.subscriptions_changed = None
+        if self.changes is not None:
+            self.changes.forget(self.request_sync)
         scheduler.pause()
         ctx = self._context
         if ctx is not None and ctx.inflight:
@@ -415,13 +379,13 @@ class Scheduler:
             scheduler.shutdown(wait=False)
         finally:
             self._sync_lock.release()
-        self._forget_context()
+        if ctx is not None:
+            self._release(ctx)
         log.info("scheduler stopped")
 
-    def _forget_context(self) -> None:
-        with _contexts_lock:
-            if _contexts.get(self._db) is self._context:
-                del _contexts[self._db]
+    def _release(self, ctx: JobContext) -> None:
+        ctx.pool.shutdown(wait=False, cancel_futures=True)
+        self.store.release_scheduler(self)
         self._context = None
 
     def _announce(self, made: list[int]) -> None:
@@ -439,7 +403,11 @@ class Scheduler:
         subscription existed are not made. ``only`` limits the look to those subscriptions.
         """
         made: list[int] = []
-        for sub in all_subscriptions(self.store):
+        with self.store.engine.connect() as conn:
+            subs = all_subscriptions(conn)
+        ctx = self._context
+        sizes = ctx.sizes if ctx is not None else ThemeSizes()
+        for sub in subs:
             if only is not None and sub.id not in only:
                 continue
             last = Schedule.of(sub).last_run(now)
@@ -448,9 +416,17 @@ class Scheduler:
             )
             if last < created or now - last > self.misfire_grace:
                 continue
-            outbox_id = make_digest_due(
-                self.store, sub.id, last, now, post_empty=self.post_empty, grace=self.misfire_grace
-            )
+            with self.store.engine.begin() as conn:
+                outbox_id = make_digest_due(
+                    conn,
+                    sub.id,
+                    last,
+                    now,
+                    post_empty=self.post_empty,
+                    grace=self.misfire_grace,
+                    sizes=sizes,
+                    web_url=self.web_url,
+                )
             if outbox_id is not None:
                 made.append(outbox_id)
         return made
@@ -483,14 +459,15 @@ class Scheduler:
             scheduler = self._scheduler
             if scheduler is None:
                 return SyncResult()
-            subs = all_subscriptions(self.store)
+            with self.store.engine.connect() as conn:
+                subs = all_subscriptions(conn)
             jobs = {j.id: j for j in scheduler.get_jobs(jobstore="default")}
             added = changed = 0
             new: list[int] = []
             for sub in subs:
                 name = _job_name(sub)
                 job = jobs.pop(job_id(sub.id), None)
-                kwargs = {"db": self._db}
+                kwargs: dict[str, object] = {}
                 if job is None or job.name != name or job.kwargs != kwargs:
                     scheduler.add_job(
                         run_subscription,
@@ -527,18 +504,13 @@ class Scheduler:
             # A subscription made on another gateway whose first run passed before this resync
             # saw it: make that run now rather than next week.
             if result.new and self.is_leader():
-                self._announce(await asyncio.to_thread(self.catch_up, _utcnow(), result.new))
+                self._announce(await asyncio.to_thread(self.catch_up, self.clock(), result.new))
         finally:
             if ctx is not None and task is not None:
                 ctx.inflight.discard(task)
 
 
-def _job_name(sub: Subscription) -> str:
+def _job_name(sub: SubscriptionRow) -> str:
     # Also the job's fingerprint: a different name means the schedule changed. The chat is left
     # out, so a Telegram group's move to a supergroup keeps the job (and its pending run).
     return f"digest {sub.theme} {sub.day} {sub.at_time} {sub.timezone}"
-
-
-def _require_aware(when: datetime) -> None:
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ValueError("scheduler times must be timezone-aware")

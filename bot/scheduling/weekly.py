@@ -1,4 +1,4 @@
-"""Weekly schedules: parsing ``/subscribe`` arguments, and next and last run times.
+"""Weekly time arithmetic: parsing ``/subscribe`` arguments, and a schedule's next and last runs.
 
 Pure arithmetic over IANA timezones, so commands can show the next run without a running
 scheduler; :mod:`bot.scheduling.scheduler` runs the jobs with the same :class:`WeeklyTrigger`.
@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.i18n import Translator, translator
+from digests.errors import DigestbotError
 from digests.text import echo, normalize_name
 
 if TYPE_CHECKING:
-    from bot.store.models import Subscription
+    from bot.store.models import SubscriptionRow
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = dict(
@@ -71,7 +72,7 @@ class Schedule:
     timezone: str
 
     @classmethod
-    def of(cls, sub: Subscription) -> Schedule:
+    def of(cls, sub: SubscriptionRow) -> Schedule:
         return cls(sub.day, sub.at_time, sub.timezone)
 
     def trigger(self) -> WeeklyTrigger:
@@ -122,7 +123,7 @@ def local_time(when: datetime, words: Translator | None = None) -> str:
 # -- parsing /subscribe ---------------------------------------------------------------------------
 
 
-class ScheduleError(ValueError):
+class ScheduleError(DigestbotError, ValueError):
     """A wrong part of a /subscribe command; the message names it and lists the valid choices."""
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, select, update
 
 from bot.store.db import dialect_insert
-from bot.store.models import ChatLanguage
+from bot.store.models import ChatLanguageRow
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ class LanguageSetting:
 def chat_language(conn: Connection, platform: str, chat_id: str) -> LanguageSetting | None:
     """The chat's stored setting, or None when it never chose nor was set up."""
     row = conn.execute(
-        select(ChatLanguage.choice, ChatLanguage.setup_language).where(
-            ChatLanguage.platform == platform, ChatLanguage.chat_id == chat_id
+        select(ChatLanguageRow.choice, ChatLanguageRow.setup_language).where(
+            ChatLanguageRow.platform == platform, ChatLanguageRow.chat_id == chat_id
         )
     ).first()
     return LanguageSetting(row.choice, row.setup_language) if row is not None else None
@@ -58,7 +58,7 @@ def choose_language(
     """Store ``/lang``'s choice; the setup language is recorded the first time only."""
     with engine.begin() as conn:
         insert = dialect_insert(conn)
-        stmt = insert(ChatLanguage).values(
+        stmt = insert(ChatLanguageRow).values(
             platform=platform,
             chat_id=chat_id,
             choice=choice,
@@ -83,7 +83,7 @@ def record_setup(
     with engine.begin() as conn:
         insert = dialect_insert(conn)
         conn.execute(
-            insert(ChatLanguage)
+            insert(ChatLanguageRow)
             .values(
                 platform=platform,
                 chat_id=chat_id,
@@ -99,11 +99,11 @@ def record_setup(
 
 def _fill_setup(conn: Connection, platform: str, chat_id: str, language: str) -> None:
     conn.execute(
-        update(ChatLanguage)
+        update(ChatLanguageRow)
         .where(
-            ChatLanguage.platform == platform,
-            ChatLanguage.chat_id == chat_id,
-            ChatLanguage.setup_language.is_(None),
+            ChatLanguageRow.platform == platform,
+            ChatLanguageRow.chat_id == chat_id,
+            ChatLanguageRow.setup_language.is_(None),
         )
         .values(setup_language=language)
     )

@@ -1,4 +1,8 @@
-"""SQLAlchemy tables. Migrations in ``bot/migrations`` create them; keep the two in step."""
+"""SQLAlchemy tables. Migrations in ``bot/store/migrations`` create them; keep the two in step.
+
+Every table class is named ``…Row`` (``ItemRow``, ``SubscriptionRow``): the domain's own
+``Item`` and ``Report`` live in ``digests``, and a row is not one of them.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +55,8 @@ class ItemRow(Base):
         Index("ix_items_theme_period", "theme", "period", "position"),
         Index("ix_items_kind_name", "kind", "name_norm"),
         Index("ix_items_kind_key", "kind", "key"),
+        Index("ix_items_theme_key", "theme", "key", "removed", "period"),
+        Index("ix_items_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,7 +77,7 @@ class ItemRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class ItemName(Base):
+class ItemNameRow(Base):
     """Normalized names (title and aliases) for forgiving lookups."""
 
     __tablename__ = "item_names"
@@ -84,7 +90,7 @@ class ItemName(Base):
     kind: Mapped[str] = mapped_column(String(16))
 
 
-class ProcessedUpdate(Base):
+class ProcessedUpdateRow(Base):
     """Platform update and event ids already handled, shared by every gateway."""
 
     __tablename__ = "processed_updates"
@@ -93,7 +99,7 @@ class ProcessedUpdate(Base):
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-class Subscription(Base):
+class SubscriptionRow(Base):
     """A chat's weekly digest of one theme."""
 
     __tablename__ = "subscriptions"
@@ -113,7 +119,7 @@ class Subscription(Base):
     deactivated_reason: Mapped[str | None] = mapped_column(String(300))
 
 
-class Chat(Base):
+class ChatRow(Base):
     """What we know of a chat: whether it still takes messages, and where it moved."""
 
     __tablename__ = "chats"
@@ -155,6 +161,14 @@ class OutboxRow(Base):
 
 
 Index("ix_outbox_chat", OutboxRow.platform, OutboxRow.chat_id, OutboxRow.status)
+Index(
+    "ix_items_digest_order",
+    ItemRow.theme,
+    ItemRow.removed,
+    ItemRow.period.desc(),
+    ItemRow.position,
+    ItemRow.id,
+)
 
 
 class OutboxWorkerRow(Base):
@@ -167,7 +181,7 @@ class OutboxWorkerRow(Base):
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-class Delivery(Base):
+class DeliveryRow(Base):
     """An item a chat has been sent: digests never send it there again."""
 
     __tablename__ = "deliveries"
@@ -179,7 +193,7 @@ class Delivery(Base):
     delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class ChatLanguage(Base):
+class ChatLanguageRow(Base):
     """The language a chat is answered in: ``zh``, ``en``, or ``auto`` (see ``bot/store/languages``).
 
     ``setup_language`` is the platform language of the user who set the chat up (first

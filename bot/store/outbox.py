@@ -1,39 +1,39 @@
 """The outbox table: recording messages, claiming them, and writing what became of them.
 
-This is the database side of delivery; :mod:`bot.delivery.worker` holds the worker that sends. Rows go
-``pending`` -> ``sent`` (with the platform's message ids) or ``dead`` (given up, admins told).
-Items count as delivered to a chat only when their row is sent. Light on purpose: the scheduler
-and commands import it (``enqueue``, ``pending_item_ids``) without the sending machinery.
+Rows go ``pending`` -> ``sent`` (with the platform's message ids) or ``dead`` (given up, admins
+told). Items count as delivered to a chat only when their row is sent. No sending happens here:
+:mod:`bot.delivery.worker` is the sender, and the scheduler and commands use ``enqueue`` and
+``pending_item_ids`` without it. What happens to a gone or moved chat is :mod:`bot.store.chats`.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
-    String,
     Table,
     and_,
     bindparam,
     delete,
     exists,
     func,
-    literal,
     or_,
     select,
     update,
 )
 from sqlalchemy.orm import aliased
 
+from bot.clock import utcnow
+from bot.store.chats import follow_move, mark_gone
 from bot.store.db import dialect_insert
-from bot.store.models import Chat, Delivery, OutboxRow, OutboxWorkerRow, Subscription
+from bot.store.models import DeliveryRow, OutboxRow, OutboxWorkerRow
 from digests.message import Message, message_to_json
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,6 @@ PENDING = "pending"
 SENT = "sent"
 DEAD = "dead"
 NOTICE = "notice"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def enqueue(
@@ -65,7 +61,7 @@ def enqueue(
 
     Runs in the caller's transaction, so a digest and whatever marks it due commit together.
     """
-    now = _now()
+    now = utcnow()
     values = {
         "platform": platform,
         "chat_id": chat_id,
@@ -134,7 +130,7 @@ def claim(
     Correct with several workers on PostgreSQL (``FOR UPDATE SKIP LOCKED``) and with one on
     SQLite (one atomic statement). Run it in a short transaction of its own.
     """
-    now = now or _now()
+    now = now or utcnow()
     row = aliased(OutboxRow, name="due")
     other = aliased(OutboxRow, name="other")
     busy_elsewhere = exists().where(
@@ -195,15 +191,31 @@ def claim(
 # -- outcomes -----------------------------------------------------------------------------------
 
 
+class OutcomeKind(StrEnum):
+    """What became of one attempt."""
+
+    SENT = "sent"  # every part delivered
+    RATE_LIMITED = "retry"  # 429: requeued after retry_after, not an attempt (metric label "retry")
+    TRANSIENT = "transient"  # may pass: requeued after a backoff, or dead after the last try
+    MOVED = "moved"  # the chat has a new id: everything follows it, then resent
+    GONE = "gone"  # the chat takes no more messages
+    REJECTED = "rejected"  # the platform refused this message: dead
+    RELEASE = "release"  # not tried (stopping, lease lost): claim given back
+
+
 @dataclass
 class Outcome:
-    """What became of one attempt; applied to the database in a batch."""
+    """What became of one attempt; applied to the database in a batch.
+
+    ``retry_in`` is the retry policy's answer for a failure: seconds until the next try, or None
+    when there is none (the row is finished).
+    """
 
     row: Claimed
-    kind: str  # sent | retry | transient | moved | gone | rejected | release
+    kind: OutcomeKind
     ids: list[str] = field(default_factory=list)  # parts delivered by this attempt
     error: str = ""
-    retry_after: float = 0.0
+    retry_in: float | None = 0.0
     new_chat_id: str = ""
 
 
@@ -222,9 +234,6 @@ class Ledger:
         admins: Iterable[tuple[str, str]],
         lease: timedelta,
         beat_seconds: float,
-        max_attempts: int,
-        backoff_base: float,
-        backoff_max: float,
         direct_kinds: Mapping[str, str] | None = None,
     ) -> None:
         self.engine = engine
@@ -235,14 +244,19 @@ class Ledger:
         self.admins = sorted(admins)
         self.lease = lease
         self.beat_seconds = beat_seconds
-        self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        self._apply_one: dict[OutcomeKind, Callable[[Connection, Outcome, datetime], None]] = {
+            OutcomeKind.RATE_LIMITED: self._apply_rate_limited,
+            OutcomeKind.TRANSIENT: self._apply_transient,
+            OutcomeKind.MOVED: self._apply_moved,
+            OutcomeKind.GONE: self._apply_gone,
+            OutcomeKind.REJECTED: self._apply_rejected,
+            OutcomeKind.RELEASE: self._apply_release,
+        }
 
     def beat(self, ids: Sequence[int], first: bool) -> int:
         """Record that the worker lives and renew the leases of ``ids``; returns how many
         workers live (seen within three heartbeats)."""
-        now = _now()
+        now = utcnow()
         with self.engine.begin() as conn:
             upsert = dialect_insert(conn)(OutboxWorkerRow).values(
                 worker_id=self.worker_id, started_at=now, seen_at=now
@@ -283,7 +297,7 @@ class Ledger:
             conn.execute(delete(OutboxWorkerRow).where(OutboxWorkerRow.worker_id == self.worker_id))
 
     def due_count(self) -> int:
-        now = _now()
+        now = utcnow()
         with self.engine.connect() as conn:
             return conn.execute(
                 select(func.count())
@@ -297,12 +311,12 @@ class Ledger:
             ).scalar_one()
 
     def apply(self, batch: Sequence[Outcome]) -> None:
-        now = _now()
+        now = utcnow()
         with self.engine.begin() as conn:
-            self._apply_all_sent(conn, [o for o in batch if o.kind == "sent"], now)
+            self._apply_all_sent(conn, [o for o in batch if o.kind is OutcomeKind.SENT], now)
             for outcome in batch:
-                if outcome.kind != "sent":
-                    getattr(self, f"_apply_{outcome.kind}")(conn, outcome, now)
+                if outcome.kind is not OutcomeKind.SENT:
+                    self._apply_one[outcome.kind](conn, outcome, now)
 
     def _apply_all_sent(self, conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
         """Mark rows sent (one executemany) and write their deliveries (one insert)."""
@@ -350,7 +364,9 @@ class Ledger:
             for item in dict.fromkeys(o.row.item_ids)
         ]
         if deliveries:
-            conn.execute(dialect_insert(conn)(Delivery).values(deliveries).on_conflict_do_nothing())
+            conn.execute(
+                dialect_insert(conn)(DeliveryRow).values(deliveries).on_conflict_do_nothing()
+            )
 
     def _mine(self, row_id: int) -> Any:
         return and_(
@@ -366,7 +382,7 @@ class Ledger:
             .values(claimed_by=None, claimed_until=None)
         )
 
-    def _apply_retry(self, conn: Connection, o: Outcome, now: datetime) -> None:
+    def _apply_rate_limited(self, conn: Connection, o: Outcome, now: datetime) -> None:
         conn.execute(
             update(OutboxRow)
             .where(self._mine(o.row.id))
@@ -375,7 +391,7 @@ class Ledger:
                 claimed_until=None,
                 last_error=o.error,
                 message_ids=o.row.message_ids + o.ids,
-                not_before=now + timedelta(seconds=o.retry_after),
+                not_before=now + timedelta(seconds=o.retry_in or 0.0),
             )
         )
 
@@ -389,14 +405,13 @@ class Ledger:
             "last_error": o.error,
             "message_ids": row.message_ids + o.ids,
         }
-        if attempts >= self.max_attempts:
+        if o.retry_in is None:
             values.update(status=DEAD, dead_at=now)
         else:
-            delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
-            values["not_before"] = now + timedelta(seconds=delay * random.uniform(0.5, 1.0))
+            values["not_before"] = now + timedelta(seconds=o.retry_in)
         if (
             conn.execute(update(OutboxRow).where(self._mine(row.id)).values(**values)).rowcount
-            and attempts >= self.max_attempts
+            and o.retry_in is None
         ):
             self._notify(
                 conn,
@@ -428,75 +443,26 @@ class Ledger:
 
     def _apply_gone(self, conn: Connection, o: Outcome, now: datetime) -> None:
         row = o.row
-        reason = o.error[:250]
-        _upsert_chat(conn, row.platform, row.chat_id, now, active=False, gone_reason=reason)
-        subs = conn.execute(
-            update(Subscription)
-            .where(
-                Subscription.platform == row.platform,
-                Subscription.chat_id == row.chat_id,
-                Subscription.active.is_(True),
-            )
-            .values(active=False, deactivated_reason=f"chat gone: {reason}"[:300])
-        ).rowcount
         conn.execute(
             update(OutboxRow)
             .where(OutboxRow.id == row.id)
             .values(message_ids=row.message_ids + o.ids)
         )
-        dropped = conn.execute(
-            update(OutboxRow)
-            .where(
-                OutboxRow.platform == row.platform,
-                OutboxRow.chat_id == row.chat_id,
-                OutboxRow.status == PENDING,
-            )
-            .values(status=DEAD, dead_at=now, claimed_until=None, last_error=f"chat gone: {reason}")
-        ).rowcount
-        if dropped:
+        gone = mark_gone(conn, row.platform, row.chat_id, o.error, now)
+        if gone.dropped:
             self._notify(
                 conn,
                 row,
-                f"{row.platform} chat {row.chat_id} is gone ({reason}): "
-                f"{subs} subscription(s) deactivated, {dropped} message(s) "
+                f"{row.platform} chat {row.chat_id} is gone ({o.error[:250]}): "
+                f"{gone.subscriptions} subscription(s) deactivated, {gone.dropped} message(s) "
                 "dropped.",
             )
 
     def _apply_moved(self, conn: Connection, o: Outcome, now: datetime) -> None:
-        row, new = o.row, o.new_chat_id
-        platform, old = row.platform, row.chat_id
+        row = o.row
         if not conn.execute(select(OutboxRow.id).where(self._mine(row.id))).first():
             return
-        _upsert_chat(conn, platform, old, now, moved_to=new)
-        _upsert_chat(conn, platform, new, now, active=True, kind="supergroup")
-        taken = set(
-            conn.execute(
-                select(Subscription.theme).where(
-                    Subscription.platform == platform, Subscription.chat_id == new
-                )
-            ).scalars()
-        )
-        for sub_id, theme in conn.execute(
-            select(Subscription.id, Subscription.theme).where(
-                Subscription.platform == platform, Subscription.chat_id == old
-            )
-        ).all():
-            values: dict[str, Any] = {"chat_id": new}
-            if theme in taken:  # subscribed again in the new chat already: keep that one
-                values = {"active": False, "deactivated_reason": f"chat moved to {new}"}
-            conn.execute(update(Subscription).where(Subscription.id == sub_id).values(**values))
-        delivered = select(
-            Delivery.platform,
-            literal(new, String(100)),
-            Delivery.item_id,
-            Delivery.outbox_id,
-            Delivery.delivered_at,
-        ).where(Delivery.platform == platform, Delivery.chat_id == old)
-        conn.execute(
-            dialect_insert(conn)(Delivery)
-            .from_select(["platform", "chat_id", "item_id", "outbox_id", "delivered_at"], delivered)
-            .on_conflict_do_nothing()
-        )
+        follow_move(conn, row.platform, row.chat_id, o.new_chat_id, now)
         conn.execute(
             update(OutboxRow)
             .where(OutboxRow.id == row.id)
@@ -507,15 +473,6 @@ class Ledger:
                 last_error=o.error,
                 message_ids=row.message_ids + o.ids,
             )
-        )
-        conn.execute(
-            update(OutboxRow)
-            .where(
-                OutboxRow.platform == platform,
-                OutboxRow.chat_id == old,
-                OutboxRow.status == PENDING,
-            )
-            .values(chat_id=new, chat_kind="supergroup")
         )
 
     def _notify(self, conn: Connection, row: Claimed, text: str) -> None:
@@ -535,16 +492,3 @@ class Ledger:
                 dedup_key=f"notice:{row.id}:{platform}:{user}"[:200],
                 chat_kind=self.direct_kinds.get(platform, ""),
             )
-
-
-def _upsert_chat(
-    conn: Connection, platform: str, chat_id: str, now: datetime, **values: Any
-) -> None:
-    stmt = dialect_insert(conn)(Chat).values(
-        platform=platform, chat_id=chat_id, updated_at=now, **{"kind": "", "active": True, **values}
-    )
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[Chat.platform, Chat.chat_id], set_={"updated_at": now, **values}
-        )
-    )

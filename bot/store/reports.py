@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from bot.clock import utcnow
 from bot.store.db import ensure_schema, make_engine
-from bot.store.models import ItemName, ItemRow, ProcessedUpdate, ReportRow
+from bot.store.models import ItemNameRow, ItemRow, ProcessedUpdateRow, ReportRow
 from digests.errors import ReportError
 from digests.items import Item, Kind, Report
 from digests.text import normalize_name, search_terms
@@ -41,16 +43,14 @@ class StoredItem:
     item: Item
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Store:
     """Reports and items. Methods are synchronous; the gateway runs them in a worker thread."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._scheduler: object | None = None
+        self._scheduler_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -61,6 +61,23 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def claim_scheduler(self, owner: object) -> None:
+        """Mark the store as scheduled by ``owner``: one scheduler per database.
+
+        Raises RuntimeError when another scheduler runs on this store (across processes, leader
+        election keeps it to one).
+        """
+        with self._scheduler_lock:
+            if self._scheduler is not None and self._scheduler is not owner:
+                url = self.engine.url.render_as_string(hide_password=True)
+                raise RuntimeError(f"a scheduler is already running on {url}")
+            self._scheduler = owner
+
+    def release_scheduler(self, owner: object) -> None:
+        with self._scheduler_lock:
+            if self._scheduler is owner:
+                self._scheduler = None
 
     # -- ingest -----------------------------------------------------------------------------
 
@@ -73,7 +90,7 @@ class Store:
         result = IngestResult(report.source, report.period, "new")
         result.warnings = [str(w) for w in report.warnings]
         result.counts = Counter(item.kind.value for item in report.items)
-        now = _now()
+        now = utcnow()
         with self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 # One ingest of a month at a time across gateways.
@@ -127,7 +144,7 @@ class Store:
             result.counts = Counter(item.kind.value for item in report.items)
             report = dataclasses.replace(report, period=report_row.period)
             with self.engine.begin() as conn:
-                self._merge_items(conn, report, report_row.id, _now(), result)
+                self._merge_items(conn, report, report_row.id, utcnow(), result)
                 conn.execute(
                     update(ReportRow)
                     .where(ReportRow.id == report_row.id)
@@ -201,7 +218,7 @@ class Store:
         ids = [item_id for item_id, _ in items] + list(drop)
         if not ids:
             return
-        conn.execute(delete(ItemName).where(ItemName.item_id.in_(ids)))
+        conn.execute(delete(ItemNameRow).where(ItemNameRow.item_id.in_(ids)))
         if self.dialect == "sqlite":
             conn.execute(
                 text("DELETE FROM item_search WHERE rowid IN ({})".format(",".join(map(str, ids))))
@@ -215,7 +232,7 @@ class Store:
             for name in {item.name_norm, *(normalize_name(a) for a in item.aliases)} - {""}:
                 names.append({"item_id": item_id, "name_norm": name[:300], "kind": item.kind.value})
         if names:
-            conn.execute(insert(ItemName), names)
+            conn.execute(insert(ItemNameRow), names)
         docs = [
             {
                 "id": item_id,
@@ -287,13 +304,13 @@ class Store:
                     "INSERT INTO processed_updates (key, seen_at) VALUES (:k, :t) "
                     "ON CONFLICT (key) DO NOTHING"
                 )
-            inserted = conn.execute(stmt, {"k": key[:200], "t": _now()}).rowcount
+            inserted = conn.execute(stmt, {"k": key[:200], "t": utcnow()}).rowcount
         return inserted == 1
 
     def forget_updates_before(self, cutoff: datetime) -> int:
         with self.engine.begin() as conn:
             return conn.execute(
-                delete(ProcessedUpdate).where(ProcessedUpdate.seen_at < cutoff)
+                delete(ProcessedUpdateRow).where(ProcessedUpdateRow.seen_at < cutoff)
             ).rowcount
 
 

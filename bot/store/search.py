@@ -9,16 +9,16 @@ PostgreSQL tsvector built from the same terms, so both engines match the same wa
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import ColumnElement, func, select, text
 
-from bot.store.models import ItemName, ItemRow, ReportRow
+from bot.store.models import ItemNameRow, ItemRow, ReportRow
 from bot.store.reports import Store, StoredItem
 from digests.items import Item
+from digests.periods import link_key
 from digests.text import normalize_name, search_groups
 
 
@@ -46,7 +46,7 @@ class Finder:
         norm = normalize_name(query)
         if not norm:
             return []
-        return self._group(kind, self._keys(kind, ItemName.name_norm == norm, limit), 100.0)
+        return self._group(kind, self._keys(kind, ItemNameRow.name_norm == norm, limit), 100.0)
 
     def by_prefix(self, kind: str, query: str, limit: int = 8) -> list[Match]:
         """Names that start with ``query`` (normalized), e.g. ``deepseek`` -> both DeepSeeks."""
@@ -56,11 +56,11 @@ class Finder:
         starts: ColumnElement[bool]
         if self.store.dialect == "sqlite":
             # A range, not LIKE: SQLite's LIKE ignores case, so it cannot use the index.
-            starts = (ItemName.name_norm >= norm) & (ItemName.name_norm < norm + "\U0010ffff")
+            starts = (ItemNameRow.name_norm >= norm) & (ItemNameRow.name_norm < norm + "\U0010ffff")
         else:
             # LIKE is right under every collation (a range is not, past the last code point).
             escaped = norm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            starts = ItemName.name_norm.like(escaped + "%", escape="\\")
+            starts = ItemNameRow.name_norm.like(escaped + "%", escape="\\")
         return self._group(kind, self._keys(kind, starts, limit + 1), 90.0)
 
     def _keys(self, kind: str, condition: ColumnElement[bool], limit: int) -> list[str]:
@@ -70,8 +70,8 @@ class Finder:
                 conn.execute(
                     select(ItemRow.key)
                     .distinct()
-                    .join(ItemName, ItemName.item_id == ItemRow.id)
-                    .where(ItemName.kind == kind, condition, ItemRow.removed.is_(False))
+                    .join(ItemNameRow, ItemNameRow.item_id == ItemRow.id)
+                    .where(ItemNameRow.kind == kind, condition, ItemRow.removed.is_(False))
                     .limit(limit)
                 ).scalars()
             )
@@ -95,18 +95,60 @@ class Finder:
             matches.extend(self._group(kind, [key], score))
         return matches
 
-    def by_url(self, kind: str, url: str) -> list[Match]:
-        wanted = _url_key(url)
+    def by_link(self, link: str) -> list[Match]:
+        """Items of any kind whose link is ``link`` (an arXiv id in any form matches its links)."""
+        wanted = link_key(link)
         if not wanted:
             return []
+        # narrow in SQL by a distinctive piece (the arXiv id, or the link's last segment), then
+        # compare loosely in Python
+        piece = wanted.removeprefix("arxiv:") if wanted.startswith("arxiv:") else wanted
+        piece = piece.rsplit("/", 1)[-1] or piece
+        escaped = piece.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self.store.engine.connect() as conn:
             rows = conn.execute(
-                select(ItemRow.key, ItemRow.url).where(
-                    ItemRow.kind == kind, ItemRow.removed.is_(False), ItemRow.url.is_not(None)
+                select(ItemRow.kind, ItemRow.key, ItemRow.url).where(
+                    ItemRow.removed.is_(False),
+                    func.lower(ItemRow.url).like(f"%{escaped.lower()}%", escape="\\"),
                 )
             ).all()
-        keys = sorted({r.key for r in rows if _url_key(r.url or "") == wanted})
-        return self._group(kind, keys, 100.0)
+        found = sorted({(r.kind, r.key) for r in rows if link_key(r.url or "") == wanted})
+        return [m for kind, key in found for m in self._group(kind, [key], 100.0)]
+
+    def in_period(self, match: Match, period: str) -> Match | None:
+        """The same item as it was in ``period``, or None when it is not in that month."""
+        if period not in match.periods:
+            return None
+        item = match.item.item
+        if item.period == period:
+            return match
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                select(ItemRow.id, ItemRow.data).where(
+                    ItemRow.kind == item.kind.value,
+                    ItemRow.key == item.key,
+                    ItemRow.period == period,
+                    ItemRow.removed.is_(False),
+                )
+            ).first()
+        if row is None:
+            return None
+        return Match(StoredItem(row.id, Item.from_dict(row.data)), match.periods, match.score)
+
+    def newest_periods(self, items: list[StoredItem]) -> dict[str, str]:
+        """For each item's key, the newest period it appears in."""
+        keys = {s.item.key for s in items}
+        if not keys:
+            return {}
+        kinds = {s.item.kind.value for s in items}
+        with self.store.engine.connect() as conn:
+            # kind and key together: the (kind, key) index answers it without a scan
+            rows = conn.execute(
+                select(ItemRow.key, func.max(ItemRow.period))
+                .where(ItemRow.kind.in_(kinds), ItemRow.key.in_(keys), ItemRow.removed.is_(False))
+                .group_by(ItemRow.key)
+            ).all()
+        return {key: period for key, period in rows}
 
     def _name_index(self, kind: str) -> tuple[list[str], list[str]]:
         with self.store.engine.connect() as conn:
@@ -117,9 +159,9 @@ class Finder:
                 return cached[1], cached[2]
         with self.store.engine.connect() as conn:
             rows = conn.execute(
-                select(ItemName.name_norm, ItemRow.key)
-                .join(ItemRow, ItemName.item_id == ItemRow.id)
-                .where(ItemName.kind == kind, ItemRow.removed.is_(False))
+                select(ItemNameRow.name_norm, ItemRow.key)
+                .join(ItemRow, ItemNameRow.item_id == ItemRow.id)
+                .where(ItemNameRow.kind == kind, ItemRow.removed.is_(False))
                 .distinct()
             ).all()
         names = [r.name_norm for r in rows]
@@ -220,15 +262,3 @@ def _match_expression(groups: list[list[list[str]]], mode: str, sqlite: bool) ->
 
 
 RECENT = 400  # how many of the newest matches a search ranks
-
-_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")
-
-
-def _url_key(url: str) -> str:
-    """Compare links loosely: scheme, www, trailing slash and arXiv abs/pdf/version don't matter."""
-    url = url.strip().strip("<>")
-    match = _ARXIV.search(url)
-    if match:
-        return f"arxiv:{match.group(1)}"
-    url = re.sub(r"^https?://(www\.)?", "", url, flags=re.I)
-    return url.rstrip("/").casefold()

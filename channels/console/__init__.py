@@ -23,7 +23,8 @@ def _build(settings: Any, context: BuildContext) -> Channel:
     return ConsoleChannel(context.stdin, context.stdout)
 
 
-def _render(message: Message) -> str:
+def _render(message: Message, *, images: bool = True) -> str:
+    """The console shows every figure as its link (``images`` changes nothing here)."""
     from channels.console.render import render_console
 
     return render_console(message, color=sys.stdout.isatty())

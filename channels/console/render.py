@@ -81,5 +81,5 @@ def _block(block: Block, color: bool) -> str:
 
 def render_console(message: Message, color: bool = False) -> str:
     """The message as readable text, blocks separated by blank lines."""
-    parts = [_block(b, color) for b in message.blocks]
+    parts = [_block(b, color) for b in message.shown_blocks]
     return "\n\n".join(p for p in parts if p.strip())

@@ -50,13 +50,14 @@ def _build(settings: Any, context: BuildContext) -> Channel:
         app_token=secret_value(own.slack_app_token) or None,
         api_url=own.slack_api_url,
         commands=context.command_names,
+        images=context.images,
     )
 
 
-def _render(message: Message) -> str:
+def _render(message: Message, *, images: bool = True) -> str:
     from channels.slack.render import render_slack
 
-    return json.dumps(render_slack(message), ensure_ascii=False, indent=2)
+    return json.dumps(render_slack(message, images=images), ensure_ascii=False, indent=2)
 
 
 SPEC = PlatformSpec(

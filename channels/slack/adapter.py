@@ -84,6 +84,7 @@ class SlackChannel:
         events_path: str = "/slack/events",
         slash_response_type: str = "in_channel",
         drain_timeout: float = 10.0,
+        images: bool = True,
     ) -> None:
         """Build the Bolt app; no I/O happens until :meth:`start` or the first request.
 
@@ -96,7 +97,9 @@ class SlackChannel:
             events_path: Where :meth:`web_routes` listens in HTTP mode.
             slash_response_type: ``in_channel`` (everyone sees answers) or ``ephemeral``.
             drain_timeout: How long :meth:`stop` waits for replies in flight.
+            images: Figures as image blocks (``DIGESTBOT_IMAGES``); else as links.
         """
+        self._images = images
         self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._token = bot_token
         self._app_token = app_token
@@ -225,9 +228,9 @@ class SlackChannel:
         return self._locales[user_id]
 
     async def _respond(self, respond: Callable[..., Awaitable[Any]], reply: Message) -> None:
-        from channels.slack.render import render_slack
+        from channels.slack.render import has_images, images_as_links, render_slack
 
-        payloads = render_slack(reply)
+        payloads = render_slack(reply, images=self._images)
         if len(payloads) > MAX_RESPONSE_URL_REPLIES:
             log.warning(
                 "slack: reply has %d parts, response_url takes %d",
@@ -236,6 +239,11 @@ class SlackChannel:
             )
         for payload in payloads[:MAX_RESPONSE_URL_REPLIES]:
             result = await respond(dict(payload, response_type=self._response_type))
+            if getattr(result, "status_code", 200) != 200 and has_images(payload):
+                # an image Slack could not fetch refuses the reply: again, figures as links
+                result = await respond(
+                    dict(images_as_links(payload), response_type=self._response_type)
+                )
             if getattr(result, "status_code", 200) != 200:
                 log.warning(
                     "slack: response_url answered %s: %s",
@@ -343,19 +351,37 @@ class SlackChannel:
     async def _post(
         self, chat_id: str, message: Message, *, thread_ts: str | None = None, skip: int = 0
     ) -> list[str]:
-        from channels.slack.render import render_slack
+        from channels.slack.render import has_images, images_as_links, render_slack
 
         extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
         ids: list[str] = []
-        for payload in render_slack(message)[skip:]:
+        for payload in render_slack(message, images=self._images)[skip:]:
             try:
-                response = await self._client.chat_postMessage(channel=chat_id, **payload, **extra)
+                try:
+                    response = await self._client.chat_postMessage(
+                        channel=chat_id, **payload, **extra
+                    )
+                except SlackApiError as exc:
+                    # Slack fetches every image itself and refuses the whole message when one
+                    # fails: send the figures as links instead, once
+                    if not has_images(payload) or _error_of(exc) != "invalid_blocks":
+                        raise
+                    log.info("slack: an image was refused (%s); sending it as a link", exc)
+                    response = await self._client.chat_postMessage(
+                        channel=chat_id, **images_as_links(payload), **extra
+                    )
             except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
                 error = convert_error(exc)
                 error.sent_ids = tuple(ids)
                 raise error from exc
             ids.append(str(response.get("ts")))
         return ids
+
+
+def _error_of(exc: SlackApiError) -> str | None:
+    data = getattr(exc.response, "data", None)
+    error = data.get("error") if isinstance(data, dict) else None
+    return str(error) if error else None
 
 
 def convert_error(exc: Exception) -> SendError:

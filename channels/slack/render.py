@@ -1,8 +1,10 @@
 """Render a neutral message as Slack ``chat.postMessage`` payloads (Block Kit with mrkdwn).
 
 All report text is escaped (exactly ``&`` ``<`` ``>``), so ``<!channel>`` or ``<@U123>`` in a
-report shows as text and never notifies anyone. Images become links, not image blocks: Slack
-fetches image urls itself and rejects the whole message when one fails. Pure: no Slack SDK import.
+report shows as text and never notifies anyone. Figures become image blocks with their alt text
+(``images=False``: links); Slack fetches image urls itself and rejects the whole message when one
+fails, so :func:`images_as_links` gives the same payload with links, for a second try. Pure: no
+Slack SDK import.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from channels.layout import clean_text, paginate, safe_url
+from channels.layout import clean_text, figure_url, paginate, safe_url
 from digests.message import (
     Block,
     BulletList,
@@ -29,6 +31,8 @@ MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
 MAX_HEADER_CHARS = 150
 MAX_CONTEXT_ELEMENTS = 10
+MAX_ALT_CHARS = 2000
+MAX_IMAGE_URL = 3000
 #: Text across all blocks of one message. Slack documents no total, but rejects messages with
 #: ``msg_blocks_too_long`` at about 13k characters of blocks: stay well under that.
 MAX_MESSAGE_CHARS = 11_000
@@ -106,7 +110,11 @@ def _section(text: str) -> SlackBlock | None:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def render_block(block: Block) -> SlackBlock | None:
+def _image_link(url: str, alt: str) -> SlackBlock | None:
+    return _section("🖼 " + render_spans((Span(alt.strip() or "image", url=url),)))
+
+
+def render_block(block: Block, *, images: bool = True) -> SlackBlock | None:
     """One neutral block as one Slack block, or ``None`` when it has nothing to show."""
     match block:
         case Heading(text=text):
@@ -125,7 +133,16 @@ def render_block(block: Block) -> SlackBlock | None:
                 return None
             return _section("\n".join("&gt; " + line for line in text.split("\n")))
         case Image(url=url, alt=alt):
-            return _section("🖼 " + render_spans((Span(alt.strip() or "image", url=url),)))
+            shown = figure_url(url) if images else None
+            if shown and len(shown) <= MAX_IMAGE_URL:
+                alt_text = " ".join(clean_text(alt).split()) or "image"
+                return {
+                    "type": "image",
+                    "image_url": shown,
+                    # plain text, not mrkdwn: Slack shows it as is and never parses it
+                    "alt_text": alt_text[:MAX_ALT_CHARS],
+                }
+            return _image_link(url, alt)
         case Context(spans=s):
             text = render_spans(s)
             if not text.strip():
@@ -136,9 +153,24 @@ def render_block(block: Block) -> SlackBlock | None:
     return None  # pragma: no cover - the Block union is exhaustive
 
 
-def render_blocks(blocks: Sequence[Block]) -> list[SlackBlock]:
+def render_blocks(blocks: Sequence[Block], *, images: bool = True) -> list[SlackBlock]:
     """The Slack blocks for a page of neutral blocks."""
-    return [b for b in map(render_block, blocks) if b is not None]
+    rendered = (render_block(b, images=images) for b in blocks)
+    return [b for b in rendered if b is not None]
+
+
+def images_as_links(payload: dict[str, Any]) -> dict[str, Any]:
+    """The same payload with every image block turned into a link (Slack could not fetch one)."""
+    blocks = []
+    for block in payload.get("blocks", ()):
+        if block.get("type") == "image":
+            block = _image_link(block["image_url"], block.get("alt_text", "")) or block
+        blocks.append(block)
+    return {**payload, "blocks": blocks}
+
+
+def has_images(payload: dict[str, Any]) -> bool:
+    return any(b.get("type") == "image" for b in payload.get("blocks", ()))
 
 
 def block_chars(block: SlackBlock) -> list[int]:
@@ -162,7 +194,7 @@ def fallback_text(blocks: Sequence[Block]) -> str:
     return escape_truncated(plain, FALLBACK_CHARS)
 
 
-def render_slack(message: Message) -> list[dict[str, Any]]:
+def render_slack(message: Message, *, images: bool = True) -> list[dict[str, Any]]:
     """Render ``message`` as one or more ``chat.postMessage`` payloads (without ``channel``).
 
     Each payload has at most :data:`MAX_BLOCKS` blocks, :data:`MAX_SECTION_CHARS` per text and
@@ -170,8 +202,8 @@ def render_slack(message: Message) -> list[dict[str, Any]]:
     then between blocks, then inside a block at line and word boundaries.
     """
     payloads = []
-    for page in paginate(message.blocks, _fits):
-        blocks = render_blocks(page)
+    for page in paginate(message.shown_blocks, _fits):
+        blocks = render_blocks(page, images=images)
         if not blocks:
             continue
         payloads.append(

@@ -73,13 +73,18 @@ def _build(settings: Any, context: BuildContext) -> Channel:
         commands=context.menu,
         webhook_url=own.telegram_webhook_url,
         webhook_secret=webhook_secret(own),
+        images=context.images,
     )
 
 
-def _render(message: Message) -> str:
-    from channels.telegram.render import render_telegram
+def _render(message: Message, *, images: bool = True) -> str:
+    """The HTML parts, after a ``[link preview above the text: URL]`` line when the reply's
+    figure is shown as its preview."""
+    from channels.telegram.render import render_telegram, telegram_send_kwargs
 
-    return "\n\n".join(render_telegram(message))
+    preview = telegram_send_kwargs(message, images=images).get("preview_url")
+    head = [f"[link preview above the text: {preview}]"] if preview else []
+    return "\n\n".join(head + render_telegram(message))
 
 
 def _limits(settings: Any) -> RateLimits:

@@ -79,6 +79,7 @@ class TelegramChannel:
         webhook_secret: str | None = None,
         poll_timeout: float = 10.0,
         request_timeout: float = 10.0,
+        images: bool = True,
     ) -> None:
         """Build the PTB application; no I/O happens until :meth:`start`.
 
@@ -91,7 +92,9 @@ class TelegramChannel:
             webhook_secret: Expected ``X-Telegram-Bot-Api-Secret-Token`` in webhook mode.
             poll_timeout: Long-poll timeout of ``getUpdates`` in seconds.
             request_timeout: Read/write/connect timeout of every other Bot API call.
+            images: Show a message's figure as its link preview (``DIGESTBOT_IMAGES``).
         """
+        self._images = images
         self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._commands = list(commands)
         self._webhook_url = webhook_url
@@ -313,13 +316,23 @@ class TelegramChannel:
     ) -> list[str]:
         from channels.telegram.render import render_telegram, telegram_send_kwargs
 
-        options = telegram_send_kwargs(message)
+        options = telegram_send_kwargs(message, images=self._images)
         preview = LinkPreviewOptions(
             is_disabled=bool(options.get("disable_web_page_preview", True))
         )
+        if options.get("preview_url"):
+            # the figure, large and above the text, on the first part; the others show none
+            preview = LinkPreviewOptions(
+                is_disabled=False,
+                url=options["preview_url"],
+                show_above_text=True,
+                prefer_large_media=True,
+            )
         target: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
         ids: list[str] = []
-        for part in render_telegram(message)[skip:]:
+        for n, part in enumerate(render_telegram(message)[skip:], skip):
+            if n > 0 and options.get("preview_url"):
+                preview = LinkPreviewOptions(is_disabled=True)
             reply = (
                 ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
             )

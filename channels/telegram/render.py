@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from channels.layout import clean_text, paginate, safe_url, utf16_len
+from channels.layout import clean_text, figure_url, first_figure, paginate, safe_url, utf16_len
 from digests.message import (
     Block,
     BulletList,
@@ -110,7 +110,7 @@ def render_telegram(message: Message, limit: int = TELEGRAM_LIMIT) -> list[str]:
     def fits(blocks: Sequence[Block]) -> bool:
         return utf16_len(render_page(blocks)) <= budget
 
-    pages = [render_page(p) for p in paginate(message.blocks, fits)]
+    pages = [render_page(p) for p in paginate(message.shown_blocks, fits)]
     pages = [p for p in pages if _visible(p)]
     if len(pages) > 1:
         pages = [f"{p}\n\n<i>({i}/{len(pages)})</i>" for i, p in enumerate(pages, 1)]
@@ -130,6 +130,23 @@ def _visible(html: str) -> bool:
     return False
 
 
-def telegram_send_kwargs(message: Message) -> dict[str, Any]:
-    """Plain keyword values for ``send_message``; the adapter maps them to PTB's types."""
-    return {"parse_mode": "HTML", "disable_web_page_preview": not message.link_preview}
+def telegram_send_kwargs(message: Message, *, images: bool = True) -> dict[str, Any]:
+    """Plain keyword values for ``send_message``; the adapter maps them to PTB's types.
+
+    With ``images``, a message that holds a figure shows it as its link preview, large and above
+    the text (``preview_url``, ``show_above_text``, ``prefer_large_media``: Bot API
+    ``LinkPreviewOptions``), on its first part. The figure's link stays in the text as well.
+    """
+    kwargs: dict[str, Any] = {
+        "parse_mode": "HTML",
+        "disable_web_page_preview": not message.link_preview,
+    }
+    figure = first_figure(message) if images else None
+    if figure is not None:
+        kwargs.update(
+            disable_web_page_preview=False,
+            preview_url=figure_url(figure.url),
+            show_above_text=True,
+            prefer_large_media=True,
+        )
+    return kwargs

@@ -129,7 +129,7 @@ def spawn_worker(database_url: str, api_url: str, rate: float, lease: float) -> 
 def prepare(database_url: str, chats: int, run: str) -> None:
     """Migrate, make sure there are items, and enqueue one digest per chat."""
     from bot.delivery.worker import enqueue
-    from bot.store.models import Delivery, OutboxRow
+    from bot.store.models import DeliveryRow, OutboxRow
     from bot.store.reports import Store
     from digests import parse_report
     from digests.message import Message
@@ -146,7 +146,7 @@ def prepare(database_url: str, chats: int, run: str) -> None:
     message = Message.text(DIGEST_TITLE, *(f"Item {i}: something worth reading" for i in items))
     with store.engine.begin() as conn:
         conn.execute(delete(OutboxRow))
-        conn.execute(delete(Delivery))
+        conn.execute(delete(DeliveryRow))
         for chat in range(1, chats + 1):
             enqueue(
                 conn,

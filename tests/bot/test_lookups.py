@@ -71,11 +71,14 @@ async def test_ambiguous_model_gives_a_pick_list(core: Dispatcher) -> None:
     assert "/model DeepSeek V3.2" in text
 
 
-async def test_unknown_model_suggests_and_hints_search(core: Dispatcher) -> None:
+async def test_unknown_model_hints_search_and_suggests_only_close_names(core: Dispatcher) -> None:
     text = (await ask(core, "/model gpt-9 turbo")).plain()
     assert "No model matches “gpt-9 turbo”" in text
-    assert "Closest:" in text
+    assert "Closest:" not in text  # nothing in the report is anywhere near it
     assert "/search gpt-9 turbo" in text
+    text = (await ask(core, "/model minimaks")).plain()
+    assert "No model matches “minimaks”" in text
+    assert "Closest: /model Minimax-M2\n" in text
 
 
 @pytest.mark.parametrize(
@@ -186,7 +189,21 @@ async def test_chatter_in_groups_is_ignored(core: Dispatcher) -> None:
     assert "I don't know /frobnicate" in unknown.plain()
 
 
-async def test_admin_only_commands(core: Dispatcher) -> None:
-    assert "bot admins only" in (await ask(core, "/reports")).plain()
+async def test_reports_for_everyone_upload_details_for_admins(core: Dispatcher) -> None:
+    anyone = (await ask(core, "/reports")).plain()
+    assert "2026-01 — 8 models, 23 papers, 7 topics, 2 insights, 1 radar" in anyone
+    assert "uploaded by" not in anyone
     admin = Dispatcher(Services(store=core.services.store, admins=frozenset({("telegram", "42")})))
-    assert "2026-01" in (await ask(admin, "/reports")).plain()
+    assert "uploaded by" in (await ask(admin, "/reports")).plain()
+    assert "bot admins only" in (await ask(core, "/status")).plain()
+
+
+@pytest.mark.parametrize(
+    "query", ["2507.20534", "arXiv:2507.20534v2", "https://huggingface.co/papers/2507.20534"]
+)
+async def test_paper_given_a_models_arxiv_id_answers_with_the_model(
+    core: Dispatcher, query: str
+) -> None:
+    reply = await ask(core, f"/paper {query}")
+    assert heading(reply) == "Kimi-K2"
+    assert "That link is a model's, not a paper's: /model Kimi-K2" in reply.plain()

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.commands.status import outbox_status, status_gauges
+from bot.commands.status import status_gauges
 from bot.delivery.worker import DEAD, NOTICE, SENT, OutboxWorker, claim, enqueue
 from bot.settings import Settings
 from bot.store.db import make_engine
-from bot.store.models import Chat, Delivery, ItemRow, OutboxRow, Subscription
+from bot.store.models import ChatRow, DeliveryRow, ItemRow, OutboxRow, SubscriptionRow
 from bot.store.reports import Store
+from bot.store.status import OutboxStatus, outbox_status
 from channels.base import ChatGone, ChatMoved, RetryLater, SendError, TransientSendError
 from digests import parse_report
 from digests.message import Message
@@ -126,7 +127,7 @@ def subscribe(store: Store, chat_id: str, theme: str = "models") -> None:
 
     with store.engine.begin() as conn:
         conn.execute(
-            Subscription.__table__.insert().values(
+            SubscriptionRow.__table__.insert().values(
                 platform="telegram",
                 chat_id=chat_id,
                 theme=theme,
@@ -166,7 +167,7 @@ async def test_sends_every_part_and_records_deliveries(store: Store, item_ids: l
     assert done[first].sent_at is not None
     with store.engine.connect() as conn:
         delivered = conn.execute(
-            select(Delivery.chat_id, Delivery.item_id, Delivery.outbox_id)
+            select(DeliveryRow.chat_id, DeliveryRow.item_id, DeliveryRow.outbox_id)
         ).all()
     assert sorted(delivered) == sorted(("11", i, first) for i in item_ids)
     assert second in done
@@ -258,8 +259,8 @@ async def test_gone_chat_deactivates_subscriptions_and_tells_the_admins(store: S
     assert all_rows[kept].status == SENT
     assert channel.chats().count("-61") == 1  # the second row is dropped, not tried
     with store.engine.connect() as conn:
-        subs = {(s.chat_id, s.theme): s for s in conn.execute(select(Subscription))}
-        chat = conn.execute(select(Chat).where(Chat.chat_id == "-61")).one()
+        subs = {(s.chat_id, s.theme): s for s in conn.execute(select(SubscriptionRow))}
+        chat = conn.execute(select(ChatRow).where(ChatRow.chat_id == "-61")).one()
     assert not subs[("-61", "models")].active
     assert not subs[("-61", "papers")].active
     assert "kicked" in (subs[("-61", "models")].deactivated_reason or "")
@@ -269,7 +270,7 @@ async def test_gone_chat_deactivates_subscriptions_and_tells_the_admins(store: S
     notices = [r for r in all_rows.values() if r.purpose == NOTICE]
     assert len(notices) == 1
     assert "2 subscription(s) deactivated" in str(notices[0].message)
-    figures = outbox_status(store.engine)
+    figures = _status(store)
     assert (figures.dead, figures.failed_24h, figures.deactivated_chats) == (2, 2, 1)
     assert figures.deactivated_subscriptions == 2
 
@@ -286,9 +287,9 @@ async def test_migrated_group_is_followed(store: Store, item_ids: list[int]) -> 
     assert all_rows[first].chat_id == all_rows[second].chat_id == "-10071"
     assert channel.delivered == Counter({"-10071": 2})
     with store.engine.connect() as conn:
-        sub = conn.execute(select(Subscription)).one()
-        old = conn.execute(select(Chat).where(Chat.chat_id == "-71")).one()
-        delivered = set(conn.execute(select(Delivery.chat_id)).scalars())
+        sub = conn.execute(select(SubscriptionRow)).one()
+        old = conn.execute(select(ChatRow).where(ChatRow.chat_id == "-71")).one()
+        delivered = set(conn.execute(select(DeliveryRow.chat_id)).scalars())
     assert sub.chat_id == "-10071"
     assert sub.active
     assert old.moved_to == "-10071"
@@ -415,5 +416,10 @@ async def test_status_command_and_gauges(store: Store) -> None:
 
 
 def test_status_on_an_empty_database(store: Store) -> None:
-    figures = outbox_status(store.engine)
+    figures = _status(store)
     assert figures.pending == figures.dead == figures.sent_24h == 0
+
+
+def _status(store: Store) -> OutboxStatus:
+    with store.engine.connect() as conn:
+        return outbox_status(conn)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.delivery.worker import DEAD, SENT, OutboxWorker, enqueue
 from bot.settings import Settings
-from bot.store.models import OutboxRow, Subscription
+from bot.store.models import OutboxRow, SubscriptionRow
 from bot.store.reports import Store
 from channels.telegram.adapter import TelegramChannel
 from digests.message import Message
@@ -107,7 +107,7 @@ async def test_faults_of_the_fake_telegram_server(fake: FakeTelegram, sqlite_url
         # 403: the subscription is deactivated and the admin told.
         with store.engine.begin() as conn:
             conn.execute(
-                Subscription.__table__.insert().values(
+                SubscriptionRow.__table__.insert().values(
                     platform="telegram",
                     chat_id="-3",
                     theme="models",
@@ -125,7 +125,7 @@ async def test_faults_of_the_fake_telegram_server(fake: FakeTelegram, sqlite_url
         await until(lambda: any(s.chat_id == 900 for s in fake.sent))
         assert status(store, "-3") == DEAD
         with store.engine.connect() as conn:
-            sub = conn.execute(select(Subscription)).one()
+            sub = conn.execute(select(SubscriptionRow)).one()
         assert not sub.active
         assert "kicked" in (sub.deactivated_reason or "")
         notice = next(s for s in fake.sent if s.chat_id == 900)

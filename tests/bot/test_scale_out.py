@@ -43,14 +43,14 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from bot.commands.subscriptions import save_subscription
 from bot.delivery.worker import PENDING, SENT
 from bot.scheduling.leader import LOCK_KEY
 from bot.scheduling.scheduler import Scheduler
 from bot.scheduling.weekly import DAYS, Schedule
 from bot.settings import Settings
-from bot.store.models import OutboxRow, OutboxWorkerRow, Subscription
+from bot.store.models import OutboxRow, OutboxWorkerRow, SubscriptionRow
 from bot.store.reports import Store
+from bot.store.subscriptions import save_subscription
 from channels.telegram import webhook_secret
 from channels.telegram.adapter import SECRET_HEADER
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
@@ -312,17 +312,18 @@ def prepare(db_url: str, t0: datetime) -> tuple[list[int], list[int]]:
     schedule = Schedule(DAYS[t0.weekday()], f"{t0:%H:%M}", "UTC")
     ids: dict[str, int] = {}
     for chat in FANOUT + GAP_CHATS:
-        sub, _ = save_subscription(
-            store,
-            platform="telegram",
-            chat_id=chat,
-            chat_kind="private",
-            theme=THEME,
-            schedule=schedule,
-            size=5,
-            created_by="test",
-            now=t0 - timedelta(days=1),
-        )
+        with store.engine.begin() as conn:
+            sub, _ = save_subscription(
+                conn,
+                platform="telegram",
+                chat_id=chat,
+                chat_kind="private",
+                theme=THEME,
+                schedule=schedule,
+                size=5,
+                created_by="test",
+                now=t0 - timedelta(days=1),
+            )
         ids[chat] = sub.id
     store.close()
     return [ids[c] for c in FANOUT], [ids[c] for c in GAP_CHATS]
@@ -672,8 +673,8 @@ def _webhook_subscriptions(db: Db) -> list[int]:
     with db.store.engine.connect() as conn:
         return list(
             conn.execute(
-                select(Subscription.id)
-                .where(Subscription.chat_id.in_(["300001", "300002", "300003"]))
-                .order_by(Subscription.chat_id)
+                select(SubscriptionRow.id)
+                .where(SubscriptionRow.chat_id.in_(["300001", "300002", "300003"]))
+                .order_by(SubscriptionRow.chat_id)
             ).scalars()
         )

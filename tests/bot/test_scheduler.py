@@ -1,6 +1,6 @@
 """Scheduled digests: runs with a fixed clock, restarts, misfires, DST and re-uploads.
 
-``make_digest_due`` is called with fixed datetimes; a real AsyncIOScheduler runs briefly to prove
+``make_digest_due`` (through :func:`due`) is called with fixed datetimes; a real AsyncIOScheduler runs briefly to prove
 the wiring (jobs persisted in the database, a job due in about a second, missed runs on start-up).
 The outbox worker is not here yet: a row is "sent" by inserting its items into ``deliveries``, as
 the worker will.
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,11 +21,12 @@ from sqlalchemy import insert, select, text, update
 
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
-from bot.commands.subscriptions import deactivate, save_subscription
-from bot.scheduling.scheduler import Scheduler, dedup_key, make_digest_due
+from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.scheduling.weekly import DAYS, Schedule
-from bot.store.models import Delivery, ItemRow, OutboxRow
+from bot.store.digests import dedup_key, make_digest_due
+from bot.store.models import DeliveryRow, ItemRow, OutboxRow
 from bot.store.reports import Store
+from bot.store.subscriptions import deactivate, save_subscription
 from channels.base import Incoming
 from digests import parse_report
 from digests.message import message_from_json
@@ -36,6 +39,17 @@ TUE = datetime(2026, 3, 3, 0, 30, tzinfo=UTC)
 CHAT = "-100"
 
 
+def due(store: Store, sub: int, scheduled_for: datetime, now: datetime, **kw: Any) -> int | None:
+    """Make a subscription's run due at ``scheduled_for`` as the scheduler's job does."""
+    with store.engine.begin() as conn:
+        return make_digest_due(conn, sub, scheduled_for, now, **kw)
+
+
+def unsubscribe(store: Store, theme: str, chat: str = CHAT) -> None:
+    with store.engine.begin() as conn:
+        deactivate(conn, "telegram", chat, theme, "test")
+
+
 def subscribe(
     store: Store,
     theme: str,
@@ -46,17 +60,18 @@ def subscribe(
     chat: str = CHAT,
     created: datetime = NOW,
 ) -> int:
-    sub, _ = save_subscription(
-        store,
-        platform="telegram",
-        chat_id=chat,
-        chat_kind="supergroup",
-        theme=theme,
-        schedule=Schedule(day, at, tz),
-        size=size,
-        created_by="test",
-        now=created,
-    )
+    with store.engine.begin() as conn:
+        sub, _ = save_subscription(
+            conn,
+            platform="telegram",
+            chat_id=chat,
+            chat_kind="supergroup",
+            theme=theme,
+            schedule=Schedule(day, at, tz),
+            size=size,
+            created_by="test",
+            now=created,
+        )
     return sub.id
 
 
@@ -85,7 +100,7 @@ def mark_sent(store: Store, outbox_id: int) -> None:
         )
         if row.item_ids:
             conn.execute(
-                insert(Delivery),
+                insert(DeliveryRow),
                 [
                     {
                         "platform": row.platform,
@@ -111,13 +126,11 @@ def samples(store: Store) -> Store:
 def test_weekly_runs_send_each_item_once(samples: Store) -> None:
     store = samples
     sub = subscribe(store, "clay")
-    first = make_digest_due(store, sub, TUE, TUE + timedelta(seconds=2))
+    first = due(store, sub, TUE, TUE + timedelta(seconds=2))
     assert first is not None
     # The same run again (a misfire after a restart, a second scheduler): no second row.
-    assert make_digest_due(store, sub, TUE, TUE + timedelta(minutes=5)) is None
-    assert (
-        make_digest_due(store, sub, TUE + timedelta(seconds=30), TUE + timedelta(minutes=5)) is None
-    )
+    assert due(store, sub, TUE, TUE + timedelta(minutes=5)) is None
+    assert due(store, sub, TUE + timedelta(seconds=30), TUE + timedelta(minutes=5)) is None
     [row] = outbox(store)
     assert row.dedup_key == f"digest:{sub}:2026-03-03T00:30Z" == dedup_key(sub, TUE)
     assert (
@@ -139,7 +152,7 @@ def test_weekly_runs_send_each_item_once(samples: Store) -> None:
     assert message.plain().splitlines()[0] == "基座模型追踪 (The Clay) · week of 3 Mar 2026"
     mark_sent(store, first)
 
-    second = make_digest_due(store, sub, TUE + timedelta(days=7), TUE + timedelta(days=7))
+    second = due(store, sub, TUE + timedelta(days=7), TUE + timedelta(days=7))
     assert second is not None
     assert titles(store, outbox(store)[1].item_ids) == [
         "GLM-4.6",
@@ -148,12 +161,10 @@ def test_weekly_runs_send_each_item_once(samples: Store) -> None:
         "DeepSeek-V3.2-Exp",
     ]
     # Not sent yet, but queued: the next run must not repeat it, and finds nothing new.
-    assert make_digest_due(store, sub, TUE + timedelta(days=14), TUE + timedelta(days=14)) is None
+    assert due(store, sub, TUE + timedelta(days=14), TUE + timedelta(days=14)) is None
     assert len(outbox(store)) == 2
     # Unless the setting asks for a "nothing new" note.
-    note = make_digest_due(
-        store, sub, TUE + timedelta(days=21), TUE + timedelta(days=21), post_empty=True
-    )
+    note = due(store, sub, TUE + timedelta(days=21), TUE + timedelta(days=21), post_empty=True)
     assert note is not None
     row = outbox(store)[-1]
     assert row.item_ids == []
@@ -164,21 +175,21 @@ def test_late_inactive_and_naive_runs(samples: Store) -> None:
     store = samples
     sub = subscribe(store, "hands")
     grace = timedelta(hours=12)
-    assert make_digest_due(store, sub, TUE, TUE + timedelta(hours=13), grace=grace) is None
+    assert due(store, sub, TUE, TUE + timedelta(hours=13), grace=grace) is None
     assert outbox(store) == []
-    assert make_digest_due(store, sub, TUE, TUE + timedelta(hours=11), grace=grace) is not None
-    deactivate(store, "telegram", CHAT, "hands", "test")
-    assert make_digest_due(store, sub, TUE + timedelta(days=7), TUE + timedelta(days=7)) is None
-    assert make_digest_due(store, 9999, TUE, TUE) is None
+    assert due(store, sub, TUE, TUE + timedelta(hours=11), grace=grace) is not None
+    unsubscribe(store, "hands")
+    assert due(store, sub, TUE + timedelta(days=7), TUE + timedelta(days=7)) is None
+    assert due(store, 9999, TUE, TUE) is None
     with pytest.raises(ValueError, match="aware"):
-        make_digest_due(store, sub, TUE.replace(tzinfo=None), TUE)
+        due(store, sub, TUE.replace(tzinfo=None), TUE)
     assert len(outbox(store)) == 1
 
 
 def test_a_reuploaded_month_does_not_resend_unchanged_items(samples: Store) -> None:
     store = samples
     sub = subscribe(store, "chisel", size=20)
-    first = make_digest_due(store, sub, TUE, TUE)
+    first = due(store, sub, TUE, TUE)
     assert first is not None
     sent = titles(store, outbox(store)[0].item_ids)
     assert "MiniLLM: Knowledge Distillation of Large Language Models" in sent
@@ -195,7 +206,7 @@ def test_a_reuploaded_month_does_not_resend_unchanged_items(samples: Store) -> N
         "MiniLLM v2: Knowledge Distillation of Large Language Models"
     ]
     assert "On-Policy Distillation" in [i.title for i in result.changed]
-    second = make_digest_due(store, sub, TUE + timedelta(days=7), TUE + timedelta(days=7))
+    second = due(store, sub, TUE + timedelta(days=7), TUE + timedelta(days=7))
     assert second is not None
     assert titles(store, outbox(store)[1].item_ids) == [
         "MiniLLM v2: Knowledge Distillation of Large Language Models"
@@ -249,13 +260,13 @@ def test_dst_weekly_digests_over_the_autumn_change(samples: Store) -> None:
     fire = trigger.get_next_fire_time(None, datetime(2026, 10, 10, tzinfo=UTC))
     assert fire is not None
     for _ in range(4):
-        outbox_id = make_digest_due(store, sub, fire, fire + timedelta(seconds=1))
+        outbox_id = due(store, sub, fire, fire + timedelta(seconds=1))
         assert outbox_id is not None
         mark_sent(store, outbox_id)
         # A job firing late in the repeated hour is still the same run: no second digest.
         late = fire + timedelta(hours=1)
         assert schedule.last_run(late) == fire
-        assert make_digest_due(store, sub, schedule.last_run(late), late) is None
+        assert due(store, sub, schedule.last_run(late), late) is None
         fire = trigger.get_next_fire_time(fire, fire)
         assert fire is not None
     rows = outbox(store)
@@ -285,13 +296,14 @@ async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
 
 async def test_restarts_neither_lose_nor_duplicate_jobs(samples: Store) -> None:
     store = samples
-    services = Services(store=store, clock=lambda: NOW)
+    changes = SubscriptionChanges()
+    services = Services(store=store, clock=lambda: NOW, subscriptions_changed=changes)
     clay = subscribe(store, "clay")
     hands = subscribe(store, "hands", day="fri", at="18:00", tz="Europe/Berlin")
     gone = subscribe(store, "chisel")
-    deactivate(store, "telegram", CHAT, "chisel", "test")
+    unsubscribe(store, "chisel")
 
-    first = Scheduler(store, services=services)
+    first = Scheduler(store, changes=changes)
     await first.start(paused=True)
     try:
         assert {j.id for j in first.jobs()} == {f"sub:{clay}", f"sub:{hands}"}
@@ -305,7 +317,7 @@ async def test_restarts_neither_lose_nor_duplicate_jobs(samples: Store) -> None:
         # Whatever run time the store holds (e.g. a run still due) must survive restarts.
         kept = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
         job.modify(next_run_time=kept)
-        # Commands resync the jobs at once through Services.
+        # Commands resync the jobs at once through the changes callback they share.
         core = Dispatcher(services)
         reply = await core.on_command(
             Incoming("telegram", "7", "7", "/subscribe highlights sat 10:00", chat_kind="private")
@@ -319,7 +331,13 @@ async def test_restarts_neither_lose_nor_duplicate_jobs(samples: Store) -> None:
         assert len(first.jobs()) == 2
     finally:
         await first.stop()
-    assert services.subscriptions_changed is None
+    # A stopped scheduler no longer listens: commands still work and leave the job store alone.
+    assert not changes.listening
+    await core.on_command(
+        Incoming("telegram", "7", "7", "/subscribe highlights", chat_kind="private")
+    )
+    assert job_count(store) == 2
+    await core.on_command(Incoming("telegram", "7", "7", "/unsubscribe all", chat_kind="private"))
 
     for _ in range(2):
         again = Scheduler(store)
@@ -335,18 +353,8 @@ async def test_restarts_neither_lose_nor_duplicate_jobs(samples: Store) -> None:
 
     # While no scheduler ran: one subscription moved, one stopped, one came back.
     subscribe(store, "clay", day="wed", at="07:00")
-    deactivate(store, "telegram", CHAT, "hands", "test")
-    save_subscription(
-        store,
-        platform="telegram",
-        chat_id=CHAT,
-        chat_kind="supergroup",
-        theme="chisel",
-        schedule=Schedule("mon", "09:00", "UTC"),
-        size=5,
-        created_by="test",
-        now=NOW,
-    )
+    unsubscribe(store, "hands")
+    subscribe(store, "chisel", day="mon", at="09:00", tz="UTC")
     last = Scheduler(store)
     await last.start(paused=True)
     try:
@@ -376,13 +384,18 @@ def moved_on(scheduler: Scheduler, sub: int) -> bool:
 
 
 class Clock:
-    """The real clock, counting how often a run asked it (once per job run)."""
+    """The real clock, counting how often a job run asked it (once per run).
+
+    Job runs ask on the scheduler's digest threads; the start-up catch-up asks elsewhere and is
+    not counted.
+    """
 
     def __init__(self) -> None:
         self.calls = 0
 
     def __call__(self) -> datetime:
-        self.calls += 1
+        if threading.current_thread().name.startswith("digests"):
+            self.calls += 1
         return datetime.now(UTC)
 
 

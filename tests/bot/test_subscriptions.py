@@ -12,7 +12,6 @@ from sqlalchemy import func, insert, select
 from bot import cli
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
-from bot.scheduling.scheduler import make_digest_due
 from bot.scheduling.weekly import (
     Schedule,
     ScheduleError,
@@ -21,7 +20,8 @@ from bot.scheduling.weekly import (
     parse_time,
     parse_timezone,
 )
-from bot.store.models import Chat, Delivery, ItemRow, OutboxRow, Subscription
+from bot.store.digests import make_digest_due
+from bot.store.models import ChatRow, DeliveryRow, ItemRow, OutboxRow, SubscriptionRow
 from bot.store.reports import Store
 from channels.base import Incoming
 from digests import Report, parse_report
@@ -96,13 +96,13 @@ def _subs(store: Store) -> list[tuple[str, str, str, str, int, bool]]:
             tuple(r)
             for r in conn.execute(  # type: ignore[misc]
                 select(
-                    Subscription.theme,
-                    Subscription.day,
-                    Subscription.at_time,
-                    Subscription.timezone,
-                    Subscription.size,
-                    Subscription.active,
-                ).order_by(Subscription.theme)
+                    SubscriptionRow.theme,
+                    SubscriptionRow.day,
+                    SubscriptionRow.at_time,
+                    SubscriptionRow.timezone,
+                    SubscriptionRow.size,
+                    SubscriptionRow.active,
+                ).order_by(SubscriptionRow.theme)
             )
         ]
 
@@ -114,7 +114,7 @@ async def test_subscribe_in_a_group_as_chat_admin(core: Dispatcher, services: Se
     assert "Next digest: Tue 3 Mar 2026, 08:30 CST" in text
     assert _subs(services.store) == [("clay", "tue", "08:30", "Asia/Shanghai", 5, True)]
     with services.store.engine.connect() as conn:
-        kind = conn.execute(select(Chat.kind).where(Chat.chat_id == GROUP)).scalar_one()
+        kind = conn.execute(select(ChatRow.kind).where(ChatRow.chat_id == GROUP)).scalar_one()
     assert kind == "supergroup"
 
 
@@ -235,11 +235,12 @@ async def test_digest_previews_without_using_it_up(core: Dispatcher, services: S
     assert "Get it weekly: /subscribe clay" in first
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(OutboxRow)).scalar_one() == 0
-        assert conn.execute(select(func.count()).select_from(Delivery)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(DeliveryRow)).scalar_one() == 0
     # The scheduled run sends exactly what the preview showed.
     await say(core, "/subscribe clay tue 08:30 Asia/Shanghai")
     sub_id = _sub_id(store, "clay")
-    outbox_id = make_digest_due(store, sub_id, datetime(2026, 3, 3, 0, 30, tzinfo=UTC), NOW)
+    with store.engine.begin() as conn:
+        outbox_id = make_digest_due(conn, sub_id, datetime(2026, 3, 3, 0, 30, tzinfo=UTC), NOW)
     assert outbox_id is not None
     with store.engine.connect() as conn:
         row = conn.execute(select(OutboxRow).where(OutboxRow.id == outbox_id)).one()
@@ -259,7 +260,7 @@ async def test_digest_of_an_unknown_or_exhausted_theme(
     with store.engine.begin() as conn:
         ids = conn.execute(select(ItemRow.id).where(ItemRow.theme == "highlights")).scalars().all()
         conn.execute(
-            insert(Delivery),
+            insert(DeliveryRow),
             [
                 {
                     "platform": "telegram",
@@ -276,7 +277,9 @@ async def test_digest_of_an_unknown_or_exhausted_theme(
 
 def _sub_id(store: Store, theme: str) -> int:
     with store.engine.connect() as conn:
-        return conn.execute(select(Subscription.id).where(Subscription.theme == theme)).scalar_one()
+        return conn.execute(
+            select(SubscriptionRow.id).where(SubscriptionRow.theme == theme)
+        ).scalar_one()
 
 
 # -- parsing, no database -------------------------------------------------------------------------

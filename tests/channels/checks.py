@@ -96,6 +96,13 @@ def assert_slack_payload(payload: dict[str, Any]) -> None:
         elif block["type"] == "context":
             assert 0 < len(block["elements"]) <= MAX_CONTEXT_ELEMENTS
             texts += [e["text"] for e in block["elements"]]
+        elif block["type"] == "image":
+            # Slack's image block: a public http(s) url and a plain-text alt text (never parsed)
+            assert set(block) == {"type", "image_url", "alt_text"}
+            assert block["image_url"].startswith(("https://", "http://"))
+            assert len(block["image_url"]) <= 3000
+            assert 0 < len(block["alt_text"]) <= 2000
+            assert not _CONTROL.search(block["alt_text"])
         else:
             assert block == {"type": "divider"}
     for text in texts:

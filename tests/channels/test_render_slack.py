@@ -8,6 +8,7 @@ from channels.slack.render import (
     MAX_MESSAGE_CHARS,
     MAX_SECTION_CHARS,
     escape,
+    images_as_links,
     render_slack,
 )
 from digests.cards import digest_message, model_card
@@ -64,10 +65,14 @@ def test_blocks_and_mrkdwn() -> None:
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": "• one\n• two"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "&gt; line 1\n&gt; line 2"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "🖼 <https://x.org/i.png|chart>"}},
+        {"type": "image", "image_url": "https://x.org/i.png", "alt_text": "chart"},
         {"type": "divider"},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "ctx"}]},
     ]
+    # images off (DIGESTBOT_IMAGES=false), or Slack could not fetch one: the figure is a link
+    link = {"type": "section", "text": {"type": "mrkdwn", "text": "🖼 <https://x.org/i.png|chart>"}}
+    assert render_slack(message, images=False)[0]["blocks"][4] == link
+    assert images_as_links(payload)["blocks"][4] == link
     assert payload["text"].startswith("Title &amp; co")
 
 

@@ -104,7 +104,13 @@ def test_model_card_structure() -> None:
         Paragraph((Span("Value", bold=True),)),
         Quote((Span("Long", bold=True), Span(": "), Span("长" * (LONG_PART + 1))), expandable=True),
         Image("https://x.org/a.png", "GLM-4.7 · figure 1"),
-        Context((Span("Also in: 2025-12"),)),
+        Context(
+            (
+                Span("Also in: 2025-12"),
+                Span(" — "),
+                Span("/model GLM-4.7 2025-12", code=True, command="/model GLM-4.7 2025-12"),
+            )
+        ),
     )
 
 
@@ -154,7 +160,9 @@ def test_digest_message() -> None:
     assert message.blocks[-1] == Context((Span("4 more to come · preview: /digest chisel"),))
     entry = digest_entry(items[1])
     assert entry[0] == Paragraph((Span("Beta: two", bold=True, url=items[1].url),))
-    assert entry[-1] == Context((Span("More: "), Span("/paper Beta", code=True)))
+    assert entry[-1] == Context(
+        (Span("More: "), Span("/paper Beta", code=True, command="/paper Beta"))
+    )
     done = digest_message("The Chisel", "2026-01", items, remaining=0)
     assert "everything" in done.blocks[-1].spans[0].text  # type: ignore[union-attr]
 

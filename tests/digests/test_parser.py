@@ -302,7 +302,9 @@ def test_samples(name: str) -> None:
         "Best Implementation",
     ]
     topics = by_kind(report, Kind.TOPIC)
-    assert [t.theme for t in topics] == ["chisel", "chisel", "hands", "hands"]
+    assert [t.theme for t in topics][:3] == ["chisel", "chisel", "hands"]
+    assert {t.theme for t in topics[3:]} == {"hands"}
+    assert 4 <= len(topics) <= 5
     for topic in topics:
         assert 2 <= len(topic.papers) <= 3
     for it in report.items:
@@ -312,7 +314,7 @@ def test_samples(name: str) -> None:
             assert it.url
         if it.kind is Kind.PAPER:
             assert labels(it) == ["场景/问题", "方法思路"]
-    assert 6_000 <= len((SAMPLES / name).read_bytes()) <= 12_500
+    assert 6_000 <= len((SAMPLES / name).read_bytes()) <= 15_000
 
 
 def test_samples_share_a_model_with_the_seed() -> None:

@@ -103,6 +103,8 @@ class FakeSlack(SocketModeFake, FakeServer):
         self.bot_token = bot_token
         self.app_token = app_token
         self.max_blocks_chars = max_blocks_chars
+        #: image urls Slack "cannot download": a message with one of them is refused whole
+        self.unreachable_images: set[str] = set()
         self.dedup_key = dedup_key
         self.faults = Faults()
         self._rate = TokenBucket(rate) if rate else None
@@ -262,7 +264,9 @@ class FakeSlack(SocketModeFake, FakeServer):
         if url_id not in self._response_urls or self._response_urls[url_id] >= 5:
             return web.Response(status=404, text="used_url")
         payload = await request.json()
-        if problem := check_blocks(payload.get("blocks") or [], self.max_blocks_chars):
+        if problem := check_blocks(
+            payload.get("blocks") or [], self.max_blocks_chars, frozenset(self.unreachable_images)
+        ):
             return web.Response(status=400, text=problem.split(":")[0])
         self._response_urls[url_id] += 1
         self.responses.append(Reply(url_id, payload))
@@ -328,7 +332,9 @@ class FakeSlack(SocketModeFake, FakeServer):
         text, blocks = str(p.get("text") or ""), list(p.get("blocks") or [])
         if not text and not blocks:
             return {"ok": False, "error": "no_text"}
-        if problem := check_blocks(blocks, self.max_blocks_chars):
+        if problem := check_blocks(
+            blocks, self.max_blocks_chars, frozenset(self.unreachable_images)
+        ):
             error, _, detail = problem.partition(": ")
             return {
                 "ok": False,

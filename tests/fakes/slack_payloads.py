@@ -112,7 +112,11 @@ def dm_event(text: str, *, channel: str = "D0DM", user: str = "U0USER", **extra:
     } | extra
 
 
-def check_blocks(blocks: list[JSON], max_chars: int | None = None) -> str | None:
+def check_blocks(
+    blocks: list[JSON],
+    max_chars: int | None = None,
+    unreachable_images: frozenset[str] = frozenset(),
+) -> str | None:
     """Slack's complaint about ``blocks`` (``invalid_blocks: …``), or None when they pass."""
     if len(blocks) > MAX_BLOCKS:
         return f"invalid_blocks: must be less than {MAX_BLOCKS + 1} items [json-pointer:/blocks]"
@@ -131,6 +135,12 @@ def check_blocks(blocks: list[JSON], max_chars: int | None = None) -> str | None
             return f"invalid_blocks: fields too long [json-pointer:/blocks/{i}/fields]"
         if kind == "context" and len(block.get("elements") or []) > 10:
             return f"invalid_blocks: must be less than 11 items [json-pointer:/blocks/{i}/elements]"
+        if kind == "image":
+            url, alt = str(block.get("image_url") or ""), str(block.get("alt_text") or "")
+            if not url.startswith(("https://", "http://")) or not alt or len(alt) > 2000:
+                return f"invalid_blocks: invalid image block [json-pointer:/blocks/{i}]"
+            if url in unreachable_images:
+                return f"invalid_blocks: downloading image failed [json-pointer:/blocks/{i}]"
     if max_chars is not None and len(json.dumps(blocks, ensure_ascii=False)) > max_chars:
         return "msg_blocks_too_long"
     return None

@@ -1,7 +1,7 @@
 """chat languages: the language each chat is answered in
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02
 
 ``chat_languages`` holds one row per chat that chose a language with ``/lang`` or was set up
@@ -12,8 +12,8 @@ Create Date: 2026-12-02
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,206 @@
+"""Month commands: /latest [MONTH], /highlights [MONTH] and /reports.
+
+A month is written as ``2026-01``, ``2026/01``, ``202601``, ``Jan 2026`` or ``2026年1月``
+(:func:`digests.periods.parse_month`); without one, the newest month is meant.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from bot.commands.core import Request, command, echo
+from bot.commands.lookups import joined, no_such_month
+from bot.i18n import N_
+from bot.store.models import ItemRow, ReportRow
+from bot.web.links import report_path
+from digests import cards
+from digests.items import MONTHLY_KINDS, Item, Kind
+from digests.message import (
+    Block,
+    BulletList,
+    Context,
+    Heading,
+    Message,
+    Paragraph,
+    Span,
+    command_span,
+)
+from digests.periods import parse_month
+
+NO_REPORTS = N_("No reports yet. An admin can send me a report's .md file.")
+
+
+def _counts(request: Request, counts: Counter[str]) -> str:
+    order = [k.value for k in Kind]
+    return request.words.join(
+        cards.kind_count(k, n, request.words)
+        for k, n in sorted(counts.items(), key=lambda kv: order.index(kv[0]))
+    )
+
+
+def _month(request: Request) -> tuple[str | None, Message | None]:
+    """The month asked for (None: the newest), or the reply that explains what went wrong."""
+    if not request.arg:
+        return None, None
+    month = parse_month(request.arg)
+    if month is None:
+        return None, Message.text(
+            request._(
+                "“{value}” is not a month. Write it as 2026-01, 2026/01, 202601, "
+                "Jan 2026 or 2026年1月 — for example: /{command} 2026-01"
+            ).format(value=echo(request.arg), command=request.name)
+        )
+    return month, no_such_month(request, month)
+
+
+def _items(request: Request, period: str, kinds: tuple[Kind, ...] = ()) -> list[Item]:
+    with request.services.store.engine.connect() as conn:
+        query = select(ItemRow.data).where(ItemRow.period == period, ItemRow.removed.is_(False))
+        if kinds:
+            query = query.where(ItemRow.kind.in_([k.value for k in kinds]))
+        rows = conn.execute(query.order_by(ItemRow.position)).scalars().all()
+    return [Item.from_dict(d) for d in rows]
+
+
+def _others(request: Request, periods: list[str], current: str, name: str) -> tuple[Block, ...]:
+    others = [p for p in periods if p != current][:6]
+    if not others:
+        return ()
+    months = joined((command_span(f"/{name} {p}") for p in others), request)
+    return (Context((Span(request._("Other months: ")), *months)),)
+
+
+@command(
+    "latest",
+    usage="/latest [MONTH]",
+    example="/latest 2025-12",
+    description=N_("what the newest report (or that month's) brought"),
+)
+def latest_command(request: Request) -> Message:
+    month, problem = _month(request)
+    if problem is not None:
+        return problem
+    reports = request.services.store.reports()
+    if not reports:
+        return Message.text(request._(NO_REPORTS))
+    report = next((r for r in reports if r.period == month), reports[0])
+    items = _items(request, report.period)
+    counts = Counter(i.kind.value for i in items)
+    blocks: list[Block] = [
+        Heading(f"{report.title or request._('Report')} ({report.period})"),
+        Paragraph((Span(_counts(request, counts)),)),
+    ]
+    radar = [i for i in items if i.kind is Kind.RADAR]
+    if radar:
+        blocks.append(Paragraph(cards.inline(radar[0].summary)))
+    by_theme: dict[str, list[Item]] = {}
+    for item in items:
+        if item.kind in (Kind.MODEL, Kind.TOPIC, Kind.INSIGHT):
+            by_theme.setdefault(item.theme_title, []).append(item)
+    newest = report.period == reports[0].period
+    for title, theme_items in by_theme.items():
+        blocks.append(Paragraph((Span(title, bold=True),)))
+        blocks.append(
+            BulletList(
+                tuple(
+                    (
+                        Span(i.title, url=i.url),
+                        Span(" "),
+                        command_span(
+                            cards.command_for(
+                                i, None if newest or i.kind in MONTHLY_KINDS else i.period
+                            )
+                        ),
+                    )
+                    for i in theme_items
+                )
+            )
+        )
+    blocks.extend(_others(request, [r.period for r in reports], report.period, "latest"))
+    web = request.services.web
+    link = web.url(report_path(report.period)) if web is not None else None
+    return Message(tuple(blocks), web_url=link)
+
+
+@command(
+    "highlights",
+    usage="/highlights [MONTH]",
+    example="/highlights 2025-12",
+    description=N_("a month's insights and industry radar"),
+)
+def highlights_command(request: Request) -> Message:
+    month, problem = _month(request)
+    if problem is not None:
+        return problem
+    with request.services.store.engine.connect() as conn:
+        periods = list(
+            conn.execute(
+                select(ItemRow.period)
+                .where(
+                    ItemRow.kind.in_([k.value for k in MONTHLY_KINDS]),
+                    ItemRow.removed.is_(False),
+                )
+                .distinct()
+                .order_by(ItemRow.period.desc())
+            ).scalars()
+        )
+    if not periods:
+        return Message.text(request._("No highlights yet: no report has insights or a radar."))
+    period = month or periods[0]
+    items = _items(request, period, tuple(MONTHLY_KINDS))
+    if not items:
+        return Message(
+            (
+                Paragraph(
+                    (Span(request._("The {month} report has no highlights.").format(month=period)),)
+                ),
+                *_others(request, periods, period, "highlights"),
+            )
+        )
+    return cards.highlights_message(period, items, periods, words=request.words)
+
+
+@command(
+    "reports",
+    usage="/reports",
+    example="/reports",
+    description=N_("the months there are reports for, with their counts"),
+)
+def reports_command(request: Request) -> Message:
+    reports = request.services.store.reports()
+    if not reports:
+        return Message.text(request._(NO_REPORTS))
+    with request.services.store.engine.connect() as conn:
+        rows = conn.execute(
+            select(ItemRow.period, ItemRow.kind, func.count())
+            .join(ReportRow, ReportRow.id == ItemRow.report_id)
+            .where(ItemRow.removed.is_(False), ReportRow.is_current.is_(True))
+            .group_by(ItemRow.period, ItemRow.kind)
+        ).all()
+    counts: dict[str, Counter[str]] = {}
+    for period, kind, n in rows:
+        counts.setdefault(period, Counter())[kind] = n
+    bullets: list[tuple[Span, ...]] = []
+    for r in reports:
+        line: list[Span] = [
+            Span(r.period, bold=True),
+            Span(f" — {_counts(request, counts.get(r.period, Counter()))} · "),
+            command_span(f"/latest {r.period}"),
+        ]
+        if request.is_bot_admin:
+            line.append(
+                Span(
+                    request._(" · {warnings}, uploaded by {who} on {when} · sha256 {sha}").format(
+                        warnings=request.ngettext(
+                            "{n} warning", "{n} warnings", r.warning_count
+                        ).format(n=r.warning_count),
+                        who=r.uploaded_by,
+                        when=f"{r.uploaded_at:%Y-%m-%d %H:%M}",
+                        sha=r.sha256[:12],
+                    )
+                )
+            )
+        bullets.append(tuple(line))
+    return Message((Heading(request._("Reports")), BulletList(tuple(bullets))))

@@ -1,0 +1,237 @@
+"""Digest queries: which items a chat gets next, and recording a subscription's due digest.
+
+Choosing is one query over indexes, never a load of the theme into Python: the theme's current
+items, newest copy only (no newer period has an item with the same key), neither delivered to the
+chat nor queued for it, newest period first and report order within a period, ``LIMIT size``.
+It walks ``ix_items_digest_order`` and stops after ``size`` matches, probing
+``ix_items_theme_key`` (a newer copy?) and the deliveries' primary key (sent there?) per row.
+
+How many remain after a digest ("12 more to come") is the theme's number of distinct current keys
+(one newest copy each) less the chat's taken newest copies; the first is kept per theme in a
+:class:`ThemeSizes` (checked against the items' generation), since a Monday stampede asks it ten
+thousand times.
+
+:func:`make_digest_due` composes the digest a run is due and records it in the outbox in one
+transaction under the key ``digest:{subscription id}:{scheduled minute, UTC}``: a run made twice
+(a misfire after a restart, two schedulers) never makes a second row.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Connection, exists, false, func, or_, select
+from sqlalchemy.orm import aliased
+
+from bot.clock import require_aware
+from bot.i18n import translator
+from bot.store.chats import chat_state
+from bot.store.languages import digest_language
+from bot.store.models import DeliveryRow, ItemRow, OutboxRow, SubscriptionRow
+from bot.store.outbox import enqueue, pending_item_ids
+from digests.compose import Candidate, Digest, digest_of, nothing_new
+from digests.items import Item
+from digests.message import Message
+from digests.words import ENGLISH, Words
+
+log = logging.getLogger(__name__)
+
+
+def known_themes(conn: Connection) -> dict[str, str]:
+    """Theme slug -> title, over the current items of every report."""
+    rows = conn.execute(
+        select(ItemRow.theme, func.max(ItemRow.theme_title))
+        .where(ItemRow.removed == false())
+        .group_by(ItemRow.theme)
+    ).all()
+    return {slug: title for slug, title in rows}
+
+
+_item = aliased(ItemRow, name="item")
+_newer = aliased(ItemRow, name="newer")
+
+
+def _newest_copy() -> ColumnElement[bool]:
+    return ~exists().where(
+        _newer.theme == _item.theme,
+        _newer.key == _item.key,
+        _newer.removed == false(),
+        _newer.period > _item.period,
+    )
+
+
+def _delivered(platform: str, chat_id: str) -> ColumnElement[bool]:
+    return exists().where(
+        DeliveryRow.platform == platform,
+        DeliveryRow.chat_id == chat_id,
+        DeliveryRow.item_id == _item.id,
+    )
+
+
+@dataclass
+class ThemeSizes:
+    """Distinct current keys per theme, remembered while the items do not change.
+
+    Thread-safe; one per store (the scheduler's jobs run in threads).
+    """
+
+    _generation: tuple[object, ...] | None = None
+    _sizes: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, conn: Connection, theme: str) -> int:
+        # Inserts raise max(id); changes and removals stamp updated_at: both are index lookups.
+        generation = tuple(
+            conn.execute(select(func.max(ItemRow.id), func.max(ItemRow.updated_at))).one()
+        )
+        with self._lock:
+            if generation != self._generation:
+                self._generation, self._sizes = generation, {}
+            size = self._sizes.get(theme)
+        if size is None:
+            size = conn.execute(
+                select(func.count(ItemRow.key.distinct())).where(
+                    ItemRow.theme == theme, ItemRow.removed == false()
+                )
+            ).scalar_one()
+            with self._lock:
+                if generation == self._generation:
+                    self._sizes[theme] = size
+        return size
+
+
+def next_digest(
+    conn: Connection,
+    platform: str,
+    chat_id: str,
+    theme: str,
+    size: int,
+    when: datetime,
+    *,
+    sizes: ThemeSizes | None = None,
+    web_url: Callable[[str], str] | None = None,
+    words: Words = ENGLISH,
+) -> Digest | None:
+    """The digest a run at ``when`` would make for the chat, without recording anything.
+
+    ``web_url`` gives a theme's web page (the digest links to it); ``words`` its language.
+    """
+    require_aware(when, "digest times")
+    if size < 1:
+        raise ValueError(f"digest size must be at least 1, not {size}")
+    pending = sorted(pending_item_ids(conn, platform, chat_id))
+    current = (_item.theme == theme, _item.removed == false(), _newest_copy())
+    rows = conn.execute(
+        select(_item.id, _item.data)
+        .where(*current, ~_delivered(platform, chat_id), _item.id.not_in(pending))
+        .order_by(_item.period.desc(), _item.position, _item.id)
+        .limit(size)
+    ).all()
+    if not rows:
+        return None
+    taken = conn.execute(
+        select(func.count())
+        .select_from(_item)
+        .where(*current, or_(_delivered(platform, chat_id), _item.id.in_(pending)))
+    ).scalar_one()
+    total = (sizes or ThemeSizes()).get(conn, theme)
+    chosen = [Candidate(row.id, Item.from_dict(row.data)) for row in rows]
+    remaining = total - taken - len(chosen)
+    return digest_of(chosen, remaining, when=when, web_url=web_url, words=words)
+
+
+def dedup_key(subscription_id: int, scheduled_for: datetime) -> str:
+    """``digest:7:2026-03-02T01:00Z``: one digest per subscription and scheduled minute."""
+    require_aware(scheduled_for, "scheduler times")
+    minute = scheduled_for.astimezone(UTC).replace(second=0, microsecond=0)
+    return f"digest:{subscription_id}:{minute:%Y-%m-%dT%H:%M}Z"
+
+
+def make_digest_due(
+    conn: Connection,
+    subscription_id: int,
+    scheduled_for: datetime,
+    now: datetime,
+    *,
+    post_empty: bool = False,
+    grace: timedelta | None = None,
+    sizes: ThemeSizes | None = None,
+    web_url: Callable[[str], str] | None = None,
+) -> int | None:
+    """Record the digest a subscription is due at ``scheduled_for``; returns the outbox row id.
+
+    Runs in the caller's transaction. None when there is nothing to record: the subscription is
+    gone or inactive, its chat is gone, the run is more than ``grace`` late, this run was
+    recorded before, or nothing is new (unless ``post_empty``, which records a short "nothing
+    new" note instead).
+    """
+    require_aware(scheduled_for, "scheduler times")
+    require_aware(now, "scheduler times")
+    if grace is not None and now - scheduled_for > grace:
+        log.warning(
+            "subscription %s: run of %s missed by more than %s, skipped",
+            subscription_id,
+            scheduled_for.isoformat(),
+            grace,
+        )
+        return None
+    key = dedup_key(subscription_id, scheduled_for)
+    # Row lock (PostgreSQL): concurrent runs of one subscription compose one after the other.
+    sub = conn.execute(
+        select(
+            SubscriptionRow.platform,
+            SubscriptionRow.chat_id,
+            SubscriptionRow.theme,
+            SubscriptionRow.size,
+            SubscriptionRow.timezone,
+            SubscriptionRow.active,
+        )
+        .where(SubscriptionRow.id == subscription_id)
+        .with_for_update()
+    ).first()
+    if sub is None or not sub.active:
+        return None
+    if conn.execute(select(OutboxRow.id).where(OutboxRow.dedup_key == key)).first():
+        log.info("subscription %s: %s already recorded", subscription_id, key)
+        return None
+    chat = chat_state(conn, sub.platform, sub.chat_id)
+    if chat is not None and not chat.active:
+        return None
+    when = scheduled_for.astimezone(ZoneInfo(sub.timezone))
+    words = translator(digest_language(conn, sub.platform, sub.chat_id))
+    digest = next_digest(
+        conn,
+        sub.platform,
+        sub.chat_id,
+        sub.theme,
+        sub.size,
+        when,
+        sizes=sizes,
+        web_url=web_url,
+        words=words,
+    )
+    message: Message
+    if digest is not None:
+        message, item_ids = digest.message, digest.item_ids
+    elif post_empty:
+        title = known_themes(conn).get(sub.theme, sub.theme)
+        message, item_ids = nothing_new(title, when, words), ()
+    else:
+        log.info("subscription %s: nothing new in %s", subscription_id, sub.theme)
+        return None
+    return enqueue(
+        conn,
+        platform=sub.platform,
+        chat_id=sub.chat_id,
+        message=message,
+        item_ids=item_ids,
+        subscription_id=subscription_id,
+        dedup_key=key,
+        purpose="digest",
+        chat_kind=chat.kind if chat is not None else "",
+    )

@@ -1,0 +1,68 @@
+"""Delivery figures: what the outbox and the chats look like now, counted in one read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, func, or_, select
+
+from bot.clock import utcnow
+from bot.store.models import ChatRow, OutboxRow, OutboxWorkerRow, SubscriptionRow
+from bot.store.outbox import DEAD, PENDING, SENT
+
+DAY = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """What the outbox and the chats look like now."""
+
+    pending: int  # queue depth: every row not yet sent or given up
+    due: int  # of those, due now and not held by a worker
+    in_flight: int  # held by a worker under a live lease
+    retrying: int  # pending rows that failed at least once
+    sent_24h: int
+    failed_24h: int  # dead-lettered in the last 24 h
+    dead: int  # dead letters, all time
+    deactivated_chats: int
+    deactivated_subscriptions: int
+    workers: int  # outbox workers with a live heartbeat
+
+
+def outbox_status(
+    conn: Connection, now: datetime | None = None, lease: timedelta = timedelta(seconds=30)
+) -> OutboxStatus:
+    """Count everything in one read."""
+    now = now or utcnow()
+    o = OutboxRow
+    pending = o.status == PENDING
+    live_claim = o.claimed_until >= now
+    count = func.count()
+    row = conn.execute(
+        select(
+            count.filter(pending),
+            count.filter(
+                pending,
+                o.not_before <= now,
+                or_(o.claimed_until.is_(None), o.claimed_until < now),
+            ),
+            count.filter(pending, live_claim),
+            count.filter(pending, o.last_error.is_not(None)),
+            count.filter(o.status == SENT, o.sent_at >= now - DAY),
+            count.filter(o.status == DEAD, o.dead_at >= now - DAY),
+            count.filter(o.status == DEAD),
+        ).select_from(o)
+    ).one()
+    chats = conn.execute(
+        select(func.count()).select_from(ChatRow).where(ChatRow.active.is_(False))
+    ).scalar_one()
+    subs = conn.execute(
+        select(func.count()).select_from(SubscriptionRow).where(SubscriptionRow.active.is_(False))
+    ).scalar_one()
+    workers = conn.execute(
+        select(func.count())
+        .select_from(OutboxWorkerRow)
+        .where(OutboxWorkerRow.seen_at >= now - lease)
+    ).scalar_one()
+    return OutboxStatus(*row, chats, subs, workers)

@@ -1,0 +1,195 @@
+"""Report Markdown as safe HTML: text never executes, tables become cards on narrow screens.
+
+markdown-it-py parses the report (GFM tables, front matter dropped). Raw HTML is escaped and shown
+as text, except ``<br>`` (the reports break lines in table cells with it). Links keep only
+http(s) and mailto targets, images only http(s) sources; anything else becomes plain text. Every
+table cell carries its column header (``data-label``) so the stylesheet can show each row as a
+labelled card on a phone, and H2/H3 headings get ids (theme slugs where they name a theme, so an
+item page can link to its section).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from digests.sections import theme_of
+
+_BREAK = re.compile(r"(?i)^\s*<br\s*/?>\s*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LINK_SCHEMES = ("http://", "https://", "mailto:")
+_IMAGE_SCHEMES = ("http://", "https://")
+
+
+def safe_href(url: str, schemes: Sequence[str] = _LINK_SCHEMES) -> str | None:
+    """``url`` when it is an http(s) or mailto link (no control characters), else None."""
+    url = url.strip()
+    if _CONTROL.search(url):
+        return None
+    return url if url.lower().startswith(tuple(schemes)) else None
+
+
+def _filter_links(state: StateCore) -> None:
+    """Unsafe links and images lose their target: a link keeps its text, an image its alt."""
+    for block in state.tokens:
+        children = block.children
+        if not children:
+            continue
+        dropped: list[bool] = []
+        out: list[Token] = []
+        for token in children:
+            if token.type == "link_open":
+                href = safe_href(str(token.attrGet("href") or ""))
+                dropped.append(href is None)
+                if href is None:
+                    continue
+                token.attrSet("href", href)
+                token.attrSet("rel", "nofollow noopener noreferrer")
+            elif token.type == "link_close":
+                if dropped.pop() if dropped else False:
+                    continue
+            elif token.type == "image":
+                src = safe_href(str(token.attrGet("src") or ""), _IMAGE_SCHEMES)
+                if src is None:
+                    alt = Token("text", "", 0)
+                    alt.content = token.content or "image"
+                    out.append(alt)
+                    continue
+                token.attrSet("src", src)
+                token.attrSet("loading", "lazy")
+            out.append(token)
+        block.children = out
+
+
+def _label_cells(state: StateCore) -> None:
+    """Give each body cell its column's header as ``data-label``."""
+    headers: list[str] = []
+    column = 0
+    in_head = False
+    tokens = state.tokens
+    for n, token in enumerate(tokens):
+        if token.type == "thead_open":
+            headers, in_head = [], True
+        elif token.type == "thead_close":
+            in_head = False
+        elif token.type == "tr_open":
+            column = 0
+        elif token.type == "th_open" and in_head:
+            headers.append(_plain(tokens[n + 1]))
+            _drop_style(token)
+        elif token.type == "td_open":
+            _drop_style(token)
+            if column < len(headers) and headers[column]:
+                token.attrSet("data-label", headers[column])
+            if column == 0:
+                token.attrSet("class", "lead")
+            column += 1
+
+
+def _drop_style(token: Token) -> None:
+    # The CSP allows no inline styles; cells are left-aligned by the stylesheet.
+    token.attrs.pop("style", None)
+
+
+def _plain(inline: Token) -> str:
+    return "".join(c.content for c in inline.children or () if c.type in ("text", "code_inline"))
+
+
+def _anchor_headings(state: StateCore) -> None:
+    """Ids for H2/H3 headings: the theme slug of the heading, made unique."""
+    used: set[str] = set()
+    for n, token in enumerate(state.tokens):
+        if token.type != "heading_open" or token.tag not in ("h2", "h3"):
+            continue
+        slug = theme_of(_plain(state.tokens[n + 1]))[0]
+        unique, k = slug, 2
+        while unique in used:
+            unique, k = f"{slug}-{k}", k + 1
+        used.add(unique)
+        token.attrSet("id", unique)
+
+
+def _render_html(
+    _renderer: Any, tokens: Sequence[Token], idx: int, _options: OptionsDict, _env: EnvType
+) -> str:
+    content = tokens[idx].content
+    if _BREAK.match(content):
+        return "<br>"
+    escaped = html.escape(content)
+    return escaped if tokens[idx].type == "html_inline" else f"<p>{escaped}</p>\n"
+
+
+def _table_open(
+    renderer: Any, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return '<div class="table">' + renderer.renderToken(tokens, idx, options, env)
+
+
+def _table_close(
+    renderer: Any, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return renderer.renderToken(tokens, idx, options, env) + "</div>\n"
+
+
+def _heading_open(
+    renderer: Any, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    anchor = token.attrGet("id")
+    opened = renderer.renderToken(tokens, idx, options, env)
+    if not anchor:
+        return opened
+    return f'{opened}<a class="anchor" href="#{html.escape(str(anchor))}" aria-hidden="true">#</a> '
+
+
+@functools.cache
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": True}).enable("table").use(front_matter_plugin)
+    md.core.ruler.push("digestbot_links", _filter_links)
+    md.core.ruler.push("digestbot_cells", _label_cells)
+    md.core.ruler.push("digestbot_anchors", _anchor_headings)
+    md.add_render_rule("html_inline", _render_html)
+    md.add_render_rule("html_block", _render_html)
+    md.add_render_rule("table_open", _table_open)
+    md.add_render_rule("table_close", _table_close)
+    md.add_render_rule("heading_open", _heading_open)
+    md.add_render_rule("front_matter", lambda *_args: "")
+    return md
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A report as HTML, with its H2/H3 headings (level, id, text) for a table of contents."""
+
+    html: str
+    toc: tuple[tuple[int, str, str], ...]
+
+
+def report_html(markdown: str) -> Rendered:
+    """A whole report as HTML."""
+    md = _parser()
+    env: dict[str, Any] = {}
+    tokens = md.parse(markdown, env)
+    toc = tuple(
+        (int(t.tag[1]), str(t.attrGet("id")), _plain(tokens[n + 1]))
+        for n, t in enumerate(tokens)
+        if t.type == "heading_open" and t.attrGet("id")
+    )
+    return Rendered(md.renderer.render(tokens, md.options, env), toc)
+
+
+@functools.lru_cache(maxsize=16384)
+def inline_html(markdown: str) -> str:
+    """A part's inline Markdown (bold, links, code; ``<br>`` or newlines as breaks) as HTML."""
+    rendered = _parser().renderInline(markdown.strip())
+    return rendered.replace("\n", "<br>\n")

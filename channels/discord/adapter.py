@@ -1,0 +1,444 @@
+"""The Discord adapter, on discord.py 2.
+
+Slash commands (``/model text:GLM-4.7``) are synced at :meth:`DiscordChannel.start`: to one guild
+when ``guild_id`` is set (they appear at once), else globally. Each interaction is deferred at
+once (Discord wants an answer within 3 s) and answered with follow-ups (valid for 15 minutes).
+``@bot model GLM-4.7`` in a channel and plain commands in a DM arrive as messages: without the
+privileged message-content intent, Discord still gives a bot the content of DMs and of messages
+that mention it. Admins upload a report with ``/upload`` (an attachment option) or by sending
+the ``.md`` file in a DM. Replies and digests are embeds (:mod:`channels.discord.render`).
+
+discord.py waits out rate limits itself, per route bucket and globally, up to
+``max_ratelimit_timeout``; a longer wait surfaces as :class:`~channels.base.RetryLater`, so the
+outbox can schedule it instead of holding a worker. A digest goes to a channel id; an admin notice
+goes to a user id, which :meth:`send` turns into a DM channel when Discord does not know it as a
+channel.
+
+``api_url`` and ``gateway_url`` (tests, proxies) set discord.py's ``Route.BASE`` and
+``DiscordWebSocket.DEFAULT_GATEWAY``, which are class attributes: they hold for every client in
+the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from aiohttp import web
+from discord import app_commands
+
+from channels.base import (
+    ChatGone,
+    Handler,
+    Incoming,
+    SendError,
+    Upload,
+    retrying_reply,
+)
+from channels.discord.errors import convert_error
+from channels.discord.render import render_discord
+from channels.discord.settings import DISCORD_API_URL, DISCORD_GATEWAY_URL, DiscordSettings
+from digests.message import Message
+
+log = logging.getLogger(__name__)
+
+UPLOAD_SUFFIXES = (".md", ".markdown")
+UNKNOWN_CHANNEL = 10003
+NO_MENTIONS = discord.AllowedMentions.none()
+_NAME = re.compile(r"^[-_a-z0-9]{1,32}$")
+
+
+def command_text(content: str, bot_id: int) -> str:
+    """A mention or DM as a command: ``<@123> model GLM-4.7`` -> ``/model GLM-4.7``."""
+    text = re.sub(rf"<@!?{bot_id}>", " ", content).strip()
+    if not text:
+        return "/help"
+    return text if text.startswith("/") else "/" + text
+
+
+def embeds_of(payload: dict[str, Any]) -> list[discord.Embed]:
+    return [discord.Embed.from_dict(e) for e in payload["embeds"]]
+
+
+class DiscordChannel:
+    """A :class:`~channels.base.Channel` for one Discord bot."""
+
+    name = "discord"
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        guild_id: int | None = None,
+        api_url: str = DISCORD_API_URL,
+        gateway_url: str = DISCORD_GATEWAY_URL,
+        commands: Sequence[tuple[str, str]] = (),
+        max_ratelimit_timeout: float = 30.0,
+        ready_timeout: float = 60.0,
+        guild_ready_timeout: float = 2.0,
+        drain_timeout: float = 10.0,
+        images: bool = True,
+    ) -> None:
+        """Build the client and the command tree; no I/O until :meth:`start`.
+
+        Args:
+            token: The bot token.
+            guild_id: Sync slash commands to this guild only (quick testing).
+            api_url: REST base, ``https://discord.com/api/v10``.
+            gateway_url: Gateway websocket, ``wss://gateway.discord.gg/``.
+            commands: ``(name, description)`` pairs, one slash command each.
+            max_ratelimit_timeout: Longer rate-limit waits raise instead of sleeping.
+            ready_timeout: How long :meth:`start` waits for the gateway's READY.
+            guild_ready_timeout: discord.py's wait for guilds after READY.
+            drain_timeout: How long :meth:`stop` waits for replies in flight.
+            images: An item's first figure as the embed image (``DIGESTBOT_IMAGES``).
+        """
+        discord.http.Route.BASE = api_url.rstrip("/")
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+        self._token = token
+        self._guild = discord.Object(guild_id) if guild_id else None
+        self.done = asyncio.Event()  # never set: the gateway stops this channel
+        self._ready_timeout = ready_timeout
+        self._drain_timeout = drain_timeout
+        self._images = images
+        self._handler: Handler | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._dms: dict[str, discord.abc.Messageable] = {}
+        intents = discord.Intents.none()
+        intents.guilds = True
+        intents.guild_messages = True
+        intents.dm_messages = True
+        self._client = discord.Client(
+            intents=intents,
+            max_ratelimit_timeout=max_ratelimit_timeout,
+            allowed_mentions=NO_MENTIONS,
+            guild_ready_timeout=guild_ready_timeout,
+        )
+        self._tree = app_commands.CommandTree(self._client)
+        for name, description in commands:
+            self._add_command(name.lstrip("/"), description)
+        self._add_upload_command()
+        self._client.event(self.on_message)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: DiscordSettings,
+        *,
+        commands: Sequence[tuple[str, str]] = (),
+        images: bool = True,
+    ) -> DiscordChannel:
+        token = settings.discord_token
+        return cls(
+            token.get_secret_value() if token is not None else "",
+            guild_id=settings.discord_guild_id,
+            api_url=settings.discord_api_url,
+            gateway_url=settings.discord_gateway_url,
+            commands=commands,
+            images=images,
+        )
+
+    # --- slash commands -------------------------------------------------------------------
+    def _add_command(self, name: str, description: str) -> None:
+        if not _NAME.match(name) or self._tree.get_command(name) is not None:
+            log.warning("discord: %r cannot be a slash command name; skipped", name)
+            return
+
+        @app_commands.describe(text="what follows the command, e.g. GLM-4.7 for /model (see /help)")
+        async def slash(interaction: discord.Interaction, text: str | None = None) -> None:
+            await self._on_slash(interaction, f"/{name} {text or ''}".strip())
+
+        self._tree.add_command(
+            app_commands.Command(name=name, description=description[:100] or name, callback=slash)
+        )
+
+    def _add_upload_command(self) -> None:
+        @app_commands.describe(report="the monthly report, a .md file")
+        async def upload(interaction: discord.Interaction, report: discord.Attachment) -> None:
+            await self._on_upload_command(interaction, report)
+
+        self._tree.add_command(
+            app_commands.Command(
+                name="upload", description="Admins: ingest a monthly report (.md)", callback=upload
+            )
+        )
+
+    async def _on_slash(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.defer(thinking=True)  # within Discord's 3 s
+
+        async def work(handler: Handler) -> None:
+            incoming = Incoming(
+                platform="discord",
+                chat_id=str(interaction.channel_id),
+                user_id=str(interaction.user.id),
+                text=text,
+                chat_kind="private" if interaction.guild_id is None else "group",
+                is_chat_admin=lambda: _may_manage(interaction.guild_id, interaction.permissions),
+                delivery_id=f"discord:interaction:{interaction.id}",
+            )
+            reply = await handler.on_command(incoming)
+            await self._follow_up(interaction, reply or Message.text("Done."))
+
+        await self._track(work)
+
+    async def _on_upload_command(
+        self, interaction: discord.Interaction, report: discord.Attachment
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+
+        async def work(handler: Handler) -> None:
+            upload = self._upload(
+                interaction.channel_id, interaction.user.id, report, f"interaction:{interaction.id}"
+            )
+            reply = await handler.on_upload(upload)
+            await self._follow_up(interaction, reply or Message.text("Done."))
+
+        await self._track(work)
+
+    async def _follow_up(self, interaction: discord.Interaction, reply: Message) -> None:
+        async def post() -> None:
+            for payload in render_discord(reply, images=self._images):
+                try:
+                    await interaction.followup.send(
+                        embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS
+                    )
+                except (discord.HTTPException, aiohttp.ClientError) as exc:
+                    raise convert_error(exc) from exc
+
+        await retrying_reply(post)
+
+    # --- messages: mentions, DMs, DM attachments -------------------------------------------
+    async def on_message(self, message: discord.Message) -> None:
+        user = self._client.user
+        if message.author.bot or user is None:
+            return
+        dm = isinstance(message.channel, discord.DMChannel)
+        if not (dm or user in message.mentions):
+            return
+
+        async def work(handler: Handler) -> None:
+            files = [a for a in message.attachments if a.filename.lower().endswith(UPLOAD_SUFFIXES)]
+            if dm and files:
+                for attachment in files:
+                    reply = await handler.on_upload(
+                        self._upload(
+                            message.channel.id,
+                            message.author.id,
+                            attachment,
+                            f"message:{message.id}:{attachment.id}",
+                        )
+                    )
+                    if reply is not None:
+                        await self._answer(message, reply)
+                return
+            incoming = Incoming(
+                platform="discord",
+                chat_id=str(message.channel.id),
+                user_id=str(message.author.id),
+                text=command_text(message.content, user.id),
+                chat_kind="private" if dm else "group",
+                is_chat_admin=lambda: _member_may_manage(message),
+                delivery_id=f"discord:message:{message.id}",
+            )
+            answer = await handler.on_command(incoming)
+            if answer is not None:
+                await self._answer(message, answer)
+
+        await self._track(work)
+
+    async def _answer(self, message: discord.Message, reply: Message) -> None:
+        await retrying_reply(
+            lambda: self._post(message.channel, str(message.channel.id), reply, reference=message)
+        )
+
+    def _upload(
+        self, chat_id: int | None, user_id: int, attachment: discord.Attachment, delivery: str
+    ) -> Upload:
+        async def fetch() -> bytes:
+            return await attachment.read()
+
+        return Upload(
+            platform="discord",
+            chat_id=str(chat_id),
+            user_id=str(user_id),
+            filename=attachment.filename,
+            size=attachment.size,
+            fetch=fetch,
+            delivery_id=f"discord:{delivery}",
+        )
+
+    async def _track(self, work: Callable[[Handler], Awaitable[None]]) -> None:
+        handler = self._handler
+        task = asyncio.current_task()
+        if handler is None or task is None:
+            return
+        self._inflight.add(task)
+        try:
+            await work(handler)
+        except SendError as exc:
+            log.warning("discord: could not reply: %s", exc)
+        except Exception:
+            # The boundary of a background task: log it, keep serving other events.
+            log.exception("discord: failed handling an event")
+        finally:
+            self._inflight.discard(task)
+
+    # --- life cycle -----------------------------------------------------------------------
+    async def start(self, handler: Handler) -> None:
+        """Log in (checks the token), sync the slash commands, connect to the gateway and
+        wait for READY.
+
+        Raises:
+            discord.LoginFailure: the token was refused.
+            RuntimeError: the gateway connection failed or did not get ready in time.
+        """
+        self._handler = handler
+        try:
+            await self._client.login(self._token)
+            if self._guild is not None:
+                self._tree.copy_global_to(guild=self._guild)
+                synced = await self._tree.sync(guild=self._guild)
+            else:
+                synced = await self._tree.sync()
+        except BaseException:
+            await self._client.close()  # the HTTP session is open from the first request
+            raise
+        log.info("discord: synced %d slash commands", len(synced))
+        self._runner = asyncio.create_task(self._client.connect(reconnect=True), name="discord")
+        ready = asyncio.create_task(self._client.wait_until_ready())
+        done, _ = await asyncio.wait(
+            {self._runner, ready}, timeout=self._ready_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready not in done:
+            ready.cancel()
+            runner = self._runner
+            await self.stop()
+            # discord.py may end connect() on a first failed handshake with an error of its own.
+            failure = runner.exception() if runner in done and not runner.cancelled() else None
+            raise RuntimeError(
+                f"discord: the gateway did not get ready ({failure!r}); check "
+                "DIGESTBOT_DISCORD_GATEWAY_URL and the network"
+                if failure
+                else "discord: the gateway did not send READY in time"
+            ) from failure
+        log.info("discord: started as %s", self._client.user)
+
+    def web_routes(self) -> list[web.RouteDef]:
+        """None: interactions and messages come over the gateway websocket."""
+        return []
+
+    def connected(self) -> bool:
+        """Ready, and holding an open gateway websocket."""
+        ws = self._client.ws
+        return (
+            self._client.is_ready() and not self._client.is_closed() and ws is not None and ws.open
+        )
+
+    async def stop(self) -> None:
+        """Wait (up to ``drain_timeout``) for replies in flight, then close the client."""
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
+        await self._client.close()
+        if self._runner is not None:
+            await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
+        self._handler = None
+
+    # --- outgoing -------------------------------------------------------------------------
+    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+        """Post ``message`` (as many messages as its embeds need, but the first ``skip``) to a
+        channel, or to a user's DM when ``chat_id`` is a user id; return each message's id.
+
+        Raises:
+            SendError: a subclass per failure kind, with ``sent_ids`` of the messages posted.
+        """
+        if not chat_id.isdigit():
+            raise SendError(f"discord: {chat_id!r} is not a channel or user id")
+        target = self._dms.get(chat_id) or self._client.get_partial_messageable(int(chat_id))
+        try:
+            return await self._post(target, chat_id, message, skip=skip)
+        except ChatGone as gone:
+            if gone.sent_ids or not isinstance(gone.__cause__, discord.NotFound):
+                raise
+            if getattr(gone.__cause__, "code", 0) != UNKNOWN_CHANNEL or chat_id in self._dms:
+                raise
+        # Not a channel: an admin's user id. Open (or find) the DM channel and send there.
+        try:
+            dm = await self._client.create_dm(discord.Object(int(chat_id)))
+        except (discord.HTTPException, aiohttp.ClientError) as exc:
+            error = convert_error(exc)
+            raise (
+                ChatGone(str(error))
+                if isinstance(exc, discord.HTTPException) and exc.status in (400, 403, 404)
+                else error
+            ) from exc
+        self._dms[chat_id] = dm
+        return await self._post(dm, chat_id, message, skip=skip)
+
+    async def _post(
+        self,
+        target: discord.abc.Messageable,
+        chat_id: str,
+        message: Message,
+        *,
+        reference: discord.Message | None = None,
+        skip: int = 0,
+    ) -> list[str]:
+        ids: list[str] = []
+        for payload in render_discord(message, images=self._images)[skip:]:
+            try:
+                if reference is not None:
+                    sent = await target.send(
+                        embeds=embeds_of(payload),
+                        allowed_mentions=NO_MENTIONS,
+                        reference=reference,
+                        mention_author=False,
+                    )
+                else:
+                    sent = await target.send(
+                        embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS
+                    )
+            except (
+                discord.HTTPException,
+                discord.RateLimited,
+                aiohttp.ClientError,
+                TimeoutError,
+            ) as exc:
+                error = convert_error(exc)
+                error.sent_ids = tuple(ids)
+                raise error from exc
+            ids.append(str(sent.id))
+            reference = None  # only the first message answers the command
+        return ids
+
+
+async def _may_manage(guild_id: int | None, permissions: discord.Permissions) -> bool:
+    """DMs: yes. Guilds: those who may manage the channel or the server."""
+    if guild_id is None:
+        return True
+    return permissions.manage_channels or permissions.manage_guild or permissions.administrator
+
+
+async def _member_may_manage(message: discord.Message) -> bool:
+    if isinstance(message.channel, discord.DMChannel):
+        return True
+    author = message.author
+    if not isinstance(author, discord.Member):
+        return False
+    channel = message.channel
+    permissions = (
+        channel.permissions_for(author)
+        if hasattr(channel, "permissions_for")
+        else author.guild_permissions
+    )
+    return permissions.manage_channels or permissions.manage_guild or permissions.administrator
+
+
+__all__ = ["DiscordChannel", "command_text", "convert_error"]

@@ -1,0 +1,464 @@
+"""The Feishu/Lark adapter, on the official ``lark-oapi`` SDK.
+
+Events come over the long connection (:mod:`channels.lark.socket`, no public URL) or, with a
+verification token, over HTTP: :meth:`LarkChannel.web_routes` returns the event callback route
+that the gateway mounts on its HTTP server. There the SDK's ``EventDispatcherHandler`` checks the
+verification token, decrypts with the encrypt key and checks the signature; we refuse, before it,
+requests whose ``X-Lark-Request-Timestamp`` is more than ``max_event_age`` seconds off (replays),
+and unsigned requests when an encrypt key is set. Feishu retries events it thinks were missed:
+each carries its ``event_id`` as the ``delivery_id``, which the gateway answers once.
+
+Text messages become :class:`~channels.base.Incoming`: ``/model GLM-4.7`` anywhere,
+``@bot model GLM-4.7`` in groups, ``model GLM-4.7`` in a direct (p2p) chat. ``.md`` file messages
+become :class:`~channels.base.Upload`, fetched through the message resource API. Replies and
+digests are interactive cards (:mod:`channels.lark.render`).
+
+Open API calls use the SDK's synchronous client in a worker thread: its async client builds a new
+``httpx.AsyncClient`` (and with it a TLS context, about 20 ms of CPU) for every request, on the
+loop, and fetches the tenant token with blocking ``requests`` calls there too. In a thread neither
+holds up the other channels (``python -m tests.bench.channels`` measures the loop's lag both ways).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from lark_oapi.api.im.v1 import (
+    CreateMessageRequest,
+    CreateMessageRequestBody,
+    GetChatRequest,
+    GetMessageResourceRequest,
+    P2ImChatMemberBotDeletedV1,
+    P2ImMessageReceiveV1,
+    ReplyMessageRequest,
+    ReplyMessageRequestBody,
+)
+from lark_oapi.core.exception import ObtainAccessTokenException
+from lark_oapi.core.token import TokenManager
+
+from channels.base import (
+    Handler,
+    Incoming,
+    SendError,
+    TransientSendError,
+    Upload,
+    retrying_reply,
+)
+from channels.lark.callbacks import answer_callback
+from channels.lark.errors import (
+    CALL_ERRORS,
+    TOKEN_CODES,
+    convert_error,
+    idempotency_key,
+    receive_id_type,
+)
+from channels.lark.render import card_content, render_lark
+from channels.lark.sdk import lark
+from channels.lark.settings import FEISHU_API_URL, LarkSettings
+from digests.message import Message
+
+log = logging.getLogger(__name__)
+
+UPLOAD_SUFFIXES = (".md", ".markdown")
+_MENTION_KEY = re.compile(r"@_user_\d+")
+
+
+def command_text(
+    text: str, mentions: list[tuple[str, str, str]], bot_open_id: str, p2p: bool
+) -> str | None:
+    """The command in a text message, or None when it is not addressed to us.
+
+    ``mentions`` are ``(key, open_id, name)``: Feishu writes ``@_user_1`` in the text for each.
+    Mentions of the bot are removed (and address the message to us); others become ``@name``.
+    """
+    addressed = p2p
+    names: dict[str, str] = {}
+    for key, open_id, name in mentions:
+        if open_id and open_id == bot_open_id:
+            addressed = True
+            names[key] = " "
+        else:
+            names[key] = f"@{name}"
+    # One pass over the keys, so @_user_1 never matches inside @_user_10.
+    text = _MENTION_KEY.sub(lambda m: names.get(m.group(), " "), text)
+    text = " ".join(text.split())
+    if text.startswith("/"):
+        return text
+    if not addressed:
+        return None
+    return "/" + text if text else "/help"
+
+
+class LarkChannel:
+    """A :class:`~channels.base.Channel` for one Feishu/Lark custom app."""
+
+    name = "lark"
+
+    def __init__(
+        self,
+        app_id: str,
+        app_secret: str,
+        *,
+        verification_token: str | None = None,
+        encrypt_key: str | None = None,
+        api_url: str = FEISHU_API_URL,
+        events_path: str = "/lark/events",
+        max_event_age: float = 300.0,
+        request_timeout: float = 10.0,
+        drain_timeout: float = 10.0,
+    ) -> None:
+        """Build the SDK client and event dispatcher; no I/O until :meth:`start`.
+
+        Args:
+            app_id: The app's ``cli_…`` id.
+            app_secret: The app secret.
+            verification_token: Selects HTTP mode; checked on every event.
+            encrypt_key: Events are encrypted and signed with it (HTTP mode).
+            api_url: ``https://open.feishu.cn`` (Feishu) or ``https://open.larksuite.com`` (Lark).
+            events_path: Where :meth:`web_routes` listens in HTTP mode.
+            max_event_age: Seconds a signed HTTP event may be old before it is refused.
+            request_timeout: Timeout of every Open API call.
+            drain_timeout: How long :meth:`stop` waits for replies in flight.
+        """
+        self._app_id = app_id
+        self._secret = app_secret
+        self._http_mode = verification_token is not None
+        self._encrypt_key = encrypt_key or ""
+        self._api_url = api_url
+        self.events_path = events_path
+        self.done = asyncio.Event()  # never set: the gateway stops this channel
+        self._max_event_age = max_event_age
+        self._drain_timeout = drain_timeout
+        self._handler: Handler | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._socket: Any = None
+        self.bot_open_id = ""
+        self._client = (
+            lark.Client.builder()
+            .app_id(app_id)
+            .app_secret(app_secret)
+            .domain(api_url)
+            .timeout(request_timeout)
+            .log_level(lark.LogLevel.WARNING)
+            .build()
+        )
+        self._dispatcher = (
+            lark.EventDispatcherHandler.builder(self._encrypt_key, verification_token or "")
+            .register_p2_im_message_receive_v1(self._on_message_event)
+            .register_p2_im_chat_member_bot_deleted_v1(self._on_bot_removed)
+            .build()
+        )
+
+    @classmethod
+    def from_settings(cls, settings: LarkSettings) -> LarkChannel:
+        def secret(value: Any) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        return cls(
+            settings.lark_app_id or "",
+            secret(settings.lark_app_secret) or "",
+            verification_token=secret(settings.lark_verification_token),
+            encrypt_key=secret(settings.lark_encrypt_key),
+            api_url=settings.lark_api_url,
+            events_path=settings.lark_events_path,
+            max_event_age=settings.lark_max_event_age,
+        )
+
+    # --- life cycle -----------------------------------------------------------------------
+    async def start(self, handler: Handler) -> None:
+        """Check the app credentials (tenant token, bot info), then, unless in HTTP mode,
+        open the long connection.
+
+        Raises:
+            RuntimeError: the app id/secret were refused or the bot ability is off.
+        """
+        await self._token()
+        info = await self._bot_info()
+        self.bot_open_id = str(info.get("open_id") or "")
+        self._handler = handler
+        if not self._http_mode:
+            from channels.lark.socket import LarkSocket
+
+            self._socket = LarkSocket(
+                self._app_id, self._secret, self._dispatcher, domain=self._api_url
+            )
+            await self._socket.start()
+        log.info(
+            "lark: started as %s (%s mode)",
+            info.get("app_name") or self.bot_open_id,
+            "HTTP" if self._http_mode else "long connection",
+        )
+
+    def connected(self) -> bool:
+        """Started, and (long connection) holding an open websocket."""
+        if self._handler is None:
+            return False
+        return self._socket is None or bool(self._socket.connected())
+
+    async def stop(self) -> None:
+        """Close the long connection and wait (up to ``drain_timeout``) for replies in flight."""
+        if self._socket is not None:
+            await self._socket.stop()
+            self._socket = None
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
+        self._handler = None
+
+    async def _token(self) -> None:
+        """Fetch the tenant token into the SDK's cache (off the loop): a refused app fails here."""
+        config = self._client.config
+        try:
+            await asyncio.to_thread(TokenManager.get_self_tenant_token, config)
+        except ObtainAccessTokenException as exc:
+            raise RuntimeError(
+                f"lark: the app id/secret were refused ({exc}); check DIGESTBOT_LARK_APP_ID "
+                "and DIGESTBOT_LARK_APP_SECRET"
+            ) from None
+
+    def _forget_token(self) -> None:
+        TokenManager.cache.set(f"self_tenant_token:{self._app_id}", "", 0)
+
+    async def _bot_info(self) -> dict[str, Any]:
+        request = (
+            lark.BaseRequest.builder()
+            .http_method(lark.HttpMethod.GET)
+            .uri("/open-apis/bot/v3/info")
+            .token_types({lark.AccessTokenType.TENANT})
+            .build()
+        )
+        response = await asyncio.to_thread(self._client.request, request)
+        raw = response.raw
+        body = json.loads(raw.content) if raw is not None and raw.content else {}
+        if not response.success():
+            raise RuntimeError(
+                f"lark: bot info failed ({response.code}: {response.msg}); "
+                "is the bot ability enabled and the app version published?"
+            )
+        bot = body.get("bot")
+        return bot if isinstance(bot, dict) else {}
+
+    # --- HTTP mode ------------------------------------------------------------------------
+    def web_routes(self) -> list[web.RouteDef]:
+        """The event callback route for the gateway's aiohttp app (HTTP mode only)."""
+        if not self._http_mode:
+            return []
+        return [web.post(self.events_path, self._on_http)]
+
+    async def _on_http(self, request: web.Request) -> web.Response:
+        if self._handler is None:
+            return web.json_response({"msg": "not started"}, status=503)
+        return await answer_callback(
+            self._dispatcher, request, encrypt_key=self._encrypt_key, max_age=self._max_event_age
+        )
+
+    # --- incoming -------------------------------------------------------------------------
+    def _spawn(self, work: Awaitable[None]) -> None:
+        """Run work in the background, counted as in flight for :meth:`stop`."""
+
+        async def run() -> None:
+            try:
+                await work
+            except SendError as exc:
+                log.warning("lark: could not reply: %s", exc)
+            except Exception:
+                # The boundary of a background task: log it, keep serving other events.
+                log.exception("lark: failed handling an event")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    def _on_message_event(self, data: P2ImMessageReceiveV1) -> None:
+        # Called synchronously by the SDK, on the loop: schedule and return at once.
+        self._spawn(self._handle_message(data))
+
+    def _on_bot_removed(self, data: P2ImChatMemberBotDeletedV1) -> None:
+        chat = getattr(data.event, "chat_id", None)
+        # Nothing to send there any more; the next digest meets ChatGone and deactivates it.
+        log.info("lark: the bot was removed from chat %s", chat)
+
+    async def _handle_message(self, data: P2ImMessageReceiveV1) -> None:
+        handler = self._handler
+        event = data.event
+        header = data.header
+        if handler is None or event is None or event.message is None or event.sender is None:
+            return
+        event_id = getattr(header, "event_id", None)
+        delivery = f"lark:{event_id}" if event_id else None
+        if event.sender.sender_type != "user":
+            return  # our own and other apps' messages
+        msg = event.message
+        sender = event.sender.sender_id.open_id if event.sender.sender_id else ""
+        try:
+            content = json.loads(msg.content or "{}")
+        except ValueError:
+            return
+        p2p = msg.chat_type == "p2p"
+        chat_id = str(msg.chat_id or "")
+        if msg.message_type == "file":
+            await self._on_file(
+                handler, msg.message_id or "", chat_id, sender or "", content, p2p, delivery
+            )
+            return
+        if msg.message_type != "text":
+            return
+        mentions = [
+            (m.key or "", (m.id.open_id if m.id else "") or "", m.name or "")
+            for m in msg.mentions or []
+        ]
+        text = command_text(str(content.get("text", "")), mentions, self.bot_open_id, p2p)
+        if text is None:
+            return
+        incoming = Incoming(
+            platform="lark",
+            chat_id=chat_id,
+            user_id=sender or "",
+            text=text,
+            chat_kind="private" if p2p else "group",
+            is_chat_admin=lambda: self._is_chat_admin(chat_id, sender or "", p2p),
+            delivery_id=delivery,
+        )
+        reply = await handler.on_command(incoming)
+        if reply is not None:
+            await self._reply(chat_id, msg.message_id or "", reply, p2p)
+
+    async def _on_file(
+        self,
+        handler: Handler,
+        message_id: str,
+        chat_id: str,
+        sender: str,
+        content: dict[str, Any],
+        p2p: bool,
+        delivery: str | None,
+    ) -> None:
+        name = str(content.get("file_name") or "")
+        if not name.lower().endswith(UPLOAD_SUFFIXES):
+            return
+        upload = Upload(
+            platform="lark",
+            chat_id=chat_id,
+            user_id=sender,
+            filename=name,
+            size=None,  # file messages do not carry a size; the handler checks the bytes
+            fetch=self._fetcher(message_id, str(content.get("file_key") or "")),
+            delivery_id=delivery,
+        )
+        reply = await handler.on_upload(upload)
+        if reply is not None:
+            await self._reply(chat_id, message_id, reply, p2p)
+
+    def _fetcher(self, message_id: str, file_key: str) -> Callable[[], Awaitable[bytes]]:
+        async def fetch() -> bytes:
+            request = (
+                GetMessageResourceRequest.builder()
+                .message_id(message_id)
+                .file_key(file_key)
+                .type("file")
+                .build()
+            )
+            response = await asyncio.to_thread(self._client.im.v1.message_resource.get, request)
+            if not response.success() or response.file is None:
+                raise RuntimeError(f"lark: download failed ({response.code}: {response.msg})")
+            return bytes(response.file.read())
+
+        return fetch
+
+    async def _is_chat_admin(self, chat_id: str, open_id: str, p2p: bool) -> bool:
+        """Direct chats: yes. Groups: the group's owner (bot admins are checked by the core)."""
+        if p2p:
+            return True
+        request = GetChatRequest.builder().chat_id(chat_id).user_id_type("open_id").build()
+        try:
+            response = await asyncio.to_thread(self._client.im.v1.chat.get, request)
+        except CALL_ERRORS as exc:
+            log.warning("lark: chat lookup failed in %s: %s", chat_id, exc)
+            return False
+        if not response.success() or response.data is None:
+            log.warning("lark: chat lookup failed in %s: %s", chat_id, response.msg)
+            return False
+        return bool(open_id) and response.data.owner_id == open_id
+
+    async def _reply(self, chat_id: str, message_id: str, reply: Message, p2p: bool) -> None:
+        # In a group the first card answers the command as a reply, so it is clear whose it is.
+        reply_to = None if p2p else message_id
+        await retrying_reply(lambda: self._post(chat_id, reply, reply_to=reply_to))
+
+    # --- outgoing -------------------------------------------------------------------------
+    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+        """Send ``message`` as cards (but the first ``skip``) and return each one's message id.
+
+        ``chat_id`` is a chat (``oc_…``) or a user's open_id (``ou_…``, admin notices). Each card
+        carries a ``uuid`` derived from the chat, the part and its content, so Feishu drops a
+        repeat of the same card within the hour: a send retried after an unclear failure
+        cannot post it twice.
+
+        Raises:
+            SendError: a subclass per failure kind, with ``sent_ids`` of the cards posted.
+        """
+        return await self._post(chat_id, message, skip=skip, idempotent=True)
+
+    async def _post(
+        self,
+        chat_id: str,
+        message: Message,
+        *,
+        reply_to: str | None = None,
+        skip: int = 0,
+        idempotent: bool = False,
+    ) -> list[str]:
+        ids: list[str] = []
+        for index, card in enumerate(render_lark(message)[skip:], start=skip):
+            content = card_content(card)
+            try:
+                if reply_to:
+                    response = await asyncio.to_thread(
+                        self._client.im.v1.message.reply,
+                        ReplyMessageRequest.builder()
+                        .message_id(reply_to)
+                        .request_body(
+                            ReplyMessageRequestBody.builder()
+                            .msg_type("interactive")
+                            .content(content)
+                            .build()
+                        )
+                        .build(),
+                    )
+                else:
+                    body = (
+                        CreateMessageRequestBody.builder()
+                        .receive_id(chat_id)
+                        .msg_type("interactive")
+                        .content(content)
+                    )
+                    if idempotent:
+                        body = body.uuid(idempotency_key(chat_id, index, content))
+                    response = await asyncio.to_thread(
+                        self._client.im.v1.message.create,
+                        CreateMessageRequest.builder()
+                        .receive_id_type(receive_id_type(chat_id))
+                        .request_body(body.build())
+                        .build(),
+                    )
+            except CALL_ERRORS as exc:
+                error: SendError = TransientSendError(f"lark: {exc!r}")
+                error.sent_ids = tuple(ids)
+                raise error from exc
+            if not response.success():
+                if response.code in TOKEN_CODES:
+                    self._forget_token()
+                error = convert_error(response)
+                error.sent_ids = tuple(ids)
+                raise error
+            ids.append(str(response.data.message_id))
+            reply_to = None  # only the first card answers the command
+        return ids
+
+
+__all__ = ["LarkChannel", "command_text", "convert_error", "receive_id_type"]

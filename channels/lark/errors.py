@@ -1,0 +1,66 @@
+"""Feishu's answers mapped to the channel error tree, and how a send is addressed.
+
+Codes (open.feishu.cn, server error codes and im/v1/messages): 99991400 is the API gateway's
+per-app rate limit (HTTP 429, or 400 on older APIs), with the wait in ``x-ogw-ratelimit-reset``;
+230020 is im's per-chat frequency limit; 230002 means the bot is not in the group (it was
+removed), 230013 that the user is outside the bot's availability; 99991661/99991663/99991668 are
+refused tenant access tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import requests
+from lark_oapi.core.exception import ObtainAccessTokenException
+
+from channels.base import ChatGone, RetryLater, SendError, TransientSendError
+
+RATE_LIMITED = frozenset({99991400, 230020})
+GONE_CODES = frozenset({230002, 230013})
+#: The tenant access token was refused: fetch a new one and try again later.
+TOKEN_CODES = frozenset({99991661, 99991663, 99991668})
+RESET_HEADER = "x-ogw-ratelimit-reset"
+#: What an Open API call can raise: the network, or a refused tenant token.
+CALL_ERRORS = (requests.RequestException, OSError, ObtainAccessTokenException)
+
+
+def convert_error(response: Any) -> SendError:
+    """Map a failed SDK response to the channel error tree (see :mod:`channels.base`)."""
+    raw = response.raw
+    status = int(getattr(raw, "status_code", 0) or 0)
+    code = response.code
+    what = f"lark: {code} {response.msg or ''}".strip()
+    if status == 429 or code in RATE_LIMITED:
+        return RetryLater(_reset_seconds(getattr(raw, "headers", None)), what)
+    if code in GONE_CODES:
+        return ChatGone(what)
+    if status >= 500 or code in TOKEN_CODES or code is None:
+        return TransientSendError(what if code is not None else f"lark: HTTP {status}")
+    return SendError(what)
+
+
+def _reset_seconds(headers: Any) -> float:
+    for key, value in dict(headers or {}).items():
+        if str(key).lower() == RESET_HEADER:
+            try:
+                return max(1.0, float(value))
+            except ValueError:
+                break
+    return 1.0
+
+
+def receive_id_type(chat_id: str) -> str:
+    """How Feishu should read ``chat_id``: a user's open_id/union_id, else a chat id."""
+    if chat_id.startswith("ou_"):
+        return "open_id"
+    if chat_id.startswith("on_"):
+        return "union_id"
+    return "chat_id"
+
+
+def idempotency_key(chat_id: str, index: int, content: str) -> str:
+    """The ``uuid`` of one card of a send: Feishu posts one message per uuid within an hour."""
+    digest = hashlib.sha256(f"{chat_id}\n{index}\n{content}".encode()).hexdigest()
+    return digest[:48]  # Feishu takes at most 50 characters
