@@ -173,7 +173,10 @@ async def test_admin_upload_is_ingested_and_non_admin_is_refused(
     content = seed_bytes
     tg.document_message(ADMIN_TG, ADMIN_TG, "2026-01.md", content)
     await wait_for(lambda: running.tg_texts(ADMIN_TG), within=15)
-    assert "2026-01 new month: added 2 insights, 8 models, 23 papers, 1 radar, 7 topics" in running.tg_texts(ADMIN_TG)[0]
+    assert (
+        "2026-01 new month: added 2 insights, 8 models, 23 papers, 1 radar, 7 topics"
+        in running.tg_texts(ADMIN_TG)[0]
+    )
     edited = content.replace(b"[GLM-4.7](", b"[GLM-4.8](", 1)
     tg.document_message(ADMIN_TG, ADMIN_TG, "2026-01.md", edited)
     await wait_for(lambda: len(running.tg_texts(ADMIN_TG)) >= 2, within=15)
