@@ -26,12 +26,17 @@ def _converter() -> Any:
 
 def _convert(match: re.Match[str]) -> str:
     source = match.group("display") or match.group("inline") or ""
+    return _reading(source) or match.group(0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _reading(source: str) -> str:
+    """The Unicode reading of one math span (cached: a cell's text is rendered more than once)."""
     try:
         text = str(_converter().latex_to_text(source))
     except Exception:  # pylatexenc is tolerant, but a report must never fail on its math
-        return match.group(0)
-    text = " ".join(text.split())
-    return text or match.group(0)
+        return ""
+    return " ".join(text.split())
 
 
 def math_to_text(text: str) -> str:

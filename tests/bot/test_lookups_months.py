@@ -237,7 +237,7 @@ def test_migration_gives_old_highlight_rows_their_monthly_key(sqlite_url: str) -
     config = _config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0002")
+        command.upgrade(config, "0003")  # the schema just before the monthly keys
     with engine.begin() as conn:
         report = conn.execute(
             text(

@@ -95,13 +95,16 @@ async def mention(r: Running, text: str, event_id: str) -> list[dict[str, Any]]:
     import aiohttp
 
     body = event_body(mention_event(f"<@UBOT> {text}", channel="C0PIX"), event_id=event_id)
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"{r.base}/slack/events", data=body, headers=signed_headers(SECRET, body)
-        ) as resp,
-    ):
-        assert resp.status == 200
+    headers = signed_headers(SECRET, body)
+    async with aiohttp.ClientSession() as http:
+        # the Slack channel answers 503 "not started" for a moment after the HTTP server is up
+        async with asyncio.timeout(15):
+            while True:
+                async with http.post(f"{r.base}/slack/events", data=body, headers=headers) as resp:
+                    if resp.status != 503:
+                        assert resp.status == 200
+                        break
+                await asyncio.sleep(0.1)
     await wait_for(lambda: [p for p in r.slack.sent if p.channel == "C0PIX"], within=15)
     return [b for p in r.slack.sent if p.channel == "C0PIX" for b in p.blocks]
 
