@@ -21,6 +21,7 @@ from bot.commands.status import status_gauges
 from bot.delivery.ratelimit import RateLimiter
 from bot.delivery.worker import OutboxWorker
 from bot.http import HttpServer
+from bot.i18n import LANGUAGES, SOURCE, translator
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.scheduling.leader import LeaderElection
@@ -193,10 +194,20 @@ class Gateway:
                 loop.add_signal_handler(sig, self.stopping.set)
                 stack.callback(loop.remove_signal_handler, sig)
 
+    def _menus(self) -> dict[str, list[tuple[str, str]]]:
+        """The command menu in every language besides the source one."""
+        menu = self.dispatcher.commands.menu() if self.dispatcher else []
+        return {
+            language: [(name, translator(language).gettext(text)) for name, text in menu]
+            for language in LANGUAGES
+            if language != SOURCE
+        }
+
     def _build_channels(self) -> list[Channel]:
         """A channel for every platform the settings ask for (the console when none)."""
         context = BuildContext(
             menu=self.dispatcher.commands.menu() if self.dispatcher else (),
+            menus=self._menus(),
             command_names=self.dispatcher.commands.names() if self.dispatcher else (),
             stdin=self.stdin,
             stdout=self.stdout,

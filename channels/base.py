@@ -12,7 +12,7 @@ below (the whole error tree is drawn in :mod:`digests.errors`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -163,6 +163,8 @@ class BuildContext:
     """What the gateway hands a platform's ``build`` besides the settings."""
 
     menu: Sequence[tuple[str, str]] = ()
+    #: The menu again per language code (``zh``), for platforms that show a menu in the user's.
+    menus: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
     command_names: Sequence[str] = ()
     stdin: TextIO | None = None
     stdout: TextIO | None = None

@@ -15,7 +15,7 @@ import hmac
 import logging
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,6 +80,7 @@ class TelegramChannel:
         poll_timeout: float = 10.0,
         request_timeout: float = 10.0,
         images: bool = True,
+        localized_commands: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     ) -> None:
         """Build the PTB application; no I/O happens until :meth:`start`.
 
@@ -93,10 +94,12 @@ class TelegramChannel:
             poll_timeout: Long-poll timeout of ``getUpdates`` in seconds.
             request_timeout: Read/write/connect timeout of every other Bot API call.
             images: Show a message's figure as its link preview (``DIGESTBOT_IMAGES``).
+            localized_commands: The menu per language code, shown to users of that language.
         """
         self._images = images
         self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._commands = list(commands)
+        self._localized = dict(localized_commands or {})
         self._webhook_url = webhook_url
         self._webhook_secret = webhook_secret
         self._poll_timeout = poll_timeout
@@ -148,11 +151,16 @@ class TelegramChannel:
     async def _register_commands(self) -> None:
         if not self._commands:
             return
-        menu = [BotCommand(c.lstrip("/"), d) for c, d in self._commands]
-        try:
-            await self._app.bot.set_my_commands(menu)
-        except TelegramError as exc:
-            log.warning("telegram: could not register the command menu: %s", exc)
+        # The default menu last: it is the one every user sees when their language has none.
+        menus: list[tuple[str | None, Sequence[tuple[str, str]]]] = list(self._localized.items())
+        menus.append((None, self._commands))
+        for language, commands in menus:
+            menu = [BotCommand(c.lstrip("/"), d) for c, d in commands]
+            try:
+                await self._app.bot.set_my_commands(menu, language_code=language)
+            except TelegramError as exc:
+                log.warning("telegram: could not register the command menu: %s", exc)
+                return
 
     def connected(self) -> bool:
         """Started, and (in polling mode) polling."""
