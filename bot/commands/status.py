@@ -22,6 +22,10 @@ _GAUGES = {
     "sent_24h": ("digestbot_outbox_sent_24h", "Outbox rows sent in the last 24 hours"),
     "failed_24h": ("digestbot_outbox_failed_24h", "Outbox rows dead-lettered in the last 24 hours"),
     "dead": ("digestbot_outbox_dead", "Dead letters, all time"),
+    "maybe_24h": (
+        "digestbot_outbox_maybe_delivered_24h",
+        "Outbox rows finished without a readable answer in the last 24 hours",
+    ),
     "deactivated_chats": ("digestbot_chats_deactivated", "Chats that no longer take messages"),
     "deactivated_subscriptions": (
         "digestbot_subscriptions_deactivated",
@@ -70,6 +74,9 @@ def status_command(request: Request) -> Message:
             sent=n(s.sent_24h), failed=n(s.failed_24h)
         ),
         request._("Dead letters: {n}").format(n=n(s.dead)),
+        request._(
+            "Maybe delivered (no readable answer): {day} in 24 h, {retrying} being tried once more"
+        ).format(day=n(s.maybe_24h), retrying=n(s.maybe_retrying)),
         request._("Deactivated: {chats}, {subscriptions}").format(
             chats=request.ngettext("{n} chat", "{n} chats", s.deactivated_chats).format(
                 n=n(s.deactivated_chats)
@@ -78,6 +85,8 @@ def status_command(request: Request) -> Message:
                 "{n} subscription", "{n} subscriptions", s.deactivated_subscriptions
             ).format(n=n(s.deactivated_subscriptions)),
         ),
+        # The problem itself is a log-style line for the admins; its label is translated.
+        *(request._("Problem: {line}").format(line=line) for line in request.services.problems()),
     ]
     workers = request.ngettext(
         "{n} outbox worker running", "{n} outbox workers running", s.workers

@@ -48,7 +48,12 @@ def dialect_insert(conn: Connection) -> Any:
 
     Imported when used: the dialect modules cost a cold `digestbot ask` for nothing.
     """
-    if conn.dialect.name == "postgresql":
+    return dialect_insert_for(conn.dialect.name)
+
+
+def dialect_insert_for(dialect: str) -> Any:
+    """The ``insert`` of dialect ``dialect`` (``sqlite`` or ``postgresql``)."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return postgresql.insert
