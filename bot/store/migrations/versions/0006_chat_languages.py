@@ -1,7 +1,7 @@
 """chat languages: the language each chat is answered in
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02
 
 ``chat_languages`` holds one row per chat that chose a language with ``/lang`` or was set up
@@ -12,8 +12,8 @@ Create Date: 2026-12-02
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
