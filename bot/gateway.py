@@ -26,6 +26,7 @@ from bot.metrics import Metrics
 from bot.scheduling.leader import LeaderElection
 from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.settings import Settings
+from bot.store.actions import keep_command
 from bot.store.ingest import IngestSummary, markdown_text
 from bot.store.reports import Store
 from bot.watcher import SETTLE_SECONDS, WATCH_SECONDS, ReportsWatcher
@@ -223,8 +224,21 @@ class Gateway:
             stdin=self.stdin,
             stdout=self.stdout,
             images=self.settings.images,
+            keep_command=self._keep_command,
         )
         return [spec.build(self.settings, context) for spec in self.settings.platforms()]
+
+    async def _keep_command(self, command: str) -> str:
+        """Store a button command too long for a platform's payload; returns its token."""
+        store, services = self.store, self.services
+        assert store is not None
+        assert services is not None
+
+        def keep() -> str:
+            with store.engine.begin() as conn:
+                return keep_command(conn, command, services.clock())
+
+        return await asyncio.to_thread(keep)
 
     async def health(self) -> dict[str, bool]:
         checks: dict[str, bool] = {}

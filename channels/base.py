@@ -105,12 +105,63 @@ class Upload:
     delivery_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Action:
+    """A button someone pressed: it carries its ``command``, or the ``token`` under which the
+    gateway stored a command too long for the platform's button payload (Telegram's 64 bytes).
+
+    The other fields mean what they mean in :class:`Incoming`; ``chat_id`` is where the answer
+    goes (for a press in Slack's Home tab, the presser's direct chat with the app).
+    """
+
+    platform: str
+    chat_id: str
+    user_id: str
+    command: str | None = None
+    token: str | None = None
+    chat_kind: str = "private"
+    is_chat_admin: Callable[[], Awaitable[bool]] = _never_admin
+    delivery_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InlineQuery:
+    """Text typed after the bot's name in any chat (Telegram inline mode: ``@bot glm``)."""
+
+    platform: str
+    user_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class InlineResult:
+    """One choice offered for an inline query: choosing it sends ``message``."""
+
+    id: str
+    title: str
+    description: str
+    message: Message
+
+
 class Handler(Protocol):
-    """The gateway side: answers commands and uploads with neutral messages."""
+    """The gateway side: answers commands, uploads, button presses and the rest with neutral
+    messages."""
 
     async def on_command(self, incoming: Incoming) -> Message | None: ...
 
     async def on_upload(self, upload: Upload) -> Message | None: ...
+
+    async def on_action(self, action: Action) -> Message | None:
+        """The answer to a pressed button (a ``notice`` one for stale buttons and refusals)."""
+        ...
+
+    async def on_inline(self, query: InlineQuery) -> list[InlineResult]:
+        """Up to ten items matching ``query``, each as the card choosing it sends."""
+        ...
+
+    async def on_home(self, platform: str, user_id: str) -> Message:
+        """The app's home page for ``user_id`` (Slack's Home tab)."""
+        ...
 
 
 class Channel(Protocol):
@@ -157,6 +208,8 @@ class RateLimits:
         is_group: Whether ``(chat_id, chat_kind)`` is a group that ``group_per_minute`` covers.
         pause_platform_on_429: A 429 pauses the whole platform, not only the chat (the platform's
             429s do not say which limit was hit).
+        chat_key: The chat whose limits an address counts against (a Telegram forum topic,
+            ``chat/topic``, counts against its chat).
     """
 
     global_rate: float | None = None
@@ -164,6 +217,7 @@ class RateLimits:
     group_per_minute: int | None = None
     is_group: Callable[[str, str], bool] = field(default=lambda chat_id, kind: False)
     pause_platform_on_429: bool = False
+    chat_key: Callable[[str], str] = field(default=lambda chat_id: chat_id)
 
 
 @dataclass(frozen=True)
@@ -178,6 +232,8 @@ class BuildContext:
     stdout: TextIO | None = None
     #: Figures in chat (``DIGESTBOT_IMAGES``).
     images: bool = True
+    #: Stores a button's command too long for the platform's payload; returns its short token.
+    keep_command: Callable[[str], Awaitable[str]] | None = None
 
 
 class Renderer(Protocol):

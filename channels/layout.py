@@ -20,6 +20,7 @@ from dataclasses import replace
 from functools import partial
 
 from digests.message import (
+    Actions,
     Block,
     BulletList,
     Context,
@@ -90,6 +91,8 @@ def is_blank(block: Block) -> bool:
             return not items
         case Image(url=url, alt=alt):
             return not clean_text(url + alt).strip()
+        case Actions(buttons=buttons):
+            return not buttons
     return False
 
 

@@ -18,8 +18,10 @@ from markdown_it import MarkdownIt
 from digests.items import Image as ItemImage
 from digests.items import Item, Kind, Part
 from digests.message import (
+    Actions,
     Block,
     BulletList,
+    Button,
     Context,
     Divider,
     Heading,
@@ -381,16 +383,40 @@ def card(
 
 
 def digest_entry(
-    item: Item, command: str | None = None, *, words: Words = ENGLISH
+    item: Item,
+    command: str | None = None,
+    item_id: int | None = None,
+    *,
+    words: Words = ENGLISH,
 ) -> tuple[Block, ...]:
     """One bite-size digest entry: the title with its link, the summary, the command for more
-    (``command``, or the one that opens the newest copy)."""
+    (``command``, or the one that opens the newest copy); with the item's database id, its
+    buttons: Details, 👍 and 👎."""
     title = Paragraph((Span(item.title, bold=True, url=item.url),))
     summary = (Paragraph(inline(item.summary)),) if item.summary.strip() else ()
     more = Context((Span(words.gettext("More: ")), command_span(command or command_for(item))))
     # the radar is a picture first: a highlights digest shows it
     figures = tuple(_images(item, words)) if item.kind is Kind.RADAR else ()
-    return (title, *summary, *figures, more)
+    if item_id is None:
+        return (title, *summary, *figures, more)
+    return (title, *summary, *figures, more, entry_actions(item, item_id, command, words))
+
+
+def entry_actions(
+    item: Item, item_id: int, command: str | None = None, words: Words = ENGLISH
+) -> Actions:
+    """A digest entry's buttons: its card, and 👍 / 👎 (``/feedback ID up|down``)."""
+    name = " ".join(item.title.split())
+    name = name if len(name) <= 24 else name[:23].rstrip() + "…"
+    return Actions(
+        (
+            Button(
+                words.gettext("Details: {name}").format(name=name), command or command_for(item)
+            ),
+            Button("👍", f"/feedback {item_id} up"),
+            Button("👎", f"/feedback {item_id} down"),
+        )
+    )
 
 
 def highlights_message(
@@ -429,11 +455,14 @@ def digest_message(
     items: Sequence[Item],
     remaining: int,
     web_url: str | None = None,
+    item_ids: Sequence[int] | None = None,
     words: Words = ENGLISH,
 ) -> Message:
     """A weekly digest: a heading, the entries separated by dividers, and what is left.
 
-    ``web_url`` (the theme's web page) adds an "Open on the web" link.
+    ``web_url`` (the theme's web page) adds an "Open on the web" link. With ``item_ids`` (the
+    items' database ids) each entry has its buttons, and the message's ``thread`` holds each
+    entry's card command (for platforms that thread digests).
     """
     blocks: list[Block] = [
         Heading(f"{theme_title} · {period_label}" if period_label else theme_title)
@@ -441,7 +470,9 @@ def digest_message(
     for n, item in enumerate(items):
         if n:
             blocks.append(Divider())
-        blocks.extend(digest_entry(item, words=words))
+        blocks.extend(
+            digest_entry(item, item_id=item_ids[n] if item_ids is not None else None, words=words)
+        )
     if remaining > 0:
         slug = items[0].theme if items else ""
         more = words.ngettext("{n} more to come", "{n} more to come", remaining)
@@ -451,4 +482,7 @@ def digest_message(
     else:
         hint = words.gettext("That's everything in this theme for now.")
     blocks += [Divider(), Context((Span(hint),))]
-    return Message(tuple(blocks), link_preview=False, tags=("digest",), web_url=web_url)
+    thread = tuple(command_for(i) for i in items) if item_ids is not None else ()
+    return Message(
+        tuple(blocks), link_preview=False, tags=("digest",), web_url=web_url, thread=thread
+    )

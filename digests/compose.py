@@ -113,7 +113,13 @@ def digest_of(
     title = theme_title or chosen[0].item.theme_title or chosen[0].item.theme
     link = web_url(chosen[0].item.theme) if web_url is not None else None
     message = digest_message(
-        title, week_label(when, words), [c.item for c in chosen], remaining, link, words
+        title,
+        week_label(when, words),
+        [c.item for c in chosen],
+        remaining,
+        link,
+        item_ids=[c.id for c in chosen],
+        words=words,
     )
     return Digest(message, tuple(c.id for c in chosen), max(remaining, 0))
 

@@ -69,7 +69,26 @@ class Context:
     spans: Spans
 
 
-Block = Heading | Paragraph | BulletList | Quote | Image | Divider | Context
+@dataclass(frozen=True)
+class Button:
+    """A button that sends ``command`` as if the reader had typed it.
+
+    ``style`` is ``""``, ``primary`` or ``danger`` (platforms without styles ignore it).
+    """
+
+    label: str
+    command: str
+    style: str = ""
+
+
+@dataclass(frozen=True)
+class Actions:
+    """A row of buttons. Platforms without buttons show them as numbered choices to type."""
+
+    buttons: tuple[Button, ...]
+
+
+Block = Heading | Paragraph | BulletList | Quote | Image | Divider | Context | Actions
 
 
 #: The words of the link to a message's web page.
@@ -82,12 +101,21 @@ class Message:
 
     ``web_url`` is where the same thing reads better (the web face): renderers show it as a last
     "Open on the web" line, through :attr:`shown_blocks`.
+    ``edit``: when this answers a button press, it replaces the message that held the button
+    (paging, "More"); a typed command's answer is always a new message.
+    ``notice``: a short answer for the presser alone (a refusal, a stale button, a thank-you):
+    a toast or an ephemeral message where the platform has one, a plain reply otherwise.
+    ``thread``: commands whose answers belong in this message's thread (each digest entry's full
+    card), for platforms set to thread digests.
     """
 
     blocks: tuple[Block, ...]
     link_preview: bool = False
     tags: tuple[str, ...] = field(default=())
     web_url: str | None = None
+    edit: bool = False
+    notice: bool = False
+    thread: tuple[str, ...] = field(default=())
 
     @property
     def shown_blocks(self) -> tuple[Block, ...]:
@@ -97,9 +125,13 @@ class Message:
         return (*self.blocks, Context((Span(WEB_LINK_TEXT, url=self.web_url),)))
 
     @classmethod
-    def text(cls, *paragraphs: str) -> Message:
+    def text(cls, *paragraphs: str, notice: bool = False) -> Message:
         """A message of plain paragraphs."""
-        return cls(tuple(Paragraph((Span(p),)) for p in paragraphs))
+        return cls(tuple(Paragraph((Span(p),)) for p in paragraphs), notice=notice)
+
+    def buttons(self) -> list[Button]:
+        """Every button of the message, in order (the console numbers them so)."""
+        return [b for block in self.blocks if isinstance(block, Actions) for b in block.buttons]
 
     def plain(self) -> str:
         """The message as plain text, without styling (a fallback and for tests)."""
@@ -151,6 +183,7 @@ _BLOCKS: dict[str, type] = {
     "image": Image,
     "divider": Divider,
     "context": Context,
+    "actions": Actions,
 }
 _NAMES = {cls: name for name, cls in _BLOCKS.items()}
 
@@ -197,6 +230,8 @@ def message_to_json(message: Message) -> dict[str, object]:
                 entry["items"] = [[_span_json(x) for x in it] for it in items]
             case Image(url=u, alt=a):
                 entry["url"], entry["alt"] = u, a
+            case Actions(buttons=buttons):
+                entry["buttons"] = [_button_json(b) for b in buttons]
         blocks.append(entry)
     data: dict[str, object] = {
         "blocks": blocks,
@@ -205,6 +240,19 @@ def message_to_json(message: Message) -> dict[str, object]:
     }
     if message.web_url:
         data["web_url"] = message.web_url
+    if message.edit:
+        data["edit"] = True
+    if message.notice:
+        data["notice"] = True
+    if message.thread:
+        data["thread"] = list(message.thread)
+    return data
+
+
+def _button_json(button: Button) -> dict[str, str]:
+    data = {"label": button.label, "command": button.command}
+    if button.style:
+        data["style"] = button.style
     return data
 
 
@@ -230,10 +278,22 @@ def message_from_json(data: dict[str, object]) -> Message:
                 blocks.append(Image(entry["url"], entry.get("alt", "")))
             case "divider":
                 blocks.append(Divider())
+            case "actions":
+                blocks.append(
+                    Actions(
+                        tuple(
+                            Button(b["label"], b["command"], b.get("style", ""))
+                            for b in entry["buttons"]
+                        )
+                    )
+                )
     web_url = data.get("web_url")
     return Message(
         tuple(blocks),
         bool(data.get("link_preview")),
         tuple(data.get("tags", ())),  # type: ignore[arg-type]
         str(web_url) if web_url else None,
+        edit=bool(data.get("edit")),
+        notice=bool(data.get("notice")),
+        thread=tuple(data.get("thread", ())),  # type: ignore[arg-type]
     )

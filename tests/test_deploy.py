@@ -10,19 +10,30 @@ import pytest
 import yaml
 
 from bot.commands.dispatch import default_commands
+from channels.slack import ALIASES, NAMESPACE, SLACK_BUILTINS
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
 
-def test_slack_manifest_names_every_command_the_bot_serves() -> None:
+def test_slack_manifest_declares_the_namespace_aliases_buttons_and_home() -> None:
     manifest = yaml.safe_load((DEPLOY / "slack-manifest.yaml").read_text(encoding="utf-8"))
-    declared = {c["command"].lstrip("/") for c in manifest["features"]["slash_commands"]}
-    served = {spec.name for spec in default_commands()}
-    assert served == declared
+    declared = [c["command"].lstrip("/") for c in manifest["features"]["slash_commands"]]
+    # One namespaced command, then exactly the aliases the adapter routes: served commands
+    # that are none of Slack's built-ins.
+    assert declared == [NAMESPACE, *ALIASES]
+    served = set(default_commands().names())
+    assert set(ALIASES) <= served
+    assert not set(declared) & SLACK_BUILTINS
+    assert {"topic", "search", "status"} <= SLACK_BUILTINS & served
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "files:read", "im:history"} <= scopes
+    assert "im:write" in scopes  # Home tab presses are answered in the app's direct chat
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
-    assert {"app_mention", "message.im"} <= events
+    assert {"app_mention", "message.im", "app_home_opened"} <= events
+    interactivity = manifest["settings"]["interactivity"]
+    assert interactivity["is_enabled"] is True
+    assert interactivity["request_url"].endswith("/slack/events")
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
 
 
 def test_compose_file_has_gateway_and_postgres() -> None:

@@ -51,6 +51,7 @@ class Request:
 
     ``words`` is the chat's language, set by the ``language`` middleware: write every reply
     through ``request._("...")`` and ``request.ngettext("{n} item", "{n} items", n)``.
+    ``pressed`` when a button sent it; ``full`` asks a card for its folded parts whole.
     """
 
     name: str
@@ -66,6 +67,8 @@ class Request:
     raw_arg: str = ""
     incoming: Incoming | None = None
     upload: Upload | None = None
+    pressed: bool = False
+    full: bool = False
     words: Translator = field(default_factory=translator)
 
     def _(self, message: str) -> str:

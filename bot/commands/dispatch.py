@@ -18,26 +18,34 @@ argument of the dispatcher, so tests and other entry points choose theirs.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
+from bot.commands import actions, language, lookups, monthly, status, subscriptions
 from bot.commands import help as help_commands
-from bot.commands import language, lookups, monthly, status, subscriptions
+from bot.commands.actions import STALE
 from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
+from bot.commands.home import home_page, inline_results
 from bot.commands.language import speak
 from bot.commands.services import Services
 from bot.commands.uploads import UPLOAD_REFUSAL, ingest_upload
 from bot.delivery.ratelimit import INTERACTIVE
 from bot.i18n import N_
 from bot.metrics import Metrics
-from channels.base import Incoming, Upload
+from bot.store.actions import command_of
+from channels.base import Action, Incoming, InlineQuery, InlineResult, Upload
 from digests.message import Message
 
 log = logging.getLogger(__name__)
 
 Next = Callable[[Request], Awaitable[Message | None]]
 Middleware = Callable[[Request, Next], Awaitable[Message | None]]
+
+#: How long the same inline query is answered from memory (Telegram caches it too).
+INLINE_CACHE_SECONDS = 60.0
 
 SORRY = N_(
     "Something went wrong on my side; the admins can see it in the log. "
@@ -47,7 +55,9 @@ SORRY = N_(
 
 def default_commands() -> CommandSet:
     """Every command the bot answers, from the modules that define them."""
-    return CommandSet.collect(lookups, monthly, subscriptions, status, language, help_commands)
+    return CommandSet.collect(
+        lookups, monthly, subscriptions, status, language, help_commands, actions
+    )
 
 
 class Limiter(Protocol):
@@ -88,12 +98,14 @@ async def reply_errors(request: Request, call_next: Next) -> Message | None:
         return await call_next(request)
     except Exception:
         log.exception(
-            "%s failed: platform=%s chat=%s",
+            "%s failed: platform=%s chat=%s%s",
             "upload" if request.upload else f"/{request.name}",
             request.platform,
             request.chat_id,
+            " (a button press)" if request.pressed else "",
         )
-        return Message.text(request._(SORRY))
+        # A press gets the apology as a notice: the presser alone sees it.
+        return Message.text(request._(SORRY), notice=request.pressed)
 
 
 def count(metrics: Metrics) -> Middleware:
@@ -122,7 +134,8 @@ async def permit(request: Request, call_next: Next) -> Message | None:
     elif spec is not None:
         if spec.admin_only and not request.is_bot_admin:
             return Message.text(
-                request._("/{command} is for bot admins only.").format(command=spec.name)
+                request._("/{command} is for bot admins only.").format(command=spec.name),
+                notice=True,
             )
         shared = request.chat_kind not in direct_kinds()
         if spec.manages_chat and shared and not request.is_bot_admin:
@@ -132,7 +145,8 @@ async def permit(request: Request, call_next: Next) -> Message | None:
                 return Message.text(
                     request._(
                         "Only this chat's administrators and bot admins may change its settings."
-                    )
+                    ),
+                    notice=True,
                 )
     return await call_next(request)
 
@@ -165,6 +179,7 @@ class Dispatcher:
     ) -> None:
         self.services = services
         self.commands = commands if commands is not None else default_commands()
+        self._inline_cache: dict[str, tuple[float, list[InlineResult]]] = {}
         self.metrics = metrics
         if middleware is None:
             middleware = self.standard_middleware(metrics=metrics)
@@ -252,6 +267,53 @@ class Dispatcher:
                 )
             )
         return await asyncio.to_thread(spec.fn, request)
+
+    async def on_action(self, action: Action) -> Message | None:
+        """The answer to a pressed button: its command, run as if typed (same middleware).
+
+        A token that is unknown or expired, or a button that holds no command, gets a notice.
+        """
+        command = action.command
+        if command is None and action.token:
+            command = await asyncio.to_thread(self._command_of, action.token)
+        incoming = Incoming(
+            platform=action.platform,
+            chat_id=action.chat_id,
+            user_id=action.user_id,
+            text=command or "",
+            chat_kind=action.chat_kind,
+            is_chat_admin=action.is_chat_admin,
+            delivery_id=action.delivery_id,
+        )
+        request = self.commands.parse(incoming, self.services) if command else None
+        if request is None or request.spec is None:
+            log.info("button on %s: stale or unknown (%r)", action.platform, action.token)
+            return Message.text(STALE, notice=True)
+        return await self._chain(dataclasses.replace(request, pressed=True))
+
+    def _command_of(self, token: str) -> str | None:
+        with self.services.store.engine.connect() as conn:
+            return command_of(conn, token, self.services.clock())
+
+    async def on_inline(self, query: InlineQuery) -> list[InlineResult]:
+        """Up to ten cards matching the query text; the same text is answered from a cache for
+        :data:`INLINE_CACHE_SECONDS`."""
+        key = " ".join(query.text.lower().split())
+        if not key:
+            return []
+        now = time.monotonic()
+        cached = self._inline_cache.get(key)
+        if cached is not None and now - cached[0] < INLINE_CACHE_SECONDS:
+            return cached[1]
+        results = await asyncio.to_thread(inline_results, self.services, key)
+        if len(self._inline_cache) > 500:
+            self._inline_cache.clear()
+        self._inline_cache[key] = (now, results)
+        return results
+
+    async def on_home(self, platform: str, user_id: str) -> Message:
+        """The app's home page: this platform's subscriptions and the newest report's items."""
+        return await asyncio.to_thread(home_page, self.services, platform)
 
     def _count_ingest(self, status: str) -> None:
         if self.metrics is not None:

@@ -47,7 +47,7 @@ def help_command(request: Request) -> Message:
     ]
     order = {name: n for n, name in enumerate(HELP_ORDER)}
     for spec in sorted(request.commands, key=lambda s: (order.get(s.name, len(order)), s.name)):
-        if spec.admin_only and not request.is_bot_admin:
+        if (spec.admin_only and not request.is_bot_admin) or not spec.menu:
             continue
         example = (
             (Span(request._("e.g. ")), Span(spec.example, code=True))

@@ -12,18 +12,17 @@ from dataclasses import replace
 
 from sqlalchemy import func, select
 
+from bot.commands.actions import card_buttons, choices, search_page
 from bot.commands.core import Request, command, echo
 from bot.i18n import N_
 from bot.store.models import ItemRow
 from bot.store.search import Match
-from bot.web.links import search_path
 from digests import cards
 from digests.items import Item, Kind
 from digests.message import (
     Block,
     BulletList,
     Context,
-    Divider,
     Heading,
     Message,
     Paragraph,
@@ -72,10 +71,10 @@ def _card(
     elif fuzzy and normalize_name(query) not in _names(item):
         closest = request._("Closest match for “{query}”").format(query=echo(query))
         notes.append(Context((Span(closest),)))
-    if not notes:
-        return message
-    head, *rest = message.blocks
-    return replace(message, blocks=(head, *notes, *rest))
+    if notes:
+        head, *rest = message.blocks
+        message = replace(message, blocks=(head, *notes, *rest))
+    return card_buttons(request, message, match)
 
 
 def _names(item: Item) -> set[str]:
@@ -115,7 +114,15 @@ def _pick_list(
         )
         for m in matches[:8]
     )
-    return Message((Paragraph((Span(_several(request, kind, query)),)), BulletList(bullets)))
+    return Message(
+        (
+            Paragraph((Span(_several(request, kind, query)),)),
+            BulletList(bullets),
+            choices(
+                (m.item.item.title, cards.command_for(m.item.item, month)) for m in matches[:8]
+            ),
+        ),
+    )
 
 
 def _closest_hint(request: Request, kind: Kind, query: str, closest: list[Match]) -> Message:
@@ -306,35 +313,7 @@ def topic_command(request: Request) -> Message:
     description=N_("the best items for Chinese or English text"),
 )
 def search_command(request: Request) -> Message:
-    hits = request.services.finder.search(request.arg, limit=6)
-    if not hits:
-        return Message.text(
-            request._("Nothing matches “{query}”. Try fewer or other words.").format(
-                query=echo(request.arg)
-            )
-        )
-    heading = request._("Search: {query}").format(query=echo(request.arg, 80))
-    blocks: list[Block] = [Heading(heading)]
-    newest = request.services.finder.newest_periods(hits)
-    for n, hit in enumerate(hits):
-        if n:
-            blocks.append(Divider())
-        item = hit.item
-        kind = cards.kind_name(item.kind, request.words)
-        blocks.append(Context((Span(f"{kind} · {item.period} · {item.theme_title}"),)))
-        # a hit in an older month opens that month's copy, not the newest one
-        older = newest.get(item.key, item.period) != item.period
-        blocks.extend(
-            cards.digest_entry(
-                item,
-                cards.command_for(item, item.period if older else None),
-                words=request.words,
-            )
-        )
-    web = request.services.web
-    return Message(
-        tuple(blocks), web_url=web.url(search_path(), q=request.arg) if web is not None else None
-    )
+    return search_page(request, request.arg, 1)
 
 
 def _papers_of(request: Request, topic: Item) -> list[Item]:
@@ -392,6 +371,7 @@ def themes_command(request: Request) -> Message:
                     Span("/subscribe clay mon 09:00", code=True),
                 )
             ),
+            choices((f"Subscribe: {slug}", f"/subscribe {slug}") for slug in sorted(titles)),
         )
     )
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from bot.commands.core import Request, command
 from bot.i18n import N_
+from bot.store.actions import feedback_counts
 from bot.store.status import outbox_status
 from digests.message import Context, Heading, Message, Paragraph, spans
 
@@ -63,6 +64,7 @@ def status_gauges(engine: Engine, ttl: float = 5.0) -> Callable[[], dict[str, tu
 def status_command(request: Request) -> Message:
     with request.services.store.engine.connect() as conn:
         s = outbox_status(conn)
+        votes = feedback_counts(conn)
     n = request.words.number
     lines = [
         request._(
@@ -84,6 +86,9 @@ def status_command(request: Request) -> Message:
             subscriptions=request.ngettext(
                 "{n} subscription", "{n} subscriptions", s.deactivated_subscriptions
             ).format(n=n(s.deactivated_subscriptions)),
+        ),
+        request._("Feedback: {up} 👍, {down} 👎 on {items} items from {chats} chats").format(
+            up=n(votes.up), down=n(votes.down), items=n(votes.items), chats=n(votes.chats)
         ),
         # The problem itself is a log-style line for the admins; its label is translated.
         *(request._("Problem: {line}").format(line=line) for line in request.services.problems()),

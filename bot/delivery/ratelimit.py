@@ -263,7 +263,8 @@ class RateLimiter:
         interval = limits.chat_interval if limits is not None else None
         if limits is None or interval is None:
             return None
-        key = (platform, chat_id)
+        # The chat's limits, shared by its forum topics (``chat/topic``) where a platform has them.
+        key = (platform, limits.chat_key(chat_id))
         chat = self._chats.get(key)
         if chat is None:
             if len(self._chats) >= _PRUNE_AT:

@@ -195,6 +195,32 @@ class DeliveryRow(Base):
     delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ActionTokenRow(Base):
+    """A button's command too long for the platform's button payload, kept under a short token."""
+
+    __tablename__ = "action_tokens"
+
+    token: Mapped[str] = mapped_column(String(16), primary_key=True)
+    command: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class FeedbackRow(Base):
+    """A 👍 (+1) or 👎 (-1) on a digest entry, per chat and item (and who pressed it)."""
+
+    __tablename__ = "feedback"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    vote: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ChatLanguageRow(Base):
     """The language a chat is answered in: ``zh``, ``en``, or ``auto`` (see ``bot/store/languages``).
 

@@ -7,9 +7,11 @@ import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from channels.base import Handler, Incoming
+from channels.base import Action, Handler, Incoming
 from channels.console.render import render_console
-from digests.message import Message
+from digests.message import Button, Message
+
+CHOOSE_HINT = "Type a number to choose."
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -41,6 +43,7 @@ class ConsoleChannel:
         self._stdout = stdout or sys.stdout
         self._user = user_id
         self._task: asyncio.Task[None] | None = None
+        self._choices: list[Button] = []  # the buttons of the last message, numbered from 1
         self.done = asyncio.Event()
 
     def web_routes(self) -> list[web.RouteDef]:
@@ -67,16 +70,29 @@ class ConsoleChannel:
                     break
                 if not line.strip():
                     continue
-                reply = await handler.on_command(
-                    Incoming(
-                        platform="console",
-                        chat_id=self._user,
-                        user_id=self._user,
-                        text=line.rstrip("\n"),
-                        chat_kind="console",
-                        language=console_language(),
+                choice = line.strip()
+                if choice.isdigit() and 1 <= int(choice) <= len(self._choices):
+                    reply = await handler.on_action(
+                        Action(
+                            platform="console",
+                            chat_id=self._user,
+                            user_id=self._user,
+                            command=self._choices[int(choice) - 1].command,
+                            chat_kind="console",
+                            language=console_language(),
+                        )
                     )
-                )
+                else:
+                    reply = await handler.on_command(
+                        Incoming(
+                            platform="console",
+                            chat_id=self._user,
+                            user_id=self._user,
+                            text=line.rstrip("\n"),
+                            chat_kind="console",
+                            language=console_language(),
+                        )
+                    )
                 if reply is not None:
                     await self.send(self._user, reply)
         finally:
@@ -90,6 +106,11 @@ class ConsoleChannel:
         if skip:
             return []  # the console prints a message whole: it was delivered
         color = self._stdout.isatty()
-        self._stdout.write(render_console(message, color=color) + "\n\n")
+        text = render_console(message, color=color)
+        if not message.notice:  # a notice keeps the choices of the message it answers
+            self._choices = message.buttons()
+            if self._choices:
+                text += "\n" + CHOOSE_HINT
+        self._stdout.write(text + "\n\n")
         self._stdout.flush()
         return [f"console-{id(message)}"]

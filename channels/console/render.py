@@ -11,6 +11,7 @@ import unicodedata
 
 from channels.layout import clean_text
 from digests.message import (
+    Actions,
     Block,
     BulletList,
     Context,
@@ -54,7 +55,8 @@ def _spans(spans: Spans, color: bool) -> str:
     return "".join(out)
 
 
-def _block(block: Block, color: bool) -> str:
+def _block(block: Block, color: bool, first: int = 1) -> str:
+    """One block; ``first`` is the number of its first button (buttons are numbered in order)."""
     match block:
         case Heading(text=text):
             text = " ".join(clean_text(text).split())
@@ -76,10 +78,20 @@ def _block(block: Block, color: bool) -> str:
             return f"[image: {clean_text(alt).strip() or 'image'}] {clean_text(url)}"
         case Divider():
             return RULE
+        case Actions(buttons=buttons):
+            return "   ".join(
+                f"[{n}] {clean_text(b.label).strip()}" for n, b in enumerate(buttons, first)
+            )
     return ""  # pragma: no cover - the Block union is exhaustive
 
 
 def render_console(message: Message, color: bool = False) -> str:
-    """The message as readable text, blocks separated by blank lines."""
-    parts = [_block(b, color) for b in message.shown_blocks]
+    """The message as readable text, blocks separated by blank lines; buttons are numbered
+    choices (``[1] More``), in order over the whole message."""
+    parts = []
+    first = 1
+    for block in message.shown_blocks:
+        parts.append(_block(block, color, first))
+        if isinstance(block, Actions):
+            first += len(block.buttons)
     return "\n\n".join(p for p in parts if p.strip())

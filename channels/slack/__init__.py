@@ -13,6 +13,29 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from channels.base import BuildContext, Channel, PlatformSpec, RateLimits, secret_value
 from digests.message import Message
 
+#: The app's one namespaced slash command: ``/digestbot model GLM-4.7`` (as GitHub's and Jira's).
+NAMESPACE = "digestbot"
+#: Slack's own slash commands, which no app can take.
+SLACK_BUILTINS = frozenset(
+    {
+        "topic", "search", "status", "remind", "invite", "msg", "dm", "who", "leave", "feed",
+        "shrug", "away", "active", "dnd", "mute", "apps", "collapse", "expand",
+    }
+)  # fmt: skip
+#: Short slash commands besides ``/digestbot``: ours that are none of Slack's built-ins (and are
+#: the ones people type most). The manifest in deploy/ declares exactly these.
+ALIASES = (
+    "model",
+    "paper",
+    "themes",
+    "latest",
+    "highlights",
+    "subscribe",
+    "unsubscribe",
+    "subscriptions",
+    "digest",
+)
+
 
 class SlackSettings(BaseModel):
     """``DIGESTBOT_SLACK_*``: see the README's settings table."""
@@ -22,6 +45,7 @@ class SlackSettings(BaseModel):
     slack_signing_secret: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_channel_interval: float = Field(default=1.0, ge=0)
+    slack_threads: bool = False
 
     @model_validator(mode="after")
     def _slack_consistent(self) -> SlackSettings:
@@ -49,7 +73,9 @@ def _build(settings: Any, context: BuildContext) -> Channel:
         signing_secret=secret_value(own.slack_signing_secret),
         app_token=secret_value(own.slack_app_token) or None,
         api_url=own.slack_api_url,
-        commands=context.command_names,
+        commands=(NAMESPACE, *(a for a in ALIASES if a in context.command_names)),
+        namespace=NAMESPACE,
+        threads=own.slack_threads,
         images=context.images,
     )
 

@@ -86,6 +86,8 @@ class SlackChannel:
         slash_response_type: str = "in_channel",
         drain_timeout: float = 10.0,
         images: bool = True,
+        namespace: str | None = None,
+        threads: bool = False,
     ) -> None:
         """Build the Bolt app; no I/O happens until :meth:`start` or the first request.
 
@@ -99,6 +101,8 @@ class SlackChannel:
             slash_response_type: ``in_channel`` (everyone sees answers) or ``ephemeral``.
             drain_timeout: How long :meth:`stop` waits for replies in flight.
             images: Figures as image blocks (``DIGESTBOT_IMAGES``); else as links.
+            namespace: The slash command whose text is the command (``/digestbot model X``).
+            threads: Post a digest as one parent message and each entry's card in its thread.
         """
         self._images = images
         self.done = asyncio.Event()  # never set: the gateway stops this channel
@@ -107,6 +111,8 @@ class SlackChannel:
         self.events_path = events_path
         self._response_type = slash_response_type
         self._drain_timeout = drain_timeout
+        self._namespace = f"/{namespace}" if namespace else None
+        self._threads = threads
         self._handler: Handler | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._socket: Any = None
@@ -123,6 +129,10 @@ class SlackChannel:
         self._app.command(re.compile(rf"^/(?:{names})$"))(self._on_slash)
         self._app.event("app_mention")(self._on_mention)
         self._app.event("message")(self._on_message)
+        from channels.slack.home import ACTION_ID, on_button, on_home_opened
+
+        self._app.action(ACTION_ID)(partial(on_button, self))
+        self._app.event("app_home_opened")(partial(on_home_opened, self))
 
     # --- life cycle -----------------------------------------------------------------------
     async def start(self, handler: Handler) -> None:
@@ -172,6 +182,15 @@ class SlackChannel:
         return await to_aiohttp_response(bolt_response)
 
     # --- listeners ------------------------------------------------------------------------
+    @property
+    def client(self) -> AsyncWebClient:
+        """The Web API client (the interactive handlers in :mod:`channels.slack.home` use it)."""
+        return self._client
+
+    async def track(self, work: Callable[[Handler], Awaitable[None]]) -> None:
+        """Run listener work as in flight (see :meth:`_track`), for :mod:`channels.slack.home`."""
+        await self._track(work)
+
     async def _track(self, work: Callable[[Handler], Awaitable[None]]) -> None:
         """Run one piece of listener work, counted as in flight for :meth:`stop`."""
         handler = self._handler
@@ -197,12 +216,16 @@ class SlackChannel:
     ) -> None:
         await ack()  # within 3 s; the answer goes to response_url
 
+        name, text = str(body.get("command", "")), str(body.get("text", ""))
+        # /digestbot model GLM-4.7: the text is the command (/digestbot alone is /help).
+        typed = command_text(text) if name == self._namespace else command_text(f"{name} {text}")
+
         async def work(handler: Handler) -> None:
             incoming = Incoming(
                 platform="slack",
                 chat_id=str(body.get("channel_id", "")),
                 user_id=str(body.get("user_id", "")),
-                text=command_text(f"{body.get('command', '')} {body.get('text', '')}"),
+                text=typed,
                 chat_kind="im" if body.get("channel_name") == "directmessage" else "channel",
                 chat_title=str(body.get("channel_name", "")),
                 is_chat_admin=_member_may_manage,
@@ -228,7 +251,15 @@ class SlackChannel:
             self._locales[user_id] = str(locale) if locale else None
         return self._locales[user_id]
 
-    async def _respond(self, respond: Callable[..., Awaitable[Any]], reply: Message) -> None:
+    async def respond(
+        self, respond: Callable[..., Awaitable[Any]], reply: Message, **extra: Any
+    ) -> None:
+        """Answer through a ``response_url`` (``extra``: ``replace_original`` and the like)."""
+        await self._respond(respond, reply, **extra)
+
+    async def _respond(
+        self, respond: Callable[..., Awaitable[Any]], reply: Message, **extra: Any
+    ) -> None:
         from channels.slack.render import has_images, images_as_links, render_slack
 
         payloads = render_slack(reply, images=self._images)
@@ -238,13 +269,12 @@ class SlackChannel:
                 len(payloads),
                 MAX_RESPONSE_URL_REPLIES,
             )
-        for payload in payloads[:MAX_RESPONSE_URL_REPLIES]:
-            result = await respond(dict(payload, response_type=self._response_type))
+        for n, payload in enumerate(payloads[:MAX_RESPONSE_URL_REPLIES]):
+            options = {"response_type": self._response_type} | (extra if n == 0 else {})
+            result = await respond(dict(payload, **options))
             if getattr(result, "status_code", 200) != 200 and has_images(payload):
                 # an image Slack could not fetch refuses the reply: again, figures as links
-                result = await respond(
-                    dict(images_as_links(payload), response_type=self._response_type)
-                )
+                result = await respond(dict(images_as_links(payload), **options))
             if getattr(result, "status_code", 200) != 200:
                 log.warning(
                     "slack: response_url answered %s: %s",
@@ -347,7 +377,26 @@ class SlackChannel:
         Raises:
             SendError: a subclass per failure kind, with ``sent_ids`` of the parts posted.
         """
+        if self._threads and message.thread:
+            from channels.slack.home import post_threaded
+
+            return await post_threaded(self, chat_id, message, skip=skip)
         return await self._post(chat_id, message, skip=skip)
+
+    async def post(
+        self, chat_id: str, message: Message, *, thread_ts: str | None = None, skip: int = 0
+    ) -> list[str]:
+        """``chat.postMessage`` for each part (in a thread when ``thread_ts`` is given)."""
+        return await self._post(chat_id, message, thread_ts=thread_ts, skip=skip)
+
+    @property
+    def handler(self) -> Handler | None:
+        return self._handler
+
+    @property
+    def images(self) -> bool:
+        """Whether figures go as image blocks (``DIGESTBOT_IMAGES``)."""
+        return self._images
 
     async def _post(
         self, chat_id: str, message: Message, *, thread_ts: str | None = None, skip: int = 0

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from channels.layout import clean_text, figure_url, paginate, safe_url
+from channels.slack.rich import actions_blocks, needs_rich, plain_spans, rich_chars, rich_text
 from digests.message import (
+    Actions,
     Block,
     BulletList,
     Context,
@@ -114,8 +116,11 @@ def _image_link(url: str, alt: str) -> SlackBlock | None:
     return _section("🖼 " + render_spans((Span(alt.strip() or "image", url=url),)))
 
 
-def render_block(block: Block, *, images: bool = True) -> SlackBlock | None:
-    """One neutral block as one Slack block, or ``None`` when it has nothing to show."""
+def render_block(block: Block, *, images: bool = True, rich: bool = True) -> SlackBlock | None:
+    """One neutral block as one Slack block, or ``None`` when it has nothing to show.
+
+    ``rich=False`` gives the mrkdwn form even where styles need ``rich_text`` (for measuring).
+    """
     match block:
         case Heading(text=text):
             plain = " ".join(clean_text(text).split())
@@ -124,10 +129,16 @@ def render_block(block: Block, *, images: bool = True) -> SlackBlock | None:
             text = escape_truncated(plain, MAX_HEADER_CHARS)
             return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
         case Paragraph(spans=s):
+            if rich and needs_rich(s):
+                return rich_text("section", [s])
             return _section(render_spans(s))
         case BulletList(items=items):
+            if rich and any(needs_rich(item) for item in items):
+                return rich_text("list", list(items))
             return _section("\n".join(BULLET + render_spans(item) for item in items))
         case Quote(spans=s):
+            if rich and needs_rich(s):
+                return rich_text("quote", [s])
             text = render_spans(s)
             if not text.strip():
                 return None
@@ -144,19 +155,29 @@ def render_block(block: Block, *, images: bool = True) -> SlackBlock | None:
                 }
             return _image_link(url, alt)
         case Context(spans=s):
-            text = render_spans(s)
+            # A context line holds mrkdwn only: styles that mrkdwn cannot place are dropped.
+            text = render_spans(plain_spans(s) if needs_rich(s) else s)
             if not text.strip():
                 return None
             return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
         case Divider():
             return {"type": "divider"}
+        case Actions():
+            return None  # rendered by render_blocks, which numbers the buttons
     return None  # pragma: no cover - the Block union is exhaustive
 
 
 def render_blocks(blocks: Sequence[Block], *, images: bool = True) -> list[SlackBlock]:
-    """The Slack blocks for a page of neutral blocks."""
-    rendered = (render_block(b, images=images) for b in blocks)
-    return [b for b in rendered if b is not None]
+    """The Slack blocks for a page of neutral blocks (buttons numbered through the page)."""
+    out: list[SlackBlock] = []
+    buttons = 0
+    for block in blocks:
+        if isinstance(block, Actions):
+            out.extend(actions_blocks(block, buttons))
+            buttons += len(block.buttons)
+        elif (rendered := render_block(block, images=images)) is not None:
+            out.append(rendered)
+    return out
 
 
 def images_as_links(payload: dict[str, Any]) -> dict[str, Any]:
@@ -175,6 +196,8 @@ def has_images(payload: dict[str, Any]) -> bool:
 
 def block_chars(block: SlackBlock) -> list[int]:
     """The length of each text object in a Slack block."""
+    if block["type"] in ("rich_text", "actions"):
+        return [rich_chars(block)]
     if "text" in block:
         return [len(block["text"]["text"])]
     return [len(e.get("text", "")) for e in block.get("elements", ())]
@@ -184,13 +207,25 @@ def _fits(blocks: Sequence[Block]) -> bool:
     rendered = render_blocks(blocks)
     if len(rendered) > MAX_BLOCKS:
         return False
-    sizes = [n for b in rendered for n in block_chars(b)]
+    # Text is measured in its mrkdwn form even when it goes as rich_text: that size grows with
+    # the text, so a shorter piece of a split never measures longer than a longer one.
+    sizes = [
+        n
+        for block in blocks
+        for b in ([render_block(block, rich=False)] if not isinstance(block, Actions) else [])
+        if b is not None
+        for n in block_chars(b)
+    ]
+    sizes += [n for b in rendered if b["type"] in ("rich_text", "actions") for n in block_chars(b)]
     return all(n <= MAX_SECTION_CHARS for n in sizes) and sum(sizes) <= MAX_MESSAGE_CHARS
 
 
 def fallback_text(blocks: Sequence[Block]) -> str:
     """Plain-text fallback for notifications: escaped, at most :data:`FALLBACK_CHARS`."""
     plain = " ".join(clean_text(Message(tuple(blocks)).plain()).split())
+    if not plain:  # a page of buttons only: their labels
+        labels = (b.label for block in blocks if isinstance(block, Actions) for b in block.buttons)
+        plain = " ".join(clean_text(" · ".join(labels)).split()) or "…"
     return escape_truncated(plain, FALLBACK_CHARS)
 
 

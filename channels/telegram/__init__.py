@@ -75,17 +75,23 @@ def _build(settings: Any, context: BuildContext) -> Channel:
         webhook_url=own.telegram_webhook_url,
         webhook_secret=webhook_secret(own),
         images=context.images,
+        keep_command=context.keep_command,
     )
 
 
 def _render(message: Message, *, images: bool = True) -> str:
     """The HTML parts, after a ``[link preview above the text: URL]`` line when the reply's
-    figure is shown as its preview."""
-    from channels.telegram.render import render_telegram, telegram_send_kwargs
+    figure is shown as its preview; each part then its inline keyboard, a row a line, each
+    button with the command it sends."""
+    from channels.telegram.render import render_telegram_parts, telegram_send_kwargs
 
     preview = telegram_send_kwargs(message, images=images).get("preview_url")
     head = [f"[link preview above the text: {preview}]"] if preview else []
-    return "\n\n".join(head + render_telegram(message))
+    out = []
+    for part in render_telegram_parts(message):
+        keys = [" ".join(f"[{b.label} → {b.command}]" for b in row) for row in part.rows]
+        out.append("\n".join([part.text, *keys]))
+    return "\n\n".join(head + out)
 
 
 def _limits(settings: Any) -> RateLimits:
@@ -97,6 +103,8 @@ def _limits(settings: Any) -> RateLimits:
         is_group=is_group,
         # Telegram's 429s do not say which limit was hit, and we keep the per-chat ones already.
         pause_platform_on_429=True,
+        # A forum topic (chat/topic) is one chat to Telegram's limits.
+        chat_key=lambda chat_id: chat_id.partition("/")[0],
     )
 
 

@@ -14,8 +14,9 @@ import datetime as dtm
 import hmac
 import logging
 import re
+import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,8 @@ import httpx
 from aiohttp import web
 from telegram import (
     BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     LinkPreviewOptions,
     ReplyParameters,
     Update,
@@ -42,6 +45,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from telegram.warnings import PTBDeprecationWarning
 
 from channels.base import (
+    Action,
     ChatGone,
     ChatMoved,
     Handler,
@@ -53,16 +57,46 @@ from channels.base import (
     Upload,
     retrying_reply,
 )
-from digests.message import Message
+from digests.message import Button, Message
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 UPLOAD_SUFFIXES = (".md", ".markdown")
-_ALLOWED_UPDATES = ["message", "channel_post"]
+_ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "inline_query"]
 _ADMIN_STATUSES = ("creator", "administrator")
 _COMMAND = re.compile(r"(/[^\s@]+)(?:@(\S+))?(.*)", re.DOTALL)
-_GONE_BAD_REQUESTS = ("chat not found", "group chat was deactivated", "peer_id_invalid")
+# A deleted forum topic answers "message thread not found": its subscriptions go as a chat's do.
+_GONE_BAD_REQUESTS = (
+    "chat not found",
+    "group chat was deactivated",
+    "peer_id_invalid",
+    "message thread not found",
+)
+#: Telegram's ``callback_data`` holds at most this many bytes.
+CALLBACK_BYTES = 64
+#: Marks ``callback_data`` that is a token of a stored command, not the command itself.
+TOKEN_MARK = "~"
+#: How long a stored command's token is reused before it is stored (and its expiry renewed) again.
+TOKEN_MEMORY_SECONDS = 3600.0
+
+
+def address(chat_id: int | str, thread_id: int | None = None) -> str:
+    """A chat, or a forum topic in it (``-1001234/56``): where commands come from and go to."""
+    return f"{chat_id}/{thread_id}" if thread_id else str(chat_id)
+
+
+def split_address(chat: str) -> tuple[int | str, int | None]:
+    """``-1001234/56`` -> (-1001234, 56); ``@channel`` and plain ids have no topic."""
+    base, _, thread = chat.partition("/")
+    target: int | str = int(base) if base.lstrip("-").isdigit() else base
+    return target, int(thread) if thread.isdigit() else None
+
+
+def message_address(msg: TgMessage) -> str:
+    """Where ``msg`` came from: its chat, and its forum topic when it is in one."""
+    thread = msg.message_thread_id if msg.is_topic_message else None
+    return address(msg.chat.id, thread)
 
 
 class TelegramChannel:
@@ -83,6 +117,8 @@ class TelegramChannel:
         request_timeout: float = 10.0,
         images: bool = True,
         localized_commands: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+        keep_command: Callable[[str], Awaitable[str]] | None = None,
+        answer_within: float = 5.0,
     ) -> None:
         """Build the PTB application; no I/O happens until :meth:`start`.
 
@@ -97,6 +133,10 @@ class TelegramChannel:
             request_timeout: Read/write/connect timeout of every other Bot API call.
             images: Show a message's figure as its link preview (``DIGESTBOT_IMAGES``).
             localized_commands: The menu per language code, shown to users of that language.
+            keep_command: Stores a button command longer than ``callback_data`` holds and
+                returns its token (such buttons are left out without it).
+            answer_within: A button press is answered (``answerCallbackQuery``) after at most
+                this many seconds, even when its command is still running.
         """
         self._images = images
         self.done = asyncio.Event()  # never set: the gateway stops this channel
@@ -106,6 +146,9 @@ class TelegramChannel:
         self._webhook_secret = webhook_secret
         self._poll_timeout = poll_timeout
         self._bot_key = token.split(":", 1)[0]
+        self._keep_command = keep_command
+        self.answer_within = answer_within
+        self._tokens: dict[str, tuple[str, float]] = {}
         self._handler: Handler | None = None
         builder = (
             ApplicationBuilder()
@@ -205,6 +248,21 @@ class TelegramChannel:
 
     # --- incoming -------------------------------------------------------------------------
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self._handler is not None and (update.callback_query or update.inline_query):
+            from channels.telegram.inline import on_callback_query, on_inline_query
+
+            try:
+                if update.callback_query is not None:
+                    await on_callback_query(
+                        self, update.callback_query, self._handler, self._delivery_id(update)
+                    )
+                elif update.inline_query is not None:
+                    await on_inline_query(self, update.inline_query, self._handler)
+            except SendError as exc:
+                log.warning("telegram: could not answer update %s: %s", update.update_id, exc)
+            except Exception:
+                log.exception("telegram: failed handling update %s", update.update_id)
+            return
         msg = update.message or update.channel_post
         if msg is None or self._handler is None:
             return
@@ -242,7 +300,7 @@ class TelegramChannel:
             return
         incoming = Incoming(
             platform="telegram",
-            chat_id=str(msg.chat.id),
+            chat_id=message_address(msg),
             user_id=_sender_id(msg),
             text=text,
             chat_kind=msg.chat.type,
@@ -278,18 +336,21 @@ class TelegramChannel:
         if reply is not None:
             await self._reply(msg, reply)
 
-    async def _is_chat_admin(self, msg: TgMessage) -> bool:
-        """Private chats and channel posts: yes. Groups: ask for the sender's membership."""
+    async def _is_chat_admin(self, msg: TgMessage, user_id: int | None = None) -> bool:
+        """Private chats and channel posts: yes. Groups: ask for the sender's membership (or
+        ``user_id``'s: who pressed a button under ``msg``)."""
         chat = msg.chat
         if chat.type in ("private", "channel"):
             return True
-        if msg.sender_chat is not None:
+        if user_id is None and msg.sender_chat is not None:
             # An anonymous group admin posts as the group itself.
             return msg.sender_chat.id == chat.id
-        if msg.from_user is None:
-            return False
+        if user_id is None:
+            if msg.from_user is None:
+                return False
+            user_id = msg.from_user.id
         try:
-            member = await self._app.bot.get_chat_member(chat.id, msg.from_user.id)
+            member = await self._app.bot.get_chat_member(chat.id, user_id)
         except TelegramError as exc:
             log.warning("telegram: getChatMember failed in %s: %s", chat.id, exc)
             return False
@@ -299,10 +360,7 @@ class TelegramChannel:
         in_group = msg.chat.type in ("group", "supergroup")
         await retrying_reply(
             lambda: self._send(
-                str(msg.chat.id),
-                reply,
-                reply_to=msg.message_id if in_group else None,
-                thread_id=msg.message_thread_id if msg.is_topic_message else None,
+                message_address(msg), reply, reply_to=msg.message_id if in_group else None
             )
         )
 
@@ -321,10 +379,10 @@ class TelegramChannel:
         message: Message,
         *,
         reply_to: int | None = None,
-        thread_id: int | None = None,
         skip: int = 0,
     ) -> list[str]:
-        from channels.telegram.render import render_telegram, telegram_send_kwargs
+        """Send to a chat or a forum topic in it (``chat/topic``), buttons included."""
+        from channels.telegram.render import render_telegram_parts, telegram_send_kwargs
 
         options = telegram_send_kwargs(message, images=self._images)
         preview = LinkPreviewOptions(
@@ -338,9 +396,9 @@ class TelegramChannel:
                 show_above_text=True,
                 prefer_large_media=True,
             )
-        target: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+        target, thread_id = split_address(chat_id)
         ids: list[str] = []
-        for n, part in enumerate(render_telegram(message)[skip:], skip):
+        for n, part in enumerate(render_telegram_parts(message)[skip:], skip):
             if n > 0 and options.get("preview_url"):
                 preview = LinkPreviewOptions(is_disabled=True)
             reply = (
@@ -349,11 +407,12 @@ class TelegramChannel:
             try:
                 sent = await self._app.bot.send_message(
                     target,
-                    part,
+                    part.text,
                     parse_mode=options.get("parse_mode", "HTML"),
                     link_preview_options=preview,
                     reply_parameters=reply,
                     message_thread_id=thread_id,
+                    reply_markup=await self.keyboard(part.rows),
                 )
             except TelegramError as exc:
                 error = convert_error(exc)
@@ -362,6 +421,45 @@ class TelegramChannel:
             ids.append(str(sent.message_id))
             reply_to = None  # only the first part answers the command
         return ids
+
+    # --- buttons --------------------------------------------------------------------------
+    async def callback_data(self, command: str) -> str | None:
+        """The command itself when it fits in ``callback_data``, else a token of it."""
+        if len(command.encode()) <= CALLBACK_BYTES and not command.startswith(TOKEN_MARK):
+            return command
+        if self._keep_command is None:
+            return None
+        # Remembered for a while: a digest sent to many chats stores its long commands once.
+        now = time.monotonic()
+        known = self._tokens.get(command)
+        if known is None or now - known[1] > TOKEN_MEMORY_SECONDS:
+            if len(self._tokens) > 10_000:
+                self._tokens.clear()
+            known = self._tokens[command] = (await self._keep_command(command), now)
+        return TOKEN_MARK + known[0]
+
+    async def keyboard(self, rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
+        """An inline keyboard of ``rows``; a button whose command cannot be kept is left out."""
+        out = []
+        for row in rows:
+            buttons = []
+            for button in row:
+                data = await self.callback_data(button.command)
+                if data is None:
+                    log.warning(
+                        "telegram: button %r left out: its command is too long", button.label
+                    )
+                    continue
+                buttons.append(InlineKeyboardButton(button.label, callback_data=data))
+            if buttons:
+                out.append(buttons)
+        return InlineKeyboardMarkup(out) if out else None
+
+    def action_of(self, data: str, **fields: Any) -> Action:
+        """The :class:`~channels.base.Action` a press with ``data`` asks for."""
+        if data.startswith(TOKEN_MARK):
+            return Action(platform="telegram", token=data[len(TOKEN_MARK) :], **fields)
+        return Action(platform="telegram", command=data, **fields)
 
 
 def convert_error(exc: TelegramError) -> SendError:

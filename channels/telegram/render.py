@@ -9,12 +9,15 @@ than newlines are dropped. Pure: no Telegram SDK import, so the CLI can use it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from channels.layout import clean_text, figure_url, first_figure, paginate, safe_url, utf16_len
 from digests.message import (
+    Actions,
     Block,
     BulletList,
+    Button,
     Context,
     Divider,
     Heading,
@@ -86,6 +89,8 @@ def render_block(block: Block) -> str:
             return "🖼 " + render_spans((Span(alt.strip() or "image", url=url),))
         case Divider():
             return DIVIDER
+        case Actions():
+            return ""  # buttons go in the part's inline keyboard (render_telegram_parts)
     return ""  # pragma: no cover - the Block union is exhaustive
 
 
@@ -105,16 +110,63 @@ def render_telegram(message: Message, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """
     if limit < MIN_LIMIT:
         raise ValueError(f"limit must be at least {MIN_LIMIT}, got {limit}")
+    return [part.text for part in render_telegram_parts(message, limit)]
+
+
+#: Buttons in one keyboard row at most, and their labels' total length.
+ROW_BUTTONS = 3
+ROW_CHARS = 36
+
+
+@dataclass(frozen=True)
+class TelegramPart:
+    """One message to send: its HTML, and its inline keyboard as rows of buttons."""
+
+    text: str
+    rows: list[list[Button]] = field(default_factory=list)
+
+
+def keyboard_rows(block: Actions) -> list[list[Button]]:
+    """A block's buttons in rows: up to :data:`ROW_BUTTONS` whose labels fit :data:`ROW_CHARS`."""
+    rows: list[list[Button]] = []
+    for button in block.buttons:
+        row = rows[-1] if rows else None
+        width = sum(len(b.label) for b in row) if row else 0
+        if row is None or len(row) >= ROW_BUTTONS or width + len(button.label) > ROW_CHARS:
+            rows.append([button])
+        else:
+            row.append(button)
+    return rows
+
+
+def render_telegram_parts(message: Message, limit: int = TELEGRAM_LIMIT) -> list[TelegramPart]:
+    """Like :func:`render_telegram`, with each part's buttons: the buttons of the blocks on that
+    page (on the part before, when a page holds nothing but buttons)."""
+    if limit < MIN_LIMIT:
+        raise ValueError(f"limit must be at least {MIN_LIMIT}, got {limit}")
     budget = limit - MARKER_HEADROOM
 
     def fits(blocks: Sequence[Block]) -> bool:
         return utf16_len(render_page(blocks)) <= budget
 
-    pages = [render_page(p) for p in paginate(message.shown_blocks, fits)]
-    pages = [p for p in pages if _visible(p)]
-    if len(pages) > 1:
-        pages = [f"{p}\n\n<i>({i}/{len(pages)})</i>" for i, p in enumerate(pages, 1)]
-    return pages
+    parts: list[tuple[str, list[list[Button]]]] = []
+    orphans: list[list[Button]] = []  # buttons met before any visible text
+    for page in paginate(message.shown_blocks, fits):
+        text = render_page(page)
+        rows = [row for b in page if isinstance(b, Actions) for row in keyboard_rows(b)]
+        if _visible(text):
+            parts.append((text, orphans + rows))
+            orphans = []
+        elif parts:
+            parts[-1][1].extend(rows)
+        else:
+            orphans.extend(rows)
+    if len(parts) > 1:
+        parts = [
+            (f"{text}\n\n<i>({i}/{len(parts)})</i>", rows)
+            for i, (text, rows) in enumerate(parts, 1)
+        ]
+    return [TelegramPart(text, rows) for text, rows in parts]
 
 
 def _visible(html: str) -> bool:

@@ -167,7 +167,8 @@ async def test_telegram_long_card_previews_its_figure_on_the_first_part_only(
     store = Store.open(running.db_url)
     store.ingest(parse_report(report, "2026-05.md"), report)
     store.close()
-    parts = await ask_telegram(running, 904, "/model Long-1")
+    # the whole card (a long card comes folded, its whole text behind the More button)
+    parts = await ask_telegram(running, 904, "/more /model Long-1")
     assert len(parts) >= 2
     first, *rest = (preview_of(p.options) for p in parts)
     assert first.get("url") == "https://example.org/long-1.png"

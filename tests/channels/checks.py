@@ -96,6 +96,18 @@ def assert_slack_payload(payload: dict[str, Any]) -> None:
         elif block["type"] == "context":
             assert 0 < len(block["elements"]) <= MAX_CONTEXT_ELEMENTS
             texts += [e["text"] for e in block["elements"]]
+        elif block["type"] == "rich_text":
+            # Literal text: rich_text elements are never parsed for mentions or markup.
+            for element in _rich_leaves(block):
+                assert element["type"] in ("text", "link")
+                assert element["text"], block
+                assert not _CONTROL.search(element["text"])
+                total += len(element["text"])
+        elif block["type"] == "actions":
+            assert 0 < len(block["elements"]) <= 25
+            for button in block["elements"]:
+                assert 0 < len(button["text"]["text"]) <= 75
+                assert 0 < len(button["value"]) <= 2000
         elif block["type"] == "image":
             # Slack's image block: a public http(s) url and a plain-text alt text (never parsed)
             assert set(block) == {"type", "image_url", "alt_text"}
@@ -105,6 +117,8 @@ def assert_slack_payload(payload: dict[str, Any]) -> None:
             assert not _CONTROL.search(block["alt_text"])
         else:
             assert block == {"type": "divider"}
+    ids = [b["action_id"] for bl in blocks if bl["type"] == "actions" for b in bl["elements"]]
+    assert len(ids) == len(set(ids)), ids
     for text in texts:
         total += len(text)
         assert text.strip()
@@ -114,6 +128,18 @@ def assert_slack_payload(payload: dict[str, Any]) -> None:
         assert not re.search("[<>]", bare), bare
         assert "&" not in _ENTITY.sub("", text), text
     assert total <= MAX_MESSAGE_CHARS + len(payload["text"])
+
+
+def _rich_leaves(block: dict[str, Any]) -> list[dict[str, Any]]:
+    leaves, stack = [], list(block["elements"])
+    while stack:
+        element = stack.pop()
+        if "elements" in element:
+            assert element["elements"], element
+            stack.extend(element["elements"])
+        else:
+            leaves.append(element)
+    return leaves
 
 
 _ALPHABET = st.one_of(

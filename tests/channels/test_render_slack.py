@@ -84,14 +84,32 @@ def test_escaping_defuses_mentions_and_links() -> None:
     for payload in payloads:
         assert_slack_payload(payload)
     dump = _texts(payloads)
-    assert "<!channel>" not in dump
-    assert "<!here>" not in dump
-    assert "<@U123>" not in dump
-    assert "&lt;!channel&gt;" in dump
-    assert "&lt;script&gt;" in dump
+    # mrkdwn is parsed: mentions there are escaped. rich_text elements are literal text (a
+    # mention or broadcast would be an element of its own type, which we never make).
+    mrkdwn = json.dumps(_mrkdwn(payloads), ensure_ascii=False)
+    assert "<!channel>" not in mrkdwn
+    assert "<!here>" not in mrkdwn
+    assert "<@U123>" not in mrkdwn
+    assert "&lt;!channel&gt;" in mrkdwn
+    assert "&lt;script&gt;" in mrkdwn
     assert "🚀" in dump
     assert "中文测试" in dump
     assert "\\u001b" not in dump
+    rich = [b for p in payloads for b in p["blocks"] if b["type"] == "rich_text"]
+    assert rich
+    assert "<!channel>" in json.dumps(rich, ensure_ascii=False)  # shown as it was written
+
+
+def _mrkdwn(payloads: list[dict]) -> list[str]:
+    texts = []
+    for payload in payloads:
+        texts.append(payload["text"])
+        for block in payload["blocks"]:
+            if block["type"] in ("section", "header"):
+                texts.append(block["text"]["text"])
+            elif block["type"] == "context":
+                texts += [e["text"] for e in block["elements"]]
+    return texts
 
 
 def test_header_is_truncated_without_cutting_an_entity() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import urllib.parse
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,7 +15,9 @@ from tests.fakes import EchoHandler, wait_for
 from tests.fakes.slack import (
     APP_TOKEN,
     FakeSlack,
+    block_actions_body,
     event_body,
+    home_opened_event,
     mention_event,
     slash_command_body,
 )
@@ -129,3 +133,36 @@ async def test_stop_closes_the_websocket_cleanly(fake: FakeSlack, handler: EchoH
     assert not slack.connected()
     await asyncio.sleep(0.2)  # nothing reconnects
     assert fake.socket_connects == ["1"]
+
+
+def _interactive(body: str) -> dict:
+    return json.loads(urllib.parse.parse_qs(body)["payload"][0])
+
+
+async def test_button_press_is_acked_and_answered(
+    fake: FakeSlack, channel: SlackChannel, handler: EchoHandler
+) -> None:
+    body = block_actions_body("/echo pressed", response_url=fake.response_url())
+    envelope_id = await fake.socket_send("interactive", _interactive(body))
+    await wait_for(lambda: fake.socket_ack(envelope_id))
+    await wait_for(lambda: fake.sent)
+    assert fake.sent[0].channel == "C0CHAN"
+    assert "pressed" in fake.sent[0].text
+    action = handler.actions[0]
+    assert (action.platform, action.chat_id, action.user_id) == ("slack", "C0CHAN", "U0USER")
+    assert action.command == "/echo pressed"
+    # a button the handler cannot use gets an ephemeral notice, for the presser only
+    stale = block_actions_body("", response_url=fake.response_url())
+    await fake.socket_send("interactive", _interactive(stale))
+    await wait_for(lambda: fake.responses)
+    assert fake.responses[0].payload["response_type"] == "ephemeral"
+    assert "stale" in str(fake.responses[0].payload["blocks"])
+
+
+async def test_home_tab_is_published_when_opened(fake: FakeSlack, channel: SlackChannel) -> None:
+    await fake.socket_send("events_api", event_body(home_opened_event("U0HOME"), "EvHome"))
+    await fake.socket_send("events_api", event_body(home_opened_event("U0MSG", "messages"), "Ev2"))
+    await wait_for(lambda: fake.views)
+    await asyncio.sleep(0.2)
+    assert [v["user_id"] for v in fake.views] == ["U0HOME"]
+    assert "home of U0HOME" in str(fake.views[0]["view"]["blocks"])

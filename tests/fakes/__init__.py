@@ -25,7 +25,7 @@ from typing import Any, Self
 
 from aiohttp import BodyPartReader, web
 
-from channels.base import Incoming, Upload
+from channels.base import Action, Incoming, InlineQuery, InlineResult, Upload
 from digests.message import Message
 
 JSON = dict[str, Any]
@@ -225,6 +225,7 @@ class EchoHandler:
     def __init__(self) -> None:
         self.commands: list[Incoming] = []
         self.uploads: list[tuple[Upload, int | None, bytes]] = []
+        self.actions: list[Action] = []
 
     async def on_command(self, incoming: Incoming) -> Message | None:
         self.commands.append(incoming)
@@ -240,6 +241,21 @@ class EchoHandler:
         data = await upload.fetch()
         self.uploads.append((upload, size_before_fetch, data))
         return Message.text(f"got {len(data)} bytes")
+
+    async def on_action(self, action: Action) -> Message | None:
+        """A press runs its command as typed; a token is never known here (a stale button)."""
+        self.actions.append(action)
+        if action.command is None:
+            return Message.text("stale", notice=True)
+        return await self.on_command(
+            Incoming(action.platform, action.chat_id, action.user_id, action.command)
+        )
+
+    async def on_inline(self, query: InlineQuery) -> list[InlineResult]:
+        return [InlineResult("1", query.text, "echo", Message.text(query.text))]
+
+    async def on_home(self, platform: str, user_id: str) -> Message:
+        return Message.text(f"home of {user_id}")
 
 
 async def wait_for(condition: Callable[[], object], within: float = 3.0) -> None:

@@ -40,9 +40,11 @@ from tests.fakes.slack_payloads import (
     BOT_TOKEN,
     BOT_USER_ID,
     TEAM_ID,
+    block_actions_body,
     check_blocks,
     dm_event,
     event_body,
+    home_opened_event,
     mention_event,
     signed_headers,
     slash_command_body,
@@ -55,8 +57,10 @@ __all__ = [
     "FakeSlack",
     "Posted",
     "Reply",
+    "block_actions_body",
     "dm_event",
     "event_body",
+    "home_opened_event",
     "mention_event",
     "signed_headers",
     "slash_command_body",
@@ -119,6 +123,7 @@ class FakeSlack(SocketModeFake, FakeServer):
         self.sent: list[Posted] = []
         self.ephemeral: list[Posted] = []
         self.responses: list[Reply] = []
+        self.views: list[JSON] = []  # views.publish calls
         self.calls: list[tuple[str, JSON]] = []
         self.downloads: list[str] = []
         self.stats = Stats()
@@ -393,6 +398,20 @@ class FakeSlack(SocketModeFake, FakeServer):
         if result.pop("posted", None):
             result["message_ts"] = result.pop("ts")
         return result
+
+    async def _m_views_publish(self, p: JSON) -> JSON:
+        view = p.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not p.get("user_id") or not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        blocks = view.get("blocks") or []
+        if len(blocks) > 100:
+            return {"ok": False, "error": "invalid_blocks"}
+        if problem := check_blocks(blocks[:50]):
+            return {"ok": False, "error": problem.split(":")[0]}
+        self.views.append({"user_id": p["user_id"], "view": view})
+        return {"ok": True, "view": {"id": "V0HOME", **view}}
 
     async def _m_conversations_info(self, p: JSON) -> JSON:
         channel = str(p.get("channel"))

@@ -112,6 +112,68 @@ def dm_event(text: str, *, channel: str = "D0DM", user: str = "U0USER", **extra:
     } | extra
 
 
+def block_actions_body(
+    value: str,
+    *,
+    response_url: str | None,
+    channel: str = "C0CHAN",
+    user: str = "U0USER",
+    message_ts: str = "1.000001",
+    thread_ts: str | None = None,
+    in_home_tab: bool = False,
+    action_id: str = "digestbot-0",
+) -> str:
+    """The form body of a ``block_actions`` payload: ``user`` pressed a button of ours.
+
+    ``in_home_tab`` makes it a press in the app's Home tab (no channel, no response_url).
+    """
+    action = {
+        "type": "button",
+        "action_id": action_id,
+        "block_id": "b1",
+        "value": value,
+        "text": {"type": "plain_text", "text": "button"},
+        "action_ts": f"{time.time():.6f}",
+    }
+    payload: JSON = {
+        "type": "block_actions",
+        "team": {"id": TEAM_ID, "domain": "fake"},
+        "user": {"id": user, "username": f"user-{user}", "team_id": TEAM_ID},
+        "api_app_id": "A0APP",
+        "token": "legacy-verification-token",
+        "trigger_id": "1.2.3",
+        "actions": [action],
+    }
+    if in_home_tab:
+        payload["container"] = {"type": "view", "view_id": "V0HOME"}
+        payload["view"] = {"id": "V0HOME", "type": "home", "blocks": []}
+    else:
+        message: JSON = {"type": "message", "ts": message_ts, "user": BOT_USER_ID, "text": "x"}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        payload["container"] = {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        }
+        payload["channel"] = {"id": channel, "name": channel.lower()}
+        payload["message"] = message
+        payload["response_url"] = response_url
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+def home_opened_event(user: str = "U0USER", tab: str = "home") -> JSON:
+    """An ``app_home_opened`` event: ``user`` opened the app's Home (or Messages) tab."""
+    return {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": "D0HOME",
+        "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
+
+
 def check_blocks(
     blocks: list[JSON],
     max_chars: int | None = None,

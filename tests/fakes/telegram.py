@@ -107,6 +107,10 @@ class FakeTelegram(FakeServer):
         self.members: dict[tuple[Any, int], str] = {}
         self.gone: dict[Any, str] = {}
         self.migrated: dict[Any, int] = {}
+        self.deleted_topics: set[tuple[Any, int]] = set()
+        self.answers: list[JSON] = []  # answerCallbackQuery calls
+        self.inline_answers: list[JSON] = []  # answerInlineQuery calls
+        self.edits: list[Sent] = []  # editMessageText calls, as the message became
         self.files: dict[str, tuple[str, bytes]] = {}
         self.faults.clear()
         self._updates: list[JSON] = []
@@ -163,6 +167,59 @@ class FakeTelegram(FakeServer):
             fields["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(m[0])}]
         key = "channel_post" if chat_type == "channel" else "message"
         return self.push_update({key: self.message_dict(chat_id, user_id, chat_type, **fields)})
+
+    def topic_message(
+        self, chat_id: int, user_id: int, text: str, thread_id: int, chat_type: str = "supergroup"
+    ) -> JSON:
+        """Queue a text message sent inside forum topic ``thread_id`` of a forum supergroup."""
+        fields: JSON = {"text": text, "message_thread_id": thread_id, "is_topic_message": True}
+        if m := re.match(r"/\S+", text):
+            fields["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(m[0])}]
+        update = self.push_update(
+            {"message": self.message_dict(chat_id, user_id, chat_type, **fields)}
+        )
+        self.chats[chat_id]["is_forum"] = True
+        return update
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """From now on sendMessage into that topic answers 400 "message thread not found"."""
+        self.deleted_topics.add((chat_id, thread_id))
+
+    def press(self, sent: Sent, user_id: int, data: str | None = None, label: str = "") -> JSON:
+        """Queue a callback query: ``user_id`` pressed a button of the bot's message ``sent``.
+
+        The button is the one labelled ``label`` (or carrying ``data`` as is, to forge one).
+        """
+        if data is None:
+            data = next(b["callback_data"] for b in buttons_of(sent) if b["text"] == label)
+        chat = self.chats.get(sent.chat_id) or default_chat(sent.chat_id)
+        message: JSON = {
+            "message_id": sent.message_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.bot_user,
+            "text": sent.plain,
+        }
+        if thread := sent.options.get("message_thread_id"):
+            message |= {"message_thread_id": thread, "is_topic_message": True}
+        query: JSON = {
+            "id": f"cq{next(self._ids)}",
+            "from": {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"},
+            "message": message,
+            "chat_instance": f"ci{sent.chat_id}",
+            "data": data,
+        }
+        return self.push_update({"callback_query": query})
+
+    def inline_query(self, user_id: int, text: str) -> JSON:
+        """Queue an inline query: ``user_id`` typed ``@bot text`` in some chat."""
+        query: JSON = {
+            "id": f"iq{next(self._ids)}",
+            "from": {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"},
+            "query": text,
+            "offset": "",
+        }
+        return self.push_update({"inline_query": query})
 
     def add_file(self, content: bytes, file_name: str = "file.bin") -> str:
         """Register a downloadable file and return its file_id."""
@@ -348,6 +405,9 @@ class FakeTelegram(FakeServer):
             )
         if chat_id in self.gone:
             raise _Reject(403, self.gone[chat_id])
+        if (chat_id, p.get("message_thread_id")) in self.deleted_topics:
+            raise _Reject(400, "Bad Request: message thread not found")
+        _check_keyboard(p.get("reply_markup"))
         text = str(p.get("text", ""))
         parse_mode = p.get("parse_mode")
         try:
@@ -383,6 +443,55 @@ class FakeTelegram(FakeServer):
                 429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
             )
 
+    async def _m_answerCallbackQuery(self, p: JSON) -> bool:
+        if len(str(p.get("text") or "")) > 200:
+            raise _Reject(400, "Bad Request: MESSAGE_TOO_LONG")
+        self.answers.append(p)
+        return True
+
+    async def _m_answerInlineQuery(self, p: JSON) -> bool:
+        results = p.get("results") or []
+        if len(results) > 50:
+            raise _Reject(400, "Bad Request: RESULTS_TOO_MUCH")
+        for result in results:
+            content = result.get("input_message_content") or {}
+            try:
+                parse_html(str(content.get("message_text", "")))
+            except EntityError as exc:
+                raise _Reject(400, f"Bad Request: can't parse entities: {exc}") from exc
+        self.inline_answers.append(p)
+        return True
+
+    async def _m_editMessageText(self, p: JSON) -> JSON:
+        chat_id, message_id = p.get("chat_id"), p.get("message_id")
+        index = next(
+            (
+                n
+                for n, s in enumerate(self.sent)
+                if s.chat_id == chat_id and s.message_id == message_id
+            ),
+            None,
+        )
+        if index is None:
+            raise _Reject(400, "Bad Request: message to edit not found")
+        text = str(p.get("text", ""))
+        try:
+            plain = parse_html(text) if str(p.get("parse_mode")).upper() == "HTML" else text
+        except EntityError as exc:
+            raise _Reject(400, f"Bad Request: can't parse entities: {exc}") from exc
+        _check_keyboard(p.get("reply_markup"))
+        old = self.sent[index]
+        options = {k: v for k, v in p.items() if k not in ("chat_id", "text", "parse_mode")}
+        if plain == old.plain and options.get("reply_markup") == old.options.get("reply_markup"):
+            raise _Reject(400, "Bad Request: message is not modified")
+        # An edit without reply_markup removes the keyboard, as Telegram's does.
+        kept = {k: v for k, v in old.options.items() if k != "reply_markup"}
+        new = Sent(chat_id, text, p.get("parse_mode"), kept | options, message_id, plain)
+        self.sent[index] = new
+        self.edits.append(new)
+        chat = self.chats.get(chat_id) or default_chat(chat_id)
+        return {"message_id": message_id, "date": int(time.time()), "chat": chat, "text": plain}
+
     async def _m_getChatMember(self, p: JSON) -> JSON:
         chat_id = p.get("chat_id")
         user_id = int(p["user_id"])
@@ -416,6 +525,23 @@ class FakeTelegram(FakeServer):
             "file_size": len(content),
             "file_path": path,
         }
+
+
+def buttons_of(sent: Sent) -> list[JSON]:
+    """The inline keyboard buttons of a sent message, row after row."""
+    markup = sent.options.get("reply_markup") or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def _check_keyboard(markup: Any) -> None:
+    """Reject keyboards Telegram rejects: callback_data of 1 to 64 bytes, a text on each."""
+    for row in (markup or {}).get("inline_keyboard", []):
+        for button in row:
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                raise _Reject(400, "Bad Request: BUTTON_DATA_INVALID")
+            if not str(button.get("text") or "").strip():
+                raise _Reject(400, "Bad Request: text buttons are unallowed in the inline keyboard")
 
 
 def _error(status: int, description: str, parameters: JSON | None = None) -> web.Response:

@@ -20,7 +20,7 @@ BOT_USER: JSON = {
     "username": "digest_test_bot",
     "can_join_groups": True,
     "can_read_all_group_messages": False,
-    "supports_inline_queries": False,
+    "supports_inline_queries": True,
 }
 
 MAX_TEXT = 4096
@@ -139,9 +139,8 @@ def decode_param(name: str, value: Any) -> Any:
     """PTB posts form fields; objects and lists arrive as JSON strings."""
     if not isinstance(value, str) or name in ("text", "caption", "description"):
         return value
-    if name in ("chat_id", "user_id", "offset", "limit", "message_id") and re.fullmatch(
-        r"-?\d+", value
-    ):
+    numeric = ("chat_id", "user_id", "offset", "limit", "message_id", "message_thread_id")
+    if name in numeric and re.fullmatch(r"-?\d+", value):
         return int(value)
     if value[:1] in "[{" or value in ("true", "false"):
         try:

@@ -1,7 +1,7 @@
 """chat languages: the language each chat is answered in
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02
 
 ``chat_languages`` holds one row per chat that chose a language with ``/lang`` or was set up
@@ -12,8 +12,8 @@ Create Date: 2026-12-02
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

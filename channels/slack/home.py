@@ -1,0 +1,149 @@
+"""Slack's interactive surfaces: button presses (``block_actions``), the Home tab, and digests
+posted as threads.
+
+A press is acknowledged at once (Slack wants it within 3 s), then its command runs through the
+gateway's dispatcher. A ``notice`` answer (a refusal, a stale button, a thank-you) is ephemeral,
+for the presser alone; an ``edit`` answer replaces the message that held the button (through its
+``response_url``); any other answer is a new message in the same conversation and thread. A press
+in the Home tab is answered in the presser's direct chat with the app.
+
+On ``app_home_opened`` the Home tab is published (``views.publish``) from the dispatcher's home
+page: the workspace's subscriptions, the newest report's headline items, Preview buttons.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from channels.base import Action, Handler, Incoming, SendError
+from channels.slack.rich import ACTION_PREFIX
+from digests.message import Message
+
+if TYPE_CHECKING:
+    from channels.slack.adapter import SlackChannel
+
+log = logging.getLogger(__name__)
+
+ACTION_ID = re.compile(rf"^{re.escape(ACTION_PREFIX)}\d+$")
+#: A Home tab view holds at most 100 blocks.
+HOME_BLOCKS = 100
+
+
+async def _member_may_manage() -> bool:
+    return True  # whoever can post in a Slack conversation may manage its subscriptions
+
+
+async def on_button(
+    channel: SlackChannel,
+    ack: Callable[[], Awaitable[Any]],
+    body: dict[str, Any],
+    respond: Callable[..., Awaitable[Any]],
+) -> None:
+    """A ``block_actions`` payload: acknowledge, run the button's command, answer."""
+    await ack()
+    container = body.get("container") or {}
+    user = str((body.get("user") or {}).get("id", ""))
+    in_view = container.get("type") == "view"
+    conversation = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+    chat = user if in_view or not conversation else conversation
+    kind = "im" if in_view or chat.startswith(("D", "U")) else "channel"
+    pressed = (body.get("actions") or [{}])[0]
+    thread_ts = (body.get("message") or {}).get("thread_ts") or container.get("thread_ts")
+    has_url = bool(body.get("response_url")) and not in_view
+
+    async def work(handler: Handler) -> None:
+        action = Action(
+            platform="slack",
+            chat_id=chat,
+            user_id=user,
+            command=str(pressed.get("value") or "") or None,
+            chat_kind=kind,
+            is_chat_admin=_member_may_manage,
+        )
+        reply = await handler.on_action(action)
+        if reply is None:
+            return
+        if reply.notice:
+            await _notice(channel, respond if has_url else None, chat, user, reply)
+        elif reply.edit and has_url:
+            await channel.respond(respond, reply, replace_original=True)
+        else:
+            await channel.post(chat, reply, thread_ts=thread_ts)
+
+    await channel.track(work)
+
+
+async def _notice(
+    channel: SlackChannel,
+    respond: Callable[..., Awaitable[Any]] | None,
+    chat: str,
+    user: str,
+    reply: Message,
+) -> None:
+    """An answer for the presser alone: ephemeral in the conversation (a DM message from the
+    Home tab, which has no conversation)."""
+    if respond is not None:
+        await channel.respond(respond, reply, response_type="ephemeral", replace_original=False)
+    elif chat == user:
+        await channel.post(chat, reply)
+    else:
+        text = reply.plain().strip()
+        await channel.client.chat_postEphemeral(channel=chat, user=user, text=text)
+
+
+async def on_home_opened(channel: SlackChannel, event: dict[str, Any]) -> None:
+    """Publish the Home tab for the user who opened it."""
+    if event.get("tab", "home") != "home":
+        return
+    user = str(event.get("user", ""))
+
+    async def work(handler: Handler) -> None:
+        from channels.slack.render import render_blocks
+
+        page = await handler.on_home("slack", user)
+        blocks = render_blocks(page.shown_blocks, images=channel.images)[:HOME_BLOCKS]
+        await channel.client.views_publish(user_id=user, view={"type": "home", "blocks": blocks})
+
+    await channel.track(work)
+
+
+async def post_threaded(
+    channel: SlackChannel, chat_id: str, message: Message, *, skip: int = 0
+) -> list[str]:
+    """A digest as one parent message, then each entry's card as a reply in its thread.
+
+    The cards are the answers to the digest's ``thread`` commands, asked of the gateway as if
+    typed in the channel. Parts count as the parent's parts, then each card's, so a send that
+    failed part-way resumes where it stopped (``skip``); the parent's ``ts`` is not known to such
+    a retry, so the cards it posts go to the channel itself.
+    """
+    from channels.slack.render import render_slack
+
+    ids = await channel.post(chat_id, message, skip=skip)
+    parent = ids[0] if ids and not skip else None
+    handler = channel.handler
+    if handler is None:
+        return ids
+    rest = max(0, skip - len(render_slack(message, images=channel.images)))
+    for command in message.thread:
+        card = await handler.on_command(
+            Incoming(
+                platform="slack", chat_id=chat_id, user_id="", text=command, chat_kind="channel"
+            )
+        )
+        if card is None:
+            continue
+        parts = len(render_slack(card, images=channel.images))
+        if rest >= parts:
+            rest -= parts
+            continue
+        try:
+            ids += await channel.post(chat_id, card, thread_ts=parent, skip=rest)
+        except SendError as exc:
+            exc.sent_ids = (*ids, *exc.sent_ids)
+            raise
+        rest = 0
+    return ids
