@@ -79,7 +79,6 @@ class ConsoleChannel:
                             user_id=self._user,
                             command=self._choices[int(choice) - 1].command,
                             chat_kind="console",
-                            language=console_language(),
                         )
                     )
                 else:
