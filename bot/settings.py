@@ -41,7 +41,10 @@ def default_database_url() -> str:
 class CoreSettings(BaseSettings):
     """The settings of the gateway itself; each platform adds its own (see :data:`Settings`)."""
 
-    model_config = SettingsConfigDict(env_prefix="DIGESTBOT_", extra="forbid", frozen=True)
+    # allow_inf_nan=False: "inf" or "nan" in a number setting is a mistake, not a limit (issue 16).
+    model_config = SettingsConfigDict(
+        env_prefix="DIGESTBOT_", extra="forbid", frozen=True, allow_inf_nan=False
+    )
 
     database_url: str = Field(default_factory=default_database_url)
     admins: str = ""

@@ -15,9 +15,14 @@ interactive acquirers skip that queue and may spend the headroom. So a reply wai
 own chat's interval, never for the fan-out's backlog; the total stays within the limit because
 every send, of either priority, takes its token from the same bucket.
 
-A 429 pauses what it must (:meth:`RateLimiter.pause`): the chat, and the whole platform where the
-platform declares ``pause_platform_on_429`` (Telegram, whose 429s do not say which limit was hit
-and whose per-chat limits we already keep).
+A 429 pauses what it must (:meth:`RateLimiter.pause`): the chat, and the platform's **bulk** sends
+where the platform declares ``pause_platform_on_429`` (Telegram, whose 429s do not say which
+limit was hit and whose per-chat limits we already keep). Command replies keep going through a
+platform pause, within their chats' limits: a fan-out that hit the limit must not silence the bot.
+
+Order. Replies to one chat leave in arrival order (a FIFO lock per chat), and replies that are
+ready wait for global tokens oldest first (one FIFO lock per platform): ``asyncio.Lock`` wakes
+its waiters in the order they came.
 
 Several gateways on one database (issue 8). Per-chat limits need no sharing: the outbox claim
 never hands a chat to a worker while another worker holds a row of that chat, and only the
@@ -147,6 +152,7 @@ class RateLimiter:
         self._chats: dict[tuple[str, str], _ChatLimit] = {}
         self._paused: dict[tuple[str, str | None], float] = {}
         self._bulk_locks: dict[str, asyncio.Lock] = {}
+        self._reply_locks: dict[tuple[str, str | None], asyncio.Lock] = {}
         self.share = 1
 
     @classmethod
@@ -188,7 +194,8 @@ class RateLimiter:
     # -- pauses -----------------------------------------------------------------------------
 
     def pause(self, platform: str, chat_id: str | None, seconds: float) -> None:
-        """Send nothing to ``chat_id`` (or, with None, to the whole platform) for ``seconds``."""
+        """Send nothing to ``chat_id`` for ``seconds``; with None, no bulk sends of the platform
+        (command replies continue)."""
         key = (platform, chat_id)
         until = self._clock() + max(0.0, seconds)
         self._paused[key] = max(self._paused.get(key, 0.0), until)
@@ -213,18 +220,36 @@ class RateLimiter:
             priority: :data:`INTERACTIVE` for command replies, :data:`BULK` for the outbox.
         """
         chat = self._chat(platform, chat_id, kind)
-        await self._wait_chat(platform, chat_id, chat)
-        if platform in self._global:
-            if priority == BULK:
+        if priority == BULK:
+            await self._wait_chat(platform, chat_id, chat, priority)
+            if platform in self._global:
                 lock = self._bulk_locks.setdefault(platform, asyncio.Lock())
                 async with lock:
-                    await self._take_global(platform, self.headroom(platform))
-            else:
-                await self._take_global(platform, 0.0)
-        # Rarely, another sender to this chat went first while we waited for the global token.
-        await self._wait_chat(platform, chat_id, chat)
-        if chat is not None:
-            chat.commit(self._clock())
+                    await self._take_global(platform, self.headroom(platform), priority)
+            # Rarely, another sender to this chat went first while we waited for the token.
+            await self._wait_chat(platform, chat_id, chat, priority)
+            if chat is not None:
+                chat.commit(self._clock())
+            return
+        # Replies: in arrival order per chat, then oldest first for the platform's tokens.
+        async with self._reply_lock(platform, chat_id):
+            await self._wait_chat(platform, chat_id, chat, priority)
+            if platform in self._global:
+                async with self._reply_locks.setdefault((platform, None), asyncio.Lock()):
+                    await self._take_global(platform, 0.0, priority)
+            await self._wait_chat(platform, chat_id, chat, priority)
+            if chat is not None:
+                chat.commit(self._clock())
+
+    def _reply_lock(self, platform: str, chat_id: str) -> asyncio.Lock:
+        key = (platform, chat_id)
+        lock = self._reply_locks.get(key)
+        if lock is None:
+            if len(self._reply_locks) >= _PRUNE_AT:
+                for stale in [k for k, v in self._reply_locks.items() if not v.locked()]:
+                    del self._reply_locks[stale]
+            lock = self._reply_locks[key] = asyncio.Lock()
+        return lock
 
     def charge(self, platform: str, chat_id: str, kind: str = "", n: int = 1) -> None:
         """Account for ``n`` more messages already sent (the extra parts of a long message)."""
@@ -236,23 +261,27 @@ class RateLimiter:
         if chat is not None:
             chat.commit(self._clock(), n)
 
-    async def _wait_chat(self, platform: str, chat_id: str, chat: _ChatLimit | None) -> None:
+    async def _wait_chat(
+        self, platform: str, chat_id: str, chat: _ChatLimit | None, priority: int
+    ) -> None:
         while True:
             now = self._clock()
-            wait = max(
-                self._pause_left(platform, chat_id, now), self._pause_left(platform, None, now)
-            )
+            wait = self._pause_left(platform, chat_id, now)
+            if priority == BULK:
+                wait = max(wait, self._pause_left(platform, None, now))
             if chat is not None:
                 wait = max(wait, chat.allowed_at(now) - now)
             if wait <= 0:
                 return
             await asyncio.sleep(wait)
 
-    async def _take_global(self, platform: str, reserve: float) -> None:
+    async def _take_global(self, platform: str, reserve: float, priority: int) -> None:
         bucket = self._global[platform]
         while True:
             now = self._clock()
-            wait = max(self._pause_left(platform, None, now), bucket.wait_time(1.0 + reserve))
+            wait = bucket.wait_time(1.0 + reserve)
+            if priority == BULK:
+                wait = max(wait, self._pause_left(platform, None, now))
             if wait <= 0:
                 bucket.charge(1.0)
                 return

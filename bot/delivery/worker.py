@@ -183,7 +183,7 @@ class OutboxWorker:
         """Started, and none of its loops has ended (a crashed loop means nothing is sent)."""
         return bool(self._parts) and not self._stopping and not any(t.done() for t in self._parts)
 
-    async def stop(self, grace: float = 10.0) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
         """Stop claiming; drop sends still waiting for the limiter, let started sends finish
         (up to ``grace`` seconds), commit their outcomes and release every unsent claim."""
         self._stopping = True

@@ -53,7 +53,7 @@ from bot.store.db import make_engine
 from bot.store.digests import ThemeSizes, make_digest_due
 from bot.store.models import SubscriptionRow
 from bot.store.reports import Store
-from bot.store.subscriptions import all_subscriptions, weekly_time
+from bot.store.subscriptions import all_subscriptions
 from bot.web.links import WebLinks
 
 if TYPE_CHECKING:
@@ -256,16 +256,15 @@ def _run(ctx: JobContext, subscription_id: int) -> int | None:
         log.info("subscription %s: not the leader, run skipped", subscription_id)
         return None
     now = ctx.clock()
-    with ctx.store.engine.connect() as conn:
-        weekly = weekly_time(conn, subscription_id)
-    if weekly is None:
-        return None
-    scheduled_for = Schedule(*weekly).last_run(now)
+
+    def latest_run(day: str, at_time: str, timezone: str) -> datetime:
+        return Schedule(day, at_time, timezone).last_run(now)
+
     with ctx.store.engine.begin() as conn:
         outbox_id = make_digest_due(
             conn,
             subscription_id,
-            scheduled_for,
+            latest_run,
             now,
             post_empty=ctx.post_empty,
             grace=ctx.grace + RUN_SLACK,
@@ -273,12 +272,7 @@ def _run(ctx: JobContext, subscription_id: int) -> int | None:
             web_url=ctx.web_url,
         )
     if outbox_id is not None:
-        log.info(
-            "subscription %s: digest for %s queued as outbox #%s",
-            subscription_id,
-            scheduled_for.isoformat(),
-            outbox_id,
-        )
+        log.info("subscription %s: digest queued as outbox #%s", subscription_id, outbox_id)
     return outbox_id
 
 
@@ -312,7 +306,7 @@ class Scheduler:
             listens and resyncs its jobs at once.
         resync_seconds: how often to resync with the table (changes made by other gateways).
         clock: the time runs are made for (tests pass a fixed one).
-        workers: threads composing digests (default: 1 on SQLite, 4 on PostgreSQL).
+        workers: threads composing digests (default: 1 on SQLite, 8 on PostgreSQL).
         web_url: a theme's web page, for the digests' "Open on the web" (None: the web face is off).
     """
 
@@ -339,7 +333,7 @@ class Scheduler:
         self.changes = changes
         self.resync_seconds = resync_seconds
         self.clock = clock
-        self.workers = workers or (1 if store.dialect == "sqlite" else 4)
+        self.workers = workers or (1 if store.dialect == "sqlite" else 8)
         self._scheduler: AsyncIOScheduler | None = None
         self._context: JobContext | None = None
         self._jobstore: SubscriptionJobStore | None = None
@@ -476,7 +470,7 @@ class Scheduler:
         if ctx is not None:
             ctx.stopping = True  # runs still queued return at once
             if ctx.inflight:
-                await asyncio.wait(list(ctx.inflight), timeout=30)
+                await asyncio.wait(list(ctx.inflight), timeout=5)
         await asyncio.to_thread(self._sync_lock.acquire)
         try:
             self._scheduler = None

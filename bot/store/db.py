@@ -19,6 +19,9 @@ MIGRATION_LOCK = 0x6469676573740002  # "digest" + 2 (+ 1 is the scheduler electi
 # a cold `digestbot ask`); a test keeps it equal to the head of bot/store/migrations.
 HEAD = "0007"
 
+#: Seconds to wait for PostgreSQL to accept a connection.
+CONNECT_TIMEOUT = 5
+
 
 def make_engine(url: str) -> Engine:
     """Create an engine; for SQLite, create the file's folder and turn on WAL and foreign keys."""
@@ -32,9 +35,12 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # Named per process, so an operator (or a test) can tell whose connections are whose.
-    connect_args = (
+    connect_args: dict[str, object] = (
         {} if "application_name" in parsed.query else {"application_name": application_name()}
     )
+    if "connect_timeout" not in parsed.query:
+        # A server that accepts and never answers must not hang a command (libpq waits forever).
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
     return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
 
 

@@ -31,9 +31,8 @@ from sqlalchemy.sql.elements import BindParameter
 
 from bot.clock import require_aware
 from bot.i18n import translator
-from bot.store.chats import chat_state
 from bot.store.languages import digest_language
-from bot.store.models import DeliveryRow, ItemRow, OutboxRow, SubscriptionRow
+from bot.store.models import ChatRow, DeliveryRow, ItemRow, OutboxRow, SubscriptionRow
 from bot.store.outbox import enqueue, pending_item_ids
 from digests.compose import Candidate, Digest, digest_of, nothing_new
 from digests.items import Item
@@ -93,17 +92,27 @@ _PENDING_COUNT = (
     select(func.count()).select_from(_item).where(_item.id.in_(_pending), *_current, ~_delivered)
 )
 # Row lock (PostgreSQL): concurrent runs of one subscription compose one after the other.
+# With what we know of its chat (one round trip fewer per digest in a stampede).
 _SUBSCRIPTION = (
     select(
         SubscriptionRow.platform,
         SubscriptionRow.chat_id,
         SubscriptionRow.theme,
         SubscriptionRow.size,
+        SubscriptionRow.day,
+        SubscriptionRow.at_time,
         SubscriptionRow.timezone,
         SubscriptionRow.active,
+        ChatRow.kind.label("chat_kind"),
+        ChatRow.active.label("chat_active"),
+    )
+    .outerjoin(
+        ChatRow,
+        (ChatRow.platform == SubscriptionRow.platform)
+        & (ChatRow.chat_id == SubscriptionRow.chat_id),
     )
     .where(SubscriptionRow.id == bindparam("id"))
-    .with_for_update()
+    .with_for_update(of=SubscriptionRow)
 )
 _RECORDED = select(OutboxRow.id).where(OutboxRow.dedup_key == bindparam("key"))
 _MAX_ID = select(func.max(ItemRow.id))
@@ -188,7 +197,7 @@ def dedup_key(subscription_id: int, scheduled_for: datetime) -> str:
 def make_digest_due(
     conn: Connection,
     subscription_id: int,
-    scheduled_for: datetime,
+    scheduled_for: datetime | Callable[[str, str, str], datetime],
     now: datetime,
     *,
     post_empty: bool = False,
@@ -198,13 +207,21 @@ def make_digest_due(
 ) -> int | None:
     """Record the digest a subscription is due at ``scheduled_for``; returns the outbox row id.
 
-    Runs in the caller's transaction. None when there is nothing to record: the subscription is
-    gone or inactive, its chat is gone, the run is more than ``grace`` late, this run was
-    recorded before, or nothing is new (unless ``post_empty``, which records a short "nothing
-    new" note instead).
+    ``scheduled_for`` may be a function of the subscription's (day, at_time, timezone), e.g. its
+    latest run before ``now``: the scheduler's job reads the row once. Runs in the caller's
+    transaction. None when there is nothing to record: the subscription is gone or inactive,
+    its chat is gone, the run is more than ``grace`` late, this run was recorded before, or
+    nothing is new (unless ``post_empty``, which records a short "nothing new" note instead).
     """
-    require_aware(scheduled_for, "scheduler times")
     require_aware(now, "scheduler times")
+    if isinstance(scheduled_for, datetime):
+        require_aware(scheduled_for, "scheduler times")
+    # Row lock (PostgreSQL): concurrent runs of one subscription compose one after the other.
+    sub = conn.execute(_SUBSCRIPTION, {"id": subscription_id}).first()
+    if sub is None or not sub.active:
+        return None
+    if not isinstance(scheduled_for, datetime):
+        scheduled_for = scheduled_for(sub.day, sub.at_time, sub.timezone)
     if grace is not None and now - scheduled_for > grace:
         log.warning(
             "subscription %s: run of %s missed by more than %s, skipped",
@@ -214,14 +231,10 @@ def make_digest_due(
         )
         return None
     key = dedup_key(subscription_id, scheduled_for)
-    sub = conn.execute(_SUBSCRIPTION, {"id": subscription_id}).first()
-    if sub is None or not sub.active:
-        return None
     if conn.execute(_RECORDED, {"key": key}).first():
         log.info("subscription %s: %s already recorded", subscription_id, key)
         return None
-    chat = chat_state(conn, sub.platform, sub.chat_id)
-    if chat is not None and not chat.active:
+    if sub.chat_active is False:
         return None
     when = scheduled_for.astimezone(ZoneInfo(sub.timezone))
     words = translator(digest_language(conn, sub.platform, sub.chat_id))
@@ -254,5 +267,5 @@ def make_digest_due(
         subscription_id=subscription_id,
         dedup_key=key,
         purpose="digest",
-        chat_kind=chat.kind if chat is not None else "",
+        chat_kind=sub.chat_kind or "",
     )

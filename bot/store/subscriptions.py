@@ -88,21 +88,6 @@ def any_subscription(
     return sub
 
 
-def weekly_time(conn: Connection, subscription_id: int) -> tuple[str, str, str] | None:
-    """(day, at_time, timezone) of an active subscription (None when it is gone or inactive)."""
-    row = conn.execute(
-        select(
-            SubscriptionRow.day,
-            SubscriptionRow.at_time,
-            SubscriptionRow.timezone,
-            SubscriptionRow.active,
-        ).where(SubscriptionRow.id == subscription_id)
-    ).first()
-    if row is None or not row.active:
-        return None
-    return row.day, row.at_time, row.timezone
-
-
 def save_subscription(
     conn: Connection,
     *,

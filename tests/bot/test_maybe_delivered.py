@@ -222,3 +222,46 @@ async def test_slack_non_json_200_is_maybe_delivered_not_refused(samples: Store)
         finally:
             await worker.stop()
             await channel.stop()
+
+
+async def test_shutdown_is_quick_whatever_is_paused_or_in_flight(
+    samples: Store,
+) -> None:
+    # The systemd unit gives 30 s; the gateway's parts must stop well within 10 s together.
+    store = samples
+    async with FakeTelegram() as fake:
+        channel = TelegramChannel(
+            DEFAULT_TOKEN,
+            base_url=fake.base_url,
+            base_file_url=fake.base_file_url,
+            request_timeout=120,
+        )
+        await channel.start(_NoCommands())  # type: ignore[arg-type]
+        try:
+            await _quick_stop(store, fake, channel)
+        finally:
+            await channel.stop()
+
+
+async def _quick_stop(store: Store, fake: FakeTelegram, channel: TelegramChannel) -> None:
+    worker = OutboxWorker(
+        store.engine,
+        [channel],
+        _settings(),
+        poll_seconds=0.02,
+        send_timeout=120.0,  # the send below would hang for a minute
+    )
+    await worker.start()
+    fake.fail_next("sendMessage", None, delay=60.0)
+    hanging = queue(store, "telegram", "31", [])
+    worker.wake()
+    await until(lambda: len(fake.calls) > 0 and fake.calls[-1][0] == "sendMessage")
+    worker.limiter.pause("telegram", None, 600.0)  # and a long 429 pause on everything else
+    for n in range(20):
+        queue(store, "telegram", str(400 + n), [])
+    worker.wake()
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    await worker.stop()
+    assert time.monotonic() - started < 6.0
+    assert row(store, hanging).status == "pending"  # released, sent again by the next worker

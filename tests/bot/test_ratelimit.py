@@ -83,14 +83,50 @@ async def test_a_reply_is_not_stuck_behind_a_fanout() -> None:
     await asyncio.gather(*fanout, return_exceptions=True)
 
 
-async def test_pauses_stop_a_chat_or_the_whole_platform() -> None:
+async def test_pauses_stop_a_chat_or_the_platforms_bulk_sends() -> None:
     rl = limiter()
     rl.pause("telegram", "1", 0.3)
     assert await timed(rl.acquire("telegram", "2", "private")) < 0.1
     assert await timed(rl.acquire("telegram", "1", "private")) >= 0.28
+    assert await timed(rl.acquire("telegram", "1", "private", BULK)) < 0.1  # the pause ended
+    # A 429 on bulk sends pauses bulk sends only (issue 16): replies continue.
     rl.pause("telegram", None, 0.3)
-    assert await timed(rl.acquire("telegram", "3", "private")) >= 0.28
-    assert await timed(rl.acquire("slack", "C1", "channel")) < 0.1
+    assert await timed(rl.acquire("telegram", "3", "private")) < 0.1
+    assert await timed(rl.acquire("telegram", "3", "private", BULK)) >= 0.2
+    assert await timed(rl.acquire("slack", "C1", "channel", BULK)) < 0.1
+
+
+async def test_replies_to_a_chat_leave_in_arrival_order() -> None:
+    rl = limiter(telegram_chat_interval=0.05, telegram_global_rate=5.0)
+    order: list[int] = []
+
+    async def reply(n: int, chat: str) -> None:
+        await rl.acquire("telegram", chat, "private", INTERACTIVE)
+        order.append(n)
+
+    # More replies than the global bucket holds, to two chats, arriving in this order.
+    tasks = []
+    for n in range(12):
+        tasks.append(asyncio.create_task(reply(n, "1" if n % 3 else "2")))
+        await asyncio.sleep(0)
+    await asyncio.gather(*tasks)
+    assert [n for n in order if n % 3] == sorted(n for n in range(12) if n % 3)
+    assert [n for n in order if not n % 3] == sorted(n for n in range(12) if not n % 3)
+
+
+async def test_a_platform_pause_does_not_hold_replies_behind_a_fanout() -> None:
+    rl = limiter(telegram_global_rate=20.0)
+    rl.pause("telegram", None, 5.0)  # a 429 on the fan-out
+    fanout = [
+        asyncio.create_task(rl.acquire("telegram", str(i), "private", BULK)) for i in range(50)
+    ]
+    await asyncio.sleep(0.05)
+    # The reply goes out at once; the fan-out still waits out the pause.
+    assert await timed(rl.acquire("telegram", "9999", "private", INTERACTIVE)) < 0.2
+    assert not any(task.done() for task in fanout)
+    for task in fanout:
+        task.cancel()
+    await asyncio.gather(*fanout, return_exceptions=True)
 
 
 async def test_share_divides_the_global_rate_among_workers() -> None:

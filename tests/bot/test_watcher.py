@@ -166,7 +166,8 @@ async def test_healthz_tells_the_truth(tmp_path: Path) -> None:
 
     try:
         for _ in range(200):
-            if gateway.http is not None and gateway.http.port and gateway.outbox is not None:
+            started = gateway.watcher is not None and gateway.watcher.alive
+            if gateway.http is not None and gateway.http.port and started:
                 break
             await asyncio.sleep(0.05)
         status, body = await healthz()

@@ -1,0 +1,72 @@
+"""Settings refuse ``inf`` and ``nan``; a database that accepts and never answers does not hang."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.bot.test_run import _run
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DIGESTBOT_MISFIRE_GRACE_HOURS", "nan"),
+        ("DIGESTBOT_LEADER_TAKEOVER_SECONDS", "inf"),
+        ("DIGESTBOT_TELEGRAM_CHAT_INTERVAL", "-inf"),
+    ],
+)
+def test_infinite_or_nan_numbers_are_refused(tmp_path: Path, name: str, value: str) -> None:
+    env = {"DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}", name: value}
+    if "TELEGRAM" in name:
+        env["DIGESTBOT_TELEGRAM_TOKEN"] = "123:abc"
+    done = _run(["ask", "/themes"], env)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert name in lines[0]
+    assert "finite" in lines[0]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+
+def test_a_database_that_never_answers_fails_in_seconds(silent_server: int) -> None:
+    env = {"DIGESTBOT_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{silent_server}/x"}
+    started = time.monotonic()
+    done = _run(["ask", "/themes"], env)
+    assert time.monotonic() - started < 30
+    assert done.returncode != 0
+    assert "timeout" in done.stderr.lower() or "timed out" in done.stderr.lower(), done.stderr
