@@ -11,7 +11,6 @@ import sys
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 from importlib import resources
-from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import text
@@ -28,18 +27,18 @@ from bot.scheduling.leader import LeaderElection
 from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.settings import Settings
 from bot.store.actions import keep_command, purge_tokens
-from bot.store.ingest import IngestSummary, describe, ingest_file, markdown_text
+from bot.store.ingest import IngestSummary, markdown_text
 from bot.store.reports import Store
+from bot.watcher import SETTLE_SECONDS, WATCH_SECONDS, ReportsWatcher
 from bot.web import routes as web_routes
 from channels.base import BuildContext, Channel
-from digests import ReportError, parse_report
+from digests import parse_report
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HTTP_PORT = 8080
 #: How often expired button tokens are deleted (when a new one is stored).
 PURGE_EVERY = timedelta(days=1)
-WATCH_SECONDS = 30.0
 
 
 def seed_samples(store: Store) -> str | None:
@@ -85,6 +84,7 @@ class Gateway:
         self.scheduler: Scheduler | None = None
         self._tokens_purged: datetime | None = None
         self.subscription_changes = SubscriptionChanges()
+        self.watcher: ReportsWatcher | None = None
 
     async def run(self) -> int:
         settings = self.settings
@@ -99,8 +99,19 @@ class Gateway:
                 note = await asyncio.to_thread(seed_samples, self.store)
                 if note:
                     print(note, file=self.stdout or sys.stdout, flush=True)
+            if settings.reports_dir is not None:
+                self.watcher = ReportsWatcher(
+                    self.store,
+                    settings.reports_dir,
+                    settings.max_report_bytes,
+                    interval=self.watch_seconds,
+                    settle=min(SETTLE_SECONDS, self.watch_seconds),
+                )
             self.services = Services.from_settings(
-                settings, self.store, subscriptions_changed=self.subscription_changes
+                settings,
+                self.store,
+                subscriptions_changed=self.subscription_changes,
+                problems=self.problems,
             )
             # Command replies share the outbox's limiter, at a higher priority.
             limiter = RateLimiter.from_settings(settings)
@@ -148,9 +159,9 @@ class Gateway:
             )
             await self.election.start()
             stack.push_async_callback(self.election.stop)
-            if settings.reports_dir is not None:
-                watcher = asyncio.create_task(self._watch_reports(self.store, settings.reports_dir))
-                stack.callback(watcher.cancel)
+            if self.watcher is not None:
+                await self.watcher.start()
+                stack.push_async_callback(self.watcher.stop)
             await self._wait_for_stop()
             log.info("stopping")
         return 0
@@ -238,43 +249,23 @@ class Gateway:
             self.scheduler is not None and self.scheduler.running
         )
         checks["scheduler_leader"] = leader
+        checks["outbox_worker"] = self.outbox is not None and self.outbox.alive
+        if self.watcher is not None:
+            checks["reports_watcher"] = self.watcher.alive
+            checks["reports_watcher_ok"] = self.watcher.error is None
         return checks
 
-    async def _watch_reports(self, store: Store, folder: Path) -> None:
-        """Ingest the reports folder now, then whatever changes in it."""
-        seen: dict[Path, tuple[float, int]] = {}
-        while True:
-            marks = await asyncio.to_thread(_scan, folder)
-            for path, mark in marks.items():
-                if seen.get(path) == mark:
-                    continue
-                seen[path] = mark
-                try:
-                    result = await asyncio.to_thread(
-                        ingest_file, store, path, self.settings.max_report_bytes, "reports-dir"
-                    )
-                    if result.status != "unchanged":
-                        log.info(describe(result))
-                except ReportError as exc:
-                    log.warning("rejected %s", exc)
-            await asyncio.sleep(self.watch_seconds)
-
-
-def _scan(folder: Path) -> dict[Path, tuple[float, int]]:
-    """The folder's reports with their (mtime, size), to notice new and changed files."""
-    marks = {}
-    for path in sorted(folder.glob("*.md")):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        marks[path] = (stat.st_mtime, stat.st_size)
-    return marks
+    def problems(self) -> list[str]:
+        """Background parts in trouble, one line each (``/status`` shows them)."""
+        problem = self.watcher.problem() if self.watcher is not None else None
+        return [problem] if problem else []
 
 
 def _ping(store: Store) -> None:
-    with store.engine.connect() as conn:
+    """Read and write: a database that answers but cannot be written is not healthy."""
+    with store.engine.begin() as conn:
         conn.execute(text("SELECT 1"))
+        conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
 
 async def run_gateway(

@@ -13,7 +13,9 @@ from bot.metrics import Metrics
 log = logging.getLogger(__name__)
 
 HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
-INFORMATIONAL = frozenset({"scheduler_leader"})  # reported, but False is not unhealthy
+#: Reported, but False is not unhealthy: a follower on standby; a watcher scan that failed
+#: (retried, and shown in /status) while the watcher itself lives.
+INFORMATIONAL = frozenset({"scheduler_leader", "reports_watcher_ok"})
 
 
 class HttpServer:

@@ -59,6 +59,7 @@ class CoreSettings(BaseSettings):
     misfire_grace_hours: float = Field(default=12.0, ge=0)
     leader_takeover_seconds: float = Field(default=30.0, gt=0)
     send_max_attempts: int = Field(default=5, ge=1)
+    send_maybe_attempts: int = Field(default=1, ge=0, le=1)
     public_url: str | None = None
     web_secret: SecretStr | None = None
     web_access: Literal["signed", "public"] = "signed"

@@ -52,7 +52,15 @@ class ChatGone(SendError):
 
 
 class TransientSendError(SendError):
-    """A failure that may pass: server errors, timeouts, lost connections."""
+    """A failure that may pass and delivered nothing: server errors, refused connections."""
+
+
+class MaybeDelivered(SendError):
+    """The platform may have delivered the message: the request left, no readable answer came.
+
+    Neither platform offers an idempotency key, so the outbox tries such a message at most a set
+    number of times more, and counts its items as delivered.
+    """
 
 
 async def _never_admin() -> bool:

@@ -7,7 +7,9 @@
     │   ├── RetryLater(retry_after)      the platform asked us to slow down (429)
     │   ├── ChatMoved(new_chat_id)       the chat has a new id (a group became a supergroup)
     │   ├── ChatGone                     blocked, kicked, archived, deleted: stop sending there
-    │   └── TransientSendError           5xx, timeouts, lost connections: retry with backoff
+    │   ├── MaybeDelivered               the request left and no readable answer came (a read
+    │   │                                timeout, a 200 that is not JSON): a resend may duplicate
+    │   └── TransientSendError           5xx, refused connections: nothing delivered; back off
     ├── ScheduleError (ValueError)       bot/scheduling/weekly.py: a day, time, timezone, theme
     │                                    or size in /subscribe that cannot be understood
     ├── SettingsError                    bot/settings.py: a bad or contradictory setting

@@ -28,6 +28,8 @@ class Services:
     subscriptions_changed: Callable[[], None] | None = None
     #: The clock commands use (next runs, previews); tests pass a fixed one.
     clock: Clock = utcnow
+    #: Background parts in trouble, one line each (the gateway's watcher); ``/status`` shows them.
+    problems: Callable[[], list[str]] = list
     #: Links to the web face (cards and digests carry "Open on the web"); None when it is off.
     web: WebLinks | None = None
     finder: Finder = field(init=False)
@@ -42,9 +44,11 @@ class Services:
         store: Store,
         *,
         subscriptions_changed: Callable[[], None] | None = None,
+        problems: Callable[[], list[str]] = list,
     ) -> Services:
         return cls(
             subscriptions_changed=subscriptions_changed,
+            problems=problems,
             store=store,
             admins=settings.admin_ids,
             timezone=settings.timezone,

@@ -22,6 +22,10 @@ _GAUGES = {
     "sent_24h": ("digestbot_outbox_sent_24h", "Outbox rows sent in the last 24 hours"),
     "failed_24h": ("digestbot_outbox_failed_24h", "Outbox rows dead-lettered in the last 24 hours"),
     "dead": ("digestbot_outbox_dead", "Dead letters, all time"),
+    "maybe_24h": (
+        "digestbot_outbox_maybe_delivered_24h",
+        "Outbox rows finished without a readable answer in the last 24 hours",
+    ),
     "deactivated_chats": ("digestbot_chats_deactivated", "Chats that no longer take messages"),
     "deactivated_subscriptions": (
         "digestbot_subscriptions_deactivated",
@@ -65,10 +69,13 @@ def status_command(request: Request) -> Message:
         f"{s.retrying:,} retrying)",
         f"Last 24 h: {s.sent_24h:,} sent, {s.failed_24h:,} failed",
         f"Dead letters: {s.dead:,}",
+        f"Maybe delivered (no readable answer): {s.maybe_24h:,} in 24 h, "
+        f"{s.maybe_retrying:,} being tried once more",
         f"Deactivated: {s.deactivated_chats:,} chats, {s.deactivated_subscriptions:,} "
         "subscriptions",
         f"Feedback: {votes.up:,} 👍, {votes.down:,} 👎 on {votes.items:,} items "
         f"from {votes.chats:,} chats",
+        *(f"Problem: {line}" for line in request.services.problems()),
     ]
     return Message(
         (

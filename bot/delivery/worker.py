@@ -7,6 +7,8 @@
         RetryLater    pause the chat (Telegram: the platform), requeue after retry_after, no attempt
         Transient     attempts + 1; backoff with jitter; at send_max_attempts dead + admins told
                       (the policy is :mod:`bot.delivery.retry`)
+        MaybeDelivered  (or our send timeout) items count as delivered; tried again at most
+                      send_maybe_attempts times, then finished as ``maybe``
         ChatMoved     chat, subscriptions, deliveries and pending rows follow the new id; resend
         ChatGone      chat inactive, subscriptions deactivated, its pending rows dead, admins told
         SendError     (any other: the platform refused the message) dead + admins told
@@ -47,6 +49,7 @@ from bot.platforms import specs
 from bot.settings import Settings
 from bot.store.outbox import (
     DEAD,
+    MAYBE,
     NOTICE,
     PENDING,
     SENT,
@@ -61,13 +64,14 @@ from channels.base import (
     Channel,
     ChatGone,
     ChatMoved,
+    MaybeDelivered,
     RetryLater,
     SendError,
     TransientSendError,
 )
 from digests.message import message_from_json
 
-__all__ = ["DEAD", "NOTICE", "PENDING", "SENT", "OutboxWorker", "claim", "enqueue"]
+__all__ = ["DEAD", "MAYBE", "NOTICE", "PENDING", "SENT", "OutboxWorker", "claim", "enqueue"]
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +146,10 @@ class OutboxWorker:
             direct_kinds={spec.name: spec.direct_kind for spec in specs()},
         )
         self.retry = RetryPolicy(
-            max_attempts=settings.send_max_attempts, base=backoff_base, cap=backoff_max
+            max_attempts=settings.send_max_attempts,
+            maybe_attempts=settings.send_maybe_attempts,
+            base=backoff_base,
+            cap=backoff_max,
         )
         self.send_timeout = send_timeout
         self._sending = asyncio.Semaphore(send_concurrency)
@@ -170,6 +177,11 @@ class OutboxWorker:
             asyncio.create_task(self._heartbeat_loop(), name="outbox-heartbeat"),
         ]
         log.info("outbox worker %s started (%s)", self.worker_id, ", ".join(sorted(self.channels)))
+
+    @property
+    def alive(self) -> bool:
+        """Started, and none of its loops has ended (a crashed loop means nothing is sent)."""
+        return bool(self._parts) and not self._stopping and not any(t.done() for t in self._parts)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop claiming; drop sends still waiting for the limiter, let started sends finish
@@ -247,6 +259,8 @@ class OutboxWorker:
                 waiter.cancel()
 
     def _claim(self, room: int) -> list[Claimed]:
+        if not self.channels:
+            return []  # nothing to send through: leave the table (and SQLite's lock) alone
         with self.engine.begin() as conn:
             rows = claim(conn, self.worker_id, self.channels, room, self.lease)
         deadline = time.monotonic() + self.lease.total_seconds()
@@ -326,7 +340,15 @@ class OutboxWorker:
         except ChatGone as exc:
             _remember(self._gone, chat, str(exc) or "chat gone")
             return self._failed(row, OutcomeKind.GONE, exc)
-        except (TransientSendError, TimeoutError) as exc:
+        except (MaybeDelivered, TimeoutError) as exc:
+            # Our own timeout fires while the request is out: it may have been delivered too.
+            return self._failed(
+                row,
+                OutcomeKind.MAYBE_DELIVERED,
+                exc,
+                retry_in=self.retry.after_maybe(row.maybe_count + 1),
+            )
+        except TransientSendError as exc:
             return self._failed(
                 row,
                 OutcomeKind.TRANSIENT,

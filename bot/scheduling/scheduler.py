@@ -14,8 +14,10 @@ explicitly and no process-wide registry exists. Composing and recording the dige
 
 A Monday stampede (every subscription due in one minute) is sized here: APScheduler's misfire
 grace is the settings' grace (hours, so no job misfires however long the queue), runs coalesce,
-and the digests are composed on a thread pool of :attr:`Scheduler.workers` threads (one on
-SQLite, whose writers take turns anyway; several on PostgreSQL).
+and the jobs run on APScheduler's thread pool of :attr:`Scheduler.workers` threads (one on
+SQLite, whose writers take turns anyway; several on PostgreSQL), so ten thousand due jobs are
+ten thousand small work items, not ten thousand asyncio tasks. Loaded jobs share their trigger
+objects (there are few distinct weekly times), which keeps the stampede's memory flat.
 
 Exactly one process may run the scheduler against a database (APScheduler's job stores cannot be
 shared). With several gateways on PostgreSQL, leader election calls :meth:`Scheduler.start` when it
@@ -28,17 +30,22 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import pickle
 import threading
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.util import datetime_to_utc_timestamp
+from sqlalchemy import bindparam, select
 
 from bot.clock import Clock, utcnow
 from bot.scheduling.weekly import Schedule
@@ -108,10 +115,12 @@ class JobContext:
     is_leader: Callable[[], bool]
     on_enqueued: Callable[[int], None] | None
     clock: Clock
-    pool: ThreadPoolExecutor
+    loop: asyncio.AbstractEventLoop
     #: A theme's web page (digests link to it); None when the web face is off.
     web_url: Callable[[str], str] | None = None
     sizes: ThemeSizes = field(default_factory=ThemeSizes)
+    #: Set when the scheduler stops: queued runs return at once instead of running.
+    stopping: bool = False
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
@@ -120,41 +129,125 @@ class SubscriptionJobStore(SQLAlchemyJobStore):
 
     The stored job keeps naming :func:`run_subscription` (its ``func_ref``) with the subscription
     id as its only argument, so it pickles as before; only the loaded copy is bound to the context.
+
+    While APScheduler processes due jobs (from :meth:`get_due_jobs` until it asks
+    :meth:`get_next_run_time`), the jobs' new run times are written in one transaction instead
+    of one each: ten thousand jobs due at once would otherwise hold the loop for seconds and
+    fight the digests for SQLite's write lock. A crash before that write makes the jobs run
+    again on start-up, which the digests' dedup keys make harmless.
     """
 
     def __init__(self, context: JobContext, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.context = context
+        self._batching = False
+        self._updates: list[dict[str, object]] = []
+        self._triggers: dict[tuple[object, ...], CronTrigger] = {}
 
     def _reconstitute_job(self, job_state: bytes) -> Job:
         job: Job = super()._reconstitute_job(job_state)
         if job.func is run_subscription:
             job.func = functools.partial(run_subscription, context=self.context)
+        # Cron triggers hold no run state: jobs with the same weekly time share one (~4 KB each).
+        trigger = job.trigger
+        if isinstance(trigger, CronTrigger):
+            key = (type(trigger), str(trigger), str(trigger.timezone), trigger.jitter)
+            job.trigger = self._triggers.setdefault(key, trigger)
         return job
 
+    def fingerprints(self) -> dict[str, tuple[str, dict[str, Any], int | None]]:
+        """Each stored job's (name, kwargs, misfire grace), read one row at a time."""
+        self._flush()
+        table = self.jobs_t
+        out: dict[str, tuple[str, dict[str, Any], int | None]] = {}
+        with self.engine.connect() as conn:
+            for job_id_, state in conn.execute(select(table.c.id, table.c.job_state)):
+                try:
+                    data = pickle.loads(state)
+                except Exception:  # APScheduler drops what it cannot restore; so do we
+                    continue
+                out[job_id_] = (data["name"], data["kwargs"], data["misfire_grace_time"])
+        return out
 
-async def run_subscription(
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        self._flush()
+        jobs: list[Job] = super().get_due_jobs(now)
+        self._batching = True
+        return jobs
+
+    def update_job(self, job: Job) -> None:
+        if not self._batching:
+            super().update_job(job)
+            return
+        self._updates.append(
+            {
+                "job_id": job.id,
+                "next_run": datetime_to_utc_timestamp(job.next_run_time),
+                "state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
+            }
+        )
+
+    def get_next_run_time(self) -> datetime | None:
+        self._flush()
+        return super().get_next_run_time()
+
+    def lookup_job(self, job_id: str) -> Job | None:
+        self._flush()
+        return super().lookup_job(job_id)
+
+    def get_all_jobs(self) -> list[Job]:
+        self._flush()
+        return super().get_all_jobs()
+
+    def add_job(self, job: Job) -> None:
+        self._flush()
+        super().add_job(job)
+
+    def remove_job(self, job_id: str) -> None:
+        self._flush()
+        super().remove_job(job_id)
+
+    def remove_all_jobs(self) -> None:
+        self._flush()
+        super().remove_all_jobs()
+
+    def shutdown(self) -> None:
+        self._flush()
+        super().shutdown()
+
+    def _flush(self) -> None:
+        self._batching = False
+        updates, self._updates = self._updates, []
+        if not updates:
+            return
+        table = self.jobs_t
+        with self.engine.begin() as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.id == bindparam("job_id"))
+                .values(next_run_time=bindparam("next_run"), job_state=bindparam("state")),
+                updates,
+            )
+
+
+def run_subscription(
     subscription_id: int, *, context: JobContext | None = None, **_stored: object
 ) -> int | None:
     """The job of subscription ``subscription_id`` (importable, so pickled jobs can find it).
 
-    ``context`` is bound by :class:`SubscriptionJobStore` when it loads the job; ``_stored``
-    takes keyword arguments of jobs stored by older versions (replaced at the next sync).
+    Runs on APScheduler's thread pool. ``context`` is bound by :class:`SubscriptionJobStore`
+    when it loads the job; ``_stored`` takes keyword arguments of jobs stored by older versions
+    (replaced at the next sync).
     """
     if context is None:
         log.warning("subscription %s: job loaded without a scheduler context", subscription_id)
         return None
-    task = asyncio.current_task()
-    if task is not None:
-        context.inflight.add(task)
-    try:
-        loop = asyncio.get_running_loop()
-        outbox_id = await loop.run_in_executor(context.pool, _run, context, subscription_id)
-    finally:
-        if task is not None:
-            context.inflight.discard(task)
+    if context.stopping:
+        return None
+    outbox_id = _run(context, subscription_id)
     if outbox_id is not None and context.on_enqueued is not None:
-        context.on_enqueued(outbox_id)  # on the loop: the outbox worker's wake() is not thread-safe
+        # On the loop: the outbox worker's wake() is not thread-safe.
+        context.loop.call_soon_threadsafe(context.on_enqueued, outbox_id)
     return outbox_id
 
 
@@ -249,6 +342,7 @@ class Scheduler:
         self.workers = workers or (1 if store.dialect == "sqlite" else 4)
         self._scheduler: AsyncIOScheduler | None = None
         self._context: JobContext | None = None
+        self._jobstore: SubscriptionJobStore | None = None
         self._sync_lock = threading.Lock()
 
     @classmethod
@@ -296,7 +390,6 @@ class Scheduler:
         if self._scheduler is not None:
             return
         self.store.claim_scheduler(self)
-        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="digests")
         ctx = JobContext(
             self.store,
             self.post_empty,
@@ -304,16 +397,24 @@ class Scheduler:
             self.is_leader,
             self.on_enqueued,
             self.clock,
-            pool,
+            asyncio.get_running_loop(),
             web_url=self.web_url,
         )
         self._context = ctx
         # The job store's own engine: shutting the job store down disposes of it.
         engine = make_engine(self.store.engine.url.render_as_string(hide_password=False))
+        jobstore = SubscriptionJobStore(ctx, engine=engine, tablename=JOB_TABLE)
+        self._jobstore = jobstore
         scheduler = AsyncIOScheduler(
             jobstores={
-                "default": SubscriptionJobStore(ctx, engine=engine, tablename=JOB_TABLE),
+                "default": jobstore,
                 "internal": MemoryJobStore(),
+            },
+            executors={
+                "default": ThreadPoolExecutor(
+                    self.workers, pool_kwargs={"thread_name_prefix": "digests"}
+                ),
+                "loop": AsyncIOExecutor(),
             },
             job_defaults={
                 "coalesce": True,
@@ -354,6 +455,7 @@ class Scheduler:
             seconds=self.resync_seconds,
             id="resync",
             jobstore="internal",
+            executor="loop",
             replace_existing=True,
             misfire_grace_time=None,
         )
@@ -371,12 +473,15 @@ class Scheduler:
             self.changes.forget(self.request_sync)
         scheduler.pause()
         ctx = self._context
-        if ctx is not None and ctx.inflight:
-            await asyncio.wait(list(ctx.inflight), timeout=30)
+        if ctx is not None:
+            ctx.stopping = True  # runs still queued return at once
+            if ctx.inflight:
+                await asyncio.wait(list(ctx.inflight), timeout=30)
         await asyncio.to_thread(self._sync_lock.acquire)
         try:
             self._scheduler = None
-            scheduler.shutdown(wait=False)
+            # Waits for the runs in progress (a digest is a short transaction).
+            await asyncio.to_thread(scheduler.shutdown, True)
         finally:
             self._sync_lock.release()
         if ctx is not None:
@@ -384,7 +489,7 @@ class Scheduler:
         log.info("scheduler stopped")
 
     def _release(self, ctx: JobContext) -> None:
-        ctx.pool.shutdown(wait=False, cancel_futures=True)
+        ctx.stopping = True
         self.store.release_scheduler(self)
         self._context = None
 
@@ -461,14 +566,15 @@ class Scheduler:
                 return SyncResult()
             with self.store.engine.connect() as conn:
                 subs = all_subscriptions(conn)
-            jobs = {j.id: j for j in scheduler.get_jobs(jobstore="default")}
+            assert self._jobstore is not None
+            jobs = self._jobstore.fingerprints()
             added = changed = 0
             new: list[int] = []
             for sub in subs:
                 name = _job_name(sub)
                 job = jobs.pop(job_id(sub.id), None)
                 kwargs: dict[str, object] = {}
-                if job is None or job.name != name or job.kwargs != kwargs:
+                if job is None or job[0] != name or job[1] != kwargs:
                     scheduler.add_job(
                         run_subscription,
                         trigger=Schedule.of(sub).trigger(),
@@ -487,8 +593,10 @@ class Scheduler:
                         new.append(sub.id)
                     else:
                         changed += 1
-                elif job.misfire_grace_time != self.grace_seconds:
-                    job.modify(misfire_grace_time=self.grace_seconds)
+                elif job[2] != self.grace_seconds:
+                    scheduler.modify_job(
+                        job_id(sub.id), "default", misfire_grace_time=self.grace_seconds
+                    )
                     changed += 1
             for stale in jobs:
                 scheduler.remove_job(stale, jobstore="default")

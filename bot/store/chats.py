@@ -11,13 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, literal, select, update
+from sqlalchemy import Connection, String, bindparam, literal, select, update
 
 from bot.store.db import dialect_insert
 from bot.store.models import ChatRow, DeliveryRow, OutboxRow, SubscriptionRow
 
 PENDING = "pending"
 DEAD = "dead"
+
+
+_CHAT_STATE = select(ChatRow.kind, ChatRow.active).where(
+    ChatRow.platform == bindparam("platform"), ChatRow.chat_id == bindparam("chat_id")
+)
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,7 @@ class ChatState:
 
 def chat_state(conn: Connection, platform: str, chat_id: str) -> ChatState | None:
     """What we know of a chat (None: nothing yet, which means it takes messages)."""
-    row = conn.execute(
-        select(ChatRow.kind, ChatRow.active).where(
-            ChatRow.platform == platform, ChatRow.chat_id == chat_id
-        )
-    ).first()
+    row = conn.execute(_CHAT_STATE, {"platform": platform, "chat_id": chat_id}).first()
     return None if row is None else ChatState(row.kind, row.active)
 
 

@@ -17,7 +17,7 @@ MIGRATION_LOCK = 0x6469676573740002  # "digest" + 2 (+ 1 is the scheduler electi
 
 # The newest migration. Commands compare the database with it without loading Alembic (a fifth of
 # a cold `digestbot ask`); a test keeps it equal to the head of bot/store/migrations.
-HEAD = "0005"
+HEAD = "0006"
 
 
 def make_engine(url: str) -> Engine:
@@ -48,7 +48,12 @@ def dialect_insert(conn: Connection) -> Any:
 
     Imported when used: the dialect modules cost a cold `digestbot ask` for nothing.
     """
-    if conn.dialect.name == "postgresql":
+    return dialect_insert_for(conn.dialect.name)
+
+
+def dialect_insert_for(dialect: str) -> Any:
+    """The ``insert`` of dialect ``dialect`` (``sqlite`` or ``postgresql``)."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return postgresql.insert

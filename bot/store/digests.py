@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, exists, false, func, or_, select
+from sqlalchemy import Connection, bindparam, exists, false, func, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from bot.clock import require_aware
 from bot.store.chats import chat_state
@@ -51,23 +52,67 @@ def known_themes(conn: Connection) -> dict[str, str]:
 
 _item = aliased(ItemRow, name="item")
 _newer = aliased(ItemRow, name="newer")
+_newest_copy = ~exists().where(
+    _newer.theme == _item.theme,
+    _newer.key == _item.key,
+    _newer.removed == false(),
+    _newer.period > _item.period,
+)
+_current = (_item.theme == bindparam("theme"), _item.removed == false(), _newest_copy)
+_delivered = exists().where(
+    DeliveryRow.platform == bindparam("platform"),
+    DeliveryRow.chat_id == bindparam("chat_id"),
+    DeliveryRow.item_id == _item.id,
+)
+_pending: BindParameter[list[int]] = bindparam("pending", expanding=True)
 
-
-def _newest_copy() -> ColumnElement[bool]:
-    return ~exists().where(
-        _newer.theme == _item.theme,
-        _newer.key == _item.key,
-        _newer.removed == false(),
-        _newer.period > _item.period,
+# Built once: a stampede runs them ten thousand times, and building costs more than running.
+#: The chat's next items: walks ix_items_digest_order, stops after ``size`` matches.
+_NEXT_ITEMS = (
+    select(_item.id, _item.data)
+    .where(*_current, ~_delivered, _item.id.not_in(_pending))
+    .order_by(_item.period.desc(), _item.position, _item.id)
+    .limit(bindparam("size"))
+)
+#: The chat's delivered newest copies of the theme, driven from its deliveries.
+_DELIVERED_COUNT = (
+    select(func.count())
+    .select_from(DeliveryRow)
+    .join(_item, _item.id == DeliveryRow.item_id)
+    .where(
+        DeliveryRow.platform == bindparam("platform"),
+        DeliveryRow.chat_id == bindparam("chat_id"),
+        *_current,
     )
-
-
-def _delivered(platform: str, chat_id: str) -> ColumnElement[bool]:
-    return exists().where(
-        DeliveryRow.platform == platform,
-        DeliveryRow.chat_id == chat_id,
-        DeliveryRow.item_id == _item.id,
+)
+#: Of the items queued for the chat, the theme's newest copies not delivered yet.
+_PENDING_COUNT = (
+    select(func.count()).select_from(_item).where(_item.id.in_(_pending), *_current, ~_delivered)
+)
+# Row lock (PostgreSQL): concurrent runs of one subscription compose one after the other.
+_SUBSCRIPTION = (
+    select(
+        SubscriptionRow.platform,
+        SubscriptionRow.chat_id,
+        SubscriptionRow.theme,
+        SubscriptionRow.size,
+        SubscriptionRow.timezone,
+        SubscriptionRow.active,
     )
+    .where(SubscriptionRow.id == bindparam("id"))
+    .with_for_update()
+)
+_RECORDED = select(OutboxRow.id).where(OutboxRow.dedup_key == bindparam("key"))
+_MAX_ID = select(func.max(ItemRow.id))
+_MAX_UPDATED = select(func.max(ItemRow.updated_at))
+# DISTINCT in a subquery: PostgreSQL then walks ix_items_theme_key in key order (count(DISTINCT)
+# would sort the theme again).
+_DISTINCT_KEYS = select(func.count()).select_from(
+    select(ItemRow.key)
+    .where(ItemRow.theme == bindparam("theme"), ItemRow.removed == false())
+    .distinct()
+    .subquery()
+)
 
 
 @dataclass
@@ -83,19 +128,14 @@ class ThemeSizes:
 
     def get(self, conn: Connection, theme: str) -> int:
         # Inserts raise max(id); changes and removals stamp updated_at: both are index lookups.
-        generation = tuple(
-            conn.execute(select(func.max(ItemRow.id), func.max(ItemRow.updated_at))).one()
-        )
+        # Two statements: SQLite answers each max() from its index only when it is alone.
+        generation = (conn.execute(_MAX_ID).scalar(), conn.execute(_MAX_UPDATED).scalar())
         with self._lock:
             if generation != self._generation:
                 self._generation, self._sizes = generation, {}
             size = self._sizes.get(theme)
         if size is None:
-            size = conn.execute(
-                select(func.count(ItemRow.key.distinct())).where(
-                    ItemRow.theme == theme, ItemRow.removed == false()
-                )
-            ).scalar_one()
+            size = conn.execute(_DISTINCT_KEYS, {"theme": theme}).scalar_one()
             with self._lock:
                 if generation == self._generation:
                     self._sizes[theme] = size
@@ -120,21 +160,14 @@ def next_digest(
     require_aware(when, "digest times")
     if size < 1:
         raise ValueError(f"digest size must be at least 1, not {size}")
+    chat = {"platform": platform, "chat_id": chat_id, "theme": theme}
     pending = sorted(pending_item_ids(conn, platform, chat_id))
-    current = (_item.theme == theme, _item.removed == false(), _newest_copy())
-    rows = conn.execute(
-        select(_item.id, _item.data)
-        .where(*current, ~_delivered(platform, chat_id), _item.id.not_in(pending))
-        .order_by(_item.period.desc(), _item.position, _item.id)
-        .limit(size)
-    ).all()
+    rows = conn.execute(_NEXT_ITEMS, {**chat, "pending": pending, "size": size}).all()
     if not rows:
         return None
-    taken = conn.execute(
-        select(func.count())
-        .select_from(_item)
-        .where(*current, or_(_delivered(platform, chat_id), _item.id.in_(pending)))
-    ).scalar_one()
+    taken = conn.execute(_DELIVERED_COUNT, chat).scalar_one()
+    if pending:
+        taken += conn.execute(_PENDING_COUNT, {**chat, "pending": pending}).scalar_one()
     total = (sizes or ThemeSizes()).get(conn, theme)
     chosen = [Candidate(row.id, Item.from_dict(row.data)) for row in rows]
     return digest_of(chosen, total - taken - len(chosen), when=when, web_url=web_url)
@@ -176,22 +209,10 @@ def make_digest_due(
         )
         return None
     key = dedup_key(subscription_id, scheduled_for)
-    # Row lock (PostgreSQL): concurrent runs of one subscription compose one after the other.
-    sub = conn.execute(
-        select(
-            SubscriptionRow.platform,
-            SubscriptionRow.chat_id,
-            SubscriptionRow.theme,
-            SubscriptionRow.size,
-            SubscriptionRow.timezone,
-            SubscriptionRow.active,
-        )
-        .where(SubscriptionRow.id == subscription_id)
-        .with_for_update()
-    ).first()
+    sub = conn.execute(_SUBSCRIPTION, {"id": subscription_id}).first()
     if sub is None or not sub.active:
         return None
-    if conn.execute(select(OutboxRow.id).where(OutboxRow.dedup_key == key)).first():
+    if conn.execute(_RECORDED, {"key": key}).first():
         log.info("subscription %s: %s already recorded", subscription_id, key)
         return None
     chat = chat_state(conn, sub.platform, sub.chat_id)

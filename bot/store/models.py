@@ -150,6 +150,8 @@ class OutboxRow(Base):
     item_ids: Mapped[list[Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(12))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Tries without a readable answer (the message may have been delivered each time).
+    maybe_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -8,6 +8,7 @@ told). Items count as delivered to a chat only when their row is sent. No sendin
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 PENDING = "pending"
 SENT = "sent"
 DEAD = "dead"
+MAYBE = "maybe"  # finished without a readable answer: may have been delivered
 NOTICE = "notice"
 
 
@@ -77,24 +79,28 @@ def enqueue(
         "message_ids": [],
         "created_at": now,
     }
-    stmt = (
-        dialect_insert(conn)(OutboxRow)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(OutboxRow.id)
-    )
-    return conn.execute(stmt).scalar()
+    return conn.execute(_insert_statement(conn.dialect.name), values).scalar()
+
+
+@functools.cache
+def _insert_statement(dialect: str) -> Any:
+    # Built once per dialect: a stampede enqueues ten thousand rows, and building the statement
+    # costs more than running it.
+    from bot.store.db import dialect_insert_for
+
+    return dialect_insert_for(dialect)(OutboxRow).on_conflict_do_nothing().returning(OutboxRow.id)
+
+
+_PENDING_ITEMS = select(OutboxRow.item_ids).where(
+    OutboxRow.platform == bindparam("platform"),
+    OutboxRow.chat_id == bindparam("chat_id"),
+    OutboxRow.status == PENDING,
+)
 
 
 def pending_item_ids(conn: Connection, platform: str, chat_id: str) -> set[int]:
     """Items already queued for a chat but not yet sent: a new digest must not repeat them."""
-    rows = conn.execute(
-        select(OutboxRow.item_ids).where(
-            OutboxRow.platform == platform,
-            OutboxRow.chat_id == chat_id,
-            OutboxRow.status == PENDING,
-        )
-    ).scalars()
+    rows = conn.execute(_PENDING_ITEMS, {"platform": platform, "chat_id": chat_id}).scalars()
     return {int(i) for ids in rows for i in ids}
 
 
@@ -114,6 +120,7 @@ class Claimed:
     item_ids: list[int]
     attempts: int
     message_ids: list[str]
+    maybe_count: int = 0  # earlier tries that may have been delivered
     deadline: float = 0.0  # time.monotonic() past which the lease may be someone else's
 
 
@@ -168,6 +175,7 @@ def claim(
             OutboxRow.item_ids,
             OutboxRow.attempts,
             OutboxRow.message_ids,
+            OutboxRow.maybe_count,
         )
     )
     claimed = [
@@ -181,6 +189,7 @@ def claim(
             [int(i) for i in r.item_ids],
             r.attempts,
             [str(i) for i in r.message_ids],
+            r.maybe_count,
         )
         for r in conn.execute(stmt)
     ]
@@ -197,6 +206,7 @@ class OutcomeKind(StrEnum):
     SENT = "sent"  # every part delivered
     RATE_LIMITED = "retry"  # 429: requeued after retry_after, not an attempt (metric label "retry")
     TRANSIENT = "transient"  # may pass: requeued after a backoff, or dead after the last try
+    MAYBE_DELIVERED = "maybe"  # no readable answer: items count as delivered; one more try at most
     MOVED = "moved"  # the chat has a new id: everything follows it, then resent
     GONE = "gone"  # the chat takes no more messages
     REJECTED = "rejected"  # the platform refused this message: dead
@@ -247,6 +257,7 @@ class Ledger:
         self._apply_one: dict[OutcomeKind, Callable[[Connection, Outcome, datetime], None]] = {
             OutcomeKind.RATE_LIMITED: self._apply_rate_limited,
             OutcomeKind.TRANSIENT: self._apply_transient,
+            OutcomeKind.MAYBE_DELIVERED: self._apply_maybe,
             OutcomeKind.MOVED: self._apply_moved,
             OutcomeKind.GONE: self._apply_gone,
             OutcomeKind.REJECTED: self._apply_rejected,
@@ -418,6 +429,46 @@ class Ledger:
                 row,
                 f"Gave up on a {row.purpose} to {row.platform} chat "
                 f"{row.chat_id} after {attempts} attempts: {o.error}",
+            )
+
+    def _apply_maybe(self, conn: Connection, o: Outcome, now: datetime) -> None:
+        """The send may have gone through: its items count as delivered now (next week must not
+        repeat them), and it is tried again only while the policy allows (``retry_in``)."""
+        row = o.row
+        values: dict[str, Any] = {
+            "claimed_by": None,
+            "claimed_until": None,
+            "maybe_count": row.maybe_count + 1,
+            "last_error": f"maybe delivered: {o.error}"[:1000],
+            "message_ids": row.message_ids + o.ids,
+        }
+        if o.retry_in is None:
+            values.update(status=MAYBE, sent_at=now)
+        else:
+            values["not_before"] = now + timedelta(seconds=o.retry_in)
+        if not conn.execute(update(OutboxRow).where(self._mine(row.id)).values(**values)).rowcount:
+            return
+        deliveries = [
+            {
+                "platform": row.platform,
+                "chat_id": row.chat_id,
+                "item_id": item,
+                "outbox_id": row.id,
+                "delivered_at": now,
+            }
+            for item in dict.fromkeys(row.item_ids)
+        ]
+        if deliveries:
+            conn.execute(
+                dialect_insert(conn)(DeliveryRow).values(deliveries).on_conflict_do_nothing()
+            )
+        if o.retry_in is None:
+            log.warning(
+                "outbox: %s to %s:%s may have been delivered (%d unreadable answers); not retried",
+                row.purpose,
+                row.platform,
+                row.chat_id,
+                row.maybe_count + 1,
             )
 
     def _apply_rejected(self, conn: Connection, o: Outcome, now: datetime) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, or_, select
 
 from bot.clock import utcnow
 from bot.store.models import ChatRow, OutboxRow, OutboxWorkerRow, SubscriptionRow
-from bot.store.outbox import DEAD, PENDING, SENT
+from bot.store.outbox import DEAD, MAYBE, PENDING, SENT
 
 DAY = timedelta(hours=24)
 
@@ -25,6 +25,8 @@ class OutboxStatus:
     sent_24h: int
     failed_24h: int  # dead-lettered in the last 24 h
     dead: int  # dead letters, all time
+    maybe_24h: int  # finished without a readable answer in the last 24 h: may have been delivered
+    maybe_retrying: int  # pending rows that may have been delivered once and are tried again
     deactivated_chats: int
     deactivated_subscriptions: int
     workers: int  # outbox workers with a live heartbeat
@@ -52,6 +54,8 @@ def outbox_status(
             count.filter(o.status == SENT, o.sent_at >= now - DAY),
             count.filter(o.status == DEAD, o.dead_at >= now - DAY),
             count.filter(o.status == DEAD),
+            count.filter(o.status == MAYBE, o.sent_at >= now - DAY),
+            count.filter(pending, o.maybe_count > 0),
         ).select_from(o)
     ).one()
     chats = conn.execute(

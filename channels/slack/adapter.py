@@ -31,6 +31,7 @@ from channels.base import (
     ChatGone,
     Handler,
     Incoming,
+    MaybeDelivered,
     RetryLater,
     SendError,
     TransientSendError,
@@ -419,11 +420,16 @@ def _error_of(exc: SlackApiError) -> str | None:
 def convert_error(exc: Exception) -> SendError:
     """Map a slack_sdk / aiohttp error to the channel error tree (see :mod:`channels.base`)."""
     if not isinstance(exc, SlackApiError):
+        if isinstance(exc, _MAYBE_SENT) and not isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return MaybeDelivered(f"slack: {exc!r}")
         return TransientSendError(f"slack: {exc!r}")
     response = exc.response
     status = int(getattr(response, "status_code", getattr(response, "status", 0)) or 0)
     data = getattr(response, "data", None)
     error = data.get("error") if isinstance(data, dict) else None
+    if status == 200 and not error:
+        # A 200 whose body is not Slack's JSON: the post may well have gone through.
+        return MaybeDelivered("slack: unreadable answer to a post (HTTP 200)")
     if status == 429 or error == "ratelimited":
         return RetryLater(
             _retry_after(getattr(response, "headers", None)), f"slack: {error or status}"
@@ -433,6 +439,15 @@ def convert_error(exc: Exception) -> SendError:
     if status >= 500 or error in TRANSIENT_ERRORS:
         return TransientSendError(f"slack: {error or status}")
     return SendError(f"slack: {error or status}")
+
+
+#: Failures after the request left: a timeout waiting for the answer, a dropped connection.
+_MAYBE_SENT = (
+    TimeoutError,
+    aiohttp.ServerTimeoutError,
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientPayloadError,
+)
 
 
 def _retry_after(headers: Any) -> float:

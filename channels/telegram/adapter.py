@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from aiohttp import web
 from telegram import (
     BotCommand,
@@ -49,6 +50,7 @@ from channels.base import (
     ChatMoved,
     Handler,
     Incoming,
+    MaybeDelivered,
     RetryLater,
     SendError,
     TransientSendError,
@@ -463,9 +465,28 @@ def convert_error(exc: TelegramError) -> SendError:
         if any(s in exc.message.lower() for s in _GONE_BAD_REQUESTS):
             return ChatGone(exc.message)
         return SendError(exc.message)
+    if _maybe_delivered(exc):
+        return MaybeDelivered(exc.message)
     if isinstance(exc, NetworkError):  # includes TimedOut and 5xx answers
         return TransientSendError(exc.message)
     return SendError(exc.message)
+
+
+#: httpx failures before the request could have reached Telegram: a resend cannot duplicate.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.LocalProtocolError)
+
+
+def _maybe_delivered(exc: TelegramError) -> bool:
+    """A request that left and got no readable answer: a read timeout, a dropped connection,
+    or a 200 whose body is not JSON (PTB's "Invalid server response")."""
+    if type(exc) is TelegramError and isinstance(exc.__cause__, ValueError):
+        return True
+    cause = exc.__cause__
+    return (
+        isinstance(exc, NetworkError)
+        and isinstance(cause, httpx.TransportError)
+        and not isinstance(cause, _NOT_SENT)
+    )
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:

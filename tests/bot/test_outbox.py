@@ -207,11 +207,13 @@ async def test_transient_errors_back_off_then_succeed(store: Store) -> None:
     async with running(store.engine, channel):
         await until(lambda: rows(store)[row_id].status == SENT)
     row = rows(store)[row_id]
-    assert row.attempts == 2
+    # The 502 is an attempt; the timeout came after the request left: "maybe delivered",
+    # counted apart (issue 16), with its own backoff.
+    assert (row.attempts, row.maybe_count) == (1, 1)
     assert len(channel.calls) == 3
     gaps = [b[2] - a[2] for a, b in zip(channel.calls, channel.calls[1:], strict=False)]
     assert gaps[0] >= 0.05 * 0.5
-    assert gaps[1] >= 0.1 * 0.5
+    assert gaps[1] >= 0.05 * 0.5
 
 
 async def test_transient_forever_dead_letters_and_tells_the_admins(store: Store) -> None:

@@ -10,7 +10,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from channels.base import ChatGone, ChatMoved, RetryLater, SendError, TransientSendError
+from channels.base import (
+    ChatGone,
+    ChatMoved,
+    MaybeDelivered,
+    RetryLater,
+    SendError,
+    TransientSendError,
+)
 from channels.telegram.adapter import SECRET_HEADER, TelegramChannel
 from digests.message import Message
 from tests.fakes import EchoHandler, wait_for
@@ -260,12 +267,22 @@ async def test_send_maps_other_bad_requests_to_plain_send_error(
     assert type(info.value) is SendError
 
 
-async def test_send_timeout_is_transient(fake: FakeTelegram, handler: EchoHandler) -> None:
+async def test_send_timeout_after_sending_is_maybe_delivered(
+    fake: FakeTelegram, handler: EchoHandler
+) -> None:
+    # The request reached the server, the answer came too late: it may have been delivered
+    # (issue 16); a 5xx answer delivered nothing and stays transient.
     channel = make_channel(fake, request_timeout=0.3)
     await channel.start(handler)
     try:
         fake.fail_next("sendMessage", None, delay=0.6)
+        with pytest.raises(MaybeDelivered):
+            await channel.send("333", Message.text("x"))
+        fake.fail_next("sendMessage", 502, "Bad Gateway")
         with pytest.raises(TransientSendError):
+            await channel.send("333", Message.text("x"))
+        fake.deliver_then_garble("sendMessage")
+        with pytest.raises(MaybeDelivered):
             await channel.send("333", Message.text("x"))
     finally:
         await channel.stop()

@@ -41,6 +41,18 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     times: int = 1
+    #: Handle the call for real (the message is delivered), then answer ``status`` with
+    #: ``description`` as a non-JSON body: the "maybe delivered" case.
+    deliver: bool = False
+
+
+def garbage_answer(fault: Fault) -> web.Response:
+    """The answer of a ``deliver`` fault: not JSON, whatever the status."""
+    return web.Response(
+        status=fault.status or 200,
+        text=fault.description or "<html>ok</html>",
+        content_type="text/html",
+    )
 
 
 class Faults:

@@ -31,6 +31,7 @@ from tests.fakes import (
     Faults,
     Stats,
     TokenBucket,
+    garbage_answer,
     read_params,
     serve_until_signalled,
 )
@@ -203,6 +204,12 @@ class FakeSlack(SocketModeFake, FakeServer):
             files=[info],
         )
 
+    def deliver_then_garble(self, method: str, times: int = 1, delay: float = 0.0) -> None:
+        """The next ``times`` calls of ``method`` take effect, then answer 200 with HTML."""
+        self.faults.add(
+            method, Fault(200, "<html>ok</html>", delay=delay, times=times, deliver=True)
+        )
+
     def fail_next(
         self,
         method: str,
@@ -286,7 +293,12 @@ class FakeSlack(SocketModeFake, FakeServer):
         self.calls.append((method, params))
         if method == "chat.postMessage":
             self.stats.receive(str(params.get("channel")))
-        if fault := self.faults.take(method):
+        fault = self.faults.take(method)
+        if fault is not None and fault.deliver:
+            await getattr(self, "_m_" + method.replace(".", "_"))(params)
+            await asyncio.sleep(fault.delay)
+            return garbage_answer(fault)
+        if fault is not None:
             await asyncio.sleep(fault.delay)
             if fault.status is not None:
                 if method == "chat.postMessage":

@@ -30,6 +30,7 @@ from tests.fakes import (
     Faults,
     Stats,
     TokenBucket,
+    garbage_answer,
     read_params,
     serve_until_signalled,
 )
@@ -278,6 +279,14 @@ class FakeTelegram(FakeServer):
         """
         self.faults.add(method, Fault(status, description, parameters, delay=delay, times=times))
 
+    def deliver_then_garble(self, method: str, times: int = 1, delay: float = 0.0) -> None:
+        """The next ``times`` calls of ``method`` take effect, then answer 200 with HTML (after
+        ``delay``: longer than the client's timeout makes it a timeout after delivery)."""
+        self.faults.add(
+            method,
+            Fault(200, "<html>Bad gateway, maybe</html>", delay=delay, times=times, deliver=True),
+        )
+
     # --- the server -----------------------------------------------------------------------
     def build_app(self) -> web.Application:
         app = web.Application()
@@ -318,7 +327,13 @@ class FakeTelegram(FakeServer):
         self.calls.append((method, params))
         if method == "sendMessage":
             self.stats.receive(str(params.get("chat_id")))
-        if fault := self.faults.take(method):
+        fault = self.faults.take(method)
+        if fault is not None and fault.deliver:
+            handler = getattr(self, f"_m_{method}")
+            await handler(params)
+            await asyncio.sleep(fault.delay)
+            return garbage_answer(fault)
+        if fault is not None:
             await asyncio.sleep(fault.delay)
             if fault.status is not None:
                 self._count_failure(method, fault.status)

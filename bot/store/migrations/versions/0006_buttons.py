@@ -1,7 +1,7 @@
 """buttons: tokens for long button commands, and feedback on digest entries
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02
 
 ``action_tokens`` keeps a button's command under a short token when the platform's button payload
@@ -12,8 +12,8 @@ is too small for it (Telegram's ``callback_data`` holds 64 bytes); tokens expire
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
