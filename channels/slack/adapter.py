@@ -238,18 +238,33 @@ class SlackChannel:
             )
             reply = await handler.on_command(incoming)
             if reply is not None:
-                await self._respond(respond, reply)
+                pace = self.pace_for(incoming.chat_id, incoming.chat_kind)
+                await self._respond(respond, reply, pace=pace)
 
         await self._track(work)
 
+    def pace_for(self, chat_id: str, kind: str) -> Pace | None:
+        """The pace of a reply's parts to ``chat_id``."""
+        return reply_pace(self._pace, "slack", chat_id, kind)
+
     async def respond(
-        self, respond: Callable[..., Awaitable[Any]], reply: Message, **extra: Any
+        self,
+        respond: Callable[..., Awaitable[Any]],
+        reply: Message,
+        *,
+        pace: Pace | None = None,
+        **extra: Any,
     ) -> None:
         """Answer through a ``response_url`` (``extra``: ``replace_original`` and the like)."""
-        await self._respond(respond, reply, **extra)
+        await self._respond(respond, reply, pace=pace, **extra)
 
     async def _respond(
-        self, respond: Callable[..., Awaitable[Any]], reply: Message, **extra: Any
+        self,
+        respond: Callable[..., Awaitable[Any]],
+        reply: Message,
+        *,
+        pace: Pace | None = None,
+        **extra: Any,
     ) -> None:
         from channels.slack.render import has_images, images_as_links, render_slack
 
@@ -261,6 +276,8 @@ class SlackChannel:
                 MAX_RESPONSE_URL_REPLIES,
             )
         for n, payload in enumerate(payloads[:MAX_RESPONSE_URL_REPLIES]):
+            if n and pace is not None:
+                await pace()  # each part waits for its own turn
             options = {"response_type": self._response_type} | (extra if n == 0 else {})
             result = await respond(dict(payload, **options))
             if getattr(result, "status_code", 200) != 200 and has_images(payload):

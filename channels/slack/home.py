@@ -69,9 +69,10 @@ async def on_button(
         if reply.notice:
             await _notice(channel, respond if has_url else None, chat, user, reply)
         elif reply.edit and has_url:
-            await channel.respond(respond, reply, replace_original=True)
+            pace = channel.pace_for(chat, kind)
+            await channel.respond(respond, reply, replace_original=True, pace=pace)
         else:
-            await channel.post(chat, reply, thread_ts=thread_ts)
+            await channel.post(chat, reply, thread_ts=thread_ts, pace=channel.pace_for(chat, kind))
 
     await channel.track(work)
 
