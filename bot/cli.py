@@ -6,11 +6,13 @@ Chat SDKs are imported only by ``digestbot run``: ``ask``, ``ingest`` and the re
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.platforms import spec, specs
 from bot.settings import Settings, SettingsError, load_settings
@@ -32,14 +34,22 @@ def _parser() -> argparse.ArgumentParser:
         description="Weekly digests and lookups of the monthly AI intelligence report.",
     )
     parser.add_argument("--config", help="a TOML settings file (also DIGESTBOT_CONFIG)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"digestbot {_version()}")
+    sub = _Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
 
-    sub.add_parser("run", help="run the gateway (the console when no channel is configured)")
+    sub.add_parser(
+        "run",
+        help="run the gateway (the console when no channel is configured)",
+        epilog="Every channel whose settings are present starts (Telegram, Slack); with none, "
+        "the console. Settings: DIGESTBOT_* variables or --config FILE (see the README).",
+    )
 
     ingest = sub.add_parser("ingest", help="ingest report files or folders of *.md")
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     ingest.add_argument("--dry-run", action="store_true", help="parse only, store nothing")
-    ingest.add_argument("--json", action="store_true", help="print items as JSON (with --dry-run)")
+    ingest.add_argument(
+        "--json", action="store_true", help="print the reports and items as JSON (stored or not)"
+    )
     ingest.add_argument("--as", dest="uploader", default="cli", help="who uploaded (recorded)")
 
     ask = sub.add_parser("ask", help="run one chat command and print the reply")
@@ -57,9 +67,31 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("reparse", help="re-derive items from the stored Markdown of every report")
 
     db = sub.add_parser("db", help="database maintenance")
-    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub = _Commands(db.add_subparsers(dest="db_command", required=True, metavar="ACTION"))
     db_sub.add_parser("upgrade", help="apply migrations")
     return parser
+
+
+class _Commands:
+    """Sub-commands whose ``--help`` describes them (argparse shows ``help`` only in lists)."""
+
+    def __init__(self, actions: Any) -> None:
+        self._actions = actions
+
+    def add_parser(self, name: str, *, help: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = self._actions.add_parser(
+            name, help=help, description=help[:1].upper() + help[1:] + ".", **kwargs
+        )
+        return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("digestbot")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,17 +108,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`digestbot ask … | head`): nothing left to say to anyone.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        line = _edge_failure(exc)
+        if line is None:
+            raise
+        print(f"digestbot: {line}", file=sys.stderr)
+        return 1
+
+
+def _edge_failure(exc: BaseException) -> str | None:
+    """One line for a failure at the edges (database, disk, a platform), None for a bug."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.gateway import StartError
+
+    if isinstance(exc, StartError):
+        return str(exc)
+    if isinstance(exc, DBAPIError):
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        low = reason.lower()
+        if "readonly" in low or "read-only" in low or "read only" in low:
+            hint = "the database is read-only: give digestbot a writable DIGESTBOT_DATABASE_URL"
+        elif "disk" in low and "full" in low:
+            hint = "the disk is full: free some space or move DIGESTBOT_DATABASE_URL"
+        else:
+            hint = "check DIGESTBOT_DATABASE_URL and that the database is reachable and writable"
+        return f"database failed ({reason}); {hint}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            return f"{exc.filename} is a file where a folder is needed; check the path"
+        if exc.errno == errno.ENOSPC:
+            return f"the disk is full{where}; free some space and try again"
+        return f"{exc.strerror}{where}; check the path and its permissions"
+    return None
 
 
 def _store(settings: Settings) -> Store:
-    from sqlalchemy.exc import OperationalError
-
     from bot.store.reports import Store
 
-    try:
-        return Store.open(settings.database_url)
-    except OperationalError as exc:
-        raise CliError(f"cannot open the database DIGESTBOT_DATABASE_URL: {exc.orig}") from None
+    # A database that cannot be reached or written is turned into one line by main().
+    return Store.open(settings.database_url)
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
@@ -106,8 +172,9 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from bot.store.ingest import IngestSummary, describe, expand_paths, read_report
     from digests import ReportError
 
-    files = list(expand_paths(args.paths))
     missing = [p for p in args.paths if not p.exists()]
+    # A missing path is rejected once, below, not also as an unreadable file.
+    files = list(expand_paths([p for p in args.paths if p.exists()]))
     summary = IngestSummary()
     dry: list[dict[str, object]] = []
     store = None if args.dry_run else _store(settings)
@@ -126,16 +193,18 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
             else:
                 result = store.ingest(report, markdown, uploaded_by=args.uploader)
                 summary.add(result)
-                progress(describe(result))
+                if args.json:
+                    dry.append(dict(_dry_run_json(report), stored=result.status))
+                progress(None if args.json else describe(result))
                 for line in result.warnings:
                     print(f"{path}: warning: {line}", file=sys.stderr)
         except ReportError as exc:
             summary.rejected += 1
             progress(None)
-            print(f"digestbot: rejected {exc}", file=sys.stderr)
+            _note(f"digestbot: rejected {exc}")
     for path in missing:
         summary.rejected += 1
-        print(f"digestbot: rejected {path}: no such file or folder", file=sys.stderr)
+        _note(f"digestbot: rejected {path}: no such file or folder")
     if store is not None:
         store.close()
     if args.json:
@@ -164,14 +233,23 @@ def _dry_run_json(report: Report) -> dict[str, object]:
     }
 
 
+def _note(line: str) -> None:
+    """A line on stderr that stays above a progress bar when one is showing."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
+
+
 def _progress(total: int) -> Callable[[str | None], None]:
-    """A progress bar on a terminal, plain lines otherwise."""
+    """A progress bar on a terminal, with each file's line kept above it; plain lines otherwise."""
     if total > 1 and sys.stderr.isatty():
         from tqdm import tqdm
 
         bar = tqdm(total=total, unit="file", file=sys.stderr, leave=False)
 
-        def tick(_line: str | None) -> None:
+        def tick(line: str | None) -> None:
+            if line:
+                tqdm.write(line, file=sys.stdout)
             bar.update(1)
             if bar.n >= total:
                 bar.close()

@@ -20,6 +20,7 @@ from bot.commands.status import status_gauges
 from bot.delivery.ratelimit import INTERACTIVE, RateLimiter
 from bot.delivery.worker import OutboxWorker
 from bot.http import HttpServer
+from bot.i18n import LANGUAGES, SOURCE, translator
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.scheduling.leader import LeaderElection
@@ -139,7 +140,12 @@ class Gateway:
                 await self.http.start()
                 stack.push_async_callback(self.http.stop)
             for channel in self.channels:
-                await channel.start(handler)
+                try:
+                    await channel.start(handler)
+                except Exception as exc:
+                    raise StartError(
+                        channel.name, _redact(f"{type(exc).__name__}: {exc}", settings.secrets())
+                    ) from exc
                 stack.push_async_callback(channel.stop)
                 log.info("channel %s started", channel.name)
             # Started after the channels it sends through, so stopped before them.
@@ -157,6 +163,14 @@ class Gateway:
             )
             await self.election.start()
             stack.push_async_callback(self.election.stop)
+            if settings.reports_dir is not None and not settings.reports_dir.is_dir():
+                log.warning(
+                    "DIGESTBOT_REPORTS_DIR %s is not a folder: nothing is ingested from it "
+                    "until it exists",
+                    settings.reports_dir,
+                )
+                if self.watcher is not None:
+                    self.watcher.quiet_missing = True
             if self.watcher is not None:
                 await self.watcher.start()
                 stack.push_async_callback(self.watcher.stop)
@@ -196,10 +210,20 @@ class Gateway:
                 loop.add_signal_handler(sig, self.stopping.set)
                 stack.callback(loop.remove_signal_handler, sig)
 
+    def _menus(self) -> dict[str, list[tuple[str, str]]]:
+        """The command menu in every language besides the source one."""
+        menu = self.dispatcher.commands.menu() if self.dispatcher else []
+        return {
+            language: [(name, translator(language).gettext(text)) for name, text in menu]
+            for language in LANGUAGES
+            if language != SOURCE
+        }
+
     def _build_channels(self) -> list[Channel]:
         """A channel for every platform the settings ask for (the console when none)."""
         context = BuildContext(
             menu=self.dispatcher.commands.menu() if self.dispatcher else (),
+            menus=self._menus(),
             command_names=self.dispatcher.commands.names() if self.dispatcher else (),
             stdin=self.stdin,
             stdout=self.stdout,
@@ -254,6 +278,24 @@ class Gateway:
         """Background parts in trouble, one line each (``/status`` shows them)."""
         problem = self.watcher.problem() if self.watcher is not None else None
         return [problem] if problem else []
+
+
+class StartError(Exception):
+    """A channel could not start (its platform unreachable, a token refused): one line."""
+
+    def __init__(self, channel: str, reason: str) -> None:
+        self.channel = channel
+        super().__init__(
+            f"{channel} could not start ({reason.splitlines()[0] if reason else 'no reason'}); "
+            f"check that {channel} is reachable from here and its DIGESTBOT_ settings are right"
+        )
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _ping(store: Store) -> None:

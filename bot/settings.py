@@ -50,6 +50,7 @@ class CoreSettings(BaseSettings):
     admins: str = ""
     reports_dir: Path | None = None
     timezone: str = "UTC"
+    language: Literal["en", "zh"] = "en"
     http_host: str = "0.0.0.0"
     http_port: int | None = Field(default=None, ge=0, le=65535)
     max_report_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
@@ -170,6 +171,12 @@ def load_settings(config: str | Path | None = None, env: dict[str, str] | None =
                 raw = tomllib.load(fh)
         except FileNotFoundError:
             raise SettingsError(f"config file {path} does not exist") from None
+        except IsADirectoryError:
+            raise SettingsError(f"config file {path} is a folder; name a TOML file") from None
+        except OSError as exc:
+            raise SettingsError(f"cannot read config file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise SettingsError(f"config file {path} is not text (expected TOML)") from None
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
         file_values = {str(k).lower().removeprefix("digestbot_"): v for k, v in raw.items()}

@@ -63,6 +63,8 @@ class ReportsWatcher:
         self.settle = settle
         self.clock = clock
         self.error: str | None = None  # the last scan's problem, None when it went well
+        #: A missing folder was already reported (the gateway's start-up warning): don't repeat it.
+        self.quiet_missing = False
         self.last_scan: float | None = None  # when a scan last completed (clock time)
         self._seen: dict[Path, Mark] = {}  # ingested (or rejected) as of this mark
         self._last_marks: dict[Path, Mark] = {}  # what the previous scan saw
@@ -98,9 +100,16 @@ class ReportsWatcher:
                 await self.scan()
             except asyncio.CancelledError:
                 raise
+            except OSError as exc:  # the folder is missing or unreadable: say so once
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                if error != self.error and not (self.quiet_missing and not self.folder.exists()):
+                    log.warning("reports folder: %s; trying again", exc)
+                self.error = error
             except Exception as exc:  # the loop must outlive any one scan
-                self.error = f"{type(exc).__name__}: {exc}"[:300]
-                log.exception("reports folder %s: scan failed; trying again", self.folder)
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                if error != self.error:
+                    log.exception("reports folder %s: scan failed; trying again", self.folder)
+                self.error = error
             await asyncio.sleep(self.interval)
 
     # -- one scan -------------------------------------------------------------------------

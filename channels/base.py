@@ -12,7 +12,7 @@ below (the whole error tree is drawn in :mod:`digests.errors`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -96,6 +96,8 @@ class Incoming:
     administrators; Slack channel members; the Lark group's owner; Discord channel managers).
     ``delivery_id`` is the platform's id of the delivery when the platform may deliver it twice
     (a retried webhook update or event); the gateway answers each id once.
+    ``language`` is the sender's language as the platform reports it (Telegram ``language_code``,
+    Slack ``locale``, the console's ``LANG``), None when unknown.
     """
 
     platform: str
@@ -106,6 +108,7 @@ class Incoming:
     chat_title: str = ""
     is_chat_admin: Callable[[], Awaitable[bool]] = _never_admin
     delivery_id: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,8 @@ class BuildContext:
     """What the gateway hands a platform's ``build`` besides the settings."""
 
     menu: Sequence[tuple[str, str]] = ()
+    #: The menu again per language code (``zh``), for platforms that show a menu in the user's.
+    menus: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
     command_names: Sequence[str] = ()
     stdin: TextIO | None = None
     stdout: TextIO | None = None

@@ -33,6 +33,7 @@ from digests.message import (
     Spans,
     command_span,
 )
+from digests.words import ENGLISH, N_, Words
 
 #: A part longer than this (characters) is shown as a folded quote instead of a bullet.
 LONG_PART = 400
@@ -108,6 +109,49 @@ def inline(md: str) -> Spans:
     return tuple(out)
 
 
+#: Column names the parser takes from a report's headers; other headers are shown as written.
+SECTION_NAMES = (
+    N_("Mechanism"),
+    N_("Capability"),
+    N_("Value"),
+    N_("Trend"),
+    N_("Practice Value"),
+)
+
+
+def kind_name(kind: Kind, words: Words = ENGLISH) -> str:
+    """``model``, ``paper``… in the reader's language."""
+    match kind:
+        case Kind.MODEL:
+            return words.gettext("model")
+        case Kind.PAPER:
+            return words.gettext("paper")
+        case Kind.TOPIC:
+            return words.gettext("topic")
+        case Kind.RADAR:
+            return words.gettext("radar")
+    return words.gettext("insight")
+
+
+def kind_count(kind: str, n: int, words: Words = ENGLISH) -> str:
+    """``1 model``, ``3 papers``, ``2 个模型``: a count of items of one kind, plural right."""
+    num = words.number(n)
+    match kind:
+        case "model":
+            text = words.ngettext("{n} model", "{n} models", n)
+        case "paper":
+            text = words.ngettext("{n} paper", "{n} papers", n)
+        case "topic":
+            text = words.ngettext("{n} topic", "{n} topics", n)
+        case "radar":
+            text = words.ngettext("{n} radar", "{n} radars", n)
+        case "insight":
+            text = words.ngettext("{n} insight", "{n} insights", n)
+        case _:
+            text = words.ngettext("{n} item", "{n} items", n)
+    return text.format(n=num)
+
+
 def command_for(item: Item, period: str | None = None) -> str:
     """The chat command that shows ``item``'s whole card, e.g. ``/model GLM-4.7``; with
     ``period``, that month's copy (``/model GLM-4.7 2025-12``). Highlights name their month."""
@@ -144,8 +188,8 @@ def _link(url: str | None) -> tuple[Block, ...]:
     return (Paragraph((Span("🔗 "), Span(_link_label(url), url=url))),) if url else ()
 
 
-def _meta(item: Item, *extra: str) -> Context:
-    bits = [item.kind.value, item.period, item.theme_title, *extra]
+def _meta(item: Item, words: Words, *extra: str) -> Context:
+    bits = [kind_name(item.kind, words), item.period, item.theme_title, *extra]
     return Context((Span(" · ".join(b for b in bits if b)),))
 
 
@@ -205,7 +249,7 @@ def _parts_or_summary(item: Item) -> list[Block]:
     return [Paragraph(inline(item.summary))] if item.summary.strip() else []
 
 
-def _sections(item: Item) -> list[Block]:
+def _sections(item: Item, words: Words = ENGLISH) -> list[Block]:
     """Each section (column) titled, with its parts; untitled parts first."""
     order: dict[str, list[Part]] = {}
     for part in item.parts:
@@ -213,12 +257,12 @@ def _sections(item: Item) -> list[Block]:
     blocks: list[Block] = []
     for section, parts in order.items():
         if section:
-            blocks.append(Paragraph((Span(section, bold=True),)))
+            blocks.append(Paragraph((Span(words.gettext(section), bold=True),)))
         blocks.extend(_parts(parts, item.title))
     return blocks
 
 
-def _images(item: Item) -> list[Block]:
+def _images(item: Item, words: Words = ENGLISH) -> list[Block]:
     """The item's figures that no part shows (a topic's, or from an older parse)."""
     images: list[Block] = []
     texts = [p.text for p in item.parts]
@@ -228,17 +272,19 @@ def _images(item: Item) -> list[Block]:
             continue
         alt = image.alt.strip()
         if not alt or _FILENAME_ALT.match(alt) or any(alt in t for t in texts):
-            alt = f"{item.title} · figure {n}"
+            alt = words.gettext("{title} · figure {n}").format(title=item.title, n=n)
         images.append(Image(image.url, alt))
     return images
 
 
-def _footer(item: Item, other_periods: Sequence[str]) -> tuple[Block, ...]:
+def _footer(item: Item, other_periods: Sequence[str], words: Words) -> tuple[Block, ...]:
     """ "Also in: 2025-12 /model X 2025-12": each other month, with the command that opens it."""
     others = [p for p in dict.fromkeys(other_periods) if p != item.period]
     if not others:
         return ()
-    spans: list[Span] = [Span("Also in: " + ", ".join(others))]
+    spans: list[Span] = [
+        Span(words.gettext("Also in: {periods}").format(periods=words.join(others)))
+    ]
     for n, period in enumerate(others):
         spans += [Span(" · " if n else " — "), command_span(command_for(item, period))]
     return (Context(tuple(spans)),)
@@ -250,34 +296,39 @@ def _card(
     other_periods: Sequence[str],
     *extra: str,
     web_url: str | None = None,
+    words: Words = ENGLISH,
 ) -> Message:
     blocks = (
         Heading(item.title),
-        _meta(item, *extra),
+        _meta(item, words, *extra),
         *_link(item.url),
         *body,
-        *_images(item),
-        *_footer(item, other_periods),
+        *_images(item, words),
+        *_footer(item, other_periods, words),
     )
     return Message(blocks, link_preview=False, tags=(item.kind.value, item.theme), web_url=web_url)
 
 
-def model_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
+def model_card(item: Item, other_periods: Sequence[str] = (), *, words: Words = ENGLISH) -> Message:
     """A model: name, period and theme, link, each column's labelled parts, images."""
-    return _card(item, _sections(item), other_periods)
+    return _card(item, _sections(item, words), other_periods, words=words)
 
 
-def paper_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
+def paper_card(item: Item, other_periods: Sequence[str] = (), *, words: Words = ENGLISH) -> Message:
     """A paper: title, link, topic, then its labelled paragraphs (场景/问题, 方法思路, …)."""
-    topic = f"topic: {item.topic}" if item.topic else ""
-    return _card(item, _parts(item.parts, item.title), other_periods, topic)
+    topic = words.gettext("topic: {topic}").format(topic=item.topic) if item.topic else ""
+    return _card(item, _parts(item.parts, item.title), other_periods, topic, words=words)
 
 
 def topic_card(
-    item: Item, papers: Sequence[Item] = (), other_periods: Sequence[str] = ()
+    item: Item,
+    papers: Sequence[Item] = (),
+    other_periods: Sequence[str] = (),
+    *,
+    words: Words = ENGLISH,
 ) -> Message:
     """A topic: trend and practice value by column, then its papers with their commands."""
-    body = _sections(item)
+    body = _sections(item, words)
     entries: list[Spans] = [
         (Span(p.title, url=p.url), Span("  "), Span(command_for(p), code=True)) for p in papers
     ]
@@ -288,18 +339,21 @@ def topic_card(
         if title not in known
     ]
     if entries:
-        body += [Paragraph((Span("Papers", bold=True),)), BulletList(tuple(entries))]
-    return _card(item, body, other_periods)
+        papers_label = words.gettext("Papers")
+        body += [Paragraph((Span(papers_label, bold=True),)), BulletList(tuple(entries))]
+    return _card(item, body, other_periods, words=words)
 
 
-def insight_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
+def insight_card(
+    item: Item, other_periods: Sequence[str] = (), *, words: Words = ENGLISH
+) -> Message:
     """An insight: its label as the heading and its text."""
-    return _card(item, _parts_or_summary(item), other_periods)
+    return _card(item, _parts_or_summary(item), other_periods, words=words)
 
 
-def radar_card(item: Item, other_periods: Sequence[str] = ()) -> Message:
+def radar_card(item: Item, other_periods: Sequence[str] = (), *, words: Words = ENGLISH) -> Message:
     """The industry radar: its summary text and the image."""
-    return _card(item, _parts_or_summary(item), other_periods)
+    return _card(item, _parts_or_summary(item), other_periods, words=words)
 
 
 def card(
@@ -307,6 +361,8 @@ def card(
     other_periods: Sequence[str] = (),
     papers: Sequence[Item] = (),
     web_url: str | None = None,
+    *,
+    words: Words = ENGLISH,
 ) -> Message:
     """The full card for any item; ``papers`` are used for topics, ``other_periods`` otherwise.
 
@@ -314,66 +370,81 @@ def card(
     """
     match item.kind:
         case Kind.MODEL:
-            message = model_card(item, other_periods)
+            message = model_card(item, other_periods, words=words)
         case Kind.PAPER:
-            message = paper_card(item, other_periods)
+            message = paper_card(item, other_periods, words=words)
         case Kind.TOPIC:
-            message = topic_card(item, papers, other_periods)
+            message = topic_card(item, papers, other_periods, words=words)
         case Kind.RADAR:
-            message = radar_card(item, other_periods)
+            message = radar_card(item, other_periods, words=words)
         case _:
-            message = insight_card(item, other_periods)
+            message = insight_card(item, other_periods, words=words)
     return replace(message, web_url=web_url) if web_url else message
 
 
 def digest_entry(
-    item: Item, command: str | None = None, item_id: int | None = None
+    item: Item,
+    command: str | None = None,
+    item_id: int | None = None,
+    *,
+    words: Words = ENGLISH,
 ) -> tuple[Block, ...]:
     """One bite-size digest entry: the title with its link, the summary, the command for more
     (``command``, or the one that opens the newest copy); with the item's database id, its
     buttons: Details, 👍 and 👎."""
     title = Paragraph((Span(item.title, bold=True, url=item.url),))
     summary = (Paragraph(inline(item.summary)),) if item.summary.strip() else ()
-    more = Context((Span("More: "), command_span(command or command_for(item))))
+    more = Context((Span(words.gettext("More: ")), command_span(command or command_for(item))))
     # the radar is a picture first: a highlights digest shows it
-    figures = tuple(_images(item)) if item.kind is Kind.RADAR else ()
+    figures = tuple(_images(item, words)) if item.kind is Kind.RADAR else ()
     if item_id is None:
         return (title, *summary, *figures, more)
-    return (title, *summary, *figures, more, entry_actions(item, item_id, command))
+    return (title, *summary, *figures, more, entry_actions(item, item_id, command, words))
 
 
-def entry_actions(item: Item, item_id: int, command: str | None = None) -> Actions:
+def entry_actions(
+    item: Item, item_id: int, command: str | None = None, words: Words = ENGLISH
+) -> Actions:
     """A digest entry's buttons: its card, and 👍 / 👎 (``/feedback ID up|down``)."""
     name = " ".join(item.title.split())
     name = name if len(name) <= 24 else name[:23].rstrip() + "…"
     return Actions(
         (
-            Button(f"Details: {name}", command or command_for(item)),
+            Button(
+                words.gettext("Details: {name}").format(name=name), command or command_for(item)
+            ),
             Button("👍", f"/feedback {item_id} up"),
             Button("👎", f"/feedback {item_id} down"),
         )
     )
 
 
-def highlights_message(period: str, items: Sequence[Item], other_periods: Sequence[str]) -> Message:
+def highlights_message(
+    period: str,
+    items: Sequence[Item],
+    other_periods: Sequence[str],
+    *,
+    words: Words = ENGLISH,
+) -> Message:
     """A month's highlights: the radar (its text and image), then each insight, then the other
     months' highlights as commands."""
-    blocks: list[Block] = [Heading(f"Highlights · {period}")]
+    blocks: list[Block] = [Heading(words.gettext("Highlights · {period}").format(period=period))]
     for item in items:
         if item.kind is Kind.RADAR:
             blocks.append(Paragraph((Span(item.title, bold=True),)))
             blocks.extend(_parts_or_summary(item))
-            blocks.extend(_images(item))
+            blocks.extend(_images(item, words))
     for item in items:
         if item.kind is Kind.INSIGHT:
             blocks.append(Paragraph((Span(item.title, bold=True),)))
             blocks.extend(_parts_or_summary(item))
-            blocks.extend(_images(item))
+            blocks.extend(_images(item, words))
     others = [p for p in other_periods if p != period]
     if others:
-        spans: list[Span] = [Span("Other months: ")]
+        spans: list[Span] = [Span(words.gettext("Other months: "))]
+        separator = words.join(("", ""))
         for n, other in enumerate(others):
-            spans += [Span(", ") if n else Span(""), command_span(f"/highlights {other}")]
+            spans += [Span(separator) if n else Span(""), command_span(f"/highlights {other}")]
         blocks.append(Context(tuple(s for s in spans if s.text)))
     return Message(tuple(blocks), tags=("highlights",))
 
@@ -385,6 +456,7 @@ def digest_message(
     remaining: int,
     web_url: str | None = None,
     item_ids: Sequence[int] | None = None,
+    words: Words = ENGLISH,
 ) -> Message:
     """A weekly digest: a heading, the entries separated by dividers, and what is left.
 
@@ -398,12 +470,17 @@ def digest_message(
     for n, item in enumerate(items):
         if n:
             blocks.append(Divider())
-        blocks.extend(digest_entry(item, item_id=item_ids[n] if item_ids is not None else None))
+        blocks.extend(
+            digest_entry(item, item_id=item_ids[n] if item_ids is not None else None, words=words)
+        )
     if remaining > 0:
         slug = items[0].theme if items else ""
-        hint = f"{remaining} more to come" + (f" · preview: /digest {slug}" if slug else "")
+        more = words.ngettext("{n} more to come", "{n} more to come", remaining)
+        hint = more.format(n=words.number(remaining))
+        if slug:
+            hint += words.gettext(" · preview: /digest {theme}").format(theme=slug)
     else:
-        hint = "That's everything in this theme for now."
+        hint = words.gettext("That's everything in this theme for now.")
     blocks += [Divider(), Context((Span(hint),))]
     thread = tuple(command_for(i) for i in items) if item_ids is not None else ()
     return Message(

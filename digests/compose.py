@@ -15,6 +15,7 @@ from datetime import datetime
 from digests.cards import digest_message
 from digests.items import Item
 from digests.message import Context, Heading, Message, Paragraph, Span
+from digests.words import ENGLISH, Words
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,10 @@ def unsent(candidates: Iterable[Candidate], taken: Collection[int]) -> list[Cand
     return [c for c in pool if c.id not in taken and newest[c.item.key] == c.item.period]
 
 
-def week_label(when: datetime) -> str:
-    """``week of 2 Mar 2026`` for an aware local datetime."""
+def week_label(when: datetime, words: Words = ENGLISH) -> str:
+    """``week of 2 Mar 2026`` (``2026年3月2日当周``) for an aware local datetime."""
     _require_aware(when)
-    return f"week of {when.day} {when:%b %Y}"
+    return words.gettext("week of {date}").format(date=words.date(when))
 
 
 def compose_digest(
@@ -62,6 +63,7 @@ def compose_digest(
     *,
     when: datetime,
     theme_title: str | None = None,
+    words: Words = ENGLISH,
     web_url: Callable[[str], str] | None = None,
 ) -> Digest | None:
     """The next digest of a theme for one chat, or None when nothing new is left.
@@ -72,6 +74,7 @@ def compose_digest(
         size: at most this many items.
         when: the (aware) time the digest is for, in the subscriber's timezone; it labels the digest.
         theme_title: the heading; by default the newest candidate's theme title.
+        words: the chat's language (labels, dates, plurals).
         web_url: the link of a theme's web page (given its slug), for "Open on the web".
     """
     _require_aware(when)
@@ -81,7 +84,12 @@ def compose_digest(
     if not todo:
         return None
     return digest_of(
-        todo[:size], len(todo) - size, when=when, theme_title=theme_title, web_url=web_url
+        todo[:size],
+        len(todo) - size,
+        when=when,
+        theme_title=theme_title,
+        web_url=web_url,
+        words=words,
     )
 
 
@@ -92,6 +100,7 @@ def digest_of(
     when: datetime,
     theme_title: str | None = None,
     web_url: Callable[[str], str] | None = None,
+    words: Words = ENGLISH,
 ) -> Digest:
     """The digest of items already chosen (in digest order), with ``remaining`` left after them.
 
@@ -105,22 +114,31 @@ def digest_of(
     link = web_url(chosen[0].item.theme) if web_url is not None else None
     message = digest_message(
         title,
-        week_label(when),
+        week_label(when, words),
         [c.item for c in chosen],
         remaining,
         link,
         item_ids=[c.id for c in chosen],
+        words=words,
     )
     return Digest(message, tuple(c.id for c in chosen), max(remaining, 0))
 
 
-def nothing_new(theme_title: str, when: datetime) -> Message:
+def nothing_new(theme_title: str, when: datetime, words: Words = ENGLISH) -> Message:
     """The short note posted when a run finds nothing new and the setting asks to post anyway."""
     return Message(
         (
-            Heading(f"{theme_title} · {week_label(when)}"),
-            Paragraph((Span("Nothing new this week: you have had every item of this theme."),)),
-            Context((Span("New items arrive with the next monthly report."),)),
+            Heading(f"{theme_title} · {week_label(when, words)}"),
+            Paragraph(
+                (
+                    Span(
+                        words.gettext(
+                            "Nothing new this week: you have had every item of this theme."
+                        )
+                    ),
+                )
+            ),
+            Context((Span(words.gettext("New items arrive with the next monthly report.")),)),
         ),
         tags=("digest", "empty"),
     )

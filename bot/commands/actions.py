@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from bot.commands.core import Request, clean_arg, command, echo
+from bot.i18n import N_
 from bot.store.actions import DOWN, UP, item_title, record_vote
 from bot.store.search import Match
 from bot.web.links import search_path
@@ -46,7 +47,7 @@ FOLDED = 120
 PAGE_CHARS = 3500
 #: Longest button label; Slack allows 75, Telegram shows about 30 on a phone.
 LABEL = 40
-STALE = "This button has expired or its item is gone. Send the command again, e.g. /help."
+STALE = N_("This button has expired or its item is gone. Send the command again, e.g. /help.")
 
 _LOOKUPS = ("model", "paper", "topic")
 _VOTES = {"up": (UP, "👍"), "down": (DOWN, "👎")}
@@ -293,9 +294,20 @@ def search_page(request: Request, text: str, page: int) -> Message:
     shown = hits[(page - 1) * PAGE : page * PAGE]
     if not shown:
         if page > 1 and hits:
-            return Message.text(f"There is no page {page} of “{echo(text)}”.", notice=True)
-        return Message.text(f"Nothing matches “{echo(text)}”. Try fewer or other words.")
-    title = f"Search: {echo(text, 80)}" + (f" · page {page}" if page > 1 else "")
+            return Message.text(
+                request._("There is no page {page} of “{query}”.").format(
+                    page=page, query=echo(text)
+                ),
+                notice=True,
+            )
+        return Message.text(
+            request._("Nothing matches “{query}”. Try fewer or other words.").format(
+                query=echo(text)
+            )
+        )
+    title = request._("Search: {query}").format(query=echo(text, 80))
+    if page > 1:
+        title += request._(" · page {page}").format(page=page)
     blocks: list[Block] = [Heading(title)]
     newest = request.services.finder.newest_periods(shown)
     opens: list[tuple[str, str]] = []
@@ -303,17 +315,18 @@ def search_page(request: Request, text: str, page: int) -> Message:
         if n:
             blocks.append(Divider())
         item = hit.item
-        blocks.append(Context((Span(f"{item.kind.value} · {item.period} · {item.theme_title}"),)))
+        kind = cards.kind_name(item.kind, request.words)
+        blocks.append(Context((Span(f"{kind} · {item.period} · {item.theme_title}"),)))
         # a hit in an older month opens that month's copy, not the newest one
         older = newest.get(item.key, item.period) != item.period
         opens.append((item.title, cards.command_for(item, item.period if older else None)))
-        blocks.extend(cards.digest_entry(item, opens[-1][1]))
+        blocks.extend(cards.digest_entry(item, opens[-1][1], words=request.words))
     blocks.append(choices(opens))
     pager: list[Button] = []
     if page > 1:
-        pager.append(Button("‹ Previous", f"/results {page - 1} {text}"))
+        pager.append(Button(request._("‹ Previous"), f"/results {page - 1} {text}"))
     if len(hits) > page * PAGE:
-        pager.append(Button("Next ›", f"/results {page + 1} {text}"))
+        pager.append(Button(request._("Next ›"), f"/results {page + 1} {text}"))
     if pager:
         blocks.append(Actions(tuple(pager)))
     web = request.services.web
@@ -335,7 +348,7 @@ _RESULTS = re.compile(r"^(\d{1,3})\s+(.+)$", re.S)
 def results_command(request: Request) -> Message:
     match = _RESULTS.match(request.arg)
     if match is None or int(match.group(1)) < 1:
-        return Message.text("Usage: /results PAGE TEXT — for example: /results 2 蒸馏")
+        return Message.text(request._("Usage: /results PAGE TEXT — for example: /results 2 蒸馏"))
     return search_page(request, match.group(2), int(match.group(1)))
 
 
@@ -353,13 +366,15 @@ def results_command(request: Request) -> Message:
 def feedback_command(request: Request) -> Message:
     words = request.arg.split()
     if len(words) != 2 or not words[0].isdigit() or words[1].lower() not in _VOTES:
-        return Message.text("Usage: /feedback ITEM up|down — the 👍 / 👎 buttons send it.")
+        return Message.text(
+            request._("Usage: /feedback ITEM up|down — the 👍 / 👎 buttons send it.")
+        )
     vote, emoji = _VOTES[words[1].lower()]
     store = request.services.store
     with store.engine.begin() as conn:
         title = item_title(conn, int(words[0]))
         if title is None:
-            return Message.text(STALE, notice=True)
+            return Message.text(request._(STALE), notice=True)
         changed = record_vote(
             conn,
             platform=request.platform,
@@ -370,5 +385,13 @@ def feedback_command(request: Request) -> Message:
             now=request.services.clock(),
         )
     if not changed:
-        return Message.text(f"You said {emoji} to “{label(title)}” already.", notice=True)
-    return Message.text(f"Thanks: {emoji} noted for “{label(title)}”.", notice=True)
+        return Message.text(
+            request._("You said {vote} to “{title}” already.").format(
+                vote=emoji, title=label(title)
+            ),
+            notice=True,
+        )
+    return Message.text(
+        request._("Thanks: {vote} noted for “{title}”.").format(vote=emoji, title=label(title)),
+        notice=True,
+    )

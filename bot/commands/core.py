@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from bot.commands.normalize import forgiving, unquote
+from bot.i18n import Translator, translator
 from bot.platforms import specs
 from channels.base import Incoming, Upload
 from digests.text import clean_arg, echo
@@ -44,7 +46,11 @@ class Request:
     """One thing someone asked of the bot, parsed once: a command, or an uploaded file.
 
     ``spec`` is None for a command the set does not know (and for plain text in a direct chat,
-    where ``name`` is empty); ``raw_arg`` is the argument as typed, ``arg`` the cleaned one.
+    where ``name`` is empty); ``raw_arg`` is the argument as typed, ``arg`` the cleaned one
+    (full-width forms folded, quotes around it dropped: :mod:`bot.commands.normalize`).
+
+    ``words`` is the chat's language, set by the ``language`` middleware: write every reply
+    through ``request._("...")`` and ``request.ngettext("{n} item", "{n} items", n)``.
     ``pressed`` when a button sent it; ``full`` asks a card for its folded parts whole.
     """
 
@@ -63,6 +69,15 @@ class Request:
     upload: Upload | None = None
     pressed: bool = False
     full: bool = False
+    words: Translator = field(default_factory=translator)
+
+    def _(self, message: str) -> str:
+        """``message`` in the chat's language."""
+        return self.words.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The plural form for ``n`` in the chat's language (format ``{n}`` in yourself)."""
+        return self.words.ngettext(singular, plural, n)
 
     @property
     def delivery_id(self) -> str | None:
@@ -182,7 +197,8 @@ class CommandSet:
         Text without a slash counts only when it starts with a known name (Slack mentions:
         ``@digestbot model GLM-4.7`` arrives as ``model GLM-4.7``).
         """
-        match = _COMMAND.match(text or "")
+        text = forgiving(text or "")
+        match = _COMMAND.match(text)
         if not match:
             return None
         name = match.group("name").lower()
@@ -199,7 +215,7 @@ class CommandSet:
         spec = self.get(name)
         return Request(
             name=spec.name if spec is not None else name,
-            arg=clean_arg(raw_arg),
+            arg=clean_arg(unquote(clean_arg(raw_arg))),
             platform=incoming.platform,
             chat_id=incoming.chat_id,
             user_id=incoming.user_id,

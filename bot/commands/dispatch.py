@@ -4,6 +4,7 @@ A delivery (a command, an upload) is parsed once into a :class:`~bot.commands.co
 passed down an explicit list of middleware, outermost first, to the command itself::
 
     deduplicate   a delivery the platform sent twice is answered once
+    speak         the chat's language is chosen and put on the request (bot/commands/language)
     pace          the reply waits for its turn with the rate limiter (before the channel sends it)
     reply_errors  an unexpected failure is logged and answered with a short apology
     count         commands, errors and uploads counted for /metrics
@@ -23,14 +24,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from bot.commands import actions, lookups, monthly, status, subscriptions
+from bot.commands import actions, language, lookups, monthly, status, subscriptions
 from bot.commands import help as help_commands
 from bot.commands.actions import STALE
 from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
 from bot.commands.home import home_page, inline_results
+from bot.commands.language import speak
 from bot.commands.services import Services
 from bot.commands.uploads import UPLOAD_REFUSAL, ingest_upload
 from bot.delivery.ratelimit import INTERACTIVE
+from bot.i18n import N_
 from bot.metrics import Metrics
 from bot.store.actions import command_of
 from channels.base import Action, Incoming, InlineQuery, InlineResult, Upload
@@ -44,7 +47,7 @@ Middleware = Callable[[Request, Next], Awaitable[Message | None]]
 #: How long the same inline query is answered from memory (Telegram caches it too).
 INLINE_CACHE_SECONDS = 60.0
 
-SORRY = (
+SORRY = N_(
     "Something went wrong on my side; the admins can see it in the log. "
     "Please try again in a minute."
 )
@@ -52,7 +55,9 @@ SORRY = (
 
 def default_commands() -> CommandSet:
     """Every command the bot answers, from the modules that define them."""
-    return CommandSet.collect(lookups, monthly, subscriptions, status, help_commands, actions)
+    return CommandSet.collect(
+        lookups, monthly, subscriptions, status, language, help_commands, actions
+    )
 
 
 class Limiter(Protocol):
@@ -100,7 +105,7 @@ async def reply_errors(request: Request, call_next: Next) -> Message | None:
             " (a button press)" if request.pressed else "",
         )
         # A press gets the apology as a notice: the presser alone sees it.
-        return Message.text(SORRY, notice=request.pressed)
+        return Message.text(request._(SORRY), notice=request.pressed)
 
 
 def count(metrics: Metrics) -> Middleware:
@@ -125,17 +130,22 @@ async def permit(request: Request, call_next: Next) -> Message | None:
     spec = request.spec
     if request.upload is not None:
         if not request.is_bot_admin:
-            return Message.text(UPLOAD_REFUSAL)
+            return Message.text(request._(UPLOAD_REFUSAL))
     elif spec is not None:
         if spec.admin_only and not request.is_bot_admin:
-            return Message.text(f"/{spec.name} is for bot admins only.", notice=True)
+            return Message.text(
+                request._("/{command} is for bot admins only.").format(command=spec.name),
+                notice=True,
+            )
         shared = request.chat_kind not in direct_kinds()
         if spec.manages_chat and shared and not request.is_bot_admin:
             # The platform says who may manage a shared chat (Telegram: its administrators).
             incoming = request.incoming
             if incoming is None or not await _safely(incoming.is_chat_admin):
                 return Message.text(
-                    "Only this chat's administrators and bot admins may change its subscriptions.",
+                    request._(
+                        "Only this chat's administrators and bot admins may change its settings."
+                    ),
                     notice=True,
                 )
     return await call_next(request)
@@ -190,6 +200,7 @@ class Dispatcher:
         layers: list[Middleware] = []
         if first_seen is not None:
             layers.append(deduplicate(first_seen))
+        layers.append(speak)
         if limiter is not None:
             layers.append(pace(limiter))
         layers.append(reply_errors)
@@ -227,18 +238,34 @@ class Dispatcher:
         spec = request.spec
         if spec is None:
             if not request.name:
-                return Message.text("Send /help to see what I can do, e.g. /model GLM-4.7")
+                return Message.text(
+                    request._("Send /help to see what I can do, e.g. /model GLM-4.7")
+                )
             return Message.text(
-                f"I don't know /{echo(request.name, 30)}. Send /help for the commands."
+                request._("I don't know /{command}. Send /help for the commands.").format(
+                    command=echo(request.name, 30)
+                )
             )
         raw = request.raw_arg
         if len(raw) > MAX_ARG * 4 or len(request.arg) > MAX_ARG:
             return Message.text(
-                f"That is {len(raw):,} characters; /{spec.name} takes at most {MAX_ARG}. "
-                f"For example: {spec.example}"
+                request.ngettext(
+                    "That is {n} character; /{command} takes at most {limit}. For example: {example}",
+                    "That is {n} characters; /{command} takes at most {limit}. For example: {example}",
+                    len(raw),
+                ).format(
+                    n=request.words.number(len(raw)),
+                    command=spec.name,
+                    limit=MAX_ARG,
+                    example=spec.example,
+                )
             )
         if spec.needs_arg and not request.arg:
-            return Message.text(f"Usage: {spec.usage} — for example: {spec.example}")
+            return Message.text(
+                request._("Usage: {usage} — for example: {example}").format(
+                    usage=spec.usage, example=spec.example
+                )
+            )
         return await asyncio.to_thread(spec.fn, request)
 
     async def on_action(self, action: Action) -> Message | None:

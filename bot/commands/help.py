@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.commands.core import Request, command
+from bot.i18n import N_
 from digests.message import Context, Heading, Message, Paragraph, Span, spans
 
 # Lookups first, then digests, then the rest: the order people need them in.
@@ -19,19 +20,28 @@ HELP_ORDER = (
     "unsubscribe",
     "subscriptions",
     "digest",
+    "lang",
     "help",
     "status",
 )
 
 
-@command("help", usage="/help", example="/help", description="what I can do", aliases=("start",))
+@command(
+    "help",
+    usage="/help",
+    example="/help",
+    description=N_("what I can do"),
+    aliases=("start",),
+)
 def help_command(request: Request) -> Message:
     blocks: list[Heading | Paragraph | Context] = [
         Heading("digestbot"),
         Paragraph(
             spans(
-                "I bring the monthly AI intelligence report to this chat: weekly digests "
-                "per theme, and any model, paper or topic on demand."
+                request._(
+                    "I bring the monthly AI intelligence report to this chat: weekly digests "
+                    "per theme, and any model, paper or topic on demand."
+                )
             )
         ),
     ]
@@ -40,19 +50,27 @@ def help_command(request: Request) -> Message:
         if (spec.admin_only and not request.is_bot_admin) or not spec.menu:
             continue
         example = (
-            (Span("e.g. "), Span(spec.example, code=True)) if spec.example != spec.usage else ()
+            (Span(request._("e.g. ")), Span(spec.example, code=True))
+            if spec.example != spec.usage
+            else ()
         )
+        # Descriptions end without a period; one is added here, once.
+        what = request._(spec.description).rstrip("。.")
+        period = request._(". ")
         blocks.append(
-            Paragraph((Span(spec.usage, code=True), Span(f" — {spec.description}. "), *example))
+            Paragraph((Span(spec.usage, code=True), Span(f" — {what}{period}"), *example))
         )
     blocks.append(
         Context(
             spans(
-                "A MONTH is written 2026-01, 2026/01, 202601, Jan 2026 or 2026年1月, e.g. ",
+                request._(
+                    "A MONTH is written 2026-01, 2026/01, 202601, Jan 2026 or 2026年1月, e.g. "
+                ),
                 Span("/model Kimi-K2-Thinking 2025-12", code=True),
-                ".",
+                request._("."),
             )
         )
     )
-    blocks.append(Context(spans("Admins upload a new report by sending the .md file to me.")))
+    footer = request._("Admins upload a new report by sending the .md file to me.")
+    blocks.append(Context(spans(footer)))
     return Message(tuple(blocks))

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from bot.commands.actions import card_buttons, choices, search_page
 from bot.commands.core import Request, command, echo
+from bot.i18n import N_
 from bot.store.models import ItemRow
 from bot.store.search import Match
 from digests import cards
@@ -50,19 +51,26 @@ def _card(
         other_periods=match.periods,
         papers=papers,
         web_url=web.item_url(item) if web is not None else None,
+        words=request.words,
     )
     notes: list[Block] = []
     if item.kind is not asked:
         notes.append(
             Context(
                 (
-                    Span(f"That link is a {item.kind.value}'s, not a {asked.value}'s: "),
+                    Span(
+                        request._("That link is a {kind}'s, not a {asked}'s: ").format(
+                            kind=cards.kind_name(item.kind, request.words),
+                            asked=cards.kind_name(asked, request.words),
+                        )
+                    ),
                     command_span(cards.command_for(item)),
                 )
             )
         )
     elif fuzzy and normalize_name(query) not in _names(item):
-        notes.append(Context((Span(f"Closest match for “{echo(query)}”"),)))
+        closest = request._("Closest match for “{query}”").format(query=echo(query))
+        notes.append(Context((Span(closest),)))
     if notes:
         head, *rest = message.blocks
         message = replace(message, blocks=(head, *notes, *rest))
@@ -73,18 +81,42 @@ def _names(item: Item) -> set[str]:
     return {normalize_name(n) for n in (item.title, *item.aliases)}
 
 
-def _pick_list(kind: str, query: str, matches: list[Match], month: str | None) -> Message:
+def _several(request: Request, kind: Kind, query: str) -> str:
+    match kind:
+        case Kind.MODEL:
+            text = request._("Several models match “{query}”. Which one?")
+        case Kind.PAPER:
+            text = request._("Several papers match “{query}”. Which one?")
+        case _:
+            text = request._("Several topics match “{query}”. Which one?")
+    return text.format(query=echo(query))
+
+
+def _none(request: Request, kind: Kind, query: str) -> str:
+    match kind:
+        case Kind.MODEL:
+            text = request._("No model matches “{query}”.")
+        case Kind.PAPER:
+            text = request._("No paper matches “{query}”.")
+        case _:
+            text = request._("No topic matches “{query}”.")
+    return text.format(query=echo(query))
+
+
+def _pick_list(
+    request: Request, kind: Kind, query: str, matches: list[Match], month: str | None
+) -> Message:
     bullets = tuple(
         (
             Span(m.item.item.title, bold=True, url=m.item.item.url),
-            Span(f" — {', '.join(m.periods)} — "),
+            Span(f" — {request.words.join(m.periods)} — "),
             command_span(cards.command_for(m.item.item, month)),
         )
         for m in matches[:8]
     )
     return Message(
         (
-            Paragraph((Span(f"Several {kind}s match “{echo(query)}”. Which one?"),)),
+            Paragraph((Span(_several(request, kind, query)),)),
             BulletList(bullets),
             choices(
                 (m.item.item.title, cards.command_for(m.item.item, month)) for m in matches[:8]
@@ -93,29 +125,29 @@ def _pick_list(kind: str, query: str, matches: list[Match], month: str | None) -
     )
 
 
-def _closest_hint(kind: str, query: str, closest: list[Match]) -> Message:
-    blocks: list[Block] = [Paragraph((Span(f"No {kind} matches “{echo(query)}”."),))]
+def _closest_hint(request: Request, kind: Kind, query: str, closest: list[Match]) -> Message:
+    blocks: list[Block] = [Paragraph((Span(_none(request, kind, query)),))]
     if closest:
-        blocks.append(
-            Paragraph(
-                (
-                    Span("Closest: "),
-                    *joined(command_span(cards.command_for(m.item.item)) for m in closest[:5]),
-                )
+        names = joined((command_span(cards.command_for(m.item.item)) for m in closest[:5]), request)
+        blocks.append(Paragraph((Span(request._("Closest: ")), *names)))
+    blocks.append(
+        Context(
+            (
+                Span(request._("Search all text instead: ")),
+                command_span(f"/search {echo(query, 40)}"),
             )
         )
-    blocks.append(
-        Context((Span("Search all text instead: "), command_span(f"/search {echo(query, 40)}")))
     )
     return Message(tuple(blocks))
 
 
-def joined(items: Iterable[Span]) -> tuple[Span, ...]:
-    """Spans separated by commas."""
+def joined(items: Iterable[Span], request: Request | None = None) -> tuple[Span, ...]:
+    """Spans separated by commas (``、`` in Chinese, given the request)."""
+    separator = request.words.join(("", "")) if request is not None else ", "
     out: list[Span] = []
     for n, span in enumerate(items):
         if n:
-            out.append(Span(", "))
+            out.append(Span(separator))
         out.append(span)
     return tuple(out)
 
@@ -140,14 +172,16 @@ def _answer(
         finder = request.services.finder
         in_month = [m for m in (finder.in_period(m, month) for m in matches) if m is not None]
         if not in_month:
-            return _not_in_month(kind, query, matches, month)
+            return _not_in_month(request, kind, query, matches, month)
         matches = in_month
     if len(matches) == 1:
         return _card(request, matches[0], kind, query, fuzzy=fuzzy)
-    return _pick_list(kind.value, query, matches, month)
+    return _pick_list(request, kind, query, matches, month)
 
 
-def _not_in_month(kind: Kind, query: str, matches: list[Match], month: str) -> Message:
+def _not_in_month(
+    request: Request, kind: Kind, query: str, matches: list[Match], month: str
+) -> Message:
     spans: list[Span] = []
     for m in matches[:5]:
         for period in m.periods:
@@ -155,8 +189,16 @@ def _not_in_month(kind: Kind, query: str, matches: list[Match], month: str) -> M
     what = matches[0].item.item.title if len(matches) == 1 else f"“{echo(query)}”"
     return Message(
         (
-            Paragraph((Span(f"The {month} report has no {kind.value} {what}."),)),
-            Paragraph((Span("It is in: "), *joined(spans))),
+            Paragraph(
+                (
+                    Span(
+                        request._("The {month} report has no {kind} {what}.").format(
+                            month=month, kind=cards.kind_name(kind, request.words), what=what
+                        )
+                    ),
+                )
+            ),
+            Paragraph((Span(request._("It is in: ")), *joined(spans, request))),
         )
     )
 
@@ -167,11 +209,12 @@ def no_such_month(request: Request, month: str) -> Message | None:
     if month in periods:
         return None
     if not periods:
-        return Message.text("No reports yet. An admin can send me a report's .md file.")
+        return Message.text(request._("No reports yet. An admin can send me a report's .md file."))
+    months = joined((command_span(f"/latest {p}") for p in periods), request)
     return Message(
         (
-            Paragraph((Span(f"There is no report for {month}."),)),
-            Paragraph((Span("Months: "), *joined(command_span(f"/latest {p}") for p in periods))),
+            Paragraph((Span(request._("There is no report for {month}.").format(month=month)),)),
+            Paragraph((Span(request._("Months: ")), *months)),
         )
     )
 
@@ -180,7 +223,11 @@ def _resolve(request: Request, kind: Kind, arg: str) -> Message:
     """The forgiving lookup shared by /model, /paper and /topic, with an optional month."""
     query, month = split_month(arg)
     if not query:
-        return Message.text(f"Which {kind.value}? For example: /{kind.value} NAME {month}")
+        return Message.text(
+            request._("Which {kind}? For example: /{command} NAME {month}").format(
+                kind=cards.kind_name(kind, request.words), command=kind.value, month=month
+            )
+        )
     if month and (missing := no_such_month(request, month)) is not None:
         return missing
     finder = request.services.finder
@@ -192,8 +239,15 @@ def _resolve(request: Request, kind: Kind, arg: str) -> Message:
         if arxiv_id(query) or query.startswith(("http://", "https://")):
             return Message(
                 (
-                    Paragraph((Span(f"No item links to “{echo(query)}”."),)),
-                    Context((Span("Search all text instead: "), command_span("/search " + query))),
+                    Paragraph(
+                        (Span(request._("No item links to “{query}”.").format(query=echo(query))),)
+                    ),
+                    Context(
+                        (
+                            Span(request._("Search all text instead: ")),
+                            command_span("/search " + query),
+                        )
+                    ),
                 )
             )
     for step in (finder.by_name, finder.by_prefix):
@@ -215,7 +269,7 @@ def _resolve(request: Request, kind: Kind, arg: str) -> Message:
         return _answer(request, kind, query, close[:1], month, fuzzy=True)
     if close:
         return _answer(request, kind, query, close, month, fuzzy=True)
-    return _closest_hint(kind.value, query, fuzzy)
+    return _closest_hint(request, kind, query, fuzzy)
 
 
 @command(
@@ -223,7 +277,7 @@ def _resolve(request: Request, kind: Kind, arg: str) -> Message:
     usage="/model NAME [MONTH]",
     example="/model GLM-4.7",
     needs_arg=True,
-    description="a model's card (forgiving: glm4.7, kimi k2)",
+    description=N_("a model's card (forgiving: glm4.7, kimi k2)"),
 )
 def model_command(request: Request) -> Message:
     return _resolve(request, Kind.MODEL, request.arg)
@@ -234,7 +288,7 @@ def model_command(request: Request) -> Message:
     usage="/paper QUERY [MONTH]",
     example="/paper rubrics as rewards",
     needs_arg=True,
-    description="a paper's card, by title words, short name, arXiv id or link",
+    description=N_("a paper's card, by title words, short name, arXiv id or link"),
 )
 def paper_command(request: Request) -> Message:
     return _resolve(request, Kind.PAPER, request.arg)
@@ -245,7 +299,7 @@ def paper_command(request: Request) -> Message:
     usage="/topic QUERY [MONTH]",
     example="/topic Agent Memory",
     needs_arg=True,
-    description="a topic's trend, practice value and papers",
+    description=N_("a topic's trend, practice value and papers"),
 )
 def topic_command(request: Request) -> Message:
     return _resolve(request, Kind.TOPIC, request.arg)
@@ -256,7 +310,7 @@ def topic_command(request: Request) -> Message:
     usage="/search TEXT",
     example="/search 蒸馏",
     needs_arg=True,
-    description="the best items for Chinese or English text",
+    description=N_("the best items for Chinese or English text"),
 )
 def search_command(request: Request) -> Message:
     return search_page(request, request.arg, 1)
@@ -279,7 +333,10 @@ def _papers_of(request: Request, topic: Item) -> list[Item]:
 
 
 @command(
-    "themes", usage="/themes", example="/themes", description="the themes and how to subscribe"
+    "themes",
+    usage="/themes",
+    example="/themes",
+    description=N_("the themes and how to subscribe"),
 )
 def themes_command(request: Request) -> Message:
     store = request.services.store
@@ -290,7 +347,7 @@ def themes_command(request: Request) -> Message:
             .group_by(ItemRow.theme, ItemRow.kind)
         ).all()
     if not rows:
-        return Message.text("No reports yet. An admin can send me a report's .md file.")
+        return Message.text(request._("No reports yet. An admin can send me a report's .md file."))
     titles: dict[str, str] = {}
     counts: dict[str, Counter[str]] = {}
     for theme, title, kind, n in rows:
@@ -300,20 +357,27 @@ def themes_command(request: Request) -> Message:
         (
             Span(slug, code=True),
             Span(f" — {titles[slug]}: "),
-            Span(", ".join(f"{n} {k}s" for k, n in sorted(counts[slug].items()))),
+            Span(kind_counts(request, counts[slug])),
         )
         for slug in sorted(titles)
     )
     return Message(
         (
-            Heading("Themes"),
+            Heading(request._("Themes")),
             BulletList(bullets),
             Context(
                 (
-                    Span("Subscribe to a weekly digest: "),
+                    Span(request._("Subscribe to a weekly digest: ")),
                     Span("/subscribe clay mon 09:00", code=True),
                 )
             ),
             choices((f"Subscribe: {slug}", f"/subscribe {slug}") for slug in sorted(titles)),
         )
+    )
+
+
+def kind_counts(request: Request, counts: Counter[str]) -> str:
+    """``8 models, 1 paper``: counts per kind, plurals right, in the chat's language."""
+    return request.words.join(
+        cards.kind_count(k, n, request.words) for k, n in sorted(counts.items())
     )

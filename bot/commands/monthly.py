@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from bot.commands.core import Request, command, echo
 from bot.commands.lookups import joined, no_such_month
+from bot.i18n import N_
 from bot.store.models import ItemRow, ReportRow
 from bot.web.links import report_path
 from digests import cards
@@ -28,14 +29,13 @@ from digests.message import (
 )
 from digests.periods import parse_month
 
-NO_REPORTS = "No reports yet. An admin can send me a report's .md file."
-_PLURAL = {"radar": "radar", "insight": "insights"}
+NO_REPORTS = N_("No reports yet. An admin can send me a report's .md file.")
 
 
-def _counts(counts: Counter[str]) -> str:
+def _counts(request: Request, counts: Counter[str]) -> str:
     order = [k.value for k in Kind]
-    return ", ".join(
-        f"{n} {k if n == 1 else _PLURAL.get(k, k + 's')}"
+    return request.words.join(
+        cards.kind_count(k, n, request.words)
         for k, n in sorted(counts.items(), key=lambda kv: order.index(kv[0]))
     )
 
@@ -47,8 +47,10 @@ def _month(request: Request) -> tuple[str | None, Message | None]:
     month = parse_month(request.arg)
     if month is None:
         return None, Message.text(
-            f"“{echo(request.arg)}” is not a month. Write it as 2026-01, 2026/01, 202601, "
-            f"Jan 2026 or 2026年1月 — for example: /{request.name} 2026-01"
+            request._(
+                "“{value}” is not a month. Write it as 2026-01, 2026/01, 202601, "
+                "Jan 2026 or 2026年1月 — for example: /{command} 2026-01"
+            ).format(value=echo(request.arg), command=request.name)
         )
     return month, no_such_month(request, month)
 
@@ -62,20 +64,19 @@ def _items(request: Request, period: str, kinds: tuple[Kind, ...] = ()) -> list[
     return [Item.from_dict(d) for d in rows]
 
 
-def _others(periods: list[str], current: str, name: str) -> tuple[Block, ...]:
+def _others(request: Request, periods: list[str], current: str, name: str) -> tuple[Block, ...]:
     others = [p for p in periods if p != current][:6]
     if not others:
         return ()
-    return (
-        Context((Span("Other months: "), *joined(command_span(f"/{name} {p}") for p in others))),
-    )
+    months = joined((command_span(f"/{name} {p}") for p in others), request)
+    return (Context((Span(request._("Other months: ")), *months)),)
 
 
 @command(
     "latest",
     usage="/latest [MONTH]",
     example="/latest 2025-12",
-    description="what the newest report (or that month's) brought",
+    description=N_("what the newest report (or that month's) brought"),
 )
 def latest_command(request: Request) -> Message:
     month, problem = _month(request)
@@ -83,13 +84,13 @@ def latest_command(request: Request) -> Message:
         return problem
     reports = request.services.store.reports()
     if not reports:
-        return Message.text(NO_REPORTS)
+        return Message.text(request._(NO_REPORTS))
     report = next((r for r in reports if r.period == month), reports[0])
     items = _items(request, report.period)
     counts = Counter(i.kind.value for i in items)
     blocks: list[Block] = [
-        Heading(f"{report.title or 'Report'} ({report.period})"),
-        Paragraph((Span(_counts(counts)),)),
+        Heading(f"{report.title or request._('Report')} ({report.period})"),
+        Paragraph((Span(_counts(request, counts)),)),
     ]
     radar = [i for i in items if i.kind is Kind.RADAR]
     if radar:
@@ -117,7 +118,7 @@ def latest_command(request: Request) -> Message:
                 )
             )
         )
-    blocks.extend(_others([r.period for r in reports], report.period, "latest"))
+    blocks.extend(_others(request, [r.period for r in reports], report.period, "latest"))
     web = request.services.web
     link = web.url(report_path(report.period)) if web is not None else None
     return Message(tuple(blocks), web_url=link)
@@ -127,7 +128,7 @@ def latest_command(request: Request) -> Message:
     "highlights",
     usage="/highlights [MONTH]",
     example="/highlights 2025-12",
-    description="a month's insights and industry radar",
+    description=N_("a month's insights and industry radar"),
 )
 def highlights_command(request: Request) -> Message:
     month, problem = _month(request)
@@ -146,29 +147,31 @@ def highlights_command(request: Request) -> Message:
             ).scalars()
         )
     if not periods:
-        return Message.text("No highlights yet: no report has insights or a radar.")
+        return Message.text(request._("No highlights yet: no report has insights or a radar."))
     period = month or periods[0]
     items = _items(request, period, tuple(MONTHLY_KINDS))
     if not items:
         return Message(
             (
-                Paragraph((Span(f"The {period} report has no highlights."),)),
-                *_others(periods, period, "highlights"),
+                Paragraph(
+                    (Span(request._("The {month} report has no highlights.").format(month=period)),)
+                ),
+                *_others(request, periods, period, "highlights"),
             )
         )
-    return cards.highlights_message(period, items, periods)
+    return cards.highlights_message(period, items, periods, words=request.words)
 
 
 @command(
     "reports",
     usage="/reports",
     example="/reports",
-    description="the months there are reports for, with their counts",
+    description=N_("the months there are reports for, with their counts"),
 )
 def reports_command(request: Request) -> Message:
     reports = request.services.store.reports()
     if not reports:
-        return Message.text(NO_REPORTS)
+        return Message.text(request._(NO_REPORTS))
     with request.services.store.engine.connect() as conn:
         rows = conn.execute(
             select(ItemRow.period, ItemRow.kind, func.count())
@@ -183,15 +186,21 @@ def reports_command(request: Request) -> Message:
     for r in reports:
         line: list[Span] = [
             Span(r.period, bold=True),
-            Span(f" — {_counts(counts.get(r.period, Counter()))} · "),
+            Span(f" — {_counts(request, counts.get(r.period, Counter()))} · "),
             command_span(f"/latest {r.period}"),
         ]
         if request.is_bot_admin:
             line.append(
                 Span(
-                    f" · {r.warning_count} warnings, uploaded by {r.uploaded_by} on "
-                    f"{r.uploaded_at:%Y-%m-%d %H:%M} · sha256 {r.sha256[:12]}"
+                    request._(" · {warnings}, uploaded by {who} on {when} · sha256 {sha}").format(
+                        warnings=request.ngettext(
+                            "{n} warning", "{n} warnings", r.warning_count
+                        ).format(n=r.warning_count),
+                        who=r.uploaded_by,
+                        when=f"{r.uploaded_at:%Y-%m-%d %H:%M}",
+                        sha=r.sha256[:12],
+                    )
                 )
             )
         bullets.append(tuple(line))
-    return Message((Heading("Reports"), BulletList(tuple(bullets))))
+    return Message((Heading(request._("Reports")), BulletList(tuple(bullets))))

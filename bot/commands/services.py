@@ -20,6 +20,8 @@ class Services:
     store: Store
     admins: frozenset[tuple[str, str]] = frozenset()
     timezone: str = "UTC"
+    #: The language of chats that chose none and whose people's language is unknown.
+    language: str = "en"
     digest_size: int = 5
     max_report_bytes: int = 5 * 1024 * 1024
     post_empty_digest: bool = False
@@ -52,6 +54,7 @@ class Services:
             store=store,
             admins=settings.admin_ids,
             timezone=settings.timezone,
+            language=settings.language,
             digest_size=settings.digest_size,
             max_report_bytes=settings.max_report_bytes,
             post_empty_digest=settings.post_empty_digest,

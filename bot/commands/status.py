@@ -10,6 +10,7 @@ from dataclasses import asdict
 from sqlalchemy import Engine
 
 from bot.commands.core import Request, command
+from bot.i18n import N_
 from bot.store.actions import feedback_counts
 from bot.store.status import outbox_status
 from digests.message import Context, Heading, Message, Paragraph, spans
@@ -58,29 +59,47 @@ def status_gauges(engine: Engine, ttl: float = 5.0) -> Callable[[], dict[str, tu
     usage="/status",
     example="/status",
     admin_only=True,
-    description="delivery queue, failures and gone chats",
+    description=N_("delivery queue, failures and gone chats"),
 )
 def status_command(request: Request) -> Message:
     with request.services.store.engine.connect() as conn:
         s = outbox_status(conn)
         votes = feedback_counts(conn)
+    n = request.words.number
     lines = [
-        f"Queue: {s.pending:,} pending ({s.due:,} due, {s.in_flight:,} sending, "
-        f"{s.retrying:,} retrying)",
-        f"Last 24 h: {s.sent_24h:,} sent, {s.failed_24h:,} failed",
-        f"Dead letters: {s.dead:,}",
-        f"Maybe delivered (no readable answer): {s.maybe_24h:,} in 24 h, "
-        f"{s.maybe_retrying:,} being tried once more",
-        f"Deactivated: {s.deactivated_chats:,} chats, {s.deactivated_subscriptions:,} "
-        "subscriptions",
-        f"Feedback: {votes.up:,} 👍, {votes.down:,} 👎 on {votes.items:,} items "
-        f"from {votes.chats:,} chats",
-        *(f"Problem: {line}" for line in request.services.problems()),
+        request._(
+            "Queue: {pending} pending ({due} due, {sending} sending, {retrying} retrying)"
+        ).format(
+            pending=n(s.pending), due=n(s.due), sending=n(s.in_flight), retrying=n(s.retrying)
+        ),
+        request._("Last 24 h: {sent} sent, {failed} failed").format(
+            sent=n(s.sent_24h), failed=n(s.failed_24h)
+        ),
+        request._("Dead letters: {n}").format(n=n(s.dead)),
+        request._(
+            "Maybe delivered (no readable answer): {day} in 24 h, {retrying} being tried once more"
+        ).format(day=n(s.maybe_24h), retrying=n(s.maybe_retrying)),
+        request._("Deactivated: {chats}, {subscriptions}").format(
+            chats=request.ngettext("{n} chat", "{n} chats", s.deactivated_chats).format(
+                n=n(s.deactivated_chats)
+            ),
+            subscriptions=request.ngettext(
+                "{n} subscription", "{n} subscriptions", s.deactivated_subscriptions
+            ).format(n=n(s.deactivated_subscriptions)),
+        ),
+        request._("Feedback: {up} 👍, {down} 👎 on {items} items from {chats} chats").format(
+            up=n(votes.up), down=n(votes.down), items=n(votes.items), chats=n(votes.chats)
+        ),
+        # The problem itself is a log-style line for the admins; its label is translated.
+        *(request._("Problem: {line}").format(line=line) for line in request.services.problems()),
     ]
+    workers = request.ngettext(
+        "{n} outbox worker running", "{n} outbox workers running", s.workers
+    ).format(n=n(s.workers))
     return Message(
         (
-            Heading("Delivery status"),
+            Heading(request._("Delivery status")),
             *(Paragraph(spans(line)) for line in lines),
-            Context(spans(f"{s.workers} outbox worker(s) running")),
+            Context(spans(workers)),
         )
     )

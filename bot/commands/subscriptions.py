@@ -12,18 +12,25 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.commands.core import Request, command, echo
+from bot.commands.language import sender_language
+from bot.i18n import N_, Translator, translator
 from bot.scheduling.weekly import (
     Schedule,
     ScheduleError,
+    find_theme,
     local_time,
     parse_subscribe,
+    split_words,
     theme_choices,
+    zone_label,
 )
 from bot.store.digests import known_themes, next_digest
+from bot.store.languages import record_setup
 from bot.store.models import SubscriptionRow
 from bot.store.reports import Store
 from bot.store.subscriptions import (
     active_subscription,
+    any_subscription,
     chat_subscriptions,
     deactivate,
     save_subscription,
@@ -50,26 +57,71 @@ def _themes(request: Request) -> dict[str, str]:
         return known_themes(conn)
 
 
+def _existing(store: Store, platform: str, chat_id: str, theme: str) -> SubscriptionRow | None:
+    """The chat's subscription to ``theme``, active or not."""
+    with store.engine.connect() as conn:
+        return any_subscription(conn, platform, chat_id, theme)
+
+
+def _changes(request: Request, before: SubscriptionRow, schedule: Schedule, size: int) -> list[str]:
+    """``time 09:00 → 21:00``: one phrase per part a re-subscription changed."""
+    words = request.words
+    old = Schedule.of(before)
+    out = []
+    if old.day != schedule.day:
+        out.append(
+            request._("day {old} → {new}").format(
+                old=words.weekday(old.day), new=words.weekday(schedule.day)
+            )
+        )
+    if old.at_time != schedule.at_time:
+        out.append(request._("time {old} → {new}").format(old=old.at_time, new=schedule.at_time))
+    if old.timezone != schedule.timezone:
+        out.append(
+            request._("timezone {old} → {new}").format(
+                old=zone_label(old.timezone), new=zone_label(schedule.timezone)
+            )
+        )
+    if before.size != size:
+        out.append(request._("items {old} → {new}").format(old=before.size, new=size))
+    return out
+
+
+def _items(request: Request, n: int) -> str:
+    return request.ngettext("{n} item", "{n} items", n).format(n=request.words.number(n))
+
+
 @command(
     "subscribe",
-    usage="/subscribe THEME [DAY] [HH:MM] [TIMEZONE]",
+    usage="/subscribe THEME [DAY] [HH:MM] [TIMEZONE] [items=N]",
     example="/subscribe clay mon 09:00 Asia/Shanghai",
     needs_arg=True,
     manages_chat=True,
-    description="a weekly digest of a theme in this chat (default Monday 09:00, 5 items; items=N)",
+    description=N_(
+        "a weekly digest of a theme in this chat (default Monday 09:00, 5 items); "
+        "again to change one part"
+    ),
 )
 def subscribe_command(request: Request) -> Message:
     services = request.services
     themes = _themes(request)
     try:
-        args = parse_subscribe(request.arg, themes, services.timezone, services.digest_size)
+        args = parse_subscribe(
+            request.arg, themes, services.timezone, services.digest_size, request.words
+        )
     except ScheduleError as exc:
         return Message.text(
             str(exc),
-            "Usage: /subscribe THEME [DAY] [HH:MM] [TIMEZONE], "
-            "e.g. /subscribe clay tue 08:30 Asia/Shanghai",
+            request._(
+                "Usage: /subscribe THEME [DAY] [HH:MM] [TIMEZONE] [items=N], "
+                "e.g. /subscribe clay tue 08:30 Asia/Shanghai or /subscribe clay 周二 21点 北京时间"
+            ),
         )
     now = services.clock()
+    before = _existing(services.store, request.platform, request.chat_id, args.theme)
+    # Subscribing again changes only what this command names; the rest stays as it was.
+    schedule = args.over(Schedule.of(before)) if before is not None else args.schedule
+    size = args.items if args.items is not None else (before.size if before else args.size)
     with services.store.engine.begin() as conn:
         sub, created = save_subscription(
             conn,
@@ -77,36 +129,65 @@ def subscribe_command(request: Request) -> Message:
             chat_id=request.chat_id,
             chat_kind=request.chat_kind,
             theme=args.theme,
-            schedule=args.schedule,
-            size=args.size,
+            schedule=schedule,
+            size=size,
             created_by=f"{request.platform}:{request.user_id}",
+            now=now,
+        )
+    language = sender_language(request)
+    if language is not None:
+        record_setup(
+            services.store.engine,
+            request.platform,
+            request.chat_id,
+            language,
+            set_by=f"{request.platform}:{request.user_id}",
             now=now,
         )
     _changed(request)
     title = themes[args.theme]
-    verb = "Subscribed this chat to" if created else "Updated this chat's subscription to"
+    what = request._("{items} {schedule}").format(
+        items=_items(request, sub.size), schedule=schedule.describe(request.words)
+    )
+    if created or before is None:
+        head = request._("Subscribed this chat to {title}: {what}.")
+        summary = head.format(title=title, what=what)
+    else:
+        changes = _changes(request, before, schedule, size)
+        if changes:
+            summary = request._("Changed this chat's {title}: {changes}. Now {what}.").format(
+                title=title, changes=request.words.join(changes), what=what
+            )
+        else:
+            summary = request._("Nothing changed: this chat already gets {title}, {what}.").format(
+                title=title, what=what
+            )
     return Message(
         (
+            Paragraph((Span(summary),)),
             Paragraph(
                 (
-                    Span(f"{verb} "),
-                    Span(title, bold=True),
-                    Span(f": {sub.size} items {args.schedule.describe()}."),
+                    Span(request._("Next digest: ")),
+                    Span(local_time(schedule.next_run(now), request.words), bold=True),
                 )
-            ),
-            Paragraph(
-                (Span("Next digest: "), Span(local_time(args.schedule.next_run(now)), bold=True))
             ),
             Context(
                 (
-                    Span("Preview it now: "),
+                    Span(request._("Preview it now: ")),
                     Span(f"/digest {args.theme}", code=True),
-                    Span(" · stop: "),
+                    Span(request._(" · stop: ")),
                     Span(f"/unsubscribe {args.theme}", code=True),
                 )
             ),
         )
     )
+
+
+def _theme_arg(request: Request, themes: dict[str, str]) -> str:
+    """The theme slug the argument names (by key, title or Chinese name), else the first word."""
+    words = split_words(request.arg)
+    found = find_theme(words, themes)
+    return found[0] if found is not None else (words[0].lower() if words else "")
 
 
 @command(
@@ -115,26 +196,30 @@ def subscribe_command(request: Request) -> Message:
     example="/unsubscribe clay",
     needs_arg=True,
     manages_chat=True,
-    description="stop a weekly digest in this chat",
+    description=N_("stop a weekly digest in this chat"),
 )
 def unsubscribe_command(request: Request) -> Message:
-    target = request.arg.split()[0].lower()
-    theme = None if target == "all" else target
+    first = request.arg.split()[0].lower()
+    theme = None if first in ("all", "全部", "所有") else _theme_arg(request, _themes(request))
     who = f"unsubscribed by {request.platform}:{request.user_id}"
     with request.services.store.engine.begin() as conn:
         done = deactivate(conn, request.platform, request.chat_id, theme, who)
     if done:
         _changed(request)
         return Message.text(
-            f"Unsubscribed this chat from {', '.join(done)}. "
-            "Items already sent stay sent; subscribe again any time."
+            request._(
+                "Unsubscribed this chat from {themes}. "
+                "Items already sent stay sent; subscribe again any time."
+            ).format(themes=request.words.join(done))
         )
     current = [s.theme for s in _chat_subscriptions(request)]
     if not current:
-        return Message.text("This chat has no subscriptions. See /themes to start one.")
+        return Message.text(request._("This chat has no subscriptions. See /themes to start one."))
     return Message.text(
-        f"This chat is not subscribed to “{echo(target, 40)}”. "
-        f"Its subscriptions: {', '.join(current)} — or use /unsubscribe all."
+        request._(
+            "This chat is not subscribed to “{value}”. "
+            "Its subscriptions: {themes} — or use /unsubscribe all."
+        ).format(value=echo(first, 40), themes=request.words.join(current))
     )
 
 
@@ -142,14 +227,16 @@ def unsubscribe_command(request: Request) -> Message:
     "subscriptions",
     usage="/subscriptions",
     example="/subscriptions",
-    description="this chat's subscriptions and their next runs",
+    description=N_("this chat's subscriptions and their next runs"),
 )
 def subscriptions_command(request: Request) -> Message:
     subs = _chat_subscriptions(request)
     if not subs:
         return Message.text(
-            "This chat has no subscriptions. Start one with /subscribe THEME, "
-            "e.g. /subscribe clay mon 09:00 — /themes lists the themes."
+            request._(
+                "This chat has no subscriptions. Start one with /subscribe THEME, "
+                "e.g. /subscribe clay mon 09:00 — /themes lists the themes."
+            )
         )
     themes = _themes(request)
     now = request.services.clock()
@@ -157,20 +244,23 @@ def subscriptions_command(request: Request) -> Message:
         (
             Span(s.theme, code=True),
             Span(
-                f" — {themes.get(s.theme, s.theme)}: {s.size} items "
-                f"{Schedule.of(s).describe()}. Next: "
+                request._(" — {title}: {items} {schedule}. Next: ").format(
+                    title=themes.get(s.theme, s.theme),
+                    items=_items(request, s.size),
+                    schedule=Schedule.of(s).describe(request.words),
+                )
             ),
-            Span(local_time(Schedule.of(s).next_run(now)), bold=True),
+            Span(local_time(Schedule.of(s).next_run(now), request.words), bold=True),
         )
         for s in subs
     )
     return Message(
         (
-            Heading("Subscriptions in this chat"),
+            Heading(request._("Subscriptions in this chat")),
             BulletList(bullets),
             Context(
                 (
-                    Span("Change one by subscribing again; stop with "),
+                    Span(request._("Change one part by subscribing again; stop with ")),
                     Span("/unsubscribe THEME", code=True),
                 )
             ),
@@ -183,11 +273,11 @@ def subscriptions_command(request: Request) -> Message:
     usage="/digest THEME",
     example="/digest clay",
     needs_arg=True,
-    description="preview this chat's next digest of a theme (it still comes)",
+    description=N_("preview this chat's next digest of a theme (it still comes)"),
 )
 def digest_command(request: Request) -> Message:
     services = request.services
-    theme = request.arg.split()[0].lower()
+    theme = _theme_arg(request, _themes(request))
     return preview(
         services.store,
         request.platform,
@@ -197,6 +287,7 @@ def digest_command(request: Request) -> Message:
         default_timezone=services.timezone,
         now=services.clock(),
         web_url=services.web.theme_url if services.web is not None else None,
+        words=request.words,
     )
 
 
@@ -210,27 +301,44 @@ def preview(
     default_timezone: str,
     now: datetime,
     web_url: Callable[[str], str] | None = None,
+    words: Translator | None = None,
 ) -> Message:
     """The chat's next digest of ``theme`` as it would be sent, without using it up."""
+    words = words or translator()
     with store.engine.connect() as conn:
         themes = known_themes(conn)
         if theme not in themes:
-            return Message.text(f"There is no theme “{echo(theme, 40)}”. {theme_choices(themes)}")
+            return Message.text(
+                words.gettext("There is no theme “{value}”. {themes}").format(
+                    value=echo(theme, 40), themes=theme_choices(themes, words)
+                )
+            )
         sub = active_subscription(conn, platform, chat_id, theme)
         size = sub.size if sub is not None else default_size
         zone = ZoneInfo(sub.timezone if sub is not None else default_timezone)
         digest = next_digest(
-            conn, platform, chat_id, theme, size, now.astimezone(zone), web_url=web_url
+            conn,
+            platform,
+            chat_id,
+            theme,
+            size,
+            now.astimezone(zone),
+            web_url=web_url,
+            words=words,
         )
     if digest is None:
         return Message.text(
-            f"Nothing new in {themes[theme]} for this chat: it has had every item."
-            " New items arrive with the next monthly report."
+            words.gettext(
+                "Nothing new in {title} for this chat: it has had every item. "
+                "New items arrive with the next monthly report."
+            ).format(title=themes[theme])
         )
     note = (
-        "Preview: these items still come in this chat's next weekly digest."
+        words.gettext("Preview: these items still come in this chat's next weekly digest.")
         if sub is not None
-        else f"Preview. Get it weekly: /subscribe {theme} mon 09:00"
+        else words.gettext("Preview. Get it weekly: /subscribe {theme} mon 09:00").format(
+            theme=theme
+        )
     )
     return Message(
         (*digest.message.blocks, Context((Span(note, italic=True),))),

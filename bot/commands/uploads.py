@@ -7,13 +7,14 @@ import logging
 from collections.abc import Callable
 
 from bot.commands.core import Request
+from bot.i18n import N_
 from bot.store.ingest import decode_report, describe, markdown_text
 from digests import ReportError
 from digests.message import Message
 
 log = logging.getLogger(__name__)
 
-UPLOAD_REFUSAL = "Only bot admins may upload reports; nothing was stored."
+UPLOAD_REFUSAL = N_("Only bot admins may upload reports; nothing was stored.")
 MAX_WARNINGS = 10
 
 
@@ -29,21 +30,29 @@ async def ingest_upload(
     services = request.services
     if not upload.filename.lower().endswith((".md", ".markdown")):
         return Message.text(
-            f"{upload.filename} is not a Markdown report (.md); nothing was stored."
+            request._("{file} is not a Markdown report (.md); nothing was stored.").format(
+                file=upload.filename
+            )
         )
     limit = services.max_report_bytes
     if upload.size is not None and upload.size > limit:
         return Message.text(
-            f"Rejected {upload.filename}: {upload.size:,} bytes is over the "
-            f"{limit:,}-byte limit; nothing was stored."
+            request._(
+                "Rejected {file}: {size} bytes is over the {limit}-byte limit; nothing was stored."
+            ).format(
+                file=upload.filename,
+                size=request.words.number(upload.size),
+                limit=request.words.number(limit),
+            )
         )
     try:
         data = await upload.fetch()
     except Exception as exc:  # any download failure gets the same answer
         log.warning("upload download failed: %s: %s", upload.filename, exc)
         return Message.text(
-            f"Could not download {upload.filename} ({type(exc).__name__}); "
-            "nothing was stored. Please send it again."
+            request._(
+                "Could not download {file} ({error}); nothing was stored. Please send it again."
+            ).format(file=upload.filename, error=type(exc).__name__)
         )
     who = f"{upload.platform}:{upload.user_id}"
     try:
@@ -52,11 +61,17 @@ async def ingest_upload(
             services.store.ingest, report, markdown_text(data), uploaded_by=who
         )
     except ReportError as exc:
-        return Message.text(f"Rejected {exc}; nothing was stored.")
+        # The parser's own reason stays in English: it names lines and fields of the file.
+        return Message.text(request._("Rejected {reason}; nothing was stored.").format(reason=exc))
     if on_stored is not None:
         on_stored(result.status)
-    lines = [describe(result)]
-    lines += [f"warning: {w}" for w in result.warnings[:MAX_WARNINGS]]
+    lines = [describe(result, request.words)]
+    lines += [request._("warning: {text}").format(text=w) for w in result.warnings[:MAX_WARNINGS]]
     if len(result.warnings) > MAX_WARNINGS:
-        lines.append(f"… and {len(result.warnings) - MAX_WARNINGS} more warnings")
+        more = len(result.warnings) - MAX_WARNINGS
+        lines.append(
+            request.ngettext("… and {n} more warning", "… and {n} more warnings", more).format(
+                n=more
+            )
+        )
     return Message.text(*lines)

@@ -30,11 +30,14 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import BindParameter
 
 from bot.clock import require_aware
+from bot.i18n import translator
+from bot.store.languages import digest_language
 from bot.store.models import ChatRow, DeliveryRow, ItemRow, OutboxRow, SubscriptionRow
 from bot.store.outbox import enqueue, pending_item_ids
 from digests.compose import Candidate, Digest, digest_of, nothing_new
 from digests.items import Item
 from digests.message import Message
+from digests.words import ENGLISH, Words
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +164,11 @@ def next_digest(
     *,
     sizes: ThemeSizes | None = None,
     web_url: Callable[[str], str] | None = None,
+    words: Words = ENGLISH,
 ) -> Digest | None:
     """The digest a run at ``when`` would make for the chat, without recording anything.
 
-    ``web_url`` gives a theme's web page (the digest links to it).
+    ``web_url`` gives a theme's web page (the digest links to it); ``words`` its language.
     """
     require_aware(when, "digest times")
     if size < 1:
@@ -179,7 +183,8 @@ def next_digest(
         taken += conn.execute(_PENDING_COUNT, {**chat, "pending": pending}).scalar_one()
     total = (sizes or ThemeSizes()).get(conn, theme)
     chosen = [Candidate(row.id, Item.from_dict(row.data)) for row in rows]
-    return digest_of(chosen, total - taken - len(chosen), when=when, web_url=web_url)
+    remaining = total - taken - len(chosen)
+    return digest_of(chosen, remaining, when=when, web_url=web_url, words=words)
 
 
 def dedup_key(subscription_id: int, scheduled_for: datetime) -> str:
@@ -232,15 +237,24 @@ def make_digest_due(
     if sub.chat_active is False:
         return None
     when = scheduled_for.astimezone(ZoneInfo(sub.timezone))
+    words = translator(digest_language(conn, sub.platform, sub.chat_id))
     digest = next_digest(
-        conn, sub.platform, sub.chat_id, sub.theme, sub.size, when, sizes=sizes, web_url=web_url
+        conn,
+        sub.platform,
+        sub.chat_id,
+        sub.theme,
+        sub.size,
+        when,
+        sizes=sizes,
+        web_url=web_url,
+        words=words,
     )
     message: Message
     if digest is not None:
         message, item_ids = digest.message, digest.item_ids
     elif post_empty:
         title = known_themes(conn).get(sub.theme, sub.theme)
-        message, item_ids = nothing_new(title, when), ()
+        message, item_ids = nothing_new(title, when, words), ()
     else:
         log.info("subscription %s: nothing new in %s", subscription_id, sub.theme)
         return None

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from bot.store.reports import IngestResult, Store
 from digests import Report, ReportError, ReportTooLarge, parse_report
+from digests.cards import kind_count
+from digests.words import ENGLISH, Words
 
 
 def decode_report(data: bytes, source: str, max_bytes: int) -> Report:
@@ -71,29 +73,47 @@ class IngestSummary:
             self.stored += 1
 
     def line(self) -> str:
-        kinds = ", ".join(f"{n} {k}s" for k, n in sorted(self.items.items())) or "no items"
+        kinds = ", ".join(kind_count(k, n) for k, n in sorted(self.items.items())) or "no items"
+        files = "1 file" if self.files == 1 else f"{self.files} files"
+        warnings = "1 warning" if self.warnings == 1 else f"{self.warnings} warnings"
         return (
-            f"{self.files} files ({self.stored} stored, {self.unchanged} unchanged), {kinds}, "
-            f"{self.warnings} warnings, {self.rejected} rejected"
+            f"{files} ({self.stored} stored, {self.unchanged} unchanged), {kinds}, "
+            f"{warnings}, {self.rejected} rejected"
         )
 
 
-def describe(result: IngestResult) -> str:
+def describe(result: IngestResult, words: Words = ENGLISH) -> str:
     """One line per ingest: what it added, changed and removed."""
     if result.status == "unchanged":
-        return f"{result.source}: {result.period} unchanged (already ingested)"
+        return words.gettext("{source}: {period} unchanged (already ingested)").format(
+            source=result.source, period=result.period
+        )
 
     def per_kind(items: list[str]) -> str:
         counts = Counter(items)
-        return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "0"
+        return words.join(kind_count(k, n, words) for k, n in sorted(counts.items())) or "0"
 
     added = per_kind([i.kind.value for i in result.added])
     changed = per_kind([i.kind.value for i in result.changed])
     removed = per_kind([k for k, _ in result.removed])
-    verb = {"new": "new month", "reparsed": "re-derived"}.get(result.status, "new version")
-    return (
-        f"{result.source}: {result.period} {verb}: added {added}; changed {changed}; "
-        f"removed {removed}; {len(result.warnings)} warnings"
+    if result.status == "new":
+        verb = words.gettext("new month")
+    elif result.status == "reparsed":
+        verb = words.gettext("re-derived")
+    else:
+        verb = words.gettext("new version")
+    n = len(result.warnings)
+    warnings = words.ngettext("{n} warning", "{n} warnings", n).format(n=n)
+    return words.gettext(
+        "{source}: {period} {verb}: added {added}; changed {changed}; removed {removed}; {warnings}"
+    ).format(
+        source=result.source,
+        period=result.period,
+        verb=verb,
+        added=added,
+        changed=changed,
+        removed=removed,
+        warnings=warnings,
     )
 
 

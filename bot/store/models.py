@@ -219,3 +219,20 @@ class FeedbackRow(Base):
     user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     vote: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChatLanguageRow(Base):
+    """The language a chat is answered in: ``zh``, ``en``, or ``auto`` (see ``bot/store/languages``).
+
+    ``setup_language`` is the platform language of the user who set the chat up (first
+    subscribed, or first chose a language), which ``auto`` follows.
+    """
+
+    __tablename__ = "chat_languages"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    choice: Mapped[str] = mapped_column(String(8), default="auto")
+    setup_language: Mapped[str | None] = mapped_column(String(8))
+    set_by: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -72,6 +72,22 @@ def active_subscription(
     return sub
 
 
+def any_subscription(
+    conn: Connection, platform: str, chat_id: str, theme: str
+) -> SubscriptionRow | None:
+    """The chat's subscription to ``theme``, active or not (re-subscribing keeps its parts)."""
+    with Session(conn, expire_on_commit=False) as session:
+        sub = session.scalars(
+            select(SubscriptionRow).where(
+                SubscriptionRow.platform == platform,
+                SubscriptionRow.chat_id == chat_id,
+                SubscriptionRow.theme == theme,
+            )
+        ).first()
+        session.expunge_all()
+    return sub
+
+
 def save_subscription(
     conn: Connection,
     *,

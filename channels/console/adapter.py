@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -14,6 +15,20 @@ CHOOSE_HINT = "Type a number to choose."
 
 if TYPE_CHECKING:
     from aiohttp import web
+
+
+GREETING = "digestbot on the console: try /help, /model GLM-4.7 or /search 蒸馏; Ctrl-D ends."
+PROMPT = "> "
+
+
+def console_language() -> str | None:
+    """The terminal's language from the locale variables (``zh_CN.UTF-8`` -> ``zh_CN``)."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            code = value.split(".")[0]
+            return None if code in ("C", "POSIX") else code
+    return None
 
 
 class ConsoleChannel:
@@ -41,8 +56,15 @@ class ConsoleChannel:
         self._task = asyncio.create_task(self._loop(handler), name="console")
 
     async def _loop(self, handler: Handler) -> None:
+        # A person at a terminal gets one line of greeting and a prompt; piped input gets neither.
+        terminal = self._stdin.isatty()
+        if terminal:
+            self._stdout.write(GREETING + "\n")
         try:
             while True:
+                if terminal:
+                    self._stdout.write(PROMPT)
+                    self._stdout.flush()
                 line = await asyncio.to_thread(self._stdin.readline)
                 if not line:
                     break
@@ -67,6 +89,7 @@ class ConsoleChannel:
                             user_id=self._user,
                             text=line.rstrip("\n"),
                             chat_kind="console",
+                            language=console_language(),
                         )
                     )
                 if reply is not None:

@@ -34,6 +34,7 @@ ALIASES = (
     "unsubscribe",
     "subscriptions",
     "digest",
+    "lang",
 )
 
 

@@ -69,7 +69,7 @@ def command_text(text: str) -> str:
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
     if not text:
         return "/help"
-    return text if text.startswith("/") else "/" + text
+    return "/" + text.lstrip("/／")  # ／: the full-width slash of Chinese input methods
 
 
 class SlackChannel:
@@ -123,6 +123,7 @@ class SlackChannel:
         self._handler: Handler | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._socket: Any = None
+        self._locales: dict[str, str | None] = {}
         # No AsyncRateLimitErrorRetryHandler: a 429 must reach the outbox, which schedules retries.
         self._client = AsyncWebClient(token=bot_token, base_url=api_url)
         self._app = AsyncApp(
@@ -235,6 +236,7 @@ class SlackChannel:
                 chat_kind="im" if body.get("channel_name") == "directmessage" else "channel",
                 chat_title=str(body.get("channel_name", "")),
                 is_chat_admin=_member_may_manage,
+                language=await self._locale(str(body.get("user_id", ""))),
             )
             reply = await handler.on_command(incoming)
             if reply is not None:
@@ -246,6 +248,20 @@ class SlackChannel:
     def pace_for(self, chat_id: str, kind: str) -> Pace | None:
         """The pace of a reply's parts to ``chat_id``."""
         return reply_pace(self._pace, "slack", chat_id, kind)
+
+    async def _locale(self, user_id: str) -> str | None:
+        """The user's Slack locale (``zh-CN``), asked once per user; None when Slack won't say."""
+        if not user_id:
+            return None
+        if user_id not in self._locales:
+            try:
+                response = await self._client.users_info(user=user_id, include_locale=True)
+                locale = (response.get("user") or {}).get("locale")
+            except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                log.info("slack: no locale for %s: %s", user_id, exc)
+                locale = None
+            self._locales[user_id] = str(locale) if locale else None
+        return self._locales[user_id]
 
     async def respond(
         self,
@@ -333,6 +349,7 @@ class SlackChannel:
             chat_kind=kind,
             is_chat_admin=_member_may_manage,
             delivery_id=delivery,
+            language=await self._locale(str(event.get("user", ""))),
         )
         reply = await handler.on_command(incoming)
         if reply is not None:

@@ -71,6 +71,7 @@ def _build(settings: Any, context: BuildContext) -> Channel:
         base_url=own.telegram_api_url,
         base_file_url=own.telegram_file_url,
         commands=context.menu,
+        localized_commands=context.menus,
         webhook_url=own.telegram_webhook_url,
         webhook_secret=webhook_secret(own),
         images=context.images,

@@ -16,7 +16,7 @@ import logging
 import re
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -119,6 +119,7 @@ class TelegramChannel:
         poll_timeout: float = 10.0,
         request_timeout: float = 10.0,
         images: bool = True,
+        localized_commands: Mapping[str, Sequence[tuple[str, str]]] | None = None,
         keep_command: Callable[[str], Awaitable[str]] | None = None,
         answer_within: float = 5.0,
         pace: ReplyPace | None = None,
@@ -135,6 +136,7 @@ class TelegramChannel:
             poll_timeout: Long-poll timeout of ``getUpdates`` in seconds.
             request_timeout: Read/write/connect timeout of every other Bot API call.
             images: Show a message's figure as its link preview (``DIGESTBOT_IMAGES``).
+            localized_commands: The menu per language code, shown to users of that language.
             keep_command: Stores a button command longer than ``callback_data`` holds and
                 returns its token (such buttons are left out without it).
             answer_within: A button press is answered (``answerCallbackQuery``) after at most
@@ -145,6 +147,7 @@ class TelegramChannel:
         self._images = images
         self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._commands = list(commands)
+        self._localized = dict(localized_commands or {})
         self._webhook_url = webhook_url
         self._webhook_secret = webhook_secret
         self._poll_timeout = poll_timeout
@@ -199,11 +202,16 @@ class TelegramChannel:
     async def _register_commands(self) -> None:
         if not self._commands:
             return
-        menu = [BotCommand(c.lstrip("/"), d) for c, d in self._commands]
-        try:
-            await self._app.bot.set_my_commands(menu)
-        except TelegramError as exc:
-            log.warning("telegram: could not register the command menu: %s", exc)
+        # The default menu last: it is the one every user sees when their language has none.
+        menus: list[tuple[str | None, Sequence[tuple[str, str]]]] = list(self._localized.items())
+        menus.append((None, self._commands))
+        for language, commands in menus:
+            menu = [BotCommand(c.lstrip("/"), d) for c, d in commands]
+            try:
+                await self._app.bot.set_my_commands(menu, language_code=language)
+            except TelegramError as exc:
+                log.warning("telegram: could not register the command menu: %s", exc)
+                return
 
     def connected(self) -> bool:
         """Started, and (in polling mode) polling."""
@@ -268,7 +276,7 @@ class TelegramChannel:
             delivery = self._delivery_id(update)
             if msg.document is not None:
                 await self._on_document(msg, self._handler, delivery)
-            elif msg.text and msg.text.startswith("/"):
+            elif msg.text and msg.text.lstrip().startswith(("/", "／")):  # ／: Chinese IMEs
                 await self._on_command(msg, self._handler, delivery)
         except SendError as exc:
             log.warning("telegram: could not reply in chat %s: %s", msg.chat.id, exc)
@@ -293,7 +301,7 @@ class TelegramChannel:
         return command + rest
 
     async def _on_command(self, msg: TgMessage, handler: Handler, delivery: str | None) -> None:
-        text = self.own_command(msg.text or "")
+        text = self.own_command((msg.text or "").lstrip().replace("／", "/", 1))
         if text is None:
             return
         incoming = Incoming(
@@ -305,6 +313,7 @@ class TelegramChannel:
             chat_title=msg.chat.title or "",
             is_chat_admin=lambda: self._is_chat_admin(msg),
             delivery_id=delivery,
+            language=msg.from_user.language_code if msg.from_user is not None else None,
         )
         reply = await handler.on_command(incoming)
         if reply is not None:

@@ -93,7 +93,7 @@ def test_folder_with_one_bad_file_ingests_the_rest(
     assert main(["ingest", str(folder)]) == 1
     captured = capsys.readouterr()
     summary = captured.out.strip().splitlines()[-1]
-    assert summary.startswith("1 files (1 stored, 0 unchanged)")
+    assert summary.startswith("1 file (1 stored, 0 unchanged)")
     assert summary.endswith("0 warnings, 1 rejected")
     assert "zz-empty.md" in captured.err
     store = Store.open(env)

@@ -96,6 +96,8 @@ async def running(sqlite_url: str) -> AsyncIterator[Running]:
             within=30,
         )
         await wait_for(lambda: tg.commands, within=30)
+        # Channels start one after the other: wait for the last one too (Slack answers 503 before).
+        await wait_for(lambda: all(c.connected() for c in gateway.channels), within=30)
         assert gateway.http is not None
         async with aiohttp.ClientSession() as http:
             yield Running(
@@ -128,6 +130,11 @@ async def test_telegram_private_and_group_commands(running: Running) -> None:
 async def test_command_menu_is_registered(running: Running) -> None:
     names = {c["command"] for c in running.telegram.commands}
     assert {"model", "paper", "search", "themes", "help"} <= names
+    # The same menu in Chinese, for Telegram users whose language is Chinese.
+    await wait_for(lambda: "zh" in running.telegram.localized_commands, within=15)
+    chinese = {c["command"]: c["description"] for c in running.telegram.localized_commands["zh"]}
+    assert set(chinese) == names
+    assert chinese["lang"] == "我在这里回复所用的语言：中文、English 或 auto"
 
 
 async def test_slack_signed_slash_command_unsigned_and_stale(running: Running) -> None:
@@ -173,7 +180,10 @@ async def test_admin_upload_is_ingested_and_non_admin_is_refused(
     content = seed_bytes
     tg.document_message(ADMIN_TG, ADMIN_TG, "2026-01.md", content)
     await wait_for(lambda: running.tg_texts(ADMIN_TG), within=15)
-    assert "2026-01 new month: added 2 insight, 8 model, 23 paper" in running.tg_texts(ADMIN_TG)[0]
+    assert (
+        "2026-01 new month: added 2 insights, 8 models, 23 papers, 1 radar, 7 topics"
+        in running.tg_texts(ADMIN_TG)[0]
+    )
     edited = content.replace(b"[GLM-4.7](", b"[GLM-4.8](", 1)
     tg.document_message(ADMIN_TG, ADMIN_TG, "2026-01.md", edited)
     await wait_for(lambda: len(running.tg_texts(ADMIN_TG)) >= 2, within=15)

@@ -101,6 +101,7 @@ class FakeTelegram(FakeServer):
         self.sent: list[Sent] = []
         self.calls: list[tuple[str, JSON]] = []
         self.commands: list[JSON] = []
+        self.localized_commands: dict[str, list[JSON]] = {}
         self.webhook: JSON = {}
         self.stats = Stats()
         # Keyed by chat_id as PTB sends it: an int, or a str such as "@channel".
@@ -364,6 +365,10 @@ class FakeTelegram(FakeServer):
     _m_logOut = _m_close
 
     async def _m_setMyCommands(self, p: JSON) -> bool:
+        language = p.get("language_code")
+        if language:
+            self.localized_commands[str(language)] = list(p.get("commands") or [])
+            return True
         self.commands = list(p.get("commands") or [])
         return True
 
