@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from contextlib import AsyncExitStack
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import TextIO
 
@@ -26,7 +27,7 @@ from bot.metrics import Metrics
 from bot.scheduling.leader import LeaderElection
 from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.settings import Settings
-from bot.store.actions import keep_command
+from bot.store.actions import keep_command, purge_tokens
 from bot.store.ingest import IngestSummary, markdown_text
 from bot.store.reports import Store
 from bot.watcher import SETTLE_SECONDS, WATCH_SECONDS, ReportsWatcher
@@ -37,6 +38,8 @@ from digests import parse_report
 log = logging.getLogger(__name__)
 
 DEFAULT_HTTP_PORT = 8080
+#: How often expired button tokens are deleted (when a new one is stored).
+PURGE_EVERY = timedelta(days=1)
 
 
 def seed_samples(store: Store) -> str | None:
@@ -81,6 +84,7 @@ class Gateway:
         self.outbox: OutboxWorker | None = None
         self.election: LeaderElection | None = None
         self.scheduler: Scheduler | None = None
+        self._tokens_purged: datetime | None = None
         self.subscription_changes = SubscriptionChanges()
         self.watcher: ReportsWatcher | None = None
 
@@ -239,14 +243,23 @@ class Gateway:
             await self._limiter.acquire(platform, chat_id, chat_kind, INTERACTIVE)
 
     async def _keep_command(self, command: str) -> str:
-        """Store a button command too long for a platform's payload; returns its token."""
+        """Store a button command too long for a platform's payload; returns its token.
+
+        Expired tokens are deleted on the way, at most once a day.
+        """
         store, services = self.store, self.services
         assert store is not None
         assert services is not None
+        now = services.clock()
+        purge = self._tokens_purged is None or now - self._tokens_purged > PURGE_EVERY
+        if purge:
+            self._tokens_purged = now
 
         def keep() -> str:
             with store.engine.begin() as conn:
-                return keep_command(conn, command, services.clock())
+                if purge:
+                    purge_tokens(conn, now)
+                return keep_command(conn, command, now)
 
         return await asyncio.to_thread(keep)
 

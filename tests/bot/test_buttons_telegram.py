@@ -10,6 +10,7 @@ import asyncio
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +18,8 @@ from sqlalchemy import select
 from bot.commands.actions import STALE
 from bot.gateway import Gateway, seed_samples
 from bot.settings import load_settings
-from bot.store.models import ChatRow, SubscriptionRow
+from bot.store.actions import keep_command
+from bot.store.models import ActionTokenRow, ChatRow, SubscriptionRow
 from bot.store.outbox import enqueue
 from bot.store.reports import Store
 from digests.message import Message
@@ -96,6 +98,12 @@ async def test_search_pages_edit_the_same_message(bot: Bot) -> None:
 
 
 async def test_long_command_travels_under_a_stored_token(bot: Bot) -> None:
+    store = Store.open(bot.db_url)
+    try:
+        with store.engine.begin() as conn:  # a token that expired long ago
+            old = keep_command(conn, "/old", datetime.now(UTC) - timedelta(days=40))
+    finally:
+        store.close()
     words = "agent memory model tool benchmark reasoning context protocol training"
     first = await bot.ask(556, f"/search {words}")
     data = {b["text"]: b["callback_data"] for b in buttons_of(first)}
@@ -105,6 +113,14 @@ async def test_long_command_travels_under_a_stored_token(bot: Bot) -> None:
     await bot.press(first, 556, "Next ›")
     await wait_for(lambda: bot.tg.edits, within=15)
     assert "page 2" in bot.tg.edits[-1].plain
+    store = Store.open(bot.db_url)
+    try:
+        with store.engine.connect() as conn:
+            tokens = set(conn.execute(select(ActionTokenRow.token)).scalars())
+    finally:
+        store.close()
+    assert data["Next ›"][1:] in tokens
+    assert old not in tokens  # expired tokens are deleted when new ones are stored
 
 
 async def test_stale_or_forged_button_gets_a_short_notice(bot: Bot) -> None:
