@@ -167,10 +167,13 @@ async def test_telegram_long_card_previews_its_figure_on_the_first_part_only(
     store = Store.open(running.db_url)
     store.ingest(parse_report(report, "2026-05.md"), report)
     store.close()
-    # the whole card (a long card comes folded, its whole text behind the More button)
-    parts = await ask_telegram(running, 904, "/more /model Long-1")
-    assert len(parts) >= 2
-    first, *rest = (preview_of(p.options) for p in parts)
+    # The whole card comes a page at a time (/more N): the figure is previewed above the page
+    # that holds its part, and never on a later page or message.
+    first_page = await ask_telegram(running, 904, "/more /model Long-1")
+    second_page = await ask_telegram(running, 904, "/more 2 /model Long-1")
+    first, *rest = (preview_of(p.options) for p in first_page)
     assert first.get("url") == "https://example.org/long-1.png"
     assert first.get("show_above_text") is True
-    assert all(p.get("is_disabled") is True for p in rest)
+    later = rest + [preview_of(p.options) for p in second_page]
+    assert later
+    assert all(p.get("is_disabled") is True for p in later)
