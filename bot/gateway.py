@@ -21,7 +21,7 @@ from bot.commands.status import status_gauges
 from bot.delivery.ratelimit import RateLimiter
 from bot.delivery.worker import OutboxWorker
 from bot.http import HttpServer
-from bot.i18n import LANGUAGES, SOURCE, translator
+from bot.i18n import LANGUAGES, SOURCE, negotiate, translator
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.scheduling.leader import LeaderElection
@@ -231,8 +231,14 @@ class Gateway:
             stdout=self.stdout,
             images=self.settings.images,
             keep_command=self._keep_command,
+            translate=self._translate,
         )
         return [spec.build(self.settings, context) for spec in self.settings.platforms()]
+
+    def _translate(self, language: str | None, text: str) -> str:
+        """A channel's own text in the language of a platform's code, else the default one."""
+        default = self.services.language if self.services is not None else SOURCE
+        return translator(negotiate(language) or default).gettext(text)
 
     async def _keep_command(self, command: str) -> str:
         """Store a button command too long for a platform's payload; returns its token.

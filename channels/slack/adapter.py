@@ -237,6 +237,10 @@ class SlackChannel:
 
         await self._track(work)
 
+    async def user_locale(self, user_id: str) -> str | None:
+        """The user's Slack locale (``zh-CN``), or None; asked of Slack once per user."""
+        return await self._locale(user_id)
+
     async def _locale(self, user_id: str) -> str | None:
         """The user's Slack locale (``zh-CN``), asked once per user; None when Slack won't say."""
         if not user_id:
