@@ -141,6 +141,8 @@ class InlineQuery:
     platform: str
     user_id: str
     text: str
+    #: The sender's language as the platform reports it (Telegram ``language_code``), or None.
+    language: str | None = None
 
 
 @dataclass(frozen=True)

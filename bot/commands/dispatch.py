@@ -299,18 +299,20 @@ class Dispatcher:
 
     async def on_inline(self, query: InlineQuery) -> list[InlineResult]:
         """Up to ten cards matching the query text; the same text is answered from a cache for
-        :data:`INLINE_CACHE_SECONDS`."""
+        :data:`INLINE_CACHE_SECONDS`; they are in the sender's language (inline mode has no chat)."""
         key = " ".join(query.text.lower().split())
         if not key:
             return []
+        words = translator(negotiate(query.language) or self.services.language)
         now = time.monotonic()
-        cached = self._inline_cache.get(key)
+        cache_key = f"{words.language}:{key}"
+        cached = self._inline_cache.get(cache_key)
         if cached is not None and now - cached[0] < INLINE_CACHE_SECONDS:
             return cached[1]
-        results = await asyncio.to_thread(inline_results, self.services, key)
+        results = await asyncio.to_thread(inline_results, self.services, key, words)
         if len(self._inline_cache) > 500:
             self._inline_cache.clear()
-        self._inline_cache[key] = (now, results)
+        self._inline_cache[cache_key] = (now, results)
         return results
 
     async def on_home(self, platform: str, user_id: str, language: str | None = None) -> Message:

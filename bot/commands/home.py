@@ -87,8 +87,9 @@ def home_page(services: Services, platform: str, words: Translator) -> Message:
     return Message(tuple(blocks))
 
 
-def inline_results(services: Services, text: str) -> list[InlineResult]:
-    """The cards of up to :data:`INLINE_RESULTS` items matching ``text``."""
+def inline_results(services: Services, text: str, words: Translator) -> list[InlineResult]:
+    """The cards of up to :data:`INLINE_RESULTS` items matching ``text``, in ``words``'
+    language."""
     hits = services.finder.search(text, limit=INLINE_RESULTS)
     results = []
     for hit in hits:
@@ -98,8 +99,10 @@ def inline_results(services: Services, text: str) -> list[InlineResult]:
             InlineResult(
                 id=str(hit.id),
                 title=label(item.title, 100),
-                description=label(f"{item.kind.value} · {item.period} · {description}", 200),
-                message=cards.card(item),
+                description=label(
+                    f"{cards.kind_name(item.kind, words)} · {item.period} · {description}", 200
+                ),
+                message=cards.card(item, words=words),
             )
         )
     return results
