@@ -18,7 +18,7 @@ from sqlalchemy import text
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.commands.status import status_gauges
-from bot.delivery.ratelimit import RateLimiter
+from bot.delivery.ratelimit import INTERACTIVE, RateLimiter
 from bot.delivery.worker import OutboxWorker
 from bot.http import HttpServer
 from bot.i18n import LANGUAGES, SOURCE, negotiate, translator
@@ -80,6 +80,7 @@ class Gateway:
         self.store: Store | None = None
         self.services: Services | None = None
         self.dispatcher: Dispatcher | None = None
+        self._limiter: RateLimiter | None = None
         self.outbox: OutboxWorker | None = None
         self.election: LeaderElection | None = None
         self.scheduler: Scheduler | None = None
@@ -116,6 +117,7 @@ class Gateway:
             )
             # Command replies share the outbox's limiter, at a higher priority.
             limiter = RateLimiter.from_settings(settings)
+            self._limiter = limiter
             store = self.store
 
             async def first_seen(key: str) -> bool:
@@ -232,6 +234,7 @@ class Gateway:
             images=self.settings.images,
             keep_command=self._keep_command,
             translate=self._translate,
+            pace=self._pace_reply if self._limiter is not None else None,
         )
         return [spec.build(self.settings, context) for spec in self.settings.platforms()]
 
@@ -239,6 +242,11 @@ class Gateway:
         """A channel's own text in the language of a platform's code, else the default one."""
         default = self.services.language if self.services is not None else SOURCE
         return translator(negotiate(language) or default).gettext(text)
+
+    async def _pace_reply(self, platform: str, chat_id: str, chat_kind: str) -> None:
+        """One more part of a reply waits for its turn, as the reply's first part did."""
+        if self._limiter is not None:
+            await self._limiter.acquire(platform, chat_id, chat_kind, INTERACTIVE)
 
     async def _keep_command(self, command: str) -> str:
         """Store a button command too long for a platform's payload; returns its token.

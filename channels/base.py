@@ -63,6 +63,25 @@ class MaybeDelivered(SendError):
     """
 
 
+#: Waits for the turn of the next part of a multi-part message (the gateway's rate limiter).
+Pace = Callable[[], Awaitable[None]]
+#: Waits for the turn of one more part of a reply: ``(platform, chat_id, chat_kind)``.
+ReplyPace = Callable[[str, str, str], Awaitable[None]]
+#: A command reply is at most this many platform messages (long cards are paged behind "More").
+MAX_PARTS = 3
+
+
+def reply_pace(pace: ReplyPace | None, platform: str, chat_id: str, chat_kind: str) -> Pace | None:
+    """The ``pace`` of a reply's parts to one chat (None when the gateway paces nothing)."""
+    if pace is None:
+        return None
+
+    async def wait() -> None:
+        await pace(platform, chat_id, chat_kind)
+
+    return wait
+
+
 async def _never_admin() -> bool:
     return False
 
@@ -194,10 +213,13 @@ class Channel(Protocol):
     async def stop(self) -> None:
         """Finish in-flight replies and disconnect."""
 
-    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+    async def send(
+        self, chat_id: str, message: Message, *, skip: int = 0, pace: Pace | None = None
+    ) -> list[str]:
         """Send ``message`` (split as the platform needs) and return each part's message id.
 
         ``skip`` leaves out the first parts, already delivered by an earlier, interrupted send.
+        ``pace`` is awaited before each part after the first (the caller took the first's turn).
         """
         ...
 
@@ -250,6 +272,9 @@ class BuildContext:
     #: A channel's own text (marked with ``N_`` where it is written) in the language of a
     #: platform's code (``zh_CN``); the text as it is when the code is None or unknown.
     translate: Callable[[str | None, str], str] = _as_is
+    #: Waits for the turn of each part of a reply after the first (the dispatcher takes the
+    #: first's); None paces nothing.
+    pace: ReplyPace | None = None
 
 
 class Renderer(Protocol):

@@ -3,7 +3,8 @@
 A button runs a command exactly as if it had been typed (through the same dispatcher, so the
 same permissions apply). Three commands exist for buttons and are left out of menus and /help:
 
-    /more COMMAND        COMMAND's card with its folded parts whole (the "More" button; edits)
+    /more [N] COMMAND    COMMAND's card with its folded parts whole (the "More" button; edits),
+                         in pages of :data:`PAGE_CHARS`; page N > 1 follows as a new message
     /results N TEXT      page N of /search TEXT (Next / Previous; edits the results)
     /feedback ID up|down 👍 / 👎 on a digest entry, per chat, item and user (counted in /status)
 """
@@ -41,6 +42,9 @@ PAGE = 6
 FOLD_AT = 900
 #: Characters of a folded part shown before "More".
 FOLDED = 120
+#: Characters of text in one page of a full card: at most a few messages on every platform
+#: (``channels.base.MAX_PARTS``); the rest is behind "More".
+PAGE_CHARS = 3500
 #: Longest button label; Slack allows 75, Telegram shows about 30 on a phone.
 LABEL = 40
 STALE = N_("This button has expired or its item is gone. Send the command again, e.g. /help.")
@@ -107,6 +111,116 @@ def fold(blocks: Sequence[Block]) -> tuple[list[Block], bool]:
     return out, cut
 
 
+def page_of(
+    blocks: Sequence[Block], page: int, limit: int = PAGE_CHARS
+) -> tuple[list[Block], bool]:
+    """Page ``page`` (from 1) of ``blocks``, about ``limit`` characters of markup a page; whether
+    more pages follow. A block longer than a page is cut between pages (at a sentence or word
+    end), so no text is lost."""
+    pages: list[list[Block]] = [[]]
+    room = limit
+    for block in blocks:
+        size = _block_size(block)
+        while size > room and _cuttable(block):
+            head, block = _cut(block, room)
+            if head is not None:
+                pages[-1].append(head)
+            pages.append([])
+            room = limit
+            size = _block_size(block)
+        if size > room and pages[-1]:
+            pages.append([])
+            room = limit
+        pages[-1].append(block)
+        room -= size
+    pages = [p for p in pages if any(_text(b) for b in p)] or [[]]
+    index = min(max(page, 1), len(pages)) - 1
+    return pages[index], index < len(pages) - 1
+
+
+def _size(text: str) -> int:
+    # Markup escapes & < > as entities of up to five characters (HTML): count them so, or a
+    # page of them would overflow a few messages.
+    return len(text) + 4 * sum(text.count(ch) for ch in "&<>")
+
+
+def _span_size(span: Span) -> int:
+    # A link costs its address and the markup around it as well, and so does a style.
+    styles = 13 * (span.bold + span.italic + span.code)
+    return _size(span.text) + styles + (len(span.url) + 16 if span.url else 0)
+
+
+def _block_size(block: Block) -> int:
+    match block:
+        case Paragraph(spans=s) | Quote(spans=s) | Context(spans=s):
+            return sum(_span_size(x) for x in s)
+        case BulletList(items=items):
+            return sum(_span_size(x) + 4 for item in items for x in item)
+        case Heading(text=t):
+            return _size(t)
+    return 0
+
+
+def _fitting(text: str, room: int) -> int:
+    """How many characters of ``text`` fit in ``room`` (as :func:`_size` counts them)."""
+    used = 0
+    for n, ch in enumerate(text):
+        used += 5 if ch in "&<>" else 1
+        if used > room:
+            return n
+    return len(text)
+
+
+def _cuttable(block: Block) -> bool:
+    return isinstance(block, Paragraph | Quote | BulletList) and len(_text(block)) > 1
+
+
+def _cut(block: Block, room: int) -> tuple[Block | None, Block]:
+    """``block`` split after about ``room`` characters of markup (None first when none fit)."""
+    if isinstance(block, BulletList):
+        items = list(block.items)
+        used = 0
+        for n, item in enumerate(items):
+            size = sum(_span_size(x) + 4 for x in item)
+            if used + size > room:
+                if n == 0:
+                    head, tail = _split_spans(item, room)
+                    return (
+                        BulletList((head,)) if head else None,
+                        BulletList((tail, *items[1:])),
+                    )
+                return BulletList(tuple(items[:n])), BulletList(tuple(items[n:]))
+            used += size
+        return block, BulletList(())
+    assert isinstance(block, Paragraph | Quote)
+    head, tail = _split_spans(block.spans, room)
+    first = dataclasses.replace(block, spans=head) if head else None
+    return first, dataclasses.replace(block, spans=tail)
+
+
+def _split_spans(spans: Spans, room: int) -> tuple[Spans, Spans]:
+    if room < 40:
+        return (), spans  # too little room for a useful piece: start the next page with it
+    head: list[Span] = []
+    used = 0
+    for n, span in enumerate(spans):
+        size = _span_size(span)
+        if used + size <= room:
+            head.append(span)
+            used += size
+            continue
+        fits = _fitting(span.text, room - used - (size - _size(span.text)))
+        end = max(span.text.rfind(ch, 0, fits) for ch in "。.!?！？；;，, \n") + 1
+        end = end if end >= fits // 2 else fits
+        if not head:
+            end = max(end, 1)  # a fresh page always takes something: paging ends
+        if end <= 0:
+            return tuple(head), spans[n:]
+        head.append(dataclasses.replace(span, text=span.text[:end]))
+        return tuple(head), (dataclasses.replace(span, text=span.text[end:]), *spans[n + 1 :])
+    return tuple(head), ()
+
+
 def _text(block: Block) -> str:
     match block:
         case Paragraph(spans=s) | Quote(spans=s) | Context(spans=s):
@@ -138,14 +252,20 @@ def _shorten(spans: Spans, limit: int) -> Spans:
 
 @command(
     "more",
-    usage="/more COMMAND",
+    usage="/more [PAGE] COMMAND",
     example="/more /model GLM-4.7",
     needs_arg=True,
     menu=False,
     description="a card with its folded parts whole (the More button)",
 )
 def more_command(request: Request) -> Message:
-    parsed = request.commands.split(request.arg)
+    number, _, rest = request.arg.partition(" ")
+    page = 1
+    if number.isdigit() and rest.strip():
+        page, arg = int(number), rest.strip()
+    else:
+        arg = request.arg
+    parsed = request.commands.split(arg)
     spec = request.commands.get(parsed[0]) if parsed else None
     # Only lookups: /more must not become a way around the permission checks of other commands.
     if parsed is None or spec is None or spec.name not in _LOOKUPS:
@@ -154,7 +274,15 @@ def more_command(request: Request) -> Message:
     inner = dataclasses.replace(
         request, name=spec.name, arg=clean_arg(raw), raw_arg=raw, spec=spec, full=True
     )
-    return dataclasses.replace(spec.fn(inner), edit=True)
+    card = spec.fn(inner)
+    text = [b for b in card.blocks if not isinstance(b, Actions)]
+    buttons = [b for b in card.blocks if isinstance(b, Actions)]
+    shown, more = page_of(text, page)
+    if more:
+        again = f"/more {page + 1} /{spec.name} {inner.arg}"
+        buttons.insert(0, Actions((Button("More", again, "primary"),)))
+    # The first page replaces the folded card; later ones follow it, so the reader keeps both.
+    return dataclasses.replace(card, blocks=(*shown, *buttons), edit=page <= 1)
 
 
 # -- search pages ---------------------------------------------------------------------------------

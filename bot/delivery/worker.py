@@ -326,9 +326,14 @@ class OutboxWorker:
                 row, OutcomeKind.MOVED, error="chat moved", new_chat_id=self._moved[chat]
             )
         skip = len(row.message_ids)
+
+        async def pace() -> None:
+            # Each further part waits for its own turn (chat, group and global limits).
+            await self.limiter.acquire(row.platform, row.chat_id, row.chat_kind, BULK)
+
         try:
             async with self._sending, asyncio.timeout(self.send_timeout):
-                ids = await channel.send(row.chat_id, message, skip=skip)
+                ids = await channel.send(row.chat_id, message, skip=skip, pace=pace)
         except RetryLater as exc:
             self.limiter.pause(row.platform, row.chat_id, exc.retry_after)
             if self.limiter.pauses_platform(row.platform):
@@ -357,7 +362,6 @@ class OutboxWorker:
             )
         except SendError as exc:
             return self._failed(row, OutcomeKind.REJECTED, exc)
-        self.limiter.charge(row.platform, row.chat_id, row.chat_kind, len(ids) - 1)
         if self.metrics:
             self.metrics.sent.labels(row.platform, row.purpose).inc()
         return Outcome(row, OutcomeKind.SENT, ids=list(ids))

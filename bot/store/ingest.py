@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import digests
 from bot.store.reports import IngestResult, Store
-from digests import Report, ReportError, ReportTooLarge, parse_report
+from digests import Report, ReportError, ReportTooLarge
 from digests.cards import kind_count
 from digests.words import ENGLISH, Words
 
@@ -21,7 +22,8 @@ def decode_report(data: bytes, source: str, max_bytes: int) -> Report:
             "(DIGESTBOT_MAX_REPORT_BYTES)",
             source=source,
         )
-    return parse_report(data, source)
+    # Looked up at call time: the parser loads on first use, never for a lookup.
+    return digests.parse_report(data, source)
 
 
 def read_report(path: Path, max_bytes: int) -> tuple[Report, str]:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from channels.base import N_, Action, Handler, Incoming
+from channels.base import N_, Action, Handler, Incoming, Pace
 from channels.console.render import render_console
 from digests.message import Button, Message
 
@@ -111,7 +111,10 @@ class ConsoleChannel:
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
-    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+    async def send(
+        self, chat_id: str, message: Message, *, skip: int = 0, pace: Pace | None = None
+    ) -> list[str]:
+        # One part always (the console prints a message whole), so ``pace`` is never needed.
         if skip:
             return []  # the console prints a message whole: it was delivered
         color = self._stdout.isatty()

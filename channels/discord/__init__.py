@@ -23,7 +23,7 @@ def _build(settings: Any, context: BuildContext) -> Channel:
     from channels.discord.adapter import DiscordChannel
 
     return DiscordChannel.from_settings(
-        _own(settings), commands=context.menu, images=context.images
+        _own(settings), commands=context.menu, images=context.images, pace=context.pace
     )
 
 

@@ -37,8 +37,11 @@ from channels.base import (
     ChatGone,
     Handler,
     Incoming,
+    Pace,
+    ReplyPace,
     SendError,
     Upload,
+    reply_pace,
     retrying_reply,
 )
 from channels.discord.errors import convert_error
@@ -84,6 +87,7 @@ class DiscordChannel:
         guild_ready_timeout: float = 2.0,
         drain_timeout: float = 10.0,
         images: bool = True,
+        pace: ReplyPace | None = None,
     ) -> None:
         """Build the client and the command tree; no I/O until :meth:`start`.
 
@@ -98,7 +102,9 @@ class DiscordChannel:
             guild_ready_timeout: discord.py's wait for guilds after READY.
             drain_timeout: How long :meth:`stop` waits for replies in flight.
             images: An item's first figure as the embed image (``DIGESTBOT_IMAGES``).
+            pace: Waits for the turn of each part of a reply after the first.
         """
+        self._pace = pace
         discord.http.Route.BASE = api_url.rstrip("/")
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
         self._token = token
@@ -134,6 +140,7 @@ class DiscordChannel:
         *,
         commands: Sequence[tuple[str, str]] = (),
         images: bool = True,
+        pace: ReplyPace | None = None,
     ) -> DiscordChannel:
         token = settings.discord_token
         return cls(
@@ -143,6 +150,7 @@ class DiscordChannel:
             gateway_url=settings.discord_gateway_url,
             commands=commands,
             images=images,
+            pace=pace,
         )
 
     # --- slash commands -------------------------------------------------------------------
@@ -203,8 +211,13 @@ class DiscordChannel:
         await self._track(work)
 
     async def _follow_up(self, interaction: discord.Interaction, reply: Message) -> None:
+        kind = "private" if interaction.guild_id is None else "group"
+        pace = reply_pace(self._pace, "discord", str(interaction.channel_id), kind)
+
         async def post() -> None:
-            for payload in render_discord(reply, images=self._images):
+            for n, payload in enumerate(render_discord(reply, images=self._images)):
+                if n and pace is not None:
+                    await pace()  # each part waits for its own turn
                 try:
                     await interaction.followup.send(
                         embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS
@@ -254,8 +267,11 @@ class DiscordChannel:
         await self._track(work)
 
     async def _answer(self, message: discord.Message, reply: Message) -> None:
+        chat_id = str(message.channel.id)
+        kind = "private" if isinstance(message.channel, discord.DMChannel) else "group"
+        pace = reply_pace(self._pace, "discord", chat_id, kind)
         await retrying_reply(
-            lambda: self._post(message.channel, str(message.channel.id), reply, reference=message)
+            lambda: self._post(message.channel, chat_id, reply, reference=message, pace=pace)
         )
 
     def _upload(
@@ -352,7 +368,9 @@ class DiscordChannel:
         self._handler = None
 
     # --- outgoing -------------------------------------------------------------------------
-    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+    async def send(
+        self, chat_id: str, message: Message, *, skip: int = 0, pace: Pace | None = None
+    ) -> list[str]:
         """Post ``message`` (as many messages as its embeds need, but the first ``skip``) to a
         channel, or to a user's DM when ``chat_id`` is a user id; return each message's id.
 
@@ -363,7 +381,7 @@ class DiscordChannel:
             raise SendError(f"discord: {chat_id!r} is not a channel or user id")
         target = self._dms.get(chat_id) or self._client.get_partial_messageable(int(chat_id))
         try:
-            return await self._post(target, chat_id, message, skip=skip)
+            return await self._post(target, chat_id, message, skip=skip, pace=pace)
         except ChatGone as gone:
             if gone.sent_ids or not isinstance(gone.__cause__, discord.NotFound):
                 raise
@@ -380,7 +398,7 @@ class DiscordChannel:
                 else error
             ) from exc
         self._dms[chat_id] = dm
-        return await self._post(dm, chat_id, message, skip=skip)
+        return await self._post(dm, chat_id, message, skip=skip, pace=pace)
 
     async def _post(
         self,
@@ -390,9 +408,12 @@ class DiscordChannel:
         *,
         reference: discord.Message | None = None,
         skip: int = 0,
+        pace: Pace | None = None,
     ) -> list[str]:
         ids: list[str] = []
         for payload in render_discord(message, images=self._images)[skip:]:
+            if ids and pace is not None:
+                await pace()  # each part waits for its own turn
             try:
                 if reference is not None:
                     sent = await target.send(

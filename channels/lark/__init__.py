@@ -22,7 +22,7 @@ def _own(settings: Any) -> LarkSettings:
 def _build(settings: Any, context: BuildContext) -> Channel:
     from channels.lark.adapter import LarkChannel
 
-    return LarkChannel.from_settings(_own(settings))
+    return LarkChannel.from_settings(_own(settings), pace=context.pace)
 
 
 def _render(message: Message, *, images: bool = True) -> str:

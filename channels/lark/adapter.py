@@ -45,9 +45,12 @@ from lark_oapi.core.token import TokenManager
 from channels.base import (
     Handler,
     Incoming,
+    Pace,
+    ReplyPace,
     SendError,
     TransientSendError,
     Upload,
+    reply_pace,
     retrying_reply,
 )
 from channels.lark.callbacks import answer_callback
@@ -112,6 +115,7 @@ class LarkChannel:
         max_event_age: float = 300.0,
         request_timeout: float = 10.0,
         drain_timeout: float = 10.0,
+        pace: ReplyPace | None = None,
     ) -> None:
         """Build the SDK client and event dispatcher; no I/O until :meth:`start`.
 
@@ -125,7 +129,9 @@ class LarkChannel:
             max_event_age: Seconds a signed HTTP event may be old before it is refused.
             request_timeout: Timeout of every Open API call.
             drain_timeout: How long :meth:`stop` waits for replies in flight.
+            pace: Waits for the turn of each part of a reply after the first.
         """
+        self._pace = pace
         self._app_id = app_id
         self._secret = app_secret
         self._http_mode = verification_token is not None
@@ -156,7 +162,7 @@ class LarkChannel:
         )
 
     @classmethod
-    def from_settings(cls, settings: LarkSettings) -> LarkChannel:
+    def from_settings(cls, settings: LarkSettings, pace: ReplyPace | None = None) -> LarkChannel:
         def secret(value: Any) -> str | None:
             return value.get_secret_value() if value is not None else None
 
@@ -168,6 +174,7 @@ class LarkChannel:
             api_url=settings.lark_api_url,
             events_path=settings.lark_events_path,
             max_event_age=settings.lark_max_event_age,
+            pace=pace,
         )
 
     # --- life cycle -----------------------------------------------------------------------
@@ -388,10 +395,13 @@ class LarkChannel:
     async def _reply(self, chat_id: str, message_id: str, reply: Message, p2p: bool) -> None:
         # In a group the first card answers the command as a reply, so it is clear whose it is.
         reply_to = None if p2p else message_id
-        await retrying_reply(lambda: self._post(chat_id, reply, reply_to=reply_to))
+        pace = reply_pace(self._pace, "lark", chat_id, "private" if p2p else "group")
+        await retrying_reply(lambda: self._post(chat_id, reply, reply_to=reply_to, pace=pace))
 
     # --- outgoing -------------------------------------------------------------------------
-    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+    async def send(
+        self, chat_id: str, message: Message, *, skip: int = 0, pace: Pace | None = None
+    ) -> list[str]:
         """Send ``message`` as cards (but the first ``skip``) and return each one's message id.
 
         ``chat_id`` is a chat (``oc_…``) or a user's open_id (``ou_…``, admin notices). Each card
@@ -402,7 +412,7 @@ class LarkChannel:
         Raises:
             SendError: a subclass per failure kind, with ``sent_ids`` of the cards posted.
         """
-        return await self._post(chat_id, message, skip=skip, idempotent=True)
+        return await self._post(chat_id, message, skip=skip, idempotent=True, pace=pace)
 
     async def _post(
         self,
@@ -412,9 +422,12 @@ class LarkChannel:
         reply_to: str | None = None,
         skip: int = 0,
         idempotent: bool = False,
+        pace: Pace | None = None,
     ) -> list[str]:
         ids: list[str] = []
         for index, card in enumerate(render_lark(message)[skip:], start=skip):
+            if ids and pace is not None:
+                await pace()  # each card waits for its own turn
             content = card_content(card)
             try:
                 if reply_to:

@@ -78,6 +78,7 @@ def _build(settings: Any, context: BuildContext) -> Channel:
         namespace=NAMESPACE,
         threads=own.slack_threads,
         images=context.images,
+        pace=context.pace,
     )
 
 

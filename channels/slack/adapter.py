@@ -32,10 +32,13 @@ from channels.base import (
     Handler,
     Incoming,
     MaybeDelivered,
+    Pace,
+    ReplyPace,
     RetryLater,
     SendError,
     TransientSendError,
     Upload,
+    reply_pace,
     retrying_reply,
 )
 from digests.message import Message
@@ -88,8 +91,11 @@ class SlackChannel:
         images: bool = True,
         namespace: str | None = None,
         threads: bool = False,
+        pace: ReplyPace | None = None,
     ) -> None:
         """Build the Bolt app; no I/O happens until :meth:`start` or the first request.
+
+        ``pace`` waits for the turn of each part of a reply after the first.
 
         Args:
             bot_token: The ``xoxb-`` bot token.
@@ -113,6 +119,7 @@ class SlackChannel:
         self._drain_timeout = drain_timeout
         self._namespace = f"/{namespace}" if namespace else None
         self._threads = threads
+        self._pace = pace
         self._handler: Handler | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._socket: Any = None
@@ -233,13 +240,18 @@ class SlackChannel:
             )
             reply = await handler.on_command(incoming)
             if reply is not None:
-                await self._respond(respond, reply)
+                pace = self.pace_for(incoming.chat_id, incoming.chat_kind)
+                await self._respond(respond, reply, pace=pace)
 
         await self._track(work)
 
     async def user_locale(self, user_id: str) -> str | None:
         """The user's Slack locale (``zh-CN``), or None; asked of Slack once per user."""
         return await self._locale(user_id)
+
+    def pace_for(self, chat_id: str, kind: str) -> Pace | None:
+        """The pace of a reply's parts to ``chat_id``."""
+        return reply_pace(self._pace, "slack", chat_id, kind)
 
     async def _locale(self, user_id: str) -> str | None:
         """The user's Slack locale (``zh-CN``), asked once per user; None when Slack won't say."""
@@ -256,13 +268,23 @@ class SlackChannel:
         return self._locales[user_id]
 
     async def respond(
-        self, respond: Callable[..., Awaitable[Any]], reply: Message, **extra: Any
+        self,
+        respond: Callable[..., Awaitable[Any]],
+        reply: Message,
+        *,
+        pace: Pace | None = None,
+        **extra: Any,
     ) -> None:
         """Answer through a ``response_url`` (``extra``: ``replace_original`` and the like)."""
-        await self._respond(respond, reply, **extra)
+        await self._respond(respond, reply, pace=pace, **extra)
 
     async def _respond(
-        self, respond: Callable[..., Awaitable[Any]], reply: Message, **extra: Any
+        self,
+        respond: Callable[..., Awaitable[Any]],
+        reply: Message,
+        *,
+        pace: Pace | None = None,
+        **extra: Any,
     ) -> None:
         from channels.slack.render import has_images, images_as_links, render_slack
 
@@ -274,6 +296,8 @@ class SlackChannel:
                 MAX_RESPONSE_URL_REPLIES,
             )
         for n, payload in enumerate(payloads[:MAX_RESPONSE_URL_REPLIES]):
+            if n and pace is not None:
+                await pace()  # each part waits for its own turn
             options = {"response_type": self._response_type} | (extra if n == 0 else {})
             result = await respond(dict(payload, **options))
             if getattr(result, "status_code", 200) != 200 and has_images(payload):
@@ -333,7 +357,10 @@ class SlackChannel:
         )
         reply = await handler.on_command(incoming)
         if reply is not None:
-            await retrying_reply(lambda: self._post(incoming.chat_id, reply, thread_ts=thread_ts))
+            pace = reply_pace(self._pace, "slack", incoming.chat_id, kind)
+            await retrying_reply(
+                lambda: self._post(incoming.chat_id, reply, thread_ts=thread_ts, pace=pace)
+            )
 
     async def _file_share(
         self, handler: Handler, event: dict[str, Any], delivery: str | None
@@ -356,7 +383,10 @@ class SlackChannel:
             if reply is None:
                 continue
             thread_ts = None if event.get("channel_type") == "im" else event.get("ts")
-            await retrying_reply(partial(self._post, channel, reply, thread_ts=thread_ts))
+            pace = reply_pace(self._pace, "slack", channel, str(event.get("channel_type", "")))
+            await retrying_reply(
+                partial(self._post, channel, reply, thread_ts=thread_ts, pace=pace)
+            )
 
     def _fetcher(self, url: str) -> Callable[[], Awaitable[bytes]]:
         async def fetch() -> bytes:
@@ -374,7 +404,9 @@ class SlackChannel:
         return fetch
 
     # --- outgoing -------------------------------------------------------------------------
-    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+    async def send(
+        self, chat_id: str, message: Message, *, skip: int = 0, pace: Pace | None = None
+    ) -> list[str]:
         """Post ``message`` (one ``chat.postMessage`` per part, but the first ``skip``) and return
         each part's ``ts``.
 
@@ -384,14 +416,20 @@ class SlackChannel:
         if self._threads and message.thread:
             from channels.slack.home import post_threaded
 
-            return await post_threaded(self, chat_id, message, skip=skip)
-        return await self._post(chat_id, message, skip=skip)
+            return await post_threaded(self, chat_id, message, skip=skip, pace=pace)
+        return await self._post(chat_id, message, skip=skip, pace=pace)
 
     async def post(
-        self, chat_id: str, message: Message, *, thread_ts: str | None = None, skip: int = 0
+        self,
+        chat_id: str,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        skip: int = 0,
+        pace: Pace | None = None,
     ) -> list[str]:
         """``chat.postMessage`` for each part (in a thread when ``thread_ts`` is given)."""
-        return await self._post(chat_id, message, thread_ts=thread_ts, skip=skip)
+        return await self._post(chat_id, message, thread_ts=thread_ts, skip=skip, pace=pace)
 
     @property
     def handler(self) -> Handler | None:
@@ -403,13 +441,21 @@ class SlackChannel:
         return self._images
 
     async def _post(
-        self, chat_id: str, message: Message, *, thread_ts: str | None = None, skip: int = 0
+        self,
+        chat_id: str,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        skip: int = 0,
+        pace: Pace | None = None,
     ) -> list[str]:
         from channels.slack.render import has_images, images_as_links, render_slack
 
         extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
         ids: list[str] = []
         for payload in render_slack(message, images=self._images)[skip:]:
+            if ids and pace is not None:
+                await pace()  # each part waits for its own turn
             try:
                 try:
                     response = await self._client.chat_postMessage(

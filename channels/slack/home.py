@@ -18,7 +18,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from channels.base import Action, Handler, Incoming, SendError
+from channels.base import Action, Handler, Incoming, Pace, SendError
 from channels.slack.rich import ACTION_PREFIX
 from digests.message import Message
 
@@ -69,9 +69,10 @@ async def on_button(
         if reply.notice:
             await _notice(channel, respond if has_url else None, chat, user, reply)
         elif reply.edit and has_url:
-            await channel.respond(respond, reply, replace_original=True)
+            pace = channel.pace_for(chat, kind)
+            await channel.respond(respond, reply, replace_original=True, pace=pace)
         else:
-            await channel.post(chat, reply, thread_ts=thread_ts)
+            await channel.post(chat, reply, thread_ts=thread_ts, pace=channel.pace_for(chat, kind))
 
     await channel.track(work)
 
@@ -111,7 +112,12 @@ async def on_home_opened(channel: SlackChannel, event: dict[str, Any]) -> None:
 
 
 async def post_threaded(
-    channel: SlackChannel, chat_id: str, message: Message, *, skip: int = 0
+    channel: SlackChannel,
+    chat_id: str,
+    message: Message,
+    *,
+    skip: int = 0,
+    pace: Pace | None = None,
 ) -> list[str]:
     """A digest as one parent message, then each entry's card as a reply in its thread.
 
@@ -122,7 +128,7 @@ async def post_threaded(
     """
     from channels.slack.render import render_slack
 
-    ids = await channel.post(chat_id, message, skip=skip)
+    ids = await channel.post(chat_id, message, skip=skip, pace=pace)
     parent = ids[0] if ids and not skip else None
     handler = channel.handler
     if handler is None:
@@ -141,7 +147,9 @@ async def post_threaded(
             rest -= parts
             continue
         try:
-            ids += await channel.post(chat_id, card, thread_ts=parent, skip=rest)
+            if ids and pace is not None:
+                await pace()  # a card's first message waits for its turn too
+            ids += await channel.post(chat_id, card, thread_ts=parent, skip=rest, pace=pace)
         except SendError as exc:
             exc.sent_ids = (*ids, *exc.sent_ids)
             raise

@@ -76,6 +76,7 @@ def _build(settings: Any, context: BuildContext) -> Channel:
         webhook_secret=webhook_secret(own),
         images=context.images,
         keep_command=context.keep_command,
+        pace=context.pace,
     )
 
 

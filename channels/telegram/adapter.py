@@ -51,10 +51,13 @@ from channels.base import (
     Handler,
     Incoming,
     MaybeDelivered,
+    Pace,
+    ReplyPace,
     RetryLater,
     SendError,
     TransientSendError,
     Upload,
+    reply_pace,
     retrying_reply,
 )
 from digests.message import Button, Message
@@ -119,6 +122,7 @@ class TelegramChannel:
         localized_commands: Mapping[str, Sequence[tuple[str, str]]] | None = None,
         keep_command: Callable[[str], Awaitable[str]] | None = None,
         answer_within: float = 5.0,
+        pace: ReplyPace | None = None,
     ) -> None:
         """Build the PTB application; no I/O happens until :meth:`start`.
 
@@ -137,7 +141,9 @@ class TelegramChannel:
                 returns its token (such buttons are left out without it).
             answer_within: A button press is answered (``answerCallbackQuery``) after at most
                 this many seconds, even when its command is still running.
+            pace: Waits for the turn of each part of a reply after the first.
         """
+        self._pace = pace
         self._images = images
         self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._commands = list(commands)
@@ -356,22 +362,31 @@ class TelegramChannel:
             return False
         return member.status in _ADMIN_STATUSES
 
+    def pace_for(self, msg: TgMessage) -> Pace | None:
+        """The pace of a reply's parts in ``msg``'s chat."""
+        return reply_pace(self._pace, "telegram", message_address(msg), msg.chat.type)
+
     async def _reply(self, msg: TgMessage, reply: Message) -> None:
         in_group = msg.chat.type in ("group", "supergroup")
         await retrying_reply(
             lambda: self._send(
-                message_address(msg), reply, reply_to=msg.message_id if in_group else None
+                message_address(msg),
+                reply,
+                reply_to=msg.message_id if in_group else None,
+                pace=self.pace_for(msg),
             )
         )
 
     # --- outgoing -------------------------------------------------------------------------
-    async def send(self, chat_id: str, message: Message, *, skip: int = 0) -> list[str]:
+    async def send(
+        self, chat_id: str, message: Message, *, skip: int = 0, pace: Pace | None = None
+    ) -> list[str]:
         """Send ``message`` in as many parts as it needs (but the first ``skip``); return their ids.
 
         Raises:
             SendError: a subclass per failure kind, with ``sent_ids`` of the parts delivered.
         """
-        return await self._send(chat_id, message, skip=skip)
+        return await self._send(chat_id, message, skip=skip, pace=pace)
 
     async def _send(
         self,
@@ -380,6 +395,7 @@ class TelegramChannel:
         *,
         reply_to: int | None = None,
         skip: int = 0,
+        pace: Pace | None = None,
     ) -> list[str]:
         """Send to a chat or a forum topic in it (``chat/topic``), buttons included."""
         from channels.telegram.render import render_telegram_parts, telegram_send_kwargs
@@ -401,6 +417,8 @@ class TelegramChannel:
         for n, part in enumerate(render_telegram_parts(message)[skip:], skip):
             if n > 0 and options.get("preview_url"):
                 preview = LinkPreviewOptions(is_disabled=True)
+            if ids and pace is not None:
+                await pace()  # each part waits for its own turn
             reply = (
                 ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
             )

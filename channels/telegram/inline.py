@@ -77,7 +77,9 @@ async def on_callback_query(
     if reply.notice:
         text = reply.plain().strip()
         if answered:  # too late for a toast: say it in the chat
-            await retrying_reply(lambda: channel._send(message_address(held), reply))
+            await retrying_reply(
+                lambda: channel._send(message_address(held), reply, pace=channel.pace_for(held))
+            )
             return
         if len(text) > ANSWER_CHARS:
             text = text[: ANSWER_CHARS - 1] + "…"
@@ -87,7 +89,9 @@ async def on_callback_query(
         await query.answer()
     if reply.edit and await _edit(channel, held, reply):
         return
-    await retrying_reply(lambda: channel._send(message_address(held), reply))
+    await retrying_reply(
+        lambda: channel._send(message_address(held), reply, pace=channel.pace_for(held))
+    )
 
 
 async def _edit(channel: TelegramChannel, held: TgMessage, reply: Message) -> bool:
@@ -115,7 +119,10 @@ async def _edit(channel: TelegramChannel, held: TgMessage, reply: Message) -> bo
             log.info("telegram: could not edit message %s: %s", held.message_id, exc.message)
             return False
     if len(parts) > 1:
-        await channel._send(message_address(held), reply, skip=1)
+        pace = channel.pace_for(held)
+        if pace is not None:
+            await pace()  # the edit took the first part's turn
+        await channel._send(message_address(held), reply, skip=1, pace=pace)
     return True
 
 

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -44,7 +44,13 @@ class FakeChannel:
     def fail(self, chat_id: str, *errors: BaseException) -> None:
         self.plan.setdefault(chat_id, []).extend(errors)
 
-    async def send(self, chat_id: str, message: Message, skip: int = 0) -> list[str]:
+    async def send(
+        self,
+        chat_id: str,
+        message: Message,
+        skip: int = 0,
+        pace: Callable[[], Awaitable[None]] | None = None,
+    ) -> list[str]:
         self.calls.append((chat_id, skip, time.monotonic()))
         await asyncio.sleep(0)
         if chat_id in self.fail_always:
@@ -54,6 +60,8 @@ class FakeChannel:
         self.delivered[chat_id] += 1
         ids = []
         for _ in range(skip, self.parts):
+            if ids and pace is not None:
+                await pace()
             self._ids += 1
             ids.append(str(self._ids))
         return ids

@@ -66,6 +66,8 @@ class Sent:
     options: JSON
     message_id: int
     plain: str
+    #: When it was accepted (``time.monotonic``), to check the spacing of a reply's parts.
+    at: float = 0.0
 
 
 class FakeTelegram(FakeServer):
@@ -423,7 +425,7 @@ class FakeTelegram(FakeServer):
             raise _Reject(400, "Bad Request: message is too long")
         self._enforce_rate(str(chat_id))
         options = {k: v for k, v in p.items() if k not in ("chat_id", "text", "parse_mode")}
-        sent = Sent(chat_id, text, parse_mode, options, next(self._ids), plain)
+        sent = Sent(chat_id, text, parse_mode, options, next(self._ids), plain, at=time.monotonic())
         self.sent.append(sent)
         self.stats.accept(str(chat_id), self.dedup_key(sent))
         chat = self.chats.get(chat_id) or default_chat(chat_id)
