@@ -39,7 +39,7 @@ def home_page(services: Services, platform: str, words: Translator) -> Message:
                     (
                         Span(s.chat_id, code=True),
                         Span(_(" — {theme} — next ").format(theme=themes.get(s.theme, s.theme))),
-                        Span(local_time(Schedule.of(s).next_run(now)), bold=True),
+                        Span(local_time(Schedule.of(s).next_run(now), words), bold=True),
                     )
                     for s in subs
                 )

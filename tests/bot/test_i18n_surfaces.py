@@ -45,7 +45,7 @@ async def test_home_tab_is_in_the_openers_language(bot: Bot) -> None:
 
     chinese = await _home_of(bot, "U0ZH", "EvHomeZh")
     text = str(chinese["blocks"])
-    for shown in ("订阅", "下次", "新内容", "预览摘要", "其他功能：/digestbot help"):
+    for shown in ("订阅", "下次", "周二", "新内容", "预览摘要", "其他功能：/digestbot help"):
         assert shown in text
     for english in ("Subscriptions", "New in", "Preview a digest", "Everything else"):
         assert english not in text
