@@ -21,7 +21,7 @@ from bot.commands.status import status_gauges
 from bot.delivery.ratelimit import INTERACTIVE, RateLimiter
 from bot.delivery.worker import OutboxWorker
 from bot.http import HttpServer
-from bot.i18n import LANGUAGES, SOURCE, translator
+from bot.i18n import LANGUAGES, SOURCE, negotiate, translator
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.scheduling.leader import LeaderElection
@@ -233,9 +233,15 @@ class Gateway:
             stdout=self.stdout,
             images=self.settings.images,
             keep_command=self._keep_command,
+            translate=self._translate,
             pace=self._pace_reply if self._limiter is not None else None,
         )
         return [spec.build(self.settings, context) for spec in self.settings.platforms()]
+
+    def _translate(self, language: str | None, text: str) -> str:
+        """A channel's own text in the language of a platform's code, else the default one."""
+        default = self.services.language if self.services is not None else SOURCE
+        return translator(negotiate(language) or default).gettext(text)
 
     async def _pace_reply(self, platform: str, chat_id: str, chat_kind: str) -> None:
         """One more part of a reply waits for its turn, as the reply's first part did."""

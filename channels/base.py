@@ -143,6 +143,16 @@ class Action:
     delivery_id: str | None = None
 
 
+def N_(message: str) -> str:  # gettext's name for "mark now, translate later"
+    """Mark a channel's own text for extraction (``python -m bot.i18n update``); the gateway
+    translates it through :attr:`BuildContext.translate`."""
+    return message
+
+
+def _as_is(language: str | None, text: str) -> str:
+    return text
+
+
 @dataclass(frozen=True)
 class InlineQuery:
     """Text typed after the bot's name in any chat (Telegram inline mode: ``@bot glm``)."""
@@ -150,6 +160,8 @@ class InlineQuery:
     platform: str
     user_id: str
     text: str
+    #: The sender's language as the platform reports it (Telegram ``language_code``), or None.
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,8 +190,9 @@ class Handler(Protocol):
         """Up to ten items matching ``query``, each as the card choosing it sends."""
         ...
 
-    async def on_home(self, platform: str, user_id: str) -> Message:
-        """The app's home page for ``user_id`` (Slack's Home tab)."""
+    async def on_home(self, platform: str, user_id: str, language: str | None = None) -> Message:
+        """The app's home page for ``user_id`` (Slack's Home tab); ``language`` is the user's
+        as the platform reports it (Slack ``locale``), or None."""
         ...
 
 
@@ -256,6 +269,9 @@ class BuildContext:
     images: bool = True
     #: Stores a button's command too long for the platform's payload; returns its short token.
     keep_command: Callable[[str], Awaitable[str]] | None = None
+    #: A channel's own text (marked with ``N_`` where it is written) in the language of a
+    #: platform's code (``zh_CN``); the text as it is when the code is None or unknown.
+    translate: Callable[[str | None, str], str] = _as_is
     #: Waits for the turn of each part of a reply after the first (the dispatcher takes the
     #: first's); None paces nothing.
     pace: ReplyPace | None = None

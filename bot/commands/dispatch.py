@@ -33,9 +33,10 @@ from bot.commands.language import speak
 from bot.commands.services import Services
 from bot.commands.uploads import UPLOAD_REFUSAL, ingest_upload
 from bot.delivery.ratelimit import INTERACTIVE
-from bot.i18n import N_
+from bot.i18n import N_, Translator, negotiate, translator
 from bot.metrics import Metrics
 from bot.store.actions import command_of
+from bot.store.languages import chat_language, resolve
 from channels.base import Action, Incoming, InlineQuery, InlineResult, Upload
 from digests.message import Message
 
@@ -288,7 +289,8 @@ class Dispatcher:
         request = self.commands.parse(incoming, self.services) if command else None
         if request is None or request.spec is None:
             log.info("button on %s: stale or unknown (%r)", action.platform, action.token)
-            return Message.text(STALE, notice=True)
+            words = await asyncio.to_thread(self._words, action.platform, action.chat_id, None)
+            return Message.text(words.gettext(STALE), notice=True)
         return await self._chain(dataclasses.replace(request, pressed=True))
 
     def _command_of(self, token: str) -> str | None:
@@ -297,23 +299,38 @@ class Dispatcher:
 
     async def on_inline(self, query: InlineQuery) -> list[InlineResult]:
         """Up to ten cards matching the query text; the same text is answered from a cache for
-        :data:`INLINE_CACHE_SECONDS`."""
+        :data:`INLINE_CACHE_SECONDS`; they are in the sender's language (inline mode has no chat)."""
         key = " ".join(query.text.lower().split())
         if not key:
             return []
+        words = translator(negotiate(query.language) or self.services.language)
         now = time.monotonic()
-        cached = self._inline_cache.get(key)
+        cache_key = f"{words.language}:{key}"
+        cached = self._inline_cache.get(cache_key)
         if cached is not None and now - cached[0] < INLINE_CACHE_SECONDS:
             return cached[1]
-        results = await asyncio.to_thread(inline_results, self.services, key)
+        results = await asyncio.to_thread(inline_results, self.services, key, words)
         if len(self._inline_cache) > 500:
             self._inline_cache.clear()
-        self._inline_cache[key] = (now, results)
+        self._inline_cache[cache_key] = (now, results)
         return results
 
-    async def on_home(self, platform: str, user_id: str) -> Message:
-        """The app's home page: this platform's subscriptions and the newest report's items."""
-        return await asyncio.to_thread(home_page, self.services, platform)
+    async def on_home(self, platform: str, user_id: str, language: str | None = None) -> Message:
+        """The app's home page: this platform's subscriptions and the newest report's items,
+        in the language of the user's direct chat (else ``language``, the user's own)."""
+        words = await asyncio.to_thread(self._words, platform, user_id, language)
+        return await asyncio.to_thread(home_page, self.services, platform, words)
+
+    def _words(self, platform: str, chat_id: str, language: str | None) -> Translator:
+        """The chat's language as ``speak`` picks it, for answers that bypass the middleware."""
+        try:
+            with self.services.store.engine.connect() as conn:
+                setting = chat_language(conn, platform, chat_id)
+        except Exception:
+            # As in ``speak``: an unreadable setting must not cost the answer.
+            log.warning("chat language unavailable for %s:%s", platform, chat_id)
+            setting = None
+        return translator(resolve(setting, negotiate(language), self.services.language))
 
     def _count_ingest(self, status: str) -> None:
         if self.metrics is not None:

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from bot.commands.actions import choices, label
 from bot.commands.services import Services
+from bot.i18n import Translator
 from bot.scheduling.weekly import Schedule, local_time
 from bot.store.digests import known_themes
 from bot.store.models import ItemRow
@@ -20,9 +21,10 @@ INLINE_RESULTS = 10
 _HEADLINE_KINDS = (Kind.MODEL.value, Kind.TOPIC.value, Kind.INSIGHT.value)
 
 
-def home_page(services: Services, platform: str) -> Message:
+def home_page(services: Services, platform: str, words: Translator) -> Message:
     """This platform's subscriptions with their next runs, the newest report's headline items
-    with their cards one press away, and a Preview button per theme."""
+    with their cards one press away, and a Preview button per theme, in ``words``' language."""
+    _ = words.gettext
     store = services.store
     now = services.clock()
     with store.engine.connect() as conn:
@@ -30,14 +32,14 @@ def home_page(services: Services, platform: str) -> Message:
         themes = known_themes(conn)
     blocks: list[Block] = [Heading("digestbot")]
     if subs:
-        blocks.append(Paragraph((Span("Subscriptions", bold=True),)))
+        blocks.append(Paragraph((Span(_("Subscriptions"), bold=True),)))
         blocks.append(
             BulletList(
                 tuple(
                     (
                         Span(s.chat_id, code=True),
-                        Span(f" — {themes.get(s.theme, s.theme)} — next "),
-                        Span(local_time(Schedule.of(s).next_run(now)), bold=True),
+                        Span(_(" — {theme} — next ").format(theme=themes.get(s.theme, s.theme))),
+                        Span(local_time(Schedule.of(s).next_run(now), words), bold=True),
                     )
                     for s in subs
                 )
@@ -45,7 +47,9 @@ def home_page(services: Services, platform: str) -> Message:
         )
     else:
         blocks.append(
-            Paragraph((Span("No subscriptions yet: send /digestbot subscribe clay in a channel."),))
+            Paragraph(
+                (Span(_("No subscriptions yet: send /digestbot subscribe clay in a channel.")),)
+            )
         )
     reports = store.reports()
     if reports:
@@ -66,18 +70,26 @@ def home_page(services: Services, platform: str) -> Message:
                 .all()
             )
         items = [Item.from_dict(d) for d in rows]
-        blocks.append(Paragraph((Span(f"New in {newest.period}", bold=True),)))
+        blocks.append(
+            Paragraph((Span(_("New in {period}").format(period=newest.period), bold=True),))
+        )
         blocks.append(BulletList(tuple((Span(i.title, bold=True, url=i.url),) for i in items)))
         blocks.append(choices((i.title, cards.command_for(i)) for i in items))
     if themes:
-        blocks.append(Paragraph((Span("Preview a digest", bold=True),)))
-        blocks.append(choices((f"Preview: {slug}", f"/digest {slug}") for slug in sorted(themes)))
-    blocks.append(Context((Span("Everything else: /digestbot help"),)))
+        blocks.append(Paragraph((Span(_("Preview a digest"), bold=True),)))
+        blocks.append(
+            choices(
+                (_("Preview: {theme}").format(theme=slug), f"/digest {slug}")
+                for slug in sorted(themes)
+            )
+        )
+    blocks.append(Context((Span(_("Everything else: /digestbot help")),)))
     return Message(tuple(blocks))
 
 
-def inline_results(services: Services, text: str) -> list[InlineResult]:
-    """The cards of up to :data:`INLINE_RESULTS` items matching ``text``."""
+def inline_results(services: Services, text: str, words: Translator) -> list[InlineResult]:
+    """The cards of up to :data:`INLINE_RESULTS` items matching ``text``, in ``words``'
+    language."""
     hits = services.finder.search(text, limit=INLINE_RESULTS)
     results = []
     for hit in hits:
@@ -87,8 +99,10 @@ def inline_results(services: Services, text: str) -> list[InlineResult]:
             InlineResult(
                 id=str(hit.id),
                 title=label(item.title, 100),
-                description=label(f"{item.kind.value} · {item.period} · {description}", 200),
-                message=cards.card(item),
+                description=label(
+                    f"{cards.kind_name(item.kind, words)} · {item.period} · {description}", 200
+                ),
+                message=cards.card(item, words=words),
             )
         )
     return results

@@ -20,7 +20,7 @@ class ConsoleSettings(BaseModel):
 def _build(settings: Any, context: BuildContext) -> Channel:
     from channels.console.adapter import ConsoleChannel
 
-    return ConsoleChannel(context.stdin, context.stdout)
+    return ConsoleChannel(context.stdin, context.stdout, translate=context.translate)
 
 
 def _render(message: Message, *, images: bool = True) -> str:

@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from channels.base import Action, Handler, Incoming, Pace
+from channels.base import N_, Action, Handler, Incoming, Pace
 from channels.console.render import render_console
 from digests.message import Button, Message
 
-CHOOSE_HINT = "Type a number to choose."
+CHOOSE_HINT = N_("Type a number to choose.")
 
 if TYPE_CHECKING:
     from aiohttp import web
 
 
-GREETING = "digestbot on the console: try /help, /model GLM-4.7 or /search 蒸馏; Ctrl-D ends."
+GREETING = N_("digestbot on the console: try /help, /model GLM-4.7 or /search 蒸馏; Ctrl-D ends.")
 PROMPT = "> "
 
 
@@ -32,13 +33,22 @@ def console_language() -> str | None:
 
 
 class ConsoleChannel:
-    """Reads one command per line; ``done`` is set at end of input."""
+    """Reads one command per line; ``done`` is set at end of input.
+
+    ``translate`` puts the console's own lines in the terminal's language (see
+    :attr:`channels.base.BuildContext.translate`).
+    """
 
     name = "console"
 
     def __init__(
-        self, stdin: TextIO | None = None, stdout: TextIO | None = None, user_id: str = "console"
+        self,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        user_id: str = "console",
+        translate: Callable[[str | None, str], str] | None = None,
     ) -> None:
+        self._translate = translate or (lambda language, text: text)
         self._stdin = stdin or sys.stdin
         self._stdout = stdout or sys.stdout
         self._user = user_id
@@ -59,7 +69,7 @@ class ConsoleChannel:
         # A person at a terminal gets one line of greeting and a prompt; piped input gets neither.
         terminal = self._stdin.isatty()
         if terminal:
-            self._stdout.write(GREETING + "\n")
+            self._stdout.write(self._translate(console_language(), GREETING) + "\n")
         try:
             while True:
                 if terminal:
@@ -112,7 +122,7 @@ class ConsoleChannel:
         if not message.notice:  # a notice keeps the choices of the message it answers
             self._choices = message.buttons()
             if self._choices:
-                text += "\n" + CHOOSE_HINT
+                text += "\n" + self._translate(console_language(), CHOOSE_HINT)
         self._stdout.write(text + "\n\n")
         self._stdout.flush()
         return [f"console-{id(message)}"]

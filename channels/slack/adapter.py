@@ -245,6 +245,10 @@ class SlackChannel:
 
         await self._track(work)
 
+    async def user_locale(self, user_id: str) -> str | None:
+        """The user's Slack locale (``zh-CN``), or None; asked of Slack once per user."""
+        return await self._locale(user_id)
+
     def pace_for(self, chat_id: str, kind: str) -> Pace | None:
         """The pace of a reply's parts to ``chat_id``."""
         return reply_pace(self._pace, "slack", chat_id, kind)

@@ -104,7 +104,7 @@ async def on_home_opened(channel: SlackChannel, event: dict[str, Any]) -> None:
     async def work(handler: Handler) -> None:
         from channels.slack.render import render_blocks
 
-        page = await handler.on_home("slack", user)
+        page = await handler.on_home("slack", user, await channel.user_locale(user))
         blocks = render_blocks(page.shown_blocks, images=channel.images)[:HOME_BLOCKS]
         await channel.client.views_publish(user_id=user, view={"type": "home", "blocks": blocks})
 

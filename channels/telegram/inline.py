@@ -129,7 +129,12 @@ async def _edit(channel: TelegramChannel, held: TgMessage, reply: Message) -> bo
 async def on_inline_query(channel: TelegramChannel, query: InlineQuery, handler: Handler) -> None:
     """Offer the cards of the items matching the query text."""
     results = await handler.on_inline(
-        NeutralQuery(platform="telegram", user_id=str(query.from_user.id), text=query.query)
+        NeutralQuery(
+            platform="telegram",
+            user_id=str(query.from_user.id),
+            text=query.query,
+            language=query.from_user.language_code,
+        )
     )
     articles = []
     for result in results[:50]:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bot.commands.actions import STALE
 from bot.gateway import Gateway, seed_samples
+from bot.i18n import translator
 from bot.settings import load_settings
 from bot.store.actions import keep_command
 from bot.store.models import ActionTokenRow, ChatRow, SubscriptionRow
@@ -209,6 +210,24 @@ async def test_inline_mode_lists_cards(bot: Bot) -> None:
     assert glm["input_message_content"]["parse_mode"] == "HTML"
     assert glm["input_message_content"]["message_text"].startswith("<b>GLM-4.7</b>")
     assert glm["description"]
+
+
+async def test_inline_mode_answers_in_the_senders_language(bot: Bot) -> None:
+    bot.tg.inline_query(561, "glm", language="zh-hans")
+    bot.tg.inline_query(562, "glm", language="en")
+    await wait_for(lambda: len(bot.tg.inline_answers) == 2, within=15)
+    by_language = {}
+    for answer in bot.tg.inline_answers:
+        glm = next(r for r in answer["results"] if r["title"] == "GLM-4.7")
+        by_language[glm["description"].split(" · ")[0]] = glm
+    model_zh = translator("zh").gettext("model")
+    assert model_zh != "model"
+    assert set(by_language) == {model_zh, "model"}
+    # the same query text, answered from two caches: each card is in its sender's language
+    assert (
+        by_language[model_zh]["input_message_content"]["message_text"]
+        != by_language["model"]["input_message_content"]["message_text"]
+    )
 
 
 async def test_forum_topic_subscription_and_a_deleted_topic(bot: Bot) -> None:

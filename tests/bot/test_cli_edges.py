@@ -163,6 +163,22 @@ def test_console_greets_and_prompts_on_a_terminal(tmp_path: Path) -> None:
     assert "Themes" in shown
 
 
+def test_console_greets_in_the_terminals_language(tmp_path: Path) -> None:
+    env = {
+        "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "LC_ALL": "",
+        "LC_MESSAGES": "",
+        "LANG": "zh_CN.UTF-8",
+    }
+    shown = _on_a_terminal(["run"], env, typed=b"/themes\n\x04")
+    greeting = [line for line in shown.splitlines() if line.startswith("digestbot 控制台")]
+    assert len(greeting) == 1, shown
+    assert "digestbot on the console" not in shown
+    assert (
+        "输入编号进行选择。" in shown
+    )  # /themes offers buttons: the hint to choose is Chinese too
+
+
 def test_folder_ingest_on_a_terminal_keeps_each_files_line(tmp_path: Path) -> None:
     folder = tmp_path / "reports"
     folder.mkdir()

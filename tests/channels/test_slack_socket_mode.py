@@ -165,4 +165,4 @@ async def test_home_tab_is_published_when_opened(fake: FakeSlack, channel: Slack
     await wait_for(lambda: fake.views)
     await asyncio.sleep(0.2)
     assert [v["user_id"] for v in fake.views] == ["U0HOME"]
-    assert "home of U0HOME" in str(fake.views[0]["view"]["blocks"])
+    assert "home of U0HOME in None" in str(fake.views[0]["view"]["blocks"])

@@ -254,8 +254,8 @@ class EchoHandler:
     async def on_inline(self, query: InlineQuery) -> list[InlineResult]:
         return [InlineResult("1", query.text, "echo", Message.text(query.text))]
 
-    async def on_home(self, platform: str, user_id: str) -> Message:
-        return Message.text(f"home of {user_id}")
+    async def on_home(self, platform: str, user_id: str, language: str | None = None) -> Message:
+        return Message.text(f"home of {user_id} in {language}")
 
 
 async def wait_for(condition: Callable[[], object], within: float = 3.0) -> None:

@@ -213,11 +213,14 @@ class FakeTelegram(FakeServer):
         }
         return self.push_update({"callback_query": query})
 
-    def inline_query(self, user_id: int, text: str) -> JSON:
-        """Queue an inline query: ``user_id`` typed ``@bot text`` in some chat."""
+    def inline_query(self, user_id: int, text: str, language: str | None = None) -> JSON:
+        """Queue an inline query: ``user_id`` (whose app is in ``language``) typed ``@bot text``."""
+        sender: JSON = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        if language is not None:
+            sender["language_code"] = language
         query: JSON = {
             "id": f"iq{next(self._ids)}",
-            "from": {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"},
+            "from": sender,
             "query": text,
             "offset": "",
         }
