@@ -53,6 +53,19 @@ def _has_surrogate(text: str) -> bool:
     return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
+def wrap_lines(text: str, marker: str) -> str:
+    """Wrap each line's text in a markdown ``marker``, keeping spaces outside (``*x*``, not
+    ``* x *``) and leaving blank lines alone: markers do not span lines on any platform."""
+    lines = []
+    for line in text.split("\n"):
+        core = line.strip()
+        if core:
+            start = line.index(core)
+            line = f"{line[:start]}{marker}{core}{marker}{line[start + len(core) :]}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def safe_url(url: str | None) -> str | None:
     """The url if it is one a chat platform will link (http(s), mailto, tg), else ``None``."""
     if url is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from channels.layout import clean_text, figure_url, paginate, safe_url
+from channels.layout import clean_text, figure_url, paginate, safe_url, wrap_lines
 from digests.message import (
     Block,
     BulletList,
@@ -73,17 +73,6 @@ def _url(url: str) -> str:
     )
 
 
-def _style(text: str, marker: str) -> str:
-    out = []
-    for line in text.split("\n"):
-        core = line.strip()
-        if core:
-            start = line.index(core)
-            line = f"{line[:start]}{marker}{core}{marker}{line[start + len(core) :]}"
-        out.append(line)
-    return "\n".join(out)
-
-
 def render_spans(spans: Spans) -> str:
     """Discord markdown: ``**bold**``, ``*italic*``, `` `code` ``, ``[text](url)``."""
     out: list[str] = []
@@ -94,13 +83,13 @@ def render_spans(spans: Spans) -> str:
         if span.code and not url:
             # Inside a code span Discord shows backslashes as they are: only a backtick could
             # end it early, so that one becomes a look-alike.
-            text = _style(clean_text(span.text).replace("`", "ˋ"), "`")
+            text = wrap_lines(clean_text(span.text).replace("`", "ˋ"), "`")
         else:
             text = escape(span.text)
         if span.italic:
-            text = _style(text, "*")
+            text = wrap_lines(text, "*")
         if span.bold:
-            text = _style(text, "**")
+            text = wrap_lines(text, "**")
         if url:
             label = text.replace("\n", " ").strip() or escape(url)
             text = f"[{label}]({_url(url)})"

@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from channels.layout import clean_text, paginate, safe_url
+from channels.layout import clean_text, paginate, safe_url, wrap_lines
 from digests.message import (
     Block,
     BulletList,
@@ -69,18 +69,6 @@ def _url(url: str) -> str:
     return "".join(_URL_ESCAPES.get(ch, ch) for ch in url)
 
 
-def _style(text: str, marker: str) -> str:
-    """Wrap each line's text in ``marker`` (markers do not span lines), spaces outside."""
-    out = []
-    for line in text.split("\n"):
-        core = line.strip()
-        if core:
-            start = line.index(core)
-            line = f"{line[:start]}{marker}{core}{marker}{line[start + len(core) :]}"
-        out.append(line)
-    return "\n".join(out)
-
-
 def render_spans(spans: Spans) -> str:
     """Card markdown for spans: ``**bold**``, ``*italic*``, `` `code` ``, ``[text](url)``."""
     out: list[str] = []
@@ -90,11 +78,11 @@ def render_spans(spans: Spans) -> str:
         text = escape(span.text)
         url = safe_url(span.url)
         if span.code and not url:
-            text = _style(text, "`")
+            text = wrap_lines(text, "`")
         if span.italic:
-            text = _style(text, "*")
+            text = wrap_lines(text, "*")
         if span.bold:
-            text = _style(text, "**")
+            text = wrap_lines(text, "**")
         if url:
             label = text.replace("\n", " ").strip() or escape(url)
             text = f"[{label}]({_url(url)})"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from channels.layout import clean_text, figure_url, paginate, safe_url
+from channels.layout import clean_text, figure_url, paginate, safe_url, wrap_lines
 from channels.slack.rich import actions_blocks, needs_rich, plain_spans, rich_chars, rich_text
 from digests.message import (
     Actions,
@@ -71,19 +71,6 @@ def escape_truncated(text: str, limit: int) -> str:
     return "".join(out).rstrip() + "…"
 
 
-def _style(text: str, marker: str) -> str:
-    """Wrap each line's text in ``marker``, keeping spaces outside (Slack needs ``*x*``, not
-    ``* x *``) and leaving blank lines alone (markers do not span lines)."""
-    lines = []
-    for line in text.split("\n"):
-        core = line.strip()
-        if core:
-            start = line.index(core)
-            line = f"{line[:start]}{marker}{core}{marker}{line[start + len(core) :]}"
-        lines.append(line)
-    return "\n".join(lines)
-
-
 def render_spans(spans: Spans) -> str:
     """mrkdwn for spans: ``*bold*``, ``_italic_``, `` `code` ``, ``<url|text>``."""
     out: list[str] = []
@@ -97,11 +84,11 @@ def render_spans(spans: Spans) -> str:
             text = f"<{_escape_url(url)}|{label}>"
         else:
             if span.code:
-                text = _style(text, "`")
+                text = wrap_lines(text, "`")
             if span.italic:
-                text = _style(text, "_")
+                text = wrap_lines(text, "_")
         if span.bold:
-            text = _style(text, "*")
+            text = wrap_lines(text, "*")
         out.append(text)
     return "".join(out)
 
