@@ -646,3 +646,16 @@ def test_only_report_error(data: str | bytes) -> None:
         json.dumps(report.meta)
         assert all(it.summary for it in report.items)
     assert "internal parser error" not in message
+
+
+def test_bidi_overrides_and_zero_width_characters_are_dropped() -> None:
+    # A right-to-left override would make "X-1 txt.exe" read backwards; a zero-width space hides
+    # inside a name so that /model X-1 would not find it. The zero-width joiner of 👨‍💻 stays.
+    report = parse_report(
+        md(
+            MODEL_HEAD,
+            "| X\u200b-1\u2066 | **Hook**：run \u202egnp.exe\u202c now\u200f 👨\u200d💻 |",
+        )
+    )
+    [part] = item(report, "X-1").parts
+    assert (part.label, part.text) == ("Hook", "run gnp.exe now 👨\u200d💻")
