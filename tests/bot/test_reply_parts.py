@@ -101,7 +101,8 @@ async def gateway(sqlite_url: str) -> AsyncIterator[tuple[Gateway, FakeTelegram]
         store.close()
         gateway = Gateway(load_settings(env=telegram_env(tg, sqlite_url)), stdout=io.StringIO())
         task = asyncio.create_task(gateway.run())
-        await wait_for(lambda: tg.commands, within=30)
+        # The menu is set before the outbox worker starts: wait for both.
+        await wait_for(lambda: tg.commands and gateway.outbox is not None, within=30)
         yield gateway, tg
         gateway.stopping.set()
         assert await asyncio.wait_for(task, 30) == 0
