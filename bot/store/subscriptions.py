@@ -59,31 +59,28 @@ def active_subscription(
     conn: Connection, platform: str, chat_id: str, theme: str
 ) -> SubscriptionRow | None:
     """The chat's active subscription to ``theme``, if it has one."""
-    with Session(conn, expire_on_commit=False) as session:
-        sub = session.scalars(
-            select(SubscriptionRow).where(
-                SubscriptionRow.platform == platform,
-                SubscriptionRow.chat_id == chat_id,
-                SubscriptionRow.theme == theme,
-                SubscriptionRow.active.is_(True),
-            )
-        ).first()
-        session.expunge_all()
-    return sub
+    return _subscription(conn, platform, chat_id, theme, active_only=True)
 
 
 def any_subscription(
     conn: Connection, platform: str, chat_id: str, theme: str
 ) -> SubscriptionRow | None:
     """The chat's subscription to ``theme``, active or not (re-subscribing keeps its parts)."""
+    return _subscription(conn, platform, chat_id, theme, active_only=False)
+
+
+def _subscription(
+    conn: Connection, platform: str, chat_id: str, theme: str, *, active_only: bool
+) -> SubscriptionRow | None:
+    query = select(SubscriptionRow).where(
+        SubscriptionRow.platform == platform,
+        SubscriptionRow.chat_id == chat_id,
+        SubscriptionRow.theme == theme,
+    )
+    if active_only:
+        query = query.where(SubscriptionRow.active.is_(True))
     with Session(conn, expire_on_commit=False) as session:
-        sub = session.scalars(
-            select(SubscriptionRow).where(
-                SubscriptionRow.platform == platform,
-                SubscriptionRow.chat_id == chat_id,
-                SubscriptionRow.theme == theme,
-            )
-        ).first()
+        sub = session.scalars(query).first()
         session.expunge_all()
     return sub
 
