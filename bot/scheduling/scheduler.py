@@ -63,6 +63,10 @@ log = logging.getLogger(__name__)
 
 JOB_TABLE = "apscheduler_jobs"
 RESYNC_SECONDS = 60.0
+#: Due jobs loaded per pass of APScheduler's loop: the rest come in the next pass, at once.
+DUE_BATCH = 500
+#: Rows fetched at a time when reading the job table (a server-side cursor on PostgreSQL).
+READ_BATCH = 500
 #: A job runs a moment after APScheduler checked its grace time; allow for that.
 RUN_SLACK = timedelta(minutes=1)
 
@@ -135,6 +139,10 @@ class SubscriptionJobStore(SQLAlchemyJobStore):
     of one each: ten thousand jobs due at once would otherwise hold the loop for seconds and
     fight the digests for SQLite's write lock. A crash before that write makes the jobs run
     again on start-up, which the digests' dedup keys make harmless.
+
+    Reading the table streams it (PostgreSQL's client would otherwise hold every row at once),
+    and due jobs come :data:`DUE_BATCH` at a time: ten thousand due jobs are twenty passes of
+    APScheduler's loop, each asking for the next at once, not ten thousand jobs in memory.
     """
 
     def __init__(self, context: JobContext, **kwargs: Any) -> None:
@@ -155,12 +163,33 @@ class SubscriptionJobStore(SQLAlchemyJobStore):
             job.trigger = self._triggers.setdefault(key, trigger)
         return job
 
+    def _get_jobs(self, *conditions: Any, limit: int | None = None) -> list[Job]:
+        """The jobs matching ``conditions``, soonest first, streamed; unreadable ones removed."""
+        table = self.jobs_t
+        query = select(table.c.id, table.c.job_state).order_by(table.c.next_run_time)
+        if conditions:
+            query = query.where(*conditions)
+        if limit is not None:
+            query = query.limit(limit)
+        jobs: list[Job] = []
+        broken: list[str] = []
+        with self.engine.begin() as conn:
+            for row in conn.execution_options(yield_per=READ_BATCH).execute(query):
+                try:
+                    jobs.append(self._reconstitute_job(row.job_state))
+                except Exception:  # as APScheduler does: log it and drop the job
+                    log.exception("scheduler: cannot restore job %s, removing it", row.id)
+                    broken.append(row.id)
+            if broken:
+                conn.execute(table.delete().where(table.c.id.in_(broken)))
+        return jobs
+
     def fingerprints(self) -> dict[str, tuple[str, dict[str, Any], int | None]]:
         """Each stored job's (name, kwargs, misfire grace), read one row at a time."""
         self._flush()
         table = self.jobs_t
         out: dict[str, tuple[str, dict[str, Any], int | None]] = {}
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(yield_per=READ_BATCH) as conn:
             for job_id_, state in conn.execute(select(table.c.id, table.c.job_state)):
                 try:
                     data = pickle.loads(state)
@@ -171,7 +200,8 @@ class SubscriptionJobStore(SQLAlchemyJobStore):
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         self._flush()
-        jobs: list[Job] = super().get_due_jobs(now)
+        due = self.jobs_t.c.next_run_time <= datetime_to_utc_timestamp(now)
+        jobs = self._get_jobs(due, limit=DUE_BATCH)
         self._batching = True
         return jobs
 

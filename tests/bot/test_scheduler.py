@@ -424,6 +424,35 @@ async def test_a_job_due_in_half_a_second_queues_the_digest(samples: Store) -> N
         await scheduler.stop()
 
 
+async def test_more_due_jobs_than_one_batch_all_run_once(
+    samples: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Due jobs are loaded a batch at a time; the passes after the first follow at once."""
+    import bot.scheduling.scheduler as scheduling
+
+    monkeypatch.setattr(scheduling, "DUE_BATCH", 3)
+    store = samples
+    day, at, _ = _minute(datetime.now(UTC), 0)
+    subs = [
+        subscribe(store, "clay", day=day, at=at, tz="UTC", chat=f"-{n}", created=datetime.now(UTC))
+        for n in range(1, 11)
+    ]
+    scheduler = Scheduler(store)
+    await scheduler.start()
+    try:
+        soon = datetime.now(UTC) + timedelta(seconds=0.5)
+        for sub in subs:
+            job = scheduler.job(sub)
+            assert job is not None
+            job.modify(next_run_time=soon)
+        await eventually(lambda: len(outbox(store)) >= len(subs), within=20)
+        await eventually(lambda: all(moved_on(scheduler, sub) for sub in subs), within=20)
+        rows = outbox(store)
+        assert sorted(row.subscription_id for row in rows) == sorted(subs)  # each once
+    finally:
+        await scheduler.stop()
+
+
 async def _miss_a_run(store: Store, sub: int, at: datetime) -> None:
     """Leave the job as a scheduler that went down before ``at`` left it."""
     down = Scheduler(store)
