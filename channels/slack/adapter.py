@@ -2,13 +2,15 @@
 
 Socket Mode when an app-level token is given (``connect_async``/``close_async`` inside the
 gateway's loop), else HTTP mode: :meth:`SlackChannel.web_routes` returns the ``POST
-/slack/events`` route that the gateway mounts on its aiohttp server; Bolt verifies every
-request's signature and timestamp (401 otherwise).
+/slack/events`` route that the gateway mounts on its aiohttp server. Every request is checked
+by :mod:`channels.slack.inbound` before anything parses it (size, signature and timestamp, then
+the body's shape: 413, 401 or 400 and a rate-limited log line), then Bolt routes it.
 
 Slash commands (``/model GLM-4.7``), mentions (``@digestbot model GLM-4.7``) and direct
 messages become :class:`~channels.base.Incoming`; ``.md`` file shares become
 :class:`~channels.base.Upload`. Slack retries events it thinks were missed: they are
-deduplicated on ``event_id`` through the injected ``first_seen``.
+deduplicated on ``event_id`` (or, without one, on the event's envelope) through the gateway's
+``first_seen``; a replayed slash command is, on the signed request's own id.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -41,6 +44,7 @@ from channels.base import (
     reply_pace,
     retrying_reply,
 )
+from channels.slack import inbound
 from digests.message import Message
 
 log = logging.getLogger(__name__)
@@ -124,6 +128,8 @@ class SlackChannel:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._socket: Any = None
         self._locales: dict[str, str | None] = {}
+        self._signing_secret = signing_secret
+        self._refusals = inbound.RefusalLog()
         # No AsyncRateLimitErrorRetryHandler: a 429 must reach the outbox, which schedules retries.
         self._client = AsyncWebClient(token=bot_token, base_url=api_url)
         self._app = AsyncApp(
@@ -185,8 +191,31 @@ class SlackChannel:
     async def _on_http(self, request: web.Request) -> web.Response:
         if self._handler is None:
             return web.Response(status=503, text="not started")
-        bolt_response = await self._app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
+        raw = await inbound.read_body(request)
+        if isinstance(raw, inbound.Refusal):
+            return self._refuse(raw)
+        refusal = inbound.check_signature(self._signing_secret, request.headers, raw)
+        if refusal is not None:
+            return self._refuse(refusal)
+        body = inbound.parse_body(raw, request.headers.get("Content-Type"))
+        if isinstance(body, inbound.Refusal):
+            return self._refuse(body)
+        # Bolt is handed the object checked above. Its HTTP mode would take only the text, parse
+        # it again and verify it again, and it takes any form whose text says "payload" for an
+        # interactive payload (so "/digestbot paper payload" went unanswered): "socket_mode"
+        # is Bolt's name for a request that arrives parsed and needs no signature check.
+        bolt_request = AsyncBoltRequest(
+            body=body,
+            query=request.query_string,
+            headers=dict(request.headers),
+            context={inbound.DELIVERY_KEY: inbound.request_delivery_id(request.headers, raw)},
+            mode="socket_mode",
+        )
+        return await to_aiohttp_response(await self._app.async_dispatch(bolt_request))
+
+    def _refuse(self, refusal: inbound.Refusal) -> web.Response:
+        self._refusals.refused(refusal)
+        return web.Response(status=refusal.status, text=f"refused: {refusal.kind}")
 
     # --- listeners ------------------------------------------------------------------------
     @property
@@ -220,8 +249,11 @@ class SlackChannel:
         ack: Callable[[], Awaitable[Any]],
         body: dict[str, Any],
         respond: Callable[..., Awaitable[Any]],
+        context: dict[str, Any],
     ) -> None:
         await ack()  # within 3 s; the answer goes to response_url
+        # Slack never retries a slash command: the same signed request again is a replay.
+        delivery = context.get(inbound.DELIVERY_KEY)
 
         name, text = str(body.get("command", "")), str(body.get("text", ""))
         # /digestbot model GLM-4.7: the text is the command (/digestbot alone is /help).
@@ -236,6 +268,7 @@ class SlackChannel:
                 chat_kind="im" if body.get("channel_name") == "directmessage" else "channel",
                 chat_title=str(body.get("channel_name", "")),
                 is_chat_admin=_member_may_manage,
+                delivery_id=delivery,
                 language=await self._locale(str(body.get("user_id", ""))),
             )
             reply = await handler.on_command(incoming)
@@ -311,7 +344,7 @@ class SlackChannel:
                 )
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        delivery = _delivery_id(body)
+        delivery = inbound.event_delivery_id(body)
 
         async def work(handler: Handler) -> None:
             await self._command_event(
@@ -327,7 +360,7 @@ class SlackChannel:
             return
         if not is_dm and subtype != "file_share":
             return  # channel chatter; mentions arrive as app_mention
-        delivery = _delivery_id(body)
+        delivery = inbound.event_delivery_id(body)
 
         async def work(handler: Handler) -> None:
             if subtype == "file_share":
@@ -525,9 +558,3 @@ def _retry_after(headers: Any) -> float:
             except ValueError:
                 break
     return 1.0
-
-
-def _delivery_id(body: dict[str, Any]) -> str | None:
-    """Slack retries an event it thinks was not acknowledged; its ``event_id`` stays the same."""
-    event_id = body.get("event_id")
-    return f"slack:{event_id}" if event_id else None

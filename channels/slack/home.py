@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from channels.base import Action, Handler, Incoming, Pace, SendError
+from channels.slack.inbound import DELIVERY_KEY
 from channels.slack.rich import ACTION_PREFIX
 from digests.message import Message
 
@@ -41,13 +42,17 @@ async def on_button(
     ack: Callable[[], Awaitable[Any]],
     body: dict[str, Any],
     respond: Callable[..., Awaitable[Any]],
+    context: dict[str, Any],
 ) -> None:
-    """A ``block_actions`` payload: acknowledge, run the button's command, answer."""
+    """A ``block_actions`` payload: acknowledge, run the button's command, answer.
+
+    Each press is its own signed request: the same one again (a replay) is answered once.
+    """
     await ack()
     container = body.get("container") or {}
-    user = str((body.get("user") or {}).get("id", ""))
+    user = _id(body.get("user"))
     in_view = container.get("type") == "view"
-    conversation = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+    conversation = _id(body.get("channel")) or str(container.get("channel_id") or "")
     chat = user if in_view or not conversation else conversation
     kind = "im" if in_view or chat.startswith(("D", "U")) else "channel"
     pressed = (body.get("actions") or [{}])[0]
@@ -62,6 +67,7 @@ async def on_button(
             command=str(pressed.get("value") or "") or None,
             chat_kind=kind,
             is_chat_admin=_member_may_manage,
+            delivery_id=context.get(DELIVERY_KEY),
         )
         reply = await handler.on_action(action)
         if reply is None:
@@ -75,6 +81,11 @@ async def on_button(
             await channel.post(chat, reply, thread_ts=thread_ts, pace=channel.pace_for(chat, kind))
 
     await channel.track(work)
+
+
+def _id(value: Any) -> str:
+    """A user's or channel's id: Slack sends an object with ``id``, a checked body may a string."""
+    return str(value.get("id") or "") if isinstance(value, dict) else str(value or "")
 
 
 async def _notice(

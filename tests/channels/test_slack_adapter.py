@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import io
+import json
+import logging
 import time
-from collections.abc import AsyncIterator
+import urllib.parse
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.commands.dispatch import Dispatcher
+from bot.commands.services import Services
+from bot.store.reports import Store
 from channels.base import ChatGone, Incoming, RetryLater, SendError, TransientSendError
 from channels.slack.adapter import SlackChannel, command_text
 from digests.message import Message
 from tests.fakes import EchoHandler, wait_for
 from tests.fakes.slack import (
     FakeSlack,
+    block_actions_body,
     dm_event,
     event_body,
     mention_event,
@@ -257,3 +268,216 @@ async def test_stop_waits_for_replies_in_flight(fake: FakeSlack) -> None:
         handler.gate.set()
         await stopping
     assert len(fake.responses) == 1
+
+
+# --- hardening: our checks run on the raw request, before anything parses it ------------------
+
+
+def sign_bytes(
+    body: bytes, timestamp: str | None = None, secret: str = SECRET, **headers: str
+) -> dict[str, str]:
+    """Slack's v0 signature over raw bytes (``signed_headers`` takes text only)."""
+    ts = str(int(time.time())) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={mac}"} | headers
+
+
+async def test_without_a_signing_secret_nothing_is_accepted(fake: FakeSlack) -> None:
+    slack = SlackChannel(fake.bot_token, api_url=fake.api_url)  # an empty key signs anything
+    handler = EchoHandler()
+    await slack.start(handler)
+    app = web.Application()
+    app.add_routes(slack.web_routes())
+    body = slash_command_body("/echo", "x", response_url=fake.response_url())
+    async with TestClient(TestServer(app)) as client:
+        headers = sign_bytes(body.encode(), secret="", **FORM)
+        assert (await client.post("/slack/events", data=body, headers=headers)).status == 401
+    await slack.stop()
+    assert handler.commands == []
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("timestamp", ["abc", "", "1e9", "-1", " 1700000000", "9" * 40])
+async def test_non_numeric_timestamp_is_refused_not_a_crash(
+    fake: FakeSlack, client: Client, handler: EchoHandler, timestamp: str
+) -> None:
+    body = slash_command_body("/echo", "x", response_url=fake.response_url())
+    headers = sign_bytes(body.encode(), timestamp, **FORM)
+    assert (await client.post("/slack/events", data=body, headers=headers)).status == 401
+    no_timestamp = {"X-Slack-Signature": headers["X-Slack-Signature"]}
+    assert (await client.post("/slack/events", data=body, headers=no_timestamp)).status == 401
+    assert handler.commands == []
+
+
+HOSTILE = {
+    "bad JSON": (b'{"type": "event_callback", ', JSON_TYPE),
+    "JSON that is not an object": (b"[1, 2, 3]", JSON_TYPE),
+    "a form without command or payload": (b"a=b&c&&=", FORM),
+    "bad JSON in a form payload": (b"payload=%7Bnot+json", FORM),
+    "a body that is not UTF-8": (b'{"type": "\xff\xfe"}', JSON_TYPE),
+    "too deeply nested JSON": (b'{"a": ' * 100 + b"1" + b"}" * 100, JSON_TYPE),
+    "a misshapen field event": (b'{"type": "event_callback", "event": "x"}', JSON_TYPE),
+    "block_actions without an action_id in a form payload": (
+        b"payload=" + json.dumps({"type": "block_actions", "actions": []}).encode(),
+        FORM,
+    ),
+}
+
+
+async def test_hostile_signed_bodies_get_400_and_one_log_line_per_kind(
+    client: Client, handler: EchoHandler, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="channels.slack.inbound")
+    for body, headers in HOSTILE.values():
+        for _ in range(4):  # a burst: answered every time, logged once
+            resp = await client.post(
+                "/slack/events", data=body, headers=sign_bytes(body, **headers)
+            )
+            assert resp.status == 400, (body[:40], await resp.text())
+    lines = [r.getMessage() for r in caplog.records if r.name == "channels.slack.inbound"]
+    for kind in HOSTILE:
+        assert len([line for line in lines if line.endswith(f": {kind}")]) == 1, (kind, lines)
+    assert len(lines) == len(HOSTILE)
+    assert handler.commands == []
+
+
+async def test_very_deep_json_is_refused_not_a_recursion_crash(client: Client) -> None:
+    body = b'{"a": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    headers = sign_bytes(body, **JSON_TYPE)
+    assert (await client.post("/slack/events", data=body, headers=headers)).status == 400
+
+
+async def test_a_body_over_the_cap_is_refused_before_it_is_read_whole(client: Client) -> None:
+    body = b'{"type": "event_callback", "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    headers = sign_bytes(body, **JSON_TYPE)
+    declared = await client.post("/slack/events", data=io.BytesIO(body), headers=headers)
+    assert declared.status == 413
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while read
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
+
+    streamed = await client.post("/slack/events", data=chunks(), headers=headers)
+    assert streamed.status == 413
+
+
+async def test_slash_text_that_says_payload_is_still_a_command(
+    fake: FakeSlack, client: Client, handler: EchoHandler
+) -> None:
+    # Bolt's own parser took any form containing "payload" for an interactive payload.
+    body = slash_command_body("/echo", "payload attacks", response_url=fake.response_url())
+    assert await post_signed(client, body) == 200
+    await wait_for(lambda: fake.responses)
+    assert handler.commands[0].text == "/echo payload attacks"
+
+
+async def test_mutated_signed_payloads_never_crash_the_endpoint(
+    fake: FakeSlack, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each field of real payloads set to each wrong type: 2xx, 400 or 404, never 5xx or a
+    traceback in the log (Bolt's routing and our listeners read these fields)."""
+    mention = json.loads(event_body(mention_event("echo hi"), "Ev900"))
+    upload = json.loads(event_body(fake.file_share_event("a.md", b"x"), "Ev901"))
+    press = block_actions_body("/echo x", response_url=fake.response_url())
+    pressed = json.loads(dict(urllib.parse.parse_qsl(press))["payload"])
+    for seed, form in ((mention, False), (upload, False), (pressed, True)):
+        for path in list(_paths(seed)):
+            for wrong in (None, 5, "x", [], {}, [None], {"id": 5}):
+                mutated = json.loads(json.dumps(seed))
+                _set(mutated, path, wrong)
+                text = json.dumps(mutated)
+                body = urllib.parse.urlencode({"payload": text}) if form else text
+                assert await post_signed(client, body) in (200, 400, 404), (path, wrong)
+    await asyncio.sleep(0.3)  # listeners run after the ack
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+
+
+def _paths(value: object, prefix: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    if prefix:
+        yield prefix
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _paths(inner, (*prefix, key))
+    elif isinstance(value, list):
+        for n, inner in enumerate(value):
+            yield from _paths(inner, (*prefix, n))
+
+
+def _set(value: object, path: tuple[str | int, ...], new: object) -> None:
+    for key in path[:-1]:
+        value = value[key]  # type: ignore[index]
+    value[path[-1]] = new  # type: ignore[index]
+
+
+# --- once: replays and retries through the real dispatcher's dedup ----------------------------
+
+
+@pytest.fixture
+def dispatcher(tmp_path: Path) -> Iterator[Dispatcher]:
+    """The real command core with the gateway's dedup on a real SQLite ``processed_updates``."""
+    store = Store.open(f"sqlite:///{tmp_path / 'slack.db'}")
+
+    async def first_seen(key: str) -> bool:
+        return await asyncio.to_thread(store.first_seen, key)
+
+    yield Dispatcher(
+        Services(store=store), middleware=Dispatcher.standard_middleware(first_seen=first_seen)
+    )
+    store.close()
+
+
+@pytest.fixture
+async def once(fake: FakeSlack, dispatcher: Dispatcher) -> AsyncIterator[Client]:
+    slack = SlackChannel(fake.bot_token, signing_secret=SECRET, api_url=fake.api_url)
+    await slack.start(dispatcher)
+    app = web.Application()
+    app.add_routes(slack.web_routes())
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+    await slack.stop()
+
+
+async def test_replayed_slash_command_is_acked_and_answered_once(
+    fake: FakeSlack, once: Client
+) -> None:
+    body = slash_command_body("/help", "", response_url=fake.response_url())
+    headers = signed_headers(SECRET, body)
+    for _ in range(3):  # the same signed request: Slack never retries a slash command
+        assert (await once.post("/slack/events", data=body, headers=headers)).status == 200
+    await wait_for(lambda: fake.responses)
+    await asyncio.sleep(0.3)
+    assert len(fake.responses) == 1
+    # The same command typed again is a new request, and is answered.
+    again = slash_command_body("/help", "", response_url=fake.response_url())
+    assert await post_signed(once, again) == 200
+    await wait_for(lambda: len(fake.responses) == 2)
+
+
+async def test_replayed_button_press_is_answered_once(fake: FakeSlack, once: Client) -> None:
+    body = block_actions_body("/help", response_url=fake.response_url())
+    headers = signed_headers(SECRET, body)
+    for _ in range(3):
+        assert (await once.post("/slack/events", data=body, headers=headers)).status == 200
+    await wait_for(lambda: fake.sent)
+    await asyncio.sleep(0.3)
+    assert len(fake.sent) == 1
+
+
+async def test_retried_event_without_event_id_is_answered_once(
+    fake: FakeSlack, once: Client
+) -> None:
+    envelope = json.loads(event_body(mention_event("help"), "unused"))
+    del envelope["event_id"]
+    first = json.dumps(envelope)
+    retry = json.dumps(envelope | {"event_time": envelope["event_time"] + 7})
+    assert await post_signed(once, first) == 200
+    assert await post_signed(once, retry, **{"X-Slack-Retry-Num": "1"}) == 200
+    await wait_for(lambda: fake.sent)
+    await asyncio.sleep(0.3)
+    assert len(fake.sent) == 1
+    # Another mention in the same channel is another event, and is answered.
+    assert await post_signed(once, event_body(mention_event("help"), "Ev777")) == 200
+    await wait_for(lambda: len(fake.sent) == 2)
