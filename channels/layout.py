@@ -33,11 +33,17 @@ from digests.message import (
     Span,
     Spans,
 )
+from digests.text import link_target
 
 Fits = Callable[[Sequence[Block]], bool]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SAFE_URL = re.compile(r"(?i)^(?:https?://|mailto:|tg://)[^\s]+$")
+#: An ``@`` that could mention someone: before a word (``@alice``, ``@here``) or before one of
+#: the broadcast words anywhere (``x@channel``).
+_MENTION = re.compile(r"(?i)@(?=(?:channel|here|everyone)\b)|(?<!\w)@(?=\w)")
+#: A scheme other than http(s) in front of ``//`` (``tg://resolve``), which clients would link.
+_SCHEME = re.compile(r"(?i)\b(?!https?:)[a-z][a-z0-9+.-]*:(?=//)")
+WORD_JOINER = "\u2060"
 # Cut points, best first: a blank line, a line break, a space.
 _SEPARATORS = ("\n\n", "\n", " ")
 
@@ -66,18 +72,48 @@ def wrap_lines(text: str, marker: str) -> str:
     return "\n".join(lines)
 
 
+def defuse(text: str) -> str:
+    """Text that mentions nobody and links nowhere: a word joiner (invisible) after each ``@``
+    that could mention someone and after a non-http(s) scheme such as ``tg:``.
+
+    Platforms find mentions (``@here``, ``@alice``) and links in plain text by themselves; the
+    joiner breaks the pattern and the text reads the same. Renderers apply it to text, never to
+    urls. Report text cannot smuggle the joiner in: the parser drops it.
+    """
+    text = _MENTION.sub("@" + WORD_JOINER, text)
+    return _SCHEME.sub(lambda m: m.group() + WORD_JOINER, text)
+
+
+def defuse_spans(spans: Spans) -> Spans:
+    """:func:`defuse` across span edges too: ``@**alice**`` is one mention to a platform."""
+    texts = [clean_text(s.text) for s in spans]
+    joined = "".join(texts)
+    cuts = {m.end() for m in _MENTION.finditer(joined)}
+    cuts |= {m.end() for m in _SCHEME.finditer(joined)}
+    if not cuts:
+        return spans
+    out: list[Span] = []
+    at = 0
+    for span, text in zip(spans, texts, strict=True):
+        chars: list[str] = []
+        for ch in text:
+            at += 1
+            chars += [ch, WORD_JOINER] if at in cuts else [ch]
+        out.append(replace(span, text="".join(chars)))
+    return tuple(out)
+
+
 def safe_url(url: str | None) -> str | None:
-    """The url if it is one a chat platform will link (http(s), mailto, tg), else ``None``."""
+    """The url if a reader may follow it (http(s) only: :func:`digests.text.link_target`), else
+    ``None``: the renderers then show the link's text alone."""
     if url is None:
         return None
-    url = clean_text(url).strip()
-    return url if _SAFE_URL.match(url) else None
+    return link_target(clean_text(url))
 
 
 def figure_url(url: str | None) -> str | None:
     """The url if a platform can fetch it as a picture (``http``/``https`` only), else ``None``."""
-    url = safe_url(url)
-    return url if url and url.lower().startswith(("http://", "https://")) else None
+    return safe_url(url)
 
 
 def first_figure(message: Message) -> Image | None:

@@ -33,6 +33,7 @@ from digests.message import (
     Spans,
     command_span,
 )
+from digests.text import link_target
 from digests.words import ENGLISH, N_, Words
 
 #: A part longer than this (characters) is shown as a folded quote instead of a bullet.
@@ -55,7 +56,8 @@ def inline(md: str) -> Spans:
     """Markdown inline text as spans: bold, italic, code and links; newlines kept as ``"\\n"``.
 
     ``<br>`` becomes a newline; other raw HTML stays as literal text (renderers escape it).
-    Images inside the text become links to the image. Cached: cards of popular items repeat.
+    Images inside the text become links to the image. A link that is not http(s)
+    (``[x](tg://…)``) keeps its text and loses its target. Cached: cards of popular items repeat.
     """
     if not _MARKUP.search(md):
         plain = _SPACED_NEWLINE.sub("\n", md).strip(" ")
@@ -93,7 +95,7 @@ def inline(md: str) -> Spans:
         if kind in _STYLES and edge in ("open", "close"):
             style[_STYLES[kind]] += 1 if edge == "open" else -1
         elif token.type == "link_open":
-            links.append(str(token.attrs.get("href", "")) or None)
+            links.append(link_target(str(token.attrs.get("href", ""))))
         elif token.type == "link_close":
             links.pop() if links else None
         elif token.type == "code_inline":
@@ -101,7 +103,7 @@ def inline(md: str) -> Spans:
         elif token.type in ("softbreak", "hardbreak"):
             add("\n")
         elif token.type == "image":
-            add(token.content or "image", url=str(token.attrs.get("src", "")) or None)
+            add(token.content or "image", url=link_target(str(token.attrs.get("src", ""))))
         elif token.type == "html_inline" and _BREAK_TAG.match(token.content.strip()):
             add("\n")
         else:
@@ -185,6 +187,7 @@ def _link_label(url: str) -> str:
 
 
 def _link(url: str | None) -> tuple[Block, ...]:
+    url = link_target(url)
     return (Paragraph((Span("🔗 "), Span(_link_label(url), url=url))),) if url else ()
 
 
@@ -330,7 +333,8 @@ def topic_card(
     """A topic: trend and practice value by column, then its papers with their commands."""
     body = _sections(item, words)
     entries: list[Spans] = [
-        (Span(p.title, url=p.url), Span("  "), Span(command_for(p), code=True)) for p in papers
+        (Span(p.title, url=link_target(p.url)), Span("  "), Span(command_for(p), code=True))
+        for p in papers
     ]
     known = {p.title for p in papers}
     entries += [
@@ -392,7 +396,7 @@ def digest_entry(
     """One bite-size digest entry: the title with its link, the summary, the command for more
     (``command``, or the one that opens the newest copy); with the item's database id, its
     buttons: Details, 👍 and 👎."""
-    title = Paragraph((Span(item.title, bold=True, url=item.url),))
+    title = Paragraph((Span(item.title, bold=True, url=link_target(item.url)),))
     summary = (Paragraph(inline(item.summary)),) if item.summary.strip() else ()
     more = Context((Span(words.gettext("More: ")), command_span(command or command_for(item))))
     # the radar is a picture first: a highlights digest shows it

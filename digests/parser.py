@@ -46,7 +46,7 @@ from digests.sections import (
     theme_of,
 )
 from digests.summary import cut_summary, model_aliases, paper_aliases
-from digests.text import normalize_name
+from digests.text import link_target, normalize_name
 
 __all__ = ["parse_report"]
 
@@ -549,7 +549,7 @@ class _Parser:
                     theme_title=d.theme_title,
                     period=period,
                     title=d.title,
-                    url=d.url,
+                    url=link_target(d.url),  # a name linked to tg://… keeps only its text
                     parts=parts,
                     summary=self._summary(d),
                     images=tuple(dict.fromkeys(d.images)),

@@ -63,7 +63,7 @@ def _environment() -> Environment:
     )
     env.filters["md"] = lambda text: Markup(inline_html(str(text)))
     env.filters["safe_url"] = lambda url: safe_href(url or "")
-    env.filters["safe_image"] = lambda url: safe_href(url or "", ("http://", "https://"))
+    env.filters["safe_image"] = lambda url: safe_href(url or "")
     env.filters["sections"] = _sections
     env.globals.update(
         archive_path=paths.PREFIX + "/",

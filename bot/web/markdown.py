@@ -1,11 +1,11 @@
 """Report Markdown as safe HTML: text never executes, tables become cards on narrow screens.
 
 markdown-it-py parses the report (GFM tables, front matter dropped). Raw HTML is escaped and shown
-as text, except ``<br>`` (the reports break lines in table cells with it). Links keep only
-http(s) and mailto targets, images only http(s) sources; anything else becomes plain text. Every
-table cell carries its column header (``data-label``) so the stylesheet can show each row as a
-labelled card on a phone, and H2/H3 headings get ids (theme slugs where they name a theme, so an
-item page can link to its section).
+as text, except ``<br>`` (the reports break lines in table cells with it). Links and images keep
+only http(s) targets, as in chat (``mailto:``, ``tg://``, ``javascript:`` … become plain text).
+Every table cell carries its column header (``data-label``) so the stylesheet can show each row
+as a labelled card on a phone, and H2/H3 headings get ids (theme slugs where they name a theme,
+so an item page can link to its section).
 """
 
 from __future__ import annotations
@@ -24,19 +24,15 @@ from markdown_it.utils import EnvType, OptionsDict
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from digests.sections import theme_of
+from digests.text import link_target
 
 _BREAK = re.compile(r"(?i)^\s*<br\s*/?>\s*$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_LINK_SCHEMES = ("http://", "https://", "mailto:")
-_IMAGE_SCHEMES = ("http://", "https://")
 
 
-def safe_href(url: str, schemes: Sequence[str] = _LINK_SCHEMES) -> str | None:
-    """``url`` when it is an http(s) or mailto link (no control characters), else None."""
-    url = url.strip()
-    if _CONTROL.search(url):
-        return None
-    return url if url.lower().startswith(tuple(schemes)) else None
+def safe_href(url: str) -> str | None:
+    """``url`` when a page may link to it or show it: http(s) only, the rule of every renderer
+    (:func:`digests.text.link_target`); else None."""
+    return link_target(url)
 
 
 def _filter_links(state: StateCore) -> None:
@@ -59,7 +55,7 @@ def _filter_links(state: StateCore) -> None:
                 if dropped.pop() if dropped else False:
                     continue
             elif token.type == "image":
-                src = safe_href(str(token.attrGet("src") or ""), _IMAGE_SCHEMES)
+                src = safe_href(str(token.attrGet("src") or ""))
                 if src is None:
                     alt = Token("text", "", 0)
                     alt.content = token.content or "image"

@@ -1,15 +1,16 @@
 """Render a neutral message as plain terminal text (the console channel and ``digestbot ask``).
 
 Headings are underlined, lists use ``•``, quotes ``│``, links read ``text (url)`` and images
-``[image: alt] url``. With ``color=True`` bold and headings use ANSI bold and context lines are
-dimmed; the text itself never carries control characters from a report.
+``[image: alt] url`` (http(s) only: a ``tg://`` link shows its text alone, as in chat). With
+``color=True`` bold and headings use ANSI bold and context lines are dimmed; the text itself
+never carries control characters from a report.
 """
 
 from __future__ import annotations
 
 import unicodedata
 
-from channels.layout import clean_text
+from channels.layout import clean_text, safe_url
 from digests.message import (
     Actions,
     Block,
@@ -46,8 +47,8 @@ def _spans(spans: Spans, color: bool) -> str:
             continue
         if span.code:
             text = f"`{text}`"
-        if span.url:
-            url = clean_text(span.url)
+        url = safe_url(span.url)
+        if url:
             text = url if text.strip() == url else f"{text} ({url})"
         if span.bold and color:
             text = f"{BOLD}{text}{RESET}"
@@ -75,7 +76,7 @@ def _block(block: Block, color: bool, first: int = 1) -> str:
             text = _spans(s, color)
             return "\n".join("│ " + line for line in text.split("\n")) if text else ""
         case Image(url=url, alt=alt):
-            return f"[image: {clean_text(alt).strip() or 'image'}] {clean_text(url)}"
+            return f"[image: {clean_text(alt).strip() or 'image'}] {safe_url(url) or ''}".strip()
         case Divider():
             return RULE
         case Actions(buttons=buttons):

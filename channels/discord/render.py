@@ -5,9 +5,11 @@ markdown description, and context lines as the footer. Within Discord's limits, 
 4,096 characters of description, 256 of title, 2,048 of footer, 6,000 across a message's embeds,
 10 embeds a message. Message ``content`` is left empty (2,000 characters would be its limit), so
 nothing a report says can ping: embeds never notify, and the adapter sends with no allowed
-mentions. Markdown characters in report text are backslash-escaped. An item's first figure is
-the embed's image (Discord fetches it; ``images=False``, as ``DIGESTBOT_IMAGES=false`` asks, keeps
-it a link, as are any further images). Pure: no discord.py import.
+mentions. Markdown characters in report text are backslash-escaped, and a word joiner follows
+every ``@`` that could mention (:func:`channels.layout.defuse`), in titles and footers too. An
+item's first figure is the embed's image (Discord fetches it; ``images=False``, as
+``DIGESTBOT_IMAGES=false`` asks, keeps it a link, as are any further images). Pure: no
+discord.py import.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from channels.layout import clean_text, figure_url, paginate, safe_url, wrap_lines
+from channels.layout import (
+    clean_text,
+    defuse,
+    defuse_spans,
+    figure_url,
+    paginate,
+    safe_url,
+    wrap_lines,
+)
 from digests.message import (
     Block,
     BulletList,
@@ -53,7 +63,7 @@ def escape(text: str) -> str:
     """Backslash-escape the markdown and mention characters of report text."""
     out: list[str] = []
     line_start = True
-    for ch in clean_text(text):
+    for ch in defuse(clean_text(text)):
         if ch in _MARKDOWN or (line_start and ch in _LINE_START):
             out.append("\\" + ch)
         else:
@@ -63,7 +73,7 @@ def escape(text: str) -> str:
 
 
 def plain(text: str, limit: int) -> str:
-    text = " ".join(clean_text(text).split())
+    text = " ".join(defuse(clean_text(text)).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -76,7 +86,7 @@ def _url(url: str) -> str:
 def render_spans(spans: Spans) -> str:
     """Discord markdown: ``**bold**``, ``*italic*``, `` `code` ``, ``[text](url)``."""
     out: list[str] = []
-    for span in spans:
+    for span in defuse_spans(spans):
         if not span.text:
             continue
         url = safe_url(span.url)

@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from channels.layout import clean_text, paginate, safe_url, wrap_lines
+from channels.layout import clean_text, defuse, defuse_spans, paginate, safe_url, wrap_lines
 from digests.message import (
     Block,
     BulletList,
@@ -51,13 +51,14 @@ _MARKDOWN_MARKERS = {c: f"&#{ord(c)};" for c in "*_~`[]\\"}
 
 def escape(text: str) -> str:
     """Escape report text for card markdown: HTML entities, then markdown markers."""
-    text = clean_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = defuse(clean_text(text))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return "".join(_MARKDOWN_MARKERS.get(ch, ch) for ch in text)
 
 
 def plain(text: str, limit: int) -> str:
     """Plain text (headers, notes) on one line, cut to ``limit`` characters with "…"."""
-    text = " ".join(clean_text(text).split())
+    text = " ".join(defuse(clean_text(text)).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -72,7 +73,7 @@ def _url(url: str) -> str:
 def render_spans(spans: Spans) -> str:
     """Card markdown for spans: ``**bold**``, ``*italic*``, `` `code` ``, ``[text](url)``."""
     out: list[str] = []
-    for span in spans:
+    for span in defuse_spans(spans):
         if not span.text:
             continue
         text = escape(span.text)

@@ -1,10 +1,11 @@
 """Render a neutral message as Slack ``chat.postMessage`` payloads (Block Kit with mrkdwn).
 
 All report text is escaped (exactly ``&`` ``<`` ``>``), so ``<!channel>`` or ``<@U123>`` in a
-report shows as text and never notifies anyone. Figures become image blocks with their alt text
-(``images=False``: links); Slack fetches image urls itself and rejects the whole message when one
-fails, so :func:`images_as_links` gives the same payload with links, for a second try. Pure: no
-Slack SDK import.
+report shows as text and never notifies anyone; a plain ``@here`` or ``@channel`` gets a word
+joiner after its ``@`` (:func:`channels.layout.defuse`), so Slack does not parse it either.
+Figures become image blocks with their alt text (``images=False``: links); Slack fetches image
+urls itself and rejects the whole message when one fails, so :func:`images_as_links` gives the
+same payload with links, for a second try. Pure: no Slack SDK import.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from channels.layout import clean_text, figure_url, paginate, safe_url, wrap_lines
+from channels.layout import (
+    clean_text,
+    defuse,
+    defuse_spans,
+    figure_url,
+    paginate,
+    safe_url,
+    wrap_lines,
+)
 from channels.slack.rich import actions_blocks, needs_rich, plain_spans, rich_chars, rich_text
 from digests.message import (
     Actions,
@@ -45,25 +54,30 @@ BULLET = "• "
 SlackBlock = dict[str, Any]
 
 
+def _entities(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def escape(text: str) -> str:
-    """Escape exactly Slack's control characters: ``&``, ``<``, ``>``."""
-    return clean_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape exactly Slack's control characters: ``&``, ``<``, ``>``; defuse mentions."""
+    return _entities(defuse(clean_text(text)))
 
 
 def _escape_url(url: str) -> str:
-    return escape(url).replace("|", "%7C")
+    return _entities(clean_text(url)).replace("|", "%7C")
 
 
 def escape_truncated(text: str, limit: int) -> str:
     """Escape ``text`` and cut it so the escaped result has at most ``limit`` characters, ending
     with "…" when cut; an entity is never cut in half."""
-    escaped = escape(text)
+    text = defuse(clean_text(text))
+    escaped = _entities(text)
     if len(escaped) <= limit:
         return escaped
     out: list[str] = []
     size = 0
-    for ch in clean_text(text):
-        piece = escape(ch)
+    for ch in text:
+        piece = _entities(ch)
         if size + len(piece) > limit - 1:
             break
         out.append(piece)
@@ -74,7 +88,7 @@ def escape_truncated(text: str, limit: int) -> str:
 def render_spans(spans: Spans) -> str:
     """mrkdwn for spans: ``*bold*``, ``_italic_``, `` `code` ``, ``<url|text>``."""
     out: list[str] = []
-    for span in spans:
+    for span in defuse_spans(spans):
         if not span.text:
             continue
         text = escape(span.text)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from channels.layout import clean_text, safe_url
+from channels.layout import clean_text, defuse_spans, safe_url
 from digests.message import Actions, Span, Spans
 
 SlackBlock = dict[str, Any]
@@ -66,7 +66,7 @@ def _edge(span: Span, at: int) -> str:
 def rich_elements(spans: Spans) -> list[dict[str, Any]]:
     """``rich_text_section`` elements for spans: text and links, each with its style."""
     out: list[dict[str, Any]] = []
-    for span in spans:
+    for span in defuse_spans(spans):
         text = clean_text(span.text)
         if not text:
             continue

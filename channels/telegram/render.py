@@ -2,8 +2,10 @@
 
 Only tags Telegram accepts are produced: ``b i code a blockquote`` (``blockquote expandable``
 for folded quotes). Lists become ``•`` lines, paragraphs blank lines. Every piece of text is
-escaped (``&`` first, then ``<`` ``>``, and ``"`` in attributes), and control characters other
-than newlines are dropped. Pure: no Telegram SDK import, so the CLI can use it.
+escaped (``&`` first, then ``<`` ``>``, and ``"`` in attributes), control characters other
+than newlines are dropped, and an ``@username`` from a report mentions nobody (a word joiner
+follows the ``@``: :func:`channels.layout.defuse`). Links are http(s) only. Pure: no Telegram
+SDK import, so the CLI can use it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from channels.layout import clean_text, figure_url, first_figure, paginate, safe_url, utf16_len
+from channels.layout import (
+    clean_text,
+    defuse,
+    defuse_spans,
+    figure_url,
+    first_figure,
+    paginate,
+    safe_url,
+    utf16_len,
+)
 from digests.message import (
     Actions,
     Block,
@@ -39,19 +50,23 @@ DIVIDER = "\u2500" * 8
 BULLET = "• "
 
 
+def _entities(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def escape(text: str) -> str:
-    """Escape text for Telegram HTML: ``&`` first, then ``<`` and ``>``."""
-    return clean_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape text for Telegram HTML: ``&`` first, then ``<`` and ``>``; defuse mentions."""
+    return _entities(defuse(clean_text(text)))
 
 
 def _escape_attr(text: str) -> str:
-    return escape(text).replace('"', "&quot;")
+    return _entities(clean_text(text)).replace('"', "&quot;")
 
 
 def render_spans(spans: Spans, *, in_italic: bool = False) -> str:
     """Inline HTML for spans; ``in_italic`` when inside ``<i>`` already (no nested ``<i>``)."""
     out: list[str] = []
-    for span in spans:
+    for span in defuse_spans(spans):
         if not span.text:
             continue
         html = escape(span.text)

@@ -34,7 +34,36 @@ TELEGRAM_TAGS = {"b", "i", "code", "a", "blockquote", "s", "u", "pre"}
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 _TAG = re.compile(r'<(/?)([a-z]+)((?: [a-z]+(?:="[^"<>]*")?)*)>')
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot);")
-_SLACK_SPECIAL = re.compile(r"<(?:https?://|mailto:|tg://)[^<>|\s]+\|[^<>]*>")
+_SLACK_SPECIAL = re.compile(r"<https?://[^<>|\s]+\|[^<>]*>")
+WORD_JOINER = "\u2060"
+#: What the pinging report (sample_items.PINGING_REPORT) says, as a reader must still see it.
+PINGS_AS_READ = "hi @channel @here @everyone @someuser @"
+
+
+#: Spans linked outside the web, as a message built from an older parse could still hold them.
+NOT_WEB = Message(
+    (
+        Paragraph(
+            (
+                Span("x", url="tg://resolve?domain=a"),
+                Span(" m", url="mailto:a@b.org"),
+                Span(" j", bold=True, url="javascript:alert(1)"),
+            )
+        ),
+    )
+)
+
+
+def assert_no_live_mention(text: str) -> None:
+    """Every ``@`` in rendered text has a word joiner after it (no platform reads a mention
+    there), and no ``tg://`` is left for a client to link."""
+    assert not re.search(f"@(?!{WORD_JOINER})", text), text
+    assert "tg://" not in text, text
+
+
+def reads(text: str) -> str:
+    """Rendered text as a reader sees it: word joiners are invisible."""
+    return text.replace(WORD_JOINER, "")
 
 
 class _TagChecker(HTMLParser):

@@ -1,8 +1,12 @@
-"""Hand-built items for renderer and card tests: a long model row and a hostile one."""
+"""Items for renderer and card tests: a long model row, a hostile one, and a parsed report that
+tries to link outside the web and to notify people."""
 
 from __future__ import annotations
 
+from digests.cards import digest_message, model_card
 from digests.items import Image, Item, Kind, Part
+from digests.message import Message
+from digests.parser import parse_report
 
 _MECHANISM = (
     "1.04T MoE（384 experts，token 级激活 8 个，约 32B activated），并在训练后期做 "
@@ -82,3 +86,29 @@ def paper(title: str, url: str | None = "https://arxiv.org/abs/2511.10643", **kw
     }
     fields.update(kw)
     return Item(**fields)  # type: ignore[arg-type]
+
+
+#: A report whose text links to ``tg://``, ``javascript:``, ``slack://`` and ``mailto:``, and
+#: mentions channels and people in every spelling a platform knows; one https link and one model
+#: linked over https, which must stay links. Its second row styles text next to CJK characters,
+#: which Slack gets as ``rich_text``.
+PINGING_REPORT = """---
+period: 2026-01
+---
+
+# Log 2026-01
+
+| 模型名称 | 核心技术创新 (Mechanism) |
+| --- | --- |
+| [Ping-Model](tg://resolve?domain=evil) | **Hook**：[x](tg://resolve?domain=a) and \
+[y](javascript:alert(1)) and [chat](slack://open?team=T1) and [mail](mailto:boss@example.com), \
+hi @channel @here @everyone @someuser @**boss** <!here> <!channel> <@U123> <tg://resolve?domain=b> \
+see [ok](https://example.com/ok) |
+| [Good-Model](https://example.com/good) | **Hook**：视为**可缓存**的 [z](tg://resolve?domain=c) 与 @here |
+"""
+
+
+def pinging_messages() -> list[Message]:
+    """The pinging report, through the real parser: each model's card, then their digest."""
+    items = parse_report(PINGING_REPORT).items
+    return [*map(model_card, items), digest_message("The Clay", "2026-01", items, remaining=0)]

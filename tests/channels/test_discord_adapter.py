@@ -81,7 +81,8 @@ async def test_slash_command_is_deferred_then_answered_with_embeds(
     posted = fake.sent[0]
     assert posted.via == "followup"
     assert posted.channel_id == f"interaction:{interaction}"
-    assert posted.embeds[0]["description"] == "hi \\*\\*\\@everyone\\*\\* \\<\\@1\\>"
+    # a word joiner (U+2060) after each @: it reads the same and mentions nobody
+    assert posted.embeds[0]["description"] == "hi \\*\\*\\@\u2060everyone\\*\\* \\<\\@\u20601\\>"
     assert posted.allowed_mentions == {"parse": []}
     incoming = handler.commands[0]
     assert (incoming.platform, incoming.chat_id, incoming.user_id) == ("discord", "700", "500")

@@ -17,8 +17,8 @@ from digests.message import (
     Quote,
     Span,
 )
-from tests.channels.checks import message_st
-from tests.channels.sample_items import hostile_model, long_model
+from tests.channels.checks import NOT_WEB, message_st
+from tests.channels.sample_items import hostile_model, long_model, pinging_messages
 from tests.golden import check_golden
 
 MESSAGE = Message(
@@ -51,6 +51,18 @@ def test_color_only_when_asked() -> None:
 def test_link_whose_text_is_its_url_is_not_repeated() -> None:
     message = Message((Paragraph((Span("https://x.org", url="https://x.org"),)),))
     assert render_console(message) == "https://x.org"
+
+
+def test_only_http_links_show_their_url() -> None:
+    card, _, digest = (render_console(m) for m in pinging_messages())
+    assert "• Hook: x and [y](javascript:alert(1)) and chat and mail, hi @channel" in card
+    assert "see ok (https://example.com/ok)" in card
+    assert "resolve?domain=a" not in card
+    assert "slack:" not in card
+    assert "mailto:" not in card
+    assert "Ping-Model\n" in digest
+    assert "Good-Model (https://example.com/good)" in digest
+    assert render_console(NOT_WEB) == "x m j"
 
 
 def test_report_control_characters_are_dropped() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 
 from channels.discord.render import (
@@ -24,7 +26,8 @@ from digests.message import (
     Paragraph,
     Span,
 )
-from tests.channels.checks import message_st
+from tests.channels.checks import NOT_WEB, PINGS_AS_READ, assert_no_live_mention, message_st, reads
+from tests.channels.sample_items import pinging_messages
 
 
 def assert_payload(payload: dict) -> None:
@@ -64,9 +67,40 @@ def test_one_embed_per_item_with_title_and_footer() -> None:
 
 def test_report_text_cannot_ping_or_style() -> None:
     assert escape("@everyone <@123> **x** `c` ~y~ |z|") == (
-        "\\@everyone \\<\\@123\\> \\*\\*x\\*\\* \\`c\\` \\~y\\~ \\|z\\|"
+        "\\@\u2060everyone \\<\\@\u2060123\\> \\*\\*x\\*\\* \\`c\\` \\~y\\~ \\|z\\|"
     )
     assert escape("# h\n> q") == "\\# h\n\\> q"
+
+
+def test_report_links_are_http_only_and_mentions_are_defused() -> None:
+    rendered = [render_discord(m) for m in pinging_messages()]
+    texts = []
+    for payloads in rendered:
+        embeds = [e for p in payloads for e in p["embeds"]]
+        for payload in payloads:
+            assert_payload(payload)
+        fields = [e.get("title", "") for e in embeds] + [
+            e.get("footer", {}).get("text", "") for e in embeds
+        ]
+        description = "\n".join(e.get("description", "") for e in embeds)
+        links = re.findall(r"(?<!\\)\]\(([^)]*)\)", description)
+        assert all(u.startswith(("https://", "http://")) for u in links), links
+        # markdown shows a backslash-escaped character as itself
+        shown = re.sub(r"\\(.)", r"\1", description)
+        assert_no_live_mention(shown + "".join(fields))
+        texts.append(shown)
+    card, good, digest = texts
+    assert "**Hook**: x and [y](javascript:alert(1)) and chat and mail, hi" in card
+    assert PINGS_AS_READ + "**boss**" in reads(card)
+    assert "<!here> <!channel> <@\u2060U123>" in card
+    assert "[ok](https://example.com/ok)" in card
+    assert "的 z 与 @\u2060here" in good
+    assert "[**Good-Model**](https://example.com/good)" in digest
+
+
+def test_links_outside_the_web_are_text() -> None:
+    [payload] = render_discord(NOT_WEB)
+    assert payload["embeds"][0]["description"] == "x m **j**"
 
 
 def test_long_digest_splits_within_limits() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from html import unescape
 
 from hypothesis import given, settings
 
@@ -25,7 +27,8 @@ from digests.message import (
     Quote,
     Span,
 )
-from tests.channels.checks import message_st
+from tests.channels.checks import NOT_WEB, PINGS_AS_READ, assert_no_live_mention, message_st, reads
+from tests.channels.sample_items import pinging_messages
 
 
 def assert_card(card: dict) -> None:
@@ -81,6 +84,32 @@ def test_report_text_cannot_mention_or_style() -> None:
         "&lt;at id=all&gt;&lt;/at&gt; &#42;&#42;x&#42;&#42; &#91;a&#93;(b) &#95;y&#95; "
         "&#126;z&#126; &#96;c&#96; &#92;"
     )
+
+
+def test_report_links_are_http_only_and_mentions_are_defused() -> None:
+    rendered = [render_lark(m) for m in pinging_messages()]
+    texts = []
+    for cards in rendered:
+        for card in cards:
+            assert_card(card)
+        content = json.dumps(cards, ensure_ascii=False)
+        links = re.findall(r"\]\(([^)]*)\)", content)
+        assert all(u.startswith(("https://", "http://")) for u in links), links
+        shown = unescape(content)  # what the card shows: entities are characters
+        assert_no_live_mention(shown)
+        texts.append(shown)
+    card, good, digest = texts
+    assert "**Hook**: x and [y](javascript:alert(1)) and chat and mail, hi" in card
+    assert PINGS_AS_READ + "**boss**" in reads(card)
+    assert "<!here> <!channel> <@\u2060U123>" in card
+    assert "[ok](https://example.com/ok)" in card
+    assert "的 z 与 @\u2060here" in good
+    assert "[**Good-Model**](https://example.com/good)" in digest
+
+
+def test_links_outside_the_web_are_text() -> None:
+    [card] = render_lark(NOT_WEB)
+    assert card["elements"] == [{"tag": "markdown", "content": "x m **j**"}]
 
 
 def test_long_message_splits_into_cards_within_limits() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from hypothesis import given, settings
 
@@ -23,8 +24,15 @@ from digests.message import (
     Quote,
     Span,
 )
-from tests.channels.checks import assert_slack_payload, message_st
-from tests.channels.sample_items import hostile_model, long_model, paper
+from tests.channels.checks import (
+    NOT_WEB,
+    PINGS_AS_READ,
+    assert_no_live_mention,
+    assert_slack_payload,
+    message_st,
+    reads,
+)
+from tests.channels.sample_items import hostile_model, long_model, paper, pinging_messages
 from tests.golden import check_golden
 
 
@@ -78,7 +86,7 @@ def test_blocks_and_mrkdwn() -> None:
 
 def test_escaping_defuses_mentions_and_links() -> None:
     assert escape("<!channel> <@U123> <http://x|y> a & b") == (
-        "&lt;!channel&gt; &lt;@U123&gt; &lt;http://x|y&gt; a &amp; b"
+        "&lt;!channel&gt; &lt;@\u2060U123&gt; &lt;http://x|y&gt; a &amp; b"
     )
     payloads = render_slack(model_card(hostile_model()))
     for payload in payloads:
@@ -98,6 +106,42 @@ def test_escaping_defuses_mentions_and_links() -> None:
     rich = [b for p in payloads for b in p["blocks"] if b["type"] == "rich_text"]
     assert rich
     assert "<!channel>" in json.dumps(rich, ensure_ascii=False)  # shown as it was written
+
+
+def test_report_links_are_http_only_and_mentions_are_defused() -> None:
+    rendered = [render_slack(m) for m in pinging_messages()]
+    for payloads in rendered:
+        for payload in payloads:
+            assert_slack_payload(payload)
+        mrkdwn = "\n".join(_mrkdwn(payloads))
+        rich = _leaves([b for p in payloads for b in p["blocks"] if b["type"] == "rich_text"])
+        links = re.findall(r"<([^<>|]*)\|", mrkdwn) + [e["url"] for e in rich if "url" in e]
+        assert all(u.startswith(("https://", "http://")) for u in links), links
+        assert "<!" not in mrkdwn
+        assert "<@" not in mrkdwn
+        assert_no_live_mention(mrkdwn + "".join(e["text"] for e in rich))
+    card, _, digest = ("\n".join(_mrkdwn(payloads)) for payloads in rendered)
+    assert "*Hook*: x and [y](javascript:alert(1)) and chat and mail, hi" in card
+    assert PINGS_AS_READ + "*boss*" in reads(card)
+    assert "&lt;!here&gt; &lt;!channel&gt; &lt;@\u2060U123&gt;" in card
+    assert "<https://example.com/ok|ok>" in card
+    # styles next to CJK go as rich_text: its text elements are defused too
+    rich = _leaves([b for b in rendered[1][0]["blocks"] if b["type"] == "rich_text"])
+    assert [e["text"] for e in rich] == ["Hook", ": ", "视为", "可缓存", "的 z 与 @\u2060here"]
+    assert "*<https://example.com/good|Good-Model>*" in digest
+
+
+def test_links_outside_the_web_are_text() -> None:
+    (payload,) = render_slack(NOT_WEB)
+    assert payload["blocks"] == [{"type": "section", "text": {"type": "mrkdwn", "text": "x m *j*"}}]
+
+
+def _leaves(blocks: list[dict]) -> list[dict]:
+    """The text and link elements of rich_text blocks, in order."""
+    found = []
+    for element in blocks:
+        found += _leaves(element["elements"]) if "elements" in element else [element]
+    return found
 
 
 def _mrkdwn(payloads: list[dict]) -> list[str]:

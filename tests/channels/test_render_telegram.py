@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from hypothesis import given, settings
@@ -19,8 +20,15 @@ from digests.message import (
     Quote,
     Span,
 )
-from tests.channels.checks import assert_telegram_html, message_st
-from tests.channels.sample_items import HOSTILE, hostile_model, long_model, paper
+from tests.channels.checks import (
+    NOT_WEB,
+    PINGS_AS_READ,
+    assert_no_live_mention,
+    assert_telegram_html,
+    message_st,
+    reads,
+)
+from tests.channels.sample_items import HOSTILE, hostile_model, long_model, paper, pinging_messages
 from tests.golden import check_golden
 
 MARKER = re.compile(r"\n\n<i>\((\d+)/(\d+)\)</i>$")
@@ -67,6 +75,32 @@ def test_hostile_text_is_escaped() -> None:
 def test_unsafe_urls_are_not_linked() -> None:
     (html,) = render_telegram(Message((Paragraph((Span("x", url='javascript:alert("1")'),)),)))
     assert html == "x"
+    assert render_telegram(NOT_WEB) == ["x m<b> j</b>"]
+
+
+def test_report_links_are_http_only_and_mentions_are_defused() -> None:
+    rendered = [render_telegram(m) for m in pinging_messages()]
+    for page in (page for pages in rendered for page in pages):
+        assert_telegram_html(page)
+        hrefs = re.findall(r'<a href="([^"]*)"', page)
+        assert all(h.startswith(("https://", "http://")) for h in hrefs), hrefs
+        assert_no_live_mention(unescape(page))
+    card, good, digest = ("".join(pages) for pages in rendered)
+    # tg://, slack://, mailto: and javascript: links keep their text alone; https still links
+    assert "<b>Hook</b>: x and [y](javascript:alert(1)) and chat and mail, hi" in card
+    assert PINGS_AS_READ + "<b>boss</b>" in reads(card)
+    assert "&lt;!here&gt; &lt;!channel&gt; &lt;@\u2060U123&gt;" in card
+    assert '<a href="https://example.com/ok">ok</a>' in card
+    assert "的 z 与 @\u2060here" in good
+    assert "<b>Ping-Model</b>" in digest
+    assert '<a href="https://example.com/good"><b>Good-Model</b></a>' in digest
+
+
+def test_bot_commands_and_addresses_keep_their_at() -> None:
+    # Telegram links /digest@digestbot as a command and a@b.org as an address: neither mentions
+    # anyone, so no word joiner breaks them.
+    (html,) = render_telegram(Message.text("/digest@digestbot clay · a@b.org · @alice"))
+    assert html == "/digest@digestbot clay · a@b.org · @\u2060alice"
 
 
 def test_long_card_splits_with_markers() -> None:

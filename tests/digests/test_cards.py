@@ -64,6 +64,15 @@ def test_inline_keeps_newlines_and_raw_html_as_text() -> None:
     assert inline("") == ()
 
 
+def test_inline_links_outside_the_web_keep_their_text_alone() -> None:
+    assert inline(
+        "[x](tg://resolve?domain=a) ![i](slack://i.png) [m](mailto:a@b.org) [w](https://w.org)"
+    ) == (
+        Span("x i m "),
+        Span("w", url="https://w.org"),
+    )
+
+
 # --- cards ---------------------------------------------------------------------------------------
 
 

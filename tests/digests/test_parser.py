@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import digests
 from digests import Kind, Report, ReportError, parse_report
 from digests.summary import SENTENCE_ENDINGS, SUMMARY_LIMIT, cut_summary, one_line, plain
+from digests.text import link_target
 
 SEED = Path(__file__).parents[3] / "shared" / "reports" / "2026-01.md"
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "reports"
@@ -659,3 +660,43 @@ def test_bidi_overrides_and_zero_width_characters_are_dropped() -> None:
     )
     [part] = item(report, "X-1").parts
     assert (part.label, part.text) == ("Hook", "run gnp.exe now 👨\u200d💻")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "tg://resolve?domain=x",
+        "javascript:alert(1)",
+        "mailto:team@example.com",
+        "file:///etc/passwd",
+        "data:text/html,x",
+        "slack://open?team=T1",
+        "ftp://example.com/f",
+        "https:///no-host",
+        "https://exa mple.com",
+        "http://[broken",
+        "",
+    ],
+)
+def test_only_http_links_are_targets(url: str) -> None:
+    assert link_target(url) is None
+
+
+def test_http_links_are_kept_as_written() -> None:
+    assert link_target(" HTTPS://Example.com/a?b=1&c=(2) ") == "HTTPS://Example.com/a?b=1&c=(2)"
+    assert link_target("http://example.com") == "http://example.com"
+
+
+def test_a_name_linked_outside_the_web_keeps_only_its_text() -> None:
+    report = parse_report(
+        md(
+            MODEL_HEAD,
+            "| [X-1](tg://resolve?domain=x) | **Hook**：[y](slack://open) and [z](https://z.org) |",
+            "| [X-2](https://x.org/2) | **Hook**：ok |",
+        )
+    )
+    assert item(report, "X-1").url is None
+    assert item(report, "X-2").url == "https://x.org/2"
+    # the part keeps its Markdown; the cards and pages drop the target when they show it
+    [part] = item(report, "X-1").parts
+    assert part.text == "[y](slack://open) and [z](https://z.org)"
