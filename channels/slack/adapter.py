@@ -39,6 +39,7 @@ from channels.base import (
     TransientSendError,
     Upload,
     reply_pace,
+    replying,
     retrying_reply,
 )
 from digests.message import Message
@@ -206,7 +207,8 @@ class SlackChannel:
             return
         self._inflight.add(task)
         try:
-            await work(handler)
+            with replying():  # a reply's parts keep their chat's turn (see channels.base)
+                await work(handler)
         except SendError as exc:
             log.warning("slack: could not reply: %s", exc)
         except Exception:
