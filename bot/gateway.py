@@ -15,6 +15,7 @@ from typing import TextIO
 
 from sqlalchemy import text
 
+from bot.commands.core import CommandSet
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.commands.status import status_gauges
@@ -59,7 +60,10 @@ def seed_samples(store: Store) -> str | None:
 
 
 class Gateway:
-    """Owns the parts of a running bot. ``run()`` returns when asked to stop or input ends."""
+    """Owns the parts of a running bot. ``run()`` returns when asked to stop or input ends.
+
+    ``commands`` replaces the default command set (tests run the gateway with their own).
+    """
 
     def __init__(
         self,
@@ -68,8 +72,10 @@ class Gateway:
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
         watch_seconds: float = WATCH_SECONDS,
+        commands: CommandSet | None = None,
     ) -> None:
         self.settings = settings
+        self.commands = commands
         self.stdin = stdin
         self.stdout = stdout
         self.watch_seconds = watch_seconds
@@ -125,6 +131,7 @@ class Gateway:
 
             self.dispatcher = Dispatcher(
                 self.services,
+                self.commands,
                 middleware=Dispatcher.standard_middleware(
                     first_seen=first_seen, limiter=limiter, metrics=self.metrics
                 ),

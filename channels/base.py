@@ -12,7 +12,9 @@ below (the whole error tree is drawn in :mod:`digests.errors`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -80,6 +82,66 @@ def reply_pace(pace: ReplyPace | None, platform: str, chat_id: str, chat_kind: s
         await pace(platform, chat_id, chat_kind)
 
     return wait
+
+
+class ReplyScope:
+    """The span of answering one update: the handler's call and the sending of its reply.
+
+    The gateway keeps a chat's reply turn (its rate limiter's FIFO lock) here from the reply's
+    first part to its last, so the parts of two replies to one chat never interleave. It holds
+    one thing at a time: a reply that moves on to another chat is done with the first.
+    """
+
+    __slots__ = ("_key", "_release", "open")
+
+    def __init__(self) -> None:
+        self._key: Hashable | None = None
+        self._release: Callable[[], None] | None = None
+        self.open = True
+
+    def holds(self, key: Hashable) -> bool:
+        """Whether this scope holds ``key`` already (a later part of the same reply)."""
+        return self._release is not None and self._key == key
+
+    def hold(self, key: Hashable, release: Callable[[], None]) -> bool:
+        """Keep ``key`` until the scope ends (``release`` lets it go); False when it has ended."""
+        if not self.open:
+            return False
+        self.let_go()
+        self._key, self._release = key, release
+        return True
+
+    def let_go(self) -> None:
+        """Release what the scope holds (nothing happens when it holds nothing)."""
+        release, self._key, self._release = self._release, None, None
+        if release is not None:
+            release()
+
+    def close(self) -> None:
+        self.open = False
+        self.let_go()
+
+
+_reply_scope: ContextVar[ReplyScope | None] = ContextVar("reply_scope", default=None)
+
+
+@contextmanager
+def replying() -> Iterator[ReplyScope]:
+    """Mark the span of answering one update; every adapter wraps each update it hands the
+    handler in it. What the scope holds is released when it ends, also on error or cancellation.
+    Tasks started inside share it (they copy the context)."""
+    scope = ReplyScope()
+    token = _reply_scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _reply_scope.reset(token)
+        scope.close()
+
+
+def reply_scope() -> ReplyScope | None:
+    """The scope of the update being answered, or None outside :func:`replying`."""
+    return _reply_scope.get()
 
 
 async def _never_admin() -> bool:
@@ -201,7 +263,9 @@ class Channel(Protocol):
 
     ``web_routes`` is what the channel serves on the gateway's HTTP server (webhooks; empty when
     it needs none); ``connected`` is its part of ``/healthz``; ``done`` is set when the channel
-    ended by itself (the console at end of input), which stops the gateway.
+    ended by itself (the console at end of input), which stops the gateway. An adapter whose
+    replies may be several messages answers each update inside :func:`replying`, so the gateway
+    keeps a reply's parts together.
     """
 
     name: str

@@ -20,9 +20,12 @@ where the platform declares ``pause_platform_on_429`` (Telegram, whose 429s do n
 limit was hit and whose per-chat limits we already keep). Command replies keep going through a
 platform pause, within their chats' limits: a fan-out that hit the limit must not silence the bot.
 
-Order. Replies to one chat leave in arrival order (a FIFO lock per chat), and replies that are
-ready wait for global tokens oldest first (one FIFO lock per platform): ``asyncio.Lock`` wakes
-its waiters in the order they came.
+Order. Replies to one chat leave in arrival order, whole: a reply takes its chat's turn (a FIFO
+lock) for its first part and keeps it in the adapter's :func:`~channels.base.replying` scope
+until its last part is sent, so two replies to one chat never interleave their parts; the turn
+ends with the scope, also when the reply fails or is cancelled. Replies that are ready wait for
+global tokens oldest first (one FIFO lock per platform): ``asyncio.Lock`` wakes its waiters in
+the order they came. A chat's lock lives only while a reply holds or waits for it.
 
 Several gateways on one database (issue 8). Per-chat limits need no sharing: the outbox claim
 never hands a chat to a worker while another worker holds a row of that chat, and only the
@@ -47,7 +50,7 @@ from typing import Any
 
 from bot.platforms import specs
 from bot.settings import Settings
-from channels.base import RateLimits
+from channels.base import RateLimits, reply_scope
 
 INTERACTIVE = 0
 BULK = 1
@@ -123,6 +126,16 @@ class _ChatLimit:
         return all(p.tat <= now for p in self.pacers)
 
 
+class _Turn:
+    """A chat's reply lock, and how many replies hold it or wait for it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class RateLimiter:
     """Per-platform limits, shared by the outbox worker and command replies of one gateway.
 
@@ -152,7 +165,8 @@ class RateLimiter:
         self._chats: dict[tuple[str, str], _ChatLimit] = {}
         self._paused: dict[tuple[str, str | None], float] = {}
         self._bulk_locks: dict[str, asyncio.Lock] = {}
-        self._reply_locks: dict[tuple[str, str | None], asyncio.Lock] = {}
+        self._turns: dict[tuple[str, str], _Turn] = {}
+        self._reply_queues: dict[str, asyncio.Lock] = {}
         self.share = 1
 
     @classmethod
@@ -218,6 +232,9 @@ class RateLimiter:
             chat_id: The destination chat (Slack: channel or user id).
             kind: The chat kind (``private``, ``group``, ``supergroup``, ``channel``…).
             priority: :data:`INTERACTIVE` for command replies, :data:`BULK` for the outbox.
+
+        A reply inside a :func:`~channels.base.replying` scope keeps the chat's turn until the
+        scope ends, so its later parts go before any other reply to the chat.
         """
         chat = self._chat(platform, chat_id, kind)
         if priority == BULK:
@@ -231,25 +248,58 @@ class RateLimiter:
             if chat is not None:
                 chat.commit(self._clock())
             return
-        # Replies: in arrival order per chat, then oldest first for the platform's tokens.
-        async with self._reply_lock(platform, chat_id):
-            await self._wait_chat(platform, chat_id, chat, priority)
-            if platform in self._global:
-                async with self._reply_locks.setdefault((platform, None), asyncio.Lock()):
-                    await self._take_global(platform, 0.0, priority)
-            await self._wait_chat(platform, chat_id, chat, priority)
-            if chat is not None:
-                chat.commit(self._clock())
-
-    def _reply_lock(self, platform: str, chat_id: str) -> asyncio.Lock:
+        # Replies: in arrival order per chat, a reply's parts together; then oldest first for
+        # the platform's tokens.
         key = (platform, chat_id)
-        lock = self._reply_locks.get(key)
-        if lock is None:
-            if len(self._reply_locks) >= _PRUNE_AT:
-                for stale in [k for k, v in self._reply_locks.items() if not v.locked()]:
-                    del self._reply_locks[stale]
-            lock = self._reply_locks[key] = asyncio.Lock()
-        return lock
+        scope = reply_scope()
+        if scope is not None and scope.holds(key):
+            await self._reply_tokens(platform, chat_id, chat)  # a later part of the same reply
+            return
+        if scope is not None:
+            scope.let_go()  # a reply moving on to another chat is done with the first
+        release = await self._take_turn(key)
+        kept = scope is not None and scope.hold(key, release)
+        try:
+            await self._reply_tokens(platform, chat_id, chat)
+        except BaseException:
+            if kept and scope is not None:
+                scope.let_go()  # nothing of it went out: the next reply's turn
+            raise
+        finally:
+            if not kept:
+                release()
+
+    async def _reply_tokens(self, platform: str, chat_id: str, chat: _ChatLimit | None) -> None:
+        await self._wait_chat(platform, chat_id, chat, INTERACTIVE)
+        if platform in self._global:
+            async with self._reply_queues.setdefault(platform, asyncio.Lock()):
+                await self._take_global(platform, 0.0, INTERACTIVE)
+        await self._wait_chat(platform, chat_id, chat, INTERACTIVE)
+        if chat is not None:
+            chat.commit(self._clock())
+
+    async def _take_turn(self, key: tuple[str, str]) -> Callable[[], None]:
+        """Wait for the chat's reply turn; returns what ends it (call it once)."""
+        turn = self._turns.get(key)
+        if turn is None:
+            turn = self._turns[key] = _Turn()
+        turn.users += 1
+        try:
+            await turn.lock.acquire()
+        except BaseException:
+            self._leave(key, turn)
+            raise
+
+        def release() -> None:
+            turn.lock.release()
+            self._leave(key, turn)
+
+        return release
+
+    def _leave(self, key: tuple[str, str], turn: _Turn) -> None:
+        turn.users -= 1
+        if turn.users <= 0 and self._turns.get(key) is turn:
+            del self._turns[key]
 
     def charge(self, platform: str, chat_id: str, kind: str = "", n: int = 1) -> None:
         """Account for ``n`` more messages already sent (the extra parts of a long message)."""

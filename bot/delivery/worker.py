@@ -7,8 +7,9 @@
         RetryLater    pause the chat (Telegram: the platform), requeue after retry_after, no attempt
         Transient     attempts + 1; backoff with jitter; at send_max_attempts dead + admins told
                       (the policy is :mod:`bot.delivery.retry`)
-        MaybeDelivered  (or our send timeout) items count as delivered; tried again at most
-                      send_maybe_attempts times, then finished as ``maybe``
+        MaybeDelivered  (or our send timeout, or a stop while the send is on the wire) items
+                      count as delivered; tried again at most send_maybe_attempts times, then
+                      finished as ``maybe``
         ChatMoved     chat, subscriptions, deliveries and pending rows follow the new id; resend
         ChatGone      chat inactive, subscriptions deactivated, its pending rows dead, admins told
         SendError     (any other: the platform refused the message) dead + admins told
@@ -158,6 +159,7 @@ class OutboxWorker:
         self._progress = asyncio.Event()
         self._results: asyncio.Queue[Outcome | None] = asyncio.Queue()
         self._waiting: set[asyncio.Task[None]] = set()
+        self._on_wire: set[int] = set()  # rows whose send started: may have reached the platform
         self._tasks: set[asyncio.Task[None]] = set()
         self._parts: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -185,7 +187,10 @@ class OutboxWorker:
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop claiming; drop sends still waiting for the limiter, let started sends finish
-        (up to ``grace`` seconds), commit their outcomes and release every unsent claim."""
+        (up to ``grace`` seconds), commit their outcomes and release every unsent claim.
+
+        A send cut off after ``grace`` may have reached the platform: it is maybe delivered
+        (tried again at most ``send_maybe_attempts`` times), never resent as if unsent."""
         self._stopping = True
         self._wake.set()
         claim_loop, flush_loop, heartbeat = self._parts or (None, None, None)
@@ -281,7 +286,16 @@ class OutboxWorker:
         try:
             outcome = await self._attempt(row, task)
         except asyncio.CancelledError:
-            outcome = Outcome(row, OutcomeKind.RELEASE, error="worker stopping")
+            if row.id in self._on_wire:
+                # Stopped mid-send: the platform may have the message; never resent as unsent.
+                outcome = self._failed(
+                    row,
+                    OutcomeKind.MAYBE_DELIVERED,
+                    MaybeDelivered("the worker stopped while the message was being sent"),
+                    retry_in=self.retry.after_maybe(row.maybe_count + 1),
+                )
+            else:
+                outcome = Outcome(row, OutcomeKind.RELEASE, error="worker stopping")
         except Exception as exc:
             log.exception("outbox: row %s failed unexpectedly", row.id)
             outcome = Outcome(
@@ -290,6 +304,7 @@ class OutboxWorker:
                 error=f"{type(exc).__name__}: {exc}",
                 retry_in=self.retry.after_transient(row.attempts + 1),
             )
+        self._on_wire.discard(row.id)
         self._results.put_nowait(outcome)
 
     async def _attempt(self, row: Claimed, task: asyncio.Task[None] | None) -> Outcome:
@@ -333,6 +348,7 @@ class OutboxWorker:
 
         try:
             async with self._sending, asyncio.timeout(self.send_timeout):
+                self._on_wire.add(row.id)
                 ids = await channel.send(row.chat_id, message, skip=skip, pace=pace)
         except RetryLater as exc:
             self.limiter.pause(row.platform, row.chat_id, exc.retry_after)

@@ -42,6 +42,7 @@ from channels.base import (
     SendError,
     Upload,
     reply_pace,
+    replying,
     retrying_reply,
 )
 from channels.discord.errors import convert_error
@@ -297,7 +298,8 @@ class DiscordChannel:
             return
         self._inflight.add(task)
         try:
-            await work(handler)
+            with replying():  # a reply's parts keep their chat's turn (see channels.base)
+                await work(handler)
         except SendError as exc:
             log.warning("discord: could not reply: %s", exc)
         except Exception:

@@ -51,6 +51,7 @@ from channels.base import (
     TransientSendError,
     Upload,
     reply_pace,
+    replying,
     retrying_reply,
 )
 from channels.lark.callbacks import answer_callback
@@ -270,7 +271,8 @@ class LarkChannel:
 
         async def run() -> None:
             try:
-                await work
+                with replying():  # a reply's parts keep their chat's turn (see channels.base)
+                    await work
             except SendError as exc:
                 log.warning("lark: could not reply: %s", exc)
             except Exception:

@@ -42,6 +42,7 @@ from channels.base import (
     TransientSendError,
     Upload,
     reply_pace,
+    replying,
     retrying_reply,
 )
 from channels.slack import inbound
@@ -235,7 +236,8 @@ class SlackChannel:
             return
         self._inflight.add(task)
         try:
-            await work(handler)
+            with replying():  # a reply's parts keep their chat's turn (see channels.base)
+                await work(handler)
         except SendError as exc:
             log.warning("slack: could not reply: %s", exc)
         except Exception:

@@ -58,6 +58,7 @@ from channels.base import (
     TransientSendError,
     Upload,
     reply_pace,
+    replying,
     retrying_reply,
 )
 from digests.message import Button, Message
@@ -254,6 +255,10 @@ class TelegramChannel:
 
     # --- incoming -------------------------------------------------------------------------
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        with replying():  # a reply's parts keep their chat's turn (see channels.base)
+            await self._answer_update(update)
+
+    async def _answer_update(self, update: Update) -> None:
         if self._handler is not None and (update.callback_query or update.inline_query):
             from channels.telegram.inline import on_callback_query, on_inline_query
 

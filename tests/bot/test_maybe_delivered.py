@@ -9,6 +9,7 @@ in a chat, its items count as delivered, and ``/status`` says so.
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -18,8 +19,9 @@ from sqlalchemy import select
 
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
-from bot.delivery.worker import MAYBE, NOTICE, SENT, OutboxWorker, enqueue
-from bot.settings import Settings
+from bot.delivery.worker import MAYBE, NOTICE, PENDING, SENT, OutboxWorker, enqueue
+from bot.gateway import Gateway
+from bot.settings import Settings, load_settings
 from bot.store.models import DeliveryRow, OutboxRow
 from bot.store.reports import Store
 from channels.base import Channel, Incoming
@@ -264,4 +266,80 @@ async def _quick_stop(store: Store, fake: FakeTelegram, channel: TelegramChannel
     started = time.monotonic()
     await worker.stop()
     assert time.monotonic() - started < 6.0
-    assert row(store, hanging).status == "pending"  # released, sent again by the next worker
+    # Cut off on the wire: maybe delivered, so the next worker tries it once more at most.
+    cut = row(store, hanging)
+    assert cut.status == "pending"
+    assert cut.maybe_count == 1
+    assert "maybe delivered" in cut.last_error
+
+
+def _gateway_env(fake: FakeTelegram, db_url: str, attempts: int) -> dict[str, str]:
+    return {
+        "DIGESTBOT_DATABASE_URL": db_url,
+        "DIGESTBOT_TELEGRAM_TOKEN": fake.token,
+        "DIGESTBOT_TELEGRAM_API_URL": fake.base_url,
+        "DIGESTBOT_TELEGRAM_FILE_URL": fake.base_file_url,
+        "DIGESTBOT_HTTP_HOST": "127.0.0.1",
+        "DIGESTBOT_HTTP_PORT": "0",
+        "DIGESTBOT_ADMINS": "telegram:900",
+        "DIGESTBOT_SEND_MAYBE_ATTEMPTS": str(attempts),
+    }
+
+
+def _sends_to(fake: FakeTelegram, chat: int) -> int:
+    """sendMessage requests to ``chat`` that reached the fake, answered or not."""
+    return sum(1 for m, p in fake.calls if m == "sendMessage" and p.get("chat_id") == chat)
+
+
+@pytest.mark.parametrize("attempts", [0, 1])
+async def test_a_send_cut_off_by_shutdown_is_maybe_delivered(
+    sqlite_url: str, attempts: int
+) -> None:
+    from tests.bot.test_subscriptions import ingest_samples
+
+    store = Store.open(sqlite_url)
+    ingest_samples(store)
+    items = item_ids(store, 2)
+    digest = queue(store, "telegram", "71", items)
+    async with FakeTelegram(max_poll_wait=0.2) as fake:
+        settings = load_settings(env=_gateway_env(fake, sqlite_url, attempts))
+        fake.fail_next("sendMessage", None, delay=120.0)  # the platform never answers it
+        gateway = Gateway(settings, stdout=io.StringIO())
+        run = asyncio.create_task(gateway.run())
+        await until(lambda: _sends_to(fake, 71) == 1, within=30)
+        started = time.monotonic()
+        gateway.stopping.set()
+        assert await asyncio.wait_for(run, 30) == 0
+        assert time.monotonic() - started < 10.0  # within the systemd unit's stop timeout
+        # The request was out: maybe delivered, its items too, not released as never sent.
+        cut = row(store, digest)
+        assert cut.maybe_count == 1
+        assert "maybe delivered" in cut.last_error
+        assert cut.status == (MAYBE if attempts == 0 else PENDING)
+        assert delivered(store, "71") == set(items)
+        services = Services(store=store, admins=frozenset({("telegram", "900")}))
+        status = await Dispatcher(services).on_command(
+            Incoming("telegram", "900", "900", "/status")
+        )
+        assert status is not None
+        assert (
+            f"Maybe delivered (no readable answer): {1 - attempts} in 24 h, "
+            f"{attempts} being tried once more" in status.plain()
+        )
+
+        # Restarted: one more try when the setting allows it, none otherwise.
+        gateway = Gateway(settings, stdout=io.StringIO())
+        run = asyncio.create_task(gateway.run())
+        try:
+            if attempts:
+                await until(lambda: row(store, digest).status == SENT, within=30)
+            else:
+                # A later digest goes out, so this worker is sending; the cut one is not due.
+                later = queue(store, "telegram", "72", [])
+                await until(lambda: row(store, later).status == SENT, within=30)
+                assert row(store, digest).status == MAYBE
+            assert _sends_to(fake, 71) == 1 + attempts
+        finally:
+            gateway.stopping.set()
+            assert await asyncio.wait_for(run, 30) == 0
+    store.close()

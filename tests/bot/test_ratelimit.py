@@ -11,7 +11,7 @@ from bot.commands.services import Services
 from bot.delivery.ratelimit import BULK, INTERACTIVE, RateLimiter
 from bot.settings import Settings
 from bot.store.reports import Store
-from channels.base import Incoming
+from channels.base import Incoming, replying
 from channels.telegram import is_group
 
 
@@ -112,6 +112,76 @@ async def test_replies_to_a_chat_leave_in_arrival_order() -> None:
     await asyncio.gather(*tasks)
     assert [n for n in order if n % 3] == sorted(n for n in range(12) if n % 3)
     assert [n for n in order if not n % 3] == sorted(n for n in range(12) if not n % 3)
+
+
+async def test_replies_to_many_chats_get_global_tokens_oldest_first() -> None:
+    # Issue 16, "oldest first overall": with the global bucket empty, replies to ten chats
+    # are granted in the order they asked, whatever their chats.
+    rl = limiter(telegram_global_rate=20.0)
+    rl.charge("telegram", "0", "private", 25)  # the bucket is overdrawn: every reply waits
+    order: list[int] = []
+
+    async def reply(n: int) -> None:
+        await rl.acquire("telegram", str(100 + (n * 7) % 10), "private", INTERACTIVE)
+        order.append(n)
+
+    tasks = []
+    for n in range(10):
+        tasks.append(asyncio.create_task(reply(n)))
+        await asyncio.sleep(0.01 if n % 2 else 0)  # some arrive while the first waits
+    await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    assert order == list(range(10))
+
+
+async def test_a_reply_keeps_its_chats_turn_across_its_parts() -> None:
+    rl = limiter(telegram_chat_interval=0.01)
+    sent: list[str] = []
+    first_out = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def reply(name: str, parts: int) -> None:
+        with replying():
+            for n in range(parts):
+                await rl.acquire("telegram", "7", "private", INTERACTIVE)
+                sent.append(f"{name}{n}")
+                if name == "a" and n == 0:
+                    first_out.set()
+                    await go_on.wait()  # a slow send of the first part
+
+    a = asyncio.create_task(reply("a", 3))
+    await asyncio.wait_for(first_out.wait(), 10)
+    b = asyncio.create_task(reply("b", 2))
+    with replying():  # another chat is not held up
+        await asyncio.wait_for(rl.acquire("telegram", "8", "private", INTERACTIVE), 10)
+    assert sent == ["a0"]  # b waits for a's turn
+    go_on.set()
+    await asyncio.wait_for(asyncio.gather(a, b), 10)
+    assert sent == ["a0", "a1", "a2", "b0", "b1"]
+
+
+async def test_a_cancelled_reply_gives_up_its_chats_turn() -> None:
+    rl = limiter(telegram_chat_interval=0.0)
+    holding = asyncio.Event()
+
+    async def slow_reply() -> None:
+        with replying():
+            await rl.acquire("telegram", "7", "private", INTERACTIVE)
+            holding.set()
+            await asyncio.sleep(3600)  # its send hangs
+
+    slow = asyncio.create_task(slow_reply())
+    await asyncio.wait_for(holding.wait(), 10)
+
+    async def next_reply() -> None:
+        with replying():
+            await rl.acquire("telegram", "7", "private", INTERACTIVE)
+
+    waiting = asyncio.create_task(next_reply())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # the turn is the slow reply's
+    slow.cancel()
+    await asyncio.wait_for(waiting, 10)  # and ends with it
+    assert rl._turns == {}  # no lock is kept for a chat nobody is replying to
 
 
 async def test_a_platform_pause_does_not_hold_replies_behind_a_fanout() -> None:

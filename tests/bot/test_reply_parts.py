@@ -9,6 +9,7 @@ of an outbox send to a Telegram group arrive spaced by the chat interval, and a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 import re
@@ -93,19 +94,36 @@ async def test_each_part_of_a_reply_to_a_group_waits_for_its_turn(sqlite_url: st
     assert all(gap >= SPACING - 0.05 for gap in gaps(tg.sent)), gaps(tg.sent)
 
 
-@pytest.fixture
-async def gateway(sqlite_url: str) -> AsyncIterator[tuple[Gateway, FakeTelegram]]:
+@contextlib.asynccontextmanager
+async def running(
+    sqlite_url: str, commands: CommandSet | None = None
+) -> AsyncIterator[tuple[Gateway, FakeTelegram]]:
+    """A gateway on the fake Bot API, started and, at the end, stopped."""
     async with FakeTelegram(max_poll_wait=0.2) as tg:
-        store = Store.open(sqlite_url)
-        store.ingest(parse_report(BIG_REPORT, "2026-02.md"), BIG_REPORT, uploaded_by="test")
-        store.close()
-        gateway = Gateway(load_settings(env=telegram_env(tg, sqlite_url)), stdout=io.StringIO())
+        settings = load_settings(env=telegram_env(tg, sqlite_url))
+        gateway = Gateway(settings, stdout=io.StringIO(), commands=commands)
         task = asyncio.create_task(gateway.run())
         # The menu is set before the outbox worker starts: wait for both.
         await wait_for(lambda: tg.commands and gateway.outbox is not None, within=30)
         yield gateway, tg
         gateway.stopping.set()
         assert await asyncio.wait_for(task, 30) == 0
+
+
+@pytest.fixture
+async def gateway(sqlite_url: str) -> AsyncIterator[tuple[Gateway, FakeTelegram]]:
+    store = Store.open(sqlite_url)
+    store.ingest(parse_report(BIG_REPORT, "2026-02.md"), BIG_REPORT, uploaded_by="test")
+    store.close()
+    async with running(sqlite_url) as started:
+        yield started
+
+
+@pytest.fixture
+async def long_gateway(sqlite_url: str) -> AsyncIterator[tuple[Gateway, FakeTelegram]]:
+    """A gateway whose one command, ``/long``, answers in three parts."""
+    async with running(sqlite_url, CommandSet.collect(sys.modules[__name__])) as started:
+        yield started
 
 
 async def test_each_part_of_an_outbox_send_to_a_group_waits_for_its_turn(
@@ -188,3 +206,46 @@ async def test_a_100kb_cell_is_a_few_messages_with_the_rest_behind_more(
     second_numbers = [int(n) for n in re.findall(r"#(\d{5})", second_page[0].plain)]
     assert first_numbers[0] == 0
     assert second_numbers[0] in (first_numbers[-1], first_numbers[-1] + 1)
+
+
+def replied_to(sent: Sent) -> int | None:
+    """The message a part answers (the command, for a reply's first part in a group)."""
+    parameters = sent.options.get("reply_parameters") or {}
+    return parameters.get("message_id")
+
+
+async def test_each_part_of_a_gateway_reply_takes_its_own_turn(
+    long_gateway: tuple[Gateway, FakeTelegram],
+) -> None:
+    # Gateway._pace_reply through BuildContext.pace: the parts after the first are paced too.
+    _, tg = long_gateway
+    tg.user_message(-100901, 5, "/long", chat_type="supergroup")
+    await wait_for(lambda: len(tg.sent) == 3, within=30)
+    # Unpaced parts follow one another within milliseconds, paced ones SPACING apart; half of
+    # it is the bound, so a slow first request on a loaded machine cannot fail the test.
+    assert all(gap >= SPACING / 2 for gap in gaps(tg.sent)), gaps(tg.sent)
+    assert tg.sent[-1].at - tg.sent[0].at >= 1.5 * SPACING
+
+
+async def test_two_replies_to_one_chat_do_not_interleave_their_parts(
+    long_gateway: tuple[Gateway, FakeTelegram],
+) -> None:
+    _, tg = long_gateway
+    chat = -100902
+    # The first reply's first part is slow to be accepted; the second command arrives meanwhile.
+    tg.fail_next("sendMessage", None, delay=1.0)
+    first = tg.user_message(chat, 5, "/long", chat_type="supergroup")
+    await wait_for(lambda: any(method == "sendMessage" for method, _ in tg.calls), within=30)
+    second = tg.user_message(chat, 6, "/long", chat_type="supergroup")
+    await wait_for(lambda: len(tg.sent) == 6, within=45)
+    # A1 A2 A3 B1 B2 B3: the first reply whole, then the second, each first part answering its
+    # own command.
+    assert [s.plain.split()[1] for s in tg.sent] == ["0", "1", "2", "0", "1", "2"]
+    assert [replied_to(s) for s in tg.sent] == [
+        first["message"]["message_id"],
+        None,
+        None,
+        second["message"]["message_id"],
+        None,
+        None,
+    ]
