@@ -337,7 +337,8 @@ def _print_ambiguous(r: dict[str, Any]) -> None:
 def _print_replies(r: dict[str, Any]) -> None:
     print(
         f"replies: {r['commands']} commands over {r['arrival_seconds']} s in {r['chats']} chats "
-        f"({r['arrival_rate']}/s at a limit of {r['limit']:g}/s): {r['replies']} replied, "
+        f"({r['arrival_rate']}/s at a limit of {r['limit']:g}/s): {r['replies']} replied "
+        f"({r['unanswered']} never), "
         f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, {r['rate_limited_429']} 429s; at "
         f"{r['below_rate']}/s: p50 {r['below_p50_ms']} ms, p99 {r['below_p99_ms']} ms "
         f"({r['p50_ratio_to_below']}x / {r['p99_ratio_to_below']}x); idle {r['idle_ms']} ms"

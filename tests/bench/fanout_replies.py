@@ -26,6 +26,7 @@ import tempfile
 import time
 import urllib.request
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ from tests.fakes.telegram import FakeTelegram, Sent
 
 COMMAND = "/model GLM-4.7"
 IDLE_SAMPLES = 20
+#: Seconds without a message after which the replies still missing count as lost.
+QUIET = 15.0
 #: Private chat ids of the load; the idle samples use ids above them.
 FIRST_CHAT = 100_000
 
@@ -97,12 +100,28 @@ async def idle_latency(fake: FakeTelegram, proc: Any) -> tuple[list[float], int]
     return latencies, parts
 
 
+def _done_or_quiet(fake: FakeTelegram, wanted: int, quiet: float) -> Callable[[], bool]:
+    """True once ``wanted`` messages were sent, or nothing more was for ``quiet`` seconds (a
+    reply the gateway gave up on never comes)."""
+    last = [len(fake.sent), time.monotonic()]
+
+    def check() -> bool:
+        now, sent = time.monotonic(), len(fake.sent)
+        if sent != last[0]:
+            last[:] = [sent, now]
+        return sent >= wanted or now - last[1] > quiet
+
+    return check
+
+
 @dataclass
 class Load:
     """What one burst of commands got: latencies in seconds, replies, what the fake saw."""
 
     latencies: list[float]
+    behind_own_chat: list[float]
     replied: int
+    chats_missing_replies: int
     arrival_seconds: float
     seconds_to_all_replied: float
     messages_sent: int
@@ -111,6 +130,11 @@ class Load:
 
     def ms(self, q: float) -> float:
         return percentile(self.latencies, q) * 1000
+
+    def behind_ms(self, q: float) -> float | None:
+        if not self.behind_own_chat:
+            return None
+        return round(percentile(self.behind_own_chat, q) * 1000, 1)
 
 
 async def load(
@@ -139,22 +163,30 @@ async def load(
         queued[chat].append(time.monotonic())
     arrived = time.monotonic() - start
     wanted = sent_before + commands * parts
-    await _until(lambda: len(fake.sent) >= wanted, 120, "reply to every command", proc)
-    replied_at = time.monotonic() - start
+    await _until(_done_or_quiet(fake, wanted, QUIET), 300, "reply to every command", proc)
     await asyncio.sleep(1.0)  # anything sent beyond one reply a command
     latencies: list[float] = []
-    replied = 0
+    behind: list[float] = []  # commands that came while the chat's previous one was unanswered
+    replied = short_chats = 0
     for chat, times in queued.items():
         firsts = _in_chat(fake, chat)[::parts]
         replied += min(len(times), len(firsts))
-        latencies.extend(s.at - t for s, t in zip(firsts, times, strict=False))
+        if len(firsts) < len(times):
+            short_chats += 1  # which reply is missing is unknown: the chat's pairs are not timed
+            continue
+        for k, (reply, at) in enumerate(zip(firsts, times, strict=False)):
+            latencies.append(reply.at - at)
+            if k and firsts[k - 1].at > at:
+                behind.append(reply.at - at)
     sent = fake.sent[sent_before:]
     span = sent[-1].at - sent[0].at if len(sent) > 1 else math.nan
     return Load(
         latencies,
+        behind,
         replied,
+        short_chats,
         arrived,
-        replied_at,
+        sent[-1].at - start if sent else math.nan,
         len(sent),
         (len(sent) - 1) / span if span else math.nan,
         fake.stats.rate_limited - limited_before,
@@ -206,7 +238,10 @@ async def reply_run(
         await fake.stop()
         tmp.cleanup()
     log.seek(0)
-    errors = [line for line in log.read().splitlines() if "ERROR" in line or "Traceback" in line]
+    lines = log.read().splitlines()
+    errors = [line for line in lines if "ERROR" in line or "Traceback" in line]
+    # A reply the gateway gave up on (after 429s, say) is logged as a warning, once.
+    gave_up = [line for line in lines if "could not reply" in line]
     log.close()
     os.unlink(log.name)
     idle_ms = statistics.median(idle) * 1000
@@ -218,6 +253,9 @@ async def reply_run(
         "limit": rate,
         "messages_per_reply": parts,
         "replies": full.replied,
+        "unanswered": commands - full.replied,
+        "replies_given_up": len(gave_up),
+        "chats_missing_replies_untimed": full.chats_missing_replies,
         "messages_sent": full.messages_sent,
         "rate_limited_429": full.rate_limited,
         "send_rate": round(full.send_rate, 1),
@@ -227,6 +265,10 @@ async def reply_run(
         # A queue fed faster than the limit: the last command waits this long at the least.
         "backlog_floor_ms": round(max(0.0, commands - rate * full.arrival_seconds) / rate * 1e3, 1),
         "seconds_to_all_replied": round(full.seconds_to_all_replied, 2),
+        # Replies to one chat leave in order: these waited for their chat's previous reply.
+        "behind_own_chat": len(full.behind_own_chat),
+        "behind_own_chat_p50_ms": full.behind_ms(50),
+        "behind_own_chat_max_ms": full.behind_ms(100),
         "below_commands": few,
         "below_rate": round(few / below.arrival_seconds, 1),
         "below_replies": below.replied,
@@ -237,4 +279,5 @@ async def reply_run(
         "idle_ms": round(idle_ms, 1),
         "shutdown_seconds": round(stop_s, 2),
         "gateway_errors": errors[:5],
+        "gateway_gave_up": gave_up[:3],
     }
