@@ -1,13 +1,26 @@
 """Fan-out benchmark: the real outbox worker sends one digest to thousands of chats.
 
-    python -m tests.bench.fanout [--chats 3000] [--rate 120] [--database-url URL]
+    python -m tests.bench.fanout [--scenario all|fanout|ambiguous|replies] [--quick]
+                                 [--chats 3000] [--rate 120] [--database-url URL]
 
-The worker runs as a subprocess (python-telegram-bot's TelegramChannel) against the fake Telegram
-server in this process, which enforces ``--rate`` messages/s globally (429 beyond) and counts
-what it accepts. Run 1 measures the achieved rate as a fraction of the limit, lost and duplicated
-digests and the worker's peak RSS. Run 2 kills the worker with SIGKILL halfway, counts the rows in
-flight (claimed but not marked sent), starts a new worker and counts lost and duplicated digests.
-The last line printed is one JSON object.
+``fanout``: the worker runs as a subprocess (python-telegram-bot's TelegramChannel) against the
+fake Telegram server in this process, which enforces ``--rate`` messages/s globally (429 beyond)
+and counts what it accepts. Run 1 measures the achieved rate as a fraction of the limit, lost
+and duplicated digests and the worker's peak RSS. Run 2 kills the worker with SIGKILL halfway,
+counts the rows in flight (claimed but not marked sent), starts a new worker and counts lost and
+duplicated digests.
+
+``ambiguous`` (:mod:`tests.bench.fanout_maybe`): one digest to ``--ambiguous-chats`` chats while
+the fake answers ``--ambiguous-fraction`` of the messages it delivers ambiguously; copies per
+chat, rows finished as "maybe delivered", time against the same fan-out answered cleanly.
+
+``replies`` (:mod:`tests.bench.fanout_replies`): ``--commands`` commands over ``--seconds`` in
+``--reply-chats`` chats into the running gateway at Telegram's default limits; p50/p99 from
+arrival to reply against the idle latency of one command.
+
+``--quick`` scales every scenario down (300 chats; 50; 200 commands over 6 s). The last line
+printed is one JSON object: the fan-out's figures at the top level, ``ambiguous`` and
+``replies`` as objects.
 
 ``--database-url`` must name a scratch database (its outbox is emptied); default: SQLite in a
 temporary folder. ``python -m tests.bench.fanout worker …`` is the worker process itself.
@@ -18,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import resource
 import signal
@@ -52,6 +66,9 @@ async def _worker(args: argparse.Namespace) -> None:
     from bot.store.models import OutboxRow
     from channels.telegram.adapter import TelegramChannel
 
+    # PTB logs every unreadable answer with its traceback; the ambiguous scenario serves them on
+    # purpose, and the outbox logs each such send in one line anyway.
+    logging.getLogger("telegram.request.BaseRequest").setLevel(logging.CRITICAL)
     settings = Settings(
         database_url=args.database_url, telegram_global_rate=args.rate, console=False
     )
@@ -61,6 +78,7 @@ async def _worker(args: argparse.Namespace) -> None:
         base_url=f"{args.api_url}/bot",
         base_file_url=f"{args.api_url}/file/bot",
         poll_timeout=1.0,
+        request_timeout=args.request_timeout,
     )
     await channel.start(_NoCommands())  # type: ignore[arg-type]
     worker = OutboxWorker(
@@ -99,7 +117,9 @@ async def _worker(args: argparse.Namespace) -> None:
     )
 
 
-def spawn_worker(database_url: str, api_url: str, rate: float, lease: float) -> Any:
+def spawn_worker(
+    database_url: str, api_url: str, rate: float, lease: float, request_timeout: float = 10.0
+) -> Any:
     """Start a worker subprocess (used by this benchmark and the SIGKILL test)."""
     import subprocess
 
@@ -116,6 +136,8 @@ def spawn_worker(database_url: str, api_url: str, rate: float, lease: float) -> 
         str(rate),
         "--lease",
         str(lease),
+        "--request-timeout",
+        str(request_timeout),
         "--concurrency",
         os.environ.get("FANOUT_CONCURRENCY", "4"),
     ]
@@ -292,6 +314,37 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _print_fanout(result: dict[str, Any], rate: float) -> None:
+    print(
+        f"fan-out of one digest to {result['chats']} chats at a limit of {rate:g}/s: "
+        f"{result['achieved_rate']}/s ({result['ratio']:.0%}), lost {result['lost']}, "
+        f"duplicated {result['duplicated']}, worker peak RSS {result['peak_rss_mb']} MB; "
+        f"SIGKILL halfway: {result['crash_in_flight']} in flight, lost {result['crash_lost']}, "
+        f"duplicated {result['crash_duplicated']}"
+    )
+
+
+def _print_ambiguous(r: dict[str, Any]) -> None:
+    print(
+        f"ambiguous sends, one digest to {r['chats']} chats, {r['fraction']:.0%} of answers "
+        f"unreadable ({r['ambiguous_answers']} served): copies per chat max {r['copies_max']}, "
+        f"mean {r['copies_mean']}, lost {r['lost']}; {r['rows_ambiguous']} rows met an "
+        f"ambiguous answer, {r['rows_maybe']} finished as maybe delivered; {r['seconds']} s vs "
+        f"{r['clean_seconds']} s answered cleanly ({r['ratio_to_clean']}x)"
+    )
+
+
+def _print_replies(r: dict[str, Any]) -> None:
+    print(
+        f"replies: {r['commands']} commands over {r['arrival_seconds']} s in {r['chats']} chats "
+        f"({r['arrival_rate']}/s at a limit of {r['limit']:g}/s): {r['replies']} replied "
+        f"({r['unanswered']} never), "
+        f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, {r['rate_limited_429']} 429s; at "
+        f"{r['below_rate']}/s: p50 {r['below_p50_ms']} ms, p99 {r['below_p99_ms']} ms "
+        f"({r['p50_ratio_to_below']}x / {r['p99_ratio_to_below']}x); idle {r['idle_ms']} ms"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="mode")
@@ -300,23 +353,49 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("--api-url", required=True)
     w.add_argument("--rate", type=float, default=300.0)
     w.add_argument("--lease", type=float, default=2.0)
+    w.add_argument("--request-timeout", type=float, default=10.0)
     w.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--chats", type=int, default=3000)
+    parser.add_argument(
+        "--scenario", choices=("all", "fanout", "ambiguous", "replies"), default="all"
+    )
+    parser.add_argument("--quick", action="store_true", help="every scenario scaled down")
+    parser.add_argument("--chats", type=int, default=None, help="fan-out chats (3000)")
     parser.add_argument("--rate", type=float, default=120.0, help="global limit, messages/s")
     parser.add_argument("--lease", type=float, default=2.0, help="claim lease, seconds")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--ambiguous-chats", type=int, default=None, help="(200)")
+    parser.add_argument("--ambiguous-fraction", type=float, default=0.2)
+    parser.add_argument("--commands", type=int, default=None, help="(2000)")
+    parser.add_argument("--seconds", type=float, default=None, help="commands arrive over (60)")
+    parser.add_argument("--reply-chats", type=int, default=None, help="(500)")
     args = parser.parse_args(argv)
     if args.mode == "worker":
         asyncio.run(_worker(args))
         return
-    result = asyncio.run(_bench(args))
-    print(
-        f"fan-out of one digest to {result['chats']} chats at a limit of {args.rate:g}/s: "
-        f"{result['achieved_rate']}/s ({result['ratio']:.0%}), lost {result['lost']}, "
-        f"duplicated {result['duplicated']}, worker peak RSS {result['peak_rss_mb']} MB; "
-        f"SIGKILL halfway: {result['crash_in_flight']} in flight, lost {result['crash_lost']}, "
-        f"duplicated {result['crash_duplicated']}"
-    )
+    quick = args.quick
+    args.chats = args.chats or (300 if quick else 3000)
+    run = {args.scenario} if args.scenario != "all" else {"fanout", "ambiguous", "replies"}
+    result: dict[str, Any] = {}
+    if "fanout" in run:
+        result |= asyncio.run(_bench(args))
+        _print_fanout(result, args.rate)
+    if "ambiguous" in run:
+        from tests.bench.fanout_maybe import ambiguous_run
+
+        chats = args.ambiguous_chats or (50 if quick else 200)
+        result["ambiguous"] = asyncio.run(ambiguous_run(chats, args.rate, args.ambiguous_fraction))
+        _print_ambiguous(result["ambiguous"])
+    if "replies" in run:
+        from tests.bench.fanout_replies import reply_run
+
+        result["replies"] = asyncio.run(
+            reply_run(
+                args.commands or (200 if quick else 2000),
+                args.seconds or (6.0 if quick else 60.0),
+                args.reply_chats or 500,
+            )
+        )
+        _print_replies(result["replies"])
     print(json.dumps(result))
 
 

@@ -336,7 +336,11 @@ class FakeTelegram(FakeServer):
         fault = self.faults.take(method)
         if fault is not None and fault.deliver:
             handler = getattr(self, f"_m_{method}")
-            await handler(params)
+            try:
+                await handler(params)
+            except _Reject as exc:  # not delivered (a 429, say): the rejection is the answer
+                self._count_failure(method, exc.status)
+                return _error(exc.status, exc.description, exc.parameters)
             await asyncio.sleep(fault.delay)
             return garbage_answer(fault)
         if fault is not None:
