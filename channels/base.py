@@ -389,19 +389,34 @@ def secret_value(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
+#: The longest a command reply waits out rate limits (429s) in all, before it is given up.
 REPLY_MAX_WAIT = 30.0
+#: The most tries of one reply (the first included).
+REPLY_ATTEMPTS = 5
 
 
-async def retrying_reply(send: Callable[[], Awaitable[object]], attempts: int = 3) -> None:
+async def retrying_reply(
+    send: Callable[[], Awaitable[object]],
+    *,
+    pace: Pace | None = None,
+    attempts: int = REPLY_ATTEMPTS,
+) -> None:
     """Send an interactive reply, waiting out short rate limits (429) instead of dropping it.
 
-    A retry happens only when nothing of the reply went out, so a reply is never doubled.
+    A retry happens only when nothing of the reply went out, so a reply is never doubled; it
+    takes its turn with ``pace`` again (the rate limiter's tokens), so retries do not push the
+    platform over its limit a second time. Given up after ``attempts`` tries or when the waits
+    would pass :data:`REPLY_MAX_WAIT` in all.
     """
+    waited = 0.0
     for attempt in range(attempts):
         try:
             await send()
             return
         except RetryLater as exc:
-            if exc.sent_ids or exc.retry_after > REPLY_MAX_WAIT or attempt == attempts - 1:
+            waited += exc.retry_after
+            if exc.sent_ids or waited > REPLY_MAX_WAIT or attempt == attempts - 1:
                 raise
             await asyncio.sleep(exc.retry_after)
+            if pace is not None:
+                await pace()

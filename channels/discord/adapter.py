@@ -272,7 +272,8 @@ class DiscordChannel:
         kind = "private" if isinstance(message.channel, discord.DMChannel) else "group"
         pace = reply_pace(self._pace, "discord", chat_id, kind)
         await retrying_reply(
-            lambda: self._post(message.channel, chat_id, reply, reference=message, pace=pace)
+            lambda: self._post(message.channel, chat_id, reply, reference=message, pace=pace),
+            pace=pace,
         )
 
     def _upload(

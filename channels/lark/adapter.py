@@ -398,7 +398,9 @@ class LarkChannel:
         # In a group the first card answers the command as a reply, so it is clear whose it is.
         reply_to = None if p2p else message_id
         pace = reply_pace(self._pace, "lark", chat_id, "private" if p2p else "group")
-        await retrying_reply(lambda: self._post(chat_id, reply, reply_to=reply_to, pace=pace))
+        await retrying_reply(
+            lambda: self._post(chat_id, reply, reply_to=reply_to, pace=pace), pace=pace
+        )
 
     # --- outgoing -------------------------------------------------------------------------
     async def send(

@@ -21,6 +21,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -133,6 +134,7 @@ class SlackChannel:
         self._refusals = inbound.RefusalLog()
         # No AsyncRateLimitErrorRetryHandler: a 429 must reach the outbox, which schedules retries.
         self._client = AsyncWebClient(token=bot_token, base_url=api_url)
+        self._api_host = (urlsplit(api_url).hostname or "").lower()
         self._app = AsyncApp(
             name="digestbot",
             client=self._client,
@@ -394,7 +396,8 @@ class SlackChannel:
         if reply is not None:
             pace = reply_pace(self._pace, "slack", incoming.chat_id, kind)
             await retrying_reply(
-                lambda: self._post(incoming.chat_id, reply, thread_ts=thread_ts, pace=pace)
+                lambda: self._post(incoming.chat_id, reply, thread_ts=thread_ts, pace=pace),
+                pace=pace,
             )
 
     async def _file_share(
@@ -420,11 +423,15 @@ class SlackChannel:
             thread_ts = None if event.get("channel_type") == "im" else event.get("ts")
             pace = reply_pace(self._pace, "slack", channel, str(event.get("channel_type", "")))
             await retrying_reply(
-                partial(self._post, channel, reply, thread_ts=thread_ts, pace=pace)
+                partial(self._post, channel, reply, thread_ts=thread_ts, pace=pace), pace=pace
             )
 
     def _fetcher(self, url: str) -> Callable[[], Awaitable[bytes]]:
         async def fetch() -> bytes:
+            host = (urlsplit(url).hostname or "").lower()
+            if not _slack_host(host) and host != self._api_host:
+                # The download carries the bot token: only to Slack (or the configured API host).
+                raise PermissionError(f"slack: a shared file must come from slack.com, not {host}")
             headers = {"Authorization": f"Bearer {self._token}"}
             async with (
                 aiohttp.ClientSession() as session,
@@ -560,3 +567,7 @@ def _retry_after(headers: Any) -> float:
             except ValueError:
                 break
     return 1.0
+
+
+def _slack_host(host: str) -> bool:
+    return host == "slack.com" or host.endswith(".slack.com")

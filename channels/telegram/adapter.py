@@ -373,13 +373,15 @@ class TelegramChannel:
 
     async def _reply(self, msg: TgMessage, reply: Message) -> None:
         in_group = msg.chat.type in ("group", "supergroup")
+        pace = self.pace_for(msg)
         await retrying_reply(
             lambda: self._send(
                 message_address(msg),
                 reply,
                 reply_to=msg.message_id if in_group else None,
-                pace=self.pace_for(msg),
-            )
+                pace=pace,
+            ),
+            pace=pace,
         )
 
     # --- outgoing -------------------------------------------------------------------------

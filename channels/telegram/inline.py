@@ -77,8 +77,9 @@ async def on_callback_query(
     if reply.notice:
         text = reply.plain().strip()
         if answered:  # too late for a toast: say it in the chat
+            pace = channel.pace_for(held)
             await retrying_reply(
-                lambda: channel._send(message_address(held), reply, pace=channel.pace_for(held))
+                lambda: channel._send(message_address(held), reply, pace=pace), pace=pace
             )
             return
         if len(text) > ANSWER_CHARS:
@@ -89,9 +90,8 @@ async def on_callback_query(
         await query.answer()
     if reply.edit and await _edit(channel, held, reply):
         return
-    await retrying_reply(
-        lambda: channel._send(message_address(held), reply, pace=channel.pace_for(held))
-    )
+    pace = channel.pace_for(held)
+    await retrying_reply(lambda: channel._send(message_address(held), reply, pace=pace), pace=pace)
 
 
 async def _edit(channel: TelegramChannel, held: TgMessage, reply: Message) -> bool:

@@ -230,6 +230,24 @@ async def test_platform_errors_on_a_reply(running: Running) -> None:
     assert running.tg_texts(-909) == []
 
 
+async def test_a_reply_outlasts_three_429s_in_a_row(running: Running) -> None:
+    """Each retry waits out the 429 and takes its turn with the limiter again; three in a row
+    (a platform at its limit) do not lose the reply."""
+    tg = running.telegram
+    tg.fail_next(
+        "sendMessage",
+        429,
+        "Too Many Requests: retry after 1",
+        parameters={"retry_after": 1},
+        times=3,
+    )
+    tg.user_message(812, 812, "/themes")
+    await wait_for(lambda: running.tg_texts(812), within=30)
+    assert "clay" in running.tg_texts(812)[0]
+    attempts = [p for method, p in tg.calls if method == "sendMessage" and p.get("chat_id") == 812]
+    assert len(attempts) == 4
+
+
 @pytest.mark.slow
 def test_sigterm_stops_the_gateway_cleanly(tmp_path: Path) -> None:
     async def scenario() -> tuple[int | None, str]:

@@ -170,6 +170,17 @@ async def test_dm_file_share_reaches_handler(
     assert f"got {len(content)} bytes" in fake.sent[0].text
 
 
+async def test_a_shared_file_elsewhere_than_slack_is_not_fetched_with_the_token(
+    fake: FakeSlack, client: Client, handler: EchoHandler, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = fake.file_share_event("2026-02.md", b"# 2026-02")
+    event["files"][0]["url_private_download"] = "https://files.evil.example/2026-02.md"
+    assert await post_signed(client, event_body(event, "Ev401")) == 200
+    await wait_for(lambda: "must come from slack.com" in caplog.text)
+    assert handler.uploads == []
+    assert fake.downloads == []
+
+
 async def test_non_markdown_file_share_is_ignored(
     fake: FakeSlack, client: Client, handler: EchoHandler
 ) -> None:
