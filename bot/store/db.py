@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import time
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -24,8 +21,6 @@ HEAD = "0007"
 
 #: Seconds to wait for PostgreSQL to accept a connection.
 CONNECT_TIMEOUT = 5
-#: A pooled PostgreSQL connection idle longer than this is pinged before it is used again.
-PING_AFTER_IDLE = 1.0
 
 
 def make_engine(url: str) -> Engine:
@@ -46,34 +41,7 @@ def make_engine(url: str) -> Engine:
     if "connect_timeout" not in parsed.query:
         # A server that accepts and never answers must not hang a command (libpq waits forever).
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
-    engine = create_engine(parsed, connect_args=connect_args)
-    event.listen(engine, "checkin", _stamp_idle)
-    event.listen(engine, "checkout", partial(_ping_if_idle, engine))
-    return engine
-
-
-def _stamp_idle(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
-    record.info["idle_since"] = time.monotonic()
-
-
-def _ping_if_idle(
-    engine: Engine,
-    dbapi_connection: Any,
-    record: ConnectionPoolEntry,
-    _proxy: PoolProxiedConnection,
-) -> None:
-    """``pool_pre_ping``, but only for a connection that sat idle (a server restart, a dropped
-    link): a Monday stampede checks a connection out ten thousand times in a minute, and a ping
-    each time was one round trip in seven. A dead connection is replaced (the pool retries)."""
-    idle_since = record.info.get("idle_since")
-    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
-        return
-    try:
-        alive = engine.dialect.do_ping(dbapi_connection)
-    except Exception as error:  # whatever the driver raises for a dead link
-        raise exc.DisconnectionError(f"pooled connection is dead: {error}") from error
-    if not alive:
-        raise exc.DisconnectionError("pooled connection did not answer a ping")
+    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
 
 
 def application_name(role: str = "digestbot") -> str:
