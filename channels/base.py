@@ -12,6 +12,7 @@ below (the whole error tree is drawn in :mod:`digests.errors`).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -90,11 +91,16 @@ class ReplyScope:
     The gateway keeps a chat's reply turn (its rate limiter's FIFO lock) here from the reply's
     first part to its last, so the parts of two replies to one chat never interleave. It holds
     one thing at a time: a reply that moves on to another chat is done with the first.
+
+    ``arrival`` is when the update came, on :func:`time.monotonic`'s clock: replies to different
+    chats wait for the platform's tokens oldest arrival first, every part of a reply with its
+    reply's arrival.
     """
 
-    __slots__ = ("_key", "_release", "open")
+    __slots__ = ("_key", "_release", "arrival", "open")
 
-    def __init__(self) -> None:
+    def __init__(self, arrival: float | None = None) -> None:
+        self.arrival = time.monotonic() if arrival is None else arrival
         self._key: Hashable | None = None
         self._release: Callable[[], None] | None = None
         self.open = True
@@ -126,11 +132,15 @@ _reply_scope: ContextVar[ReplyScope | None] = ContextVar("reply_scope", default=
 
 
 @contextmanager
-def replying() -> Iterator[ReplyScope]:
+def replying(arrival: float | None = None) -> Iterator[ReplyScope]:
     """Mark the span of answering one update; every adapter wraps each update it hands the
-    handler in it. What the scope holds is released when it ends, also on error or cancellation.
-    Tasks started inside share it (they copy the context)."""
-    scope = ReplyScope()
+    handler in it, as the update comes. What the scope holds is released when it ends, also on
+    error or cancellation. Tasks started inside share it (they copy the context).
+
+    Args:
+        arrival: When the update came, on :func:`time.monotonic`'s clock (default: now).
+    """
+    scope = ReplyScope(arrival)
     token = _reply_scope.set(scope)
     try:
         yield scope

@@ -2,7 +2,8 @@
 
 ``worker`` is the sender (:class:`OutboxWorker`: claims rows through ``bot.store.outbox``, sends
 them through the channels, records each outcome); ``ratelimit`` keeps every platform's declared
-limits for sends and command replies alike; ``retry`` is the one backoff policy.
+limits for sends and command replies alike (``gate`` orders the replies oldest first); ``retry``
+is the one backoff policy.
 
 Names are exported lazily, so command replies that only need the limiter's priorities do not
 load the worker.

@@ -23,9 +23,15 @@ platform pause, within their chats' limits: a fan-out that hit the limit must no
 Order. Replies to one chat leave in arrival order, whole: a reply takes its chat's turn (a FIFO
 lock) for its first part and keeps it in the adapter's :func:`~channels.base.replying` scope
 until its last part is sent, so two replies to one chat never interleave their parts; the turn
-ends with the scope, also when the reply fails or is cancelled. Replies that are ready wait for
-global tokens oldest first (one FIFO lock per platform): ``asyncio.Lock`` wakes its waiters in
-the order they came. A chat's lock lives only while a reply holds or waits for it.
+ends with the scope, also when the reply fails or is cancelled. A chat's lock lives only while a
+reply holds or waits for it. Across chats, replies get the platform's tokens **oldest arrival
+first** (:class:`~bot.delivery.gate.OldestFirst`, one per platform): a reply's arrival is when
+its update came (the scope's :attr:`~channels.base.ReplyScope.arrival`; now, outside a scope),
+and its later parts and retries keep it. So a chat's second reply, which may ask for a token only
+once the first has gone out and the chat's interval has passed, goes before the replies to other
+chats that came after it: the one waiting for a token gives way to an older reply that asked
+meanwhile. Arrivals are only compared with one another, so they are always on
+:func:`time.monotonic`'s clock, whatever clock paces the limits (tests pass a fake one).
 
 Several gateways on one database (issue 8). Per-chat limits need no sharing: the outbox claim
 never hands a chat to a worker while another worker holds a row of that chat, and only the
@@ -48,6 +54,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.delivery.gate import OldestFirst
 from bot.platforms import specs
 from bot.settings import Settings
 from channels.base import RateLimits, reply_scope
@@ -143,7 +150,9 @@ class RateLimiter:
         limits: Each platform's :class:`~channels.base.RateLimits`; platforms not named here
             have no limits (the console).
         headroom: Fraction of the global bucket that bulk sends leave to interactive replies.
-        clock: A monotonic clock (tests pass a fake one).
+        clock: A monotonic clock for the limits (tests pass a fake one); the order of replies is
+            by arrival on :func:`time.monotonic`'s clock whatever this is (see the module
+            docstring).
     """
 
     def __init__(
@@ -166,7 +175,7 @@ class RateLimiter:
         self._paused: dict[tuple[str, str | None], float] = {}
         self._bulk_locks: dict[str, asyncio.Lock] = {}
         self._turns: dict[tuple[str, str], _Turn] = {}
-        self._reply_queues: dict[str, asyncio.Lock] = {}
+        self._reply_gates: dict[str, OldestFirst] = {}
         self.share = 1
 
     @classmethod
@@ -252,15 +261,17 @@ class RateLimiter:
         # the platform's tokens.
         key = (platform, chat_id)
         scope = reply_scope()
+        arrival = scope.arrival if scope is not None else time.monotonic()
         if scope is not None and scope.holds(key):
-            await self._reply_tokens(platform, chat_id, chat)  # a later part of the same reply
+            # A later part of the same reply.
+            await self._reply_tokens(platform, chat_id, chat, arrival)
             return
         if scope is not None:
             scope.let_go()  # a reply moving on to another chat is done with the first
         release = await self._take_turn(key)
         kept = scope is not None and scope.hold(key, release)
         try:
-            await self._reply_tokens(platform, chat_id, chat)
+            await self._reply_tokens(platform, chat_id, chat, arrival)
         except BaseException:
             if kept and scope is not None:
                 scope.let_go()  # nothing of it went out: the next reply's turn
@@ -269,14 +280,32 @@ class RateLimiter:
             if not kept:
                 release()
 
-    async def _reply_tokens(self, platform: str, chat_id: str, chat: _ChatLimit | None) -> None:
+    async def _reply_tokens(
+        self, platform: str, chat_id: str, chat: _ChatLimit | None, arrival: float
+    ) -> None:
         await self._wait_chat(platform, chat_id, chat, INTERACTIVE)
         if platform in self._global:
-            async with self._reply_queues.setdefault(platform, asyncio.Lock()):
-                await self._take_global(platform, 0.0, INTERACTIVE)
+            await self._take_reply_token(platform, arrival)
         await self._wait_chat(platform, chat_id, chat, INTERACTIVE)
         if chat is not None:
             chat.commit(self._clock())
+
+    async def _take_reply_token(self, platform: str, arrival: float) -> None:
+        """A global token for a reply, oldest arrival first (see the module docstring)."""
+        gate = self._reply_gates.setdefault(platform, OldestFirst())
+        bucket = self._global[platform]
+        while True:
+            await gate.acquire(arrival)
+            try:
+                while (wait := bucket.wait_time(1.0)) > 0:
+                    await asyncio.sleep(wait)
+                    if gate.older_waiting(arrival):
+                        break  # an older reply asked meanwhile: it takes this token
+                else:
+                    bucket.charge(1.0)
+                    return
+            finally:
+                gate.release()
 
     async def _take_turn(self, key: tuple[str, str]) -> Callable[[], None]:
         """Wait for the chat's reply turn; returns what ends it (call it once)."""

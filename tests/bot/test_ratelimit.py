@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
+from bot.delivery.gate import OldestFirst
 from bot.delivery.ratelimit import BULK, INTERACTIVE, RateLimiter
 from bot.settings import Settings
 from bot.store.reports import Store
@@ -131,6 +132,93 @@ async def test_replies_to_many_chats_get_global_tokens_oldest_first() -> None:
         await asyncio.sleep(0.01 if n % 2 else 0)  # some arrive while the first waits
     await asyncio.wait_for(asyncio.gather(*tasks), 30)
     assert order == list(range(10))
+
+
+async def test_a_chats_second_reply_goes_before_later_replies_to_other_chats() -> None:
+    # Issue 16: A2 may ask for a token only once A1 has gone out, after B asked; it arrived
+    # first, so it goes first.
+    rl = limiter(telegram_global_rate=20.0)
+    rl.charge("telegram", "0", "private", 25)  # the bucket is overdrawn: every reply waits
+    order: list[str] = []
+    base = time.monotonic()
+
+    async def reply(name: str, chat: str, arrived: float) -> None:
+        with replying(arrival=base + arrived):
+            await rl.acquire("telegram", chat, "private", INTERACTIVE)
+            order.append(name)
+
+    tasks = []
+    for name, chat, arrived in (("A1", "1", 0.0), ("A2", "1", 1.0), ("B", "2", 2.0)):
+        tasks.append(asyncio.create_task(reply(name, chat, arrived)))
+        await asyncio.sleep(0)
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert order == ["A1", "A2", "B"]
+
+
+async def test_replies_in_scopes_get_tokens_in_arrival_order_across_chats() -> None:
+    # Each chat's next reply is ready (its interval passed) before the next token comes, so
+    # the replies leave exactly in the order their updates came, within and across chats.
+    rl = limiter(telegram_global_rate=10.0, telegram_chat_interval=0.01)
+    rl.charge("telegram", "0", "private", 12)
+    chats = ["1", "1", "2", "1", "3", "2", "3", "1", "2", "3"]
+    order: list[int] = []
+    base = time.monotonic()
+
+    async def reply(n: int) -> None:
+        with replying(arrival=base + n):
+            for _ in range(2 if n == 3 else 1):  # reply 3 has two parts, which stay together
+                await rl.acquire("telegram", chats[n], "private", INTERACTIVE)
+                order.append(n)
+
+    tasks = [asyncio.create_task(reply(n)) for n in range(len(chats))]
+    await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    assert order == [0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9]
+
+
+async def test_a_cancelled_reply_does_not_hold_up_the_token_queue() -> None:
+    rl = limiter(telegram_global_rate=20.0)
+    rl.charge("telegram", "0", "private", 22)  # the next token comes in 0.15 s
+    base = time.monotonic()
+    order: list[str] = []
+
+    async def reply(name: str, chat: str, arrived: float) -> None:
+        with replying(arrival=base + arrived):
+            await rl.acquire("telegram", chat, "private", INTERACTIVE)
+            order.append(name)
+
+    first = asyncio.create_task(reply("first", "1", 1.0))
+    await asyncio.sleep(0)
+    oldest = asyncio.create_task(reply("oldest", "2", 0.0))  # waits behind the first's wait
+    later = asyncio.create_task(reply("later", "3", 2.0))
+    await asyncio.sleep(0.01)
+    oldest.cancel()
+    await asyncio.wait_for(asyncio.gather(first, later), 10)
+    assert order == ["first", "later"]
+    assert oldest.cancelled()
+    # The queue is free again: with tokens in the bucket, a reply goes at once.
+    await asyncio.sleep(0.2)
+    assert await timed(rl.acquire("telegram", "4", "private")) < 0.1
+
+
+async def test_a_waiter_granted_as_it_is_cancelled_passes_the_gate_on() -> None:
+    gate = OldestFirst()
+    await gate.acquire(0.0)
+    granted: list[str] = []
+
+    async def wait(name: str, arrival: float) -> None:
+        await gate.acquire(arrival)
+        granted.append(name)
+        gate.release()
+
+    cancelled = asyncio.create_task(wait("cancelled", 1.0))
+    other = asyncio.create_task(wait("other", 2.0))
+    await asyncio.sleep(0)  # both wait
+    gate.release()  # the lock goes to "cancelled"...
+    cancelled.cancel()  # ...which is cancelled before it runs
+    await asyncio.wait_for(other, 10)
+    assert granted == ["other"]
+    assert cancelled.cancelled()
+    assert not gate.locked()
 
 
 async def test_a_reply_keeps_its_chats_turn_across_its_parts() -> None:
