@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.gateway import Gateway, seed_samples
-from bot.scheduling.housekeeping import Pruned, prune
+from bot.scheduling.housekeeping import Housekeeping, Pruned, prune
 from bot.scheduling.leader import LOCK_KEY
 from bot.settings import load_settings
 from bot.store.actions import keep_command
@@ -242,5 +242,36 @@ def test_a_delivery_id_is_recorded_on_a_connection_the_server_just_dropped(
         # Within the pool's idle-ping window: the dead connection is handed out unpinged.
         assert store.first_seen("telegram:1:1")
         assert not store.first_seen("telegram:1:1")
+    finally:
+        store.close()
+
+
+async def test_a_failed_prune_is_one_warning_and_is_tried_again(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store.open(sqlite_url)
+    try:
+        assert store.first_seen("old", NOW - timedelta(days=30))
+        with store.engine.begin() as conn:  # the table is away for a moment
+            conn.exec_driver_sql("ALTER TABLE processed_updates RENAME TO away")
+        housekeeping = Housekeeping(
+            store, keep=timedelta(days=7), clock=lambda: NOW, every=timedelta(seconds=0.1)
+        )
+        await housekeeping.start()
+        try:
+            await wait_for(lambda: "pruning failed" in caplog.text)
+            assert housekeeping.last is None
+            assert housekeeping.running
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql("ALTER TABLE away RENAME TO processed_updates")
+            await wait_for(lambda: housekeeping.last is not None)
+        finally:
+            await housekeeping.stop()
+        assert not housekeeping.running
+        assert housekeeping.last == Pruned(1, 0)
+        failures = [r for r in caplog.records if "pruning failed" in r.getMessage()]
+        assert failures
+        assert all(r.levelno == logging.WARNING and r.exc_info is None for r in failures)
+        assert all("\n" not in r.getMessage() for r in failures)
     finally:
         store.close()
