@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 from contextlib import AsyncExitStack
-from datetime import datetime, timedelta
+from datetime import timedelta
 from importlib import resources
 from typing import TextIO
 
@@ -25,10 +25,11 @@ from bot.http import HttpServer
 from bot.i18n import LANGUAGES, SOURCE, negotiate, translator
 from bot.logs import configure_logging
 from bot.metrics import Metrics
+from bot.scheduling.housekeeping import Housekeeping
 from bot.scheduling.leader import LeaderElection
 from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.settings import Settings
-from bot.store.actions import keep_command, purge_tokens
+from bot.store.actions import keep_command
 from bot.store.ingest import IngestSummary, markdown_text
 from bot.store.reports import Store
 from bot.watcher import SETTLE_SECONDS, WATCH_SECONDS, ReportsWatcher
@@ -39,8 +40,6 @@ from digests import parse_report
 log = logging.getLogger(__name__)
 
 DEFAULT_HTTP_PORT = 8080
-#: How often expired button tokens are deleted (when a new one is stored).
-PURGE_EVERY = timedelta(days=1)
 
 
 def seed_samples(store: Store) -> str | None:
@@ -90,7 +89,7 @@ class Gateway:
         self.outbox: OutboxWorker | None = None
         self.election: LeaderElection | None = None
         self.scheduler: Scheduler | None = None
-        self._tokens_purged: datetime | None = None
+        self.housekeeping: Housekeeping | None = None
         self.subscription_changes = SubscriptionChanges()
         self.watcher: ReportsWatcher | None = None
 
@@ -190,7 +189,9 @@ class Gateway:
         return 0
 
     async def _start_scheduler(self) -> None:
+        """Elected: run the scheduler, then the housekeeping (both on the leader only)."""
         assert self.store is not None
+        assert self.services is not None
         outbox, election = self.outbox, self.election
         self.scheduler = Scheduler.from_settings(
             self.settings,
@@ -200,8 +201,17 @@ class Gateway:
             is_leader=(lambda: election.is_leader) if election is not None else (lambda: True),
         )
         await self.scheduler.start()
+        self.housekeeping = Housekeeping(
+            self.store,
+            keep=timedelta(days=self.settings.dedup_keep_days),
+            clock=self.services.clock,
+        )
+        await self.housekeeping.start()
 
     async def _stop_scheduler(self) -> None:
+        housekeeping, self.housekeeping = self.housekeeping, None
+        if housekeeping is not None:
+            await housekeeping.stop()
         scheduler, self.scheduler = self.scheduler, None
         if scheduler is not None:
             await scheduler.stop()
@@ -258,20 +268,15 @@ class Gateway:
     async def _keep_command(self, command: str) -> str:
         """Store a button command too long for a platform's payload; returns its token.
 
-        Expired tokens are deleted on the way, at most once a day.
+        The leader's housekeeping deletes expired tokens.
         """
         store, services = self.store, self.services
         assert store is not None
         assert services is not None
         now = services.clock()
-        purge = self._tokens_purged is None or now - self._tokens_purged > PURGE_EVERY
-        if purge:
-            self._tokens_purged = now
 
         def keep() -> str:
             with store.engine.begin() as conn:
-                if purge:
-                    purge_tokens(conn, now)
                 return keep_command(conn, command, now)
 
         return await asyncio.to_thread(keep)

@@ -62,6 +62,9 @@ class CoreSettings(BaseSettings):
     images: bool = True
     misfire_grace_hours: float = Field(default=12.0, ge=0)
     leader_takeover_seconds: float = Field(default=30.0, gt=0)
+    #: How long the leader keeps the delivery ids of updates and events answered already
+    #: (at most ten years: a cutoff before year 1 would not be a date).
+    dedup_keep_days: float = Field(default=7.0, gt=0, le=3650)
     send_max_attempts: int = Field(default=5, ge=1)
     send_maybe_attempts: int = Field(default=1, ge=0, le=1)
     public_url: str | None = None

@@ -7,9 +7,21 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
@@ -292,8 +304,24 @@ class Store:
             }
         return [StoredItem(i, Item.from_dict(rows[i].data)) for i in wanted if i in rows]
 
-    def first_seen(self, key: str) -> bool:
-        """Record a platform update/event id; True the first time any gateway sees it."""
+    def first_seen(self, key: str, now: datetime | None = None) -> bool:
+        """Record a platform update/event id; True the first time any gateway sees it.
+
+        The id is remembered until :meth:`forget_updates_before` (the leader's housekeeping)
+        passes ``now``, the time it was seen (default: the current time).
+        """
+        seen = (now or utcnow()).astimezone(UTC)
+        try:
+            return self._record_seen(key, seen)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            # A pooled connection the server had dropped, used before its idle ping was due:
+            # SQLAlchemy has now invalidated the pool, so once more on a fresh connection
+            # (the platform does not redeliver an update the webhook already answered).
+            return self._record_seen(key, seen)
+
+    def _record_seen(self, key: str, seen: datetime) -> bool:
         with self.engine.begin() as conn:
             if self.dialect == "sqlite":
                 stmt = text(
@@ -304,14 +332,22 @@ class Store:
                     "INSERT INTO processed_updates (key, seen_at) VALUES (:k, :t) "
                     "ON CONFLICT (key) DO NOTHING"
                 )
-            inserted = conn.execute(stmt, {"k": key[:200], "t": utcnow()}).rowcount
+            # Typed and in UTC, so SQLite stores the time as the ORM writes and compares it.
+            stmt = stmt.bindparams(bindparam("t", type_=DateTime(timezone=True)))
+            inserted = conn.execute(stmt, {"k": key[:200], "t": seen}).rowcount
         return inserted == 1
 
     def forget_updates_before(self, cutoff: datetime) -> int:
+        """Forget the update/event ids seen before ``cutoff``; returns how many."""
         with self.engine.begin() as conn:
-            return conn.execute(
-                delete(ProcessedUpdateRow).where(ProcessedUpdateRow.seen_at < cutoff)
-            ).rowcount
+            return (
+                conn.execute(
+                    delete(ProcessedUpdateRow).where(
+                        ProcessedUpdateRow.seen_at < cutoff.astimezone(UTC)
+                    )
+                ).rowcount
+                or 0
+            )
 
 
 def _item_values(item: Item, report_id: int, now: datetime) -> dict[str, object]:

@@ -61,6 +61,7 @@ from channels.base import (
     replying,
     retrying_reply,
 )
+from channels.telegram.webhook import update_object
 from digests.message import Button, Message
 
 log = logging.getLogger(__name__)
@@ -240,14 +241,23 @@ class TelegramChannel:
     async def _on_webhook(self, request: web.Request) -> web.Response:
         if self._webhook_secret is not None:
             given = request.headers.get(SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), self._webhook_secret.encode()):
+            # surrogateescape: aiohttp keeps a header's non-UTF-8 bytes as surrogates.
+            given_bytes = given.encode("utf-8", "surrogateescape")
+            if not hmac.compare_digest(given_bytes, self._webhook_secret.encode()):
                 return web.Response(status=403, text="wrong secret token")
         if not self._app.running:
             return web.Response(status=503, text="not started")
+        # read() refuses a body over the app's client_max_size (aiohttp's 1 MiB) with a 413.
+        body = await request.read()
         try:
-            update = Update.de_json(await request.json(), self._app.bot)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return web.Response(status=400, text="not an update")
+            data = update_object(body)
+        except ValueError as exc:
+            return _refused(str(exc))
+        try:
+            update = Update.de_json(data, self._app.bot)
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError) as exc:
+            # ArithmeticError: PTB's OverflowError for a date past what a timestamp holds.
+            return _refused(f"an object that is not an update ({type(exc).__name__})")
         # Queue it and answer at once: Telegram retries slow deliveries (each update carries a
         # delivery id, so the gateway answers a retried one once).
         await self._app.update_queue.put(update)
@@ -531,6 +541,12 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     if isinstance(value, dtm.timedelta):
         return value.total_seconds()
     return float(value)  # type: ignore[arg-type]
+
+
+def _refused(reason: str) -> web.Response:
+    """A 400 for a webhook body that is no update, and one log line (never its traceback)."""
+    log.warning("telegram: webhook request refused: %s", reason)
+    return web.Response(status=400, text=f"not an update: {reason}")
 
 
 def _sender_id(msg: TgMessage) -> str:

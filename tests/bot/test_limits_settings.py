@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import SettingsError, load_settings
 from tests.bot.test_run import _run
 
 
@@ -19,6 +20,7 @@ from tests.bot.test_run import _run
         ("DIGESTBOT_MISFIRE_GRACE_HOURS", "nan"),
         ("DIGESTBOT_LEADER_TAKEOVER_SECONDS", "inf"),
         ("DIGESTBOT_TELEGRAM_CHAT_INTERVAL", "-inf"),
+        ("DIGESTBOT_DEDUP_KEEP_DAYS", "nan"),
     ],
 )
 def test_infinite_or_nan_numbers_are_refused(tmp_path: Path, name: str, value: str) -> None:
@@ -31,6 +33,26 @@ def test_infinite_or_nan_numbers_are_refused(tmp_path: Path, name: str, value: s
     assert len(lines) == 1, done.stderr
     assert name in lines[0]
     assert "finite" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "line"),
+    [
+        ("0", "DIGESTBOT_DEDUP_KEEP_DAYS: Input should be greater than 0"),
+        ("-2", "DIGESTBOT_DEDUP_KEEP_DAYS: Input should be greater than 0"),
+        ("nan", "DIGESTBOT_DEDUP_KEEP_DAYS: Input should be a finite number"),
+        ("1e9", "DIGESTBOT_DEDUP_KEEP_DAYS: Input should be less than or equal to 3650"),
+    ],
+)
+def test_dedup_keep_days_must_be_a_positive_number_of_days(value: str, line: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(env={"DIGESTBOT_DEDUP_KEEP_DAYS": value})
+    assert str(info.value) == line
+
+
+def test_dedup_keep_days_defaults_to_a_week_and_takes_fractions() -> None:
+    assert load_settings(env={}).dedup_keep_days == 7
+    assert load_settings(env={"DIGESTBOT_DEDUP_KEEP_DAYS": "0.5"}).dedup_keep_days == 0.5
 
 
 @pytest.fixture

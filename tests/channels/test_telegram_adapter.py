@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -301,6 +304,78 @@ async def test_webhook_rejects_what_is_not_an_update(
     headers = {SECRET_HEADER: "s3cret_token"}
     assert (await webhook.post("/tg/hook", data="nope", headers=headers)).status == 400
     assert (await webhook.post("/tg/hook", json=["x"], headers=headers)).status == 400
+    assert handler.commands == []
+
+
+HOSTILE_BODIES = {
+    "deep array": b"[" * 100_000 + b"]" * 100_000,
+    "deep object": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+    "unclosed deep array": b"[" * 1_000_000,  # just under aiohttp's 1 MiB body limit
+    # Parses (under Python's recursion limit), yet no update nests 65 levels.
+    "deep field in an update": b'{"update_id": 1, "x": ' + b"[" * 65 + b"]" * 65 + b"}",
+    "a JSON list": b'[{"update_id": 1}]',
+    "a JSON string": b'"update_id"',
+    "a JSON number": b"15",
+    "null": b"null",
+    "invalid UTF-8": b'{"update_id": 1, "x": "\xff\xfe"}',
+    "UTF-16": '{"update_id": 1}'.encode("utf-16"),
+    "a date no timestamp holds": (
+        b'{"update_id": 1, "message": {"message_id": 1, "date": 100000000000000000000,'
+        b' "chat": {"id": 1, "type": "private"}}}'
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_BODIES))
+async def test_webhook_refuses_hostile_bodies_with_400_and_one_log_line(
+    fake: FakeTelegram,
+    webhook: TestClient[web.Request, web.Application],
+    handler: EchoHandler,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    headers = {SECRET_HEADER: "s3cret_token", "Content-Type": "application/json"}
+    started = time.perf_counter()
+    resp = await webhook.post("/tg/hook", data=HOSTILE_BODIES[kind], headers=headers)
+    assert resp.status == 400
+    assert time.perf_counter() - started < 2.0
+    refusals = [r for r in caplog.records if "webhook request refused" in r.getMessage()]
+    assert len(refusals) == 1
+    assert refusals[0].levelno == logging.WARNING
+    assert all(r.exc_info is None and r.levelno < logging.ERROR for r in caplog.records)
+    # The webhook still answers the next real update.
+    ok = await webhook.post("/tg/hook", json=update_json(fake, 40, "/echo after"), headers=headers)
+    assert ok.status == 200
+    await wait_for(lambda: len(fake.sent) == 1)
+    assert fake.sent[0].plain == "after"
+    assert [c.text for c in handler.commands] == ["/echo after"]
+
+
+async def test_webhook_refuses_a_secret_header_that_is_not_utf8(
+    webhook: TestClient[web.Request, web.Application], handler: EchoHandler
+) -> None:
+    # A raw request: aiohttp's client would not send these header bytes.
+    reader, writer = await asyncio.open_connection(webhook.host, webhook.port)
+    writer.write(
+        b"POST /tg/hook HTTP/1.1\r\nHost: bot\r\nConnection: close\r\n"
+        + SECRET_HEADER.encode()
+        + b": \xff\xfe\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    await writer.drain()
+    status_line = (await reader.readline()).decode()
+    writer.close()
+    await writer.wait_closed()
+    assert status_line.split()[1] == "403"
+    assert handler.commands == []
+
+
+async def test_webhook_refuses_a_body_over_the_size_limit(
+    webhook: TestClient[web.Request, web.Application], handler: EchoHandler
+) -> None:
+    body = b'{"update_id": 1, "x": "' + b"a" * 2_000_000 + b'"}'
+    headers = {SECRET_HEADER: "s3cret_token"}
+    resp = await webhook.post("/tg/hook", data=io.BytesIO(body), headers=headers)
+    assert resp.status == 413
     assert handler.commands == []
 
 
