@@ -27,12 +27,12 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from channels.jsonbody import MAX_DEPTH, json_object
+
 log = logging.getLogger(__name__)
 
 #: Slack's own payloads are far smaller; the cap stops a signed but huge body early.
 MAX_BODY_BYTES = 1024 * 1024
-#: Slack's deepest payloads (rich text inside blocks inside a message) stay near ten levels.
-MAX_DEPTH = 64
 MAX_FORM_FIELDS = 200
 TOLERANCE_SECONDS = 300
 LOG_EVERY_SECONDS = 60.0
@@ -120,15 +120,9 @@ def _is_url(value: Any) -> bool:
 
 def _json_object(text: str) -> dict[str, Any] | Refusal:
     try:
-        value = json.loads(text)
-    except RecursionError:
-        return Refusal(400, "too deeply nested JSON")
-    except ValueError:
-        return Refusal(400, "bad JSON")
-    if not isinstance(value, dict):
-        return Refusal(400, "JSON that is not an object")
-    if _depth(value) > MAX_DEPTH:
-        return Refusal(400, "too deeply nested JSON")
+        value = json_object(text, MAX_DEPTH)
+    except ValueError as exc:
+        return Refusal(400, str(exc))
     if value.get("type") == "block_actions" and not _first_action_id(value.get("actions")):
         return Refusal(400, "block_actions without an action_id")  # Bolt reads actions[0]
     misshapen = _misshapen(value, _BODY, "")
@@ -228,19 +222,6 @@ def _misshapen(value: Any, shape: _Shape, path: str) -> str | None:
             if found is not None:
                 return found
     return None
-
-
-def _depth(value: Any) -> int:
-    """How deep lists and objects nest in ``value`` (an object alone is 1), without recursion."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
-        deepest = max(deepest, level)
-        if level <= MAX_DEPTH:
-            stack.extend((c, level + 1) for c in children if isinstance(c, dict | list))
-    return deepest
 
 
 def request_delivery_id(headers: Mapping[str, str], body: bytes) -> str:
