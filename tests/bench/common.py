@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import socket
 import statistics
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,3 +48,19 @@ def variant(text: str, month: int, rng: random.Random) -> str:
     for name in ("Kimi-K2", "Minimax-M2", "GLM-4.7", "DeepSeek-OCR", "MiMo-V2-Flash"):
         out = out.replace(f"[{name}](", f"[{name}-{tag}](", 1)
     return out
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a gateway the benchmark starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def healthz(port: int, timeout: float = 2.0) -> int:
+    """The status of the gateway's ``/healthz`` on ``port`` (0 when it does not answer)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=timeout) as resp:
+            return int(resp.status)
+    except OSError:
+        return 0

@@ -18,19 +18,17 @@ import math
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.bench.common import percentile
+from tests.bench.common import free_port, healthz, percentile
 from tests.bench.fanout import REPO, TOKEN
 from tests.fakes.telegram import FakeTelegram, Sent
 
@@ -40,20 +38,6 @@ IDLE_SAMPLES = 20
 QUIET = 15.0
 #: Private chat ids of the load; the idle samples use ids above them.
 FIRST_CHAT = 100_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _healthz(port: int) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
-            return int(resp.status)
-    except OSError:
-        return 0
 
 
 def spawn_gateway(fake: FakeTelegram, database_url: str, port: int, log: Any) -> Any:
@@ -202,10 +186,10 @@ async def reply_run(
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
     fake = FakeTelegram(TOKEN, rate=rate, max_poll_wait=1.0)
     await fake.start()
-    port = _free_port()
+    port = free_port()
     proc = spawn_gateway(fake, f"sqlite:///{tmp.name}/replies.db", port, log)
     try:
-        await _until(lambda: _healthz(port) == 200, 60, "/healthz", proc)
+        await _until(lambda: healthz(port, timeout=1) == 200, 60, "/healthz", proc)
         await _until(lambda: any(m == "getUpdates" for m, _ in fake.calls), 30, "polling", proc)
         idle, parts = await idle_latency(fake, proc)
         few = max(20, commands // 10)

@@ -30,12 +30,10 @@ import math
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, func, insert, select, text, update
+
+from tests.bench.common import free_port, healthz
 
 REPO = Path(__file__).resolve().parents[2]
 DIGESTBOT = Path(sys.executable).with_name("digestbot")
@@ -276,20 +276,6 @@ def baseline(url: str, n_subs: int, sample: int = 10) -> dict[str, float]:
 # -- the run ----------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _healthz(port: int) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-            return int(resp.status)
-    except OSError:
-        return 0
-
-
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -356,7 +342,7 @@ def run_one(url: str, n_subs: int, n_items: int, weeks: int) -> dict[str, Any]:
     with engine.begin() as conn:
         retime(conn, minute)
     sync_jobs(url)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")} | {
         "DIGESTBOT_DATABASE_URL": url,
         "DIGESTBOT_CONSOLE": "false",
@@ -370,7 +356,7 @@ def run_one(url: str, n_subs: int, n_items: int, weeks: int) -> dict[str, Any]:
     try:
         healthz_s = math.inf
         while time.monotonic() - launched < 60:
-            if _healthz(port) == 200:
+            if healthz(port) == 200:
                 healthz_s = time.monotonic() - launched
                 break
             if proc.poll() is not None:
@@ -395,7 +381,7 @@ def run_one(url: str, n_subs: int, n_items: int, weeks: int) -> dict[str, Any]:
                     break
                 time.sleep(0.25)
         peak = _peak_rss_mb(proc.pid)
-        healthz_during = _healthz(port)
+        healthz_during = healthz(port)
         stop_started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)

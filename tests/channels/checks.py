@@ -66,6 +66,22 @@ def reads(text: str) -> str:
     return text.replace(WORD_JOINER, "")
 
 
+def assert_web_links_only(urls: list[str]) -> None:
+    """Every link target a renderer produced is http(s)."""
+    assert all(u.startswith(("https://", "http://")) for u in urls), urls
+
+
+def assert_markdown_hygiene(card: str, good: str, digest: str) -> None:
+    """The pinging sample as a Markdown renderer (Discord, Lark) shows it: non-web links keep
+    their text alone, every mention is defused, https links still link."""
+    assert "**Hook**: x and [y](javascript:alert(1)) and chat and mail, hi" in card
+    assert PINGS_AS_READ + "**boss**" in reads(card)
+    assert "<!here> <!channel> <@\u2060U123>" in card
+    assert "[ok](https://example.com/ok)" in card
+    assert "的 z 与 @\u2060here" in good
+    assert "[**Good-Model**](https://example.com/good)" in digest
+
+
 class _TagChecker(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

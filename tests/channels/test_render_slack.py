@@ -29,6 +29,7 @@ from tests.channels.checks import (
     PINGS_AS_READ,
     assert_no_live_mention,
     assert_slack_payload,
+    assert_web_links_only,
     message_st,
     reads,
 )
@@ -116,7 +117,7 @@ def test_report_links_are_http_only_and_mentions_are_defused() -> None:
         mrkdwn = "\n".join(_mrkdwn(payloads))
         rich = _leaves([b for p in payloads for b in p["blocks"] if b["type"] == "rich_text"])
         links = re.findall(r"<([^<>|]*)\|", mrkdwn) + [e["url"] for e in rich if "url" in e]
-        assert all(u.startswith(("https://", "http://")) for u in links), links
+        assert_web_links_only(links)
         assert "<!" not in mrkdwn
         assert "<@" not in mrkdwn
         assert_no_live_mention(mrkdwn + "".join(e["text"] for e in rich))

@@ -25,6 +25,7 @@ from tests.channels.checks import (
     PINGS_AS_READ,
     assert_no_live_mention,
     assert_telegram_html,
+    assert_web_links_only,
     message_st,
     reads,
 )
@@ -83,7 +84,7 @@ def test_report_links_are_http_only_and_mentions_are_defused() -> None:
     for page in (page for pages in rendered for page in pages):
         assert_telegram_html(page)
         hrefs = re.findall(r'<a href="([^"]*)"', page)
-        assert all(h.startswith(("https://", "http://")) for h in hrefs), hrefs
+        assert_web_links_only(hrefs)
         assert_no_live_mention(unescape(page))
     card, good, digest = ("".join(pages) for pages in rendered)
     # tg://, slack://, mailto: and javascript: links keep their text alone; https still links
