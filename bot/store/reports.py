@@ -21,7 +21,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
@@ -311,17 +310,6 @@ class Store:
         passes ``now``, the time it was seen (default: the current time).
         """
         seen = (now or utcnow()).astimezone(UTC)
-        try:
-            return self._record_seen(key, seen)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            # A pooled connection the server had dropped, used before its idle ping was due:
-            # SQLAlchemy has now invalidated the pool, so once more on a fresh connection
-            # (the platform does not redeliver an update the webhook already answered).
-            return self._record_seen(key, seen)
-
-    def _record_seen(self, key: str, seen: datetime) -> bool:
         with self.engine.begin() as conn:
             if self.dialect == "sqlite":
                 stmt = text(

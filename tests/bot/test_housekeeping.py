@@ -239,7 +239,7 @@ def test_a_delivery_id_is_recorded_on_a_connection_the_server_just_dropped(
         dsn = make_url(postgres_url).set(drivername="postgresql")
         with psycopg.connect(dsn.render_as_string(hide_password=False), autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", [backend])
-        # Within the pool's idle-ping window: the dead connection is handed out unpinged.
+        # The pool pings the dead connection at checkout and replaces it.
         assert store.first_seen("telegram:1:1")
         assert not store.first_seen("telegram:1:1")
     finally:
