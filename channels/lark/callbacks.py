@@ -48,7 +48,8 @@ _taken: ContextVar[list[BaseException | None] | None] = ContextVar("lark_sdk_err
 
 
 class _TakeSdkErrors(Filter):
-    """Drops the SDK's ERROR records raised inside :func:`_dispatch`, keeping their exceptions."""
+    """Drops the SDK's ERROR records logged inside :meth:`CallbackRoute._dispatch`, keeping their
+    exceptions."""
 
     def filter(self, record: LogRecord) -> bool:
         taken = _taken.get()

@@ -224,6 +224,16 @@ async def test_refusals_are_one_line_a_minute_per_kind_without_traceback(
     )
 
 
+async def test_an_event_we_do_not_subscribe_to_is_acknowledged_quietly(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    other = message_event("x")
+    other["header"]["event_type"] = "im.message.reaction.created_v1"
+    assert await post(client, signed_request(other)) == (200, {"msg": "ignored"})
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 def test_the_sdk_logs_through_the_root_logger_only(caplog: pytest.LogCaptureFixture) -> None:
     """lark-oapi gives its logger a stdout handler of its own and lets it propagate too: each
     SDK line came out twice, once unredacted on the console channel's stdout."""
