@@ -19,7 +19,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from digests.errors import DigestbotError
 
 if TYPE_CHECKING:
-    from bot.store.reports import Store
+    from bot.store.store import Store
     from digests.items import Report
     from digests.message import Message
 
@@ -149,7 +149,7 @@ def _edge_failure(exc: BaseException) -> str | None:
 
 
 def _store(settings: Settings) -> Store:
-    from bot.store.reports import Store
+    from bot.store.store import Store
 
     # A database that cannot be reached or written is turned into one line by main().
     return Store.open(settings.database_url)

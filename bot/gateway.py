@@ -31,7 +31,7 @@ from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.settings import Settings
 from bot.store.actions import keep_command
 from bot.store.ingest import IngestSummary, markdown_text
-from bot.store.reports import Store
+from bot.store.store import Store
 from bot.watcher import SETTLE_SECONDS, WATCH_SECONDS, ReportsWatcher
 from bot.web import routes as web_routes
 from channels.base import BuildContext, Channel

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.commands.actions import choices, label
+from bot.commands.buttons import choices, label
 from bot.commands.services import Services
 from bot.i18n import Translator
 from bot.scheduling.weekly import Schedule, local_time

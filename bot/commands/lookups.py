@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from sqlalchemy import func, select
 
-from bot.commands.actions import card_buttons, choices, search_page
+from bot.commands.buttons import card_buttons, choices, search_page
 from bot.commands.core import Request, command, echo
 from bot.i18n import N_
 from bot.store.models import ItemRow

@@ -27,7 +27,7 @@ from bot.scheduling.weekly import (
 from bot.store.digests import known_themes, next_digest
 from bot.store.languages import record_setup
 from bot.store.models import SubscriptionRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from bot.store.subscriptions import (
     active_subscription,
     any_subscription,

@@ -52,7 +52,7 @@ from bot.scheduling.weekly import Schedule
 from bot.store.db import make_engine
 from bot.store.digests import ThemeSizes, make_digest_due
 from bot.store.models import SubscriptionRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from bot.store.subscriptions import all_subscriptions
 from bot.web.links import WebLinks
 

@@ -18,8 +18,8 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from bot.store.reports import Store
 from bot.store.search import Finder
+from bot.store.store import Store
 from bot.web import links as paths
 from bot.web.feeds import build_feed
 from bot.web.links import WebLinks

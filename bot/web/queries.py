@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from bot.store.models import ItemRow, ReportRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from bot.web.markdown import Rendered, report_html
 from digests.items import Item
 

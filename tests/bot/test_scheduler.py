@@ -25,7 +25,7 @@ from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.scheduling.weekly import DAYS, Schedule
 from bot.store.digests import dedup_key, make_digest_due
 from bot.store.models import DeliveryRow, ItemRow, OutboxRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from bot.store.subscriptions import deactivate, save_subscription
 from channels.base import Incoming
 from digests import parse_report

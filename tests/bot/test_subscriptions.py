@@ -22,7 +22,7 @@ from bot.scheduling.weekly import (
 )
 from bot.store.digests import make_digest_due
 from bot.store.models import ChatRow, DeliveryRow, ItemRow, OutboxRow, SubscriptionRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.base import Incoming
 from digests import Report, parse_report
 from digests.message import Message
