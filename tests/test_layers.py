@@ -7,7 +7,7 @@ another (nor another's SDK); scheduling, the store and delivery import no comman
 statement; ``bot/`` imports no platform SDK (the adapters own them); nothing but the registry
 imports through ``importlib`` or ``__import__`` (which these checks could not see); and apart
 from the registry (``bot/platforms.py``), no module of ``bot/`` names a specific platform:
-neither imports one nor compares against its name. Each check is a function over the tree under
+neither imports one nor compares against its name; and no module is over 600 lines. Each check is a function over the tree under
 ``ROOT``, and a test plants a violation in a tree of its own to prove the check fails on it.
 """
 
@@ -34,6 +34,8 @@ ALL_SDKS = tuple(sdk for names in SDKS.values() for sdk in names)
 DATABASE = ("sqlalchemy", "alembic", "psycopg", "sqlite3")
 #: Calls that import a module by name, out of the sight of these checks.
 DYNAMIC_IMPORTS = frozenset({"__import__", "import_module", "spec_from_file_location"})
+#: No module is longer: a longer one holds more than one thing.
+MAX_LINES = 600
 #: The one module that imports by name: the registry, whose names test_the_registry_... checks.
 REGISTRY = Path("bot") / "platforms.py"
 
@@ -129,6 +131,17 @@ def cross_platform_imports() -> list[str]:
     return found
 
 
+def long_modules() -> list[str]:
+    """Modules of ``bot``, ``channels`` and ``digests`` over :data:`MAX_LINES` lines."""
+    found = []
+    for package in ("bot", "channels", "digests"):
+        for path in sources(package):
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > MAX_LINES:
+                found.append(f"{path.relative_to(ROOT)} has {lines} lines (at most {MAX_LINES})")
+    return found
+
+
 _SQL = re.compile(r"^\s*(SELECT|INSERT INTO|UPDATE|DELETE FROM|CREATE|DROP|ALTER|SET)\s")
 
 
@@ -189,6 +202,10 @@ def test_only_the_store_imports_sqlalchemy() -> None:
 
 def test_no_platform_package_imports_another() -> None:
     assert cross_platform_imports() == []
+
+
+def test_no_module_is_over_600_lines() -> None:
+    assert long_modules() == []
 
 
 def test_no_sql_outside_the_store() -> None:
@@ -327,6 +344,12 @@ def test_the_registry_lists_every_platform_package() -> None:
             "channels/x.py:1 imports channels.telegram",
         ),
         (
+            long_modules,
+            "channels/x.py",
+            "x = 1\n" * 601,
+            "channels/x.py has 601 lines (at most 600)",
+        ),
+        (
             sql_text,
             "bot/scheduling/x.py",
             "async def f(conn):\n    await conn.execute('SELECT pg_try_advisory_lock(1)')\n",
@@ -370,6 +393,7 @@ def test_each_check_fails_on_a_planted_violation(
         (dynamic_imports, "bot/platforms.py", "import importlib\nimportlib.import_module('x')\n"),
         (dynamic_imports, "bot/x.py", "from importlib import resources\n"),
         (sql_text, "bot/store/x.py", "Q = 'SELECT 1'\n"),
+        (long_modules, "digests/x.py", "x = 1\n" * 600),
         (sql_text, "bot/x.py", "HELP = 'Select a theme, then update it'\n"),
     ],
 )
