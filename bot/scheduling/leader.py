@@ -110,7 +110,9 @@ class LeaderElection:
             except asyncio.CancelledError:
                 raise
             except (OSError, TimeoutError) as exc:
-                reason = exc.__cause__ or exc
+                # The lock connection raises psycopg's errors as ConnectionError: name the cause.
+                cause = exc.__cause__ if isinstance(exc, ConnectionError) else None
+                reason = cause or exc
                 log.warning("leader election connection failed: %s", type(reason).__name__)
             except Exception:
                 # Starting the scheduler failed (say its database connection was cut while it
