@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import ColumnElement, func, select, text
 
 from bot.store.models import ItemNameRow, ItemRow, ReportRow
-from bot.store.reports import Store, StoredItem
+from bot.store.store import Store, StoredItem
 from digests.items import Item
 from digests.periods import link_key
 from digests.text import normalize_name, search_groups

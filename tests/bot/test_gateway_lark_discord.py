@@ -22,7 +22,7 @@ from bot.delivery.worker import enqueue
 from bot.gateway import Gateway, seed_samples
 from bot.settings import load_settings
 from bot.store.models import SubscriptionRow as Subscription
-from bot.store.reports import Store
+from bot.store.store import Store
 from digests.message import Message
 from tests.fakes import wait_for
 from tests.fakes.discord import TOKEN as DISCORD_TOKEN
