@@ -100,6 +100,13 @@ _INVISIBLE = dict.fromkeys(
 )
 
 
+def clean_report_text(body: str) -> str:
+    """Report text as the parser reads it: one kind of line end, no byte order mark, none of the
+    invisible characters above. The web's report page shows this text too, as chat does."""
+    body = body.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return body.translate(_INVISIBLE)
+
+
 def parse_report(text: str | bytes, source: str = "<report>") -> Report:
     """Parse a report. Raises :class:`ReportError` (and nothing else) when it cannot be accepted."""
     body, sha = _decode(text, source)
@@ -139,8 +146,7 @@ def _decode(text: object, source: str) -> tuple[str, str]:
             raise ReportError("is not UTF-8 text (it contains NUL bytes)", source=source, line=line)
     else:
         raise ReportError(f"expected text or bytes, got {type(text).__name__}", source=source)
-    body = body.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    body = body.translate(_INVISIBLE)
+    body = clean_report_text(body)
     if not body.strip():
         raise ReportError("the report is empty: upload the month's Markdown file", source=source)
     return body, sha

@@ -18,9 +18,8 @@ from bot.store.reports import Store
 from bot.web.markdown import Rendered, report_html
 from digests.items import Item
 
-#: How many periods a theme page shows at a time; how many entries a feed has.
+#: How many periods a theme page shows at a time.
 PERIODS_PER_PAGE = 6
-FEED_SIZE = 50
 #: An item page shows this many months whole; older months are listed with links.
 VERSIONS_SHOWN = 12
 
@@ -40,21 +39,6 @@ class Row:
 
     id: int
     item: Item
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class FeedEntry:
-    """What a feed entry shows of an item."""
-
-    kind: str
-    theme: str
-    period: str
-    key: str
-    name_norm: str
-    title: str
-    url: str | None
-    summary: str
     updated_at: datetime
 
 
@@ -151,12 +135,16 @@ class WebQueries:
 
     def versions(self, kind: str, name_norm: str) -> tuple[list[Row], list[str]]:
         """One item in every month: the newest ``VERSIONS_SHOWN`` versions whole, and all the
-        periods it appears in (newest first)."""
-        key = f"{kind}:{name_norm}"[:300]
+        periods it appears in (newest first). Found by kind and name, not by key: an insight's
+        or the radar's key carries its month, and its page shows each month's own."""
         with self.store.engine.connect() as conn:
             found = conn.execute(
                 select(ItemRow.id, ItemRow.period)
-                .where(ItemRow.kind == kind, ItemRow.key == key, ItemRow.removed.is_(False))
+                .where(
+                    ItemRow.kind == kind,
+                    ItemRow.name_norm == name_norm[:300],
+                    ItemRow.removed.is_(False),
+                )
                 .order_by(ItemRow.period.desc())
             ).all()
             newest = [r.id for r in found[:VERSIONS_SHOWN]]
@@ -205,25 +193,3 @@ class WebQueries:
                 .order_by(ItemRow.period.desc())
                 .limit(1)
             ).scalar()
-
-    def feed(self, slug: str | None, size: int = FEED_SIZE) -> list[FeedEntry]:
-        """The newest items (of a theme, or of all), newest period first, report order within.
-
-        Only the columns a feed shows are read: no item is decoded from its JSON.
-        """
-        query = select(
-            ItemRow.kind,
-            ItemRow.theme,
-            ItemRow.period,
-            ItemRow.key,
-            ItemRow.name_norm,
-            ItemRow.title,
-            ItemRow.url,
-            ItemRow.summary,
-            ItemRow.updated_at,
-        ).where(ItemRow.removed.is_(False))
-        if slug is not None:
-            query = query.where(ItemRow.theme == slug)
-        query = query.order_by(ItemRow.period.desc(), ItemRow.position).limit(size)
-        with self.store.engine.connect() as conn:
-            return [FeedEntry(*row) for row in conn.execute(query)]

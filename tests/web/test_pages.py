@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from html import unescape
 from html.parser import HTMLParser
 
 import feedparser
@@ -48,7 +49,7 @@ async def test_archive_lists_every_month_with_counts(site: Site) -> None:
     status, html, resp = await site.get("/web/")
     assert status == 200
     assert_secure_headers(resp)
-    assert resp.headers["Cache-Control"] == "private, no-store"
+    assert resp.headers["Cache-Control"] == "private, no-cache"  # kept, revalidated (304)
     for period in ("2025-12", "2026-02", "2030-01"):
         assert f">{period}</a>" in html
     if SEED.exists():
@@ -181,7 +182,13 @@ async def test_item_page_shows_every_month(site: Site) -> None:
     for period in ("2026-02", "2025-12"):
         assert f'id="v-{period}"' in html
     assert html.index('id="v-2026-02"') < html.index('id="v-2025-12"')  # newest first
-    assert "#clay" in html  # links to its section of each month's report
+    # Each month links the very row of its report the item was read from, and it is there.
+    rows = re.findall(r'href="([^"#]+/web/reports/2025-12[^"#]*)#(L\d+)"', html)
+    assert rows
+    status, report, _ = await site.fetch(unescape(rows[0][0]))
+    assert status == 200
+    assert f'<tr id="{rows[0][1]}">' in report
+    assert "Kimi-K2-Thinking" in report.split(f'<tr id="{rows[0][1]}">')[1].split("</tr>")[0]
     status, _, _ = await site.get("/web/items/model/no-such-model")
     assert status == 404
 
