@@ -75,7 +75,7 @@ def report_date(meta: object, period: str) -> datetime | None:
                 day = date.fromisoformat(text[:10])
             except ValueError:
                 continue
-            when = datetime(day.year, day.month, day.day)
+            when = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return aware(when)
     return None
 

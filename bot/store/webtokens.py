@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
@@ -37,7 +36,7 @@ def _aware(when: datetime | None) -> datetime | None:
     return when.replace(tzinfo=UTC)
 
 
-def _token(row: Row[Any]) -> FeedToken:
+def _token(row: Row[str, str, str, datetime, datetime | None]) -> FeedToken:
     return FeedToken(
         row.id,
         row.platform,
@@ -76,12 +75,9 @@ def person_token(conn: Connection, platform: str, user_id: str, now: datetime) -
 
 def live_token(conn: Connection, token_id: str, now: datetime) -> FeedToken | None:
     """The token ``token_id`` when it is not revoked (noting when it was last used)."""
-    row = conn.execute(
-        _SELECT.where(FeedTokenRow.id == token_id[:16])
-    ).first()
-    if row is None:
+    token = find_token(conn, token_id)
+    if token is None:
         return None
-    token = _token(row)
     if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
         conn.execute(
             update(FeedTokenRow).where(FeedTokenRow.id == token.id).values(last_used_at=now)
@@ -91,21 +87,22 @@ def live_token(conn: Connection, token_id: str, now: datetime) -> FeedToken | No
 
 def all_tokens(conn: Connection) -> list[FeedToken]:
     """Every live token, oldest first."""
-    rows = conn.execute(
-        _SELECT.order_by(FeedTokenRow.created_at, FeedTokenRow.id)
-    )
+    rows = conn.execute(_SELECT.order_by(FeedTokenRow.created_at, FeedTokenRow.id))
     return [_token(row) for row in rows]
+
+
+def find_token(conn: Connection, token_id: str) -> FeedToken | None:
+    """The live token ``token_id``, or None."""
+    row = conn.execute(_SELECT.where(FeedTokenRow.id == token_id[:16])).first()
+    return None if row is None else _token(row)
 
 
 def revoke_token(conn: Connection, token_id: str) -> FeedToken | None:
     """Revoke one token by its id; the token revoked, or None when there was none."""
-    row = conn.execute(
-        _SELECT.where(FeedTokenRow.id == token_id[:16])
-    ).first()
-    if row is None:
-        return None
-    conn.execute(delete(FeedTokenRow).where(FeedTokenRow.id == row.id))
-    return _token(row)
+    token = find_token(conn, token_id)
+    if token is not None:
+        conn.execute(delete(FeedTokenRow).where(FeedTokenRow.id == token.id))
+    return token
 
 
 def revoke_person(conn: Connection, platform: str, user_id: str) -> int:
