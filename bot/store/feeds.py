@@ -9,7 +9,7 @@ correction, a reparse or a removal changes anything a page shows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, func, select
 
@@ -17,8 +17,6 @@ from bot.store.models import ItemRow, ReportRow
 
 #: How many entries a feed has.
 FEED_SIZE = 50
-#: An item changed after its month's first upload by more than this counts as updated.
-_SAME_UPLOAD = timedelta(seconds=1)
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -118,7 +116,7 @@ def feed_entries(conn: Connection, theme: str | None, size: int = FEED_SIZE) -> 
         uploaded = first.get(r.period, changed)
         published = dates.get(r.period) or uploaded
         updated = published
-        if changed - uploaded > _SAME_UPLOAD:
+        if changed > uploaded:  # an item of the first upload has its very time
             updated = max(published, changed)
         entries.append(
             FeedEntry(
