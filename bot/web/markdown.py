@@ -186,7 +186,7 @@ def _heading_open(
     opened = renderer.renderToken(tokens, idx, options, env)
     if not anchor:
         return opened
-    return f'{opened}<a class="anchor" href="#{html.escape(str(anchor))}" aria-hidden="true">#</a> '
+    return f'{opened}<a class="anchor" href="#{html.escape(str(anchor))}" aria-label="Link to this section">#</a> '
 
 
 @functools.cache
