@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import UTC, datetime
 from html import unescape
 from html.parser import HTMLParser
 
@@ -11,6 +12,8 @@ import feedparser
 import pytest
 
 from bot.settings import SettingsError, load_settings
+from bot.store.reports import Store
+from bot.store.webtokens import person_token, revoke_token
 from bot.web.links import WebLinks
 from tests.web.conftest import Site, serve
 from tests.web.site import SEED, fill
@@ -282,4 +285,21 @@ async def test_every_page_and_feed_on_postgresql(postgres_url: str) -> None:
         feed = feedparser.parse(body)
         assert feed.bozo == 0
         assert feed.entries
+        assert feed.entries[0].published.startswith(feed.entries[0].id.split("/")[1])
         assert (await pg.fetch(pg.base + "/web/"))[0] == 403
+        # A personal token on PostgreSQL: it opens, answers 304, and dies when revoked.
+        store = Store.open(postgres_url)
+        try:
+            with store.engine.begin() as conn:
+                token = person_token(conn, "slack", "U9", datetime.now(UTC))
+            link = pg.links.url("/web/feeds/all.rss", token=pg.links.token_value(token.id))
+            async with pg.http.get(link) as resp:
+                assert resp.status == 200
+                etag = resp.headers["ETag"]
+            async with pg.http.get(link, headers={"If-None-Match": etag}) as resp:
+                assert resp.status == 304
+            with store.engine.begin() as conn:
+                assert revoke_token(conn, token.id) is not None
+            assert (await pg.fetch(link))[0] == 403
+        finally:
+            store.close()
