@@ -11,6 +11,8 @@ reason) where Chromium, Playwright or axe-core is missing; CI installs all three
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
@@ -19,6 +21,8 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 
+from bot.store.reports import Store
+from bot.store.webtokens import person_token
 from bot.web.links import WebLinks
 from tests.web.browser import AXE, axe_missing, browser_page, missing
 from tests.web.conftest import HOSTILE
@@ -35,15 +39,26 @@ LINKS_OF_PAGE = """() => [
 ]"""
 
 
+@dataclass
+class Served:
+    links: WebLinks
+    url: str  # the database's
+
+
 @pytest.fixture
-async def links(tmp_path: Path) -> AsyncIterator[WebLinks]:
+async def served(tmp_path: Path) -> AsyncIterator[Served]:
     url = f"sqlite:///{tmp_path / 'crawl.db'}"
     fill(url, HOSTILE)
     settings = web_settings(url, free_port())
     made = WebLinks.from_settings(settings)
     assert made is not None
     async with running_gateway(settings):
-        yield made
+        yield Served(made, url)
+
+
+@pytest.fixture
+def links(served: Served) -> WebLinks:
+    return served.links
 
 
 def _feed_links(body: bytes) -> list[str]:
@@ -63,10 +78,25 @@ def _feed_links(body: bytes) -> list[str]:
     return found
 
 
-async def test_every_internal_link_of_every_page_opens(links: WebLinks) -> None:
+@pytest.mark.parametrize("access", ["signed", "token"])
+async def test_every_internal_link_of_every_page_opens(served: Served, access: str) -> None:
+    """From a signed link to the archive, and from a personal feed link (whose pages carry the
+    token on): every link reached opens, and none falls back to a signature."""
+    links = served.links
     origin = links.public_url
-    start = links.url("/web/")
-    seeds = [start, links.url("/web/search", q="glm"), links.url("/web/search", q="蒸馏")]
+    token = None
+    if access == "token":
+        store = Store.open(served.url)
+        try:
+            with store.engine.begin() as conn:
+                token = links.token_value(person_token(conn, "telegram", "7", datetime.now(UTC)).id)
+        finally:
+            store.close()
+    seeds = [
+        links.url("/web/feeds/all.atom", token=token) if token else links.url("/web/"),
+        links.url("/web/search", token=token, q="glm"),
+        links.url("/web/search", token=token, q="蒸馏"),
+    ]
     queue = list(seeds)
     seen = set(seeds)
     fragments: dict[str, set[str]] = {}  # page URL -> the ids links expect on it
@@ -98,6 +128,9 @@ async def test_every_internal_link_of_every_page_opens(links: WebLinks) -> None:
                 if fragment:
                     fragments.setdefault(target, set()).add(fragment)
                 if target not in seen:
+                    if token is not None and "/web/static/" not in target:
+                        assert f"token={token}" in target, (target, url)
+                        assert "exp=" not in target
                     seen.add(target)
                     referrer[target] = url
                     queue.append(target)
