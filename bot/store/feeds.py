@@ -148,12 +148,14 @@ def feed_themes(conn: Connection) -> list[tuple[str, str]]:
 
 def data_version(conn: Connection) -> DataVersion:
     """The stamp of the data: the newest item change and upload, and the reports there are."""
+    # Indexes answer each part: no scan of ``reports``, whose rows hold whole reports.
+    newest_id = select(func.max(ReportRow.id)).scalar_subquery()
     changed, uploaded, reports, newest = conn.execute(
         select(
             select(func.max(ItemRow.updated_at)).scalar_subquery(),
-            select(func.max(ReportRow.uploaded_at)).scalar_subquery(),
+            select(ReportRow.uploaded_at).where(ReportRow.id == newest_id).scalar_subquery(),
             select(func.count()).select_from(ReportRow).scalar_subquery(),
-            select(func.max(ReportRow.id)).scalar_subquery(),
+            newest_id,
         )
     ).one()
     times = [aware(t) for t in (changed, uploaded) if t is not None]
