@@ -415,14 +415,19 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     if links is None:
         raise CliError("the web face is off: set DIGESTBOT_PUBLIC_URL (and DIGESTBOT_WEB_SECRET)")
     if args.web_command == "link":
-        path = "/" + args.path.lstrip("/")
+        from urllib.parse import parse_qsl, quote, urlsplit
+
+        # Signatures cover the path as the server sees it: percent-encoded (CJK names).
+        parts = urlsplit(args.path)
+        path = quote("/" + parts.path.lstrip("/"), safe="/%-._~")
         path = PREFIX + "/" if path == PREFIX else path
-        if path != PREFIX and not path.startswith(PREFIX + "/"):
+        if not path.startswith(PREFIX + "/"):
             raise CliError(f"{args.path!r} is not a web page: paths start with {PREFIX}/")
         days = settings.web_link_days if args.days is None else args.days
         if not 0 < days <= 3650:
             raise CliError(f"--days must be more than 0 and at most 3650, not {args.days:g}")
-        print(dataclasses.replace(links, ttl_seconds=days * 86400.0).url(path))
+        params = {k: v for k, v in parse_qsl(parts.query) if k not in ("exp", "sig", "token")}
+        print(dataclasses.replace(links, ttl_seconds=days * 86400.0).url(path, **params))
         return 0
     from bot.store.webtokens import all_tokens, revoke_token
 

@@ -192,6 +192,17 @@ def test_operators_get_a_signed_link_and_manage_tokens_from_the_cli(sqlite_url: 
     params = dict(p.split("=", 1) for p in query.split("&"))
     assert path == "/web/feeds/clay.atom"
     assert abs(int(params["exp"]) - links.clock() - 2 * 86400) < 120
+    # A page with a query and a Chinese name: the link opens that page (checked as served).
+    search = _cli(sqlite_url, "link", "/web/search?q=蒸馏").stdout.strip()
+    path, _, query = search.removeprefix(links.public_url).partition("?")
+    params = dict(p.split("=", 1) for p in query.split("&"))
+    assert path == "/web/search"
+    assert params["q"] == "%E8%92%B8%E9%A6%8F"
+    topic = _cli(sqlite_url, "link", "web/items/topic/蒸馏").stdout.strip()
+    path, _, query = topic.removeprefix(links.public_url).partition("?")
+    params = dict(p.split("=", 1) for p in query.split("&"))
+    assert path == "/web/items/topic/%E8%92%B8%E9%A6%8F"
+    assert links.check(path, params["exp"], params["sig"]) is not None
     bad = _cli(sqlite_url, "link", "/etc/passwd")
     assert bad.returncode == 1
     assert bad.stderr.count("\n") == 1
