@@ -144,16 +144,38 @@ def line_anchor(line: int) -> str:
 
 
 def _anchor_lines(state: StateCore) -> None:
-    """An id on the outermost table row, list item or paragraph starting each line."""
+    """An id on the outermost table row, list item or paragraph starting each line, and an empty
+    ``<span>`` with the id of each further line of a paragraph (after its line breaks), so every
+    line an item can be read from is a place on the page. Not for inline text (a part's)."""
+    if state.inlineMode:
+        return
     used: set[int] = set()
     for token in state.tokens:
-        if token.type not in _LINE_BLOCKS or not token.map or token.attrGet("id"):
+        if token.map and token.type in _LINE_BLOCKS and not token.attrGet("id"):
+            line = token.map[0] + 1
+            if line not in used:
+                used.add(line)
+                token.attrSet("id", line_anchor(line))
+        if token.type != "inline" or not token.map or not token.children:
             continue
         line = token.map[0] + 1
-        if line in used:
-            continue
-        used.add(line)
-        token.attrSet("id", line_anchor(line))
+        children: list[Token] = []
+        for child in token.children:
+            children.append(child)
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+                if line not in used:
+                    used.add(line)
+                    mark = Token("line_anchor", "span", 0)
+                    mark.attrSet("id", line_anchor(line))
+                    children.append(mark)
+        token.children = children
+
+
+def _line_mark(
+    _renderer: Any, tokens: Sequence[Token], idx: int, _options: OptionsDict, _env: EnvType
+) -> str:
+    return f'<span id="{html.escape(str(tokens[idx].attrGet("id")))}"></span>'
 
 
 def _render_html(
@@ -197,6 +219,7 @@ def _parser() -> MarkdownIt:
     md.core.ruler.push("digestbot_cells", _label_cells)
     md.core.ruler.push("digestbot_anchors", _anchor_headings)
     md.core.ruler.push("digestbot_lines", _anchor_lines)
+    md.add_render_rule("line_anchor", _line_mark)
     md.add_render_rule("html_inline", _render_html)
     md.add_render_rule("html_block", _render_html)
     md.add_render_rule("table_open", _table_open)

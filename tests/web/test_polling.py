@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import re
+from html import unescape
 from pathlib import Path
 
 import aiohttp
@@ -129,3 +131,23 @@ async def test_an_odd_page_number_is_a_clean_400(site: Site) -> None:
     status, body, _ = await site.get("/web/themes/clay", page="²")
     assert status == 400
     assert "page must be a whole number" in body
+
+
+async def test_every_item_links_a_place_of_its_report(site: Site) -> None:
+    """Each item's page links its month's report at the row, bullet or line it was read from."""
+    for path in (
+        "/web/items/model/glm47",
+        "/web/items/insight/crucialinsight",
+        "/web/items/radar/industryradar",
+    ):
+        status, html, _ = await site.get(path)
+        assert status == 200
+        found = re.findall(r'href="([^"#]+/web/reports/[^"#]+)#(L\d+)"', html)
+        assert found, path
+        for link, anchor in found:
+            status, report, _ = await site.fetch(unescape(link))
+            assert status == 200
+            assert f'id="{anchor}"' in report, (path, anchor)
+    # Line marks are the report's alone: an item's own text carries none.
+    status, html, _ = await site.get("/web/items/model/glm47")
+    assert 'id="L' not in html
