@@ -54,7 +54,9 @@ def build_feed(
 ) -> bytes:
     """The feed document (``fmt`` is ``atom`` or ``rss``) as UTF-8 bytes."""
     fg = FeedGenerator()
-    fg.load_extension("dc", atom=False, rss=True)
+    rss = fmt == "rss"
+    if rss:  # RSS's <author> must be an e-mail address: Dublin Core names the author instead
+        fg.load_extension("dc", atom=False, rss=True)
     fg.id(tag_uri(public_url, f"feed/{feed_id}"))
     fg.title(title)
     fg.author({"name": AUTHOR, "uri": page_url})
@@ -71,8 +73,10 @@ def build_feed(
         entry.guid(entry.id(), permalink=False)
         entry.title(f"{item.title} ({item.period})")
         entry.link(href=item_url(item), rel="alternate")
-        entry.author({"name": AUTHOR})
-        entry.dc.dc_creator(AUTHOR)
+        if rss:
+            entry.dc.dc_creator(AUTHOR)
+        else:
+            entry.author({"name": AUTHOR})
         entry.published(item.published)
         entry.updated(item.updated)
         entry.category(term=item.theme)
