@@ -26,7 +26,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from bot.clock import utcnow
-from bot.store.feeds import DataVersion, data_version, feed_entries, feed_themes
+from bot.store.feeds import DataVersion, FeedEntry, data_version, feed_entries, feed_themes
 from bot.store.reports import Store
 from bot.store.search import Finder
 from bot.store.webtokens import live_token
@@ -61,6 +61,8 @@ FEED_TYPES = {
 OPML_NAME = "themes"
 #: Bodies smaller than this are sent as they are (gzip would save next to nothing).
 COMPRESS_FROM = 512
+
+_MONTHLY = frozenset(kind.value for kind in MONTHLY_KINDS)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Page = Callable[[web.Request, Access], Awaitable[web.Response]]
@@ -340,10 +342,9 @@ class WebFace:
         links = self.links
         page = paths.theme_path(theme) if theme else paths.PREFIX + "/"
 
-        def item_url(entry: Any) -> str:
+        def item_url(entry: FeedEntry) -> str:
             url = links.link(paths.item_path(entry.kind, entry.name_norm), access)
-            monthly = entry.kind in {k.value for k in MONTHLY_KINDS}
-            return url + (f"#v-{entry.period}" if monthly else "")
+            return url + (f"#v-{entry.period}" if entry.kind in _MONTHLY else "")
 
         return build_feed(
             rows,
