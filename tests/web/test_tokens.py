@@ -240,3 +240,32 @@ def test_the_cli_says_when_the_web_face_is_off(sqlite_url: str) -> None:
     assert done.returncode == 1
     assert "DIGESTBOT_PUBLIC_URL" in done.stderr
     assert load_settings(env={}).public_url is None
+
+
+async def test_with_public_access_feeds_need_no_token(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'public.db'}"
+    fill(url)
+    async for site in serve(url, "public"):
+        store = Store.open(url)
+        try:
+            core = Dispatcher(Services.from_settings(site.settings, store))
+            reply = await say(core, "/feeds", kind="supergroup")  # nothing personal: any chat
+            links = urls(reply)
+            assert links
+            assert not any("token=" in u or "sig=" in u for u in links)
+            assert "/feeds revoke" not in reply.plain()
+            assert (await site.fetch(links[0]))[0] == 200
+            assert "no feed link" in (await say(core, "/feeds revoke")).plain()
+        finally:
+            store.close()
+
+
+async def test_without_the_web_face_feeds_says_so(sqlite_url: str) -> None:
+    fill(sqlite_url)
+    store = Store.open(sqlite_url)
+    try:
+        core = Dispatcher(Services(store=store))
+        reply = (await say(core, "/feeds")).plain()
+        assert "no web pages or feeds" in reply
+    finally:
+        store.close()
