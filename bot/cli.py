@@ -6,6 +6,7 @@ Chat SDKs are imported only by ``digestbot run``: ``ask``, ``ingest`` and the re
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import os
@@ -65,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("subscriptions", help="list every subscription with its next run")
     sub.add_parser("reports", help="list the ingested reports")
     sub.add_parser("reparse", help="re-derive items from the stored Markdown of every report")
+
+    web = sub.add_parser("web", help="links to the web pages and feeds, and personal feed tokens")
+    web_sub = _Commands(web.add_subparsers(dest="web_command", required=True, metavar="ACTION"))
+    link = web_sub.add_parser("link", help="print a signed link to a web page or feed")
+    link.add_argument("path", nargs="?", default="/web/", metavar="PATH", help="default /web/")
+    link.add_argument("--days", type=float, default=None, help="valid this many days")
+    web_sub.add_parser("tokens", help="list the personal feed tokens (/feeds)")
+    revoke = web_sub.add_parser("revoke", help="revoke a personal feed token")
+    revoke.add_argument("token_id", metavar="TOKEN-ID")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = _Commands(db.add_subparsers(dest="db_command", required=True, metavar="ACTION"))
@@ -389,6 +399,48 @@ def cmd_reports(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.web.links import PREFIX, WebLinks
+
+    links = WebLinks.from_settings(settings)
+    if links is None:
+        raise CliError("the web face is off: set DIGESTBOT_PUBLIC_URL (and DIGESTBOT_WEB_SECRET)")
+    if args.web_command == "link":
+        from urllib.parse import parse_qsl, quote, urlsplit
+
+        # Signatures cover the path as the server sees it: percent-encoded (CJK names).
+        parts = urlsplit(args.path)
+        path = quote("/" + parts.path.lstrip("/"), safe="/%-._~")
+        path = PREFIX + "/" if path == PREFIX else path
+        if not path.startswith(PREFIX + "/"):
+            raise CliError(f"{args.path!r} is not a web page: paths start with {PREFIX}/")
+        days = settings.web_link_days if args.days is None else args.days
+        if not 0 < days <= 3650:
+            raise CliError(f"--days must be more than 0 and at most 3650, not {args.days:g}")
+        params = {k: v for k, v in parse_qsl(parts.query) if k not in ("exp", "sig", "token")}
+        print(dataclasses.replace(links, ttl_seconds=days * 86400.0).url(path, **params))
+        return 0
+    from bot.store.webtokens import all_tokens, revoke_token
+
+    store = _store(settings)
+    try:
+        with store.engine.begin() as conn:
+            if args.web_command == "tokens":
+                for t in all_tokens(conn):
+                    used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+                    print(
+                        f"{t.id}  {t.platform}:{t.user_id}  made {t.created_at:%Y-%m-%d}  used {used}"
+                    )
+                return 0
+            token = revoke_token(conn, args.token_id)
+    finally:
+        store.close()
+    if token is None:
+        raise CliError(f"no feed token {args.token_id[:20]!r}: digestbot web tokens lists them")
+    print(f"revoked {token.id} of {token.platform}:{token.user_id}")
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "ask": cmd_ask,
     "db": cmd_db,
@@ -398,6 +450,7 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "reports": cmd_reports,
     "run": cmd_run,
     "subscriptions": cmd_subscriptions,
+    "web": cmd_web,
 }
 
 

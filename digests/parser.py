@@ -34,6 +34,7 @@ from digests.cells import (
     take_label,
 )
 from digests.errors import ReportError
+from digests.hygiene import clean_report_text
 from digests.items import HIGHLIGHTS, Image, Item, Kind, ParseWarning, Part, Report
 from digests.sections import (
     column_role,
@@ -82,24 +83,6 @@ class _Draft:
     summary: str = ""
 
 
-# Bidirectional overrides and isolates (they can make a name read backwards in a chat) and
-# zero-width characters (they hide inside names and links) are dropped from report text. The
-# zero-width joiner stays: it glues emoji sequences such as 👨‍💻 together.
-_INVISIBLE = dict.fromkeys(
-    [
-        0x061C,
-        0x200B,
-        0x200C,
-        0x200E,
-        0x200F,
-        0x2060,
-        0xFEFF,
-        *range(0x202A, 0x202F),
-        *range(0x2066, 0x206A),
-    ]
-)
-
-
 def parse_report(text: str | bytes, source: str = "<report>") -> Report:
     """Parse a report. Raises :class:`ReportError` (and nothing else) when it cannot be accepted."""
     body, sha = _decode(text, source)
@@ -139,8 +122,7 @@ def _decode(text: object, source: str) -> tuple[str, str]:
             raise ReportError("is not UTF-8 text (it contains NUL bytes)", source=source, line=line)
     else:
         raise ReportError(f"expected text or bytes, got {type(text).__name__}", source=source)
-    body = body.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    body = body.translate(_INVISIBLE)
+    body = clean_report_text(body)
     if not body.strip():
         raise ReportError("the report is empty: upload the month's Markdown file", source=source)
     return body, sha

@@ -20,6 +20,7 @@ HELP_ORDER = (
     "unsubscribe",
     "subscriptions",
     "digest",
+    "feeds",
     "lang",
     "help",
     "status",

@@ -52,21 +52,6 @@ class CurrentReport:
     sha256: str
 
 
-@dataclass(frozen=True)
-class FeedEntry:
-    """What a feed entry shows of an item (read from columns; no item is decoded)."""
-
-    kind: str
-    theme: str
-    period: str
-    key: str
-    name_norm: str
-    title: str
-    url: str | None
-    summary: str
-    updated_at: datetime
-
-
 def _kind_values(kinds: Iterable[Kind]) -> list[str]:
     return [k.value for k in kinds]
 
@@ -220,11 +205,15 @@ def item_versions(
     conn: Connection, kind: str, name_norm: str, shown: int
 ) -> tuple[list[DatedItem], list[str]]:
     """One item in every month: its newest ``shown`` versions whole, and all the periods it
-    appears in (newest first)."""
-    key = f"{kind}:{name_norm}"[:300]
+    appears in (newest first). Found by kind and name, not by key: an insight's or the radar's
+    key carries its month, and its page shows each month's own."""
     found = conn.execute(
         select(ItemRow.id, ItemRow.period)
-        .where(ItemRow.kind == kind, ItemRow.key == key, ItemRow.removed.is_(False))
+        .where(
+            ItemRow.kind == kind,
+            ItemRow.name_norm == name_norm[:300],
+            ItemRow.removed.is_(False),
+        )
         .order_by(ItemRow.period.desc())
     ).all()
     newest = [r.id for r in found[:shown]]
@@ -277,23 +266,3 @@ def theme_title(conn: Connection, slug: str) -> str | None:
         .limit(1)
     ).scalar()
     return title
-
-
-def feed_entries(conn: Connection, slug: str | None, size: int) -> list[FeedEntry]:
-    """The newest ``size`` items (of theme ``slug``, or of all), newest period first, report
-    order within. Only the columns a feed shows are read: no item is decoded from its JSON."""
-    query = select(
-        ItemRow.kind,
-        ItemRow.theme,
-        ItemRow.period,
-        ItemRow.key,
-        ItemRow.name_norm,
-        ItemRow.title,
-        ItemRow.url,
-        ItemRow.summary,
-        ItemRow.updated_at,
-    ).where(ItemRow.removed.is_(False))
-    if slug is not None:
-        query = query.where(ItemRow.theme == slug)
-    query = query.order_by(ItemRow.period.desc(), ItemRow.position).limit(size)
-    return [FeedEntry(*row) for row in conn.execute(query)]

@@ -236,3 +236,17 @@ class ChatLanguageRow(Base):
     setup_language: Mapped[str | None] = mapped_column(String(8))
     set_by: Mapped[str] = mapped_column(String(100), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FeedTokenRow(Base):
+    """A person's personal feed link (``/feeds``): it never expires, and is revoked by deleting
+    its row. The link carries the id with an HMAC of it (``bot/web/links``), never stored."""
+
+    __tablename__ = "feed_tokens"
+    __table_args__ = (Index("ix_feed_tokens_person", "platform", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

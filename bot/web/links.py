@@ -4,7 +4,12 @@ A link is ``{public_url}{path}?exp=UNIX&sig=HMAC`` where the HMAC-SHA256 (key: t
 ``DIGESTBOT_WEB_SECRET``) covers the raw (percent-encoded) path and the expiry. Query parameters
 other than ``exp`` and ``sig`` are not signed: a signed ``/web/search`` link lets its holder search.
 Pages sign the links they show with the expiry of the request that fetched them, so following
-links never extends access. Standard library only: `digestbot ask` builds links too.
+links never extends access.
+
+A personal feed link carries ``?token=ID.MAC`` instead: ``ID`` names a row of the database (which
+the person, or an admin, can revoke) and ``MAC`` an HMAC of it, so a forged token is refused
+before any query and the database alone holds no usable link. Such links never expire; pages
+reached through one carry the same token. Standard library only: `digestbot ask` builds links too.
 """
 
 from __future__ import annotations
@@ -65,6 +70,27 @@ def _sign(secret: bytes, path: str, exp: int) -> str:
     return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
 
+def _token_mac(secret: bytes, token_id: str) -> str:
+    mac = _keyed(secret).copy()
+    mac.update(f"feed-token\n{token_id}".encode())
+    return base64.urlsafe_b64encode(mac.digest()[:15]).decode()
+
+
+def _same(expected: str, given: str) -> bool:
+    """A constant-time comparison that is simply False for text no signature can be (non-ASCII:
+    ``hmac.compare_digest`` would raise on it)."""
+    return given.isascii() and hmac.compare_digest(expected, given)
+
+
+@dataclass(frozen=True)
+class Access:
+    """How a request was let in, and so how the links of its page are made: with the request's
+    own expiry (signed links), with its token (personal links), or bare (public access)."""
+
+    exp: int | None = None
+    token: str | None = None
+
+
 @dataclass(frozen=True)
 class WebLinks:
     """Makes (and checks) links to the web face.
@@ -99,23 +125,55 @@ class WebLinks:
         """The expiry of a link made now."""
         return int(self.clock() + self.ttl_seconds)
 
-    def query(self, path: str, exp: int | None = None, **params: str) -> str:
-        """The query string (with ``?``) that opens ``path``; empty when public and no params."""
+    def query(
+        self, path: str, exp: int | None = None, *, token: str | None = None, **params: str
+    ) -> str:
+        """The query string (with ``?``) that opens ``path``; empty when public and no params.
+
+        ``token`` (a value of :meth:`token_value`) makes a personal link that never expires.
+        """
         extra = urlencode([(k, v) for k, v in params.items() if v])
         if self.secret is None:
             return "?" + extra if extra else ""
-        exp = self.expiry() if exp is None else exp
-        # exp is digits and sig URL-safe base64: neither needs quoting.
-        signed = f"exp={exp}&sig={_sign(self.secret, path, exp)}"
+        if token is not None:
+            signed = f"token={token}"  # URL-safe base64 and a dot: nothing to quote
+        else:
+            exp = self.expiry() if exp is None else exp
+            # exp is digits and sig URL-safe base64: neither needs quoting.
+            signed = f"exp={exp}&sig={_sign(self.secret, path, exp)}"
         return f"?{extra}&{signed}" if extra else f"?{signed}"
 
-    def local(self, path: str, exp: int | None = None, **params: str) -> str:
+    def local(
+        self, path: str, exp: int | None = None, *, token: str | None = None, **params: str
+    ) -> str:
         """A link to ``path`` relative to the server root (for pages)."""
-        return path + self.query(path, exp, **params)
+        return path + self.query(path, exp, token=token, **params)
 
-    def url(self, path: str, exp: int | None = None, **params: str) -> str:
+    def url(
+        self, path: str, exp: int | None = None, *, token: str | None = None, **params: str
+    ) -> str:
         """An absolute link to ``path`` (for chat and feeds)."""
-        return self.public_url + self.local(path, exp, **params)
+        return self.public_url + self.local(path, exp, token=token, **params)
+
+    def link(self, path: str, access: Access, **params: str) -> str:
+        """An absolute link to ``path`` made the way ``access`` came in."""
+        return self.url(path, access.exp, token=access.token, **params)
+
+    def token_value(self, token_id: str) -> str:
+        """What a personal link carries for the stored token ``token_id``: ``ID.MAC``."""
+        if self.secret is None:
+            raise ValueError("public access has no tokens")
+        return f"{token_id}.{_token_mac(self.secret, token_id)}"
+
+    def token_id(self, value: str | None) -> str | None:
+        """The token id of a well-formed ``ID.MAC`` value with a valid MAC, else None (the
+        database still has to say the id is not revoked)."""
+        if self.secret is None or not value or len(value) > 100:
+            return None
+        token_id, _, mac = value.partition(".")
+        if not token_id or not mac or not token_id.isascii() or not token_id.isalnum():
+            return None
+        return token_id if _same(_token_mac(self.secret, token_id), mac) else None
 
     def item_url(self, item: Item) -> str:
         """The absolute link of an item's page: what cards carry as "Open on the web"."""
@@ -128,11 +186,12 @@ class WebLinks:
         """The expiry of a valid signature for ``path``, else None. Public: always valid."""
         if self.secret is None:
             return 0
-        if not exp or not sig or not exp.isdigit() or len(exp) > 12:
+        # str.isdigit also takes "²" and other digits int() refuses: ASCII digits only.
+        if not exp or not sig or not exp.isascii() or not exp.isdigit() or len(exp) > 12:
             return None
         when = int(exp)
         if when < self.clock():
             return None
-        if not hmac.compare_digest(_sign(self.secret, path, when), sig):
+        if not _same(_sign(self.secret, path, when), sig):
             return None
         return when

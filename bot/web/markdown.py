@@ -6,6 +6,10 @@ only http(s) targets, as in chat (``mailto:``, ``tg://``, ``javascript:`` … be
 Every table cell carries its column header (``data-label``) so the stylesheet can show each row
 as a labelled card on a phone, and H2/H3 headings get ids (theme slugs where they name a theme,
 so an item page can link to its section).
+
+The text is what chat shows: the parser's cleaning (:func:`digests.hygiene.clean_report_text`:
+bidirectional overrides and zero-width characters dropped) and its reading of LaTeX math as
+Unicode (:func:`digests.latex.math_to_text`: ``$\\rightarrow$`` is ``→``) in text and alt text.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from digests.hygiene import clean_report_text
+from digests.latex import math_to_text
 from digests.sections import theme_of
 from digests.text import link_target
 
@@ -65,6 +71,19 @@ def _filter_links(state: StateCore) -> None:
                 token.attrSet("loading", "lazy")
             out.append(token)
         block.children = out
+
+
+def _read_math(state: StateCore) -> None:
+    """LaTeX math in text and image alt text read as Unicode, as the parser does for chat."""
+    for block in state.tokens:
+        for token in block.children or ():
+            if token.type == "text" and "$" in token.content:
+                token.content = math_to_text(token.content)
+            elif token.type == "image":
+                token.content = math_to_text(token.content)
+                for child in token.children or ():
+                    if child.type == "text":
+                        child.content = math_to_text(child.content)
 
 
 def _label_cells(state: StateCore) -> None:
@@ -115,6 +134,50 @@ def _anchor_headings(state: StateCore) -> None:
         token.attrSet("id", unique)
 
 
+_LINE_BLOCKS = ("tr_open", "list_item_open", "paragraph_open", "blockquote_open")
+
+
+def line_anchor(line: int) -> str:
+    """The id of the block a report's line ``line`` (1-based) starts: ``L45``. Items record the
+    line they were read from, so their pages link the very row or bullet they came from."""
+    return f"L{line}"
+
+
+def _anchor_lines(state: StateCore) -> None:
+    """An id on the outermost table row, list item or paragraph starting each line, and an empty
+    ``<span>`` with the id of each further line of a paragraph (after its line breaks), so every
+    line an item can be read from is a place on the page. Not for inline text (a part's)."""
+    if state.inlineMode:
+        return
+    used: set[int] = set()
+    for token in state.tokens:
+        if token.map and token.type in _LINE_BLOCKS and not token.attrGet("id"):
+            line = token.map[0] + 1
+            if line not in used:
+                used.add(line)
+                token.attrSet("id", line_anchor(line))
+        if token.type != "inline" or not token.map or not token.children:
+            continue
+        line = token.map[0] + 1
+        children: list[Token] = []
+        for child in token.children:
+            children.append(child)
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+                if line not in used:
+                    used.add(line)
+                    mark = Token("line_anchor", "span", 0)
+                    mark.attrSet("id", line_anchor(line))
+                    children.append(mark)
+        token.children = children
+
+
+def _line_mark(
+    _renderer: Any, tokens: Sequence[Token], idx: int, _options: OptionsDict, _env: EnvType
+) -> str:
+    return f'<span id="{html.escape(str(tokens[idx].attrGet("id")))}"></span>'
+
+
 def _render_html(
     _renderer: Any, tokens: Sequence[Token], idx: int, _options: OptionsDict, _env: EnvType
 ) -> str:
@@ -145,15 +208,18 @@ def _heading_open(
     opened = renderer.renderToken(tokens, idx, options, env)
     if not anchor:
         return opened
-    return f'{opened}<a class="anchor" href="#{html.escape(str(anchor))}" aria-hidden="true">#</a> '
+    return f'{opened}<a class="anchor" href="#{html.escape(str(anchor))}" aria-label="Link to this section">#</a> '
 
 
 @functools.cache
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": True}).enable("table").use(front_matter_plugin)
+    md.core.ruler.push("digestbot_math", _read_math)
     md.core.ruler.push("digestbot_links", _filter_links)
     md.core.ruler.push("digestbot_cells", _label_cells)
     md.core.ruler.push("digestbot_anchors", _anchor_headings)
+    md.core.ruler.push("digestbot_lines", _anchor_lines)
+    md.add_render_rule("line_anchor", _line_mark)
     md.add_render_rule("html_inline", _render_html)
     md.add_render_rule("html_block", _render_html)
     md.add_render_rule("table_open", _table_open)
@@ -175,7 +241,7 @@ def report_html(markdown: str) -> Rendered:
     """A whole report as HTML."""
     md = _parser()
     env: dict[str, Any] = {}
-    tokens = md.parse(markdown, env)
+    tokens = md.parse(clean_report_text(markdown), env)
     toc = tuple(
         (int(t.tag[1]), str(t.attrGet("id")), _plain(tokens[n + 1]))
         for n, t in enumerate(tokens)
@@ -187,5 +253,5 @@ def report_html(markdown: str) -> Rendered:
 @functools.lru_cache(maxsize=16384)
 def inline_html(markdown: str) -> str:
     """A part's inline Markdown (bold, links, code; ``<br>`` or newlines as breaks) as HTML."""
-    rendered = _parser().renderInline(markdown.strip())
+    rendered = _parser().renderInline(clean_report_text(markdown).strip())
     return rendered.replace("\n", "<br>\n")

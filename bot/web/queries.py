@@ -12,10 +12,8 @@ from dataclasses import dataclass
 
 from bot.store.items import (
     DatedItem,
-    FeedEntry,
     ReportInfo,
     current_report,
-    feed_entries,
     item_versions,
     period_rows,
     report_archive,
@@ -27,9 +25,8 @@ from bot.store.items import theme_title as read_theme_title
 from bot.store.store import Store
 from bot.web.markdown import Rendered, report_html
 
-#: How many periods a theme page shows at a time; how many entries a feed has.
+#: How many periods a theme page shows at a time.
 PERIODS_PER_PAGE = 6
-FEED_SIZE = 50
 #: An item page shows this many months whole; older months are listed with links.
 VERSIONS_SHOWN = 12
 
@@ -97,8 +94,3 @@ class WebQueries:
     def theme_title(self, slug: str) -> str | None:
         with self.store.engine.connect() as conn:
             return read_theme_title(conn, slug)
-
-    def feed(self, slug: str | None, size: int = FEED_SIZE) -> list[FeedEntry]:
-        """The newest items (of a theme, or of all), newest period first, report order within."""
-        with self.store.engine.connect() as conn:
-            return feed_entries(conn, slug, size)

@@ -8,7 +8,11 @@ p50/p99 of the report page (rendered once, then from the cache), the first view 
 (rendered from its Markdown), an item page (a model of one month, and a paper found in every
 month), and a theme feed (Atom, 50 entries). The baseline, measured in the same run on the same
 server, is the same bytes served from memory: the ratio is what our work costs over HTTP's own.
-Last line: one JSON object.
+
+``--scenario poll`` (also part of ``all``) is a feed reader polling its personal feed link:
+1,000 conditional GETs (If-None-Match from the last answer: 304s) beside 1,000 unconditional
+ones, gzip accepted, and 1,000 unconditional ones without gzip, in the same run: p50/p99 and the
+bytes the server sent (headers and body). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -60,7 +64,39 @@ def build(db: Path, reports: int) -> int:
     return count
 
 
-async def measure(db: Path, rounds: int) -> dict[str, list[float]]:
+POLLS = 1000
+
+
+async def poll(url: str) -> dict[str, list[float]]:
+    """A feed reader's polls of ``url``: conditional, unconditional (gzip), and without gzip.
+
+    Times in ms; ``bytes_*`` the bytes each answer took on the wire (status line, headers, body).
+    """
+    out: dict[str, list[float]] = {}
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        async with http.get(url, headers={"Accept-Encoding": "gzip"}) as resp:
+            etag = resp.headers["ETag"]
+            await resp.read()
+        runs = {
+            "poll_conditional": {"Accept-Encoding": "gzip", "If-None-Match": etag},
+            "poll_unconditional": {"Accept-Encoding": "gzip"},
+            "poll_identity": {"Accept-Encoding": "identity"},
+        }
+        for name, headers in runs.items():
+            times, sizes = out.setdefault(name, []), out.setdefault(f"bytes_{name}", [])
+            expect = 304 if "If-None-Match" in headers else 200
+            for _ in range(POLLS):
+                start = time.perf_counter()
+                async with http.get(url, headers=headers) as resp:
+                    body = await resp.read()
+                    assert resp.status == expect, (name, resp.status)
+                    head = sum(len(k) + len(v) + 4 for k, v in resp.raw_headers)
+                times.append((time.perf_counter() - start) * 1e3)
+                sizes.append(float(len(b"HTTP/1.1 200 OK\r\n") + head + 2 + len(body)))
+    return out
+
+
+async def measure(db: Path, rounds: int, scenario: str = "all") -> dict[str, list[float]]:
     from bot.settings import load_settings
     from bot.store.search import Finder
     from bot.store.store import Store
@@ -95,6 +131,11 @@ async def measure(db: Path, rounds: int) -> dict[str, list[float]]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    from bot.clock import utcnow
+    from bot.store.webtokens import person_token
+
+    with store.engine.begin() as conn:
+        token = links.token_value(person_token(conn, "bench", "reader", utcnow()).id)
     urls = {
         "report": links.url(f"/web/reports/{newest}"),
         "item_model": links.url("/web/items/model/glm47"),
@@ -105,6 +146,10 @@ async def measure(db: Path, rounds: int) -> dict[str, list[float]]:
     for name in urls:
         times[f"baseline_{name}"] = []
     try:
+        if scenario in ("all", "poll"):
+            times.update(await poll(links.url("/web/feeds/clay.atom", token=token)))
+        if scenario == "poll":
+            return times
         async with aiohttp.ClientSession() as http:
 
             async def get(url: str) -> bytes:
@@ -153,6 +198,7 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=2500)
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--db", type=Path, help="reuse (or keep) the database here")
+    parser.add_argument("--scenario", choices=["all", "poll"], default="all")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or Path(tmp) / "web.db"
@@ -165,13 +211,30 @@ def main() -> None:
         store = Store.open(f"sqlite:///{db}")
         items = store.item_count()
         store.close()
-        times = asyncio.run(measure(db, args.rounds))
+        times = asyncio.run(measure(db, args.rounds, args.scenario))
 
     def p(name: str, q: float) -> float:
         values = times[name]
         return round(statistics.median(values) if q == 50 else percentile(values, q), 3)
 
     result: dict[str, float | int] = {"items": items}
+    if "poll_conditional" in times:
+        for name in ("poll_conditional", "poll_unconditional", "poll_identity"):
+            result[f"{name}_p50_ms"] = p(name, 50)
+            result[f"{name}_p99_ms"] = p(name, 99)
+            result[f"{name}_bytes"] = int(sum(times[f"bytes_{name}"]))
+        cond, full = result["poll_conditional_bytes"], result["poll_unconditional_bytes"]
+        print(
+            f"{POLLS} polls of a personal feed link: conditional (304) p50 "
+            f"{result['poll_conditional_p50_ms']} ms, p99 {result['poll_conditional_p99_ms']} ms, "
+            f"{cond:,} bytes; unconditional (gzip) p50 {result['poll_unconditional_p50_ms']} ms, "
+            f"p99 {result['poll_unconditional_p99_ms']} ms, {full:,} bytes "
+            f"({full / max(cond, 1):.1f}x); without gzip p99 {result['poll_identity_p99_ms']} ms, "
+            f"{result['poll_identity_bytes']:,} bytes"
+        )
+    if args.scenario == "poll":
+        print(json.dumps(result))
+        return
     for name in ("report", "first_view", "item_model", "item_paper", "feed"):
         result[f"{name}_p50_ms"] = p(name, 50)
         result[f"{name}_p99_ms"] = p(name, 99)

@@ -35,15 +35,34 @@ def missing() -> str | None:
     return None
 
 
+#: axe-core, installed by ``npm ci --prefix tests/web/node`` (``.ci/run`` does it).
+AXE = Path(__file__).with_name("node") / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_missing() -> str | None:
+    """Why the accessibility checks cannot run here, or None when they can."""
+    if not AXE.exists():
+        return f"{AXE} is missing (npm ci --prefix tests/web/node)"
+    return missing()
+
+
 @asynccontextmanager
-async def browser_page(origin: str, width: int, height: int = 900) -> AsyncIterator[Any]:
-    """A page of a fresh Chromium with a ``width`` x ``height`` viewport, confined to ``origin``."""
+async def browser_page(
+    origin: str, width: int, height: int = 900, *, bypass_csp: bool = False
+) -> AsyncIterator[Any]:
+    """A page of a fresh Chromium with a ``width`` x ``height`` viewport, confined to ``origin``.
+
+    ``bypass_csp`` lets a test inject a script of its own (axe-core) into pages whose policy
+    allows none.
+    """
     from playwright.async_api import Route, async_playwright
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            context = await browser.new_context(viewport={"width": width, "height": height})
+            context = await browser.new_context(
+                viewport={"width": width, "height": height}, bypass_csp=bypass_csp
+            )
             page = await context.new_page()
 
             async def only_ours(route: Route) -> None:

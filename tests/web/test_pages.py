@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import UTC, datetime
+from html import unescape
 from html.parser import HTMLParser
 
 import feedparser
 import pytest
 
 from bot.settings import SettingsError, load_settings
+from bot.store.store import Store
+from bot.store.webtokens import person_token, revoke_token
 from bot.web.links import WebLinks
 from tests.web.conftest import Site, serve
 from tests.web.site import SEED, fill
@@ -48,7 +52,7 @@ async def test_archive_lists_every_month_with_counts(site: Site) -> None:
     status, html, resp = await site.get("/web/")
     assert status == 200
     assert_secure_headers(resp)
-    assert resp.headers["Cache-Control"] == "private, no-store"
+    assert resp.headers["Cache-Control"] == "private, no-cache"  # kept, revalidated (304)
     for period in ("2025-12", "2026-02", "2030-01"):
         assert f">{period}</a>" in html
     if SEED.exists():
@@ -181,7 +185,13 @@ async def test_item_page_shows_every_month(site: Site) -> None:
     for period in ("2026-02", "2025-12"):
         assert f'id="v-{period}"' in html
     assert html.index('id="v-2026-02"') < html.index('id="v-2025-12"')  # newest first
-    assert "#clay" in html  # links to its section of each month's report
+    # Each month links the very row of its report the item was read from, and it is there.
+    rows = re.findall(r'href="([^"#]+/web/reports/2025-12[^"#]*)#(L\d+)"', html)
+    assert rows
+    status, report, _ = await site.fetch(unescape(rows[0][0]))
+    assert status == 200
+    assert f'<tr id="{rows[0][1]}">' in report
+    assert "Kimi-K2-Thinking" in report.split(f'<tr id="{rows[0][1]}">')[1].split("</tr>")[0]
     status, _, _ = await site.get("/web/items/model/no-such-model")
     assert status == 404
 
@@ -275,4 +285,21 @@ async def test_every_page_and_feed_on_postgresql(postgres_url: str) -> None:
         feed = feedparser.parse(body)
         assert feed.bozo == 0
         assert feed.entries
+        assert feed.entries[0].published.startswith(feed.entries[0].id.split("/")[1])
         assert (await pg.fetch(pg.base + "/web/"))[0] == 403
+        # A personal token on PostgreSQL: it opens, answers 304, and dies when revoked.
+        store = Store.open(postgres_url)
+        try:
+            with store.engine.begin() as conn:
+                token = person_token(conn, "slack", "U9", datetime.now(UTC))
+            link = pg.links.url("/web/feeds/all.rss", token=pg.links.token_value(token.id))
+            async with pg.http.get(link) as resp:
+                assert resp.status == 200
+                etag = resp.headers["ETag"]
+            async with pg.http.get(link, headers={"If-None-Match": etag}) as resp:
+                assert resp.status == 304
+            with store.engine.begin() as conn:
+                assert revoke_token(conn, token.id) is not None
+            assert (await pg.fetch(link))[0] == 403
+        finally:
+            store.close()
