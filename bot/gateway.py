@@ -36,6 +36,7 @@ from bot.watcher import SETTLE_SECONDS, WATCH_SECONDS, ReportsWatcher
 from bot.web import routes as web_routes
 from channels.base import BuildContext, Channel
 from digests import parse_report
+from digests.errors import DigestbotError
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +312,7 @@ class Gateway:
         return [problem] if problem else []
 
 
-class StartError(Exception):
+class StartError(DigestbotError):
     """A channel could not start (its platform unreachable, a token refused): one line."""
 
     def __init__(self, channel: str, reason: str) -> None:
