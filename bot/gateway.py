@@ -19,7 +19,7 @@ from bot.commands.core import CommandSet
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.commands.status import status_gauges
-from bot.delivery.ratelimit import INTERACTIVE, RateLimiter
+from bot.delivery.ratelimit import RateLimiter
 from bot.delivery.worker import OutboxWorker
 from bot.http import HttpServer
 from bot.i18n import LANGUAGES, SOURCE, negotiate, translator
@@ -133,7 +133,7 @@ class Gateway:
                 self.services,
                 self.commands,
                 middleware=Dispatcher.standard_middleware(
-                    first_seen=first_seen, limiter=limiter, metrics=self.metrics
+                    first_seen=first_seen, metrics=self.metrics
                 ),
                 metrics=self.metrics,
             )
@@ -252,7 +252,8 @@ class Gateway:
             images=self.settings.images,
             keep_command=self._keep_command,
             translate=self._translate,
-            pace=self._pace_reply if self._limiter is not None else None,
+            # A reply's every part takes its turn with the limiter, as the outbox's do.
+            pace=self._limiter.reply_turn if self._limiter is not None else None,
         )
         return [spec.build(self.settings, context) for spec in self.settings.platforms()]
 
@@ -260,11 +261,6 @@ class Gateway:
         """A channel's own text in the language of a platform's code, else the default one."""
         default = self.services.language if self.services is not None else SOURCE
         return translator(negotiate(language) or default).gettext(text)
-
-    async def _pace_reply(self, platform: str, chat_id: str, chat_kind: str) -> None:
-        """One more part of a reply waits for its turn, as the reply's first part did."""
-        if self._limiter is not None:
-            await self._limiter.acquire(platform, chat_id, chat_kind, INTERACTIVE)
 
     async def _keep_command(self, command: str) -> str:
         """Store a button command too long for a platform's payload; returns its token.
