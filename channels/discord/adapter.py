@@ -27,7 +27,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 import discord
 import yarl
 from aiohttp import web
@@ -353,14 +352,13 @@ class DiscordChannel:
                 raise
         # Not a channel: an admin's user id. Open (or find) the DM channel and send there.
         try:
-            dm = await self._client.create_dm(discord.Object(int(chat_id)))
-        except (discord.HTTPException, aiohttp.ClientError) as exc:
-            error = convert_error(exc)
-            raise (
-                ChatGone(str(error))
-                if isinstance(exc, discord.HTTPException) and exc.status in (400, 403, 404)
-                else error
-            ) from exc
+            with TABLE.mapping():
+                dm = await self._client.create_dm(discord.Object(int(chat_id)))
+        except SendError as error:
+            # Refused outright (400: no such user); 403 and 404 are gone by the table already.
+            if getattr(error.__cause__, "status", 0) != 400:
+                raise
+            raise ChatGone(str(error)) from error.__cause__
         self._dms[chat_id] = dm
         return await self._sender.send(parts, self._posting(dm), skip=skip, pace=pace)
 
