@@ -78,7 +78,8 @@ class OutboxWorker:
         channels: The channels to send through, by name or as a list; rows of other
             platforms are left to workers that have them.
         settings: Rate limits and ``send_max_attempts``; ``admin_ids`` when ``admins`` is None.
-        limiter: Shared with command replies (:class:`~bot.delivery.ratelimit.PacedHandler`).
+        limiter: Shared with command replies (the channels' senders, through
+            :meth:`~bot.delivery.ratelimit.RateLimiter.reply_turn`).
         metrics: Counters ``sent`` and ``send_failures`` are kept when given.
         admins: ``(platform, user_id)`` pairs told about dead letters and gone chats.
         worker_id: Defaults to ``host:pid:random``.

@@ -92,7 +92,7 @@ class DiscordChannel:
             guild_ready_timeout: discord.py's wait for guilds after READY.
             drain_timeout: How long :meth:`stop` waits for replies in flight.
             images: An item's first figure as the embed image (``DIGESTBOT_IMAGES``).
-            pace: Waits for the turn of each part of a reply after the first.
+            pace: Waits for the turn of each part of a reply (its sender calls it).
         """
         self._sender = Sender("discord", TABLE, pace)
         self._inflight = Inflight("discord")

@@ -121,7 +121,7 @@ class LarkChannel:
             max_event_age: Seconds a signed HTTP event may be old before it is refused.
             request_timeout: Timeout of every Open API call.
             drain_timeout: How long :meth:`stop` waits for replies in flight.
-            pace: Waits for the turn of each part of a reply after the first.
+            pace: Waits for the turn of each part of a reply (its sender calls it).
         """
         self._sender = Sender("lark", TABLE, pace)
         self._inflight = Inflight("lark")

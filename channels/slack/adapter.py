@@ -85,7 +85,7 @@ class SlackChannel:
     ) -> None:
         """Build the Bolt app; no I/O happens until :meth:`start` or the first request.
 
-        ``pace`` waits for the turn of each part of a reply after the first.
+        ``pace`` waits for the turn of each part of a reply (its sender calls it).
 
         Args:
             bot_token: The ``xoxb-`` bot token.

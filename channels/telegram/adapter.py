@@ -100,7 +100,7 @@ class TelegramChannel:
                 returns its token (such buttons are left out without it).
             answer_within: A button press is answered (``answerCallbackQuery``) after at most
                 this many seconds, even when its command is still running.
-            pace: Waits for the turn of each part of a reply after the first.
+            pace: Waits for the turn of each part of a reply (its sender calls it).
         """
         self._sender = Sender("telegram", TABLE, pace)
         self._inflight = Inflight("telegram")
