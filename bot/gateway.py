@@ -17,7 +17,7 @@ from bot.commands.core import CommandSet
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.commands.status import status_gauges
-from bot.delivery.ratelimit import INTERACTIVE, RateLimiter
+from bot.delivery.ratelimit import RateLimiter
 from bot.delivery.worker import OutboxWorker
 from bot.http import HttpServer
 from bot.i18n import LANGUAGES, SOURCE, negotiate, translator
@@ -35,6 +35,7 @@ from bot.watcher import SETTLE_SECONDS, WATCH_SECONDS, ReportsWatcher
 from bot.web import routes as web_routes
 from channels.base import BuildContext, Channel
 from digests import parse_report
+from digests.errors import DigestbotError
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class Gateway:
                 self.services,
                 self.commands,
                 middleware=Dispatcher.standard_middleware(
-                    first_seen=first_seen, limiter=limiter, metrics=self.metrics
+                    first_seen=first_seen, metrics=self.metrics
                 ),
                 metrics=self.metrics,
             )
@@ -250,7 +251,8 @@ class Gateway:
             images=self.settings.images,
             keep_command=self._keep_command,
             translate=self._translate,
-            pace=self._pace_reply if self._limiter is not None else None,
+            # A reply's every part takes its turn with the limiter, as the outbox's do.
+            pace=self._limiter.reply_turn if self._limiter is not None else None,
         )
         return [spec.build(self.settings, context) for spec in self.settings.platforms()]
 
@@ -258,11 +260,6 @@ class Gateway:
         """A channel's own text in the language of a platform's code, else the default one."""
         default = self.services.language if self.services is not None else SOURCE
         return translator(negotiate(language) or default).gettext(text)
-
-    async def _pace_reply(self, platform: str, chat_id: str, chat_kind: str) -> None:
-        """One more part of a reply waits for its turn, as the reply's first part did."""
-        if self._limiter is not None:
-            await self._limiter.acquire(platform, chat_id, chat_kind, INTERACTIVE)
 
     async def _keep_command(self, command: str) -> str:
         """Store a button command too long for a platform's payload; returns its token.
@@ -310,7 +307,7 @@ class Gateway:
         return [problem] if problem else []
 
 
-class StartError(Exception):
+class StartError(DigestbotError):
     """A channel could not start (its platform unreachable, a token refused): one line."""
 
     def __init__(self, channel: str, reason: str) -> None:

@@ -5,8 +5,11 @@ An adapter translates. It turns platform updates into :class:`Incoming` commands
 :class:`Upload` files for the gateway's :class:`Handler`, and turns a neutral
 :class:`~digests.message.Message` into platform messages in :meth:`Channel.send`.
 
-Errors while sending are converted once, in the adapter, into the :class:`SendError` subclasses
-below (the whole error tree is drawn in :mod:`digests.errors`).
+Everything an adapter sends leaves through its platform's :class:`~channels.sender.Sender`,
+which paces it, retries a reply after a 429 and converts the SDK's errors once, by the
+platform's table, into the :class:`SendError` subclasses below (the whole error tree is drawn in
+:mod:`digests.errors`); :class:`~channels.sender.Inflight` is the boundary updates come in
+through.
 """
 
 from __future__ import annotations
@@ -74,17 +77,6 @@ ReplyPace = Callable[[str, str, str], Awaitable[None]]
 MAX_PARTS = 3
 
 
-def reply_pace(pace: ReplyPace | None, platform: str, chat_id: str, chat_kind: str) -> Pace | None:
-    """The ``pace`` of a reply's parts to one chat (None when the gateway paces nothing)."""
-    if pace is None:
-        return None
-
-    async def wait() -> None:
-        await pace(platform, chat_id, chat_kind)
-
-    return wait
-
-
 class ReplyScope:
     """The span of answering one update: the handler's call and the sending of its reply.
 
@@ -133,8 +125,8 @@ _reply_scope: ContextVar[ReplyScope | None] = ContextVar("reply_scope", default=
 
 @contextmanager
 def replying(arrival: float | None = None) -> Iterator[ReplyScope]:
-    """Mark the span of answering one update; every adapter wraps each update it hands the
-    handler in it, as the update comes. What the scope holds is released when it ends, also on
+    """Mark the span of answering one update; :class:`~channels.sender.Inflight` wraps each
+    update an adapter hands the handler in it, as the update comes. What the scope holds is released when it ends, also on
     error or cancellation. Tasks started inside share it (they copy the context).
 
     Args:
@@ -346,8 +338,8 @@ class BuildContext:
     #: A channel's own text (marked with ``N_`` where it is written) in the language of a
     #: platform's code (``zh_CN``); the text as it is when the code is None or unknown.
     translate: Callable[[str | None, str], str] = _as_is
-    #: Waits for the turn of each part of a reply after the first (the dispatcher takes the
-    #: first's); None paces nothing.
+    #: Waits for the turn of each part of a reply, the first included (the channel's
+    #: :class:`~channels.sender.Sender` calls it); None paces nothing.
     pace: ReplyPace | None = None
 
 
@@ -397,36 +389,3 @@ class PlatformSpec:
 def secret_value(value: SecretStr | None) -> str:
     """A secret setting's value, or empty."""
     return value.get_secret_value() if value is not None else ""
-
-
-#: The longest a command reply waits out rate limits (429s) in all, before it is given up.
-REPLY_MAX_WAIT = 30.0
-#: The most tries of one reply (the first included).
-REPLY_ATTEMPTS = 5
-
-
-async def retrying_reply(
-    send: Callable[[], Awaitable[object]],
-    *,
-    pace: Pace | None = None,
-    attempts: int = REPLY_ATTEMPTS,
-) -> None:
-    """Send an interactive reply, waiting out short rate limits (429) instead of dropping it.
-
-    A retry happens only when nothing of the reply went out, so a reply is never doubled; it
-    takes its turn with ``pace`` again (the rate limiter's tokens), so retries do not push the
-    platform over its limit a second time. Given up after ``attempts`` tries or when the waits
-    would pass :data:`REPLY_MAX_WAIT` in all.
-    """
-    waited = 0.0
-    for attempt in range(attempts):
-        try:
-            await send()
-            return
-        except RetryLater as exc:
-            waited += exc.retry_after
-            if exc.sent_ids or waited > REPLY_MAX_WAIT or attempt == attempts - 1:
-                raise
-            await asyncio.sleep(exc.retry_after)
-            if pace is not None:
-                await pace()

@@ -59,6 +59,19 @@ def _has_surrogate(text: str) -> bool:
     return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
+def entities(text: str) -> str:
+    """``&``, ``<`` and ``>`` as HTML entities (``&`` first): the control characters of Telegram
+    HTML, Slack mrkdwn and Lark card markdown alike."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_text(text: str) -> str:
+    """Report text for a platform whose markup is only those three characters (Telegram HTML,
+    Slack mrkdwn): cleaned, mentions defused, entities escaped. Lark adds its markdown markers
+    to this; Discord, whose markup is markdown, escapes with backslashes instead."""
+    return entities(defuse(clean_text(text)))
+
+
 def wrap_lines(text: str, marker: str) -> str:
     """Wrap each line's text in a markdown ``marker``, keeping spaces outside (``*x*``, not
     ``* x *``) and leaving blank lines alone: markers do not span lines on any platform."""

@@ -13,6 +13,8 @@
     ├── ScheduleError (ValueError)       bot/commands/subscribe_args.py: a day, time, timezone,
     │                                    theme or size in /subscribe that cannot be understood
     ├── SettingsError                    bot/settings.py: a bad or contradictory setting
+    ├── StartError                       bot/gateway.py: a channel could not start (its platform
+    │                                    unreachable, a token refused)
     └── CliError                         bot/cli.py: a command-line argument or a database that
                                          the command cannot use
 

@@ -5,7 +5,6 @@ passed down an explicit list of middleware, outermost first, to the command itse
 
     deduplicate   a delivery the platform sent twice is answered once
     speak         the chat's language is chosen and put on the request (bot/commands/language)
-    pace          the reply waits for its turn with the rate limiter (before the channel sends it)
     reply_errors  an unexpected failure is logged and answered with a short apology
     count         commands, errors and uploads counted for /metrics
     permit        admin-only commands, chat-managing commands in groups, uploads
@@ -22,7 +21,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
 
 from bot.commands import buttons, feeds, language, lookups, monthly, status, subscriptions
 from bot.commands import help as help_commands
@@ -32,7 +30,6 @@ from bot.commands.home import home_page, inline_results
 from bot.commands.language import speak
 from bot.commands.services import Services
 from bot.commands.uploads import UPLOAD_REFUSAL, ingest_upload
-from bot.delivery.ratelimit import INTERACTIVE
 from bot.i18n import N_, Translator, negotiate, translator
 from bot.metrics import Metrics
 from bot.store.actions import command_of
@@ -61,10 +58,6 @@ def default_commands() -> CommandSet:
     )
 
 
-class Limiter(Protocol):
-    async def acquire(self, platform: str, chat_id: str, chat_kind: str, priority: int) -> None: ...
-
-
 FirstSeen = Callable[[str], Awaitable[bool]]
 
 
@@ -77,18 +70,6 @@ def deduplicate(first_seen: FirstSeen) -> Middleware:
             log.info("delivery %s seen before: not answered again", key)
             return None
         return await call_next(request)
-
-    return middleware
-
-
-def pace(limiter: Limiter) -> Middleware:
-    """Take the reply's turn with the limiter just before the channel sends it."""
-
-    async def middleware(request: Request, call_next: Next) -> Message | None:
-        reply = await call_next(request)
-        if reply is not None:
-            await limiter.acquire(request.platform, request.chat_id, request.chat_kind, INTERACTIVE)
-        return reply
 
     return middleware
 
@@ -194,7 +175,6 @@ class Dispatcher:
     def standard_middleware(
         *,
         first_seen: FirstSeen | None = None,
-        limiter: Limiter | None = None,
         metrics: Metrics | None = None,
     ) -> list[Middleware]:
         """The gateway's list; parts whose collaborator is not given are left out."""
@@ -202,8 +182,6 @@ class Dispatcher:
         if first_seen is not None:
             layers.append(deduplicate(first_seen))
         layers.append(speak)
-        if limiter is not None:
-            layers.append(pace(limiter))
         layers.append(reply_errors)
         if metrics is not None:
             layers.append(count(metrics))

@@ -21,8 +21,10 @@ limit was hit and whose per-chat limits we already keep). Command replies keep g
 platform pause, within their chats' limits: a fan-out that hit the limit must not silence the bot.
 
 Order. Replies to one chat leave in arrival order, whole: a reply takes its chat's turn (a FIFO
-lock) for its first part and keeps it in the adapter's :func:`~channels.base.replying` scope
-until its last part is sent, so two replies to one chat never interleave their parts; the turn
+lock) for its first part and keeps it in the :func:`~channels.base.replying` scope that the
+channel's :class:`~channels.sender.Inflight` opens for the update until its last part is sent
+(every part of a reply asks through :meth:`RateLimiter.reply_turn`, called by the channel's
+:class:`~channels.sender.Sender`), so two replies to one chat never interleave their parts; the turn
 ends with the scope, also when the reply fails or is cancelled. A chat's lock lives only while a
 reply holds or waits for it. Across chats, replies get the platform's tokens **oldest arrival
 first** (:class:`~bot.delivery.gate.OldestFirst`, one per platform): a reply's arrival is when
@@ -329,6 +331,11 @@ class RateLimiter:
         turn.users -= 1
         if turn.users <= 0 and self._turns.get(key) is turn:
             del self._turns[key]
+
+    async def reply_turn(self, platform: str, chat_id: str, kind: str = "") -> None:
+        """One message of a command reply waits for its turn (the channels' ``Sender`` calls
+        this through ``BuildContext.pace`` before each part of a reply)."""
+        await self.acquire(platform, chat_id, kind, INTERACTIVE)
 
     def charge(self, platform: str, chat_id: str, kind: str = "", n: int = 1) -> None:
         """Account for ``n`` more messages already sent (the extra parts of a long message)."""

@@ -4,15 +4,14 @@
 
     claim (lease)  ->  limiter  ->  channel.send  ->  outcome, committed in a batch
         sent          message ids of every part, ``deliveries`` rows, one transaction
-        RetryLater    pause the chat (Telegram: the platform), requeue after retry_after, no attempt
-        Transient     attempts + 1; backoff with jitter; at send_max_attempts dead + admins told
-                      (the policy is :mod:`bot.delivery.retry`)
-        MaybeDelivered  (or our send timeout, or a stop while the send is on the wire) items
-                      count as delivered; tried again at most send_maybe_attempts times, then
-                      finished as ``maybe``
-        ChatMoved     chat, subscriptions, deliveries and pending rows follow the new id; resend
-        ChatGone      chat inactive, subscriptions deactivated, its pending rows dead, admins told
-        SendError     (any other: the platform refused the message) dead + admins told
+        failed        the exception goes to the retry policy (:mod:`bot.delivery.retry`), whose
+                      verdict the worker carries out: a 429 pauses the chat (Telegram: the
+                      platform's bulk sends) and requeues; a transient failure backs off, dead
+                      after send_max_attempts; "maybe delivered" (or our send timeout, or a stop
+                      while the send is on the wire) counts the items as delivered and is tried
+                      again at most send_maybe_attempts times; a moved chat is followed
+                      (:mod:`bot.store.chats`); a gone one is made inactive; a refusal is dead;
+                      the admins are told of dead rows and gone chats
 
 Claims. One statement, ``UPDATE outbox SET claimed_by, claimed_until WHERE id IN (SELECT … FOR
 UPDATE SKIP LOCKED LIMIT n) RETURNING …``, takes due rows whose lease is free or expired and whose
@@ -39,7 +38,6 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any
 
 from bot.delivery.ratelimit import BULK, RateLimiter
 from bot.delivery.retry import RetryPolicy
@@ -60,15 +58,7 @@ from bot.store.outbox import (
     claim,
     enqueue,
 )
-from channels.base import (
-    Channel,
-    ChatGone,
-    ChatMoved,
-    MaybeDelivered,
-    RetryLater,
-    SendError,
-    TransientSendError,
-)
+from channels.base import Channel, MaybeDelivered, SendError
 from digests.message import message_from_json
 
 __all__ = ["DEAD", "MAYBE", "NOTICE", "PENDING", "SENT", "OutboxWorker", "claim", "enqueue"]
@@ -87,7 +77,8 @@ class OutboxWorker:
         channels: The channels to send through, by name or as a list; rows of other
             platforms are left to workers that have them.
         settings: Rate limits and ``send_max_attempts``; ``admin_ids`` when ``admins`` is None.
-        limiter: Shared with command replies (:class:`~bot.delivery.ratelimit.PacedHandler`).
+        limiter: Shared with command replies (the channels' senders, through
+            :meth:`~bot.delivery.ratelimit.RateLimiter.reply_turn`).
         metrics: Counters ``sent`` and ``send_failures`` are kept when given.
         admins: ``(platform, user_id)`` pairs told about dead letters and gone chats.
         worker_id: Defaults to ``host:pid:random``.
@@ -287,22 +278,13 @@ class OutboxWorker:
         except asyncio.CancelledError:
             if row.id in self._on_wire:
                 # Stopped mid-send: the platform may have the message; never resent as unsent.
-                outcome = self._failed(
-                    row,
-                    OutcomeKind.MAYBE_DELIVERED,
-                    MaybeDelivered("the worker stopped while the message was being sent"),
-                    retry_in=self.retry.after_maybe(row.maybe_count + 1),
-                )
+                stopped = MaybeDelivered("the worker stopped while the message was being sent")
+                outcome = self._verdict(row, stopped)
             else:
                 outcome = Outcome(row, OutcomeKind.RELEASE, error="worker stopping")
         except Exception as exc:
             log.exception("outbox: row %s failed unexpectedly", row.id)
-            outcome = Outcome(
-                row,
-                OutcomeKind.TRANSIENT,
-                error=f"{type(exc).__name__}: {exc}",
-                retry_in=self.retry.after_transient(row.attempts + 1),
-            )
+            outcome = self._verdict(row, exc)
         self._on_wire.discard(row.id)
         self._results.put_nowait(outcome)
 
@@ -349,45 +331,43 @@ class OutboxWorker:
             async with self._sending, asyncio.timeout(self.send_timeout):
                 self._on_wire.add(row.id)
                 ids = await channel.send(row.chat_id, message, skip=skip, pace=pace)
-        except RetryLater as exc:
-            self.limiter.pause(row.platform, row.chat_id, exc.retry_after)
-            if self.limiter.pauses_platform(row.platform):
-                self.limiter.pause(row.platform, None, exc.retry_after)
-            return self._failed(row, OutcomeKind.RATE_LIMITED, exc, retry_in=exc.retry_after)
-        except ChatMoved as exc:
-            _remember(self._moved, chat, exc.new_chat_id)
-            return self._failed(row, OutcomeKind.MOVED, exc, new_chat_id=exc.new_chat_id)
-        except ChatGone as exc:
-            _remember(self._gone, chat, str(exc) or "chat gone")
-            return self._failed(row, OutcomeKind.GONE, exc)
-        except (MaybeDelivered, TimeoutError) as exc:
+        except (SendError, TimeoutError) as exc:
             # Our own timeout fires while the request is out: it may have been delivered too.
-            return self._failed(
-                row,
-                OutcomeKind.MAYBE_DELIVERED,
-                exc,
-                retry_in=self.retry.after_maybe(row.maybe_count + 1),
-            )
-        except TransientSendError as exc:
-            return self._failed(
-                row,
-                OutcomeKind.TRANSIENT,
-                exc,
-                retry_in=self.retry.after_transient(row.attempts + 1),
-            )
-        except SendError as exc:
-            return self._failed(row, OutcomeKind.REJECTED, exc)
+            return self._verdict(row, exc)
         if self.metrics:
             self.metrics.sent.labels(row.platform, row.purpose).inc()
         return Outcome(row, OutcomeKind.SENT, ids=list(ids))
 
-    def _failed(self, row: Claimed, kind: OutcomeKind, exc: BaseException, **extra: Any) -> Outcome:
+    def _verdict(self, row: Claimed, exc: BaseException) -> Outcome:
+        """Carry out the retry policy's verdict on a failed try (:meth:`RetryPolicy.decide`)."""
+        verdict = self.retry.decide(exc, attempts=row.attempts, maybes=row.maybe_count)
+        chat = (row.platform, row.chat_id)
+        if verdict.pause is not None:
+            self.limiter.pause(row.platform, row.chat_id, verdict.pause)
+            if self.limiter.pauses_platform(row.platform):
+                self.limiter.pause(row.platform, None, verdict.pause)
+        if verdict.new_chat_id:
+            _remember(self._moved, chat, verdict.new_chat_id)
+        if verdict.kind is OutcomeKind.GONE:
+            _remember(self._gone, chat, str(exc) or "chat gone")
         if self.metrics:
-            self.metrics.send_failures.labels(row.platform, kind).inc()
-        log.info("outbox: row %s to %s:%s: %s (%s)", row.id, row.platform, row.chat_id, kind, exc)
+            self.metrics.send_failures.labels(row.platform, verdict.kind).inc()
+        log.info(
+            "outbox: row %s to %s:%s: %s (%s)", row.id, row.platform, row.chat_id, verdict.kind, exc
+        )
         sent = list(getattr(exc, "sent_ids", ()) or ())
-        error = str(exc) or type(exc).__name__
-        return Outcome(row, kind, ids=sent, error=error[:1000], **extra)
+        if isinstance(exc, SendError | TimeoutError):
+            error = str(exc) or type(exc).__name__
+        else:  # a failure nobody mapped: say what it was
+            error = f"{type(exc).__name__}: {exc}"
+        return Outcome(
+            row,
+            verdict.kind,
+            ids=sent,
+            error=error[:1000],
+            retry_in=verdict.retry_in,
+            new_chat_id=verdict.new_chat_id,
+        )
 
     async def _flush_loop(self) -> None:
         while True:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from channels.base import N_, Action, Handler, Incoming, Pace
 from channels.console.render import render_console
+from channels.sender import ErrorTable, Sender
 from digests.message import Button, Message
 
 CHOOSE_HINT = N_("Type a number to choose.")
@@ -54,6 +55,8 @@ class ConsoleChannel:
         self._user = user_id
         self._task: asyncio.Task[None] | None = None
         self._choices: list[Button] = []  # the buttons of the last message, numbered from 1
+        # The console has no limits and no SDK: its sender only writes (one part a message).
+        self._sender = Sender("console", ErrorTable("console", ()))
         self.done = asyncio.Event()
 
     def web_routes(self) -> list[web.RouteDef]:
@@ -103,7 +106,7 @@ class ConsoleChannel:
                         )
                     )
                 if reply is not None:
-                    await self.send(self._user, reply)
+                    await self._sender.reply(self._user, "console", [reply], self._write)
         finally:
             self.done.set()
 
@@ -114,9 +117,11 @@ class ConsoleChannel:
     async def send(
         self, chat_id: str, message: Message, *, skip: int = 0, pace: Pace | None = None
     ) -> list[str]:
-        # One part always (the console prints a message whole), so ``pace`` is never needed.
-        if skip:
-            return []  # the console prints a message whole: it was delivered
+        # One part always (the console prints a message whole), so ``pace`` is never needed;
+        # a skipped part was printed.
+        return await self._sender.send([message], self._write, skip=skip, pace=pace)
+
+    async def _write(self, n: int, message: Message) -> str:
         color = self._stdout.isatty()
         text = render_console(message, color=color)
         if not message.notice:  # a notice keeps the choices of the message it answers
@@ -125,4 +130,4 @@ class ConsoleChannel:
                 text += "\n" + self._translate(console_language(), CHOOSE_HINT)
         self._stdout.write(text + "\n\n")
         self._stdout.flush()
-        return [f"console-{id(message)}"]
+        return f"console-{id(message)}"

@@ -24,30 +24,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 import discord
 import yarl
 from aiohttp import web
 from discord import app_commands
 
-from channels.base import (
-    ChatGone,
-    Handler,
-    Incoming,
-    Pace,
-    ReplyPace,
-    SendError,
-    Upload,
-    reply_pace,
-    replying,
-    retrying_reply,
-)
-from channels.discord.errors import convert_error
+from channels.base import ChatGone, Handler, Incoming, Pace, ReplyPace, SendError, Upload
+from channels.discord.errors import TABLE, convert_error
 from channels.discord.render import render_discord
 from channels.discord.settings import DISCORD_API_URL, DISCORD_GATEWAY_URL, DiscordSettings
+from channels.sender import Inflight, Post, Sender
 from digests.message import Message
 
 log = logging.getLogger(__name__)
@@ -103,9 +92,10 @@ class DiscordChannel:
             guild_ready_timeout: discord.py's wait for guilds after READY.
             drain_timeout: How long :meth:`stop` waits for replies in flight.
             images: An item's first figure as the embed image (``DIGESTBOT_IMAGES``).
-            pace: Waits for the turn of each part of a reply after the first.
+            pace: Waits for the turn of each part of a reply (its sender calls it).
         """
-        self._pace = pace
+        self._sender = Sender("discord", TABLE, pace)
+        self._inflight = Inflight("discord")
         discord.http.Route.BASE = api_url.rstrip("/")
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
         self._token = token
@@ -114,8 +104,6 @@ class DiscordChannel:
         self._ready_timeout = ready_timeout
         self._drain_timeout = drain_timeout
         self._images = images
-        self._handler: Handler | None = None
-        self._inflight: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._dms: dict[str, discord.abc.Messageable] = {}
         intents = discord.Intents.none()
@@ -195,7 +183,7 @@ class DiscordChannel:
             reply = await handler.on_command(incoming)
             await self._follow_up(interaction, reply or Message.text("Done."))
 
-        await self._track(work)
+        await self._inflight.run(work)
 
     async def _on_upload_command(
         self, interaction: discord.Interaction, report: discord.Attachment
@@ -209,24 +197,17 @@ class DiscordChannel:
             reply = await handler.on_upload(upload)
             await self._follow_up(interaction, reply or Message.text("Done."))
 
-        await self._track(work)
+        await self._inflight.run(work)
 
     async def _follow_up(self, interaction: discord.Interaction, reply: Message) -> None:
         kind = "private" if interaction.guild_id is None else "group"
-        pace = reply_pace(self._pace, "discord", str(interaction.channel_id), kind)
 
-        async def post() -> None:
-            for n, payload in enumerate(render_discord(reply, images=self._images)):
-                if n and pace is not None:
-                    await pace()  # each part waits for its own turn
-                try:
-                    await interaction.followup.send(
-                        embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS
-                    )
-                except (discord.HTTPException, aiohttp.ClientError) as exc:
-                    raise convert_error(exc) from exc
+        async def post(n: int, payload: dict[str, Any]) -> str:
+            await interaction.followup.send(embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS)
+            return ""
 
-        await retrying_reply(post)
+        parts = render_discord(reply, images=self._images)
+        await self._sender.reply(str(interaction.channel_id), kind, parts, post)
 
     # --- messages: mentions, DMs, DM attachments -------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
@@ -265,16 +246,13 @@ class DiscordChannel:
             if answer is not None:
                 await self._answer(message, answer)
 
-        await self._track(work)
+        await self._inflight.run(work)
 
     async def _answer(self, message: discord.Message, reply: Message) -> None:
         chat_id = str(message.channel.id)
         kind = "private" if isinstance(message.channel, discord.DMChannel) else "group"
-        pace = reply_pace(self._pace, "discord", chat_id, kind)
-        await retrying_reply(
-            lambda: self._post(message.channel, chat_id, reply, reference=message, pace=pace),
-            pace=pace,
-        )
+        parts = render_discord(reply, images=self._images)
+        await self._sender.reply(chat_id, kind, parts, self._posting(message.channel, message))
 
     def _upload(
         self, chat_id: int | None, user_id: int, attachment: discord.Attachment, delivery: str
@@ -292,23 +270,6 @@ class DiscordChannel:
             delivery_id=f"discord:{delivery}",
         )
 
-    async def _track(self, work: Callable[[Handler], Awaitable[None]]) -> None:
-        handler = self._handler
-        task = asyncio.current_task()
-        if handler is None or task is None:
-            return
-        self._inflight.add(task)
-        try:
-            with replying():  # a reply's parts keep their chat's turn (see channels.base)
-                await work(handler)
-        except SendError as exc:
-            log.warning("discord: could not reply: %s", exc)
-        except Exception:
-            # The boundary of a background task: log it, keep serving other events.
-            log.exception("discord: failed handling an event")
-        finally:
-            self._inflight.discard(task)
-
     # --- life cycle -----------------------------------------------------------------------
     async def start(self, handler: Handler) -> None:
         """Log in (checks the token), sync the slash commands, connect to the gateway and
@@ -318,7 +279,7 @@ class DiscordChannel:
             discord.LoginFailure: the token was refused.
             RuntimeError: the gateway connection failed or did not get ready in time.
         """
-        self._handler = handler
+        self._inflight.handler = handler
         try:
             await self._client.login(self._token)
             if self._guild is not None:
@@ -362,13 +323,11 @@ class DiscordChannel:
 
     async def stop(self) -> None:
         """Wait (up to ``drain_timeout``) for replies in flight, then close the client."""
-        if self._inflight:
-            await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
+        await self._inflight.drain(self._drain_timeout)
         await self._client.close()
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
-        self._handler = None
 
     # --- outgoing -------------------------------------------------------------------------
     async def send(
@@ -383,8 +342,9 @@ class DiscordChannel:
         if not chat_id.isdigit():
             raise SendError(f"discord: {chat_id!r} is not a channel or user id")
         target = self._dms.get(chat_id) or self._client.get_partial_messageable(int(chat_id))
+        parts = render_discord(message, images=self._images)
         try:
-            return await self._post(target, chat_id, message, skip=skip, pace=pace)
+            return await self._sender.send(parts, self._posting(target), skip=skip, pace=pace)
         except ChatGone as gone:
             if gone.sent_ids or not isinstance(gone.__cause__, discord.NotFound):
                 raise
@@ -392,55 +352,34 @@ class DiscordChannel:
                 raise
         # Not a channel: an admin's user id. Open (or find) the DM channel and send there.
         try:
-            dm = await self._client.create_dm(discord.Object(int(chat_id)))
-        except (discord.HTTPException, aiohttp.ClientError) as exc:
-            error = convert_error(exc)
-            raise (
-                ChatGone(str(error))
-                if isinstance(exc, discord.HTTPException) and exc.status in (400, 403, 404)
-                else error
-            ) from exc
+            with TABLE.mapping():
+                dm = await self._client.create_dm(discord.Object(int(chat_id)))
+        except SendError as error:
+            # Refused outright (400: no such user); 403 and 404 are gone by the table already.
+            if getattr(error.__cause__, "status", 0) != 400:
+                raise
+            raise ChatGone(str(error)) from error.__cause__
         self._dms[chat_id] = dm
-        return await self._post(dm, chat_id, message, skip=skip, pace=pace)
+        return await self._sender.send(parts, self._posting(dm), skip=skip, pace=pace)
 
-    async def _post(
-        self,
-        target: discord.abc.Messageable,
-        chat_id: str,
-        message: Message,
-        *,
-        reference: discord.Message | None = None,
-        skip: int = 0,
-        pace: Pace | None = None,
-    ) -> list[str]:
-        ids: list[str] = []
-        for payload in render_discord(message, images=self._images)[skip:]:
-            if ids and pace is not None:
-                await pace()  # each part waits for its own turn
-            try:
-                if reference is not None:
-                    sent = await target.send(
-                        embeds=embeds_of(payload),
-                        allowed_mentions=NO_MENTIONS,
-                        reference=reference,
-                        mention_author=False,
-                    )
-                else:
-                    sent = await target.send(
-                        embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS
-                    )
-            except (
-                discord.HTTPException,
-                discord.RateLimited,
-                aiohttp.ClientError,
-                TimeoutError,
-            ) as exc:
-                error = convert_error(exc)
-                error.sent_ids = tuple(ids)
-                raise error from exc
-            ids.append(str(sent.id))
-            reference = None  # only the first message answers the command
-        return ids
+    def _posting(
+        self, target: discord.abc.Messageable, reference: discord.Message | None = None
+    ) -> Post[dict[str, Any]]:
+        """How one part is posted to ``target``: the first as the answer to ``reference``."""
+
+        async def post(n: int, payload: dict[str, Any]) -> str:
+            if reference is not None and n == 0:  # only the first message answers the command
+                sent = await target.send(
+                    embeds=embeds_of(payload),
+                    allowed_mentions=NO_MENTIONS,
+                    reference=reference,
+                    mention_author=False,
+                )
+            else:
+                sent = await target.send(embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS)
+            return str(sent.id)
+
+        return post
 
 
 async def _may_manage(guild_id: int | None, permissions: discord.Permissions) -> bool:

@@ -43,29 +43,20 @@ from lark_oapi.api.im.v1 import (
 from lark_oapi.core.exception import ObtainAccessTokenException
 from lark_oapi.core.token import TokenManager
 
-from channels.base import (
-    Handler,
-    Incoming,
-    Pace,
-    ReplyPace,
-    SendError,
-    TransientSendError,
-    Upload,
-    reply_pace,
-    replying,
-    retrying_reply,
-)
+from channels.base import Handler, Incoming, Pace, ReplyPace, Upload
 from channels.lark.callbacks import CallbackRoute
 from channels.lark.errors import (
     CALL_ERRORS,
+    TABLE,
     TOKEN_CODES,
     convert_error,
     idempotency_key,
     receive_id_type,
 )
-from channels.lark.render import card_content, render_lark
+from channels.lark.render import Card, card_content, render_lark
 from channels.lark.sdk import lark
 from channels.lark.settings import FEISHU_API_URL, LarkSettings
+from channels.sender import Inflight, Post, Sender
 from digests.message import Message
 
 log = logging.getLogger(__name__)
@@ -131,9 +122,10 @@ class LarkChannel:
             max_event_age: Seconds a signed HTTP event may be old before it is refused.
             request_timeout: Timeout of every Open API call.
             drain_timeout: How long :meth:`stop` waits for replies in flight.
-            pace: Waits for the turn of each part of a reply after the first.
+            pace: Waits for the turn of each part of a reply (its sender calls it).
         """
-        self._pace = pace
+        self._sender = Sender("lark", TABLE, pace)
+        self._inflight = Inflight("lark")
         self._app_id = app_id
         self._secret = app_secret
         self._http_mode = verification_token is not None
@@ -142,8 +134,6 @@ class LarkChannel:
         self.events_path = events_path
         self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._drain_timeout = drain_timeout
-        self._handler: Handler | None = None
-        self._inflight: set[asyncio.Task[Any]] = set()
         self._socket: Any = None
         self.bot_open_id = ""
         self._client = (
@@ -195,7 +185,7 @@ class LarkChannel:
         await self._token()
         info = await self._bot_info()
         self.bot_open_id = str(info.get("open_id") or "")
-        self._handler = handler
+        self._inflight.handler = handler
         if not self._http_mode:
             from channels.lark.socket import LarkSocket
 
@@ -211,7 +201,7 @@ class LarkChannel:
 
     def connected(self) -> bool:
         """Started, and (long connection) holding an open websocket."""
-        if self._handler is None:
+        if self._inflight.handler is None:
             return False
         return self._socket is None or bool(self._socket.connected())
 
@@ -220,9 +210,7 @@ class LarkChannel:
         if self._socket is not None:
             await self._socket.stop()
             self._socket = None
-        if self._inflight:
-            await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
-        self._handler = None
+        await self._inflight.drain(self._drain_timeout)
 
     async def _token(self) -> None:
         """Fetch the tenant token into the SDK's cache (off the loop): a refused app fails here."""
@@ -265,42 +253,24 @@ class LarkChannel:
         return [web.post(self.events_path, self._on_http)]
 
     async def _on_http(self, request: web.Request) -> web.Response:
-        if self._handler is None:
+        if self._inflight.handler is None:
             return web.json_response({"msg": "not started"}, status=503)
         return await self._callbacks.answer(request)
 
     # --- incoming -------------------------------------------------------------------------
-    def _spawn(self, work: Awaitable[None]) -> None:
-        """Run work in the background, counted as in flight for :meth:`stop`."""
-
-        async def run() -> None:
-            try:
-                with replying():  # a reply's parts keep their chat's turn (see channels.base)
-                    await work
-            except SendError as exc:
-                log.warning("lark: could not reply: %s", exc)
-            except Exception:
-                # The boundary of a background task: log it, keep serving other events.
-                log.exception("lark: failed handling an event")
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-
     def _on_message_event(self, data: P2ImMessageReceiveV1) -> None:
         # Called synchronously by the SDK, on the loop: schedule and return at once.
-        self._spawn(self._handle_message(data))
+        self._inflight.spawn(lambda handler: self._handle_message(handler, data))
 
     def _on_bot_removed(self, data: P2ImChatMemberBotDeletedV1) -> None:
         chat = getattr(data.event, "chat_id", None)
         # Nothing to send there any more; the next digest meets ChatGone and deactivates it.
         log.info("lark: the bot was removed from chat %s", chat)
 
-    async def _handle_message(self, data: P2ImMessageReceiveV1) -> None:
-        handler = self._handler
+    async def _handle_message(self, handler: Handler, data: P2ImMessageReceiveV1) -> None:
         event = data.event
         header = data.header
-        if handler is None or event is None or event.message is None or event.sender is None:
+        if event is None or event.message is None or event.sender is None:
             return
         event_id = getattr(header, "event_id", None)
         delivery = f"lark:{event_id}" if event_id else None
@@ -401,9 +371,9 @@ class LarkChannel:
     async def _reply(self, chat_id: str, message_id: str, reply: Message, p2p: bool) -> None:
         # In a group the first card answers the command as a reply, so it is clear whose it is.
         reply_to = None if p2p else message_id
-        pace = reply_pace(self._pace, "lark", chat_id, "private" if p2p else "group")
-        await retrying_reply(
-            lambda: self._post(chat_id, reply, reply_to=reply_to, pace=pace), pace=pace
+        kind = "private" if p2p else "group"
+        await self._sender.reply(
+            chat_id, kind, render_lark(reply), self._posting(chat_id, reply_to)
         )
 
     # --- outgoing -------------------------------------------------------------------------
@@ -420,66 +390,52 @@ class LarkChannel:
         Raises:
             SendError: a subclass per failure kind, with ``sent_ids`` of the cards posted.
         """
-        return await self._post(chat_id, message, skip=skip, idempotent=True, pace=pace)
+        posting = self._posting(chat_id, None, idempotent=True)
+        return await self._sender.send(render_lark(message), posting, skip=skip, pace=pace)
 
-    async def _post(
-        self,
-        chat_id: str,
-        message: Message,
-        *,
-        reply_to: str | None = None,
-        skip: int = 0,
-        idempotent: bool = False,
-        pace: Pace | None = None,
-    ) -> list[str]:
-        ids: list[str] = []
-        for index, card in enumerate(render_lark(message)[skip:], start=skip):
-            if ids and pace is not None:
-                await pace()  # each card waits for its own turn
+    def _posting(
+        self, chat_id: str, reply_to: str | None, *, idempotent: bool = False
+    ) -> Post[Card]:
+        """How one card is posted: the first as the answer to ``reply_to`` when given."""
+
+        async def post(index: int, card: Card) -> str:
             content = card_content(card)
-            try:
-                if reply_to:
-                    response = await asyncio.to_thread(
-                        self._client.im.v1.message.reply,
-                        ReplyMessageRequest.builder()
-                        .message_id(reply_to)
-                        .request_body(
-                            ReplyMessageRequestBody.builder()
-                            .msg_type("interactive")
-                            .content(content)
-                            .build()
-                        )
-                        .build(),
-                    )
-                else:
-                    body = (
-                        CreateMessageRequestBody.builder()
-                        .receive_id(chat_id)
+            if reply_to and index == 0:  # only the first card answers the command
+                response = await asyncio.to_thread(
+                    self._client.im.v1.message.reply,
+                    ReplyMessageRequest.builder()
+                    .message_id(reply_to)
+                    .request_body(
+                        ReplyMessageRequestBody.builder()
                         .msg_type("interactive")
                         .content(content)
+                        .build()
                     )
-                    if idempotent:
-                        body = body.uuid(idempotency_key(chat_id, index, content))
-                    response = await asyncio.to_thread(
-                        self._client.im.v1.message.create,
-                        CreateMessageRequest.builder()
-                        .receive_id_type(receive_id_type(chat_id))
-                        .request_body(body.build())
-                        .build(),
-                    )
-            except CALL_ERRORS as exc:
-                error: SendError = TransientSendError(f"lark: {exc!r}")
-                error.sent_ids = tuple(ids)
-                raise error from exc
+                    .build(),
+                )
+            else:
+                body = (
+                    CreateMessageRequestBody.builder()
+                    .receive_id(chat_id)
+                    .msg_type("interactive")
+                    .content(content)
+                )
+                if idempotent:
+                    body = body.uuid(idempotency_key(chat_id, index, content))
+                response = await asyncio.to_thread(
+                    self._client.im.v1.message.create,
+                    CreateMessageRequest.builder()
+                    .receive_id_type(receive_id_type(chat_id))
+                    .request_body(body.build())
+                    .build(),
+                )
             if not response.success():
                 if response.code in TOKEN_CODES:
                     self._forget_token()
-                error = convert_error(response)
-                error.sent_ids = tuple(ids)
-                raise error
-            ids.append(str(response.data.message_id))
-            reply_to = None  # only the first card answers the command
-        return ids
+                raise convert_error(response)
+            return str(response.data.message_id)
+
+        return post
 
 
 __all__ = ["LarkChannel", "command_text", "convert_error", "receive_id_type"]

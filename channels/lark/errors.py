@@ -4,7 +4,8 @@ Codes (open.feishu.cn, server error codes and im/v1/messages): 99991400 is the A
 per-app rate limit (HTTP 429, or 400 on older APIs), with the wait in ``x-ogw-ratelimit-reset``;
 230020 is im's per-chat frequency limit; 230002 means the bot is not in the group (it was
 removed), 230013 that the user is outside the bot's availability; 99991661/99991663/99991668 are
-refused tenant access tokens.
+refused tenant access tokens. Open API calls either raise (the network, a refused tenant token)
+or answer with a failed response: :data:`TABLE` maps both.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Any
 
 import requests
 from lark_oapi.core.exception import ObtainAccessTokenException
+from lark_oapi.core.model import BaseResponse
 
 from channels.base import ChatGone, RetryLater, SendError, TransientSendError
+from channels.sender import ErrorTable, Row
 
 RATE_LIMITED = frozenset({99991400, 230020})
 GONE_CODES = frozenset({230002, 230013})
@@ -26,19 +29,40 @@ RESET_HEADER = "x-ogw-ratelimit-reset"
 CALL_ERRORS = (requests.RequestException, OSError, ObtainAccessTokenException)
 
 
-def convert_error(response: Any) -> SendError:
-    """Map a failed SDK response to the channel error tree (see :mod:`channels.base`)."""
-    raw = response.raw
-    status = int(getattr(raw, "status_code", 0) or 0)
-    code = response.code
-    what = f"lark: {code} {response.msg or ''}".strip()
-    if status == 429 or code in RATE_LIMITED:
-        return RetryLater(_reset_seconds(getattr(raw, "headers", None)), what)
-    if code in GONE_CODES:
-        return ChatGone(what)
-    if status >= 500 or code in TOKEN_CODES or code is None:
-        return TransientSendError(what if code is not None else f"lark: HTTP {status}")
-    return SendError(what)
+def _status(response: BaseResponse) -> int:
+    return int(getattr(response.raw, "status_code", 0) or 0)
+
+
+def _what(response: BaseResponse) -> str:
+    if response.code is None:
+        return f"lark: HTTP {_status(response)}"
+    return f"lark: {response.code} {response.msg or ''}".strip()
+
+
+#: First matching row wins; the last covers every failed answer.
+TABLE = ErrorTable(
+    "lark",
+    (
+        Row(CALL_ERRORS, lambda e: TransientSendError(f"lark: {e!r}")),
+        Row(
+            BaseResponse,
+            lambda r: RetryLater(_reset_seconds(getattr(r.raw, "headers", None)), _what(r)),
+            when=lambda r: _status(r) == 429 or r.code in RATE_LIMITED,
+        ),
+        Row(BaseResponse, lambda r: ChatGone(_what(r)), when=lambda r: r.code in GONE_CODES),
+        Row(
+            BaseResponse,
+            lambda r: TransientSendError(_what(r)),
+            when=lambda r: _status(r) >= 500 or r.code in TOKEN_CODES or r.code is None,
+        ),
+        Row(BaseResponse, lambda r: SendError(_what(r))),
+    ),
+)
+
+
+def convert_error(response: BaseResponse) -> SendError:
+    """A failed SDK response as the error tree's (see :data:`TABLE`)."""
+    return TABLE.refused(response)
 
 
 def _reset_seconds(headers: Any) -> float:

@@ -20,7 +20,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from channels.layout import clean_text, defuse, defuse_spans, paginate, safe_url, wrap_lines
+from channels.layout import (
+    clean_text,
+    defuse,
+    defuse_spans,
+    escape_text,
+    paginate,
+    safe_url,
+    wrap_lines,
+)
 from digests.message import (
     Block,
     BulletList,
@@ -51,9 +59,7 @@ _MARKDOWN_MARKERS = {c: f"&#{ord(c)};" for c in "*_~`[]\\"}
 
 def escape(text: str) -> str:
     """Escape report text for card markdown: HTML entities, then markdown markers."""
-    text = defuse(clean_text(text))
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return "".join(_MARKDOWN_MARKERS.get(ch, ch) for ch in text)
+    return "".join(_MARKDOWN_MARKERS.get(ch, ch) for ch in escape_text(text))
 
 
 def plain(text: str, limit: int) -> str:

@@ -31,34 +31,18 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.base import (
-    ChatGone,
-    Handler,
-    Incoming,
-    MaybeDelivered,
-    Pace,
-    ReplyPace,
-    RetryLater,
-    SendError,
-    TransientSendError,
-    Upload,
-    reply_pace,
-    replying,
-    retrying_reply,
-)
+from channels.base import Handler, Incoming, Pace, ReplyPace, Upload
 from channels.refusals import RefusalLog
+from channels.sender import Inflight, Post, Sender, answer_came
 from channels.slack import inbound
+from channels.slack.errors import TABLE, error_of
+from channels.slack.home import ACTION_ID, on_button, on_home_opened, post_threaded
+from channels.slack.render import has_images, images_as_links, render_slack
 from digests.message import Message
 
 log = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES = (".md", ".markdown")
-GONE_ERRORS = frozenset(
-    {"channel_not_found", "is_archived", "not_in_channel", "account_inactive", "user_disabled"}
-)
-TRANSIENT_ERRORS = frozenset(
-    {"fatal_error", "internal_error", "service_unavailable", "request_timeout"}
-)
 MAX_RESPONSE_URL_REPLIES = 5
 _LEADING_MENTIONS = re.compile(r"^(?:\s*<@[A-Z0-9]+(?:\|[^>]*)?>)+\s*")
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
@@ -102,7 +86,7 @@ class SlackChannel:
     ) -> None:
         """Build the Bolt app; no I/O happens until :meth:`start` or the first request.
 
-        ``pace`` waits for the turn of each part of a reply after the first.
+        ``pace`` waits for the turn of each part of a reply (its sender calls it).
 
         Args:
             bot_token: The ``xoxb-`` bot token.
@@ -126,9 +110,8 @@ class SlackChannel:
         self._drain_timeout = drain_timeout
         self._namespace = f"/{namespace}" if namespace else None
         self._threads = threads
-        self._pace = pace
-        self._handler: Handler | None = None
-        self._inflight: set[asyncio.Task[Any]] = set()
+        self._sender = Sender("slack", TABLE, pace)
+        self.inflight = Inflight("slack")
         self._socket: Any = None
         self._locales: dict[str, str | None] = {}
         self._signing_secret = signing_secret
@@ -146,15 +129,13 @@ class SlackChannel:
         self._app.command(re.compile(rf"^/(?:{names})$"))(self._on_slash)
         self._app.event("app_mention")(self._on_mention)
         self._app.event("message")(self._on_message)
-        from channels.slack.home import ACTION_ID, on_button, on_home_opened
-
         self._app.action(ACTION_ID)(partial(on_button, self))
         self._app.event("app_home_opened")(partial(on_home_opened, self))
 
     # --- life cycle -----------------------------------------------------------------------
     async def start(self, handler: Handler) -> None:
         """Check the token (``auth.test``) and, in Socket Mode, connect."""
-        self._handler = handler
+        self.inflight.handler = handler
         auth = await self._client.auth_test()
         log.info("slack: started as %s in %s", auth.get("user"), auth.get("team"))
         if self._app_token:
@@ -169,7 +150,7 @@ class SlackChannel:
 
     def connected(self) -> bool:
         """Started, and (in Socket Mode) holding an open websocket (not reconnecting)."""
-        if self._handler is None:
+        if self.inflight.handler is None:
             return False
         if not self._app_token:
             return True
@@ -181,9 +162,7 @@ class SlackChannel:
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
-        if self._inflight:
-            await asyncio.wait(set(self._inflight), timeout=self._drain_timeout)
-        self._handler = None
+        await self.inflight.drain(self._drain_timeout)
 
     # --- HTTP mode ------------------------------------------------------------------------
     def web_routes(self) -> list[web.RouteDef]:
@@ -193,7 +172,7 @@ class SlackChannel:
         return [web.post(self.events_path, self._on_http)]
 
     async def _on_http(self, request: web.Request) -> web.Response:
-        if self._handler is None:
+        if self.inflight.handler is None:
             return web.Response(status=503, text="not started")
         raw = await inbound.read_body(request)
         if isinstance(raw, inbound.Refusal):
@@ -227,28 +206,6 @@ class SlackChannel:
         """The Web API client (the interactive handlers in :mod:`channels.slack.home` use it)."""
         return self._client
 
-    async def track(self, work: Callable[[Handler], Awaitable[None]]) -> None:
-        """Run listener work as in flight (see :meth:`_track`), for :mod:`channels.slack.home`."""
-        await self._track(work)
-
-    async def _track(self, work: Callable[[Handler], Awaitable[None]]) -> None:
-        """Run one piece of listener work, counted as in flight for :meth:`stop`."""
-        handler = self._handler
-        task = asyncio.current_task()
-        if handler is None or task is None:
-            return
-        self._inflight.add(task)
-        try:
-            with replying():  # a reply's parts keep their chat's turn (see channels.base)
-                await work(handler)
-        except SendError as exc:
-            log.warning("slack: could not reply: %s", exc)
-        except Exception:
-            # The boundary of a background task: log it, keep serving other requests.
-            log.exception("slack: failed handling a request")
-        finally:
-            self._inflight.discard(task)
-
     async def _on_slash(
         self,
         ack: Callable[[], Awaitable[Any]],
@@ -278,18 +235,13 @@ class SlackChannel:
             )
             reply = await handler.on_command(incoming)
             if reply is not None:
-                pace = self.pace_for(incoming.chat_id, incoming.chat_kind)
-                await self._respond(respond, reply, pace=pace)
+                await self.respond(respond, reply, incoming.chat_id, incoming.chat_kind)
 
-        await self._track(work)
+        await self.inflight.run(work)
 
     async def user_locale(self, user_id: str) -> str | None:
         """The user's Slack locale (``zh-CN``), or None; asked of Slack once per user."""
         return await self._locale(user_id)
-
-    def pace_for(self, chat_id: str, kind: str) -> Pace | None:
-        """The pace of a reply's parts to ``chat_id``."""
-        return reply_pace(self._pace, "slack", chat_id, kind)
 
     async def _locale(self, user_id: str) -> str | None:
         """The user's Slack locale (``zh-CN``), asked once per user; None when Slack won't say."""
@@ -309,23 +261,12 @@ class SlackChannel:
         self,
         respond: Callable[..., Awaitable[Any]],
         reply: Message,
-        *,
-        pace: Pace | None = None,
+        chat_id: str,
+        chat_kind: str,
         **extra: Any,
     ) -> None:
-        """Answer through a ``response_url`` (``extra``: ``replace_original`` and the like)."""
-        await self._respond(respond, reply, pace=pace, **extra)
-
-    async def _respond(
-        self,
-        respond: Callable[..., Awaitable[Any]],
-        reply: Message,
-        *,
-        pace: Pace | None = None,
-        **extra: Any,
-    ) -> None:
-        from channels.slack.render import has_images, images_as_links, render_slack
-
+        """Answer in ``chat_id`` through a ``response_url`` (``extra``: ``replace_original`` and
+        the like, on the first part)."""
         payloads = render_slack(reply, images=self._images)
         if len(payloads) > MAX_RESPONSE_URL_REPLIES:
             log.warning(
@@ -333,9 +274,8 @@ class SlackChannel:
                 len(payloads),
                 MAX_RESPONSE_URL_REPLIES,
             )
-        for n, payload in enumerate(payloads[:MAX_RESPONSE_URL_REPLIES]):
-            if n and pace is not None:
-                await pace()  # each part waits for its own turn
+
+        async def post(n: int, payload: dict[str, Any]) -> str:
             options = {"response_type": self._response_type} | (extra if n == 0 else {})
             result = await respond(dict(payload, **options))
             if getattr(result, "status_code", 200) != 200 and has_images(payload):
@@ -347,6 +287,27 @@ class SlackChannel:
                     result.status_code,
                     getattr(result, "body", ""),
                 )
+            return ""
+
+        await self._sender.reply(chat_id, chat_kind, payloads[:MAX_RESPONSE_URL_REPLIES], post)
+
+    async def reply(
+        self, chat_id: str, chat_kind: str, reply: Message, *, thread_ts: str | None = None
+    ) -> list[str]:
+        """Answer in ``chat_id`` (in a thread when ``thread_ts`` is given) with new messages."""
+        payloads = render_slack(reply, images=self._images)
+        return await self._sender.reply(
+            chat_id, chat_kind, payloads, self._posting(chat_id, thread_ts)
+        )
+
+    async def ephemeral(self, chat_id: str, chat_kind: str, user_id: str, text: str) -> None:
+        """A message in ``chat_id`` that only ``user_id`` sees."""
+
+        async def post(n: int, text: str) -> str:
+            await self._client.chat_postEphemeral(channel=chat_id, user=user_id, text=text)
+            return ""
+
+        await self._sender.reply(chat_id, chat_kind, [text], post)
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         delivery = inbound.event_delivery_id(body)
@@ -356,7 +317,7 @@ class SlackChannel:
                 handler, event, "channel", event.get("thread_ts") or event.get("ts"), delivery
             )
 
-        await self._track(work)
+        await self.inflight.run(work)
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         subtype = event.get("subtype")
@@ -373,7 +334,7 @@ class SlackChannel:
             elif event.get("text"):
                 await self._command_event(handler, event, "im", None, delivery)
 
-        await self._track(work)
+        await self.inflight.run(work)
 
     async def _command_event(
         self,
@@ -395,11 +356,7 @@ class SlackChannel:
         )
         reply = await handler.on_command(incoming)
         if reply is not None:
-            pace = reply_pace(self._pace, "slack", incoming.chat_id, kind)
-            await retrying_reply(
-                lambda: self._post(incoming.chat_id, reply, thread_ts=thread_ts, pace=pace),
-                pace=pace,
-            )
+            await self.reply(incoming.chat_id, kind, reply, thread_ts=thread_ts)
 
     async def _file_share(
         self, handler: Handler, event: dict[str, Any], delivery: str | None
@@ -422,9 +379,8 @@ class SlackChannel:
             if reply is None:
                 continue
             thread_ts = None if event.get("channel_type") == "im" else event.get("ts")
-            pace = reply_pace(self._pace, "slack", channel, str(event.get("channel_type", "")))
-            await retrying_reply(
-                partial(self._post, channel, reply, thread_ts=thread_ts, pace=pace), pace=pace
+            await self.reply(
+                channel, str(event.get("channel_type", "")), reply, thread_ts=thread_ts
             )
 
     def _fetcher(self, url: str) -> Callable[[], Awaitable[bytes]]:
@@ -457,10 +413,8 @@ class SlackChannel:
             SendError: a subclass per failure kind, with ``sent_ids`` of the parts posted.
         """
         if self._threads and message.thread:
-            from channels.slack.home import post_threaded
-
             return await post_threaded(self, chat_id, message, skip=skip, pace=pace)
-        return await self._post(chat_id, message, skip=skip, pace=pace)
+        return await self.post(chat_id, message, skip=skip, pace=pace)
 
     async def post(
         self,
@@ -472,102 +426,41 @@ class SlackChannel:
         pace: Pace | None = None,
     ) -> list[str]:
         """``chat.postMessage`` for each part (in a thread when ``thread_ts`` is given)."""
-        return await self._post(chat_id, message, thread_ts=thread_ts, skip=skip, pace=pace)
+        payloads = render_slack(message, images=self._images)
+        return await self._sender.send(
+            payloads, self._posting(chat_id, thread_ts), skip=skip, pace=pace
+        )
 
     @property
     def handler(self) -> Handler | None:
-        return self._handler
+        return self.inflight.handler
 
     @property
     def images(self) -> bool:
         """Whether figures go as image blocks (``DIGESTBOT_IMAGES``)."""
         return self._images
 
-    async def _post(
-        self,
-        chat_id: str,
-        message: Message,
-        *,
-        thread_ts: str | None = None,
-        skip: int = 0,
-        pace: Pace | None = None,
-    ) -> list[str]:
-        from channels.slack.render import has_images, images_as_links, render_slack
-
+    def _posting(self, chat_id: str, thread_ts: str | None) -> Post[dict[str, Any]]:
+        """How one part is posted to ``chat_id``."""
         extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
-        ids: list[str] = []
-        for payload in render_slack(message, images=self._images)[skip:]:
-            if ids and pace is not None:
-                await pace()  # each part waits for its own turn
+
+        async def post(n: int, payload: dict[str, Any]) -> str:
             try:
-                try:
-                    response = await self._client.chat_postMessage(
-                        channel=chat_id, **payload, **extra
-                    )
-                except SlackApiError as exc:
-                    # Slack fetches every image itself and refuses the whole message when one
-                    # fails: send the figures as links instead, once
-                    if not has_images(payload) or _error_of(exc) != "invalid_blocks":
-                        raise
-                    log.info("slack: an image was refused (%s); sending it as a link", exc)
-                    response = await self._client.chat_postMessage(
-                        channel=chat_id, **images_as_links(payload), **extra
-                    )
-            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-                error = convert_error(exc)
-                error.sent_ids = tuple(ids)
-                raise error from exc
-            ids.append(str(response.get("ts")))
-        return ids
+                response = await self._client.chat_postMessage(channel=chat_id, **payload, **extra)
+            except SlackApiError as exc:
+                # Slack fetches every image itself and refuses the whole message when one fails:
+                # send the figures as links instead, once
+                if not has_images(payload) or error_of(exc) != "invalid_blocks":
+                    raise
+                log.info("slack: an image was refused (%s); sending it as a link", exc)
+                response = await self._client.chat_postMessage(
+                    channel=chat_id, **images_as_links(payload), **extra
+                )
+            answer_came(True)  # ok: posted, whatever else the answer holds
+            ts = response.get("ts")
+            return str(ts) if ts is not None else ""
 
-
-def _error_of(exc: SlackApiError) -> str | None:
-    data = getattr(exc.response, "data", None)
-    error = data.get("error") if isinstance(data, dict) else None
-    return str(error) if error else None
-
-
-def convert_error(exc: Exception) -> SendError:
-    """Map a slack_sdk / aiohttp error to the channel error tree (see :mod:`channels.base`)."""
-    if not isinstance(exc, SlackApiError):
-        if isinstance(exc, _MAYBE_SENT) and not isinstance(exc, aiohttp.ConnectionTimeoutError):
-            return MaybeDelivered(f"slack: {exc!r}")
-        return TransientSendError(f"slack: {exc!r}")
-    response = exc.response
-    status = int(getattr(response, "status_code", getattr(response, "status", 0)) or 0)
-    data = getattr(response, "data", None)
-    error = data.get("error") if isinstance(data, dict) else None
-    if status == 200 and not error:
-        # A 200 whose body is not Slack's JSON: the post may well have gone through.
-        return MaybeDelivered("slack: unreadable answer to a post (HTTP 200)")
-    if status == 429 or error == "ratelimited":
-        return RetryLater(
-            _retry_after(getattr(response, "headers", None)), f"slack: {error or status}"
-        )
-    if error in GONE_ERRORS:
-        return ChatGone(f"slack: {error}")
-    if status >= 500 or error in TRANSIENT_ERRORS:
-        return TransientSendError(f"slack: {error or status}")
-    return SendError(f"slack: {error or status}")
-
-
-#: Failures after the request left: a timeout waiting for the answer, a dropped connection.
-_MAYBE_SENT = (
-    TimeoutError,
-    aiohttp.ServerTimeoutError,
-    aiohttp.ServerDisconnectedError,
-    aiohttp.ClientPayloadError,
-)
-
-
-def _retry_after(headers: Any) -> float:
-    for key, value in dict(headers or {}).items():
-        if str(key).lower() == "retry-after":
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                break
-    return 1.0
+        return post
 
 
 def _slack_host(host: str) -> bool:

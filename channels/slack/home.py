@@ -16,15 +16,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.base import Action, Handler, Incoming, Pace, SendError
+from channels.sender import Inflight
 from channels.slack.inbound import DELIVERY_KEY
+from channels.slack.render import render_blocks, render_slack
 from channels.slack.rich import ACTION_PREFIX
 from digests.message import Message
-
-if TYPE_CHECKING:
-    from channels.slack.adapter import SlackChannel
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,54 @@ ACTION_ID = re.compile(rf"^{re.escape(ACTION_PREFIX)}\d+$")
 HOME_BLOCKS = 100
 
 
+class Surfaces(Protocol):
+    """What the interactive surfaces need of the channel (:class:`~channels.slack.adapter.SlackChannel`)."""
+
+    inflight: Inflight
+
+    @property
+    def client(self) -> AsyncWebClient: ...
+
+    @property
+    def images(self) -> bool: ...
+
+    @property
+    def handler(self) -> Handler | None: ...
+
+    async def user_locale(self, user_id: str) -> str | None: ...
+
+    async def respond(
+        self,
+        respond: Callable[..., Awaitable[Any]],
+        reply: Message,
+        chat_id: str,
+        chat_kind: str,
+        **extra: Any,
+    ) -> None: ...
+
+    async def reply(
+        self, chat_id: str, chat_kind: str, reply: Message, *, thread_ts: str | None = None
+    ) -> list[str]: ...
+
+    async def ephemeral(self, chat_id: str, chat_kind: str, user_id: str, text: str) -> None: ...
+
+    async def post(
+        self,
+        chat_id: str,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        skip: int = 0,
+        pace: Pace | None = None,
+    ) -> list[str]: ...
+
+
 async def _member_may_manage() -> bool:
     return True  # whoever can post in a Slack conversation may manage its subscriptions
 
 
 async def on_button(
-    channel: SlackChannel,
+    channel: Surfaces,
     ack: Callable[[], Awaitable[Any]],
     body: dict[str, Any],
     respond: Callable[..., Awaitable[Any]],
@@ -73,14 +116,13 @@ async def on_button(
         if reply is None:
             return
         if reply.notice:
-            await _notice(channel, respond if has_url else None, chat, user, reply)
+            await _notice(channel, respond if has_url else None, chat, kind, user, reply)
         elif reply.edit and has_url:
-            pace = channel.pace_for(chat, kind)
-            await channel.respond(respond, reply, replace_original=True, pace=pace)
+            await channel.respond(respond, reply, chat, kind, replace_original=True)
         else:
-            await channel.post(chat, reply, thread_ts=thread_ts, pace=channel.pace_for(chat, kind))
+            await channel.reply(chat, kind, reply, thread_ts=thread_ts)
 
-    await channel.track(work)
+    await channel.inflight.run(work)
 
 
 def _id(value: Any) -> str:
@@ -89,41 +131,41 @@ def _id(value: Any) -> str:
 
 
 async def _notice(
-    channel: SlackChannel,
+    channel: Surfaces,
     respond: Callable[..., Awaitable[Any]] | None,
     chat: str,
+    kind: str,
     user: str,
     reply: Message,
 ) -> None:
     """An answer for the presser alone: ephemeral in the conversation (a DM message from the
     Home tab, which has no conversation)."""
     if respond is not None:
-        await channel.respond(respond, reply, response_type="ephemeral", replace_original=False)
+        await channel.respond(
+            respond, reply, chat, kind, response_type="ephemeral", replace_original=False
+        )
     elif chat == user:
-        await channel.post(chat, reply)
+        await channel.reply(chat, kind, reply)
     else:
-        text = reply.plain().strip()
-        await channel.client.chat_postEphemeral(channel=chat, user=user, text=text)
+        await channel.ephemeral(chat, kind, user, reply.plain().strip())
 
 
-async def on_home_opened(channel: SlackChannel, event: dict[str, Any]) -> None:
+async def on_home_opened(channel: Surfaces, event: dict[str, Any]) -> None:
     """Publish the Home tab for the user who opened it."""
     if event.get("tab", "home") != "home":
         return
     user = str(event.get("user", ""))
 
     async def work(handler: Handler) -> None:
-        from channels.slack.render import render_blocks
-
         page = await handler.on_home("slack", user, await channel.user_locale(user))
         blocks = render_blocks(page.shown_blocks, images=channel.images)[:HOME_BLOCKS]
         await channel.client.views_publish(user_id=user, view={"type": "home", "blocks": blocks})
 
-    await channel.track(work)
+    await channel.inflight.run(work)
 
 
 async def post_threaded(
-    channel: SlackChannel,
+    channel: Surfaces,
     chat_id: str,
     message: Message,
     *,
@@ -137,8 +179,6 @@ async def post_threaded(
     failed part-way resumes where it stopped (``skip``); the parent's ``ts`` is not known to such
     a retry, so the cards it posts go to the channel itself.
     """
-    from channels.slack.render import render_slack
-
     ids = await channel.post(chat_id, message, skip=skip, pace=pace)
     parent = ids[0] if ids and not skip else None
     handler = channel.handler

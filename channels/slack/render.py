@@ -17,6 +17,8 @@ from channels.layout import (
     clean_text,
     defuse,
     defuse_spans,
+    entities,
+    escape_text,
     figure_url,
     paginate,
     safe_url,
@@ -54,30 +56,24 @@ BULLET = "• "
 SlackBlock = dict[str, Any]
 
 
-def _entities(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def escape(text: str) -> str:
-    """Escape exactly Slack's control characters: ``&``, ``<``, ``>``; defuse mentions."""
-    return _entities(defuse(clean_text(text)))
+escape = escape_text
 
 
 def _escape_url(url: str) -> str:
-    return _entities(clean_text(url)).replace("|", "%7C")
+    return entities(clean_text(url)).replace("|", "%7C")
 
 
 def escape_truncated(text: str, limit: int) -> str:
     """Escape ``text`` and cut it so the escaped result has at most ``limit`` characters, ending
     with "…" when cut; an entity is never cut in half."""
     text = defuse(clean_text(text))
-    escaped = _entities(text)
+    escaped = entities(text)
     if len(escaped) <= limit:
         return escaped
     out: list[str] = []
     size = 0
     for ch in text:
-        piece = _entities(ch)
+        piece = entities(ch)
         if size + len(piece) > limit - 1:
             break
         out.append(piece)

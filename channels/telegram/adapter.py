@@ -15,12 +15,10 @@ import hmac
 import logging
 import re
 import time
-import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from aiohttp import web
 from telegram import (
     BotCommand,
@@ -33,36 +31,20 @@ from telegram import (
 from telegram import (
     Message as TgMessage,
 )
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.warnings import PTBDeprecationWarning
+from telegram.request import HTTPXRequest
 
-from channels.base import (
-    Action,
-    ChatGone,
-    ChatMoved,
-    Handler,
-    Incoming,
-    MaybeDelivered,
-    Pace,
-    ReplyPace,
-    RetryLater,
-    SendError,
-    TransientSendError,
-    Upload,
-    reply_pace,
-    replying,
-    retrying_reply,
-)
+from channels.base import Action, Handler, Incoming, Pace, ReplyPace, Upload
+from channels.sender import Inflight, Post, Sender
+from channels.telegram.address import address, message_address, split_address
+from channels.telegram.errors import TABLE, AnswerRequest, convert_error, retry_after_seconds
+from channels.telegram.inline import on_callback_query, on_inline_query
 from channels.telegram.webhook import update_object
 from digests.message import Button, Message
+
+if TYPE_CHECKING:
+    from channels.telegram.render import TelegramPart
 
 log = logging.getLogger(__name__)
 
@@ -71,37 +53,12 @@ UPLOAD_SUFFIXES = (".md", ".markdown")
 _ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "inline_query"]
 _ADMIN_STATUSES = ("creator", "administrator")
 _COMMAND = re.compile(r"(/[^\s@]+)(?:@(\S+))?(.*)", re.DOTALL)
-# A deleted forum topic answers "message thread not found": its subscriptions go as a chat's do.
-_GONE_BAD_REQUESTS = (
-    "chat not found",
-    "group chat was deactivated",
-    "peer_id_invalid",
-    "message thread not found",
-)
 #: Telegram's ``callback_data`` holds at most this many bytes.
 CALLBACK_BYTES = 64
 #: Marks ``callback_data`` that is a token of a stored command, not the command itself.
 TOKEN_MARK = "~"
 #: How long a stored command's token is reused before it is stored (and its expiry renewed) again.
 TOKEN_MEMORY_SECONDS = 3600.0
-
-
-def address(chat_id: int | str, thread_id: int | None = None) -> str:
-    """A chat, or a forum topic in it (``-1001234/56``): where commands come from and go to."""
-    return f"{chat_id}/{thread_id}" if thread_id else str(chat_id)
-
-
-def split_address(chat: str) -> tuple[int | str, int | None]:
-    """``-1001234/56`` -> (-1001234, 56); ``@channel`` and plain ids have no topic."""
-    base, _, thread = chat.partition("/")
-    target: int | str = int(base) if base.lstrip("-").isdigit() else base
-    return target, int(thread) if thread.isdigit() else None
-
-
-def message_address(msg: TgMessage) -> str:
-    """Where ``msg`` came from: its chat, and its forum topic when it is in one."""
-    thread = msg.message_thread_id if msg.is_topic_message else None
-    return address(msg.chat.id, thread)
 
 
 class TelegramChannel:
@@ -143,9 +100,10 @@ class TelegramChannel:
                 returns its token (such buttons are left out without it).
             answer_within: A button press is answered (``answerCallbackQuery``) after at most
                 this many seconds, even when its command is still running.
-            pace: Waits for the turn of each part of a reply after the first.
+            pace: Waits for the turn of each part of a reply (its sender calls it).
         """
-        self._pace = pace
+        self._sender = Sender("telegram", TABLE, pace)
+        self._inflight = Inflight("telegram")
         self._images = images
         self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._commands = list(commands)
@@ -157,19 +115,24 @@ class TelegramChannel:
         self._keep_command = keep_command
         self.answer_within = answer_within
         self._tokens: dict[str, tuple[str, float]] = {}
-        self._handler: Handler | None = None
         builder = (
             ApplicationBuilder()
             .token(token)
             .base_url(base_url)
             .base_file_url(base_file_url)
             .concurrent_updates(True)
-            .read_timeout(request_timeout)
-            .write_timeout(request_timeout)
-            .connect_timeout(request_timeout)
-            .get_updates_read_timeout(poll_timeout + request_timeout)
+            # Every call but getUpdates: the sender learns from it what the Bot API answered.
+            .request(
+                AnswerRequest(
+                    read_timeout=request_timeout,
+                    write_timeout=request_timeout,
+                    connect_timeout=request_timeout,
+                )
+            )
             # Room for the final getUpdates that marks updates read while a long poll is cancelled.
-            .get_updates_connection_pool_size(2)
+            .get_updates_request(
+                HTTPXRequest(connection_pool_size=2, read_timeout=poll_timeout + request_timeout)
+            )
         )
         if webhook_url:
             builder = builder.updater(None)
@@ -184,7 +147,7 @@ class TelegramChannel:
     # --- life cycle -----------------------------------------------------------------------
     async def start(self, handler: Handler) -> None:
         """Initialize the bot (``getMe``), register commands, then poll or set the webhook."""
-        self._handler = handler
+        self._inflight.handler = handler
         await self._app.initialize()
         await self._register_commands()
         await self._app.start()
@@ -230,6 +193,7 @@ class TelegramChannel:
         if self._app.running:
             await self._app.stop()  # waits for in-flight update tasks
         await self._app.shutdown()
+        await self._inflight.drain(0)
 
     # --- webhook --------------------------------------------------------------------------
     def web_routes(self) -> list[web.RouteDef]:
@@ -265,39 +229,23 @@ class TelegramChannel:
 
     # --- incoming -------------------------------------------------------------------------
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        with replying():  # a reply's parts keep their chat's turn (see channels.base)
-            await self._answer_update(update)
+        await self._inflight.run(lambda handler: self._answer_update(update, handler))
 
-    async def _answer_update(self, update: Update) -> None:
-        if self._handler is not None and (update.callback_query or update.inline_query):
-            from channels.telegram.inline import on_callback_query, on_inline_query
-
-            try:
-                if update.callback_query is not None:
-                    await on_callback_query(
-                        self, update.callback_query, self._handler, self._delivery_id(update)
-                    )
-                elif update.inline_query is not None:
-                    await on_inline_query(self, update.inline_query, self._handler)
-            except SendError as exc:
-                log.warning("telegram: could not answer update %s: %s", update.update_id, exc)
-            except Exception:
-                log.exception("telegram: failed handling update %s", update.update_id)
+    async def _answer_update(self, update: Update, handler: Handler) -> None:
+        delivery = self._delivery_id(update)
+        if update.callback_query is not None:
+            await on_callback_query(self, update.callback_query, handler, delivery)
+            return
+        if update.inline_query is not None:
+            await on_inline_query(update.inline_query, handler)
             return
         msg = update.message or update.channel_post
-        if msg is None or self._handler is None:
+        if msg is None:
             return
-        try:
-            delivery = self._delivery_id(update)
-            if msg.document is not None:
-                await self._on_document(msg, self._handler, delivery)
-            elif msg.text and msg.text.lstrip().startswith(("/", "／")):  # ／: Chinese IMEs
-                await self._on_command(msg, self._handler, delivery)
-        except SendError as exc:
-            log.warning("telegram: could not reply in chat %s: %s", msg.chat.id, exc)
-        except Exception:
-            # The boundary of a background task: log it, keep serving other updates.
-            log.exception("telegram: failed handling update %s", update.update_id)
+        if msg.document is not None:
+            await self._on_document(msg, handler, delivery)
+        elif msg.text and msg.text.lstrip().startswith(("/", "／")):  # ／: Chinese IMEs
+            await self._on_command(msg, handler, delivery)
 
     def _delivery_id(self, update: Update) -> str | None:
         """Webhook updates may be delivered again (Telegram retries); long polling never does."""
@@ -326,7 +274,7 @@ class TelegramChannel:
             text=text,
             chat_kind=msg.chat.type,
             chat_title=msg.chat.title or "",
-            is_chat_admin=lambda: self._is_chat_admin(msg),
+            is_chat_admin=lambda: self.is_chat_admin(msg),
             delivery_id=delivery,
             language=msg.from_user.language_code if msg.from_user is not None else None,
         )
@@ -357,7 +305,7 @@ class TelegramChannel:
         if reply is not None:
             await self._reply(msg, reply)
 
-    async def _is_chat_admin(self, msg: TgMessage, user_id: int | None = None) -> bool:
+    async def is_chat_admin(self, msg: TgMessage, user_id: int | None = None) -> bool:
         """Private chats and channel posts: yes. Groups: ask for the sender's membership (or
         ``user_id``'s: who pressed a button under ``msg``)."""
         chat = msg.chat
@@ -377,22 +325,18 @@ class TelegramChannel:
             return False
         return member.status in _ADMIN_STATUSES
 
-    def pace_for(self, msg: TgMessage) -> Pace | None:
-        """The pace of a reply's parts in ``msg``'s chat."""
-        return reply_pace(self._pace, "telegram", message_address(msg), msg.chat.type)
-
     async def _reply(self, msg: TgMessage, reply: Message) -> None:
         in_group = msg.chat.type in ("group", "supergroup")
-        pace = self.pace_for(msg)
-        await retrying_reply(
-            lambda: self._send(
-                message_address(msg),
-                reply,
-                reply_to=msg.message_id if in_group else None,
-                pace=pace,
-            ),
-            pace=pace,
-        )
+        await self.reply_in(msg, reply, reply_to=msg.message_id if in_group else None)
+
+    async def reply_in(
+        self, held: TgMessage, reply: Message, *, reply_to: int | None = None, edit: bool = False
+    ) -> list[str]:
+        """Reply in ``held``'s chat (its topic): answering message ``reply_to``, or, with
+        ``edit``, replacing ``held`` with the first part (sent anew when Telegram refuses)."""
+        chat = message_address(held)
+        parts, post = self._outgoing(chat, reply, reply_to=reply_to, edit=held if edit else None)
+        return await self._sender.reply(chat, held.chat.type, parts, post)
 
     # --- outgoing -------------------------------------------------------------------------
     async def send(
@@ -403,18 +347,19 @@ class TelegramChannel:
         Raises:
             SendError: a subclass per failure kind, with ``sent_ids`` of the parts delivered.
         """
-        return await self._send(chat_id, message, skip=skip, pace=pace)
+        parts, post = self._outgoing(chat_id, message)
+        return await self._sender.send(parts, post, skip=skip, pace=pace)
 
-    async def _send(
+    def _outgoing(
         self,
         chat_id: str,
         message: Message,
         *,
         reply_to: int | None = None,
-        skip: int = 0,
-        pace: Pace | None = None,
-    ) -> list[str]:
-        """Send to a chat or a forum topic in it (``chat/topic``), buttons included."""
+        edit: TgMessage | None = None,
+    ) -> tuple[list[TelegramPart], Post[TelegramPart]]:
+        """The parts of ``message`` to a chat or a forum topic in it (``chat/topic``), and how
+        one is posted (buttons included)."""
         from channels.telegram.render import render_telegram_parts, telegram_send_kwargs
 
         options = telegram_send_kwargs(message, images=self._images)
@@ -430,32 +375,52 @@ class TelegramChannel:
                 prefer_large_media=True,
             )
         target, thread_id = split_address(chat_id)
-        ids: list[str] = []
-        for n, part in enumerate(render_telegram_parts(message)[skip:], skip):
+        bot = self._app.bot
+
+        async def post(n: int, part: TelegramPart) -> str:
+            shown = preview
             if n > 0 and options.get("preview_url"):
-                preview = LinkPreviewOptions(is_disabled=True)
-            if ids and pace is not None:
-                await pace()  # each part waits for its own turn
-            reply = (
-                ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+                shown = LinkPreviewOptions(is_disabled=True)
+            markup = await self.keyboard(part.rows)
+            if n == 0 and edit is not None and await self._edit(edit, part.text, markup, message):
+                return str(edit.message_id)
+            answering = reply_to if n == 0 else None  # only the first part answers the command
+            sent = await bot.send_message(
+                target,
+                part.text,
+                parse_mode=options.get("parse_mode", "HTML"),
+                link_preview_options=shown,
+                reply_parameters=(
+                    ReplyParameters(answering, allow_sending_without_reply=True)
+                    if answering
+                    else None
+                ),
+                message_thread_id=thread_id,
+                reply_markup=markup,
             )
-            try:
-                sent = await self._app.bot.send_message(
-                    target,
-                    part.text,
-                    parse_mode=options.get("parse_mode", "HTML"),
-                    link_preview_options=preview,
-                    reply_parameters=reply,
-                    message_thread_id=thread_id,
-                    reply_markup=await self.keyboard(part.rows),
-                )
-            except TelegramError as exc:
-                error = convert_error(exc)
-                error.sent_ids = tuple(ids)
-                raise error from exc
-            ids.append(str(sent.message_id))
-            reply_to = None  # only the first part answers the command
-        return ids
+            return str(sent.message_id)
+
+        return render_telegram_parts(message), post
+
+    async def _edit(
+        self, held: TgMessage, text: str, markup: InlineKeyboardMarkup | None, reply: Message
+    ) -> bool:
+        """Replace ``held`` with ``text``; False when Telegram refuses (a message too old, or
+        not ours): it is sent anew then."""
+        try:
+            await self._app.bot.edit_message_text(
+                text,
+                chat_id=held.chat.id,
+                message_id=held.message_id,
+                parse_mode="HTML",
+                link_preview_options=LinkPreviewOptions(is_disabled=not reply.link_preview),
+                reply_markup=markup,
+            )
+        except BadRequest as exc:
+            if "message is not modified" not in exc.message.lower():
+                log.info("telegram: could not edit message %s: %s", held.message_id, exc.message)
+                return False
+        return True
 
     # --- buttons --------------------------------------------------------------------------
     async def callback_data(self, command: str) -> str | None:
@@ -497,52 +462,6 @@ class TelegramChannel:
         return Action(platform="telegram", command=data, **fields)
 
 
-def convert_error(exc: TelegramError) -> SendError:
-    """Map a PTB error to the channel error tree (see :mod:`channels.base`)."""
-    if isinstance(exc, RetryAfter):
-        return RetryLater(retry_after_seconds(exc), exc.message)
-    if isinstance(exc, ChatMigrated):
-        return ChatMoved(str(exc.new_chat_id))
-    if isinstance(exc, Forbidden):
-        return ChatGone(exc.message)
-    if isinstance(exc, BadRequest):  # before NetworkError: BadRequest subclasses it
-        if any(s in exc.message.lower() for s in _GONE_BAD_REQUESTS):
-            return ChatGone(exc.message)
-        return SendError(exc.message)
-    if _maybe_delivered(exc):
-        return MaybeDelivered(exc.message)
-    if isinstance(exc, NetworkError):  # includes TimedOut and 5xx answers
-        return TransientSendError(exc.message)
-    return SendError(exc.message)
-
-
-#: httpx failures before the request could have reached Telegram: a resend cannot duplicate.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.LocalProtocolError)
-
-
-def _maybe_delivered(exc: TelegramError) -> bool:
-    """A request that left and got no readable answer: a read timeout, a dropped connection,
-    or a 200 whose body is not JSON (PTB's "Invalid server response")."""
-    if type(exc) is TelegramError and isinstance(exc.__cause__, ValueError):
-        return True
-    cause = exc.__cause__
-    return (
-        isinstance(exc, NetworkError)
-        and isinstance(cause, httpx.TransportError)
-        and not isinstance(cause, _NOT_SENT)
-    )
-
-
-def retry_after_seconds(exc: RetryAfter) -> float:
-    """``retry_after`` in seconds: PTB 22 gives an int (deprecated) or a timedelta."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value: object = exc.retry_after
-    if isinstance(value, dtm.timedelta):
-        return value.total_seconds()
-    return float(value)  # type: ignore[arg-type]
-
-
 def _refused(reason: str) -> web.Response:
     """A 400 for a webhook body that is no update, and one log line (never its traceback)."""
     log.warning("telegram: webhook request refused: %s", reason)
@@ -555,4 +474,11 @@ def _sender_id(msg: TgMessage) -> str:
     return str((msg.sender_chat or msg.chat).id)
 
 
-__all__ = ["TelegramChannel", "convert_error", "retry_after_seconds"]
+__all__ = [
+    "TelegramChannel",
+    "address",
+    "convert_error",
+    "message_address",
+    "retry_after_seconds",
+    "split_address",
+]

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from telegram import (
     CallbackQuery,
@@ -24,15 +25,13 @@ from telegram import (
     LinkPreviewOptions,
 )
 from telegram import Message as TgMessage
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 
-from channels.base import Handler, retrying_reply
+from channels.base import Action, Handler
 from channels.base import InlineQuery as NeutralQuery
+from channels.telegram.address import message_address
 from channels.telegram.render import render_telegram_parts
 from digests.message import Message
-
-if TYPE_CHECKING:
-    from channels.telegram.adapter import TelegramChannel
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +40,40 @@ ANSWER_CHARS = 200
 INLINE_CACHE_SECONDS = 60
 
 
+class Presses(Protocol):
+    """What answering a press needs of the channel (:class:`~channels.telegram.adapter.TelegramChannel`)."""
+
+    answer_within: float
+
+    def action_of(self, data: str, **fields: Any) -> Action: ...
+
+    def is_chat_admin(self, msg: TgMessage, user_id: int | None = None) -> Awaitable[bool]: ...
+
+    def reply_in(
+        self, held: TgMessage, reply: Message, *, reply_to: int | None = None, edit: bool = False
+    ) -> Awaitable[list[str]]: ...
+
+
 async def on_callback_query(
-    channel: TelegramChannel, query: CallbackQuery, handler: Handler, delivery: str | None
+    channel: Presses, query: CallbackQuery, handler: Handler, delivery: str | None
 ) -> None:
     """Run the pressed button's command, answer the query, then deliver the reply."""
-    from channels.telegram.adapter import message_address
-
     held = query.message if isinstance(query.message, TgMessage) else None
     if held is None or not query.data:
         # A press on a message sent through inline mode (no chat), or one too old to see.
         await query.answer("This button no longer works here; send the command instead.")
         return
     user_id = query.from_user.id
+
+    async def admin() -> bool:
+        return await channel.is_chat_admin(held, user_id)
+
     action = channel.action_of(
         query.data,
         chat_id=message_address(held),
         user_id=str(user_id),
         chat_kind=held.chat.type,
-        is_chat_admin=lambda: channel._is_chat_admin(held, user_id),
+        is_chat_admin=admin,
         delivery_id=delivery,
     )
     task = asyncio.ensure_future(handler.on_action(action))
@@ -77,10 +92,7 @@ async def on_callback_query(
     if reply.notice:
         text = reply.plain().strip()
         if answered:  # too late for a toast: say it in the chat
-            pace = channel.pace_for(held)
-            await retrying_reply(
-                lambda: channel._send(message_address(held), reply, pace=pace), pace=pace
-            )
+            await channel.reply_in(held, reply)
             return
         if len(text) > ANSWER_CHARS:
             text = text[: ANSWER_CHARS - 1] + "…"
@@ -88,45 +100,10 @@ async def on_callback_query(
         return
     if not answered:
         await query.answer()
-    if reply.edit and await _edit(channel, held, reply):
-        return
-    pace = channel.pace_for(held)
-    await retrying_reply(lambda: channel._send(message_address(held), reply, pace=pace), pace=pace)
+    await channel.reply_in(held, reply, edit=reply.edit)
 
 
-async def _edit(channel: TelegramChannel, held: TgMessage, reply: Message) -> bool:
-    """Replace ``held`` with the reply's first part (the rest follow as new messages).
-
-    False when Telegram refuses the edit (a message too old, or not ours): send anew then.
-    """
-    from channels.telegram.adapter import message_address
-
-    parts = render_telegram_parts(reply)
-    if not parts:
-        return True
-    first = parts[0]
-    try:
-        await channel._app.bot.edit_message_text(
-            first.text,
-            chat_id=held.chat.id,
-            message_id=held.message_id,
-            parse_mode="HTML",
-            link_preview_options=LinkPreviewOptions(is_disabled=not reply.link_preview),
-            reply_markup=await channel.keyboard(first.rows),
-        )
-    except BadRequest as exc:
-        if "message is not modified" not in exc.message.lower():
-            log.info("telegram: could not edit message %s: %s", held.message_id, exc.message)
-            return False
-    if len(parts) > 1:
-        pace = channel.pace_for(held)
-        if pace is not None:
-            await pace()  # the edit took the first part's turn
-        await channel._send(message_address(held), reply, skip=1, pace=pace)
-    return True
-
-
-async def on_inline_query(channel: TelegramChannel, query: InlineQuery, handler: Handler) -> None:
+async def on_inline_query(query: InlineQuery, handler: Handler) -> None:
     """Offer the cards of the items matching the query text."""
     results = await handler.on_inline(
         NeutralQuery(

@@ -16,8 +16,9 @@ from typing import Any
 
 from channels.layout import (
     clean_text,
-    defuse,
     defuse_spans,
+    entities,
+    escape_text,
     figure_url,
     first_figure,
     paginate,
@@ -50,17 +51,11 @@ DIVIDER = "\u2500" * 8
 BULLET = "• "
 
 
-def _entities(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def escape(text: str) -> str:
-    """Escape text for Telegram HTML: ``&`` first, then ``<`` and ``>``; defuse mentions."""
-    return _entities(defuse(clean_text(text)))
+escape = escape_text
 
 
 def _escape_attr(text: str) -> str:
-    return _entities(clean_text(text)).replace('"', "&quot;")
+    return entities(clean_text(text)).replace('"', "&quot;")
 
 
 def render_spans(spans: Spans, *, in_italic: bool = False) -> str:

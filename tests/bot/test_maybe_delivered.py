@@ -173,6 +173,104 @@ async def test_a_non_json_200_is_tried_once_more_and_counts_as_delivered(
     assert "Maybe delivered (no readable answer): 2 in 24 h" in reply.plain()
 
 
+#: ``200 {"ok": true}`` answers whose ``result`` python-telegram-bot cannot read.
+UNREADABLE_OK = [
+    {"ok": True, "result": {"message_id": 5}},  # no chat, no date
+    {"ok": True, "result": {"message_id": "five", "date": "soon", "chat": 7}},  # other types
+    {"ok": True, "result": "sent"},
+    {"ok": True},  # no result at all
+]
+
+
+@pytest.mark.parametrize("answer", UNREADABLE_OK)
+async def test_an_ok_answer_with_an_unreadable_result_is_delivered_once(
+    samples: Store, telegram: tuple[FakeTelegram, TelegramChannel], answer: dict[str, Any]
+) -> None:
+    """The Bot API said ok: the digest is delivered, whatever else its answer holds. Before,
+    PTB's parse failure was an unexpected error and the row went out five times."""
+    store = samples
+    fake, channel = telegram
+    worker = await _worker(store, channel)
+    try:
+        items = item_ids(store, 2)
+        fake.deliver_then_answer("sendMessage", answer, times=10)
+        sent = queue(store, "telegram", "21", items)
+        worker.wake()
+        await until(lambda: row(store, sent).status == SENT)
+        await asyncio.sleep(0.3)  # no second copy comes
+        assert [s.chat_id for s in fake.sent].count(21) == 1
+        finished = row(store, sent)
+        assert finished.maybe_count == 0
+        assert finished.attempts == 0
+        assert delivered(store, "21") == set(items)
+    finally:
+        await worker.stop()
+
+
+async def test_a_non_ok_200_without_a_result_is_maybe_delivered(
+    samples: Store, telegram: tuple[FakeTelegram, TelegramChannel]
+) -> None:
+    """A 200 that is JSON but not ok (no result) left and came back unreadable: at most two
+    copies, as for any other unreadable answer."""
+    store = samples
+    fake, channel = telegram
+    worker = await _worker(store, channel)
+    try:
+        fake.deliver_then_answer("sendMessage", {"ok": False}, times=10)
+        odd = queue(store, "telegram", "22", item_ids(store, 2))
+        worker.wake()
+        await until(lambda: row(store, odd).status == MAYBE)
+        await asyncio.sleep(0.3)
+        assert [s.chat_id for s in fake.sent].count(22) == 2
+    finally:
+        await worker.stop()
+
+
+async def test_a_command_reply_answered_ok_unreadably_is_sent_once(sqlite_url: str) -> None:
+    """The same rule for a reply: sent once, never retried as if it had failed."""
+    async with FakeTelegram(max_poll_wait=0.2) as fake:
+        settings = load_settings(
+            env={
+                "DIGESTBOT_DATABASE_URL": sqlite_url,
+                "DIGESTBOT_TELEGRAM_TOKEN": fake.token,
+                "DIGESTBOT_TELEGRAM_API_URL": fake.base_url,
+                "DIGESTBOT_TELEGRAM_FILE_URL": fake.base_file_url,
+                "DIGESTBOT_HTTP_HOST": "127.0.0.1",
+                "DIGESTBOT_HTTP_PORT": "0",
+            }
+        )
+        gateway = Gateway(settings, stdout=io.StringIO())
+        task = asyncio.create_task(gateway.run())
+        try:
+            await until(lambda: bool(fake.commands) and gateway.outbox is not None, within=30)
+            fake.deliver_then_answer("sendMessage", {"ok": True, "result": 1}, times=10)
+            fake.user_message(31, 31, "/help")
+            await until(lambda: any(s.chat_id == 31 for s in fake.sent))
+            await asyncio.sleep(0.5)
+            assert [s.chat_id for s in fake.sent].count(31) == 1
+        finally:
+            gateway.stopping.set()
+            assert await asyncio.wait_for(task, 30) == 0
+
+
+async def test_slack_ok_answer_with_an_odd_body_is_delivered_once(samples: Store) -> None:
+    store = samples
+    async with FakeSlack() as fake:
+        channel = SlackChannel(fake.bot_token, signing_secret="s3cr3t", api_url=fake.api_url)
+        await channel.start(_NoCommands())  # type: ignore[arg-type]
+        worker = await _worker(store, channel)
+        try:
+            fake.deliver_then_answer("chat.postMessage", {"ok": True, "ts": 17}, times=10)
+            odd = queue(store, "slack", "C43", item_ids(store, 2))
+            worker.wake()
+            await until(lambda: row(store, odd).status == SENT)
+            await asyncio.sleep(0.3)
+            assert [p.channel for p in fake.sent].count("C43") == 1
+        finally:
+            await worker.stop()
+            await channel.stop()
+
+
 async def test_no_retry_of_an_ambiguous_send_when_the_setting_says_none(
     samples: Store, telegram: tuple[FakeTelegram, TelegramChannel]
 ) -> None:

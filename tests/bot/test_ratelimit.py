@@ -13,6 +13,7 @@ from bot.delivery.ratelimit import BULK, INTERACTIVE, RateLimiter
 from bot.settings import Settings
 from bot.store.store import Store
 from channels.base import Incoming, replying
+from channels.sender import ErrorTable, Sender
 from channels.telegram import is_group
 
 
@@ -303,19 +304,26 @@ async def test_extra_parts_are_charged() -> None:
     assert await timed(rl.acquire("telegram", "2", "private")) >= 0.2
 
 
-async def test_dispatcher_replies_take_a_turn_with_the_limiter(tmp_path: Any) -> None:
+async def test_replies_through_a_sender_take_a_turn_with_the_limiter(tmp_path: Any) -> None:
+    """A command's reply leaves through its channel's Sender, which takes the turn of each of
+    its messages, the first included (no middleware paces replies any more)."""
     rl = limiter(telegram_chat_interval=0.3)
     store = Store.open(f"sqlite:///{tmp_path / 'pace.db'}")
-    dispatcher = Dispatcher(
-        Services(store=store), middleware=Dispatcher.standard_middleware(limiter=rl)
-    )
+    dispatcher = Dispatcher(Services(store=store))
+    sender = Sender("telegram", ErrorTable("telegram", ()), pace=rl.reply_turn)
+    posted: list[float] = []
+
+    async def post(n: int, part: str) -> str:
+        posted.append(time.monotonic())
+        return str(len(posted))
+
     ping = Incoming("telegram", "42", "42", "/help")
     assert await dispatcher.on_command(Incoming("telegram", "-1", "5", "hello", "group")) is None
-    start = time.monotonic()
-    first = await dispatcher.on_command(ping)
-    second = await dispatcher.on_command(ping)
+    for _ in range(2):
+        reply = await dispatcher.on_command(ping)
+        assert reply is not None
+        assert "/model" in reply.plain()
+        with replying():
+            await sender.reply("42", "private", [reply.plain()], post)
     store.close()
-    assert first is not None
-    assert second is not None
-    assert "/model" in first.plain()
-    assert time.monotonic() - start >= 0.28  # the second reply waited for the chat's interval
+    assert posted[1] - posted[0] >= 0.28  # the second reply waited for the chat's interval

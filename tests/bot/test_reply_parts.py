@@ -22,7 +22,7 @@ from bot.commands.buttons import PAGE_CHARS
 from bot.commands.core import CommandSet, Request, command
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
-from bot.delivery.ratelimit import INTERACTIVE, RateLimiter
+from bot.delivery.ratelimit import RateLimiter
 from bot.gateway import Gateway
 from bot.settings import load_settings
 from bot.store.outbox import enqueue
@@ -72,17 +72,14 @@ async def test_each_part_of_a_reply_to_a_group_waits_for_its_turn(sqlite_url: st
     async with FakeTelegram(max_poll_wait=0.2) as tg:
         settings = load_settings(env=telegram_env(tg, sqlite_url))
         limiter = RateLimiter.from_settings(settings)
-
-        async def pace(platform: str, chat_id: str, kind: str) -> None:
-            await limiter.acquire(platform, chat_id, kind, INTERACTIVE)
-
         store = Store.open(sqlite_url)
         dispatcher = Dispatcher(
             Services(store=store),
             CommandSet.collect(sys.modules[__name__]),
-            Dispatcher.standard_middleware(limiter=limiter),
+            Dispatcher.standard_middleware(),
         )
-        channel = SPEC.build(settings, BuildContext(pace=pace))
+        # The channel's sender paces every part, the first too (no middleware takes a turn).
+        channel = SPEC.build(settings, BuildContext(pace=limiter.reply_turn))
         await channel.start(dispatcher)
         try:
             tg.user_message(-100777, 5, "/long", chat_type="supergroup")
@@ -217,7 +214,7 @@ def replied_to(sent: Sent) -> int | None:
 async def test_each_part_of_a_gateway_reply_takes_its_own_turn(
     long_gateway: tuple[Gateway, FakeTelegram],
 ) -> None:
-    # Gateway._pace_reply through BuildContext.pace: the parts after the first are paced too.
+    # RateLimiter.reply_turn through BuildContext.pace: every part of the reply is paced.
     _, tg = long_gateway
     tg.user_message(-100901, 5, "/long", chat_type="supergroup")
     await wait_for(lambda: len(tg.sent) == 3, within=30)

@@ -44,10 +44,15 @@ class Fault:
     #: Handle the call for real (the message is delivered), then answer ``status`` with
     #: ``description`` as a non-JSON body: the "maybe delivered" case.
     deliver: bool = False
+    #: With ``deliver``: answer this JSON object (200) instead of the non-JSON body.
+    answer: JSON | None = None
 
 
 def garbage_answer(fault: Fault) -> web.Response:
-    """The answer of a ``deliver`` fault: not JSON, whatever the status."""
+    """The answer of a ``deliver`` fault: its ``answer`` object, else not JSON whatever the
+    status."""
+    if fault.answer is not None:
+        return web.json_response(fault.answer)
     return web.Response(
         status=fault.status or 200,
         text=fault.description or "<html>ok</html>",

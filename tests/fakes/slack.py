@@ -204,6 +204,11 @@ class FakeSlack(SocketModeFake, FakeServer):
             files=[info],
         )
 
+    def deliver_then_answer(self, method: str, answer: JSON, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` take effect, then answer 200 with ``answer``
+        (an ``ok`` answer whose other fields a client may not read)."""
+        self.faults.add(method, Fault(200, answer=answer, times=times, deliver=True))
+
     def deliver_then_garble(self, method: str, times: int = 1, delay: float = 0.0) -> None:
         """The next ``times`` calls of ``method`` take effect, then answer 200 with HTML."""
         self.faults.add(
