@@ -118,8 +118,10 @@ def subscribe_command(request: Request) -> Message:
             ),
         )
     now = services.clock()
-    before = _existing(services.store, request.platform, request.chat_id, args.theme)
-    # Subscribing again changes only what this command names; the rest stays as it was.
+    existing = _existing(services.store, request.platform, request.chat_id, args.theme)
+    # Subscribing again changes only what this command names; the rest stays as it was. After
+    # /unsubscribe it starts afresh: what it does not name is the default, not the old schedule.
+    before = existing if existing is not None and existing.active else None
     schedule = args.over(Schedule.of(before)) if before is not None else args.schedule
     size = args.items if args.items is not None else (before.size if before else args.size)
     with services.store.engine.begin() as conn:
@@ -149,7 +151,17 @@ def subscribe_command(request: Request) -> Message:
     what = request._("{items} {schedule}").format(
         items=_items(request, sub.size), schedule=schedule.describe(request.words)
     )
-    if created or before is None:
+    if existing is not None and before is None:
+        named = (args.day, args.at_time, args.timezone, args.items)
+        if all(part is not None for part in named):
+            head = request._("Subscribed this chat to {title} again: {what}.")
+        else:
+            head = request._(
+                "Subscribed this chat to {title} again: {what}. What you did not name is the "
+                "default, not the schedule it had before."
+            )
+        summary = head.format(title=title, what=what)
+    elif created or before is None:
         head = request._("Subscribed this chat to {title}: {what}.")
         summary = head.format(title=title, what=what)
     else:
