@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from digests.items import Image as ItemImage
 from digests.items import Item, Kind, Part
 from digests.message import (
+    WEB_LINK_TEXT,
     Actions,
     Block,
     BulletList,
@@ -383,7 +384,9 @@ def card(
             message = radar_card(item, other_periods, words=words)
         case _:
             message = insight_card(item, other_periods, words=words)
-    return replace(message, web_url=web_url) if web_url else message
+    if not web_url:
+        return message
+    return replace(message, web_url=web_url, web_label=words.gettext(WEB_LINK_TEXT))
 
 
 def digest_entry(
@@ -488,5 +491,10 @@ def digest_message(
     blocks += [Divider(), Context((Span(hint),))]
     thread = tuple(command_for(i) for i in items) if item_ids is not None else ()
     return Message(
-        tuple(blocks), link_preview=False, tags=("digest",), web_url=web_url, thread=thread
+        tuple(blocks),
+        link_preview=False,
+        tags=("digest",),
+        web_url=web_url,
+        thread=thread,
+        web_label=words.gettext(WEB_LINK_TEXT),
     )

@@ -22,6 +22,7 @@ from bot.store.search import Match
 from bot.web.links import search_path
 from digests import cards
 from digests.message import (
+    WEB_LINK_TEXT,
     Actions,
     Block,
     BulletList,
@@ -81,13 +82,14 @@ def card_buttons(request: Request, card: Message, match: Match) -> Message:
     others = [p for p in dict.fromkeys(match.periods) if p != item.period]
     blocks: list[Block] = []
     if others:
-        blocks.append(choices((f"Also in {p}", cards.command_for(item, p)) for p in others))
+        also = request._("Also in {month}")
+        blocks.append(choices((also.format(month=p), cards.command_for(item, p)) for p in others))
     if request.full:
         return with_blocks(card, *blocks, edit=True)
     folded, cut = fold(card.blocks)
     if cut:
         again = f"/more /{request.name} {request.arg}"
-        blocks.insert(0, Actions((Button("More", again, "primary"),)))
+        blocks.insert(0, Actions((Button(request._("More"), again, "primary"),)))
     return dataclasses.replace(card, blocks=(*folded, *blocks))
 
 
@@ -269,7 +271,7 @@ def more_command(request: Request) -> Message:
     spec = request.commands.get(parsed[0]) if parsed else None
     # Only lookups: /more must not become a way around the permission checks of other commands.
     if parsed is None or spec is None or spec.name not in _LOOKUPS:
-        return Message.text("/more takes a lookup, e.g. /more /model GLM-4.7")
+        return Message.text(request._("/more takes a lookup, e.g. /more /model GLM-4.7"))
     raw = parsed[1]
     inner = dataclasses.replace(
         request, name=spec.name, arg=clean_arg(raw), raw_arg=raw, spec=spec, full=True
@@ -280,7 +282,7 @@ def more_command(request: Request) -> Message:
     shown, more = page_of(text, page)
     if more:
         again = f"/more {page + 1} /{spec.name} {inner.arg}"
-        buttons.insert(0, Actions((Button("More", again, "primary"),)))
+        buttons.insert(0, Actions((Button(request._("More"), again, "primary"),)))
     # The first page replaces the folded card; later ones follow it, so the reader keeps both.
     return dataclasses.replace(card, blocks=(*shown, *buttons), edit=page <= 1)
 
@@ -331,7 +333,7 @@ def search_page(request: Request, text: str, page: int) -> Message:
         blocks.append(Actions(tuple(pager)))
     web = request.services.web
     link = web.url(search_path(), q=text) if web is not None else None
-    return Message(tuple(blocks), edit=True, web_url=link)
+    return Message(tuple(blocks), edit=True, web_url=link, web_label=request._(WEB_LINK_TEXT))
 
 
 _RESULTS = re.compile(r"^(\d{1,3})\s+(.+)$", re.S)

@@ -74,7 +74,17 @@ def _card(
     if notes:
         head, *rest = message.blocks
         message = replace(message, blocks=(head, *notes, *rest))
-    return card_buttons(request, message, match)
+    message = card_buttons(request, message, match)
+    if papers:
+        # a topic's papers, each one press away (after More and the other months)
+        message = replace(
+            message,
+            blocks=(
+                *message.blocks,
+                choices((p.title, cards.command_for(p)) for p in papers),
+            ),
+        )
+    return message
 
 
 def _names(item: Item) -> set[str]:
@@ -371,7 +381,10 @@ def themes_command(request: Request) -> Message:
                     Span("/subscribe clay mon 09:00", code=True),
                 )
             ),
-            choices((f"Subscribe: {slug}", f"/subscribe {slug}") for slug in sorted(titles)),
+            choices(
+                (request._("Subscribe: {theme}").format(theme=slug), f"/subscribe {slug}")
+                for slug in sorted(titles)
+            ),
         )
     )
 

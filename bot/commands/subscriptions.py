@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.commands.actions import choices
 from bot.commands.core import Request, command, echo
 from bot.commands.language import sender_language
 from bot.i18n import N_, Translator, translator
@@ -35,7 +36,17 @@ from bot.store.subscriptions import (
     deactivate,
     save_subscription,
 )
-from digests.message import BulletList, Context, Heading, Message, Paragraph, Span
+from digests.message import (
+    Actions,
+    BulletList,
+    Button,
+    Context,
+    Heading,
+    Message,
+    Paragraph,
+    Span,
+    command_span,
+)
 
 
 def _chat_subscriptions(request: Request) -> list[SubscriptionRow]:
@@ -186,9 +197,15 @@ def subscribe_command(request: Request) -> Message:
             Context(
                 (
                     Span(request._("Preview it now: ")),
-                    Span(f"/digest {args.theme}", code=True),
+                    command_span(f"/digest {args.theme}"),
                     Span(request._(" · stop: ")),
-                    Span(f"/unsubscribe {args.theme}", code=True),
+                    command_span(f"/unsubscribe {args.theme}"),
+                )
+            ),
+            Actions(
+                (
+                    Button(request._("Preview"), f"/digest {args.theme}", "primary"),
+                    Button(request._("Unsubscribe"), f"/unsubscribe {args.theme}", "danger"),
                 )
             ),
         )
@@ -273,7 +290,18 @@ def subscriptions_command(request: Request) -> Message:
             Context(
                 (
                     Span(request._("Change one part by subscribing again; stop with ")),
-                    Span("/unsubscribe THEME", code=True),
+                    command_span(request._("/unsubscribe THEME")),
+                )
+            ),
+            choices(
+                pair
+                for s in subs
+                for pair in (
+                    (request._("Preview: {theme}").format(theme=s.theme), f"/digest {s.theme}"),
+                    (
+                        request._("Unsubscribe: {theme}").format(theme=s.theme),
+                        f"/unsubscribe {s.theme}",
+                    ),
                 )
             ),
         )
@@ -357,6 +385,7 @@ def preview(
         link_preview=False,
         tags=(*digest.message.tags, "preview"),
         web_url=digest.message.web_url,
+        web_label=digest.message.web_label,
     )
 
 

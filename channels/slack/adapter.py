@@ -146,9 +146,16 @@ class SlackChannel:
         self._app.command(re.compile(rf"^/(?:{names})$"))(self._on_slash)
         self._app.event("app_mention")(self._on_mention)
         self._app.event("message")(self._on_message)
-        from channels.slack.home import ACTION_ID, on_button, on_home_opened
+        from channels.slack.home import (
+            ACTION_ID,
+            LINK_ID,
+            on_button,
+            on_home_opened,
+            on_link_button,
+        )
 
         self._app.action(ACTION_ID)(partial(on_button, self))
+        self._app.action(LINK_ID)(on_link_button)
         self._app.event("app_home_opened")(partial(on_home_opened, self))
 
     # --- life cycle -----------------------------------------------------------------------

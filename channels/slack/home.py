@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from channels.base import Action, Handler, Incoming, Pace, SendError
 from channels.slack.inbound import DELIVERY_KEY
-from channels.slack.rich import ACTION_PREFIX
+from channels.slack.rich import ACTION_PREFIX, LINK_PREFIX
 from digests.message import Message
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACTION_ID = re.compile(rf"^{re.escape(ACTION_PREFIX)}\d+$")
+LINK_ID = re.compile(rf"^{re.escape(LINK_PREFIX)}\d+$")
 #: A Home tab view holds at most 100 blocks.
 HOME_BLOCKS = 100
 
@@ -81,6 +82,11 @@ async def on_button(
             await channel.post(chat, reply, thread_ts=thread_ts, pace=channel.pace_for(chat, kind))
 
     await channel.track(work)
+
+
+async def on_link_button(ack: Callable[[], Awaitable[Any]]) -> None:
+    """A link button ("Open on the web"): Slack opened the page; the press is only acknowledged."""
+    await ack()
 
 
 def _id(value: Any) -> str:
