@@ -334,12 +334,12 @@ def topic_card(
     """A topic: trend and practice value by column, then its papers with their commands."""
     body = _sections(item, words)
     entries: list[Spans] = [
-        (Span(p.title, url=link_target(p.url)), Span("  "), Span(command_for(p), code=True))
+        (Span(p.title, url=link_target(p.url)), Span("  "), command_span(command_for(p)))
         for p in papers
     ]
     known = {p.title for p in papers}
     entries += [
-        (Span(title), Span("  "), Span(f"/paper {short_title(title)}", code=True))
+        (Span(title), Span("  "), command_span(f"/paper {short_title(title)}"))
         for title in item.papers
         if title not in known
     ]
@@ -483,12 +483,12 @@ def digest_message(
     if remaining > 0:
         slug = items[0].theme if items else ""
         more = words.ngettext("{n} more to come", "{n} more to come", remaining)
-        hint = more.format(n=words.number(remaining))
+        hint: list[Span] = [Span(more.format(n=words.number(remaining)))]
         if slug:
-            hint += words.gettext(" · preview: /digest {theme}").format(theme=slug)
+            hint += [Span(words.gettext(" · preview: ")), command_span(f"/digest {slug}")]
     else:
-        hint = words.gettext("That's everything in this theme for now.")
-    blocks += [Divider(), Context((Span(hint),))]
+        hint = [Span(words.gettext("That's everything in this theme for now."))]
+    blocks += [Divider(), Context(tuple(hint))]
     thread = tuple(command_for(i) for i in items) if item_ids is not None else ()
     return Message(
         tuple(blocks),

@@ -48,7 +48,8 @@ FOLDED = 120
 PAGE_CHARS = 3500
 #: Longest button label; Slack allows 75, Telegram shows about 30 on a phone.
 LABEL = 40
-STALE = N_("This button has expired or its item is gone. Send the command again, e.g. /help.")
+#: Formatted with ``help``, the platform's way to type /help.
+STALE = N_("This button has expired or its item is gone. Send the command again, e.g. {help}.")
 
 _LOOKUPS = ("model", "paper", "topic")
 _VOTES = {"up": (UP, "👍"), "down": (DOWN, "👎")}
@@ -254,7 +255,7 @@ def _shorten(spans: Spans, limit: int) -> Spans:
 
 @command(
     "more",
-    usage="/more [PAGE] COMMAND",
+    usage=N_("/more [PAGE] COMMAND"),
     example="/more /model GLM-4.7",
     needs_arg=True,
     menu=False,
@@ -341,7 +342,7 @@ _RESULTS = re.compile(r"^(\d{1,3})\s+(.+)$", re.S)
 
 @command(
     "results",
-    usage="/results PAGE TEXT",
+    usage=N_("/results PAGE TEXT"),
     example="/results 2 蒸馏",
     needs_arg=True,
     menu=False,
@@ -359,7 +360,7 @@ def results_command(request: Request) -> Message:
 
 @command(
     "feedback",
-    usage="/feedback ITEM up|down",
+    usage=N_("/feedback ITEM up|down"),
     example="/feedback 12 up",
     needs_arg=True,
     menu=False,
@@ -376,7 +377,7 @@ def feedback_command(request: Request) -> Message:
     with store.engine.begin() as conn:
         title = item_title(conn, int(words[0]))
         if title is None:
-            return Message.text(request._(STALE), notice=True)
+            return Message.text(request._(STALE).format(help=request.typed("/help")), notice=True)
         changed = record_vote(
             conn,
             platform=request.platform,

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from bot.commands.actions import choices, label
 from bot.commands.services import Services
 from bot.i18n import Translator
+from bot.platforms import typed
 from bot.scheduling.weekly import Schedule, local_time
 from bot.store.digests import known_themes
 from bot.store.models import ItemRow
@@ -48,7 +49,13 @@ def home_page(services: Services, platform: str, words: Translator) -> Message:
     else:
         blocks.append(
             Paragraph(
-                (Span(_("No subscriptions yet: send /digestbot subscribe clay in a channel.")),)
+                (
+                    Span(
+                        _("No subscriptions yet: send {example} in a channel.").format(
+                            example=typed(platform, "/subscribe clay", "channel")
+                        )
+                    ),
+                )
             )
         )
     reports = store.reports()
@@ -83,7 +90,15 @@ def home_page(services: Services, platform: str, words: Translator) -> Message:
                 for slug in sorted(themes)
             )
         )
-    blocks.append(Context((Span(_("Everything else: /digestbot help")),)))
+    blocks.append(
+        Context(
+            (
+                Span(
+                    _("Everything else: {help}").format(help=typed(platform, "/help", "")),
+                ),
+            )
+        )
+    )
     return Message(tuple(blocks))
 
 

@@ -233,9 +233,11 @@ def _resolve(request: Request, kind: Kind, arg: str) -> Message:
     """The forgiving lookup shared by /model, /paper and /topic, with an optional month."""
     query, month = split_month(arg)
     if not query:
+        name = request._("NAME")
         return Message.text(
-            request._("Which {kind}? For example: /{command} NAME {month}").format(
-                kind=cards.kind_name(kind, request.words), command=kind.value, month=month
+            request._("Which {kind}? For example: {example}").format(
+                kind=cards.kind_name(kind, request.words),
+                example=request.typed(f"/{kind.value} {name} {month}"),
             )
         )
     if month and (missing := no_such_month(request, month)) is not None:
@@ -284,7 +286,7 @@ def _resolve(request: Request, kind: Kind, arg: str) -> Message:
 
 @command(
     "model",
-    usage="/model NAME [MONTH]",
+    usage=N_("/model NAME [MONTH]"),
     example="/model GLM-4.7",
     needs_arg=True,
     description=N_("a model's card (forgiving: glm4.7, kimi k2)"),
@@ -295,7 +297,7 @@ def model_command(request: Request) -> Message:
 
 @command(
     "paper",
-    usage="/paper QUERY [MONTH]",
+    usage=N_("/paper QUERY [MONTH]"),
     example="/paper rubrics as rewards",
     needs_arg=True,
     description=N_("a paper's card, by title words, short name, arXiv id or link"),
@@ -306,7 +308,7 @@ def paper_command(request: Request) -> Message:
 
 @command(
     "topic",
-    usage="/topic QUERY [MONTH]",
+    usage=N_("/topic QUERY [MONTH]"),
     example="/topic Agent Memory",
     needs_arg=True,
     description=N_("a topic's trend, practice value and papers"),
@@ -317,7 +319,7 @@ def topic_command(request: Request) -> Message:
 
 @command(
     "search",
-    usage="/search TEXT",
+    usage=N_("/search TEXT"),
     example="/search 蒸馏",
     needs_arg=True,
     description=N_("the best items for Chinese or English text"),
@@ -378,7 +380,7 @@ def themes_command(request: Request) -> Message:
             Context(
                 (
                     Span(request._("Subscribe to a weekly digest: ")),
-                    Span("/subscribe clay mon 09:00", code=True),
+                    command_span("/subscribe clay mon 09:00"),
                 )
             ),
             choices(

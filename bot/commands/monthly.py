@@ -76,7 +76,7 @@ def _others(request: Request, periods: list[str], current: str, name: str) -> tu
 
 @command(
     "latest",
-    usage="/latest [MONTH]",
+    usage=N_("/latest [MONTH]"),
     example="/latest 2025-12",
     description=N_("what the newest report (or that month's) brought"),
 )
@@ -138,7 +138,7 @@ def latest_command(request: Request) -> Message:
 
 @command(
     "highlights",
-    usage="/highlights [MONTH]",
+    usage=N_("/highlights [MONTH]"),
     example="/highlights 2025-12",
     description=N_("a month's insights and industry radar"),
 )

@@ -102,9 +102,12 @@ def _items(request: Request, n: int) -> str:
     return request.ngettext("{n} item", "{n} items", n).format(n=request.words.number(n))
 
 
+SUBSCRIBE_USAGE = N_("/subscribe THEME [DAY] [HH:MM] [TIMEZONE] [items=N]")
+
+
 @command(
     "subscribe",
-    usage="/subscribe THEME [DAY] [HH:MM] [TIMEZONE] [items=N]",
+    usage=SUBSCRIBE_USAGE,
     example="/subscribe clay mon 09:00 Asia/Shanghai",
     needs_arg=True,
     manages_chat=True,
@@ -123,9 +126,10 @@ def subscribe_command(request: Request) -> Message:
     except ScheduleError as exc:
         return Message.text(
             str(exc),
-            request._(
-                "Usage: /subscribe THEME [DAY] [HH:MM] [TIMEZONE] [items=N], "
-                "e.g. /subscribe clay tue 08:30 Asia/Shanghai or /subscribe clay 周二 21点 北京时间"
+            request._("Usage: {usage}, e.g. {first} or {second}").format(
+                usage=request.typed(request._(SUBSCRIBE_USAGE)),
+                first=request.typed("/subscribe clay tue 08:30 Asia/Shanghai"),
+                second=request.typed("/subscribe clay 周二 21点 北京时间"),
             ),
         )
     now = services.clock()
@@ -221,7 +225,7 @@ def _theme_arg(request: Request, themes: dict[str, str]) -> str:
 
 @command(
     "unsubscribe",
-    usage="/unsubscribe THEME|all",
+    usage=N_("/unsubscribe THEME|all"),
     example="/unsubscribe clay",
     needs_arg=True,
     manages_chat=True,
@@ -243,12 +247,19 @@ def unsubscribe_command(request: Request) -> Message:
         )
     current = [s.theme for s in _chat_subscriptions(request)]
     if not current:
-        return Message.text(request._("This chat has no subscriptions. See /themes to start one."))
+        return Message.text(
+            request._("This chat has no subscriptions. See {themes} to start one.").format(
+                themes=request.typed("/themes")
+            )
+        )
     return Message.text(
         request._(
-            "This chat is not subscribed to “{value}”. "
-            "Its subscriptions: {themes} — or use /unsubscribe all."
-        ).format(value=echo(first, 40), themes=request.words.join(current))
+            "This chat is not subscribed to “{value}”. Its subscriptions: {themes} — or use {all}."
+        ).format(
+            value=echo(first, 40),
+            themes=request.words.join(current),
+            all=request.typed("/unsubscribe all"),
+        )
     )
 
 
@@ -263,8 +274,12 @@ def subscriptions_command(request: Request) -> Message:
     if not subs:
         return Message.text(
             request._(
-                "This chat has no subscriptions. Start one with /subscribe THEME, "
-                "e.g. /subscribe clay mon 09:00 — /themes lists the themes."
+                "This chat has no subscriptions. Start one with {usage}, "
+                "e.g. {example} — {themes} lists the themes."
+            ).format(
+                usage=request.typed(request._("/subscribe THEME")),
+                example=request.typed("/subscribe clay mon 09:00"),
+                themes=request.typed("/themes"),
             )
         )
     themes = _themes(request)
@@ -310,7 +325,7 @@ def subscriptions_command(request: Request) -> Message:
 
 @command(
     "digest",
-    usage="/digest THEME",
+    usage=N_("/digest THEME"),
     example="/digest clay",
     needs_arg=True,
     description=N_("preview this chat's next digest of a theme (it still comes)"),
@@ -373,15 +388,21 @@ def preview(
                 "New items arrive with the next monthly report."
             ).format(title=themes[theme])
         )
-    note = (
-        words.gettext("Preview: these items still come in this chat's next weekly digest.")
+    note: tuple[Span, ...] = (
+        (
+            Span(
+                words.gettext("Preview: these items still come in this chat's next weekly digest."),
+                italic=True,
+            ),
+        )
         if sub is not None
-        else words.gettext("Preview. Get it weekly: /subscribe {theme} mon 09:00").format(
-            theme=theme
+        else (
+            Span(words.gettext("Preview. Get it weekly: "), italic=True),
+            command_span(f"/subscribe {theme} mon 09:00"),
         )
     )
     return Message(
-        (*digest.message.blocks, Context((Span(note, italic=True),))),
+        (*digest.message.blocks, Context(note)),
         link_preview=False,
         tags=(*digest.message.tags, "preview"),
         web_url=digest.message.web_url,

@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from bot.clock import require_aware
 from bot.i18n import translator
+from bot.platforms import in_chat_words
 from bot.store.languages import LanguageSetting, resolve
 from bot.store.models import (
     ChatLanguageRow,
@@ -284,6 +285,8 @@ def make_digest_due(
     else:
         log.info("subscription %s: nothing new in %s", subscription_id, sub.theme)
         return None
+    # its commands as the chat's platform runs them ("More: /model X", "preview: /digest y")
+    message = in_chat_words(message, sub.platform, sub.chat_kind or "")
     return enqueue(
         conn,
         platform=sub.platform,
