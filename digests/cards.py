@@ -34,6 +34,7 @@ from digests.message import (
     Spans,
     command_span,
 )
+from digests.parser import HIGHLIGHTS_TITLE
 from digests.text import link_target
 from digests.words import ENGLISH, N_, Words
 
@@ -155,6 +156,12 @@ def kind_count(kind: str, n: int, words: Words = ENGLISH) -> str:
     return text.format(n=num)
 
 
+def theme_label(title: str, words: Words = ENGLISH) -> str:
+    """A theme's title as shown: the report's own words, except the parser's name for a month's
+    insights and radar ("Highlights"), which is ours and so in the reader's language."""
+    return words.gettext(N_("Highlights")) if title == HIGHLIGHTS_TITLE else title
+
+
 def command_for(item: Item, period: str | None = None) -> str:
     """The chat command that shows ``item``'s whole card, e.g. ``/model GLM-4.7``; with
     ``period``, that month's copy (``/model GLM-4.7 2025-12``). Highlights name their month."""
@@ -193,7 +200,7 @@ def _link(url: str | None) -> tuple[Block, ...]:
 
 
 def _meta(item: Item, words: Words, *extra: str) -> Context:
-    bits = [kind_name(item.kind, words), item.period, item.theme_title, *extra]
+    bits = [kind_name(item.kind, words), item.period, theme_label(item.theme_title, words), *extra]
     return Context((Span(" · ".join(b for b in bits if b)),))
 
 
@@ -471,9 +478,8 @@ def digest_message(
     items' database ids) each entry has its buttons, and the message's ``thread`` holds each
     entry's card command (for platforms that thread digests).
     """
-    blocks: list[Block] = [
-        Heading(f"{theme_title} · {period_label}" if period_label else theme_title)
-    ]
+    title = theme_label(theme_title, words)
+    blocks: list[Block] = [Heading(f"{title} · {period_label}" if period_label else title)]
     for n, item in enumerate(items):
         if n:
             blocks.append(Divider())

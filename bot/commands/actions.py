@@ -319,7 +319,8 @@ def search_page(request: Request, text: str, page: int) -> Message:
             blocks.append(Divider())
         item = hit.item
         kind = cards.kind_name(item.kind, request.words)
-        blocks.append(Context((Span(f"{kind} · {item.period} · {item.theme_title}"),)))
+        theme = cards.theme_label(item.theme_title, request.words)
+        blocks.append(Context((Span(f"{kind} · {item.period} · {theme}"),)))
         # a hit in an older month opens that month's copy, not the newest one
         older = newest.get(item.key, item.period) != item.period
         opens.append((item.title, cards.command_for(item, item.period if older else None)))

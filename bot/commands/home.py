@@ -39,7 +39,11 @@ def home_page(services: Services, platform: str, words: Translator) -> Message:
                 tuple(
                     (
                         Span(s.chat_id, code=True),
-                        Span(_(" — {theme} — next ").format(theme=themes.get(s.theme, s.theme))),
+                        Span(
+                            _(" — {theme} — next ").format(
+                                theme=cards.theme_label(themes.get(s.theme, s.theme), words)
+                            )
+                        ),
                         Span(local_time(Schedule.of(s).next_run(now), words), bold=True),
                     )
                     for s in subs

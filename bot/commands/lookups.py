@@ -368,7 +368,7 @@ def themes_command(request: Request) -> Message:
     bullets = tuple(
         (
             Span(slug, code=True),
-            Span(f" — {titles[slug]}: "),
+            Span(f" — {cards.theme_label(titles[slug], request.words)}: "),
             Span(kind_counts(request, counts[slug])),
         )
         for slug in sorted(titles)

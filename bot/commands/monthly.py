@@ -105,7 +105,7 @@ def latest_command(request: Request) -> Message:
             slugs.setdefault(item.theme, item.theme_title)
     newest = report.period == reports[0].period
     for title, theme_items in by_theme.items():
-        blocks.append(Paragraph((Span(title, bold=True),)))
+        blocks.append(Paragraph((Span(cards.theme_label(title, request.words), bold=True),)))
         blocks.append(
             BulletList(
                 tuple(

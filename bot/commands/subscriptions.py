@@ -36,6 +36,7 @@ from bot.store.subscriptions import (
     deactivate,
     save_subscription,
 )
+from digests import cards
 from digests.message import (
     Actions,
     BulletList,
@@ -162,7 +163,7 @@ def subscribe_command(request: Request) -> Message:
             now=now,
         )
     _changed(request)
-    title = themes[args.theme]
+    title = cards.theme_label(themes[args.theme], request.words)
     what = request._("{items} {schedule}").format(
         items=_items(request, sub.size), schedule=schedule.describe(request.words)
     )
@@ -386,7 +387,7 @@ def preview(
             words.gettext(
                 "Nothing new in {title} for this chat: it has had every item. "
                 "New items arrive with the next monthly report."
-            ).format(title=themes[theme])
+            ).format(title=cards.theme_label(themes[theme], words))
         )
     note: tuple[Span, ...] = (
         (

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.i18n import N_, Translator, translator
+from digests.cards import theme_label
 from digests.errors import DigestbotError
 from digests.text import echo, normalize_name
 
@@ -516,5 +517,7 @@ def theme_choices(themes: dict[str, str], words: Translator | None = None) -> st
     words = words or translator()
     if not themes:
         return words.gettext("No report has been ingested yet, so there are no themes.")
-    listed = words.join(f"{slug} ({title})" for slug, title in sorted(themes.items()))
+    listed = words.join(
+        f"{slug} ({theme_label(title, words)})" for slug, title in sorted(themes.items())
+    )
     return words.gettext("Themes: {themes}.").format(themes=listed)

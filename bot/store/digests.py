@@ -42,6 +42,7 @@ from bot.store.models import (
     SubscriptionRow,
 )
 from bot.store.outbox import enqueue, pending_item_ids
+from digests.cards import theme_label
 from digests.compose import Candidate, Digest, digest_of, nothing_new
 from digests.items import Item
 from digests.message import Message
@@ -280,7 +281,7 @@ def make_digest_due(
     if digest is not None:
         message, item_ids = digest.message, digest.item_ids
     elif post_empty:
-        title = known_themes(conn).get(sub.theme, sub.theme)
+        title = theme_label(known_themes(conn).get(sub.theme, sub.theme), words)
         message, item_ids = nothing_new(title, when, words), ()
     else:
         log.info("subscription %s: nothing new in %s", subscription_id, sub.theme)
