@@ -267,6 +267,14 @@ class Handler(Protocol):
         as the platform reports it (Slack ``locale``), or None."""
         ...
 
+    async def on_links(
+        self, platform: str, chat_id: str, urls: Sequence[str], chat_kind: str = "channel"
+    ) -> dict[str, Message]:
+        """The short card of each item of the reports that one of ``urls`` leads to (an arXiv
+        abs or pdf link, a model's page), by url, in the chat's language: what a platform that
+        unfurls links shows under them (Slack's ``chat.unfurl``). Links to nothing are left out."""
+        ...
+
 
 class Channel(Protocol):
     """One chat platform: start, stop, send, and two optional capabilities.

@@ -29,7 +29,7 @@ from bot.commands import actions, language, lookups, monthly, status, subscripti
 from bot.commands import help as help_commands
 from bot.commands.actions import STALE
 from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
-from bot.commands.home import home_page, inline_results
+from bot.commands.home import home_page, inline_results, link_cards
 from bot.commands.language import speak
 from bot.commands.services import Services
 from bot.commands.uploads import UPLOAD_REFUSAL, ingest_upload
@@ -338,6 +338,16 @@ class Dispatcher:
         in the language of the user's direct chat (else ``language``, the user's own)."""
         words = await asyncio.to_thread(self._words, platform, user_id, language)
         return await asyncio.to_thread(home_page, self.services, platform, words)
+
+    async def on_links(
+        self, platform: str, chat_id: str, urls: Sequence[str], chat_kind: str = "channel"
+    ) -> dict[str, Message]:
+        """The short card of the item each link leads to, in the chat's language, its commands
+        as the platform runs them (links to nothing are left out)."""
+        words = await asyncio.to_thread(self._words, platform, chat_id, None)
+        found = await asyncio.to_thread(link_cards, self.services, urls, words)
+        menu = self.commands.menu_names()
+        return {url: in_chat_words(card, platform, chat_kind, menu) for url, card in found.items()}
 
     def _words(self, platform: str, chat_id: str, language: str | None) -> Translator:
         """The chat's language as ``speak`` picks it, for answers that bypass the middleware."""

@@ -1,6 +1,9 @@
-"""Pages that are not answers to a command: an app's home page and inline-mode results."""
+"""Pages that are not answers to a command: an app's home page, inline-mode results and the
+short cards under links to the reports' items (Slack's unfurls)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
@@ -15,7 +18,16 @@ from bot.store.subscriptions import all_subscriptions
 from channels.base import InlineResult
 from digests import cards
 from digests.items import Item, Kind
-from digests.message import Block, BulletList, Context, Heading, Message, Paragraph, Span
+from digests.message import (
+    WEB_LINK_TEXT,
+    Block,
+    BulletList,
+    Context,
+    Heading,
+    Message,
+    Paragraph,
+    Span,
+)
 
 #: Inline mode answers at most this many items (Telegram allows 50; ten fit a phone screen).
 INLINE_RESULTS = 10
@@ -104,6 +116,30 @@ def home_page(services: Services, platform: str, words: Translator) -> Message:
         )
     )
     return Message(tuple(blocks))
+
+
+#: Links unfurled from one message at most (Slack sends every link of it in one event).
+MAX_LINKS = 10
+
+
+def link_cards(services: Services, urls: Sequence[str], words: Translator) -> dict[str, Message]:
+    """The short card of the item each link leads to (its newest copy): the digest entry, with
+    its kind, month and theme above and its web page below; links to nothing are left out."""
+    out: dict[str, Message] = {}
+    for url in list(dict.fromkeys(urls))[:MAX_LINKS]:
+        found = services.finder.by_link(url)
+        if not found:
+            continue
+        item = found[0].item.item
+        theme = cards.theme_label(item.theme_title, words)
+        meta = Context((Span(f"{cards.kind_name(item.kind, words)} · {item.period} · {theme}"),))
+        web = services.web
+        out[url] = Message(
+            (meta, *cards.digest_entry(item, words=words)),
+            web_url=web.item_url(item) if web is not None else None,
+            web_label=words.gettext(WEB_LINK_TEXT),
+        )
+    return out
 
 
 def inline_results(services: Services, text: str, words: Translator) -> list[InlineResult]:

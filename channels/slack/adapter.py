@@ -157,6 +157,9 @@ class SlackChannel:
         self._app.action(ACTION_ID)(partial(on_button, self))
         self._app.action(LINK_ID)(on_link_button)
         self._app.event("app_home_opened")(partial(on_home_opened, self))
+        from channels.slack.unfurl import on_link_shared
+
+        self._app.event("link_shared")(partial(on_link_shared, self))
 
     # --- life cycle -----------------------------------------------------------------------
     async def start(self, handler: Handler) -> None:
