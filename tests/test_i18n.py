@@ -26,7 +26,7 @@ def test_every_marked_string_has_a_chinese_translation() -> None:
 def test_extraction_finds_strings_in_every_room() -> None:
     ids = {m.id if isinstance(m.id, str) else m.id[0] for m in extract() if m.id}
     assert "Also in: {periods}" in ids  # digests/cards.py, through the Words handed in
-    assert "/{command} is for bot admins only." in ids  # bot/commands/dispatch.py
+    assert "{command} is for bot admins only." in ids  # bot/commands/dispatch.py
     assert "{n} model" in ids  # a plural
     assert "Mechanism" in ids  # a report column label, marked with N_
 
