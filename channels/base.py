@@ -259,6 +259,14 @@ class Handler(Protocol):
         as the platform reports it (Slack ``locale``), or None."""
         ...
 
+    async def on_links(
+        self, platform: str, chat_id: str, urls: Sequence[str], chat_kind: str = "channel"
+    ) -> dict[str, Message]:
+        """The short card of each item of the reports that one of ``urls`` leads to (an arXiv
+        abs or pdf link, a model's page), by url, in the chat's language: what a platform that
+        unfurls links shows under them (Slack's ``chat.unfurl``). Links to nothing are left out."""
+        ...
+
 
 class Channel(Protocol):
     """One chat platform: start, stop, send, and two optional capabilities.
@@ -349,6 +357,19 @@ class Renderer(Protocol):
     def __call__(self, message: Message, *, images: bool = True) -> str: ...
 
 
+def slash_typed(name: str, arg: str, chat_kind: str, menu: bool) -> str:
+    """``/name arg``: how a command is typed where the bot's commands are slash commands
+    (Telegram, the console); a platform whose people type them otherwise declares its own.
+
+    Args:
+        name: The command (``search``).
+        arg: What follows it (may be empty).
+        chat_kind: The chat's kind (a group may need the bot addressed by name).
+        menu: Whether the command is one of the public ones that platforms register.
+    """
+    return f"/{name} {arg}" if arg else f"/{name}"
+
+
 @dataclass(frozen=True)
 class PlatformSpec:
     """Everything the gateway knows about one platform, declared once in its package.
@@ -371,6 +392,9 @@ class PlatformSpec:
         direct_kind: The chat kind of a direct chat with a user (admin notices).
         local: A channel for the person at this machine (the console): its user is a bot admin,
             and it runs when no other platform is configured.
+        typed: How a person types a command there, for the hints replies give
+            (:func:`slash_typed`'s arguments): ``/digestbot search x`` on Slack, whose own
+            ``/search`` the bot cannot take.
     """
 
     name: str
@@ -384,6 +408,7 @@ class PlatformSpec:
     secrets: Callable[[Any], Sequence[str]] = field(default=lambda settings: ())
     direct_kind: str = "private"
     local: bool = False
+    typed: Callable[[str, str, str, bool], str] = slash_typed
 
 
 def secret_value(value: SecretStr | None) -> str:

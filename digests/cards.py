@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from digests.items import Image as ItemImage
 from digests.items import Item, Kind, Part
 from digests.message import (
+    WEB_LINK_TEXT,
     Actions,
     Block,
     BulletList,
@@ -33,6 +34,7 @@ from digests.message import (
     Spans,
     command_span,
 )
+from digests.parser import HIGHLIGHTS_TITLE
 from digests.text import link_target
 from digests.words import ENGLISH, N_, Words
 
@@ -154,6 +156,12 @@ def kind_count(kind: str, n: int, words: Words = ENGLISH) -> str:
     return text.format(n=num)
 
 
+def theme_label(title: str, words: Words = ENGLISH) -> str:
+    """A theme's title as shown: the report's own words, except the parser's name for a month's
+    insights and radar ("Highlights"), which is ours and so in the reader's language."""
+    return words.gettext(N_("Highlights")) if title == HIGHLIGHTS_TITLE else title
+
+
 def command_for(item: Item, period: str | None = None) -> str:
     """The chat command that shows ``item``'s whole card, e.g. ``/model GLM-4.7``; with
     ``period``, that month's copy (``/model GLM-4.7 2025-12``). Highlights name their month."""
@@ -192,7 +200,7 @@ def _link(url: str | None) -> tuple[Block, ...]:
 
 
 def _meta(item: Item, words: Words, *extra: str) -> Context:
-    bits = [kind_name(item.kind, words), item.period, item.theme_title, *extra]
+    bits = [kind_name(item.kind, words), item.period, theme_label(item.theme_title, words), *extra]
     return Context((Span(" · ".join(b for b in bits if b)),))
 
 
@@ -333,12 +341,12 @@ def topic_card(
     """A topic: trend and practice value by column, then its papers with their commands."""
     body = _sections(item, words)
     entries: list[Spans] = [
-        (Span(p.title, url=link_target(p.url)), Span("  "), Span(command_for(p), code=True))
+        (Span(p.title, url=link_target(p.url)), Span("  "), command_span(command_for(p)))
         for p in papers
     ]
     known = {p.title for p in papers}
     entries += [
-        (Span(title), Span("  "), Span(f"/paper {short_title(title)}", code=True))
+        (Span(title), Span("  "), command_span(f"/paper {short_title(title)}"))
         for title in item.papers
         if title not in known
     ]
@@ -383,7 +391,9 @@ def card(
             message = radar_card(item, other_periods, words=words)
         case _:
             message = insight_card(item, other_periods, words=words)
-    return replace(message, web_url=web_url) if web_url else message
+    if not web_url:
+        return message
+    return replace(message, web_url=web_url, web_label=words.gettext(WEB_LINK_TEXT))
 
 
 def digest_entry(
@@ -468,9 +478,8 @@ def digest_message(
     items' database ids) each entry has its buttons, and the message's ``thread`` holds each
     entry's card command (for platforms that thread digests).
     """
-    blocks: list[Block] = [
-        Heading(f"{theme_title} · {period_label}" if period_label else theme_title)
-    ]
+    title = theme_label(theme_title, words)
+    blocks: list[Block] = [Heading(f"{title} · {period_label}" if period_label else title)]
     for n, item in enumerate(items):
         if n:
             blocks.append(Divider())
@@ -480,13 +489,18 @@ def digest_message(
     if remaining > 0:
         slug = items[0].theme if items else ""
         more = words.ngettext("{n} more to come", "{n} more to come", remaining)
-        hint = more.format(n=words.number(remaining))
+        hint: list[Span] = [Span(more.format(n=words.number(remaining)))]
         if slug:
-            hint += words.gettext(" · preview: /digest {theme}").format(theme=slug)
+            hint += [Span(words.gettext(" · preview: ")), command_span(f"/digest {slug}")]
     else:
-        hint = words.gettext("That's everything in this theme for now.")
-    blocks += [Divider(), Context((Span(hint),))]
+        hint = [Span(words.gettext("That's everything in this theme for now."))]
+    blocks += [Divider(), Context(tuple(hint))]
     thread = tuple(command_for(i) for i in items) if item_ids is not None else ()
     return Message(
-        tuple(blocks), link_preview=False, tags=("digest",), web_url=web_url, thread=thread
+        tuple(blocks),
+        link_preview=False,
+        tags=("digest",),
+        web_url=web_url,
+        thread=thread,
+        web_label=words.gettext(WEB_LINK_TEXT),
     )

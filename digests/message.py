@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from digests.words import N_
+
 
 @dataclass(frozen=True)
 class Span:
@@ -74,11 +76,13 @@ class Button:
     """A button that sends ``command`` as if the reader had typed it.
 
     ``style`` is ``""``, ``primary`` or ``danger`` (platforms without styles ignore it).
+    ``url`` makes it a link button instead: pressing it opens the page (``command`` is empty).
     """
 
     label: str
     command: str
     style: str = ""
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,9 @@ class Actions:
 Block = Heading | Paragraph | BulletList | Quote | Image | Divider | Context | Actions
 
 
-#: The words of the link to a message's web page.
-WEB_LINK_TEXT = "Open on the web"
+#: The words of the link to a message's web page (whoever sets ``web_url`` translates them into
+#: ``web_label``).
+WEB_LINK_TEXT = N_("Open on the web")
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,8 @@ class Message:
     """A reply or a digest. ``link_preview`` is off for cards, which carry many links.
 
     ``web_url`` is where the same thing reads better (the web face): renderers show it as a last
-    "Open on the web" line, through :attr:`shown_blocks`.
+    "Open on the web" line (``web_label``, in the chat's language), through :attr:`shown_blocks`,
+    and platforms with link buttons as a button beside it too.
     ``edit``: when this answers a button press, it replaces the message that held the button
     (paging, "More"); a typed command's answer is always a new message.
     ``notice``: a short answer for the presser alone (a refusal, a stale button, a thank-you):
@@ -116,13 +122,20 @@ class Message:
     edit: bool = False
     notice: bool = False
     thread: tuple[str, ...] = field(default=())
+    web_label: str = WEB_LINK_TEXT
 
     @property
     def shown_blocks(self) -> tuple[Block, ...]:
         """The blocks a renderer shows: ``blocks``, then the web link when there is one."""
         if not self.web_url:
             return self.blocks
-        return (*self.blocks, Context((Span(WEB_LINK_TEXT, url=self.web_url),)))
+        return (*self.blocks, Context((Span(self.web_label, url=self.web_url),)))
+
+    def web_button(self) -> Button | None:
+        """The link button to the web page, for platforms that have link buttons."""
+        if not self.web_url:
+            return None
+        return Button(self.web_label, "", url=self.web_url)
 
     @classmethod
     def text(cls, *paragraphs: str, notice: bool = False) -> Message:
@@ -240,6 +253,8 @@ def message_to_json(message: Message) -> dict[str, object]:
     }
     if message.web_url:
         data["web_url"] = message.web_url
+    if message.web_label != WEB_LINK_TEXT:
+        data["web_label"] = message.web_label
     if message.edit:
         data["edit"] = True
     if message.notice:
@@ -253,6 +268,8 @@ def _button_json(button: Button) -> dict[str, str]:
     data = {"label": button.label, "command": button.command}
     if button.style:
         data["style"] = button.style
+    if button.url:
+        data["url"] = button.url
     return data
 
 
@@ -282,7 +299,7 @@ def message_from_json(data: dict[str, object]) -> Message:
                 blocks.append(
                     Actions(
                         tuple(
-                            Button(b["label"], b["command"], b.get("style", ""))
+                            Button(b["label"], b["command"], b.get("style", ""), b.get("url"))
                             for b in entry["buttons"]
                         )
                     )
@@ -296,4 +313,5 @@ def message_from_json(data: dict[str, object]) -> Message:
         edit=bool(data.get("edit")),
         notice=bool(data.get("notice")),
         thread=tuple(data.get("thread", ())),  # type: ignore[arg-type]
+        web_label=str(data.get("web_label") or WEB_LINK_TEXT),
     )

@@ -28,8 +28,12 @@ def test_slack_manifest_declares_the_namespace_aliases_buttons_and_home() -> Non
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "files:read", "im:history"} <= scopes
     assert "im:write" in scopes  # Home tab presses are answered in the app's direct chat
+    assert {"links:read", "links:write"} <= scopes  # unfurls
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
-    assert {"app_mention", "message.im", "app_home_opened"} <= events
+    assert {"app_mention", "message.im", "app_home_opened", "link_shared"} <= events
+    domains = manifest["features"]["unfurl_domains"]
+    assert "arxiv.org" in domains
+    assert len(domains) <= 5  # Slack's limit
     interactivity = manifest["settings"]["interactivity"]
     assert interactivity["is_enabled"] is True
     assert interactivity["request_url"].endswith("/slack/events")

@@ -26,7 +26,7 @@ def test_every_marked_string_has_a_chinese_translation() -> None:
 def test_extraction_finds_strings_in_every_room() -> None:
     ids = {m.id if isinstance(m.id, str) else m.id[0] for m in extract() if m.id}
     assert "Also in: {periods}" in ids  # digests/cards.py, through the Words handed in
-    assert "/{command} is for bot admins only." in ids  # bot/commands/dispatch.py
+    assert "{command} is for bot admins only." in ids  # bot/commands/dispatch.py
     assert "{n} model" in ids  # a plural
     assert "Mechanism" in ids  # a report column label, marked with N_
 
@@ -67,6 +67,7 @@ def test_dates_weekdays_and_numbers_per_language() -> None:
     assert (en.date(when), zh.date(when)) == ("3 Mar 2026", "2026年3月3日")
     assert en.moment(when) == "Tue 3 Mar 2026, 08:30 CST"
     assert zh.moment(when) == "2026年3月3日 周二 08:30 CST"
+    assert en.moment(when, "Asia/Shanghai") == "Tue 3 Mar 2026, 08:30 Asia/Shanghai"
     assert (en.weekday("sun"), zh.weekday("sun")) == ("Sunday", "星期日")
     assert (en.number(12345), zh.number(12345)) == ("12,345", "12,345")
     assert (en.join(["a", "b"]), zh.join(["a", "b"])) == ("a, b", "a、b")

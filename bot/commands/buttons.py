@@ -22,6 +22,7 @@ from bot.store.search import Match
 from bot.web.links import search_path
 from digests import cards
 from digests.message import (
+    WEB_LINK_TEXT,
     Actions,
     Block,
     BulletList,
@@ -47,7 +48,8 @@ FOLDED = 120
 PAGE_CHARS = 3500
 #: Longest button label; Slack allows 75, Telegram shows about 30 on a phone.
 LABEL = 40
-STALE = N_("This button has expired or its item is gone. Send the command again, e.g. /help.")
+#: Formatted with ``help``, the platform's way to type /help.
+STALE = N_("This button has expired or its item is gone. Send the command again, e.g. {help}.")
 
 _LOOKUPS = ("model", "paper", "topic")
 _VOTES = {"up": (UP, "👍"), "down": (DOWN, "👎")}
@@ -81,13 +83,14 @@ def card_buttons(request: Request, card: Message, match: Match) -> Message:
     others = [p for p in dict.fromkeys(match.periods) if p != item.period]
     blocks: list[Block] = []
     if others:
-        blocks.append(choices((f"Also in {p}", cards.command_for(item, p)) for p in others))
+        also = request._("Also in {month}")
+        blocks.append(choices((also.format(month=p), cards.command_for(item, p)) for p in others))
     if request.full:
         return with_blocks(card, *blocks, edit=True)
     folded, cut = fold(card.blocks)
     if cut:
         again = f"/more /{request.name} {request.arg}"
-        blocks.insert(0, Actions((Button("More", again, "primary"),)))
+        blocks.insert(0, Actions((Button(request._("More"), again, "primary"),)))
     return dataclasses.replace(card, blocks=(*folded, *blocks))
 
 
@@ -252,7 +255,7 @@ def _shorten(spans: Spans, limit: int) -> Spans:
 
 @command(
     "more",
-    usage="/more [PAGE] COMMAND",
+    usage=N_("/more [PAGE] COMMAND"),
     example="/more /model GLM-4.7",
     needs_arg=True,
     menu=False,
@@ -269,7 +272,7 @@ def more_command(request: Request) -> Message:
     spec = request.commands.get(parsed[0]) if parsed else None
     # Only lookups: /more must not become a way around the permission checks of other commands.
     if parsed is None or spec is None or spec.name not in _LOOKUPS:
-        return Message.text("/more takes a lookup, e.g. /more /model GLM-4.7")
+        return Message.text(request._("/more takes a lookup, e.g. /more /model GLM-4.7"))
     raw = parsed[1]
     inner = dataclasses.replace(
         request, name=spec.name, arg=clean_arg(raw), raw_arg=raw, spec=spec, full=True
@@ -280,7 +283,7 @@ def more_command(request: Request) -> Message:
     shown, more = page_of(text, page)
     if more:
         again = f"/more {page + 1} /{spec.name} {inner.arg}"
-        buttons.insert(0, Actions((Button("More", again, "primary"),)))
+        buttons.insert(0, Actions((Button(request._("More"), again, "primary"),)))
     # The first page replaces the folded card; later ones follow it, so the reader keeps both.
     return dataclasses.replace(card, blocks=(*shown, *buttons), edit=page <= 1)
 
@@ -316,7 +319,8 @@ def search_page(request: Request, text: str, page: int) -> Message:
             blocks.append(Divider())
         item = hit.item
         kind = cards.kind_name(item.kind, request.words)
-        blocks.append(Context((Span(f"{kind} · {item.period} · {item.theme_title}"),)))
+        theme = cards.theme_label(item.theme_title, request.words)
+        blocks.append(Context((Span(f"{kind} · {item.period} · {theme}"),)))
         # a hit in an older month opens that month's copy, not the newest one
         older = newest.get(item.key, item.period) != item.period
         opens.append((item.title, cards.command_for(item, item.period if older else None)))
@@ -331,7 +335,7 @@ def search_page(request: Request, text: str, page: int) -> Message:
         blocks.append(Actions(tuple(pager)))
     web = request.services.web
     link = web.url(search_path(), q=text) if web is not None else None
-    return Message(tuple(blocks), edit=True, web_url=link)
+    return Message(tuple(blocks), edit=True, web_url=link, web_label=request._(WEB_LINK_TEXT))
 
 
 _RESULTS = re.compile(r"^(\d{1,3})\s+(.+)$", re.S)
@@ -339,7 +343,7 @@ _RESULTS = re.compile(r"^(\d{1,3})\s+(.+)$", re.S)
 
 @command(
     "results",
-    usage="/results PAGE TEXT",
+    usage=N_("/results PAGE TEXT"),
     example="/results 2 蒸馏",
     needs_arg=True,
     menu=False,
@@ -357,7 +361,7 @@ def results_command(request: Request) -> Message:
 
 @command(
     "feedback",
-    usage="/feedback ITEM up|down",
+    usage=N_("/feedback ITEM up|down"),
     example="/feedback 12 up",
     needs_arg=True,
     menu=False,
@@ -374,7 +378,7 @@ def feedback_command(request: Request) -> Message:
     with store.engine.begin() as conn:
         title = item_title(conn, int(words[0]))
         if title is None:
-            return Message.text(request._(STALE), notice=True)
+            return Message.text(request._(STALE).format(help=request.typed("/help")), notice=True)
         changed = record_vote(
             conn,
             platform=request.platform,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from bot.commands.normalize import forgiving, unquote
 from bot.i18n import Translator, translator
-from bot.platforms import specs
+from bot.platforms import specs, typed
 from channels.base import Incoming, Upload
 from digests.text import clean_arg, echo
 
@@ -78,6 +78,11 @@ class Request:
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         """The plural form for ``n`` in the chat's language (format ``{n}`` in yourself)."""
         return self.words.ngettext(singular, plural, n)
+
+    def typed(self, command: str) -> str:
+        """``command`` (``/search 蒸馏``) as this chat's platform runs it, for a hint written into
+        text (spans marked :attr:`~digests.message.Span.command` are rewritten by themselves)."""
+        return typed(self.platform, command, self.chat_kind, self.commands.menu_names())
 
     @property
     def delivery_id(self) -> str | None:
@@ -180,6 +185,10 @@ class CommandSet:
     def names(self) -> list[str]:
         """Every name and alias (Slack's slash command routing, the manifest test)."""
         return sorted(self._by_name)
+
+    def menu_names(self) -> frozenset[str]:
+        """The names of :meth:`menu`'s commands (what platforms register as slash commands)."""
+        return frozenset(name for name, _ in self.menu())
 
     def menu(self) -> list[tuple[str, str]]:
         """(command, description) pairs for the Telegram menu: public commands only."""

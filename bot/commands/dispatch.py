@@ -5,6 +5,7 @@ passed down an explicit list of middleware, outermost first, to the command itse
 
     deduplicate   a delivery the platform sent twice is answered once
     speak         the chat's language is chosen and put on the request (bot/commands/language)
+    hints         the commands a reply shows, written as the chat's platform runs them
     reply_errors  an unexpected failure is logged and answered with a short apology
     count         commands, errors and uploads counted for /metrics
     permit        admin-only commands, chat-managing commands in groups, uploads
@@ -26,12 +27,13 @@ from bot.commands import buttons, feeds, language, lookups, monthly, status, sub
 from bot.commands import help as help_commands
 from bot.commands.buttons import STALE
 from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
-from bot.commands.home import home_page, inline_results
+from bot.commands.home import home_page, inline_results, link_cards
 from bot.commands.language import speak
 from bot.commands.services import Services
 from bot.commands.uploads import UPLOAD_REFUSAL, ingest_upload
 from bot.i18n import N_, Translator, negotiate, translator
 from bot.metrics import Metrics
+from bot.platforms import in_chat_words, typed
 from bot.store.actions import command_of
 from bot.store.languages import chat_language, resolve
 from channels.base import Action, Incoming, InlineQuery, InlineResult, Upload
@@ -72,6 +74,15 @@ def deduplicate(first_seen: FirstSeen) -> Middleware:
         return await call_next(request)
 
     return middleware
+
+
+async def hints(request: Request, call_next: Next) -> Message | None:
+    """Write the commands a reply shows as the chat's platform runs them (``/digestbot search``
+    on Slack, ``/search text:`` on Discord, ``@digestbot search`` in a Lark group)."""
+    reply = await call_next(request)
+    if reply is None:
+        return None
+    return in_chat_words(reply, request.platform, request.chat_kind, request.commands.menu_names())
 
 
 async def reply_errors(request: Request, call_next: Next) -> Message | None:
@@ -116,7 +127,9 @@ async def permit(request: Request, call_next: Next) -> Message | None:
     elif spec is not None:
         if spec.admin_only and not request.is_bot_admin:
             return Message.text(
-                request._("/{command} is for bot admins only.").format(command=spec.name),
+                request._("{command} is for bot admins only.").format(
+                    command=request.typed(f"/{spec.name}")
+                ),
                 notice=True,
             )
         shared = request.chat_kind not in direct_kinds()
@@ -182,6 +195,7 @@ class Dispatcher:
         if first_seen is not None:
             layers.append(deduplicate(first_seen))
         layers.append(speak)
+        layers.append(hints)
         layers.append(reply_errors)
         if metrics is not None:
             layers.append(count(metrics))
@@ -218,31 +232,34 @@ class Dispatcher:
         if spec is None:
             if not request.name:
                 return Message.text(
-                    request._("Send /help to see what I can do, e.g. /model GLM-4.7")
+                    request._("Send {help} to see what I can do, e.g. {example}").format(
+                        help=request.typed("/help"), example=request.typed("/model GLM-4.7")
+                    )
                 )
             return Message.text(
-                request._("I don't know /{command}. Send /help for the commands.").format(
-                    command=echo(request.name, 30)
+                request._("I don't know /{command}. Send {help} for the commands.").format(
+                    command=echo(request.name, 30), help=request.typed("/help")
                 )
             )
         raw = request.raw_arg
         if len(raw) > MAX_ARG * 4 or len(request.arg) > MAX_ARG:
             return Message.text(
                 request.ngettext(
-                    "That is {n} character; /{command} takes at most {limit}. For example: {example}",
-                    "That is {n} characters; /{command} takes at most {limit}. For example: {example}",
+                    "That is {n} character; {command} takes at most {limit}. For example: {example}",
+                    "That is {n} characters; {command} takes at most {limit}. For example: {example}",
                     len(raw),
                 ).format(
                     n=request.words.number(len(raw)),
-                    command=spec.name,
+                    command=request.typed(f"/{spec.name}"),
                     limit=MAX_ARG,
-                    example=spec.example,
+                    example=request.typed(spec.example),
                 )
             )
         if spec.needs_arg and not request.arg:
             return Message.text(
                 request._("Usage: {usage} — for example: {example}").format(
-                    usage=spec.usage, example=spec.example
+                    usage=request.typed(request._(spec.usage)),
+                    example=request.typed(spec.example),
                 )
             )
         return await asyncio.to_thread(spec.fn, request)
@@ -268,7 +285,8 @@ class Dispatcher:
         if request is None or request.spec is None:
             log.info("button on %s: stale or unknown (%r)", action.platform, action.token)
             words = await asyncio.to_thread(self._words, action.platform, action.chat_id, None)
-            return Message.text(words.gettext(STALE), notice=True)
+            again = typed(action.platform, "/help", action.chat_kind)
+            return Message.text(words.gettext(STALE).format(help=again), notice=True)
         return await self._chain(dataclasses.replace(request, pressed=True))
 
     def _command_of(self, token: str) -> str | None:
@@ -298,6 +316,16 @@ class Dispatcher:
         in the language of the user's direct chat (else ``language``, the user's own)."""
         words = await asyncio.to_thread(self._words, platform, user_id, language)
         return await asyncio.to_thread(home_page, self.services, platform, words)
+
+    async def on_links(
+        self, platform: str, chat_id: str, urls: Sequence[str], chat_kind: str = "channel"
+    ) -> dict[str, Message]:
+        """The short card of the item each link leads to, in the chat's language, its commands
+        as the platform runs them (links to nothing are left out)."""
+        words = await asyncio.to_thread(self._words, platform, chat_id, None)
+        found = await asyncio.to_thread(link_cards, self.services, urls, words)
+        menu = self.commands.menu_names()
+        return {url: in_chat_words(card, platform, chat_kind, menu) for url, card in found.items()}
 
     def _words(self, platform: str, chat_id: str, language: str | None) -> Translator:
         """The chat's language as ``speak`` picks it, for answers that bypass the middleware."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.commands.core import Request, command
 from bot.i18n import N_
-from digests.message import Context, Heading, Message, Paragraph, Span, spans
+from digests.message import Context, Heading, Message, Paragraph, Span, command_span, spans
 
 # Lookups first, then digests, then the rest: the order people need them in.
 HELP_ORDER = (
@@ -51,7 +51,7 @@ def help_command(request: Request) -> Message:
         if (spec.admin_only and not request.is_bot_admin) or not spec.menu:
             continue
         example = (
-            (Span(request._("e.g. ")), Span(spec.example, code=True))
+            (Span(request._("e.g. ")), command_span(spec.example))
             if spec.example != spec.usage
             else ()
         )
@@ -59,7 +59,7 @@ def help_command(request: Request) -> Message:
         what = request._(spec.description).rstrip("。.")
         period = request._(". ")
         blocks.append(
-            Paragraph((Span(spec.usage, code=True), Span(f" — {what}{period}"), *example))
+            Paragraph((command_span(request._(spec.usage)), Span(f" — {what}{period}"), *example))
         )
     blocks.append(
         Context(
@@ -67,7 +67,7 @@ def help_command(request: Request) -> Message:
                 request._(
                     "A MONTH is written 2026-01, 2026/01, 202601, Jan 2026 or 2026年1月, e.g. "
                 ),
-                Span("/model Kimi-K2-Thinking 2025-12", code=True),
+                command_span("/model Kimi-K2-Thinking 2025-12"),
                 request._("."),
             )
         )

@@ -1,10 +1,14 @@
-"""Pages that are not answers to a command: an app's home page and inline-mode results."""
+"""Pages that are not answers to a command: an app's home page, inline-mode results and the
+short cards under links to the reports' items (Slack's unfurls)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from bot.commands.buttons import choices, label
 from bot.commands.services import Services
 from bot.i18n import Translator
+from bot.platforms import typed
 from bot.scheduling.weekly import Schedule, local_time
 from bot.store.digests import known_themes
 from bot.store.items import period_items
@@ -12,7 +16,16 @@ from bot.store.subscriptions import all_subscriptions
 from channels.base import InlineResult
 from digests import cards
 from digests.items import Kind
-from digests.message import Block, BulletList, Context, Heading, Message, Paragraph, Span
+from digests.message import (
+    WEB_LINK_TEXT,
+    Block,
+    BulletList,
+    Context,
+    Heading,
+    Message,
+    Paragraph,
+    Span,
+)
 
 #: Inline mode answers at most this many items (Telegram allows 50; ten fit a phone screen).
 INLINE_RESULTS = 10
@@ -36,7 +49,11 @@ def home_page(services: Services, platform: str, words: Translator) -> Message:
                 tuple(
                     (
                         Span(s.chat_id, code=True),
-                        Span(_(" — {theme} — next ").format(theme=themes.get(s.theme, s.theme))),
+                        Span(
+                            _(" — {theme} — next ").format(
+                                theme=cards.theme_label(themes.get(s.theme, s.theme), words)
+                            )
+                        ),
                         Span(local_time(Schedule.of(s).next_run(now), words), bold=True),
                     )
                     for s in subs
@@ -46,7 +63,13 @@ def home_page(services: Services, platform: str, words: Translator) -> Message:
     else:
         blocks.append(
             Paragraph(
-                (Span(_("No subscriptions yet: send /digestbot subscribe clay in a channel.")),)
+                (
+                    Span(
+                        _("No subscriptions yet: send {example} in a channel.").format(
+                            example=typed(platform, "/subscribe clay", "channel")
+                        )
+                    ),
+                )
             )
         )
     reports = store.reports()
@@ -67,8 +90,40 @@ def home_page(services: Services, platform: str, words: Translator) -> Message:
                 for slug in sorted(themes)
             )
         )
-    blocks.append(Context((Span(_("Everything else: /digestbot help")),)))
+    blocks.append(
+        Context(
+            (
+                Span(
+                    _("Everything else: {help}").format(help=typed(platform, "/help", "")),
+                ),
+            )
+        )
+    )
     return Message(tuple(blocks))
+
+
+#: Links unfurled from one message at most (Slack sends every link of it in one event).
+MAX_LINKS = 10
+
+
+def link_cards(services: Services, urls: Sequence[str], words: Translator) -> dict[str, Message]:
+    """The short card of the item each link leads to (its newest copy): the digest entry, with
+    its kind, month and theme above and its web page below; links to nothing are left out."""
+    out: dict[str, Message] = {}
+    for url in list(dict.fromkeys(urls))[:MAX_LINKS]:
+        found = services.finder.by_link(url)
+        if not found:
+            continue
+        item = found[0].item.item
+        theme = cards.theme_label(item.theme_title, words)
+        meta = Context((Span(f"{cards.kind_name(item.kind, words)} · {item.period} · {theme}"),))
+        web = services.web
+        out[url] = Message(
+            (meta, *cards.digest_entry(item, words=words)),
+            web_url=web.item_url(item) if web is not None else None,
+            web_label=words.gettext(WEB_LINK_TEXT),
+        )
+    return out
 
 
 def inline_results(services: Services, text: str, words: Translator) -> list[InlineResult]:

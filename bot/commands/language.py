@@ -86,15 +86,22 @@ def lang_command(request: Request) -> Message:
     if not request.arg:
         return Message.text(
             _describe(request, _setting(request)),
-            request._("Change it: /lang zh (中文), /lang en (English), /lang auto."),
+            request._("Change it: {zh} (中文), {en} (English), {auto}.").format(
+                zh=request.typed("/lang zh"),
+                en=request.typed("/lang en"),
+                auto=request.typed("/lang auto"),
+            ),
         )
     word = request.arg.split()[0].lower()
     choice = _CHOICES.get(word)
     if choice is None:
         return Message.text(
-            request._(
-                "“{value}” is not a language I speak. Use /lang zh, /lang en or /lang auto."
-            ).format(value=echo(word, 20))
+            request._("“{value}” is not a language I speak. Use {zh}, {en} or {auto}.").format(
+                value=echo(word, 20),
+                zh=request.typed("/lang zh"),
+                en=request.typed("/lang en"),
+                auto=request.typed("/lang auto"),
+            )
         )
     choose_language(
         services.store.engine,

@@ -72,7 +72,17 @@ def _card(
     if notes:
         head, *rest = message.blocks
         message = replace(message, blocks=(head, *notes, *rest))
-    return card_buttons(request, message, match)
+    message = card_buttons(request, message, match)
+    if papers:
+        # a topic's papers, each one press away (after More and the other months)
+        message = replace(
+            message,
+            blocks=(
+                *message.blocks,
+                choices((p.title, cards.command_for(p)) for p in papers),
+            ),
+        )
+    return message
 
 
 def _names(item: Item) -> set[str]:
@@ -221,9 +231,11 @@ def _resolve(request: Request, kind: Kind, arg: str) -> Message:
     """The forgiving lookup shared by /model, /paper and /topic, with an optional month."""
     query, month = split_month(arg)
     if not query:
+        name = request._("NAME")
         return Message.text(
-            request._("Which {kind}? For example: /{command} NAME {month}").format(
-                kind=cards.kind_name(kind, request.words), command=kind.value, month=month
+            request._("Which {kind}? For example: {example}").format(
+                kind=cards.kind_name(kind, request.words),
+                example=request.typed(f"/{kind.value} {name} {month}"),
             )
         )
     if month and (missing := no_such_month(request, month)) is not None:
@@ -272,7 +284,7 @@ def _resolve(request: Request, kind: Kind, arg: str) -> Message:
 
 @command(
     "model",
-    usage="/model NAME [MONTH]",
+    usage=N_("/model NAME [MONTH]"),
     example="/model GLM-4.7",
     needs_arg=True,
     description=N_("a model's card (forgiving: glm4.7, kimi k2)"),
@@ -283,7 +295,7 @@ def model_command(request: Request) -> Message:
 
 @command(
     "paper",
-    usage="/paper QUERY [MONTH]",
+    usage=N_("/paper QUERY [MONTH]"),
     example="/paper rubrics as rewards",
     needs_arg=True,
     description=N_("a paper's card, by title words, short name, arXiv id or link"),
@@ -294,7 +306,7 @@ def paper_command(request: Request) -> Message:
 
 @command(
     "topic",
-    usage="/topic QUERY [MONTH]",
+    usage=N_("/topic QUERY [MONTH]"),
     example="/topic Agent Memory",
     needs_arg=True,
     description=N_("a topic's trend, practice value and papers"),
@@ -305,7 +317,7 @@ def topic_command(request: Request) -> Message:
 
 @command(
     "search",
-    usage="/search TEXT",
+    usage=N_("/search TEXT"),
     example="/search 蒸馏",
     needs_arg=True,
     description=N_("the best items for Chinese or English text"),
@@ -333,7 +345,7 @@ def themes_command(request: Request) -> Message:
     bullets = tuple(
         (
             Span(slug, code=True),
-            Span(f" — {titles[slug]}: "),
+            Span(f" — {cards.theme_label(titles[slug], request.words)}: "),
             Span(kind_counts(request, counts[slug])),
         )
         for slug in sorted(titles)
@@ -345,10 +357,13 @@ def themes_command(request: Request) -> Message:
             Context(
                 (
                     Span(request._("Subscribe to a weekly digest: ")),
-                    Span("/subscribe clay mon 09:00", code=True),
+                    command_span("/subscribe clay mon 09:00"),
                 )
             ),
-            choices((f"Subscribe: {slug}", f"/subscribe {slug}") for slug in sorted(titles)),
+            choices(
+                (request._("Subscribe: {theme}").format(theme=slug), f"/subscribe {slug}")
+                for slug in sorted(titles)
+            ),
         )
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from bot.commands.buttons import choices
 from bot.commands.core import Request, command, echo
 from bot.commands.lookups import joined, no_such_month
 from bot.i18n import N_
@@ -16,6 +17,7 @@ from bot.web.links import report_path
 from digests import cards
 from digests.items import MONTHLY_KINDS, Item, Kind
 from digests.message import (
+    WEB_LINK_TEXT,
     Block,
     BulletList,
     Context,
@@ -68,7 +70,7 @@ def _others(request: Request, periods: list[str], current: str, name: str) -> tu
 
 @command(
     "latest",
-    usage="/latest [MONTH]",
+    usage=N_("/latest [MONTH]"),
     example="/latest 2025-12",
     description=N_("what the newest report (or that month's) brought"),
 )
@@ -90,12 +92,14 @@ def latest_command(request: Request) -> Message:
     if radar:
         blocks.append(Paragraph(cards.inline(radar[0].summary)))
     by_theme: dict[str, list[Item]] = {}
+    slugs: dict[str, str] = {}
     for item in items:
         if item.kind in (Kind.MODEL, Kind.TOPIC, Kind.INSIGHT):
             by_theme.setdefault(item.theme_title, []).append(item)
+            slugs.setdefault(item.theme, item.theme_title)
     newest = report.period == reports[0].period
     for title, theme_items in by_theme.items():
-        blocks.append(Paragraph((Span(title, bold=True),)))
+        blocks.append(Paragraph((Span(cards.theme_label(title, request.words), bold=True),)))
         blocks.append(
             BulletList(
                 tuple(
@@ -112,15 +116,23 @@ def latest_command(request: Request) -> Message:
                 )
             )
         )
+    if slugs:
+        # each theme one press away: its next digest in this chat
+        blocks.append(
+            choices(
+                (request._("Preview: {theme}").format(theme=slug), f"/digest {slug}")
+                for slug in slugs
+            )
+        )
     blocks.extend(_others(request, [r.period for r in reports], report.period, "latest"))
     web = request.services.web
     link = web.url(report_path(report.period)) if web is not None else None
-    return Message(tuple(blocks), web_url=link)
+    return Message(tuple(blocks), web_url=link, web_label=request._(WEB_LINK_TEXT))
 
 
 @command(
     "highlights",
-    usage="/highlights [MONTH]",
+    usage=N_("/highlights [MONTH]"),
     example="/highlights 2025-12",
     description=N_("a month's insights and industry radar"),
 )

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bot.i18n import Translator, translator
+from bot.i18n import N_, Translator, translator
 from bot.scheduling.weekly import DAY_NAMES, DAYS, Schedule
+from digests.cards import theme_label
 from digests.errors import DigestbotError
 from digests.text import echo, normalize_name
 
@@ -24,7 +25,7 @@ DEFAULT_DAY = "mon"
 DEFAULT_TIME = "09:00"
 MAX_SIZE = 20
 _TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*([ap]\.?m\.?)?$", re.I)
-_SIZE = re.compile(r"^(?:items|size|n)=(\d{1,3})$", re.I)
+_SIZE = re.compile(r"^(?:items|size|n)=(\S*)$", re.I)
 
 
 class ScheduleError(DigestbotError, ValueError):
@@ -103,6 +104,11 @@ _COMMON_ZONES = {
     "pdt": "America/Los_Angeles",
     "协调世界时": "UTC",
     "世界时": "UTC",
+}
+#: Abbreviations that name more than one zone: refused, naming the places and the zones to write.
+_AMBIGUOUS = {
+    "cst": (N_("China's and America's"), ("Asia/Shanghai", "America/Chicago")),
+    "ast": (N_("Arabia's and the Atlantic's"), ("Asia/Riyadh", "America/Halifax")),
 }
 
 
@@ -204,6 +210,8 @@ def _zone_by_name(text: str) -> str | None:
 def parse_timezone(text: str, words: Translator | None = None) -> str:
     """An IANA zone from its name, its city, an offset (``UTC+8``) or a common name (北京时间)."""
     words = words or translator()
+    if text.lower() in _AMBIGUOUS:
+        raise _ambiguous(text, words)
     name = _zone_by_name(text)
     if name is not None:
         try:
@@ -224,6 +232,59 @@ def parse_timezone(text: str, words: Translator | None = None) -> str:
             "America/New_York), an offset such as UTC+8, or UTC."
         ).format(value=echo(text, 40), hint=hint)
     )
+
+
+def _ambiguous(text: str, words: Translator) -> ScheduleError:
+    places, zones = _AMBIGUOUS[text.lower()]
+    return ScheduleError(
+        words.gettext("{value} is both {places}: write {first} or {second}.").format(
+            value=echo(text.upper(), 10),
+            places=words.gettext(places),
+            first=zones[0],
+            second=zones[1],
+        )
+    )
+
+
+def _size(text: str, words: Translator) -> int:
+    """``N`` of ``items=N``, from 1 to :data:`MAX_SIZE`."""
+    if text.isdigit() and 1 <= int(text) <= MAX_SIZE:
+        return int(text)
+    raise ScheduleError(
+        words.gettext("items={n} is out of range: use 1 to {most} items, e.g. items=5.").format(
+            n=echo(text, 12), most=MAX_SIZE
+        )
+    )
+
+
+def _unknown(word: str, words: Translator, *, day: bool, time: bool) -> ScheduleError:
+    """The error for a word that is no part of a schedule: close to a day or a zone, that
+    part's error; else it says it is none of the parts still open."""
+    names = [n.lower() for n in DAY_NAMES.values()]
+    if day and difflib.get_close_matches(word.lower(), names, n=1, cutoff=0.75):
+        return _not_a_day(word, words)
+    close = difflib.get_close_matches(word.lower(), list(_zones()), n=1, cutoff=0.6)
+    if close or not (day or time):
+        try:
+            parse_timezone(word, words)
+        except ScheduleError as exc:
+            return exc
+    if day and time:
+        text = words.gettext(
+            "“{value}” is not a day, a time, a timezone or a size. "
+            "For example: tue, 21:00, Asia/Shanghai, items=5."
+        )
+    elif time:
+        text = words.gettext(
+            "“{value}” is not a time, a timezone or a size. "
+            "For example: 21:00, Asia/Shanghai, items=5."
+        )
+    else:
+        text = words.gettext(
+            "“{value}” is not a day, a timezone or a size. "
+            "For example: tue, Asia/Shanghai, items=5."
+        )
+    return ScheduleError(text.format(value=echo(word, 30)))
 
 
 @dataclass(frozen=True)
@@ -317,13 +378,9 @@ def parse_subscribe(
     size = None
     for word in parts[used:]:
         if (m := _SIZE.match(word)) is not None:
-            size = int(m.group(1))
-            if not 1 <= size <= MAX_SIZE:
-                raise ScheduleError(
-                    words.gettext("items={n} is out of range: use 1 to {most} items.").format(
-                        n=size, most=MAX_SIZE
-                    )
-                )
+            size = _size(m.group(1), words)
+        elif word.lower() in _AMBIGUOUS:
+            raise _ambiguous(word, words)
         elif _offset_zone(word) is not None or word.lower() in _COMMON_ZONES:
             zone = _once(zone, "timezone", parse_timezone(word, words), words)
         elif word[0].isdigit() or _ZH_TIME.match(word):
@@ -332,10 +389,8 @@ def parse_subscribe(
             zone = _once(zone, "timezone", parse_timezone(word, words), words)
         elif _looks_like_day(word):
             day = _once(day, "day", parse_day(word, words), words)
-        elif day is None and at_time is None and zone is None:
-            day = parse_day(word, words)  # the first unknown word is most likely meant as the day
         else:
-            zone = _once(zone, "timezone", parse_timezone(word, words), words)
+            raise _unknown(word, words, day=day is None, time=at_time is None)
     return SubscribeArgs(theme, day, at_time, zone, size, default_timezone, default_size)
 
 
@@ -363,5 +418,7 @@ def theme_choices(themes: dict[str, str], words: Translator | None = None) -> st
     words = words or translator()
     if not themes:
         return words.gettext("No report has been ingested yet, so there are no themes.")
-    listed = words.join(f"{slug} ({title})" for slug, title in sorted(themes.items()))
+    listed = words.join(
+        f"{slug} ({theme_label(title, words)})" for slug, title in sorted(themes.items())
+    )
     return words.gettext("Themes: {themes}.").format(themes=listed)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.commands.buttons import choices
 from bot.commands.core import Request, command, echo
 from bot.commands.language import sender_language
 from bot.commands.subscribe_args import (
@@ -34,7 +35,18 @@ from bot.store.subscriptions import (
     deactivate,
     save_subscription,
 )
-from digests.message import BulletList, Context, Heading, Message, Paragraph, Span
+from digests import cards
+from digests.message import (
+    Actions,
+    BulletList,
+    Button,
+    Context,
+    Heading,
+    Message,
+    Paragraph,
+    Span,
+    command_span,
+)
 
 
 def _chat_subscriptions(request: Request) -> list[SubscriptionRow]:
@@ -90,9 +102,12 @@ def _items(request: Request, n: int) -> str:
     return request.ngettext("{n} item", "{n} items", n).format(n=request.words.number(n))
 
 
+SUBSCRIBE_USAGE = N_("/subscribe THEME [DAY] [HH:MM] [TIMEZONE] [items=N]")
+
+
 @command(
     "subscribe",
-    usage="/subscribe THEME [DAY] [HH:MM] [TIMEZONE] [items=N]",
+    usage=SUBSCRIBE_USAGE,
     example="/subscribe clay mon 09:00 Asia/Shanghai",
     needs_arg=True,
     manages_chat=True,
@@ -111,14 +126,17 @@ def subscribe_command(request: Request) -> Message:
     except ScheduleError as exc:
         return Message.text(
             str(exc),
-            request._(
-                "Usage: /subscribe THEME [DAY] [HH:MM] [TIMEZONE] [items=N], "
-                "e.g. /subscribe clay tue 08:30 Asia/Shanghai or /subscribe clay 周二 21点 北京时间"
+            request._("Usage: {usage}, e.g. {first} or {second}").format(
+                usage=request.typed(request._(SUBSCRIBE_USAGE)),
+                first=request.typed("/subscribe clay tue 08:30 Asia/Shanghai"),
+                second=request.typed("/subscribe clay 周二 21点 北京时间"),
             ),
         )
     now = services.clock()
-    before = _existing(services.store, request.platform, request.chat_id, args.theme)
-    # Subscribing again changes only what this command names; the rest stays as it was.
+    existing = _existing(services.store, request.platform, request.chat_id, args.theme)
+    # Subscribing again changes only what this command names; the rest stays as it was. After
+    # /unsubscribe it starts afresh: what it does not name is the default, not the old schedule.
+    before = existing if existing is not None and existing.active else None
     schedule = args.over(Schedule.of(before)) if before is not None else args.schedule
     size = args.items if args.items is not None else (before.size if before else args.size)
     with services.store.engine.begin() as conn:
@@ -144,11 +162,21 @@ def subscribe_command(request: Request) -> Message:
             now=now,
         )
     _changed(request)
-    title = themes[args.theme]
+    title = cards.theme_label(themes[args.theme], request.words)
     what = request._("{items} {schedule}").format(
         items=_items(request, sub.size), schedule=schedule.describe(request.words)
     )
-    if created or before is None:
+    if existing is not None and before is None:
+        named = (args.day, args.at_time, args.timezone, args.items)
+        if all(part is not None for part in named):
+            head = request._("Subscribed this chat to {title} again: {what}.")
+        else:
+            head = request._(
+                "Subscribed this chat to {title} again: {what}. What you did not name is the "
+                "default, not the schedule it had before."
+            )
+        summary = head.format(title=title, what=what)
+    elif created or before is None:
         head = request._("Subscribed this chat to {title}: {what}.")
         summary = head.format(title=title, what=what)
     else:
@@ -173,9 +201,15 @@ def subscribe_command(request: Request) -> Message:
             Context(
                 (
                     Span(request._("Preview it now: ")),
-                    Span(f"/digest {args.theme}", code=True),
+                    command_span(f"/digest {args.theme}"),
                     Span(request._(" · stop: ")),
-                    Span(f"/unsubscribe {args.theme}", code=True),
+                    command_span(f"/unsubscribe {args.theme}"),
+                )
+            ),
+            Actions(
+                (
+                    Button(request._("Preview"), f"/digest {args.theme}", "primary"),
+                    Button(request._("Unsubscribe"), f"/unsubscribe {args.theme}", "danger"),
                 )
             ),
         )
@@ -191,7 +225,7 @@ def _theme_arg(request: Request, themes: dict[str, str]) -> str:
 
 @command(
     "unsubscribe",
-    usage="/unsubscribe THEME|all",
+    usage=N_("/unsubscribe THEME|all"),
     example="/unsubscribe clay",
     needs_arg=True,
     manages_chat=True,
@@ -213,12 +247,19 @@ def unsubscribe_command(request: Request) -> Message:
         )
     current = [s.theme for s in _chat_subscriptions(request)]
     if not current:
-        return Message.text(request._("This chat has no subscriptions. See /themes to start one."))
+        return Message.text(
+            request._("This chat has no subscriptions. See {themes} to start one.").format(
+                themes=request.typed("/themes")
+            )
+        )
     return Message.text(
         request._(
-            "This chat is not subscribed to “{value}”. "
-            "Its subscriptions: {themes} — or use /unsubscribe all."
-        ).format(value=echo(first, 40), themes=request.words.join(current))
+            "This chat is not subscribed to “{value}”. Its subscriptions: {themes} — or use {all}."
+        ).format(
+            value=echo(first, 40),
+            themes=request.words.join(current),
+            all=request.typed("/unsubscribe all"),
+        )
     )
 
 
@@ -233,8 +274,12 @@ def subscriptions_command(request: Request) -> Message:
     if not subs:
         return Message.text(
             request._(
-                "This chat has no subscriptions. Start one with /subscribe THEME, "
-                "e.g. /subscribe clay mon 09:00 — /themes lists the themes."
+                "This chat has no subscriptions. Start one with {usage}, "
+                "e.g. {example} — {themes} lists the themes."
+            ).format(
+                usage=request.typed(request._("/subscribe THEME")),
+                example=request.typed("/subscribe clay mon 09:00"),
+                themes=request.typed("/themes"),
             )
         )
     themes = _themes(request)
@@ -260,7 +305,18 @@ def subscriptions_command(request: Request) -> Message:
             Context(
                 (
                     Span(request._("Change one part by subscribing again; stop with ")),
-                    Span("/unsubscribe THEME", code=True),
+                    command_span(request._("/unsubscribe THEME")),
+                )
+            ),
+            choices(
+                pair
+                for s in subs
+                for pair in (
+                    (request._("Preview: {theme}").format(theme=s.theme), f"/digest {s.theme}"),
+                    (
+                        request._("Unsubscribe: {theme}").format(theme=s.theme),
+                        f"/unsubscribe {s.theme}",
+                    ),
                 )
             ),
         )
@@ -269,7 +325,7 @@ def subscriptions_command(request: Request) -> Message:
 
 @command(
     "digest",
-    usage="/digest THEME",
+    usage=N_("/digest THEME"),
     example="/digest clay",
     needs_arg=True,
     description=N_("preview this chat's next digest of a theme (it still comes)"),
@@ -330,20 +386,27 @@ def preview(
             words.gettext(
                 "Nothing new in {title} for this chat: it has had every item. "
                 "New items arrive with the next monthly report."
-            ).format(title=themes[theme])
+            ).format(title=cards.theme_label(themes[theme], words))
         )
-    note = (
-        words.gettext("Preview: these items still come in this chat's next weekly digest.")
+    note: tuple[Span, ...] = (
+        (
+            Span(
+                words.gettext("Preview: these items still come in this chat's next weekly digest."),
+                italic=True,
+            ),
+        )
         if sub is not None
-        else words.gettext("Preview. Get it weekly: /subscribe {theme} mon 09:00").format(
-            theme=theme
+        else (
+            Span(words.gettext("Preview. Get it weekly: "), italic=True),
+            command_span(f"/subscribe {theme} mon 09:00"),
         )
     )
     return Message(
-        (*digest.message.blocks, Context((Span(note, italic=True),))),
+        (*digest.message.blocks, Context(note)),
         link_preview=False,
         tags=(*digest.message.tags, "preview"),
         web_url=digest.message.web_url,
+        web_label=digest.message.web_label,
     )
 
 

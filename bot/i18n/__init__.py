@@ -91,13 +91,14 @@ class Translator:
         # The pattern itself is translated: each language writes a day its own way.
         return format_date(day, self.pgettext("date pattern", "d MMM y"), locale=self.locale)
 
-    def moment(self, when: datetime) -> str:
-        """An aware time with its weekday and zone: ``Tue 3 Mar 2026, 08:30 CST``."""
+    def moment(self, when: datetime, zone: str | None = None) -> str:
+        """An aware time with its weekday and zone: ``Tue 3 Mar 2026, 08:30 CST``, or with
+        ``zone`` written instead of the abbreviation (``… 08:30 Asia/Shanghai``)."""
         from babel.dates import format_datetime
 
         pattern = self.pgettext("time pattern", "EEE d MMM y, HH:mm")
         text = format_datetime(when.replace(tzinfo=None), pattern, locale=self.locale)
-        return f"{text} {when.tzname()}"
+        return f"{text} {zone or when.tzname()}"
 
     def weekday(self, day: str) -> str:
         """``mon`` as ``Monday`` or ``星期一``."""

@@ -107,5 +107,8 @@ def zone_label(zone: str) -> str:
 
 
 def local_time(when: datetime, words: Translator | None = None) -> str:
-    """``Tue 3 Mar 2026, 08:30 CST`` for an aware datetime, in the reader's language."""
-    return (words or translator()).moment(when)
+    """``Tue 3 Mar 2026, 08:30 Asia/Shanghai`` for an aware datetime, in the reader's language:
+    the zone as it was written (its IANA name, ``UTC+8`` for a fixed offset), never an
+    abbreviation such as ``CST`` that names several."""
+    key = getattr(when.tzinfo, "key", None)
+    return (words or translator()).moment(when, zone_label(key) if key else None)

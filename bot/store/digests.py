@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from bot.clock import require_aware
 from bot.i18n import translator
+from bot.platforms import in_chat_words
 from bot.store.languages import LanguageSetting, resolve
 from bot.store.models import (
     ChatLanguageRow,
@@ -41,6 +42,7 @@ from bot.store.models import (
     SubscriptionRow,
 )
 from bot.store.outbox import enqueue, pending_item_ids
+from digests.cards import theme_label
 from digests.compose import Candidate, Digest, digest_of, nothing_new
 from digests.items import Item
 from digests.message import Message
@@ -279,11 +281,13 @@ def make_digest_due(
     if digest is not None:
         message, item_ids = digest.message, digest.item_ids
     elif post_empty:
-        title = known_themes(conn).get(sub.theme, sub.theme)
+        title = theme_label(known_themes(conn).get(sub.theme, sub.theme), words)
         message, item_ids = nothing_new(title, when, words), ()
     else:
         log.info("subscription %s: nothing new in %s", subscription_id, sub.theme)
         return None
+    # its commands as the chat's platform runs them ("More: /model X", "preview: /digest y")
+    message = in_chat_words(message, sub.platform, sub.chat_kind or "")
     return enqueue(
         conn,
         platform=sub.platform,

@@ -13,6 +13,19 @@ from channels.base import BuildContext, Channel, PlatformSpec, RateLimits, secre
 from channels.discord.settings import DiscordSettings
 from digests.message import Message
 
+#: How people address the bot in a server channel (a mention), in hints.
+MENTION = "@digestbot"
+
+
+def typed(name: str, arg: str, chat_kind: str, menu: bool) -> str:
+    """A command as Discord runs it: a slash command takes its argument as the ``text``
+    option (``/search text:蒸馏``); a command with no slash command (admins', buttons') is a
+    mention in a server channel and plain text in a DM."""
+    if menu:
+        return f"/{name} text:{arg}" if arg else f"/{name}"
+    text = f"{name} {arg}" if arg else name
+    return text if chat_kind == "private" else f"{MENTION} {text}"
+
 
 def _own(settings: Any) -> DiscordSettings:
     assert isinstance(settings, DiscordSettings)
@@ -53,6 +66,7 @@ SPEC = PlatformSpec(
     admin_example="discord:123456789012345678",
     secrets=lambda settings: [secret_value(_own(settings).discord_token)],
     direct_kind="private",
+    typed=typed,
 )
 
 __all__ = ["SPEC", "DiscordSettings"]

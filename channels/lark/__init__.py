@@ -13,6 +13,16 @@ from channels.base import BuildContext, Channel, PlatformSpec, RateLimits, secre
 from channels.lark.settings import LarkSettings
 from digests.message import Message
 
+#: How people address the bot in a group (a mention), in hints.
+MENTION = "@digestbot"
+
+
+def typed(name: str, arg: str, chat_kind: str, menu: bool) -> str:
+    """A command as Lark runs it: in a group the bot hears only messages that mention it
+    (``@digestbot search 蒸馏``); a direct chat takes ``/search 蒸馏``."""
+    text = f"{name} {arg}" if arg else name
+    return f"/{text}" if chat_kind == "private" else f"{MENTION} {text}"
+
 
 def _own(settings: Any) -> LarkSettings:
     assert isinstance(settings, LarkSettings)
@@ -58,6 +68,7 @@ SPEC = PlatformSpec(
         secret_value(_own(settings).lark_encrypt_key),
     ],
     direct_kind="private",
+    typed=typed,
 )
 
 __all__ = ["SPEC", "LarkSettings"]

@@ -38,6 +38,13 @@ ALIASES = (
 )
 
 
+def typed(name: str, arg: str, chat_kind: str, menu: bool) -> str:
+    """A command as Slack runs it: a short alias where there is one (``/model GLM-4.7``), else
+    through the app's own command (``/digestbot search 蒸馏``), never Slack's ``/search``."""
+    head = f"/{name}" if name in ALIASES else f"/{NAMESPACE} {name}"
+    return f"{head} {arg}" if arg else head
+
+
 class SlackSettings(BaseModel):
     """``DIGESTBOT_SLACK_*``: see the README's settings table."""
 
@@ -103,4 +110,5 @@ SPEC = PlatformSpec(
         secret_value(_own(settings).slack_signing_secret),
     ],
     direct_kind="im",
+    typed=typed,
 )

@@ -36,8 +36,16 @@ from channels.refusals import RefusalLog
 from channels.sender import Inflight, Post, Sender, answer_came
 from channels.slack import inbound
 from channels.slack.errors import TABLE, error_of
-from channels.slack.home import ACTION_ID, on_button, on_home_opened, post_threaded
+from channels.slack.home import (
+    ACTION_ID,
+    LINK_ID,
+    on_button,
+    on_home_opened,
+    on_link_button,
+    post_threaded,
+)
 from channels.slack.render import has_images, images_as_links, render_slack
+from channels.slack.unfurl import on_link_shared
 from digests.message import Message
 
 log = logging.getLogger(__name__)
@@ -130,7 +138,9 @@ class SlackChannel:
         self._app.event("app_mention")(self._on_mention)
         self._app.event("message")(self._on_message)
         self._app.action(ACTION_ID)(partial(on_button, self))
+        self._app.action(LINK_ID)(on_link_button)
         self._app.event("app_home_opened")(partial(on_home_opened, self))
+        self._app.event("link_shared")(partial(on_link_shared, self))
 
     # --- life cycle -----------------------------------------------------------------------
     async def start(self, handler: Handler) -> None:

@@ -24,12 +24,13 @@ from channels.base import Action, Handler, Incoming, Pace, SendError
 from channels.sender import Inflight
 from channels.slack.inbound import DELIVERY_KEY
 from channels.slack.render import render_blocks, render_slack
-from channels.slack.rich import ACTION_PREFIX
+from channels.slack.rich import ACTION_PREFIX, LINK_PREFIX
 from digests.message import Message
 
 log = logging.getLogger(__name__)
 
 ACTION_ID = re.compile(rf"^{re.escape(ACTION_PREFIX)}\d+$")
+LINK_ID = re.compile(rf"^{re.escape(LINK_PREFIX)}\d+$")
 #: A Home tab view holds at most 100 blocks.
 HOME_BLOCKS = 100
 
@@ -123,6 +124,11 @@ async def on_button(
             await channel.reply(chat, kind, reply, thread_ts=thread_ts)
 
     await channel.inflight.run(work)
+
+
+async def on_link_button(ack: Callable[[], Awaitable[Any]]) -> None:
+    """A link button ("Open on the web"): Slack opened the page; the press is only acknowledged."""
+    await ack()
 
 
 def _id(value: Any) -> str:

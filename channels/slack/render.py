@@ -234,7 +234,11 @@ def render_slack(message: Message, *, images: bool = True) -> list[dict[str, Any
     then between blocks, then inside a block at line and word boundaries.
     """
     payloads = []
-    for page in paginate(message.shown_blocks, _fits):
+    shown = message.shown_blocks
+    button = message.web_button()
+    if button is not None and safe_url(button.url) is not None:
+        shown = (*shown, Actions((button,)))  # "Open on the web" as a link button too
+    for page in paginate(shown, _fits):
         blocks = render_blocks(page, images=images)
         if not blocks:
             continue

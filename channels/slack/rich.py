@@ -25,8 +25,11 @@ CJK = re.compile(
 #: Slack's limits on buttons: label, value, and buttons in one actions block.
 BUTTON_LABEL = 75
 BUTTON_VALUE = 2000
+BUTTON_URL = 3000
 ACTIONS_PER_BLOCK = 25
 ACTION_PREFIX = "digestbot-"
+#: The ``action_id`` prefix of link buttons (whose press is only acknowledged).
+LINK_PREFIX = "digestbot-link-"
 
 
 def _styled(span: Span) -> bool:
@@ -112,9 +115,15 @@ def actions_blocks(block: Actions, first: int) -> list[SlackBlock]:
         element: dict[str, Any] = {
             "type": "button",
             "text": {"type": "plain_text", "text": label[:BUTTON_LABEL], "emoji": True},
-            "action_id": f"{ACTION_PREFIX}{n}",
-            "value": button.command[:BUTTON_VALUE],
         }
+        url = safe_url(button.url)
+        if url is not None:
+            # A link button: Slack opens the page and still sends a press, acknowledged only.
+            element.update(action_id=f"{LINK_PREFIX}{n}", url=url[:BUTTON_URL])
+        elif button.url is not None:
+            continue  # a link that may not be followed is no button
+        else:
+            element.update(action_id=f"{ACTION_PREFIX}{n}", value=button.command[:BUTTON_VALUE])
         if button.style in ("primary", "danger"):
             element["style"] = button.style
         buttons.append(element)
@@ -127,7 +136,10 @@ def actions_blocks(block: Actions, first: int) -> list[SlackBlock]:
 def rich_chars(block: SlackBlock) -> int:
     """The characters of text in a ``rich_text`` or ``actions`` block (size budgets)."""
     if block["type"] == "actions":
-        return sum(len(e["text"]["text"]) + len(e["value"]) for e in block["elements"])
+        return sum(
+            len(e["text"]["text"]) + len(e.get("value", "")) + len(e.get("url", ""))
+            for e in block["elements"]
+        )
     total = 0
     stack: list[Any] = list(block.get("elements", ()))
     while stack:

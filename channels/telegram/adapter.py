@@ -444,6 +444,9 @@ class TelegramChannel:
         for row in rows:
             buttons = []
             for button in row:
+                if button.url:
+                    buttons.append(InlineKeyboardButton(button.label, url=button.url))
+                    continue
                 data = await self.callback_data(button.command)
                 if data is None:
                     log.warning(

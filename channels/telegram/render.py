@@ -161,7 +161,7 @@ def render_telegram_parts(message: Message, limit: int = TELEGRAM_LIMIT) -> list
 
     parts: list[tuple[str, list[list[Button]]]] = []
     orphans: list[list[Button]] = []  # buttons met before any visible text
-    for page in paginate(message.shown_blocks, fits):
+    for page in paginate(with_web_button(message), fits):
         text = render_page(page)
         rows = [row for b in page if isinstance(b, Actions) for row in keyboard_rows(b)]
         if _visible(text):
@@ -177,6 +177,15 @@ def render_telegram_parts(message: Message, limit: int = TELEGRAM_LIMIT) -> list
             for i, (text, rows) in enumerate(parts, 1)
         ]
     return [TelegramPart(text, rows) for text, rows in parts]
+
+
+def with_web_button(message: Message) -> tuple[Block, ...]:
+    """The blocks shown, and an "Open on the web" link button beside the text link (its url
+    http(s) only, like every link)."""
+    button = message.web_button()
+    if button is None or safe_url(button.url) is None:
+        return message.shown_blocks
+    return (*message.shown_blocks, Actions((button,)))
 
 
 def _visible(html: str) -> bool:

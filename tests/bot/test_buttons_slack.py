@@ -138,9 +138,10 @@ async def test_feedback_stale_and_refused_presses_are_ephemeral(bot: Bot) -> Non
     assert thumbs.startswith("/feedback ")
     for value, expected in (
         (thumbs, "Thanks: 👍"),
-        ("/feedback 999999 up", STALE),
-        ("/nosuchcommand", STALE),
-        ("/status", "for bot admins only"),
+        # the hint in Slack's words: /help is run as /digestbot help there
+        ("/feedback 999999 up", STALE.format(help="/digestbot help")),
+        ("/nosuchcommand", STALE.format(help="/digestbot help")),
+        ("/status", "/digestbot status is for bot admins only"),
     ):
         before = len(bot.slack.responses)
         await bot.press(value, response_url=bot.slack.response_url())
@@ -200,3 +201,13 @@ async def test_a_scheduled_digest_threads_its_cards_when_set(bot: Bot) -> None:
     assert len(replies) == 3
     assert all(r.options["thread_ts"] == parent.ts for r in replies)
     assert replies[0].blocks[0]["text"]["text"] == "GLM-4.7"
+
+
+async def test_a_link_button_press_is_only_acknowledged(bot: Bot) -> None:
+    card = await bot.slash("/model", "GLM-4.7")
+    before = (len(bot.slack.responses), len(bot.slack.sent))
+    took = await bot.press("", response_url=bot.slack.response_url(), action_id="digestbot-link-3")
+    assert took < 3
+    await asyncio.sleep(0.3)
+    assert (len(bot.slack.responses), len(bot.slack.sent)) == before
+    assert card.payload["blocks"]

@@ -118,9 +118,9 @@ async def test_long_command_travels_under_a_stored_token(bot: Bot) -> None:
 async def test_stale_or_forged_button_gets_a_short_notice(bot: Bot) -> None:
     first = await bot.ask(557, "/themes")
     answer = await bot.press(first, 557, data="~notATokenWeKnow")
-    assert answer["text"] == STALE
+    assert answer["text"] == STALE.format(help="/help")
     answer = await bot.press(first, 557, data="/nosuchcommand")
-    assert answer["text"] == STALE
+    assert answer["text"] == STALE.format(help="/help")
     await asyncio.sleep(0.2)
     assert len(bot.sent_to(557)) == 1
 

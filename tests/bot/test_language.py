@@ -207,10 +207,12 @@ async def test_resubscribing_changes_only_what_it_names(
     assert same.startswith("Nothing changed: this chat already gets 基座模型追踪 (The Clay)")
     await ask(core, "/unsubscribe 基座模型追踪")
     again = await ask(core, "/subscribe clay")
-    # A subscription turned off and on again keeps what it was.
+    # A subscription turned off and on again starts from the defaults, and says so.
     assert again.startswith(
-        "Subscribed this chat to 基座模型追踪 (The Clay): 3 items every Thursday"
+        "Subscribed this chat to 基座模型追踪 (The Clay) again: 5 items every Monday at 09:00"
     )
+    assert "not the schedule it had before" in again
+    assert _sub(services.store) == ("mon", "09:00", "UTC", 5)
 
 
 async def test_plurals_and_small_words(core: Dispatcher) -> None:

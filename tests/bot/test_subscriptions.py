@@ -111,7 +111,7 @@ async def test_subscribe_in_a_group_as_chat_admin(core: Dispatcher, services: Se
     text = await say(core, "/subscribe clay tue 08:30 Asia/Shanghai")
     assert "Subscribed this chat to 基座模型追踪 (The Clay)" in text
     assert "every Tuesday at 08:30 (Asia/Shanghai)" in text
-    assert "Next digest: Tue 3 Mar 2026, 08:30 CST" in text
+    assert "Next digest: Tue 3 Mar 2026, 08:30 Asia/Shanghai" in text
     assert _subs(services.store) == [("clay", "tue", "08:30", "Asia/Shanghai", 5, True)]
     with services.store.engine.connect() as conn:
         kind = conn.execute(select(ChatRow.kind).where(ChatRow.chat_id == GROUP)).scalar_one()
@@ -138,7 +138,7 @@ async def test_defaults_are_monday_nine_in_the_configured_timezone(
 ) -> None:
     text = await say(core, "/subscribe CLAY")
     assert "every Monday at 09:00 (Europe/Berlin)" in text
-    assert "Next digest: Mon 2 Mar 2026, 09:00 CET" in text
+    assert "Next digest: Mon 2 Mar 2026, 09:00 Europe/Berlin" in text
     assert _subs(services.store) == [("clay", "mon", "09:00", "Europe/Berlin", 5, True)]
 
 
@@ -152,16 +152,25 @@ WRONG_PARTS = [
         "Did you mean Asia/Shanghai",
     ),
     ("/subscribe clay tue 08:30 Narnia", "“Narnia” is not a timezone", "Region/City"),
-    ("/subscribe clay tue 08:30 CST", "“CST” is not a timezone", "Asia/Shanghai"),
+    (
+        "/subscribe clay tue 08:30 CST",
+        "CST is both China's and America's",
+        "write Asia/Shanghai or America/Chicago",
+    ),
+    ("/subscribe clay CST", "CST is both China's and America's", "Asia/Shanghai"),
+    ("/subscribe clay noon", "“noon” is not a day, a time, a timezone or a size", "tue, 21:00"),
+    ("/subscribe clay tue noon", "“noon” is not a time, a timezone or a size", "21:00"),
     (
         "/subscribe pottery",
         "There is no theme “pottery”",
         "Themes: chisel (Post-Training (The Chisel))",
     ),
     ("/subscribe clay tue wed", "Two days given (tue and wed)", "give one"),
-    ("/subscribe clay 08:30 someday", "“someday” is not a timezone", "Region/City"),
+    ("/subscribe clay 08:30 someday", "“someday” is not a day, a timezone or a size", "tue"),
     ("/subscribe clay 08:00 09:00", "Two times given", "give one"),
     ("/subscribe clay items=99", "items=99 is out of range", "1 to 20"),
+    ("/subscribe clay items=1000", "items=1000 is out of range", "1 to 20"),
+    ("/subscribe clay items=0", "items=0 is out of range", "1 to 20"),
 ]
 
 
@@ -205,9 +214,19 @@ async def test_subscribe_again_updates_and_unsubscribe(
     assert [s[5] for s in _subs(services.store)] == [False, False]
     assert "no subscriptions" in await say(core, "/unsubscribe all")
     assert len(changes) == 5  # three subscribes, two unsubscribes; refusals change nothing
-    # Subscribing again reactivates the same row.
-    assert "Subscribed this chat to 基座模型追踪 (The Clay)" in await say(core, "/subscribe clay")
+    # Subscribing again reactivates the same row, from the defaults (not Friday 18:00, 3 items),
+    # and says so.
+    text = await say(core, "/subscribe clay")
+    assert "Subscribed this chat to 基座模型追踪 (The Clay) again" in text
+    assert "5 items every Monday at 09:00 (Europe/Berlin)" in text
+    assert "What you did not name is the default, not the schedule it had before." in text
+    assert _subs(services.store)[0] == ("clay", "mon", "09:00", "Europe/Berlin", 5, True)
     assert [s[5] for s in _subs(services.store)] == [True, False]
+    # Naming every part needs no such note.
+    await say(core, "/unsubscribe clay")
+    text = await say(core, "/subscribe clay fri 18:00 Asia/Shanghai items=3")
+    assert "again: 3 items every Friday at 18:00 (Asia/Shanghai)." in text
+    assert "not the schedule it had before" not in text
 
 
 async def test_subscriptions_show_next_runs_in_local_time(core: Dispatcher) -> None:
@@ -216,11 +235,13 @@ async def test_subscriptions_show_next_runs_in_local_time(core: Dispatcher) -> N
     await say(core, "/subscribe hands sun 23:15 America/New_York")
     await say(core, "/subscribe chisel sun 13:00")
     text = await say(core, "/subscriptions")
-    assert "every Tuesday at 08:30 (Asia/Shanghai). Next: Tue 3 Mar 2026, 08:30 CST" in text
+    assert (
+        "every Tuesday at 08:30 (Asia/Shanghai). Next: Tue 3 Mar 2026, 08:30 Asia/Shanghai" in text
+    )
     # Noon UTC on Sunday is 07:00 in New York: tonight, still before DST starts on 8 March.
-    assert "Next: Sun 1 Mar 2026, 23:15 EST" in text
+    assert "Next: Sun 1 Mar 2026, 23:15 America/New_York" in text
     # 13:00 in Berlin is 12:00 UTC: due exactly now, so this is the next run.
-    assert "Next: Sun 1 Mar 2026, 13:00 CET" in text
+    assert "Next: Sun 1 Mar 2026, 13:00 Europe/Berlin" in text
     # Other chats do not see this chat's subscriptions.
     assert "no subscriptions" in await say(core, "/subscriptions", chat_id="-200")
 
@@ -387,7 +408,7 @@ async def test_cli_digest_and_subscriptions(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     assert "telegram:-100 clay — 5 items every Tuesday at 08:30 (Asia/Shanghai) — next " in lines[0]
-    assert lines[0].endswith(" CST")
+    assert lines[0].endswith(" Asia/Shanghai")
     assert "hands" in lines[1]
     assert "inactive: unsubscribed by telegram:5" in lines[1]
     assert cli.main(["digest", "pottery"]) == 1

@@ -73,10 +73,12 @@ def test_console_numbers_choices_over_the_whole_message() -> None:
 
 def test_buttons_and_reply_flags_survive_the_outbox() -> None:
     original = Message(
-        (Paragraph((Span("x"),)), ROW, MORE),
+        (Paragraph((Span("x"),)), ROW, MORE, Actions((Button("Web", "", url="https://x.org/a"),))),
         edit=True,
         notice=True,
         thread=("/model GLM-4.7",),
+        web_url="https://digest.example.com/web/items/model/glm47",
+        web_label="在网页上打开",
     )
     assert message_from_json(message_to_json(original)) == original
 

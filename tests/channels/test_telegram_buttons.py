@@ -102,3 +102,23 @@ async def test_press_in_a_topic_answers_in_the_topic(fake: FakeTelegram) -> None
         assert handler.actions[0].chat_id == "-100900/7"
     finally:
         await channel.stop()
+
+
+async def test_the_web_link_is_a_url_button_too(fake: FakeTelegram) -> None:
+    channel = await started(fake, EchoHandler())
+    try:
+        message = Message(
+            (Paragraph((Span("a card"),)), Actions((Button("Go", "/echo done"),))),
+            web_url="https://digest.example.com/web/items/model/glm47",
+            web_label="在网页上打开",
+        )
+        (sent_id,) = await channel.send("77", message)
+        sent = next(s for s in fake.sent if str(s.message_id) == sent_id)
+        assert buttons_of(sent)[-1] == {
+            "text": "在网页上打开",
+            "url": "https://digest.example.com/web/items/model/glm47",
+        }
+        assert buttons_of(sent)[0]["callback_data"] == "/echo done"
+        assert "在网页上打开" in sent.plain  # beside the text link, not instead of it
+    finally:
+        await channel.stop()

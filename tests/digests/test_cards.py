@@ -31,6 +31,7 @@ from digests.message import (
     Paragraph,
     Quote,
     Span,
+    command_span,
 )
 from tests.channels.checks import assert_slack_payload, assert_telegram_html
 from tests.channels.sample_items import long_model, paper
@@ -155,8 +156,8 @@ def test_topic_card_lists_its_papers_with_commands() -> None:
     papers = message.blocks[-1]
     assert isinstance(papers, BulletList)
     assert papers.items[0][0].url == "https://arxiv.org/abs/2511.10643"
-    assert papers.items[0][-1] == Span("/paper GAD Black-Box On-Policy Distillation", code=True)
-    assert papers.items[1][-1] == Span("/paper Not Parsed", code=True)
+    assert papers.items[0][-1] == command_span("/paper GAD Black-Box On-Policy Distillation")
+    assert papers.items[1][-1] == command_span("/paper Not Parsed")
     assert card(topic) == topic_card(topic, ())
 
 
@@ -166,7 +167,9 @@ def test_digest_message() -> None:
     assert message.blocks[0] == Heading("The Chisel · 2026-01")
     assert message.blocks.count(Divider()) == 2
     assert message.blocks[1:4] == digest_entry(items[0])
-    assert message.blocks[-1] == Context((Span("4 more to come · preview: /digest chisel"),))
+    assert message.blocks[-1] == Context(
+        (Span("4 more to come"), Span(" · preview: "), command_span("/digest chisel"))
+    )
     entry = digest_entry(items[1])
     assert entry[0] == Paragraph((Span("Beta: two", bold=True, url=items[1].url),))
     assert entry[-1] == Context(

@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -261,6 +261,11 @@ class EchoHandler:
 
     async def on_home(self, platform: str, user_id: str, language: str | None = None) -> Message:
         return Message.text(f"home of {user_id} in {language}")
+
+    async def on_links(
+        self, platform: str, chat_id: str, urls: Sequence[str], chat_kind: str = "channel"
+    ) -> dict[str, Message]:
+        return {url: Message.text(f"card of {url}") for url in urls if "item" in url}
 
 
 async def wait_for(condition: Callable[[], object], within: float = 3.0) -> None:

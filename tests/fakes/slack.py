@@ -45,6 +45,7 @@ from tests.fakes.slack_payloads import (
     dm_event,
     event_body,
     home_opened_event,
+    link_shared_event,
     mention_event,
     signed_headers,
     slash_command_body,
@@ -61,6 +62,7 @@ __all__ = [
     "dm_event",
     "event_body",
     "home_opened_event",
+    "link_shared_event",
     "mention_event",
     "signed_headers",
     "slash_command_body",
@@ -124,6 +126,7 @@ class FakeSlack(SocketModeFake, FakeServer):
         self.ephemeral: list[Posted] = []
         self.responses: list[Reply] = []
         self.views: list[JSON] = []  # views.publish calls
+        self.unfurls: list[JSON] = []  # chat.unfurl calls that passed
         self.calls: list[tuple[str, JSON]] = []
         self.downloads: list[str] = []
         self.stats = Stats()
@@ -292,7 +295,7 @@ class FakeSlack(SocketModeFake, FakeServer):
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await read_params(request)
-        for key in ("blocks", "attachments"):
+        for key in ("blocks", "attachments", "unfurls"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         self.calls.append((method, params))
@@ -417,6 +420,21 @@ class FakeSlack(SocketModeFake, FakeServer):
             return {"ok": False, "error": problem.split(":")[0]}
         self.views.append({"user_id": p["user_id"], "view": view})
         return {"ok": True, "view": {"id": "V0HOME", **view}}
+
+    async def _m_chat_unfurl(self, p: JSON) -> JSON:
+        """Unfurls of a posted message (``channel`` and ``ts``) or of a message being written
+        (``unfurl_id`` and ``source``): each url's blocks are checked as a message's are."""
+        unfurls = p.get("unfurls")
+        by_message = p.get("channel") and p.get("ts")
+        by_id = p.get("unfurl_id") and p.get("source")
+        if not isinstance(unfurls, dict) or not unfurls or not (by_message or by_id):
+            return {"ok": False, "error": "invalid_arguments"}
+        for unfurl in unfurls.values():
+            blocks = unfurl.get("blocks") if isinstance(unfurl, dict) else None
+            if not blocks or check_blocks(blocks):
+                return {"ok": False, "error": "invalid_unfurls"}
+        self.unfurls.append(p)
+        return {"ok": True}
 
     async def _m_conversations_info(self, p: JSON) -> JSON:
         channel = str(p.get("channel"))

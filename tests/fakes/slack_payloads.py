@@ -163,6 +163,29 @@ def block_actions_body(
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
 
+def link_shared_event(
+    *urls: str,
+    channel: str = "C0CHAN",
+    user: str = "U0USER",
+    message_ts: str = "1.000002",
+    composer: bool = False,
+) -> JSON:
+    """A ``link_shared`` event: a message with ``urls`` (to declared domains) was posted, or is
+    being written (``composer``: Slack then names it by ``unfurl_id`` and ``source``)."""
+    event: JSON = {
+        "type": "link_shared",
+        "channel": "COMPOSER" if composer else channel,
+        "user": user,
+        "message_ts": "" if composer else message_ts,
+        "links": [{"domain": urllib.parse.urlsplit(u).hostname or "", "url": u} for u in urls],
+        "event_ts": f"{time.time():.6f}",
+        "source": "composer" if composer else "conversations_history",
+    }
+    if composer:
+        event["unfurl_id"] = "C0CHAN.UNFURL1"
+    return event
+
+
 def home_opened_event(user: str = "U0USER", tab: str = "home") -> JSON:
     """An ``app_home_opened`` event: ``user`` opened the app's Home (or Messages) tab."""
     return {
