@@ -24,7 +24,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from bot.commands import actions, language, lookups, monthly, status, subscriptions
+from bot.commands import (
+    actions,
+    language,
+    lookups,
+    monthly,
+    status,
+    subscriptions,
+    taste,
+    watches,
+)
 from bot.commands import help as help_commands
 from bot.commands.actions import STALE
 from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
@@ -57,7 +66,15 @@ SORRY = N_(
 def default_commands() -> CommandSet:
     """Every command the bot answers, from the modules that define them."""
     return CommandSet.collect(
-        lookups, monthly, subscriptions, status, language, help_commands, actions
+        lookups,
+        monthly,
+        subscriptions,
+        watches,
+        taste,
+        status,
+        language,
+        help_commands,
+        actions,
     )
 
 

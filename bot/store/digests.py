@@ -41,9 +41,11 @@ from bot.store.models import (
     SubscriptionRow,
 )
 from bot.store.outbox import enqueue, pending_item_ids
+from bot.store.taste import chat_votes, has_votes, voted_in
 from digests.compose import Candidate, Digest, digest_of, nothing_new
 from digests.items import Item
 from digests.message import Message
+from digests.taste import Taste
 from digests.words import ENGLISH, Words
 
 log = logging.getLogger(__name__)
@@ -120,6 +122,7 @@ _SUBSCRIPTION = (
         ChatRow.active.label("chat_active"),
         ChatLanguageRow.choice.label("language_choice"),
         ChatLanguageRow.setup_language,
+        voted_in(SubscriptionRow.platform, SubscriptionRow.chat_id).label("has_votes"),
     )
     .outerjoin(
         ChatRow,
@@ -149,6 +152,10 @@ _DISTINCT_KEYS = select(func.count()).select_from(
     .distinct()
     .subquery()
 )
+
+
+#: How many of a voting chat's next items its taste orders (a digest takes the first ones).
+POOL = 100
 
 
 @dataclass
@@ -188,17 +195,25 @@ def next_digest(
     sizes: ThemeSizes | None = None,
     web_url: Callable[[str], str] | None = None,
     words: Words = ENGLISH,
+    voted: bool | None = None,
 ) -> Digest | None:
     """The digest a run at ``when`` would make for the chat, without recording anything.
 
     ``web_url`` gives a theme's web page (the digest links to it); ``words`` its language.
+    When the chat voted (``voted``; looked up when None), its taste orders the next
+    :data:`POOL` items and the digest takes the first ``size`` (:class:`digests.taste.Taste`);
+    a chat without votes gets the plain digest order from the same single query.
     """
     require_aware(when, "digest times")
     if size < 1:
         raise ValueError(f"digest size must be at least 1, not {size}")
     chat = {"platform": platform, "chat_id": chat_id, "theme": theme}
+    if voted is None:
+        voted = has_votes(conn, platform, chat_id)
+    votes = chat_votes(conn, platform, chat_id) if voted else []
     pending = sorted(pending_item_ids(conn, platform, chat_id))
-    rows = conn.execute(_NEXT_ITEMS, {**chat, "pending": pending, "size": size}).all()
+    wanted = max(size, POOL) if votes else size
+    rows = conn.execute(_NEXT_ITEMS, {**chat, "pending": pending, "size": wanted}).all()
     if not rows:
         return None
     taken = int(rows[0].delivered)
@@ -206,6 +221,8 @@ def next_digest(
         taken += conn.execute(_PENDING_COUNT, {**chat, "pending": pending}).scalar_one()
     total = (sizes or ThemeSizes()).get(conn, theme)
     chosen = [Candidate(row.id, Item.from_dict(row.data)) for row in rows]
+    if votes:
+        chosen = Taste(votes).order(chosen, words)[:size]
     remaining = total - taken - len(chosen)
     return digest_of(chosen, remaining, when=when, web_url=web_url, words=words)
 
@@ -274,6 +291,7 @@ def make_digest_due(
         sizes=sizes,
         web_url=web_url,
         words=words,
+        voted=bool(sub.has_votes),
     )
     message: Message
     if digest is not None:
