@@ -50,7 +50,7 @@ def chat_votes(conn: Connection, platform: str, chat_id: str) -> list[Vote]:
     }
     if not nets:
         return []
-    data = dict(conn.execute(_DATA, {"ids": list(nets)}).tuples())
+    data = dict(conn.execute(_DATA, {"ids": list(nets)}).all())
     return [Vote(Item.from_dict(data[i]), net) for i, net in nets.items() if i in data]
 
 
@@ -93,5 +93,5 @@ def most_liked(
     rows = conn.execute(stmt).all()
     if not rows:
         return []
-    data = dict(conn.execute(_DATA, {"ids": [r.item_id for r in rows]}).tuples())
+    data = dict(conn.execute(_DATA, {"ids": [r.item_id for r in rows]}).all())
     return [Liked(r.item_id, Item.from_dict(data[r.item_id]), r.up, r.down) for r in rows]

@@ -228,13 +228,14 @@ def notify_watches(conn: Connection, items: Sequence[tuple[int, Item]], now: dat
     if not matched:
         return 0
     item_ids = sorted({i for ids in matched.values() for i in ids})
-    told = set(
-        conn.execute(
+    told = {
+        (int(r.watch_id), int(r.item_id))
+        for r in conn.execute(
             select(WatchHitRow.watch_id, WatchHitRow.item_id).where(
                 WatchHitRow.item_id.in_(item_ids)
             )
-        ).tuples()
-    )
+        )
+    }
     by_item = {item_id: item for item_id, item in items}
     # chat -> item id -> the chat's watches that matched it (the first such watch is the chat's)
     chats: dict[tuple[str, str], dict[int, list[_Watching]]] = defaultdict(
