@@ -17,7 +17,7 @@ messages commit together or not at all.
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +27,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from bot.i18n import translator
 from bot.store.languages import LanguageSetting, resolve
 from bot.store.models import ChatLanguageRow, ChatRow, ItemRow, WatchHitRow, WatchRow
-from bot.store.outbox import enqueue
+from bot.store.outbox import Outgoing, enqueue_many
 from bot.store.search import groups_match, indexed_terms, query_groups
 from digests.items import Item
 from digests.message import Message
@@ -196,14 +196,21 @@ def notify_watches(conn: Connection, items: Sequence[tuple[int, Item]], now: dat
     """
     if not items or conn.execute(_ANY_WATCH).first() is None:
         return 0
+    item_terms = [(item_id, item, indexed_terms(item)) for item_id, item in items]
+    # How many of these items have each term: a watch is indexed under its rarest group.
+    frequency: Counter[str] = Counter(t for _, _, terms in item_terms for t in terms)
     watches: list[_Watching] = []
     index: dict[str, list[int]] = defaultdict(list)
+    parsed: dict[str, tuple[list[list[list[str]]], list[str]] | None] = {}
     for row in conn.execute(_WATCHES):
         if row.chat_active is False:
             continue
-        groups = query_groups(row.words)
-        if not groups:
+        if row.words not in parsed:
+            parsed[row.words] = _anchors(query_groups(row.words), frequency)
+        found = parsed[row.words]
+        if found is None:
             continue
+        groups, anchors = found
         setting = LanguageSetting(row.choice, row.setup_language) if row.choice else None
         language = resolve(setting, None, row.language or "en")
         n = len(watches)
@@ -212,15 +219,12 @@ def notify_watches(conn: Connection, items: Sequence[tuple[int, Item]], now: dat
                 row.id, row.platform, row.chat_id, row.chat_kind, row.words, language, groups
             )
         )
-        # A match needs every group, so one term of each alternative of the first group is an
-        # index entry enough: the longest, as the rarest.
-        for alternative in groups[0]:
-            index[max(alternative, key=len)].append(n)
-    if not watches:
+        for term in anchors:
+            index[term].append(n)
+    if not index:
         return 0
     matched: dict[int, list[int]] = defaultdict(list)  # watch index -> item ids
-    for item_id, item in items:
-        terms = indexed_terms(item)
+    for item_id, _item, terms in item_terms:
         candidates = {n for term in terms for n in index.get(term, ())}
         for n in sorted(candidates):
             if groups_match(watches[n].groups, terms):
@@ -237,7 +241,7 @@ def notify_watches(conn: Connection, items: Sequence[tuple[int, Item]], now: dat
         )
     }
     by_item = {item_id: item for item_id, item in items}
-    # chat -> item id -> the chat's watches that matched it (the first such watch is the chat's)
+    # chat -> item id -> the chat's watches that matched it
     chats: dict[tuple[str, str], dict[int, list[_Watching]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -248,12 +252,12 @@ def notify_watches(conn: Connection, items: Sequence[tuple[int, Item]], now: dat
                 chats[(watch.platform, watch.chat_id)][item_id].append(watch)
     position = {item_id: (item.position, item_id) for item_id, item in items}
     messages: dict[tuple[str, tuple[tuple[int, tuple[str, ...]], ...]], Message] = {}
+    outgoing: list[Outgoing] = []
     hits: list[dict[str, object]] = []
-    queued = 0
-    for (platform, chat_id), found in chats.items():
-        first = min((w for ws in found.values() for w in ws), key=lambda w: w.id)
-        order = sorted(found, key=lambda i: position[i])
-        shape = tuple((i, tuple(w.words for w in found[i])) for i in order)
+    for (platform, chat_id), found_items in chats.items():
+        first = min((w for ws in found_items.values() for w in ws), key=lambda w: w.id)
+        order = sorted(found_items, key=lambda i: position[i])
+        shape = tuple((i, tuple(w.words for w in found_items[i])) for i in order)
         # Many chats watch the same words: each language's message is composed once.
         key = (first.language, shape)
         message = messages.get(key)
@@ -263,26 +267,36 @@ def notify_watches(conn: Connection, items: Sequence[tuple[int, Item]], now: dat
                 translator(first.language),
             )
             messages[key] = message
-        outbox_id = enqueue(
-            conn,
-            platform=platform,
-            chat_id=chat_id,
-            message=message,
-            item_ids=order,
-            purpose=PURPOSE,
-            chat_kind=first.chat_kind,
+        outgoing.append(
+            Outgoing(platform, chat_id, message, order, purpose=PURPOSE, chat_kind=first.chat_kind)
         )
-        queued += 1
-        for item_id in order:
-            for watch in found[item_id]:
-                hits.append(
-                    {
-                        "watch_id": watch.id,
-                        "item_id": item_id,
-                        "outbox_id": outbox_id,
-                        "matched_at": now,
-                    }
-                )
-    if hits:
-        conn.execute(insert(WatchHitRow), hits)
+        hits.extend(
+            {"watch_id": w.id, "item_id": i, "matched_at": now} for i in order for w in found_items[i]
+        )
+    queued = enqueue_many(conn, outgoing)
+    conn.execute(insert(WatchHitRow), hits)
     return queued
+
+
+def _anchors(
+    groups: list[list[list[str]]], frequency: Counter[str]
+) -> tuple[list[list[list[str]]], list[str]] | None:
+    """A watch's groups and the terms to index it under, or None when it cannot match these items.
+
+    A match needs every group, and a group needs all terms of one of its alternatives: so one
+    term of each alternative of any single group is enough to find every item the watch matches.
+    The group whose alternatives' rarest terms are in the fewest items is taken (``长上下文
+    vexa17`` is indexed under ``vexa17``, not under the bigram every item has).
+    """
+    if not groups:
+        return None
+    best: tuple[int, list[str]] | None = None
+    for group in groups:
+        anchors = [min(alternative, key=lambda t: frequency.get(t, 0)) for alternative in group]
+        count = sum(frequency.get(t, 0) for t in anchors)
+        if best is None or count < best[0]:
+            best = (count, anchors)
+    assert best is not None
+    if best[0] == 0:
+        return None  # some group has no alternative whose every term these items carry
+    return groups, best[1]

@@ -36,7 +36,6 @@ def upgrade() -> None:
     op.create_table('watch_hits',
     sa.Column('watch_id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
-    sa.Column('outbox_id', sa.Integer(), nullable=True),
     sa.Column('matched_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['watch_id'], ['watches.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], ondelete='CASCADE'),
