@@ -191,6 +191,7 @@ class DeliveryRow(Base):
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
     delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
