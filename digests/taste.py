@@ -25,8 +25,12 @@ LIKE = 1.0
 TOPIC, FAMILY, TERM = 2.0, 2.0, 0.5
 #: Title words too common in the reports to make two items alike.
 _COMMON = frozenset(
-    "a an and as at by for from in is of on or the to via with without model models llm llms "
-    "language large learning training agent agents ai new towards toward using based".split()
+    (
+        *("a", "an", "and", "as", "at", "by", "for", "from", "in", "is", "of", "on", "or"),
+        *("the", "to", "via", "with", "without", "model", "models", "llm", "llms", "language"),
+        *("large", "learning", "training", "agent", "agents", "ai", "new", "towards", "toward"),
+        *("using", "based"),
+    )
 )
 _FAMILY = re.compile(r"[a-z]+")
 
@@ -90,7 +94,9 @@ class Taste:
         scored = []
         for n, cand in enumerate(pool):
             traits = _traits(cand.item)
-            score, best_up, best_down = 0.0, (0.0, None), (0.0, None)
+            score = 0.0
+            best_up: tuple[float, Item | None] = (0.0, None)
+            best_down: tuple[float, Item | None] = (0.0, None)
             for vote, voted in self._voted:
                 like = _likeness(traits, voted)
                 if like < LIKE:

@@ -57,8 +57,9 @@ def top_command(request: Request) -> Message:
         title += " · " + " · ".join(scope)
     if not liked:
         return Message.text(
-            request._("Nothing has a 👍 yet ({title}). Vote with the 👍 / 👎 under each digest entry.")
-            .format(title=title)
+            request._(
+                "Nothing has a 👍 yet ({title}). Vote with the 👍 / 👎 under each digest entry."
+            ).format(title=title)
         )
     bullets = tuple(
         (

@@ -6,18 +6,22 @@ The votes themselves are written by :func:`bot.store.actions.record_vote` (the ð
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Exists, bindparam, exists, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.store.models import FeedbackRow, ItemRow
 from digests.items import Item
 from digests.taste import Vote
 
+_Column = ColumnElement[str] | InstrumentedAttribute[str]
+
 #: The chat's most recently voted items that order its digests.
 VOTES = 100
 
 
-def voted_in(platform: ColumnElement[str], chat_id: ColumnElement[str]) -> Exists:
+def voted_in(platform: _Column, chat_id: _Column) -> Exists:
     """Whether the chat voted at all: one probe of the feedback table's primary key."""
     return exists().where(FeedbackRow.platform == platform, FeedbackRow.chat_id == chat_id)
 
@@ -50,7 +54,7 @@ def chat_votes(conn: Connection, platform: str, chat_id: str) -> list[Vote]:
     }
     if not nets:
         return []
-    data = dict(conn.execute(_DATA, {"ids": list(nets)}).all())
+    data: dict[int, dict[str, Any]] = dict(conn.execute(_DATA, {"ids": list(nets)}).all())
     return [Vote(Item.from_dict(data[i]), net) for i, net in nets.items() if i in data]
 
 
@@ -93,5 +97,6 @@ def most_liked(
     rows = conn.execute(stmt).all()
     if not rows:
         return []
-    data = dict(conn.execute(_DATA, {"ids": [r.item_id for r in rows]}).all())
+    ids = [r.item_id for r in rows]
+    data: dict[int, dict[str, Any]] = dict(conn.execute(_DATA, {"ids": ids}).all())
     return [Liked(r.item_id, Item.from_dict(data[r.item_id]), r.up, r.down) for r in rows]

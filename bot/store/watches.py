@@ -215,9 +215,7 @@ def notify_watches(conn: Connection, items: Sequence[tuple[int, Item]], now: dat
         language = resolve(setting, None, row.language or "en")
         n = len(watches)
         watches.append(
-            _Watching(
-                row.id, row.platform, row.chat_id, row.chat_kind, row.words, language, groups
-            )
+            _Watching(row.id, row.platform, row.chat_id, row.chat_kind, row.words, language, groups)
         )
         for term in anchors:
             index[term].append(n)
@@ -271,7 +269,9 @@ def notify_watches(conn: Connection, items: Sequence[tuple[int, Item]], now: dat
             Outgoing(platform, chat_id, message, order, purpose=PURPOSE, chat_kind=first.chat_kind)
         )
         hits.extend(
-            {"watch_id": w.id, "item_id": i, "matched_at": now} for i in order for w in found_items[i]
+            {"watch_id": w.id, "item_id": i, "matched_at": now}
+            for i in order
+            for w in found_items[i]
         )
     queued = enqueue_many(conn, outgoing)
     conn.execute(insert(WatchHitRow), hits)

@@ -88,13 +88,17 @@ async def test_watch_list_and_unwatch(core: Dispatcher, store: Store) -> None:
     assert "Watching “on-policy distillation”" in await ask(core, "/watch on-policy distillation")
     assert "Watching “长上下文”" in await ask(core, "/watch 长上下文")
     listed = await ask(core, "/watches")
-    assert listed.index("DeepSeek") < listed.index("on-policy distillation") < listed.index("长上下文")
+    assert (
+        listed.index("DeepSeek") < listed.index("on-policy distillation") < listed.index("长上下文")
+    )
     assert listed.count("nothing matched yet") == 3
     assert "Stopped watching “DeepSeek”" in await ask(core, "/unwatch DEEPSEEK")
     gone = await ask(core, "/unwatch GLM")
     assert "does not watch “GLM”" in gone
     assert "on-policy distillation, 长上下文" in gone
-    assert "Stopped watching “on-policy distillation”, “长上下文”" in await ask(core, "/unwatch all")
+    assert "Stopped watching “on-policy distillation”, “长上下文”" in await ask(
+        core, "/unwatch all"
+    )
     assert "watches nothing" in await ask(core, "/watches")
 
 
@@ -131,7 +135,11 @@ async def test_an_ingest_tells_each_matching_chat_once(core: Dispatcher, store: 
     assert "/model GLM-4.7" in text
     # Each entry has its Details, 👍 and 👎 buttons.
     commands = [b.command for b in first.buttons()]
-    assert commands[:3] == ["/model GLM-4.7", f"/feedback {ids_1[0]} up", f"/feedback {ids_1[0]} down"]
+    assert commands[:3] == [
+        "/model GLM-4.7",
+        f"/feedback {ids_1[0]} up",
+        f"/feedback {ids_1[0]} down",
+    ]
     assert second.plain().startswith("Watch “长上下文”")
     assert "/unwatch 长上下文" in second.plain()
     listed = await ask(core, "/watches", chat_id="1")
