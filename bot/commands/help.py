@@ -75,6 +75,17 @@ def help_command(request: Request) -> Message:
             )
         )
     )
+    blocks.append(
+        Context(
+            spans(
+                request._(
+                    "Watches: after /watch 长上下文 this chat is told whenever a new report has "
+                    "items that /search 长上下文 finds. Your 👍 / 👎 under digest entries order "
+                    "this chat's next digests: items like the ones you liked come first."
+                )
+            )
+        )
+    )
     footer = request._("Admins upload a new report by sending the .md file to me.")
     blocks.append(Context(spans(footer)))
     return Message(tuple(blocks))
