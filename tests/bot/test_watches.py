@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,8 +13,10 @@ from sqlalchemy import func, select
 from bot.cli import main
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
+from bot.store.chats import mark_gone
 from bot.store.models import OutboxRow, WatchHitRow, WatchRow
 from bot.store.reports import Store
+from bot.watcher import ReportsWatcher
 from channels.base import Incoming
 from digests.message import Message, message_from_json
 from tests.conftest import SAMPLES
@@ -197,8 +200,6 @@ async def test_the_message_is_in_the_chats_language(core: Dispatcher, store: Sto
 
 
 def test_a_gone_chat_is_not_told(store: Store, env: str) -> None:
-    from bot.store.chats import mark_gone
-
     assert main(["ingest", str(DECEMBER)]) == 0
     with store.engine.begin() as conn:
         for chat in ("1", "2"):
@@ -217,3 +218,21 @@ def test_a_gone_chat_is_not_told(store: Store, env: str) -> None:
         mark_gone(conn, "telegram", "2", "blocked", NOW)
     assert main(["ingest", str(FEBRUARY)]) == 0
     assert [chat for chat, _, _ in queued(store)] == ["1"]
+
+
+async def test_the_reports_folder_tells_watches_too(
+    core: Dispatcher, store: Store, tmp_path: Path
+) -> None:
+    await ask(core, "/watch 长上下文", chat_id="1")
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    path = folder / "2026-02.md"
+    path.write_bytes(FEBRUARY.read_bytes())
+    os.utime(path, (1000.0, 1000.0))
+    watcher = ReportsWatcher(
+        store, folder, 1 << 20, interval=0.05, settle=3.0, clock=lambda: 2000.0
+    )
+    assert await watcher.scan() == 1
+    ((chat, ids, _),) = queued(store)
+    assert chat == "1"
+    assert titles(store, ids) == ["Nemotron 3 Nano"]
