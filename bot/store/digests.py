@@ -45,7 +45,7 @@ from bot.store.taste import chat_votes, has_votes, voted_in
 from digests.compose import Candidate, Digest, digest_of, nothing_new
 from digests.items import Item
 from digests.message import Message
-from digests.taste import Taste
+from digests.taste import Taste, traits_of
 from digests.words import ENGLISH, Words
 
 log = logging.getLogger(__name__)
@@ -220,9 +220,12 @@ def next_digest(
     if pending:
         taken += conn.execute(_PENDING_COUNT, {**chat, "pending": pending}).scalar_one()
     total = (sizes or ThemeSizes()).get(conn, theme)
-    chosen = [Candidate(row.id, Item.from_dict(row.data)) for row in rows]
     if votes:
-        chosen = Taste(votes).order(chosen, words)[:size]
+        # Only the chosen rows are decoded into items; the pool is ranked from its stored dicts.
+        ranked = Taste(votes).rank([traits_of(row.data) for row in rows], words, size)
+        chosen = [Candidate(rows[n].id, Item.from_dict(rows[n].data), note) for n, note in ranked]
+    else:
+        chosen = [Candidate(row.id, Item.from_dict(row.data)) for row in rows]
     remaining = total - taken - len(chosen)
     return digest_of(chosen, remaining, when=when, web_url=web_url, words=words)
 

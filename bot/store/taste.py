@@ -13,7 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.store.models import FeedbackRow, ItemRow
 from digests.items import Item
-from digests.taste import Vote
+from digests.taste import Vote, traits_of
 
 _Column = ColumnElement[str] | InstrumentedAttribute[str]
 
@@ -55,7 +55,9 @@ def chat_votes(conn: Connection, platform: str, chat_id: str) -> list[Vote]:
     if not nets:
         return []
     data: dict[int, dict[str, Any]] = dict(conn.execute(_DATA, {"ids": list(nets)}).all())
-    return [Vote(Item.from_dict(data[i]), net) for i, net in nets.items() if i in data]
+    return [
+        Vote(str(data[i]["title"]), traits_of(data[i]), net) for i, net in nets.items() if i in data
+    ]
 
 
 @dataclass(frozen=True)

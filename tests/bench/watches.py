@@ -18,6 +18,7 @@ created and dropped).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -157,6 +158,49 @@ def outcome(url: str) -> dict[str, int]:
     return {"messages": int(rows[0]), "chats": int(rows[1]), "hits": int(hits)}
 
 
+def taste_costs(url: str, rounds: int = 200) -> dict[str, float]:
+    """Median milliseconds to choose one clay digest (5 items) for a chat without votes, and for
+    chats with 20 and with 100 votes (their taste orders the next 100 items), on this data."""
+    from bot.store.actions import record_vote
+    from bot.store.digests import next_digest
+    from bot.store.models import ItemRow
+    from bot.store.reports import Store
+    from tests.bench.common import interleaved
+
+    store = Store.open(url)
+    when = datetime(2030, 2, 2, 9, 0, tzinfo=UTC)
+    try:
+        with store.engine.begin() as conn:
+            ids = list(
+                conn.execute(
+                    select(ItemRow.id).where(ItemRow.theme == "clay").order_by(ItemRow.id)
+                ).scalars()
+            )
+            for chat, n in (("votes-20", 20), ("votes-100", 100)):
+                for k, item_id in enumerate(ids[:n]):
+                    record_vote(
+                        conn,
+                        platform="bench",
+                        chat_id=chat,
+                        item_id=item_id,
+                        user_id="u",
+                        vote=1 if k % 3 else -1,
+                        now=when,
+                    )
+
+        def choose(chat: str) -> object:
+            with store.engine.connect() as conn:
+                return next_digest(conn, "bench", chat, "clay", 5, when)
+
+        times = interleaved(
+            {chat: functools.partial(choose, chat) for chat in ("none", "votes-20", "votes-100")},
+            rounds,
+        )
+    finally:
+        store.close()
+    return {f"digest_ms_{chat}": round(t * 1000, 2) for chat, t in times.items()}
+
+
 def run_one(kind: str, n_watches: int, n_items: int, folder: Path) -> dict[str, Any]:
     path = folder / f"{PERIOD}.md"
     path.write_text(report(n_items), encoding="utf-8")
@@ -165,6 +209,7 @@ def run_one(kind: str, n_watches: int, n_items: int, folder: Path) -> dict[str, 
         base = startup(url)
         watched = ingest(url, path)
         seen = outcome(url)
+        taste = taste_costs(url)
     with database(kind) as url:
         prepare(url, 0, n_items)
         plain = ingest(url, path)
@@ -181,6 +226,7 @@ def run_one(kind: str, n_watches: int, n_items: int, folder: Path) -> dict[str, 
         "peak_rss_mb_with_watches": round(watched["peak_rss_mb"], 1),
         "peak_rss_mb_without_watches": round(plain["peak_rss_mb"], 1),
         **seen,
+        **taste,
     }
 
 
