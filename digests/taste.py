@@ -93,18 +93,26 @@ class Vote:
 
 
 class Taste:
-    """A chat's votes, indexed to order candidates."""
+    """A chat's votes, indexed to order candidates.
+
+    Every vote of a candidate's model family counts (a family alone is likeness enough), so their
+    signed sum is kept per family; topics and terms are looked up vote by vote.
+    """
 
     def __init__(self, votes: Sequence[Vote]) -> None:
         self.votes = [v for v in votes if v.vote]
         self._topic: dict[str, list[int]] = defaultdict(list)
-        self._family: dict[str, list[int]] = defaultdict(list)
         self._term: dict[str, list[int]] = defaultdict(list)
+        self._family_sum: dict[str, int] = defaultdict(int)
+        #: Per family, its most recent liked and disliked vote.
+        self._family_up: dict[str, int] = {}
+        self._family_down: dict[str, int] = {}
         for n, vote in enumerate(self.votes):
             if vote.traits.topic:
                 self._topic[vote.traits.topic].append(n)
-            if vote.traits.family:
-                self._family[vote.traits.family].append(n)
+            if family := vote.traits.family:
+                self._family_sum[family] += 1 if vote.vote > 0 else -1
+                (self._family_up if vote.vote > 0 else self._family_down).setdefault(family, n)
             for term in vote.traits.terms:
                 self._term[term].append(n)
 
@@ -114,16 +122,16 @@ class Taste:
         """The pool's indexes (it is in digest order) reordered by taste, the first ``limit``
         (all by default), each with its note: which vote moved it (None when none did)."""
         if not self.votes:
-            return [(n, None) for n in range(len(pool))][:limit]
-        ranked = []
+            plain: list[tuple[int, str | None]] = [(n, None) for n in range(len(pool))]
+            return plain[:limit]
+        ranked: list[tuple[float, int, int | None]] = []
         for n, item in enumerate(pool):
             score, up, down = self._score(item)
             ranked.append((-score, n, up if score > 0 else down if score < 0 else None))
         ranked.sort(key=lambda r: (r[0], r[1]))
-        out = []
-        for _, n, why in ranked[:limit]:
-            out.append((n, None if why is None else self._note(why, words)))
-        return out
+        return [
+            (n, None if why is None else self._note(why, words)) for _, n, why in ranked[:limit]
+        ]
 
     def _note(self, n: int, words: Words) -> str:
         vote = self.votes[n]
@@ -135,31 +143,36 @@ class Taste:
 
     def _score(self, item: Traits) -> tuple[float, int | None, int | None]:
         """The item's score, and the liked and the disliked vote most like it."""
-        like: dict[int, float] = defaultdict(float)
+        extra: dict[int, float] = defaultdict(float)  # topic and term likeness, per vote
         if item.topic:
             for n in self._topic.get(item.topic, ()):
-                like[n] += TOPIC
-        if item.family:
-            for n in self._family.get(item.family, ()):
-                like[n] += FAMILY
+                extra[n] += TOPIC
         shared: dict[int, int] = defaultdict(int)
         for term in item.terms:
             for n in self._term.get(term, ()):
                 shared[n] += 1
         for n, count in shared.items():
-            like[n] += TERM * min(count, MAX_TERMS)
-        score = 0.0
+            extra[n] += TERM * min(count, MAX_TERMS)
+        family = item.family
+        score = FAMILY * self._family_sum.get(family, 0) if family else 0.0
         up: tuple[float, int] | None = None
         down: tuple[float, int] | None = None
-        for n, value in like.items():
-            if value < LIKE:
+        if family:
+            if family in self._family_up:
+                up = (FAMILY, self._family_up[family])
+            if family in self._family_down:
+                down = (FAMILY, self._family_down[family])
+        for n, value in extra.items():
+            vote = self.votes[n]
+            total = value + (FAMILY if family and vote.traits.family == family else 0.0)
+            if total < LIKE:
                 continue
-            if self.votes[n].vote > 0:
+            if vote.vote > 0:
                 score += value
-                if up is None or value > up[0] or (value == up[0] and n < up[1]):
-                    up = (value, n)
+                if up is None or total > up[0] or (total == up[0] and n < up[1]):
+                    up = (total, n)
             else:
                 score -= value
-                if down is None or value > down[0] or (value == down[0] and n < down[1]):
-                    down = (value, n)
+                if down is None or total > down[0] or (total == down[0] and n < down[1]):
+                    down = (total, n)
         return score, up and up[1], down and down[1]

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, exists, false, func, select
@@ -41,11 +42,11 @@ from bot.store.models import (
     SubscriptionRow,
 )
 from bot.store.outbox import enqueue, pending_item_ids
-from bot.store.taste import chat_votes, has_votes, voted_in
+from bot.store.taste import chat_votes, has_votes, taste_columns, traits_of_row, voted_in
 from digests.compose import Candidate, Digest, digest_of, nothing_new
 from digests.items import Item
 from digests.message import Message
-from digests.taste import Taste, traits_of
+from digests.taste import Taste
 from digests.words import ENGLISH, Words
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,19 @@ _NEXT_ITEMS = (
     .order_by(_item.period.desc(), _item.position, _item.id)
     .limit(bindparam("size"))
 )
+#: The same walk for a chat that voted, over up to POOL items: only what its taste looks at (the
+#: chosen few are decoded after, by id).
+_POOL = (
+    select(
+        _item.id,
+        *taste_columns(_item),
+        _DELIVERED_COUNT.scalar_subquery().label("delivered"),
+    )
+    .where(*_current, ~_delivered, _item.id.not_in(_pending))
+    .order_by(_item.period.desc(), _item.position, _item.id)
+    .limit(bindparam("size"))
+)
+_DATA = select(_item.id, _item.data).where(_item.id.in_(bindparam("ids", expanding=True)))
 #: Of the items queued for the chat, the theme's newest copies not delivered yet.
 _PENDING_COUNT = (
     select(func.count()).select_from(_item).where(_item.id.in_(_pending), *_current, ~_delivered)
@@ -212,8 +226,10 @@ def next_digest(
         voted = has_votes(conn, platform, chat_id)
     votes = chat_votes(conn, platform, chat_id) if voted else []
     pending = sorted(pending_item_ids(conn, platform, chat_id))
-    wanted = max(size, POOL) if votes else size
-    rows = conn.execute(_NEXT_ITEMS, {**chat, "pending": pending, "size": wanted}).all()
+    if votes:
+        rows = conn.execute(_POOL, {**chat, "pending": pending, "size": max(size, POOL)}).all()
+    else:
+        rows = conn.execute(_NEXT_ITEMS, {**chat, "pending": pending, "size": size}).all()
     if not rows:
         return None
     taken = int(rows[0].delivered)
@@ -221,9 +237,13 @@ def next_digest(
         taken += conn.execute(_PENDING_COUNT, {**chat, "pending": pending}).scalar_one()
     total = (sizes or ThemeSizes()).get(conn, theme)
     if votes:
-        # Only the chosen rows are decoded into items; the pool is ranked from its stored dicts.
-        ranked = Taste(votes).rank([traits_of(row.data) for row in rows], words, size)
-        chosen = [Candidate(rows[n].id, Item.from_dict(rows[n].data), note) for n, note in ranked]
+        ranked = Taste(votes).rank([traits_of_row(row) for row in rows], words, size)
+        ids = [rows[n].id for n, _ in ranked]
+        data: dict[int, dict[str, Any]] = dict(conn.execute(_DATA, {"ids": ids}).all())
+        chosen = [
+            Candidate(i, Item.from_dict(data[i]), note)
+            for i, (_, note) in zip(ids, ranked, strict=True)
+        ]
     else:
         chosen = [Candidate(row.id, Item.from_dict(row.data)) for row in rows]
     remaining = total - taken - len(chosen)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.store.models import FeedbackRow, ItemRow
 from digests.items import Item
-from digests.taste import Vote, traits_of
+from digests.taste import Traits, Vote, traits
 
 _Column = ColumnElement[str] | InstrumentedAttribute[str]
 
@@ -41,6 +41,27 @@ _CHAT_VOTES = (
 _DATA = select(ItemRow.id, ItemRow.data).where(ItemRow.id.in_(bindparam("ids", expanding=True)))
 
 
+def taste_columns(item: Any) -> tuple[ColumnElement[Any], ...]:
+    """The columns of ``item`` (``ItemRow`` or an alias of it) that taste looks at: kind, title,
+    and from the stored item only its topic and aliases (not the whole item to decode)."""
+    return (
+        item.kind,
+        item.title,
+        item.data["topic"].as_string().label("topic"),
+        item.data["aliases"].label("aliases"),
+    )
+
+
+def traits_of_row(row: Any) -> Traits:
+    """The traits of a row carrying :func:`taste_columns`."""
+    return traits(str(row.kind), str(row.title), tuple(row.aliases or ()), row.topic)
+
+
+_VOTED = select(ItemRow.id, *taste_columns(ItemRow)).where(
+    ItemRow.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def has_votes(conn: Connection, platform: str, chat_id: str) -> bool:
     return bool(conn.execute(_HAS_VOTES, {"platform": platform, "chat_id": chat_id}).scalar())
 
@@ -54,9 +75,11 @@ def chat_votes(conn: Connection, platform: str, chat_id: str) -> list[Vote]:
     }
     if not nets:
         return []
-    data: dict[int, dict[str, Any]] = dict(conn.execute(_DATA, {"ids": list(nets)}).all())
+    rows = {row.id: row for row in conn.execute(_VOTED, {"ids": list(nets)})}
     return [
-        Vote(str(data[i]["title"]), traits_of(data[i]), net) for i, net in nets.items() if i in data
+        Vote(str(rows[i].title), traits_of_row(rows[i]), net)
+        for i, net in nets.items()
+        if i in rows
     ]
 
 
