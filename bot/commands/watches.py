@@ -35,8 +35,7 @@ _ALL = ("all", "全部", "所有")
     needs_arg=True,
     manages_chat=True,
     description=N_(
-        "tell this chat whenever a new report has items that /search WORDS would find "
-        "(a name, a phrase or a Chinese term)"
+        "tell this chat when a new report has items that /search WORDS finds (a name, phrase or term)"
     ),
 )
 def watch_command(request: Request) -> Message:
