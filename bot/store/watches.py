@@ -25,6 +25,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, func, insert, select
 
 from bot.i18n import translator
+from bot.store.chats import reactivate
 from bot.store.languages import LanguageSetting, resolve
 from bot.store.models import ChatLanguageRow, ChatRow, ItemRow, WatchHitRow, WatchRow
 from bot.store.outbox import Outgoing, enqueue_many
@@ -68,7 +69,9 @@ def add_watch(
     created_by: str,
     now: datetime,
 ) -> bool:
-    """Store a watch; False when the chat watches these words already."""
+    """Store a watch; False when the chat watches these words already. Either way the chat
+    takes messages again (a command came from it)."""
+    reactivate(conn, platform, chat_id, chat_kind, now)
     key = watch_key(words)
     exists = conn.execute(
         select(WatchRow.id).where(

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.cli import main
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
-from bot.store.chats import mark_gone
+from bot.store.chats import follow_move, mark_gone
 from bot.store.models import OutboxRow, WatchHitRow, WatchRow
 from bot.store.reports import Store
 from bot.watcher import ReportsWatcher
@@ -220,6 +220,14 @@ def test_a_gone_chat_is_not_told(store: Store, env: str) -> None:
     assert [chat for chat, _, _ in queued(store)] == ["1"]
 
 
+async def test_a_watch_from_a_gone_chat_brings_it_back(core: Dispatcher, store: Store) -> None:
+    with store.engine.begin() as conn:
+        mark_gone(conn, "telegram", "2", "blocked", NOW)
+    await ask(core, "/watch GLM", chat_id="2")
+    assert main(["ingest", str(FEBRUARY)]) == 0
+    assert [chat for chat, _, _ in queued(store)] == ["2"]
+
+
 async def test_the_reports_folder_tells_watches_too(
     core: Dispatcher, store: Store, tmp_path: Path
 ) -> None:
@@ -236,3 +244,19 @@ async def test_the_reports_folder_tells_watches_too(
     ((chat, ids, _),) = queued(store)
     assert chat == "1"
     assert titles(store, ids) == ["Nemotron 3 Nano"]
+
+
+async def test_watches_follow_a_group_that_became_a_supergroup(
+    core: Dispatcher, store: Store
+) -> None:
+    for words in ("GLM", "长上下文"):
+        await ask(core, f"/watch {words}", chat_id="-5", chat_kind="group")
+    await ask(core, "/watch GLM", chat_id="-1005", chat_kind="supergroup")
+    with store.engine.begin() as conn:
+        follow_move(conn, "telegram", "-5", "-1005", NOW)
+    assert "watches nothing" in await ask(core, "/watches", chat_id="-5", chat_kind="group")
+    listed = await ask(core, "/watches", chat_id="-1005", chat_kind="supergroup")
+    assert listed.count("GLM") == 1
+    assert "长上下文" in listed
+    assert main(["ingest", str(FEBRUARY)]) == 0
+    assert [chat for chat, _, _ in queued(store)] == ["-1005"]
