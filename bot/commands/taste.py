@@ -56,10 +56,14 @@ def top_command(request: Request) -> Message:
     if scope:
         title += " · " + " · ".join(scope)
     if not liked:
+        if chat is None:
+            empty = request._("Nothing has a 👍 yet in any chat.")
+        else:
+            empty = request._("Nothing has a 👍 yet in this chat.")
+        if scope:
+            empty += f" ({' · '.join(scope)})"
         return Message.text(
-            request._(
-                "Nothing has a 👍 yet ({title}). Vote with the 👍 / 👎 under each digest entry."
-            ).format(title=title)
+            empty, request._("Vote with the 👍 / 👎 under each digest entry: /digest THEME.")
         )
     bullets = tuple(
         (
