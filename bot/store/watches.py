@@ -6,10 +6,11 @@ word, through the same terms and glossary: :func:`bot.store.search.query_groups`
 :func:`~bot.store.search.indexed_terms`, :func:`~bot.store.search.groups_match`).
 
 :func:`notify_watches` runs inside the ingest's transaction (``Store.ingest`` and ``reparse``
-call it with the items they added or changed): it reads every watch once, indexes them by one
-term of each alternative of their first group (a watch can only match an item that has one of
-those), probes that index with each item's terms, checks the few candidates whole, and records
-each new (watch, item) in ``watch_hits`` together with one outbox row per chat. So an item is never
+call it with the items they added or changed): it reads every watch once, indexes each by one
+term of each alternative of its rarest group among these items (a watch can only match an item
+that has one of those), probes that index with each item's terms, checks the few candidates
+whole, and records each new (watch, item) in ``watch_hits`` together with one outbox row per chat
+(:func:`bot.store.outbox.enqueue_many`). So an item is never
 announced twice for the same watch, and a crash loses nothing: the report, the hits and the
 messages commit together or not at all.
 """
