@@ -58,6 +58,8 @@ class CoreSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     digest_size: int = Field(default=5, ge=1, le=20)
     post_empty_digest: bool = False
+    #: /top counts the votes of every chat; false: each chat sees only its own.
+    share_votes: bool = True
     #: Figures in chat: Telegram link previews above the text, Slack image blocks.
     images: bool = True
     misfire_grace_hours: float = Field(default=12.0, ge=0)

@@ -402,18 +402,20 @@ def digest_entry(
     item_id: int | None = None,
     *,
     words: Words = ENGLISH,
+    note: str | None = None,
 ) -> tuple[Block, ...]:
     """One bite-size digest entry: the title with its link, the summary, the command for more
-    (``command``, or the one that opens the newest copy); with the item's database id, its
-    buttons: Details, 👍 and 👎."""
+    (``command``, or the one that opens the newest copy), ``note`` (why it is here) in italics;
+    with the item's database id, its buttons: Details, 👍 and 👎."""
     title = Paragraph((Span(item.title, bold=True, url=link_target(item.url)),))
     summary = (Paragraph(inline(item.summary)),) if item.summary.strip() else ()
     more = Context((Span(words.gettext("More: ")), command_span(command or command_for(item))))
     # the radar is a picture first: a highlights digest shows it
     figures = tuple(_images(item, words)) if item.kind is Kind.RADAR else ()
+    why = (Context((Span(note, italic=True),)),) if note else ()
     if item_id is None:
-        return (title, *summary, *figures, more)
-    return (title, *summary, *figures, more, entry_actions(item, item_id, command, words))
+        return (title, *summary, *figures, more, *why)
+    return (title, *summary, *figures, more, *why, entry_actions(item, item_id, command, words))
 
 
 def entry_actions(
@@ -471,6 +473,7 @@ def digest_message(
     web_url: str | None = None,
     item_ids: Sequence[int] | None = None,
     words: Words = ENGLISH,
+    notes: Sequence[str | None] = (),
 ) -> Message:
     """A weekly digest: a heading, the entries separated by dividers, and what is left.
 
@@ -484,7 +487,12 @@ def digest_message(
         if n:
             blocks.append(Divider())
         blocks.extend(
-            digest_entry(item, item_id=item_ids[n] if item_ids is not None else None, words=words)
+            digest_entry(
+                item,
+                item_id=item_ids[n] if item_ids is not None else None,
+                words=words,
+                note=notes[n] if n < len(notes) else None,
+            )
         )
     if remaining > 0:
         slug = items[0].theme if items else ""

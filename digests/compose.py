@@ -20,10 +20,12 @@ from digests.words import ENGLISH, Words
 
 @dataclass(frozen=True)
 class Candidate:
-    """An item of the theme with its database id."""
+    """An item of the theme with its database id; ``note`` says why it sits where it does
+    (``because you liked GLM-4.7``: :mod:`digests.taste`)."""
 
     id: int
     item: Item
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ def digest_of(
         link,
         item_ids=[c.id for c in chosen],
         words=words,
+        notes=[c.note for c in chosen],
     )
     return Digest(message, tuple(c.id for c in chosen), max(remaining, 0))
 

@@ -23,7 +23,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from bot.commands import buttons, feeds, language, lookups, monthly, status, subscriptions
+from bot.commands import (
+    buttons,
+    feeds,
+    language,
+    lookups,
+    monthly,
+    status,
+    subscriptions,
+    taste,
+    watches,
+)
 from bot.commands import help as help_commands
 from bot.commands.buttons import STALE
 from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
@@ -56,7 +66,16 @@ SORRY = N_(
 def default_commands() -> CommandSet:
     """Every command the bot answers, from the modules that define them."""
     return CommandSet.collect(
-        lookups, monthly, subscriptions, feeds, status, language, help_commands, buttons
+        lookups,
+        monthly,
+        subscriptions,
+        feeds,
+        watches,
+        taste,
+        status,
+        language,
+        help_commands,
+        buttons,
     )
 
 

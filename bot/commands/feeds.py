@@ -15,6 +15,7 @@ from bot.store.feeds import feed_themes
 from bot.store.webtokens import FeedToken, all_tokens, find_token, person_token, revoke_person
 from bot.store.webtokens import revoke_token as drop_token
 from bot.web.links import PREFIX, WebLinks, feed_path
+from digests.cards import theme_label
 from digests.message import BulletList, Context, Heading, Message, Paragraph, Span, spans
 
 #: Where the OPML of every theme's feed is (``bot/web/app`` serves it).
@@ -23,7 +24,7 @@ OPML_PATH = f"{PREFIX}/feeds/themes.opml"
 
 @command(
     "feeds",
-    usage="/feeds [revoke]",
+    usage=N_("/feeds [revoke]"),
     example="/feeds",
     description=N_("your own feed links for a feed reader (they do not expire)"),
 )
@@ -81,7 +82,7 @@ def _links(request: Request, web: WebLinks) -> Message:
         ),
         *(
             (
-                Span(title),
+                Span(theme_label(title, request.words)),
                 Span(": "),
                 Span(request._("Atom"), url=url(feed_path(slug, "atom"))),
                 Span(" · "),

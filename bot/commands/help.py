@@ -21,6 +21,10 @@ HELP_ORDER = (
     "subscriptions",
     "digest",
     "feeds",
+    "watch",
+    "watches",
+    "unwatch",
+    "top",
     "lang",
     "help",
     "status",
@@ -69,6 +73,19 @@ def help_command(request: Request) -> Message:
                 ),
                 command_span("/model Kimi-K2-Thinking 2025-12"),
                 request._("."),
+            )
+        )
+    )
+    blocks.append(
+        Context(
+            spans(
+                request._(
+                    "Watches: after {watch} this chat is told whenever a new report has items "
+                    "that {search} finds. Your 👍 / 👎 under digest entries order this chat's "
+                    "next digests: items like the ones you liked come first."
+                ).format(
+                    watch=request.typed("/watch 长上下文"), search=request.typed("/search 长上下文")
+                )
             )
         )
     )

@@ -25,6 +25,8 @@ class Services:
     digest_size: int = 5
     max_report_bytes: int = 5 * 1024 * 1024
     post_empty_digest: bool = False
+    #: /top counts every chat's votes; False keeps each chat's to itself.
+    share_votes: bool = True
     #: Called (from any thread) after a command changed subscriptions; the entry point hands the
     #: same callable to the scheduler (``bot.scheduling.scheduler.SubscriptionChanges``).
     subscriptions_changed: Callable[[], None] | None = None
@@ -58,6 +60,7 @@ class Services:
             digest_size=settings.digest_size,
             max_report_bytes=settings.max_report_bytes,
             post_empty_digest=settings.post_empty_digest,
+            share_votes=settings.share_votes,
             web=WebLinks.from_settings(settings),
         )
 

@@ -11,10 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, literal, select, update
+from sqlalchemy import Connection, String, bindparam, delete, literal, select, update
 
 from bot.store.db import dialect_insert
-from bot.store.models import ChatRow, DeliveryRow, OutboxRow, SubscriptionRow
+from bot.store.models import (
+    ChatRow,
+    DeliveryRow,
+    OutboxRow,
+    SubscriptionRow,
+    WatchHitRow,
+    WatchRow,
+)
 
 PENDING = "pending"
 DEAD = "dead"
@@ -91,9 +98,11 @@ def mark_gone(conn: Connection, platform: str, chat_id: str, reason: str, now: d
 
 
 def follow_move(conn: Connection, platform: str, old: str, new: str, now: datetime) -> None:
-    """A group became a supergroup: its subscriptions, deliveries and queue follow the new id."""
+    """A group became a supergroup: its subscriptions, watches, deliveries and queue follow the
+    new id."""
     upsert_chat(conn, platform, old, now, moved_to=new)
     upsert_chat(conn, platform, new, now, active=True, kind="supergroup")
+    _move_watches(conn, platform, old, new)
     taken = set(
         conn.execute(
             select(SubscriptionRow.theme).where(
@@ -131,3 +140,28 @@ def follow_move(conn: Connection, platform: str, old: str, new: str, now: dateti
         )
         .values(chat_id=new, chat_kind="supergroup")
     )
+
+
+def _move_watches(conn: Connection, platform: str, old: str, new: str) -> None:
+    """The old chat's watches become the new chat's (a watch it has there already is kept)."""
+    kept = set(
+        conn.execute(
+            select(WatchRow.words_key).where(WatchRow.platform == platform, WatchRow.chat_id == new)
+        ).scalars()
+    )
+    rows = conn.execute(
+        select(WatchRow.id, WatchRow.words_key).where(
+            WatchRow.platform == platform, WatchRow.chat_id == old
+        )
+    ).all()
+    twice = [r.id for r in rows if r.words_key in kept]
+    if twice:
+        conn.execute(delete(WatchHitRow).where(WatchHitRow.watch_id.in_(twice)))
+        conn.execute(delete(WatchRow).where(WatchRow.id.in_(twice)))
+    moving = [r.id for r in rows if r.words_key not in kept]
+    if moving:
+        conn.execute(
+            update(WatchRow)
+            .where(WatchRow.id.in_(moving))
+            .values(chat_id=new, chat_kind="supergroup")
+        )

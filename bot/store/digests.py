@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, exists, false, func, select
@@ -42,10 +43,12 @@ from bot.store.models import (
     SubscriptionRow,
 )
 from bot.store.outbox import enqueue, pending_item_ids
+from bot.store.taste import chat_votes, has_votes, taste_columns, traits_of_row, voted_in
 from digests.cards import theme_label
 from digests.compose import Candidate, Digest, digest_of, nothing_new
 from digests.items import Item
 from digests.message import Message
+from digests.taste import Taste
 from digests.words import ENGLISH, Words
 
 log = logging.getLogger(__name__)
@@ -102,6 +105,19 @@ _NEXT_ITEMS = (
     .order_by(_item.period.desc(), _item.position, _item.id)
     .limit(bindparam("size"))
 )
+#: The same walk for a chat that voted, over up to POOL items: only what its taste looks at (the
+#: chosen few are decoded after, by id).
+_POOL = (
+    select(
+        _item.id,
+        *taste_columns(_item),
+        _DELIVERED_COUNT.scalar_subquery().label("delivered"),
+    )
+    .where(*_current, ~_delivered, _item.id.not_in(_pending))
+    .order_by(_item.period.desc(), _item.position, _item.id)
+    .limit(bindparam("size"))
+)
+_DATA = select(_item.id, _item.data).where(_item.id.in_(bindparam("ids", expanding=True)))
 #: Of the items queued for the chat, the theme's newest copies not delivered yet.
 _PENDING_COUNT = (
     select(func.count()).select_from(_item).where(_item.id.in_(_pending), *_current, ~_delivered)
@@ -122,6 +138,7 @@ _SUBSCRIPTION = (
         ChatRow.active.label("chat_active"),
         ChatLanguageRow.choice.label("language_choice"),
         ChatLanguageRow.setup_language,
+        voted_in(SubscriptionRow.platform, SubscriptionRow.chat_id).label("has_votes"),
     )
     .outerjoin(
         ChatRow,
@@ -151,6 +168,10 @@ _DISTINCT_KEYS = select(func.count()).select_from(
     .distinct()
     .subquery()
 )
+
+
+#: How many of a voting chat's next items its taste orders (a digest takes the first ones).
+POOL = 100
 
 
 @dataclass
@@ -190,24 +211,43 @@ def next_digest(
     sizes: ThemeSizes | None = None,
     web_url: Callable[[str], str] | None = None,
     words: Words = ENGLISH,
+    voted: bool | None = None,
 ) -> Digest | None:
     """The digest a run at ``when`` would make for the chat, without recording anything.
 
     ``web_url`` gives a theme's web page (the digest links to it); ``words`` its language.
+    When the chat voted (``voted``; looked up when None), its taste orders the next
+    :data:`POOL` items and the digest takes the first ``size`` (:class:`digests.taste.Taste`);
+    a chat without votes gets the plain digest order from the same single query.
     """
     require_aware(when, "digest times")
     if size < 1:
         raise ValueError(f"digest size must be at least 1, not {size}")
     chat = {"platform": platform, "chat_id": chat_id, "theme": theme}
+    if voted is None:
+        voted = has_votes(conn, platform, chat_id)
+    votes = chat_votes(conn, platform, chat_id) if voted else []
     pending = sorted(pending_item_ids(conn, platform, chat_id))
-    rows = conn.execute(_NEXT_ITEMS, {**chat, "pending": pending, "size": size}).all()
+    if votes:
+        rows = conn.execute(_POOL, {**chat, "pending": pending, "size": max(size, POOL)}).all()
+    else:
+        rows = conn.execute(_NEXT_ITEMS, {**chat, "pending": pending, "size": size}).all()
     if not rows:
         return None
     taken = int(rows[0].delivered)
     if pending:
         taken += conn.execute(_PENDING_COUNT, {**chat, "pending": pending}).scalar_one()
     total = (sizes or ThemeSizes()).get(conn, theme)
-    chosen = [Candidate(row.id, Item.from_dict(row.data)) for row in rows]
+    if votes:
+        ranked = Taste(votes).rank([traits_of_row(row) for row in rows], words, size)
+        ids = [rows[n].id for n, _ in ranked]
+        data: dict[int, dict[str, Any]] = dict(conn.execute(_DATA, {"ids": ids}).all())
+        chosen = [
+            Candidate(i, Item.from_dict(data[i]), note)
+            for i, (_, note) in zip(ids, ranked, strict=True)
+        ]
+    else:
+        chosen = [Candidate(row.id, Item.from_dict(row.data)) for row in rows]
     remaining = total - taken - len(chosen)
     return digest_of(chosen, remaining, when=when, web_url=web_url, words=words)
 
@@ -276,6 +316,7 @@ def make_digest_due(
         sizes=sizes,
         web_url=web_url,
         words=words,
+        voted=bool(sub.has_votes),
     )
     message: Message
     if digest is not None:

@@ -250,3 +250,37 @@ class FeedTokenRow(Base):
     user_id: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WatchRow(Base):
+    """A chat's standing search: told when a new or changed item matches ``words``."""
+
+    __tablename__ = "watches"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "words_key", name="uq_watch"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    chat_kind: Mapped[str] = mapped_column(String(20), default="")
+    #: As typed (cleaned); ``words_key`` is the same folded, one watch per chat and key.
+    words: Mapped[str] = mapped_column(String(200))
+    words_key: Mapped[str] = mapped_column(String(200))
+    #: The language /watch was answered in: the message's language when the chat has none.
+    language: Mapped[str] = mapped_column(String(8))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WatchHitRow(Base):
+    """An item a watch told its chat about (recorded with the outbox row that tells it)."""
+
+    __tablename__ = "watch_hits"
+    __table_args__ = (Index("ix_watch_hits_item", "item_id"),)
+
+    watch_id: Mapped[int] = mapped_column(
+        ForeignKey("watches.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

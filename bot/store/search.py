@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import ColumnElement, func, select, text
 
 from bot.store.models import ItemNameRow, ItemRow, ReportRow
-from bot.store.store import Store, StoredItem
+from bot.store.store import Store, StoredItem, _body_terms, _title_terms
 from digests.items import Item
 from digests.periods import link_key
 from digests.text import normalize_name, search_groups
@@ -208,7 +208,7 @@ class Finder:
 
     def search(self, query: str, *, kind: str | None = None, limit: int = 8) -> list[StoredItem]:
         """The best items for ``query``: all terms first, else any term; newest first on ties."""
-        groups = search_groups(query)[:16]
+        groups = query_groups(query)
         if not groups:
             return []
         for mode in ("all", "any"):
@@ -246,6 +246,24 @@ class Finder:
             )
         with self.store.engine.connect() as conn:
             return list(conn.execute(text(sql), params).scalars())
+
+
+def query_groups(query: str) -> list[list[list[str]]]:
+    """A query's groups of alternatives, as searches and watches match them."""
+    return search_groups(query)[:16]
+
+
+def indexed_terms(item: Item) -> frozenset[str]:
+    """Every term ``item`` is indexed under (its title and body terms)."""
+    return frozenset(_title_terms(item)) | frozenset(_body_terms(item))
+
+
+def groups_match(groups: list[list[list[str]]], terms: frozenset[str] | set[str]) -> bool:
+    """Whether an item indexed under ``terms`` matches every group, as a search's first pass
+    (all the query's words) finds it: a group matches when all terms of one alternative do."""
+    return bool(groups) and all(
+        any(all(t in terms for t in alternative) for alternative in group) for group in groups
+    )
 
 
 def _match_expression(groups: list[list[list[str]]], mode: str, sqlite: bool) -> str:

@@ -222,6 +222,10 @@ class Store:
             )
             result.removed = [(r.kind, r.title) for r in gone]
         self._reindex(conn, reindex, [r.id for r in gone])
+        # Imported here: watches match through bot.store.search, which imports this module.
+        from bot.store.watches import notify_watches
+
+        notify_watches(conn, reindex, now)
 
     def _reindex(
         self, conn: Connection, items: Sequence[tuple[int, Item]], drop: Sequence[int]

@@ -90,6 +90,18 @@ ASKED = (
     "/feedback 1 up",
     "/feedback 999999 down",
     "/feedback nonsense",
+    "/feeds",
+    "/feeds revoke",
+    "/watch",
+    "/watch 长上下文",
+    "/watch DeepSeek",
+    "/watches",
+    "/unwatch DeepSeek",
+    "/unwatch nosuchwatch",
+    "/unwatch all",
+    "/top",
+    "/top clay",
+    "/top pottery",
 )
 #: Words that are the same in both languages: zones, units, brands of the interface.
 KEPT = {"utc", "asia", "shanghai", "america", "chicago", "riyadh", "halifax", "europe", "berlin"}
@@ -97,6 +109,8 @@ KEPT |= {"new_york", "items", "english", "auto", "http", "https", "example", "co
 KEPT |= {"digest", "sha", "cst", "ast", "digestbot", "region", "city", "jan", "up", "down"}
 #: What /subscribe takes as it is, in any language (the days as typed: mon, tuesday).
 KEPT |= {"mon", "tue", "wed", "thu", "fri", "sat", "sun", "tuesday"}
+#: Words typed as they are (/feeds revoke) and the names of feed formats.
+KEPT |= {"revoke", "rss", "atom", "opml"}
 
 
 def _yes_admin() -> object:

@@ -23,7 +23,7 @@ from digests.message import Heading, Message
 README = Path(__file__).parents[2] / "README.md"
 # Placeholders in usage lines (`/model NAME`) are not examples.
 _PLACEHOLDER = re.compile(
-    r"\b(?:NAME|QUERY|TEXT|THEME|DAY|HH:MM|TIMEZONE|MONTH|PATH|PLATFORM|CHAT|N)\b"
+    r"\b(?:NAME|QUERY|TEXT|WORDS|THEME|DAY|HH:MM|TIMEZONE|MONTH|PATH|PLATFORM|CHAT|N)\b"
     r"|…|\[|\]|@yourbot|^/cmd"
 )
 _CODE = re.compile(r"`([^`\n]+)`")
