@@ -9,6 +9,7 @@ PostgreSQL tsvector built from the same terms, so both engines match the same wa
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 
@@ -19,7 +20,8 @@ from bot.store.models import ItemNameRow, ItemRow, ReportRow
 from bot.store.reports import Store, StoredItem
 from digests.items import Item
 from digests.periods import link_key
-from digests.text import normalize_name, search_groups
+from digests.terms import Plan, plan, vocabulary_words
+from digests.text import normalize_name
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Finder:
         self.store = store
         self._lock = threading.Lock()
         self._names: dict[str, tuple[int, list[str], list[str]]] = {}
+        self._words: tuple[int, frozenset[str]] | None = None
 
     # -- names ------------------------------------------------------------------------------
 
@@ -207,58 +210,159 @@ class Finder:
     # -- text -------------------------------------------------------------------------------
 
     def search(self, query: str, *, kind: str | None = None, limit: int = 8) -> list[StoredItem]:
-        """The best items for ``query``: all terms first, else any term; newest first on ties."""
-        groups = search_groups(query)[:16]
-        if not groups:
-            return []
-        for mode in ("all", "any"):
-            ids = self._search_ids(groups, mode, kind, limit)
-            if ids:
-                return self.store.get_items(ids)
-        return []
+        """The best items for ``query``, each item once (see :meth:`hits`)."""
+        return [hit.item for hit in self.hits(query, kind=kind, limit=limit)]
 
-    def _search_ids(
-        self, groups: list[list[list[str]]], mode: str, kind: str | None, limit: int
-    ) -> list[int]:
-        """Rank the most recently stored matches (at most RECENT of them) and keep the best.
+    def hits(self, query: str, *, kind: str | None = None, limit: int = 8) -> list[Hit]:
+        """The best items for ``query`` with their scores, best first, each item once.
+
+        The engine ranks the matches of any query word by BM25 (SQLite) or ts_rank
+        (PostgreSQL); the best :data:`CANDIDATES` are then weighed by how many of the query's
+        words they have and whether a name starts with the query. An item in several months
+        counts once, as its best-scoring copy (the newer one on a tie).
+        """
+        wanted = plan(query, self._vocabulary())
+        if not wanted.groups and not wanted.name:
+            return []
+        best: dict[tuple[str, str], tuple[float, _Candidate]] = {}
+        for row in self._candidates(wanted, kind):
+            score = _weigh(wanted, row)
+            seen = best.get((row.kind, row.key))
+            if seen is None or (score, row.period) > (seen[0], seen[1].period):
+                best[(row.kind, row.key)] = (score, row)
+        order = sorted(best.values(), key=lambda sr: (-sr[0], -sr[1].id))[:limit]
+        items = {s.id: s for s in self.store.get_items(row.id for _score, row in order)}
+        return [Hit(items[row.id], score) for score, row in order if row.id in items]
+
+    def _candidates(self, wanted: Plan, kind: str | None) -> list[_Candidate]:
+        """The engine's best :data:`CANDIDATES` among the :data:`RECENT` newest matches.
 
         Ranking every match of a common word across years of reports costs time for nothing:
         the newest matches are read in index order, which stops early, and only they are ranked.
         """
         sqlite = self.store.dialect == "sqlite"
-        query = _match_expression(groups, mode, sqlite)
-        params: dict[str, object] = {"limit": limit, "recent": RECENT, "kind": kind}
+        query = _match_expression(wanted, sqlite)
+        params: dict[str, object] = {"recent": RECENT, "top": CANDIDATES, "kind": kind}
         if sqlite:
             params["q"] = f'kind_terms : "{kind}" AND ({query})' if kind else query
             sql = (
-                "SELECT id FROM (SELECT rowid AS id, bm25(item_search, 4.0, 1.0, 0.0) AS score "
-                "FROM item_search WHERE item_search MATCH :q ORDER BY rowid DESC LIMIT :recent) "
-                "ORDER BY score, id DESC LIMIT :limit"
+                "SELECT r.id, r.score, s.title_terms AS title, s.body_terms AS body, "
+                "i.key, i.kind, i.period FROM (SELECT rowid AS id, "
+                "-bm25(item_search, 4.0, 1.0, 0.0) AS score FROM item_search "
+                "WHERE item_search MATCH :q ORDER BY rowid DESC LIMIT :recent) AS r "
+                "JOIN item_search AS s ON s.rowid = r.id JOIN items AS i ON i.id = r.id "
+                "ORDER BY r.score DESC, r.id DESC LIMIT :top"
             )
         else:
             params["q"] = query
             kind_filter = "AND kind = :kind" if kind else ""
             sql = (
-                "SELECT id FROM (SELECT item_id AS id, ts_rank(doc, CAST(:q AS tsquery)) AS score "
-                f"FROM item_search WHERE doc @@ CAST(:q AS tsquery) {kind_filter} "
-                "ORDER BY item_id DESC LIMIT :recent) AS recent "
-                "ORDER BY score DESC, id DESC LIMIT :limit"
+                "SELECT r.id, r.score, '' AS title, CAST(s.doc AS text) AS body, "
+                "i.key, i.kind, i.period FROM (SELECT item_id AS id, "
+                "ts_rank(doc, CAST(:q AS tsquery)) AS score FROM item_search "
+                f"WHERE doc @@ CAST(:q AS tsquery) {kind_filter} "
+                "ORDER BY item_id DESC LIMIT :recent) AS r "
+                "JOIN item_search AS s ON s.item_id = r.id JOIN items AS i ON i.id = r.id "
+                "ORDER BY r.score DESC, r.id DESC LIMIT :top"
             )
         with self.store.engine.connect() as conn:
-            return list(conn.execute(text(sql), params).scalars())
+            rows = conn.execute(text(sql), params).all()
+        out = []
+        for row in rows:
+            if sqlite:
+                title, body = set(row.title.split()), set(row.body.split())
+            else:
+                title = body = {t.replace("''", "'") for t in _LEXEME.findall(row.body)}
+            out.append(_Candidate(row.id, row.key, row.kind, row.period, row.score, title, body))
+        return out
+
+    def _vocabulary(self) -> frozenset[str]:
+        """The stemmed Latin words of every current item's title (for typo tolerance)."""
+        with self.store.engine.connect() as conn:
+            generation = conn.execute(select(func.max(ReportRow.id))).scalar() or 0
+            with self._lock:
+                if self._words is not None and self._words[0] == generation:
+                    return self._words[1]
+            titles = conn.execute(
+                select(ItemRow.title).distinct().where(ItemRow.removed.is_(False))
+            ).scalars()
+            words = frozenset(w for t in titles for w in vocabulary_words(t))
+        with self._lock:
+            self._words = (generation, words)
+        return words
 
 
-def _match_expression(groups: list[list[list[str]]], mode: str, sqlite: bool) -> str:
-    """An FTS5 MATCH or a tsquery: groups joined by AND (or OR), alternatives by OR."""
+@dataclass(frozen=True)
+class Hit:
+    """One item a search found and its score (higher is better)."""
+
+    item: StoredItem
+    score: float
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    id: int
+    key: str
+    kind: str
+    period: str
+    score: float
+    title: set[str]
+    body: set[str]
+
+
+def _weigh(wanted: Plan, row: _Candidate) -> float:
+    """The engine's score, scaled by the share of query words the item has (from a quarter for
+    none to one and a quarter for all) and doubled when one of its names starts with the query."""
+    terms = row.title | row.body
+    groups = wanted.groups
+    covered = sum(1 for g in groups if any(_has(terms, alt) for alt in g))
+    share = covered / len(groups) if groups else 0.0
+    named = bool(wanted.name) and any(t.startswith(wanted.name) for t in row.title or row.body)
+    return max(row.score, 1e-6) * (0.25 + share) * (2.0 if named else 1.0)
+
+
+def _has(terms: set[str], alternative: tuple[str, ...]) -> bool:
+    for term in alternative:
+        if term.endswith("*"):
+            stem = term[:-1]
+            if not any(t.startswith(stem) for t in terms):
+                return False
+        elif term not in terms:
+            return False
+    return True
+
+
+def _match_expression(wanted: Plan, sqlite: bool) -> str:
+    """An FTS5 MATCH or a tsquery: any group, each through any of its alternatives (all of an
+    alternative's terms), or the query as the start of a name."""
     if sqlite:
-        term, both, either = (lambda t: '"' + t.replace('"', '""') + '"'), " AND ", " OR "
+
+        def term(t: str) -> str:
+            star = t.endswith("*")
+            t = t.removesuffix("*")
+            return '"' + t.replace('"', '""') + '"' + ("*" if star else "")
+
+        both, either = " AND ", " OR "
+        name = f'title_terms : "{wanted.name}"*' if wanted.name else ""
     else:
-        term, both, either = (lambda t: "'" + t.replace("'", "''") + "'"), " & ", " | "
-    rendered = []
-    for alternatives in groups:
-        options = ["(" + both.join(term(t) for t in alt) + ")" for alt in alternatives]
-        rendered.append("(" + either.join(options) + ")")
-    return (both if mode == "all" else either).join(rendered)
+
+        def term(t: str) -> str:
+            star = t.endswith("*")
+            t = t.removesuffix("*")
+            return "'" + t.replace("'", "''") + "'" + (":*" if star else "")
+
+        both, either = " & ", " | "
+        name = "'" + wanted.name.replace("'", "''") + "':*" if wanted.name else ""
+    rendered = [
+        "(" + either.join("(" + both.join(term(t) for t in alt) + ")" for alt in alternatives) + ")"
+        for alternatives in wanted.groups
+    ]
+    if name:
+        rendered.append(name)
+    return either.join(rendered)
 
 
+_LEXEME = re.compile(r"'((?:[^']|'')+)'")
 RECENT = 400  # how many of the newest matches a search ranks
+CANDIDATES = 40  # how many of those are weighed by the query words they have

@@ -82,6 +82,16 @@ class Catalog:
     by_name: dict[str, set[str]]  # normalized name -> keys
     docs: list[tuple[str, str, str, str]]  # (key, kind, period, text) per stored copy
 
+    def keys_of(self, command_arg: str) -> list[str]:
+        """The items a command's argument names: a whole name, else the names it starts (a
+        command carries the first words of a long title)."""
+        from digests.text import normalize_name
+
+        norm = normalize_name(command_arg)
+        if norm in self.by_name:
+            return sorted(self.by_name[norm])
+        return sorted({k for n, ks in self.by_name.items() if n.startswith(norm) for k in ks})
+
     def keys_for(self, names: tuple[str, ...]) -> set[str]:
         from digests.text import normalize_name
 
@@ -143,7 +153,7 @@ def ranked_reply(message: object, cat: Catalog) -> tuple[list[str], bool]:
                 continue
             arg = cmd.split(" ", 1)[1]
             arg = re.sub(r"\s+\d{4}-\d{2}$", "", arg)
-            for key in sorted(cat.by_name.get(normalize_name(arg), set())):
+            for key in cat.keys_of(arg):
                 if key not in keys:
                     keys.append(key)
     return keys, False
