@@ -132,8 +132,9 @@ def index_terms(text: str) -> list[str]:
     terms: list[str] = []
     for word in _words_of(text):
         if _IS_CJK.match(word):
-            bigrams = _bigrams(word)
-            terms.extend(bigrams)
+            terms.extend(_bigrams(word))
+            if len(word) > 1:
+                terms.extend(word)  # each character too, for a query word of one
             terms.extend(w for w in _segmenter().cut_for_search(word) if len(w) > 2)
         else:
             terms.append(_stem(word))
@@ -210,7 +211,7 @@ def _glossary_at(words: list[str], n: int) -> tuple[int, tuple[Alternative, ...]
 def _own_terms(word: str) -> Alternative:
     if _IS_CJK.match(word):
         # a lone character is found at the start of a bigram too
-        return (word + "*",) if len(word) == 1 else tuple(_bigrams(word))
+        return tuple(_bigrams(word))
     return (_stem(word),)
 
 

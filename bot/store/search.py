@@ -41,6 +41,7 @@ class Finder:
         self._lock = threading.Lock()
         self._names: dict[str, tuple[int, list[str], list[str]]] = {}
         self._words: tuple[int, frozenset[str]] | None = None
+        self._titles: dict[str, tuple[int, list[tuple[str, str]]]] = {}
 
     # -- names ------------------------------------------------------------------------------
 
@@ -97,6 +98,29 @@ class Finder:
         for key, score in ranked:
             matches.extend(self._group(kind, [key], score))
         return matches
+
+    def titles(self, kind: str) -> list[tuple[str, str]]:
+        """(key, title) of every current item of ``kind``, each title once (cached until a report
+        is stored)."""
+        with self.store.engine.connect() as conn:
+            generation = conn.execute(select(func.max(ReportRow.id))).scalar() or 0
+            with self._lock:
+                cached = self._titles.get(kind)
+                if cached is not None and cached[0] == generation:
+                    return cached[1]
+            rows = conn.execute(
+                select(ItemRow.key, ItemRow.title)
+                .distinct()
+                .where(ItemRow.kind == kind, ItemRow.removed.is_(False))
+            ).all()
+        titles = sorted((r.key, r.title) for r in rows)
+        with self._lock:
+            self._titles[kind] = (generation, titles)
+        return titles
+
+    def matches(self, kind: str, keys: list[str], score: float = 100.0) -> list[Match]:
+        """The items of ``kind`` with these keys (in this order), with every month they are in."""
+        return self._group(kind, list(dict.fromkeys(keys)), score)
 
     def by_link(self, link: str) -> list[Match]:
         """Items of any kind whose link is ``link`` (an arXiv id in any form matches its links)."""

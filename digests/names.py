@@ -1,0 +1,78 @@
+"""Model names as people write them: a family, a version and the other words.
+
+``GLM-4.7`` is family ``glm``, version ``4.7``; ``Kimi-K2-Thinking`` is ``kimi``, ``k2``,
+``thinking``; ``Qwen3-Next-80B-A3B`` is ``qwen``, ``3``, ``next`` (sizes such as ``80b`` or
+``a3b`` are left out); ``gpt-oss-120b`` is ``gpt`` with ``oss`` and no version. A query names a
+model when its family is the model's (or a typo of it) and its version, when it has one, is the
+model's written another way (``47``, ``v3.2`` for ``3.2``) or the start of it (``4`` for ``4.7``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+_PART = re.compile(r"[^\W_]+(?:\.\d+)*", re.UNICODE)
+_VERSION = re.compile(r"^(?:v|[a-z])?\d+(?:\.\d+)*$")
+_SIZE = re.compile(r"^(?:a?\d+(?:\.\d+)?[bmkt])$")
+_GLUED = re.compile(r"^([a-z]{2,}?)(v?\d+(?:\.\d+)*)$")
+_LATIN = re.compile(r"^[a-z][a-z0-9]*$")
+#: How alike (rapidfuzz ratio) a typed family must be to a model's: ``minmax`` is ``minimax``.
+FAMILY_LIKE = 80.0
+
+
+@dataclass(frozen=True)
+class ModelName:
+    family: str  # '' when the name does not start with a Latin word
+    version: str  # digits and dots, '' when none
+    words: tuple[str, ...]  # the other words (``thinking``, ``oss``, or a query's ``思考模式``)
+
+    def same_family(self, other: ModelName) -> bool:
+        if not self.family or not other.family:
+            return False
+        if self.family == other.family:
+            return True
+        short = min(len(self.family), len(other.family))
+        return short >= 4 and fuzz.ratio(self.family, other.family) >= FAMILY_LIKE
+
+    def version_fits(self, model: ModelName) -> bool:
+        """Whether this (a query's) version is ``model``'s: equal written any way, or its start."""
+        if not self.version:
+            return True
+        if not model.version:
+            return False
+        mine, theirs = self.version.split("."), model.version.split(".")
+        if mine == theirs[: len(mine)]:
+            return True
+        return "".join(mine) == "".join(theirs)
+
+
+def parse(name: str) -> ModelName:
+    """``name`` as family, version and other words (see the module's docstring)."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    parts = _PART.findall(folded)
+    if not parts:
+        return ModelName("", "", ())
+    family, version = "", ""
+    first = parts[0]
+    glued = _GLUED.match(first)
+    if glued and not _VERSION.match(first):
+        family, version, rest = glued.group(1), _digits(glued.group(2)), parts[1:]
+    elif _LATIN.match(first) and not _VERSION.match(first):
+        family, rest = first, parts[1:]
+    else:
+        rest = parts
+    words: list[str] = []
+    for part in rest:
+        if family and not version and _VERSION.match(part):
+            version = _digits(part)
+        elif not _SIZE.match(part):
+            words.append(part)
+    return ModelName(family, version, tuple(words))
+
+
+def _digits(version: str) -> str:
+    return version.lstrip("abcdefghijklmnopqrstuvwxyz")
