@@ -4,7 +4,8 @@
 ``thinking``; ``Qwen3-Next-80B-A3B`` is ``qwen``, ``3``, ``next`` (sizes such as ``80b`` or
 ``a3b`` are left out); ``gpt-oss-120b`` is ``gpt`` with ``oss`` and no version. A query names a
 model when its family is the model's (or a typo of it) and its version, when it has one, is the
-model's written another way (``47``, ``v3.2`` for ``3.2``) or the start of it (``4`` for ``4.7``).
+model's written another way (``47``, ``v3.2`` for ``3.2``, ``4.77`` for ``4.7``) or the start of
+it (``4`` for ``4.7``); ``4.8`` is not ``4.7``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,14 @@ class ModelName:
         mine, theirs = self.version.split("."), model.version.split(".")
         if mine == theirs[: len(mine)]:
             return True
-        return "".join(mine) == "".join(theirs)
+        typed, real = "".join(mine), "".join(theirs)
+        # the same digits without the dots (``47``), or with one key struck twice (``4.77``);
+        # another digit (``4.8``) is another version
+        return typed == real or any(
+            typed[:n] + typed[n + 1 :] == real
+            for n in range(1, len(typed))
+            if typed[n] == typed[n - 1]
+        )
 
 
 def parse(name: str) -> ModelName:

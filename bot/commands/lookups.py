@@ -360,7 +360,12 @@ def _no_model(request: Request, query: str, family: list[Match]) -> Message:
             Paragraph((Span(request._("Models of that family: ")), *joined(spans, request)))
         )
         offered.extend((m.item.item, cards.command_for(m.item.item)) for m in family[:6])
-    hits = [h for h in request.services.finder.search(query, limit=5)]
+    listed = {(m.item.item.kind, m.item.item.key) for m in family}
+    hits = [
+        h
+        for h in request.services.finder.search(query, limit=5 + len(listed))
+        if (h.item.kind, h.item.key) not in listed
+    ][:5]
     if hits:
         spans = [command_span(cards.command_for(h.item)) for h in hits]
         blocks.append(Paragraph((Span(request._("Found in the text: ")), *joined(spans, request))))
