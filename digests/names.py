@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 _PART = re.compile(r"[^\W_]+(?:\.\d+)*", re.UNICODE)
 _VERSION = re.compile(r"^(?:v|[a-z])?\d+(?:\.\d+)*$")
@@ -23,6 +25,7 @@ _GLUED = re.compile(r"^([a-z]{2,}?)(v?\d+(?:\.\d+)*)$")
 _LATIN = re.compile(r"^[a-z][a-z0-9]*$")
 #: How alike (rapidfuzz ratio) a typed family must be to a model's: ``minmax`` is ``minimax``.
 FAMILY_LIKE = 80.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,14 +33,6 @@ class ModelName:
     family: str  # '' when the name does not start with a Latin word
     version: str  # digits and dots, '' when none
     words: tuple[str, ...]  # the other words (``thinking``, ``oss``, or a query's ``思考模式``)
-
-    def same_family(self, other: ModelName) -> bool:
-        if not self.family or not other.family:
-            return False
-        if self.family == other.family:
-            return True
-        short = min(len(self.family), len(other.family))
-        return short >= 4 and fuzz.ratio(self.family, other.family) >= FAMILY_LIKE
 
     def version_fits(self, model: ModelName) -> bool:
         """Whether this (a query's) version is ``model``'s: equal written any way, or its start."""
@@ -80,6 +75,19 @@ def parse(name: str) -> ModelName:
         elif not _SIZE.match(part):
             words.append(part)
     return ModelName(family, version, tuple(words))
+
+
+def family_of(asked: ModelName, families: Mapping[str, T]) -> list[T]:
+    """The entries of ``families`` (by family) whose family is ``asked``'s or a typo of it."""
+    if not asked.family:
+        return []
+    found = [families[asked.family]] if asked.family in families else []
+    if len(asked.family) >= 4:
+        near = process.extract(
+            asked.family, list(families), scorer=fuzz.ratio, score_cutoff=FAMILY_LIKE, limit=5
+        )
+        found.extend(families[f] for f, _score, _n in near if f != asked.family and len(f) >= 4)
+    return found
 
 
 def _digits(version: str) -> str:

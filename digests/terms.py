@@ -35,7 +35,7 @@ _TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+", re.UNICODE)
 _IS_CJK = re.compile(rf"[{_CJK}]")
 _NOT_WORD = re.compile(r"\W+", re.UNICODE)
 
-#: One alternative: index terms that must all be in an item; a term ending in ``*`` is a prefix.
+#: One alternative: index terms that must all be in an item.
 Alternative = tuple[str, ...]
 
 
@@ -74,10 +74,15 @@ def _equivalents() -> dict[tuple[str, ...], tuple[Alternative, ...]]:
     out: dict[tuple[str, ...], tuple[Alternative, ...]] = {}
     for line in _words()["equivalents"]:
         entries = [str(e) for e in line]
-        alternatives = tuple(dict.fromkeys(tuple(index_terms(e)) for e in entries))
+        alternatives = tuple(dict.fromkeys(_phrase_terms(e) for e in entries))
         for entry in entries:
             out.setdefault(_key(entry), alternatives)
     return out
+
+
+def _phrase_terms(phrase: str) -> Alternative:
+    """The index terms a phrase must all have: Latin words stemmed, Chinese as bigrams."""
+    return tuple(t for w in _words_of(phrase) for t in _own_terms(w))
 
 
 def _key(phrase: str) -> tuple[str, ...]:

@@ -304,9 +304,8 @@ def _resolve_model(request: Request, query: str, month: str | None) -> Message:
     finder = request.services.finder
     asked = names.parse(query)
     family: dict[str, names.ModelName] = {}
-    for key, title in finder.titles(Kind.MODEL.value):
-        parsed = names.parse(title)
-        if asked.same_family(parsed):
+    for candidates in names.family_of(asked, finder.model_families()):
+        for key, parsed in candidates:
             family.setdefault(key, parsed)
     fitting = {key: n for key, n in family.items() if asked.version_fits(n)}
     if asked.words and fitting:

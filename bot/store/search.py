@@ -19,6 +19,8 @@ from sqlalchemy import ColumnElement, func, select, text
 from bot.store.models import ItemNameRow, ItemRow, ReportRow
 from bot.store.reports import Store, StoredItem
 from digests.items import Item
+from digests.names import ModelName
+from digests.names import parse as parse_model_name
 from digests.periods import link_key
 from digests.terms import Plan, plan, vocabulary_words
 from digests.text import normalize_name
@@ -41,7 +43,7 @@ class Finder:
         self._lock = threading.Lock()
         self._names: dict[str, tuple[int, list[str], list[str]]] = {}
         self._words: tuple[int, frozenset[str]] | None = None
-        self._titles: dict[str, tuple[int, list[tuple[str, str]]]] = {}
+        self._families: tuple[int, dict[str, list[tuple[str, ModelName]]]] | None = None
 
     # -- names ------------------------------------------------------------------------------
 
@@ -99,24 +101,27 @@ class Finder:
             matches.extend(self._group(kind, [key], score))
         return matches
 
-    def titles(self, kind: str) -> list[tuple[str, str]]:
-        """(key, title) of every current item of ``kind``, each title once (cached until a report
-        is stored)."""
+    def model_families(self) -> dict[str, list[tuple[str, ModelName]]]:
+        """Every current model's parsed name (``digests.names``) by family: family -> (key, name)
+        (cached until a report is stored)."""
         with self.store.engine.connect() as conn:
             generation = conn.execute(select(func.max(ReportRow.id))).scalar() or 0
             with self._lock:
-                cached = self._titles.get(kind)
-                if cached is not None and cached[0] == generation:
-                    return cached[1]
+                if self._families is not None and self._families[0] == generation:
+                    return self._families[1]
             rows = conn.execute(
                 select(ItemRow.key, ItemRow.title)
                 .distinct()
-                .where(ItemRow.kind == kind, ItemRow.removed.is_(False))
+                .where(ItemRow.kind == "model", ItemRow.removed.is_(False))
             ).all()
-        titles = sorted((r.key, r.title) for r in rows)
+        families: dict[str, list[tuple[str, ModelName]]] = {}
+        for key, title in sorted((r.key, r.title) for r in rows):
+            name = parse_model_name(title)
+            if name.family:
+                families.setdefault(name.family, []).append((key, name))
         with self._lock:
-            self._titles[kind] = (generation, titles)
-        return titles
+            self._families = (generation, families)
+        return families
 
     def matches(self, kind: str, keys: list[str], score: float = 100.0) -> list[Match]:
         """The items of ``kind`` with these keys (in this order), with every month they are in."""
@@ -240,16 +245,21 @@ class Finder:
     def hits(self, query: str, *, kind: str | None = None, limit: int = 8) -> list[Hit]:
         """The best items for ``query`` with their scores, best first, each item once.
 
-        The engine ranks the matches of any query word by BM25 (SQLite) or ts_rank
-        (PostgreSQL); the best :data:`CANDIDATES` are then weighed by how many of the query's
-        words they have and whether a name starts with the query. An item in several months
-        counts once, as its best-scoring copy (the newer one on a tie).
+        The engine ranks the matches of every query word (and, when those are too few, of any
+        query word) by BM25 (SQLite) or ts_rank (PostgreSQL); the best :data:`CANDIDATES` are
+        then weighed by how many of the query's words they have and whether a name starts with
+        the query. An item in several months counts once, as its best-scoring copy (the newer
+        one on a tie).
         """
         wanted = plan(query, self._vocabulary())
         if not wanted.groups and not wanted.name:
             return []
+        rows = self._candidates(wanted, kind, every=True) if len(wanted.groups) > 1 else []
+        if len({(r.kind, r.key) for r in rows}) < limit:
+            seen_ids = {r.id for r in rows}
+            rows += [r for r in self._candidates(wanted, kind) if r.id not in seen_ids]
         best: dict[tuple[str, str], tuple[float, _Candidate]] = {}
-        for row in self._candidates(wanted, kind):
+        for row in rows:
             score = _weigh(wanted, row)
             seen = best.get((row.kind, row.key))
             if seen is None or (score, row.period) > (seen[0], seen[1].period):
@@ -258,14 +268,17 @@ class Finder:
         items = {s.id: s for s in self.store.get_items(row.id for _score, row in order)}
         return [Hit(items[row.id], score) for score, row in order if row.id in items]
 
-    def _candidates(self, wanted: Plan, kind: str | None) -> list[_Candidate]:
-        """The engine's best :data:`CANDIDATES` among the :data:`RECENT` newest matches.
+    def _candidates(
+        self, wanted: Plan, kind: str | None, *, every: bool = False
+    ) -> list[_Candidate]:
+        """The engine's best :data:`CANDIDATES` among the :data:`RECENT` newest matches (of every
+        query word with ``every``, else of any).
 
         Ranking every match of a common word across years of reports costs time for nothing:
         the newest matches are read in index order, which stops early, and only they are ranked.
         """
         sqlite = self.store.dialect == "sqlite"
-        query = _match_expression(wanted, sqlite)
+        query = _match_expression(wanted, sqlite, every=every)
         params: dict[str, object] = {"recent": RECENT, "top": CANDIDATES, "kind": kind}
         if sqlite:
             params["q"] = f'kind_terms : "{kind}" AND ({query})' if kind else query
@@ -294,9 +307,10 @@ class Finder:
         out = []
         for row in rows:
             if sqlite:
-                title, body = set(row.title.split()), set(row.body.split())
+                title, body = f" {row.title} ", f" {row.body} "
             else:
-                title = body = {t.replace("''", "'") for t in _LEXEME.findall(row.body)}
+                lexemes = (t.replace("''", "'") for t in _LEXEME.findall(row.body))
+                title = body = " " + " ".join(lexemes) + " "
             out.append(_Candidate(row.id, row.key, row.kind, row.period, row.score, title, body))
         return out
 
@@ -331,50 +345,40 @@ class _Candidate:
     kind: str
     period: str
     score: float
-    title: set[str]
-    body: set[str]
+    title: str  # the terms, each between spaces (" glm 4 7 glm47 ")
+    body: str
 
 
 def _weigh(wanted: Plan, row: _Candidate) -> float:
     """The engine's score, scaled by the share of query words the item has (from a quarter for
     none to one and a quarter for all) and doubled when one of its names starts with the query."""
-    terms = row.title | row.body
     groups = wanted.groups
-    covered = sum(1 for g in groups if any(_has(terms, alt) for alt in g))
+    covered = sum(1 for g in groups if any(_has(row, alt) for alt in g))
     share = covered / len(groups) if groups else 0.0
-    named = bool(wanted.name) and any(t.startswith(wanted.name) for t in row.title or row.body)
+    named = bool(wanted.name) and f" {wanted.name}" in (
+        row.title if row.title.strip() else row.body
+    )
     return max(row.score, 1e-6) * (0.25 + share) * (2.0 if named else 1.0)
 
 
-def _has(terms: set[str], alternative: tuple[str, ...]) -> bool:
-    for term in alternative:
-        if term.endswith("*"):
-            stem = term[:-1]
-            if not any(t.startswith(stem) for t in terms):
-                return False
-        elif term not in terms:
-            return False
-    return True
+def _has(row: _Candidate, alternative: tuple[str, ...]) -> bool:
+    return all(f" {t} " in row.title or f" {t} " in row.body for t in alternative)
 
 
-def _match_expression(wanted: Plan, sqlite: bool) -> str:
+def _match_expression(wanted: Plan, sqlite: bool, *, every: bool = False) -> str:
     """An FTS5 MATCH or a tsquery: any group, each through any of its alternatives (all of an
     alternative's terms), or the query as the start of a name."""
     if sqlite:
 
         def term(t: str) -> str:
-            star = t.endswith("*")
-            t = t.removesuffix("*")
-            return '"' + t.replace('"', '""') + '"' + ("*" if star else "")
+            return '"' + t.replace('"', '""') + '"'
 
         both, either = " AND ", " OR "
         name = f'title_terms : "{wanted.name}"*' if wanted.name else ""
     else:
 
         def term(t: str) -> str:
-            star = t.endswith("*")
-            t = t.removesuffix("*")
-            return "'" + t.replace("'", "''") + "'" + (":*" if star else "")
+            return "'" + t.replace("'", "''") + "'"
 
         both, either = " & ", " | "
         name = "'" + wanted.name.replace("'", "''") + "':*" if wanted.name else ""
@@ -382,11 +386,13 @@ def _match_expression(wanted: Plan, sqlite: bool) -> str:
         "(" + either.join("(" + both.join(term(t) for t in alt) + ")" for alt in alternatives) + ")"
         for alternatives in wanted.groups
     ]
+    if every:
+        return both.join(rendered)
     if name:
         rendered.append(name)
     return either.join(rendered)
 
 
 _LEXEME = re.compile(r"'((?:[^']|'')+)'")
-RECENT = 400  # how many of the newest matches a search ranks
+RECENT = 200  # how many of the newest matches a search ranks
 CANDIDATES = 40  # how many of those are weighed by the query words they have
