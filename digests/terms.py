@@ -140,7 +140,6 @@ def index_terms(text: str) -> list[str]:
             terms.extend(_bigrams(word))
             if len(word) > 1:
                 terms.extend(word)  # each character too, for a query word of one
-            terms.extend(w for w in _segmenter().cut_for_search(word) if len(w) > 2)
         else:
             terms.append(_stem(word))
     return terms
@@ -182,7 +181,7 @@ def plan(query: str, vocabulary: Collection[str] = ()) -> Plan:
         word = meaningful[n]
         own: list[Alternative] = []
         if size == 1:
-            own.extend(_own_alternatives(word))
+            own.append(_own_terms(word))
             if vocabulary and not _IS_CJK.match(word):
                 own.extend((t,) for t in _near(_stem(word), vocabulary))
         groups.append(tuple(dict.fromkeys((*own, *alternatives))))
@@ -218,14 +217,6 @@ def _own_terms(word: str) -> Alternative:
         # a lone character is found at the start of a bigram too
         return tuple(_bigrams(word))
     return (_stem(word),)
-
-
-def _own_alternatives(word: str) -> list[Alternative]:
-    """A query word as itself (a Chinese word of three or more characters is in the index
-    whole too, when jieba cut the report's text the same way) and as its bigrams."""
-    if _IS_CJK.match(word) and len(word) > 2:
-        return [(word,), _own_terms(word)]
-    return [_own_terms(word)]
 
 
 def _near(word: str, vocabulary: Collection[str]) -> list[str]:
