@@ -22,7 +22,7 @@ from digests.items import Item
 from digests.names import ModelName
 from digests.names import parse as parse_model_name
 from digests.periods import link_key
-from digests.terms import Plan, plan, vocabulary_words
+from digests.terms import Plan, name_terms, plan, vocabulary_words
 from digests.text import normalize_name
 
 
@@ -294,7 +294,7 @@ class Finder:
             params["q"] = query
             kind_filter = "AND kind = :kind" if kind else ""
             sql = (
-                "SELECT r.id, r.score, '' AS title, CAST(s.doc AS text) AS body, "
+                "SELECT r.id, r.score, i.title AS title, CAST(s.doc AS text) AS body, "
                 "i.key, i.kind, i.period FROM (SELECT item_id AS id, "
                 "ts_rank(doc, CAST(:q AS tsquery)) AS score FROM item_search "
                 f"WHERE doc @@ CAST(:q AS tsquery) {kind_filter} "
@@ -302,6 +302,10 @@ class Finder:
                 "JOIN item_search AS s ON s.item_id = r.id JOIN items AS i ON i.id = r.id "
                 "ORDER BY r.score DESC, r.id DESC LIMIT :top"
             )
+        if not sqlite:
+            # lexemes without positions: ts_rank barely tells matches apart, so every match of
+            # the window is weighed here, by the words it has (and has in its title)
+            params["top"] = RECENT
         with self.store.engine.connect() as conn:
             rows = conn.execute(text(sql), params).all()
         out = []
@@ -310,8 +314,10 @@ class Finder:
                 title, body = f" {row.title} ", f" {row.body} "
             else:
                 lexemes = (t.replace("''", "'") for t in _LEXEME.findall(row.body))
-                title = body = " " + " ".join(lexemes) + " "
-            out.append(_Candidate(row.id, row.key, row.kind, row.period, row.score, title, body))
+                body = " " + " ".join(lexemes) + " "
+                title = " " + " ".join(name_terms((row.title,))) + " "
+            score = row.score if sqlite else 1.0 + _title_share(wanted, title)
+            out.append(_Candidate(row.id, row.key, row.kind, row.period, score, title, body))
         return out
 
     def _vocabulary(self) -> frozenset[str]:
@@ -359,6 +365,14 @@ def _weigh(wanted: Plan, row: _Candidate) -> float:
         row.title if row.title.strip() else row.body
     )
     return max(row.score, 1e-6) * (0.25 + share) * (2.0 if named else 1.0)
+
+
+def _title_share(wanted: Plan, title: str) -> float:
+    """The share of query words an item's title has (PostgreSQL's stand-in for column weights)."""
+    if not wanted.groups:
+        return 0.0
+    inside = sum(1 for g in wanted.groups if any(all(f" {t} " in title for t in alt) for alt in g))
+    return inside / len(wanted.groups)
 
 
 def _has(row: _Candidate, alternative: tuple[str, ...]) -> bool:
