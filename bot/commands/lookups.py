@@ -317,7 +317,7 @@ def _resolve_model(request: Request, query: str, month: str | None) -> Message:
             hits = finder.hits(query, kind=Kind.MODEL.value, limit=10)
             best = [h.item.item.key for h in hits if h.item.item.key in fitting]
             if not best:
-                return _no_model(request, query, finder.matches(Kind.MODEL.value, list(family)))
+                return _no_model(request, query, _some(request, family))
             return _answer(
                 request,
                 Kind.MODEL,
@@ -327,14 +327,19 @@ def _resolve_model(request: Request, query: str, month: str | None) -> Message:
                 fuzzy=True,
             )
     if not fitting:
-        return _no_model(request, query, finder.matches(Kind.MODEL.value, list(family)))
+        return _no_model(request, query, _some(request, family))
     if asked.version and not asked.words:
         # "deepsek v3.2": the one of that very version without other words, when there is one
         plain = [k for k, n in fitting.items() if not n.words and n.version == asked.version]
         if len(plain) == 1:
             fitting = {plain[0]: fitting[plain[0]]}
-    found = finder.matches(Kind.MODEL.value, sorted(fitting))
+    found = _some(request, fitting, 8)
     return _answer(request, Kind.MODEL, query, found, month, fuzzy=True)
+
+
+def _some(request: Request, models: dict[str, names.ModelName], most: int = 6) -> list[Match]:
+    """At most ``most`` of these models (by key: a pick list shows no more)."""
+    return request.services.finder.matches(Kind.MODEL.value, sorted(models)[:most])
 
 
 def _names_word(word: str, name: names.ModelName) -> bool:
