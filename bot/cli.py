@@ -19,7 +19,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from digests.errors import DigestbotError
 
 if TYPE_CHECKING:
-    from bot.store.reports import Store
+    from bot.store.store import Store
     from digests.items import Report
     from digests.message import Message
 
@@ -122,22 +122,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _edge_failure(exc: BaseException) -> str | None:
     """One line for a failure at the edges (database, disk, a platform), None for a bug."""
-    from sqlalchemy.exc import DBAPIError
-
     from bot.gateway import StartError
+    from bot.store.db import database_failure
 
     if isinstance(exc, StartError):
         return str(exc)
-    if isinstance(exc, DBAPIError):
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        low = reason.lower()
-        if "readonly" in low or "read-only" in low or "read only" in low:
-            hint = "the database is read-only: give digestbot a writable DIGESTBOT_DATABASE_URL"
-        elif "disk" in low and "full" in low:
-            hint = "the disk is full: free some space or move DIGESTBOT_DATABASE_URL"
-        else:
-            hint = "check DIGESTBOT_DATABASE_URL and that the database is reachable and writable"
-        return f"database failed ({reason}); {hint}"
+    if (failed := database_failure(exc)) is not None:
+        return failed
     if isinstance(exc, OSError) and exc.strerror:
         where = f" ({exc.filename})" if exc.filename else ""
         if isinstance(exc, FileExistsError | NotADirectoryError):
@@ -149,7 +140,7 @@ def _edge_failure(exc: BaseException) -> str | None:
 
 
 def _store(settings: Settings) -> Store:
-    from bot.store.reports import Store
+    from bot.store.store import Store
 
     # A database that cannot be reached or written is turned into one line by main().
     return Store.open(settings.database_url)

@@ -13,8 +13,6 @@ from datetime import timedelta
 from importlib import resources
 from typing import TextIO
 
-from sqlalchemy import text
-
 from bot.commands.core import CommandSet
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
@@ -30,8 +28,9 @@ from bot.scheduling.leader import LeaderElection
 from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.settings import Settings
 from bot.store.actions import keep_command
+from bot.store.db import ping
 from bot.store.ingest import IngestSummary, markdown_text
-from bot.store.reports import Store
+from bot.store.store import Store
 from bot.watcher import SETTLE_SECONDS, WATCH_SECONDS, ReportsWatcher
 from bot.web import routes as web_routes
 from channels.base import BuildContext, Channel
@@ -287,7 +286,7 @@ class Gateway:
         try:
             if store is None:
                 raise RuntimeError("no store")
-            await asyncio.to_thread(_ping, store)
+            await asyncio.to_thread(ping, store.engine)
             checks["database"] = True
         except Exception:
             checks["database"] = False
@@ -327,13 +326,6 @@ def _redact(text: str, secrets: list[str]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
-
-
-def _ping(store: Store) -> None:
-    """Read and write: a database that answers but cannot be written is not healthy."""
-    with store.engine.begin() as conn:
-        conn.execute(text("SELECT 1"))
-        conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
 
 async def run_gateway(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.store.ingest import decode_report, describe, markdown_text
-from bot.store.reports import Store
+from bot.store.store import Store
 from digests import ReportError, ReportTooLarge
 
 log = logging.getLogger(__name__)

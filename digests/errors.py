@@ -10,8 +10,8 @@
     │   ├── MaybeDelivered               the request left and no readable answer came (a read
     │   │                                timeout, a 200 that is not JSON): a resend may duplicate
     │   └── TransientSendError           5xx, refused connections: nothing delivered; back off
-    ├── ScheduleError (ValueError)       bot/scheduling/weekly.py: a day, time, timezone, theme
-    │                                    or size in /subscribe that cannot be understood
+    ├── ScheduleError (ValueError)       bot/commands/subscribe_args.py: a day, time, timezone,
+    │                                    theme or size in /subscribe that cannot be understood
     ├── SettingsError                    bot/settings.py: a bad or contradictory setting
     └── CliError                         bot/cli.py: a command-line argument or a database that
                                          the command cannot use

@@ -103,7 +103,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[object]:
-    from bot.store.reports import Store
+    from bot.store.store import Store
 
     s = Store.open(db_url)
     yield s

@@ -24,9 +24,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from bot.commands import actions, language, lookups, monthly, status, subscriptions
+from bot.commands import buttons, language, lookups, monthly, status, subscriptions
 from bot.commands import help as help_commands
-from bot.commands.actions import STALE
+from bot.commands.buttons import STALE
 from bot.commands.core import MAX_ARG, CommandSet, Request, direct_kinds, echo
 from bot.commands.home import home_page, inline_results
 from bot.commands.language import speak
@@ -57,7 +57,7 @@ SORRY = N_(
 def default_commands() -> CommandSet:
     """Every command the bot answers, from the modules that define them."""
     return CommandSet.collect(
-        lookups, monthly, subscriptions, status, language, help_commands, actions
+        lookups, monthly, subscriptions, status, language, help_commands, buttons
     )
 
 

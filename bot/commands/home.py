@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from bot.commands.actions import choices, label
+from bot.commands.buttons import choices, label
 from bot.commands.services import Services
 from bot.i18n import Translator
 from bot.scheduling.weekly import Schedule, local_time
 from bot.store.digests import known_themes
-from bot.store.models import ItemRow
+from bot.store.items import period_items
 from bot.store.subscriptions import all_subscriptions
 from channels.base import InlineResult
 from digests import cards
-from digests.items import Item, Kind
+from digests.items import Kind
 from digests.message import Block, BulletList, Context, Heading, Message, Paragraph, Span
 
 #: Inline mode answers at most this many items (Telegram allows 50; ten fit a phone screen).
 INLINE_RESULTS = 10
-_HEADLINE_KINDS = (Kind.MODEL.value, Kind.TOPIC.value, Kind.INSIGHT.value)
+_HEADLINE_KINDS = (Kind.MODEL, Kind.TOPIC, Kind.INSIGHT)
 
 
 def home_page(services: Services, platform: str, words: Translator) -> Message:
@@ -55,21 +53,7 @@ def home_page(services: Services, platform: str, words: Translator) -> Message:
     if reports:
         newest = reports[0]
         with store.engine.connect() as conn:
-            rows = (
-                conn.execute(
-                    select(ItemRow.data)
-                    .where(
-                        ItemRow.period == newest.period,
-                        ItemRow.removed.is_(False),
-                        ItemRow.kind.in_(_HEADLINE_KINDS),
-                    )
-                    .order_by(ItemRow.position)
-                    .limit(8)
-                )
-                .scalars()
-                .all()
-            )
-        items = [Item.from_dict(d) for d in rows]
+            items = period_items(conn, newest.period, _HEADLINE_KINDS, limit=8)
         blocks.append(
             Paragraph((Span(_("New in {period}").format(period=newest.period), bold=True),))
         )

@@ -11,12 +11,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from rapidfuzz import fuzz
-from sqlalchemy import func, select
 
-from bot.commands.actions import card_buttons, choices, item_choices, search_page
+from bot.commands.buttons import card_buttons, choices, item_choices, search_page
 from bot.commands.core import Request, command, echo
 from bot.i18n import N_
-from bot.store.models import ItemRow
+from bot.store.items import theme_kind_counts, topic_papers
 from bot.store.search import Match
 from digests import cards, names
 from digests.items import Item, Kind
@@ -433,19 +432,8 @@ def search_command(request: Request) -> Message:
 
 
 def _papers_of(request: Request, topic: Item) -> list[Item]:
-    store = request.services.store
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(ItemRow.id, ItemRow.data)
-            .where(
-                ItemRow.kind == Kind.PAPER.value,
-                ItemRow.period == topic.period,
-                ItemRow.theme == topic.theme,
-                ItemRow.removed.is_(False),
-            )
-            .order_by(ItemRow.position)
-        ).all()
-    return [p for p in (Item.from_dict(r.data) for r in rows) if p.topic == topic.title]
+    with request.services.store.engine.connect() as conn:
+        return topic_papers(conn, topic)
 
 
 @command(
@@ -455,20 +443,10 @@ def _papers_of(request: Request, topic: Item) -> list[Item]:
     description=N_("the themes and how to subscribe"),
 )
 def themes_command(request: Request) -> Message:
-    store = request.services.store
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(ItemRow.theme, func.max(ItemRow.theme_title), ItemRow.kind, func.count())
-            .where(ItemRow.removed.is_(False))
-            .group_by(ItemRow.theme, ItemRow.kind)
-        ).all()
-    if not rows:
+    with request.services.store.engine.connect() as conn:
+        titles, counts = theme_kind_counts(conn)
+    if not titles:
         return Message.text(request._("No reports yet. An admin can send me a report's .md file."))
-    titles: dict[str, str] = {}
-    counts: dict[str, Counter[str]] = {}
-    for theme, title, kind, n in rows:
-        titles[theme] = title
-        counts.setdefault(theme, Counter())[kind] = n
     bullets = tuple(
         (
             Span(slug, code=True),

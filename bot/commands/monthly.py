@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import func, select
-
 from bot.commands.core import Request, command, echo
 from bot.commands.lookups import joined, no_such_month
 from bot.i18n import N_
-from bot.store.models import ItemRow, ReportRow
+from bot.store.items import current_kind_counts, period_items, periods_with
 from bot.web.links import report_path
 from digests import cards
 from digests.items import MONTHLY_KINDS, Item, Kind
@@ -57,11 +55,7 @@ def _month(request: Request) -> tuple[str | None, Message | None]:
 
 def _items(request: Request, period: str, kinds: tuple[Kind, ...] = ()) -> list[Item]:
     with request.services.store.engine.connect() as conn:
-        query = select(ItemRow.data).where(ItemRow.period == period, ItemRow.removed.is_(False))
-        if kinds:
-            query = query.where(ItemRow.kind.in_([k.value for k in kinds]))
-        rows = conn.execute(query.order_by(ItemRow.position)).scalars().all()
-    return [Item.from_dict(d) for d in rows]
+        return period_items(conn, period, kinds)
 
 
 def _others(request: Request, periods: list[str], current: str, name: str) -> tuple[Block, ...]:
@@ -135,17 +129,7 @@ def highlights_command(request: Request) -> Message:
     if problem is not None:
         return problem
     with request.services.store.engine.connect() as conn:
-        periods = list(
-            conn.execute(
-                select(ItemRow.period)
-                .where(
-                    ItemRow.kind.in_([k.value for k in MONTHLY_KINDS]),
-                    ItemRow.removed.is_(False),
-                )
-                .distinct()
-                .order_by(ItemRow.period.desc())
-            ).scalars()
-        )
+        periods = periods_with(conn, MONTHLY_KINDS)
     if not periods:
         return Message.text(request._("No highlights yet: no report has insights or a radar."))
     period = month or periods[0]
@@ -173,15 +157,7 @@ def reports_command(request: Request) -> Message:
     if not reports:
         return Message.text(request._(NO_REPORTS))
     with request.services.store.engine.connect() as conn:
-        rows = conn.execute(
-            select(ItemRow.period, ItemRow.kind, func.count())
-            .join(ReportRow, ReportRow.id == ItemRow.report_id)
-            .where(ItemRow.removed.is_(False), ReportRow.is_current.is_(True))
-            .group_by(ItemRow.period, ItemRow.kind)
-        ).all()
-    counts: dict[str, Counter[str]] = {}
-    for period, kind, n in rows:
-        counts.setdefault(period, Counter())[kind] = n
+        counts = current_kind_counts(conn)
     bullets: list[tuple[Span, ...]] = []
     for r in reports:
         line: list[Span] = [

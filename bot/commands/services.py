@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from bot.clock import Clock, utcnow
 from bot.platforms import local_platforms
 from bot.settings import Settings
-from bot.store.reports import Store
 from bot.store.search import Finder
+from bot.store.store import Store
 from bot.web.links import WebLinks
 
 

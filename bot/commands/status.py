@@ -7,11 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
-from sqlalchemy import Engine
-
 from bot.commands.core import Request, command
 from bot.i18n import N_
 from bot.store.actions import feedback_counts
+from bot.store.db import Engine
 from bot.store.status import outbox_status
 from digests.message import Context, Heading, Message, Paragraph, spans
 

@@ -1,8 +1,9 @@
 """Subscriptions: /subscribe, /unsubscribe, /subscriptions, /digest.
 
 A subscription is (platform, chat, theme, weekly day and time, IANA timezone, size). Its table is
-:mod:`bot.store.subscriptions`, what a digest holds is :mod:`bot.store.digests`, the schedule
-arithmetic is :mod:`bot.scheduling.weekly`; ``bot.scheduling.scheduler`` runs the jobs.
+:mod:`bot.store.subscriptions`, what a digest holds is :mod:`bot.store.digests`, the words of a
+``/subscribe`` are read by :mod:`bot.commands.subscribe_args`, the schedule arithmetic is
+:mod:`bot.scheduling.weekly`; ``bot.scheduling.scheduler`` runs the jobs.
 """
 
 from __future__ import annotations
@@ -13,21 +14,19 @@ from zoneinfo import ZoneInfo
 
 from bot.commands.core import Request, command, echo
 from bot.commands.language import sender_language
-from bot.i18n import N_, Translator, translator
-from bot.scheduling.weekly import (
-    Schedule,
+from bot.commands.subscribe_args import (
     ScheduleError,
     find_theme,
-    local_time,
     parse_subscribe,
     split_words,
     theme_choices,
-    zone_label,
 )
+from bot.i18n import N_, Translator, translator
+from bot.scheduling.weekly import Schedule, local_time, zone_label
 from bot.store.digests import known_themes, next_digest
 from bot.store.languages import record_setup
 from bot.store.models import SubscriptionRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from bot.store.subscriptions import (
     active_subscription,
     any_subscription,

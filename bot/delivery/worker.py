@@ -41,13 +41,12 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine
-
 from bot.delivery.ratelimit import BULK, RateLimiter
 from bot.delivery.retry import RetryPolicy
 from bot.metrics import Metrics
 from bot.platforms import specs
 from bot.settings import Settings
+from bot.store.db import Engine
 from bot.store.outbox import (
     DEAD,
     MAYBE,

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock, utcnow
 from bot.store.actions import purge_tokens
-from bot.store.reports import Store
+from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 

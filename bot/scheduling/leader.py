@@ -1,7 +1,8 @@
 """Leader election: exactly one gateway at a time runs the scheduler.
 
-PostgreSQL is the coordination engine. Each gateway keeps a dedicated connection and tries a
-session-level advisory lock (``pg_try_advisory_lock``) on it; the one that holds the lock is the
+PostgreSQL is the coordination engine. Each gateway keeps a dedicated connection
+(:class:`bot.store.locks.LockConnection`) and tries a session-level advisory lock
+(``pg_try_advisory_lock``) on it; the one that holds the lock is the
 leader and runs the scheduler. The lock lives exactly as long as that connection:
 
 - a leader that dies (even by SIGKILL) closes its socket and the server frees the lock at once;
@@ -23,9 +24,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.engine import make_url
-
-from bot.store.db import application_name
+from bot.store.locks import LockConnection, uses_lock
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ class LeaderElection:
 
     @property
     def uses_lock(self) -> bool:
-        return make_url(self.database_url).get_backend_name() == "postgresql"
+        return uses_lock(self.database_url)
 
     async def start(self) -> None:
         if not self.uses_lock:
@@ -95,59 +94,32 @@ class LeaderElection:
         finally:
             self.changed.set()
 
-    def _dsn(self) -> str:
-        url = make_url(self.database_url).set(drivername="postgresql")
-        return url.render_as_string(hide_password=False)
-
     async def _campaign(self) -> None:
-        import psycopg
-
         while True:
-            conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+            lock: LockConnection | None = None
             try:
-                conn = await psycopg.AsyncConnection.connect(
-                    self._dsn(),
-                    autocommit=True,
-                    connect_timeout=max(2, int(self.interval)),
-                    keepalives=1,
-                    keepalives_idle=5,
-                    keepalives_interval=2,
-                    keepalives_count=3,
-                )
-                # The server side ends a half-open leader connection fast, freeing the lock.
-                await conn.execute("SET tcp_keepalives_idle = 5")
-                await conn.execute("SET tcp_keepalives_interval = 2")
-                await conn.execute("SET tcp_keepalives_count = 3")
-                await conn.execute(
-                    "SELECT set_config('application_name', %s, false)",
-                    [application_name("digestbot-leader")],
-                )
+                lock = await LockConnection.open(self.database_url, seconds=self.interval)
                 while True:
-                    if await self._try_lock(conn):
+                    if await lock.try_lock(self.lock_key):
                         break
                     await asyncio.sleep(self.interval)
                 await self._elect()
                 while True:
                     await asyncio.sleep(self.interval)
-                    await asyncio.wait_for(conn.execute("SELECT 1"), timeout=self.interval)
+                    await lock.heartbeat(within=self.interval)
             except asyncio.CancelledError:
                 raise
-            except (psycopg.Error, OSError, TimeoutError) as exc:
-                log.warning("leader election connection failed: %s", type(exc).__name__)
+            except (OSError, TimeoutError) as exc:
+                # The lock connection raises psycopg's errors as ConnectionError: name the cause.
+                cause = exc.__cause__ if isinstance(exc, ConnectionError) else None
+                reason = cause or exc
+                log.warning("leader election connection failed: %s", type(reason).__name__)
             except Exception:
                 # Starting the scheduler failed (say its database connection was cut while it
                 # loaded the jobs): give the lock up and campaign again; never stop campaigning.
                 log.exception("leader election: could not start the scheduler")
             finally:
                 await self._depose(stopping=self._stopping)
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(conn.close(), timeout=2)
+                if lock is not None:
+                    await lock.close()
             await asyncio.sleep(self.interval)
-
-    async def _try_lock(self, conn: object) -> bool:
-        cursor = await conn.execute(  # type: ignore[attr-defined]
-            "SELECT pg_try_advisory_lock(%s)", [self.lock_key]
-        )
-        row = await cursor.fetchone()
-        return bool(row and row[0])

@@ -1,7 +1,7 @@
 """The scheduler: one APScheduler 3 job per subscription, persisted in the database.
 
 :class:`Scheduler` wraps an ``AsyncIOScheduler`` (started inside the running loop) with a
-:class:`SubscriptionJobStore` on the bot's database (table ``apscheduler_jobs``). Each active
+:class:`~bot.store.jobs.JobStore` on the bot's database (table ``apscheduler_jobs``). Each active
 subscription has a job ``sub:{id}`` with a :class:`~bot.scheduling.weekly.WeeklyTrigger` in the
 subscription's IANA timezone; start-up and a periodic resync bring the jobs in line with the
 ``subscriptions`` table.
@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import pickle
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -41,18 +40,15 @@ from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.util import datetime_to_utc_timestamp
-from sqlalchemy import bindparam, select
 
 from bot.clock import Clock, utcnow
 from bot.scheduling.weekly import Schedule
 from bot.store.db import make_engine
 from bot.store.digests import ThemeSizes, make_digest_due
+from bot.store.jobs import JOB_TABLE, JobStore
 from bot.store.models import SubscriptionRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from bot.store.subscriptions import all_subscriptions
 from bot.web.links import WebLinks
 
@@ -61,12 +57,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JOB_TABLE = "apscheduler_jobs"
 RESYNC_SECONDS = 60.0
-#: Due jobs loaded per pass of APScheduler's loop: the rest come in the next pass, at once.
-DUE_BATCH = 500
-#: Rows fetched at a time when reading the job table (a server-side cursor on PostgreSQL).
-READ_BATCH = 500
 #: A job runs a moment after APScheduler checked its grace time; allow for that.
 RUN_SLACK = timedelta(minutes=1)
 
@@ -111,7 +102,7 @@ class SubscriptionChanges:
 
 @dataclass
 class JobContext:
-    """What a subscription's job needs; the job store hands it to every job it loads."""
+    """What a subscription's job needs; bound to every job the job store loads."""
 
     store: Store
     post_empty: bool
@@ -128,145 +119,13 @@ class JobContext:
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
-class SubscriptionJobStore(SQLAlchemyJobStore):
-    """APScheduler's SQLAlchemy job store, binding each loaded job to the scheduler's context.
-
-    The stored job keeps naming :func:`run_subscription` (its ``func_ref``) with the subscription
-    id as its only argument, so it pickles as before; only the loaded copy is bound to the context.
-
-    While APScheduler processes due jobs (from :meth:`get_due_jobs` until it asks
-    :meth:`get_next_run_time`), the jobs' new run times are written in one transaction instead
-    of one each: ten thousand jobs due at once would otherwise hold the loop for seconds and
-    fight the digests for SQLite's write lock. A crash before that write makes the jobs run
-    again on start-up, which the digests' dedup keys make harmless.
-
-    Reading the table streams it (PostgreSQL's client would otherwise hold every row at once),
-    and due jobs come :data:`DUE_BATCH` at a time: ten thousand due jobs are twenty passes of
-    APScheduler's loop, each asking for the next at once, not ten thousand jobs in memory.
-    """
-
-    def __init__(self, context: JobContext, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.context = context
-        self._batching = False
-        self._updates: list[dict[str, object]] = []
-        self._triggers: dict[tuple[object, ...], CronTrigger] = {}
-
-    def _reconstitute_job(self, job_state: bytes) -> Job:
-        job: Job = super()._reconstitute_job(job_state)
-        if job.func is run_subscription:
-            job.func = functools.partial(run_subscription, context=self.context)
-        # Cron triggers hold no run state: jobs with the same weekly time share one (~4 KB each).
-        trigger = job.trigger
-        if isinstance(trigger, CronTrigger):
-            key = (type(trigger), str(trigger), str(trigger.timezone), trigger.jitter)
-            job.trigger = self._triggers.setdefault(key, trigger)
-        return job
-
-    def _get_jobs(self, *conditions: Any, limit: int | None = None) -> list[Job]:
-        """The jobs matching ``conditions``, soonest first, streamed; unreadable ones removed."""
-        table = self.jobs_t
-        query = select(table.c.id, table.c.job_state).order_by(table.c.next_run_time)
-        if conditions:
-            query = query.where(*conditions)
-        if limit is not None:
-            query = query.limit(limit)
-        jobs: list[Job] = []
-        broken: list[str] = []
-        with self.engine.begin() as conn:
-            for row in conn.execution_options(yield_per=READ_BATCH).execute(query):
-                try:
-                    jobs.append(self._reconstitute_job(row.job_state))
-                except Exception:  # as APScheduler does: log it and drop the job
-                    log.exception("scheduler: cannot restore job %s, removing it", row.id)
-                    broken.append(row.id)
-            if broken:
-                conn.execute(table.delete().where(table.c.id.in_(broken)))
-        return jobs
-
-    def fingerprints(self) -> dict[str, tuple[str, dict[str, Any], int | None]]:
-        """Each stored job's (name, kwargs, misfire grace), read one row at a time."""
-        self._flush()
-        table = self.jobs_t
-        out: dict[str, tuple[str, dict[str, Any], int | None]] = {}
-        with self.engine.connect().execution_options(yield_per=READ_BATCH) as conn:
-            for job_id_, state in conn.execute(select(table.c.id, table.c.job_state)):
-                try:
-                    data = pickle.loads(state)
-                except Exception:  # APScheduler drops what it cannot restore; so do we
-                    continue
-                out[job_id_] = (data["name"], data["kwargs"], data["misfire_grace_time"])
-        return out
-
-    def get_due_jobs(self, now: datetime) -> list[Job]:
-        self._flush()
-        due = self.jobs_t.c.next_run_time <= datetime_to_utc_timestamp(now)
-        jobs = self._get_jobs(due, limit=DUE_BATCH)
-        self._batching = True
-        return jobs
-
-    def update_job(self, job: Job) -> None:
-        if not self._batching:
-            super().update_job(job)
-            return
-        self._updates.append(
-            {
-                "job_id": job.id,
-                "next_run": datetime_to_utc_timestamp(job.next_run_time),
-                "state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
-            }
-        )
-
-    def get_next_run_time(self) -> datetime | None:
-        self._flush()
-        return super().get_next_run_time()
-
-    def lookup_job(self, job_id: str) -> Job | None:
-        self._flush()
-        return super().lookup_job(job_id)
-
-    def get_all_jobs(self) -> list[Job]:
-        self._flush()
-        return super().get_all_jobs()
-
-    def add_job(self, job: Job) -> None:
-        self._flush()
-        super().add_job(job)
-
-    def remove_job(self, job_id: str) -> None:
-        self._flush()
-        super().remove_job(job_id)
-
-    def remove_all_jobs(self) -> None:
-        self._flush()
-        super().remove_all_jobs()
-
-    def shutdown(self) -> None:
-        self._flush()
-        super().shutdown()
-
-    def _flush(self) -> None:
-        self._batching = False
-        updates, self._updates = self._updates, []
-        if not updates:
-            return
-        table = self.jobs_t
-        with self.engine.begin() as conn:
-            conn.execute(
-                table.update()
-                .where(table.c.id == bindparam("job_id"))
-                .values(next_run_time=bindparam("next_run"), job_state=bindparam("state")),
-                updates,
-            )
-
-
 def run_subscription(
     subscription_id: int, *, context: JobContext | None = None, **_stored: object
 ) -> int | None:
     """The job of subscription ``subscription_id`` (importable, so pickled jobs can find it).
 
-    Runs on APScheduler's thread pool. ``context`` is bound by :class:`SubscriptionJobStore`
-    when it loads the job; ``_stored`` takes keyword arguments of jobs stored by older versions
+    Runs on APScheduler's thread pool. ``context`` is bound (:func:`_bind`) when the job store
+    loads the job; ``_stored`` takes keyword arguments of jobs stored by older versions
     (replaced at the next sync).
     """
     if context is None:
@@ -279,6 +138,12 @@ def run_subscription(
         # On the loop: the outbox worker's wake() is not thread-safe.
         context.loop.call_soon_threadsafe(context.on_enqueued, outbox_id)
     return outbox_id
+
+
+def _bind(context: JobContext, job: Job) -> None:
+    """Give a job the job store just loaded the running scheduler's context."""
+    if job.func is run_subscription:
+        job.func = functools.partial(run_subscription, context=context)
 
 
 def _run(ctx: JobContext, subscription_id: int) -> int | None:
@@ -366,7 +231,7 @@ class Scheduler:
         self.workers = workers or (1 if store.dialect == "sqlite" else 8)
         self._scheduler: AsyncIOScheduler | None = None
         self._context: JobContext | None = None
-        self._jobstore: SubscriptionJobStore | None = None
+        self._jobstore: JobStore | None = None
         self._sync_lock = threading.Lock()
 
     @classmethod
@@ -427,7 +292,7 @@ class Scheduler:
         self._context = ctx
         # The job store's own engine: shutting the job store down disposes of it.
         engine = make_engine(self.store.engine.url.render_as_string(hide_password=False))
-        jobstore = SubscriptionJobStore(ctx, engine=engine, tablename=JOB_TABLE)
+        jobstore = JobStore(functools.partial(_bind, ctx), engine=engine, tablename=JOB_TABLE)
         self._jobstore = jobstore
         scheduler = AsyncIOScheduler(
             jobstores={

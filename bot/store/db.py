@@ -1,4 +1,9 @@
-"""Engines and migrations: SQLite by default, PostgreSQL through the ``postgres`` extra."""
+"""Engines and migrations: SQLite by default, PostgreSQL through the ``postgres`` extra; the
+health check and the one line that says why the database failed.
+
+``Engine`` is re-exported for the modules outside the store that hold one (the outbox worker, the
+status gauges): only the store imports SQLAlchemy.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,22 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+__all__ = [
+    "HEAD",
+    "Engine",
+    "application_name",
+    "current_revision",
+    "database_failure",
+    "dialect_insert",
+    "dialect_insert_for",
+    "ensure_schema",
+    "head_revision",
+    "make_engine",
+    "ping",
+    "upgrade",
+]
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -123,3 +144,26 @@ def ensure_schema(engine: Engine) -> None:
     """Upgrade the database when it is behind, as every command but `db upgrade` does first."""
     if current_revision(engine) != HEAD:
         upgrade(engine)
+
+
+def ping(engine: Engine) -> None:
+    """Read and write: a database that answers but cannot be written is not healthy."""
+    with engine.begin() as conn:
+        conn.execute(text("SELECT 1"))
+        conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+
+
+def database_failure(exc: BaseException) -> str | None:
+    """One line for a database that failed (read-only, disk full, unreachable), with what to do;
+    None when ``exc`` is not a database failure."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    low = reason.lower()
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        hint = "the database is read-only: give digestbot a writable DIGESTBOT_DATABASE_URL"
+    elif "disk" in low and "full" in low:
+        hint = "the disk is full: free some space or move DIGESTBOT_DATABASE_URL"
+    else:
+        hint = "check DIGESTBOT_DATABASE_URL and that the database is reachable and writable"
+    return f"database failed ({reason}); {hint}"

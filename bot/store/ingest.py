@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import digests
-from bot.store.reports import IngestResult, Store
+from bot.store.store import IngestResult, Store
 from digests import Report, ReportError, ReportTooLarge
 from digests.cards import kind_count
 from digests.words import ENGLISH, Words

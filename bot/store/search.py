@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import ColumnElement, func, select, text
 
 from bot.store.models import ItemNameRow, ItemRow, ReportRow
-from bot.store.reports import Store, StoredItem
+from bot.store.store import Store, StoredItem
 from digests.items import Item
 from digests.names import ModelName
 from digests.names import parse as parse_model_name

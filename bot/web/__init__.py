@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from bot.settings import Settings
-    from bot.store.reports import Store
     from bot.store.search import Finder
+    from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 

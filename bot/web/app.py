@@ -18,13 +18,14 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from bot.store.reports import Store
+from bot.store.items import DatedItem
 from bot.store.search import Finder
+from bot.store.store import Store
 from bot.web import links as paths
 from bot.web.feeds import build_feed
 from bot.web.links import WebLinks
 from bot.web.markdown import inline_html, safe_href
-from bot.web.queries import PERIODS_PER_PAGE, Row, WebQueries
+from bot.web.queries import PERIODS_PER_PAGE, WebQueries
 from digests.items import Item, Part
 
 CSP = (
@@ -160,7 +161,7 @@ class WebFace:
             page = self.queries.report(period)
             if page is None:
                 return None
-            themes: dict[str, list[Row]] = {}
+            themes: dict[str, list[DatedItem]] = {}
             for row in page.items:
                 themes.setdefault(row.item.theme, []).append(row)
             return self._page("report.html", exp, page=page, themes=themes)
@@ -186,7 +187,7 @@ class WebFace:
             title, periods, rows = self.queries.theme(slug, page)
             if title is None:
                 return None
-            groups: dict[str, list[Row]] = {}
+            groups: dict[str, list[DatedItem]] = {}
             for row in rows:
                 groups.setdefault(row.item.period, []).append(row)
             pages = -(-len(periods) // PERIODS_PER_PAGE)

@@ -14,8 +14,8 @@ from urllib.parse import quote, urlsplit
 
 from feedgen.feed import FeedGenerator
 
+from bot.store.items import FeedEntry
 from bot.web.markdown import inline_html, safe_href
-from bot.web.queries import FeedEntry
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 

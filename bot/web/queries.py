@@ -1,7 +1,7 @@
 """What the web pages and feeds read from the store. Synchronous; handlers run them in a thread.
 
-Every query goes through an index (``items``: period+key, theme+period+position, kind+key) and
-reads at most a page of rows, so pages stay fast over years of reports.
+The reads themselves are :mod:`bot.store.items` (each through an index, at most a page of rows);
+this keeps a small cache of rendered reports on top.
 """
 
 from __future__ import annotations
@@ -9,14 +9,23 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import func, select
-
-from bot.store.models import ItemRow, ReportRow
-from bot.store.reports import Store
+from bot.store.items import (
+    DatedItem,
+    FeedEntry,
+    ReportInfo,
+    current_report,
+    feed_entries,
+    item_versions,
+    period_rows,
+    report_archive,
+    report_markdown,
+    theme_periods,
+    theme_rows,
+)
+from bot.store.items import theme_title as read_theme_title
+from bot.store.store import Store
 from bot.web.markdown import Rendered, report_html
-from digests.items import Item
 
 #: How many periods a theme page shows at a time; how many entries a feed has.
 PERIODS_PER_PAGE = 6
@@ -26,43 +35,10 @@ VERSIONS_SHOWN = 12
 
 
 @dataclass(frozen=True)
-class ReportInfo:
-    period: str
-    title: str
-    uploaded_at: datetime
-    item_count: int
-    counts: Counter[str]
-
-
-@dataclass(frozen=True)
-class Row:
-    """An item as a page shows it: the item, its row id and when it last changed."""
-
-    id: int
-    item: Item
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class FeedEntry:
-    """What a feed entry shows of an item."""
-
-    kind: str
-    theme: str
-    period: str
-    key: str
-    name_norm: str
-    title: str
-    url: str | None
-    summary: str
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
 class ReportPage:
     info: ReportInfo
     rendered: Rendered
-    items: list[Row]
+    items: list[DatedItem]
 
 
 class WebQueries:
@@ -78,50 +54,12 @@ class WebQueries:
         """Every current report, newest first, with item counts by kind; and the themes
         (slug -> (title, item count))."""
         with self.store.engine.connect() as conn:
-            reports = conn.execute(
-                select(
-                    ReportRow.period, ReportRow.title, ReportRow.uploaded_at, ReportRow.item_count
-                )
-                .where(ReportRow.is_current.is_(True))
-                .order_by(ReportRow.period.desc())
-            ).all()
-            counts: dict[str, Counter[str]] = {}
-            themes: dict[str, tuple[str, int]] = {}
-            for period, theme, title, kind, n in conn.execute(
-                select(
-                    ItemRow.period,
-                    ItemRow.theme,
-                    func.max(ItemRow.theme_title),
-                    ItemRow.kind,
-                    func.count(),
-                )
-                .where(ItemRow.removed.is_(False))
-                .group_by(ItemRow.period, ItemRow.theme, ItemRow.kind)
-            ):
-                counts.setdefault(period, Counter())[kind] += n
-                old = themes.get(theme, (title, 0))
-                themes[theme] = (old[0] or title, old[1] + n)
-        infos = [
-            ReportInfo(
-                r.period, r.title, r.uploaded_at, r.item_count, counts.get(r.period, Counter())
-            )
-            for r in reports
-        ]
-        return infos, dict(sorted(themes.items()))
+            return report_archive(conn)
 
     def report(self, period: str) -> ReportPage | None:
         """The current report of ``period``, rendered, with its items in report order."""
         with self.store.engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    ReportRow.id,
-                    ReportRow.period,
-                    ReportRow.title,
-                    ReportRow.uploaded_at,
-                    ReportRow.item_count,
-                    ReportRow.sha256,
-                ).where(ReportRow.period == period, ReportRow.is_current.is_(True))
-            ).first()
+            row = current_report(conn, period)
             if row is None:
                 return None
             with self._lock:
@@ -129,101 +67,38 @@ class WebQueries:
                 if rendered is not None:
                     self._rendered.move_to_end(row.sha256)
             if rendered is None:
-                markdown = conn.execute(
-                    select(ReportRow.markdown).where(ReportRow.id == row.id)
-                ).scalar_one()
-                rendered = report_html(markdown)
+                rendered = report_html(report_markdown(conn, row.id))
                 with self._lock:
                     self._rendered[row.sha256] = rendered
                     while len(self._rendered) > self._cache_size:
                         self._rendered.popitem(last=False)
-            items = [
-                Row(r.id, Item.from_dict(r.data), r.updated_at)
-                for r in conn.execute(
-                    select(ItemRow.id, ItemRow.data, ItemRow.updated_at)
-                    .where(ItemRow.period == period, ItemRow.removed.is_(False))
-                    .order_by(ItemRow.position)
-                )
-            ]
+            items = period_rows(conn, period)
         counts = Counter(r.item.kind.value for r in items)
         info = ReportInfo(row.period, row.title, row.uploaded_at, row.item_count, counts)
         return ReportPage(info, rendered, items)
 
-    def versions(self, kind: str, name_norm: str) -> tuple[list[Row], list[str]]:
+    def versions(self, kind: str, name_norm: str) -> tuple[list[DatedItem], list[str]]:
         """One item in every month: the newest ``VERSIONS_SHOWN`` versions whole, and all the
         periods it appears in (newest first)."""
-        key = f"{kind}:{name_norm}"[:300]
         with self.store.engine.connect() as conn:
-            found = conn.execute(
-                select(ItemRow.id, ItemRow.period)
-                .where(ItemRow.kind == kind, ItemRow.key == key, ItemRow.removed.is_(False))
-                .order_by(ItemRow.period.desc())
-            ).all()
-            newest = [r.id for r in found[:VERSIONS_SHOWN]]
-            rows = {
-                r.id: Row(r.id, Item.from_dict(r.data), r.updated_at)
-                for r in conn.execute(
-                    select(ItemRow.id, ItemRow.data, ItemRow.updated_at).where(
-                        ItemRow.id.in_(newest)
-                    )
-                )
-            }
-        return [rows[i] for i in newest if i in rows], [r.period for r in found]
+            return item_versions(conn, kind, name_norm, VERSIONS_SHOWN)
 
-    def theme(self, slug: str, page: int = 1) -> tuple[str | None, list[str], list[Row]]:
+    def theme(self, slug: str, page: int = 1) -> tuple[str | None, list[str], list[DatedItem]]:
         """A theme's title, its periods (newest first), and the items of ``page``'s periods."""
         with self.store.engine.connect() as conn:
-            periods = list(
-                conn.execute(
-                    select(ItemRow.period)
-                    .where(ItemRow.theme == slug, ItemRow.removed.is_(False))
-                    .group_by(ItemRow.period)
-                    .order_by(ItemRow.period.desc())
-                ).scalars()
-            )
+            periods = theme_periods(conn, slug)
             shown = periods[(page - 1) * PERIODS_PER_PAGE : page * PERIODS_PER_PAGE]
             if not shown:
                 return None, periods, []
-            rows = conn.execute(
-                select(ItemRow.id, ItemRow.data, ItemRow.updated_at)
-                .where(
-                    ItemRow.theme == slug,
-                    ItemRow.period.in_(shown),
-                    ItemRow.removed.is_(False),
-                )
-                .order_by(ItemRow.period.desc(), ItemRow.position)
-            ).all()
-        items = [Row(r.id, Item.from_dict(r.data), r.updated_at) for r in rows]
+            items = theme_rows(conn, slug, shown)
         title = items[0].item.theme_title if items else slug
         return title, periods, items
 
     def theme_title(self, slug: str) -> str | None:
         with self.store.engine.connect() as conn:
-            return conn.execute(
-                select(ItemRow.theme_title)
-                .where(ItemRow.theme == slug, ItemRow.removed.is_(False))
-                .order_by(ItemRow.period.desc())
-                .limit(1)
-            ).scalar()
+            return read_theme_title(conn, slug)
 
     def feed(self, slug: str | None, size: int = FEED_SIZE) -> list[FeedEntry]:
-        """The newest items (of a theme, or of all), newest period first, report order within.
-
-        Only the columns a feed shows are read: no item is decoded from its JSON.
-        """
-        query = select(
-            ItemRow.kind,
-            ItemRow.theme,
-            ItemRow.period,
-            ItemRow.key,
-            ItemRow.name_norm,
-            ItemRow.title,
-            ItemRow.url,
-            ItemRow.summary,
-            ItemRow.updated_at,
-        ).where(ItemRow.removed.is_(False))
-        if slug is not None:
-            query = query.where(ItemRow.theme == slug)
-        query = query.order_by(ItemRow.period.desc(), ItemRow.position).limit(size)
+        """The newest items (of a theme, or of all), newest period first, report order within."""
         with self.store.engine.connect() as conn:
-            return [FeedEntry(*row) for row in conn.execute(query)]
+            return feed_entries(conn, slug, size)

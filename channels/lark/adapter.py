@@ -2,10 +2,11 @@
 
 Events come over the long connection (:mod:`channels.lark.socket`, no public URL) or, with a
 verification token, over HTTP: :meth:`LarkChannel.web_routes` returns the event callback route
-that the gateway mounts on its HTTP server. There the SDK's ``EventDispatcherHandler`` checks the
-verification token, decrypts with the encrypt key and checks the signature; we refuse, before it,
-requests whose ``X-Lark-Request-Timestamp`` is more than ``max_event_age`` seconds off (replays),
-and unsigned requests when an encrypt key is set. Feishu retries events it thinks were missed:
+that the gateway mounts on its HTTP server (:mod:`channels.lark.callbacks`). There, with an
+encrypt key, every event must be signed with a timestamp at most ``max_event_age`` seconds off
+(replays), checked before its body is parsed; the one unsigned request answered is the encrypted
+URL-verification challenge. The SDK's ``EventDispatcherHandler`` then decrypts, checks the
+verification token and calls our handlers. Feishu retries events it thinks were missed:
 each carries its ``event_id`` as the ``delivery_id``, which the gateway answers once.
 
 Text messages become :class:`~channels.base.Incoming`: ``/model GLM-4.7`` anywhere,
@@ -54,7 +55,7 @@ from channels.base import (
     replying,
     retrying_reply,
 )
-from channels.lark.callbacks import answer_callback
+from channels.lark.callbacks import CallbackRoute
 from channels.lark.errors import (
     CALL_ERRORS,
     TOKEN_CODES,
@@ -140,7 +141,6 @@ class LarkChannel:
         self._api_url = api_url
         self.events_path = events_path
         self.done = asyncio.Event()  # never set: the gateway stops this channel
-        self._max_event_age = max_event_age
         self._drain_timeout = drain_timeout
         self._handler: Handler | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
@@ -160,6 +160,12 @@ class LarkChannel:
             .register_p2_im_message_receive_v1(self._on_message_event)
             .register_p2_im_chat_member_bot_deleted_v1(self._on_bot_removed)
             .build()
+        )
+        self._callbacks = CallbackRoute(
+            self._dispatcher,
+            encrypt_key=self._encrypt_key,
+            verification_token=verification_token or "",
+            max_age=max_event_age,
         )
 
     @classmethod
@@ -261,9 +267,7 @@ class LarkChannel:
     async def _on_http(self, request: web.Request) -> web.Response:
         if self._handler is None:
             return web.json_response({"msg": "not started"}, status=503)
-        return await answer_callback(
-            self._dispatcher, request, encrypt_key=self._encrypt_key, max_age=self._max_event_age
-        )
+        return await self._callbacks.answer(request)
 
     # --- incoming -------------------------------------------------------------------------
     def _spawn(self, work: Awaitable[None]) -> None:

@@ -46,6 +46,7 @@ from channels.base import (
     replying,
     retrying_reply,
 )
+from channels.refusals import RefusalLog
 from channels.slack import inbound
 from digests.message import Message
 
@@ -131,7 +132,7 @@ class SlackChannel:
         self._socket: Any = None
         self._locales: dict[str, str | None] = {}
         self._signing_secret = signing_secret
-        self._refusals = inbound.RefusalLog()
+        self._refusals = RefusalLog("slack", inbound.log)
         # No AsyncRateLimitErrorRetryHandler: a 429 must reach the outbox, which schedules retries.
         self._client = AsyncWebClient(token=bot_token, base_url=api_url)
         self._api_host = (urlsplit(api_url).hostname or "").lower()

@@ -5,8 +5,8 @@ over the raw bytes, with a timestamp within :data:`TOLERANCE_SECONDS` (401 other
 missing or non-numeric timestamp); then the body must be UTF-8 and either a JSON object at most
 :data:`MAX_DEPTH` levels deep or a form with a ``command`` or a JSON-object ``payload``, whose
 fields that Bolt and the listeners read have the types they expect (:data:`_BODY`); else 400.
-Each kind of refusal is logged at most once a minute (:class:`RefusalLog`), so a flood cannot
-fill the log. The parsed object is what Bolt routes: it never parses the body itself.
+Each kind of refusal is logged at most once a minute (:class:`channels.refusals.RefusalLog`), so
+a flood cannot fill the log. The parsed object is what Bolt routes: it never parses the body itself.
 
 Slack never retries a slash command, so the same signed request twice is a replay:
 :func:`request_delivery_id` names it for the gateway's dedup. Events are named by their
@@ -21,13 +21,13 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from channels.jsonbody import MAX_DEPTH, json_object
+from channels.refusals import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +35,8 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 MAX_FORM_FIELDS = 200
 TOLERANCE_SECONDS = 300
-LOG_EVERY_SECONDS = 60.0
 #: The key of :func:`request_delivery_id` in Bolt's context, for the listeners.
 DELIVERY_KEY = "digestbot_delivery_id"
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A request answered ``status`` without reaching Bolt; ``kind`` says why, in the log."""
-
-    status: int
-    kind: str
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes | Refusal:
@@ -245,23 +236,3 @@ def event_delivery_id(body: Mapping[str, Any]) -> str | None:
         return "slack:envelope:" + ":".join(str(p or "") for p in parts)
     canonical = json.dumps([body.get("team_id"), event], sort_keys=True, separators=(",", ":"))
     return "slack:envelope:" + hashlib.sha256(canonical.encode()).hexdigest()
-
-
-class RefusalLog:
-    """One warning per kind of refusal per :data:`LOG_EVERY_SECONDS`, counting the rest."""
-
-    def __init__(self, every: float = LOG_EVERY_SECONDS) -> None:
-        self._every = every
-        self._last: dict[str, float] = {}
-        self._quiet: dict[str, int] = {}
-
-    def refused(self, refusal: Refusal) -> None:
-        now = time.monotonic()
-        last = self._last.get(refusal.kind)
-        if last is not None and now - last < self._every:
-            self._quiet[refusal.kind] = self._quiet.get(refusal.kind, 0) + 1
-            return
-        self._last[refusal.kind] = now
-        quiet = self._quiet.pop(refusal.kind, 0)
-        more = f" (and {quiet} more since the last such line)" if quiet else ""
-        log.warning("slack: refused a request (%d): %s%s", refusal.status, refusal.kind, more)

@@ -152,7 +152,7 @@ def prepare(database_url: str, chats: int, run: str) -> None:
     """Migrate, make sure there are items, and enqueue one digest per chat."""
     from bot.delivery.worker import enqueue
     from bot.store.models import DeliveryRow, OutboxRow
-    from bot.store.reports import Store
+    from bot.store.store import Store
     from digests import parse_report
     from digests.message import Message
 

@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=60)
     args = parser.parse_args()
 
-    from bot.store.reports import Store
+    from bot.store.store import Store
     from digests import parse_report
 
     text = seed_text()

@@ -52,7 +52,7 @@ SEARCH_QUERIES = [
 
 
 def build(db: Path, reports: int) -> int:
-    from bot.store.reports import Store
+    from bot.store.store import Store
     from digests import parse_report
 
     base = parse_report(seed_text(), "seed.md")
@@ -81,7 +81,7 @@ def build(db: Path, reports: int) -> int:
 def measure(db: Path, rounds: int) -> dict[str, list[float]]:
     from bot.commands.dispatch import Dispatcher
     from bot.commands.services import Services
-    from bot.store.reports import Store
+    from bot.store.store import Store
     from channels.base import Incoming
 
     store = Store.open(f"sqlite:///{db}")
@@ -135,7 +135,7 @@ def main() -> None:
             start = time.perf_counter()
             items = build(db, args.reports)
             print(f"built {items} items in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-        from bot.store.reports import Store
+        from bot.store.store import Store
 
         store = Store.open(f"sqlite:///{db}")
         items = store.item_count()

@@ -60,7 +60,7 @@ def load_queries() -> list[Query]:
 
 def build(db: Path, reports: Path | None) -> list[Path]:
     from bot.store.ingest import ingest_file
-    from bot.store.reports import Store
+    from bot.store.store import Store
 
     files = sorted(SAMPLES.glob("*.md"))
     if reports is not None and reports.is_dir():
@@ -99,7 +99,7 @@ class Catalog:
 
 
 def catalog(db: Path) -> Catalog:
-    from bot.store.reports import Store
+    from bot.store.store import Store
     from digests.items import Item
     from digests.text import normalize_name
 
@@ -162,7 +162,7 @@ def ranked_reply(message: object, cat: Catalog) -> tuple[list[str], bool]:
 async def ask_all(db: Path, queries: list[Query], cat: Catalog) -> list[tuple[list[str], bool]]:
     from bot.commands.dispatch import Dispatcher
     from bot.commands.services import Services
-    from bot.store.reports import Store
+    from bot.store.store import Store
     from channels.base import Incoming
 
     store = Store.open(f"sqlite:///{db}")

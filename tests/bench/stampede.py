@@ -302,7 +302,7 @@ def sync_jobs(url: str) -> float:
     import asyncio
 
     from bot.scheduling.scheduler import Scheduler
-    from bot.store.reports import Store
+    from bot.store.store import Store
 
     async def go() -> None:
         store = Store.open(url)
@@ -320,7 +320,7 @@ def sync_jobs(url: str) -> float:
 
 def run_one(url: str, n_subs: int, n_items: int, weeks: int) -> dict[str, Any]:
     from bot.store.db import make_engine
-    from bot.store.reports import Store
+    from bot.store.store import Store
 
     Store.open(url).close()  # migrations
     engine = make_engine(url)

@@ -33,7 +33,7 @@ WITH_MARKDOWN = 40  # the newest months keep the report's Markdown (their pages 
 
 
 def build(db: Path, reports: int) -> int:
-    from bot.store.reports import Store
+    from bot.store.store import Store
     from digests import parse_report
 
     text = seed_text()
@@ -62,8 +62,8 @@ def build(db: Path, reports: int) -> int:
 
 async def measure(db: Path, rounds: int) -> dict[str, list[float]]:
     from bot.settings import load_settings
-    from bot.store.reports import Store
     from bot.store.search import Finder
+    from bot.store.store import Store
     from bot.web import routes
     from bot.web.links import WebLinks
     from tests.web.site import free_port
@@ -160,7 +160,7 @@ def main() -> None:
             start = time.perf_counter()
             made = build(db, args.reports)
             print(f"built {made} items in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-        from bot.store.reports import Store
+        from bot.store.store import Store
 
         store = Store.open(f"sqlite:///{db}")
         items = store.item_count()

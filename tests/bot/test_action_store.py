@@ -15,7 +15,7 @@ from bot.store.actions import (
     token_for,
 )
 from bot.store.models import ItemRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from digests import parse_report
 from tests.conftest import SAMPLES
 

@@ -17,12 +17,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.commands.actions import STALE
+from bot.commands.buttons import STALE
 from bot.gateway import Gateway, seed_samples
 from bot.settings import load_settings
 from bot.store.digests import next_digest
 from bot.store.outbox import enqueue
-from bot.store.reports import Store
+from bot.store.store import Store
 from tests.fakes import wait_for
 from tests.fakes.slack import (
     FakeSlack,

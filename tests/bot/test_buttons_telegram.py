@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from bot.commands.actions import STALE
+from bot.commands.buttons import STALE
 from bot.gateway import Gateway, seed_samples
 from bot.i18n import translator
 from bot.settings import load_settings
 from bot.store.models import ActionTokenRow, ChatRow, SubscriptionRow
 from bot.store.outbox import enqueue
-from bot.store.reports import Store
+from bot.store.store import Store
 from digests.message import Message
 from tests.fakes import wait_for
 from tests.fakes.telegram import FakeTelegram, Sent, buttons_of

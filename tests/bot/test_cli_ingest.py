@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.store.reports import Store
+from bot.store.store import Store
 from digests import parse_report
 
 SAMPLE = Path(__file__).resolve().parents[2] / "digests" / "samples" / "2026-02.md"

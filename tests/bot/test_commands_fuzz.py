@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot.commands.dispatch import Dispatcher, default_commands
 from bot.commands.services import Services
 from bot.gateway import seed_samples
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.base import Incoming
 from channels.slack.render import render_slack
 from channels.telegram.render import render_telegram

@@ -22,7 +22,7 @@ import pytest
 
 from bot.gateway import Gateway, seed_samples
 from bot.settings import load_settings
-from bot.store.reports import Store
+from bot.store.store import Store
 from tests.fakes import wait_for
 from tests.fakes.slack import (
     FakeSlack,

@@ -22,7 +22,7 @@ from bot.delivery.worker import enqueue
 from bot.gateway import Gateway, seed_samples
 from bot.settings import load_settings
 from bot.store.models import SubscriptionRow as Subscription
-from bot.store.reports import Store
+from bot.store.store import Store
 from digests.message import Message
 from tests.fakes import wait_for
 from tests.fakes.discord import TOKEN as DISCORD_TOKEN
@@ -33,6 +33,7 @@ from tests.fakes.lark import (
     ENCRYPT_KEY,
     VERIFICATION_TOKEN,
     FakeLark,
+    challenge_request,
     file_event,
     message_event,
     signed_request,
@@ -147,6 +148,19 @@ async def test_lark_commands_in_group_and_direct_chat(running: Running) -> None:
     assert card.card["header"]["title"]["content"].startswith("GLM-4.7")
     assert card.reply_to is not None
     assert "clay" in running.lark_texts("oc_dm")[0]
+
+
+async def test_saving_the_lark_callback_url_is_answered(running: Running) -> None:
+    # Feishu's encrypted, unsigned url_verification challenge, to the gateway's own server.
+    url = f"{running.base}/lark/events"
+    body, headers = challenge_request("c-console")
+    async with running.http.post(url, data=body, headers=headers) as resp:
+        assert resp.status == 200
+        assert await resp.json() == {"challenge": "c-console"}
+    body, headers = challenge_request("c-forged", token="forged")
+    async with running.http.post(url, data=body, headers=headers) as resp:
+        assert resp.status == 401
+        assert "c-forged" not in await resp.text()
 
 
 async def test_a_retried_lark_event_is_answered_once(running: Running) -> None:

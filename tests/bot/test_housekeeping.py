@@ -24,7 +24,7 @@ from bot.scheduling.leader import LOCK_KEY
 from bot.settings import load_settings
 from bot.store.actions import keep_command
 from bot.store.models import ActionTokenRow, ProcessedUpdateRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.telegram.adapter import SECRET_HEADER
 from tests.fakes import wait_for
 from tests.fakes.telegram import FakeTelegram

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.commands.actions import STALE
+from bot.commands.buttons import STALE
 from bot.i18n import translator
 from tests.bot.test_buttons_slack import Bot, buttons, start
 from tests.fakes import wait_for

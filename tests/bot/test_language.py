@@ -12,7 +12,7 @@ from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.store.digests import make_digest_due
 from bot.store.models import OutboxRow, SubscriptionRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.base import Incoming
 from digests.message import Message, message_from_json
 from tests.bot.test_subscriptions import NOW, ingest_samples

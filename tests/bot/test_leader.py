@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from bot.scheduling.leader import LeaderElection
+from bot.store.locks import LockConnection
 from tests.fakes import wait_for
 
 pytestmark = pytest.mark.postgres
@@ -82,3 +84,40 @@ async def test_sqlite_gateway_is_always_the_leader(sqlite_url: str) -> None:
     assert candidate.election.is_leader
     await candidate.election.stop()
     assert log == ["only+", "only-"]
+
+
+async def test_a_lock_connection_that_cannot_connect_raises_connection_error(
+    postgres_url: str,
+) -> None:
+    """psycopg's failure comes out as ConnectionError (which the election campaigns past), with
+    psycopg's error as its cause."""
+    import psycopg
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    with pytest.raises(ConnectionError) as caught:
+        await LockConnection.open(f"postgresql://postgres@127.0.0.1:{port}/test", seconds=2)
+    assert isinstance(caught.value.__cause__, psycopg.OperationalError)
+
+
+async def test_a_lock_is_held_by_one_connection_until_it_closes(postgres_url: str) -> None:
+    first = await LockConnection.open(postgres_url, seconds=2)
+    second = await LockConnection.open(postgres_url, seconds=2)
+    try:
+        assert await first.try_lock(4343)
+        assert not await second.try_lock(4343)
+        await first.heartbeat(within=2)
+        await first.close()
+        await wait_for_lock(second, 4343)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def wait_for_lock(lock: LockConnection, key: int) -> None:
+    for _ in range(50):
+        if await lock.try_lock(key):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the lock was not freed when its connection closed")

@@ -9,7 +9,7 @@ import pytest
 
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.base import Incoming
 from digests import parse_report
 from digests.message import Message

@@ -16,7 +16,7 @@ import pytest
 from bot.commands.dispatch import Dispatcher, default_commands
 from bot.commands.services import Services
 from bot.gateway import seed_samples
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.base import Incoming
 from digests.message import Heading, Message
 
@@ -79,9 +79,7 @@ def help_examples() -> list[str]:
 
 # Discord's option syntax (`/model text:GLM-4.7`) is typed in Discord's client, which sends the
 # option's value alone; it is no console input.
-EXAMPLES = [
-    e for e in dict.fromkeys(readme_examples() + help_examples()) if " text:" not in e
-]
+EXAMPLES = [e for e in dict.fromkeys(readme_examples() + help_examples()) if " text:" not in e]
 
 
 def test_the_examples_are_read() -> None:

@@ -16,7 +16,7 @@ from bot.commands.services import Services
 from bot.gateway import seed_samples
 from bot.store.db import _config
 from bot.store.models import ItemRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.base import Incoming
 from digests import parse_report
 from digests.compose import Candidate, compose_digest

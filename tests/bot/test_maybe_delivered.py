@@ -23,7 +23,7 @@ from bot.delivery.worker import MAYBE, NOTICE, PENDING, SENT, OutboxWorker, enqu
 from bot.gateway import Gateway
 from bot.settings import Settings, load_settings
 from bot.store.models import DeliveryRow, OutboxRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.base import Channel, Incoming
 from channels.slack.adapter import SlackChannel
 from channels.telegram.adapter import TelegramChannel

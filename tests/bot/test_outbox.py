@@ -19,8 +19,8 @@ from bot.delivery.worker import DEAD, NOTICE, SENT, OutboxWorker, claim, enqueue
 from bot.settings import Settings
 from bot.store.db import make_engine
 from bot.store.models import ChatRow, DeliveryRow, ItemRow, OutboxRow, SubscriptionRow
-from bot.store.reports import Store
 from bot.store.status import OutboxStatus, outbox_status
+from bot.store.store import Store
 from channels.base import ChatGone, ChatMoved, RetryLater, SendError, TransientSendError
 from digests import parse_report
 from digests.message import Message

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.delivery.worker import DEAD, SENT, OutboxWorker, enqueue
 from bot.settings import Settings
 from bot.store.models import OutboxRow, SubscriptionRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.telegram.adapter import TelegramChannel
 from digests.message import Message
 from tests.bench.fanout import _wait_exit, in_flight, prepare, spawn_worker, tally

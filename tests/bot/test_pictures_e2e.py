@@ -18,7 +18,7 @@ import pytest
 
 from bot.gateway import Gateway, seed_samples
 from bot.settings import load_settings
-from bot.store.reports import Store
+from bot.store.store import Store
 from tests.fakes import wait_for
 from tests.fakes.slack import FakeSlack, event_body, mention_event, signed_headers
 from tests.fakes.telegram import FakeTelegram

@@ -11,7 +11,7 @@ from bot.commands.services import Services
 from bot.delivery.gate import OldestFirst
 from bot.delivery.ratelimit import BULK, INTERACTIVE, RateLimiter
 from bot.settings import Settings
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.base import Incoming, replying
 from channels.telegram import is_group
 

@@ -15,7 +15,7 @@ import pytest
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.gateway import seed_samples
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.base import Incoming
 from digests.message import Actions, Heading, Message
 

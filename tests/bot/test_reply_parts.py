@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.commands.actions import PAGE_CHARS
+from bot.commands.buttons import PAGE_CHARS
 from bot.commands.core import CommandSet, Request, command
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
@@ -26,7 +26,7 @@ from bot.delivery.ratelimit import INTERACTIVE, RateLimiter
 from bot.gateway import Gateway
 from bot.settings import load_settings
 from bot.store.outbox import enqueue
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.base import MAX_PARTS, BuildContext
 from channels.telegram import SPEC
 from digests import parse_report

@@ -157,7 +157,7 @@ async def test_health_and_metrics(tmp_path: Path) -> None:
 
 
 async def test_reports_dir_is_ingested_and_watched(tmp_path: Path) -> None:
-    from bot.store.reports import Store
+    from bot.store.store import Store
 
     samples = REPO / "digests" / "samples"
     reports = tmp_path / "reports"
@@ -253,7 +253,7 @@ async def test_command_metrics_have_few_labels(tmp_path: Path) -> None:
     from bot.commands.dispatch import Dispatcher
     from bot.commands.services import Services
     from bot.metrics import Metrics
-    from bot.store.reports import Store
+    from bot.store.store import Store
     from channels.base import Incoming
 
     store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")

@@ -49,7 +49,7 @@ from bot.scheduling.scheduler import Scheduler
 from bot.scheduling.weekly import DAYS, Schedule
 from bot.settings import Settings
 from bot.store.models import OutboxRow, OutboxWorkerRow, SubscriptionRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from bot.store.subscriptions import save_subscription
 from channels.telegram import webhook_secret
 from channels.telegram.adapter import SECRET_HEADER

@@ -25,7 +25,7 @@ from bot.scheduling.scheduler import Scheduler, SubscriptionChanges
 from bot.scheduling.weekly import DAYS, Schedule
 from bot.store.digests import dedup_key, make_digest_due
 from bot.store.models import DeliveryRow, ItemRow, OutboxRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from bot.store.subscriptions import deactivate, save_subscription
 from channels.base import Incoming
 from digests import parse_report
@@ -428,9 +428,9 @@ async def test_more_due_jobs_than_one_batch_all_run_once(
     samples: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Due jobs are loaded a batch at a time; the passes after the first follow at once."""
-    import bot.scheduling.scheduler as scheduling
+    import bot.store.jobs
 
-    monkeypatch.setattr(scheduling, "DUE_BATCH", 3)
+    monkeypatch.setattr(bot.store.jobs, "DUE_BATCH", 3)
     store = samples
     day, at, _ = _minute(datetime.now(UTC), 0)
     subs = [

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.store.models import ItemRow, ReportRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from digests import Kind, parse_report
 
 

@@ -12,17 +12,17 @@ from sqlalchemy import func, insert, select
 from bot import cli
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
-from bot.scheduling.weekly import (
-    Schedule,
+from bot.commands.subscribe_args import (
     ScheduleError,
     parse_day,
     parse_subscribe,
     parse_time,
     parse_timezone,
 )
+from bot.scheduling.weekly import Schedule
 from bot.store.digests import make_digest_due
 from bot.store.models import ChatRow, DeliveryRow, ItemRow, OutboxRow, SubscriptionRow
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.base import Incoming
 from digests import Report, parse_report
 from digests.message import Message

@@ -20,7 +20,7 @@ from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.gateway import Gateway
 from bot.settings import load_settings
-from bot.store.reports import Store
+from bot.store.store import Store
 from bot.watcher import ReportsWatcher
 from channels.base import Incoming
 from tests.conftest import SAMPLES

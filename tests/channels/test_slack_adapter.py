@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
-from bot.store.reports import Store
+from bot.store.store import Store
 from channels.base import ChatGone, Incoming, RetryLater, SendError, TransientSendError
 from channels.slack.adapter import SlackChannel, command_text
 from digests.message import Message

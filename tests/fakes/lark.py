@@ -8,7 +8,9 @@ SDK's own protobuf frames (``lark_oapi.ws.pb.pbbp2_pb2.Frame``) and the client's
 Tests build events with :func:`message_event` / :func:`file_event`, deliver them over HTTP with
 :func:`signed_request` (the verification token in the body, encrypted and signed with the encrypt
 key as Feishu does) or over the socket with :meth:`FakeLark.socket_event`, and read
-:attr:`FakeLark.sent`. Failures: :meth:`FakeLark.fail_next`, :meth:`FakeLark.remove_bot`.
+:attr:`FakeLark.sent`. :func:`challenge_request` is the URL-verification challenge as Feishu posts
+it when the callback URL is saved: encrypted, but unsigned. Failures: :meth:`FakeLark.fail_next`,
+:meth:`FakeLark.remove_bot`.
 """
 
 from __future__ import annotations
@@ -399,8 +401,17 @@ def signed_request(
     """The body and headers of an event callback: encrypted and signed when ``encrypt_key``."""
     body = json.dumps(
         {"encrypt": encrypt(json.dumps(event), encrypt_key)} if encrypt_key else event
-    )
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    ).encode()
+    stamp = None if timestamp is None else str(timestamp)
+    return body, sign(body, encrypt_key=encrypt_key, timestamp=stamp)
+
+
+def sign(
+    body: bytes, *, encrypt_key: str | None = ENCRYPT_KEY, timestamp: str | None = None
+) -> dict[str, str]:
+    """The headers Feishu sends with ``body``: timestamp (now unless given) and nonce, and with
+    ``encrypt_key`` the signature ``sha256(timestamp + nonce + encrypt_key + body)``."""
+    stamp = str(int(time.time())) if timestamp is None else timestamp
     nonce = secrets.token_hex(8)
     headers = {
         "Content-Type": "application/json",
@@ -408,9 +419,26 @@ def signed_request(
         "X-Lark-Request-Nonce": nonce,
     }
     if encrypt_key:
-        digest = hashlib.sha256((stamp + nonce + encrypt_key).encode() + body.encode())
+        digest = hashlib.sha256((stamp + nonce + encrypt_key).encode() + body)
         headers["X-Lark-Signature"] = digest.hexdigest()
-    return body.encode(), headers
+    return headers
+
+
+def challenge_request(
+    challenge: str,
+    *,
+    token: str = VERIFICATION_TOKEN,
+    encrypt_key: str | None = ENCRYPT_KEY,
+    encrypted: str | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """The ``url_verification`` challenge Feishu posts when the callback URL is saved: encrypted
+    with ``encrypt_key`` (plain without one) and, unlike events, sent without the signature,
+    timestamp and nonce headers. ``encrypted`` puts that text in ``encrypt`` as it is."""
+    plain = {"challenge": challenge, "token": token, "type": "url_verification"}
+    if encrypted is None and encrypt_key:
+        encrypted = encrypt(json.dumps(plain), encrypt_key)
+    body = json.dumps({"encrypt": encrypted} if encrypted is not None else plain)
+    return body.encode(), {"Content-Type": "application/json"}
 
 
 async def wait_connected(fake: FakeLark, within: float = 5.0) -> None:
@@ -427,7 +455,10 @@ __all__ = [
     "VERIFICATION_TOKEN",
     "FakeLark",
     "Sent",
+    "challenge_request",
+    "encrypt",
     "file_event",
     "message_event",
+    "sign",
     "signed_request",
 ]

@@ -12,8 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.settings import Settings
-from bot.store.reports import Store
 from bot.store.search import Finder
+from bot.store.store import Store
 from bot.web import routes
 from bot.web.links import WebLinks
 from tests.web.site import fill, free_port, web_settings

@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.gateway import Gateway
 from bot.settings import Settings, load_settings
 from bot.store.ingest import ingest_file
-from bot.store.reports import Store
+from bot.store.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "digests" / "samples"

@@ -12,7 +12,7 @@ from html import unescape
 import pytest
 
 from bot.scheduling.scheduler import Scheduler
-from bot.store.reports import Store
+from bot.store.store import Store
 from bot.web.links import WebLinks
 from channels.console.render import render_console
 from channels.telegram.render import render_telegram

@@ -1,4 +1,4 @@
-"""The store: reports and items in the database, ingested one report per transaction."""
+"""Store: the handle on the database, keeping reports and items (one report per transaction)."""
 
 from __future__ import annotations
 
