@@ -9,12 +9,13 @@ PostgreSQL tsvector built from the same terms, so both engines match the same wa
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, Connection, func, select, text
 
 from bot.store.models import ItemNameRow, ItemRow, ReportRow
 from bot.store.store import Store, StoredItem
@@ -44,6 +45,7 @@ class Finder:
         self._names: dict[str, tuple[int, list[str], list[str]]] = {}
         self._words: tuple[int, frozenset[str]] | None = None
         self._families: tuple[int, dict[str, list[tuple[str, ModelName]]]] | None = None
+        self._df: tuple[int, int, dict[str, int]] | None = None
 
     # -- names ------------------------------------------------------------------------------
 
@@ -245,11 +247,13 @@ class Finder:
     def hits(self, query: str, *, kind: str | None = None, limit: int = 8) -> list[Hit]:
         """The best items for ``query`` with their scores, best first, each item once.
 
-        The engine ranks the matches of every query word (and, when those are too few, of any
-        query word) by BM25 (SQLite) or ts_rank (PostgreSQL); the best :data:`CANDIDATES` are
-        then weighed by how many of the query's words they have and whether a name starts with
-        the query. An item in several months counts once, as its best-scoring copy (the newer
-        one on a tie).
+        The :data:`RECENT` newest items that have every query word (and, when those are too
+        few, any query word) are scored here, the same way on both engines: BM25 with each
+        word counted once (its weight from how many items have it, cached until a report is
+        stored; an item's length from its terms), a word in the title counting
+        :data:`TITLE_WEIGHT` times, and twice the score for an item whose name starts with the
+        query. An item in several months counts once, as its best-scoring copy (the newer one
+        on a tie).
         """
         wanted = plan(query, self._vocabulary())
         if not wanted.groups and not wanted.name:
@@ -258,9 +262,13 @@ class Finder:
         if len({(r.kind, r.key) for r in rows}) < limit:
             seen_ids = {r.id for r in rows}
             rows += [r for r in self._candidates(wanted, kind) if r.id not in seen_ids]
+        if not rows:
+            return []
+        idf = self._idf(wanted.terms())
+        average = sum(r.length for r in rows) / len(rows)
         best: dict[tuple[str, str], tuple[float, _Candidate]] = {}
         for row in rows:
-            score = _weigh(wanted, row)
+            score = _score(wanted, idf, row, average)
             seen = best.get((row.kind, row.key))
             if seen is None or (score, row.period) > (seen[0], seen[1].period):
                 best[(row.kind, row.key)] = (score, row)
@@ -271,54 +279,74 @@ class Finder:
     def _candidates(
         self, wanted: Plan, kind: str | None, *, every: bool = False
     ) -> list[_Candidate]:
-        """The engine's best :data:`CANDIDATES` among the :data:`RECENT` newest matches (of every
-        query word with ``every``, else of any).
+        """The :data:`RECENT` newest matches (of every query word with ``every``, else of any),
+        with their terms.
 
         Ranking every match of a common word across years of reports costs time for nothing:
         the newest matches are read in index order, which stops early, and only they are ranked.
         """
         sqlite = self.store.dialect == "sqlite"
         query = _match_expression(wanted, sqlite, every=every)
-        params: dict[str, object] = {"recent": RECENT, "top": CANDIDATES, "kind": kind}
+        params: dict[str, object] = {"recent": RECENT, "kind": kind}
         if sqlite:
             params["q"] = f'kind_terms : "{kind}" AND ({query})' if kind else query
             sql = (
-                "SELECT r.id, r.score, s.title_terms AS title, s.body_terms AS body, "
-                "i.key, i.kind, i.period FROM (SELECT rowid AS id, "
-                "-bm25(item_search, 4.0, 1.0, 0.0) AS score FROM item_search "
+                "SELECT r.id, s.title_terms AS title, s.body_terms AS body, "
+                "i.key, i.kind, i.period FROM (SELECT rowid AS id FROM item_search "
                 "WHERE item_search MATCH :q ORDER BY rowid DESC LIMIT :recent) AS r "
-                "JOIN item_search AS s ON s.rowid = r.id JOIN items AS i ON i.id = r.id "
-                "ORDER BY r.score DESC, r.id DESC LIMIT :top"
+                "JOIN item_search AS s ON s.rowid = r.id JOIN items AS i ON i.id = r.id"
             )
         else:
             params["q"] = query
             kind_filter = "AND kind = :kind" if kind else ""
             sql = (
-                "SELECT r.id, r.score, i.title AS title, CAST(s.doc AS text) AS body, "
-                "i.key, i.kind, i.period FROM (SELECT item_id AS id, "
-                "ts_rank(doc, CAST(:q AS tsquery)) AS score FROM item_search "
+                "SELECT r.id, i.title AS title, CAST(r.doc AS text) AS body, "
+                "i.key, i.kind, i.period FROM (SELECT item_id AS id, doc FROM item_search "
                 f"WHERE doc @@ CAST(:q AS tsquery) {kind_filter} "
-                "ORDER BY item_id DESC LIMIT :recent) AS r "
-                "JOIN item_search AS s ON s.item_id = r.id JOIN items AS i ON i.id = r.id "
-                "ORDER BY r.score DESC, r.id DESC LIMIT :top"
+                "ORDER BY item_id DESC LIMIT :recent) AS r JOIN items AS i ON i.id = r.id"
             )
-        if not sqlite:
-            # lexemes without positions: ts_rank barely tells matches apart, so every match of
-            # the window is weighed here, by the words it has (and has in its title)
-            params["top"] = RECENT
         with self.store.engine.connect() as conn:
             rows = conn.execute(text(sql), params).all()
         out = []
         for row in rows:
             if sqlite:
                 title, body = f" {row.title} ", f" {row.body} "
-            else:
+            else:  # a tsvector's text: 'term' 'other' (the title's terms are made again)
                 lexemes = (t.replace("''", "'") for t in _LEXEME.findall(row.body))
                 body = " " + " ".join(lexemes) + " "
                 title = " " + " ".join(name_terms((row.title,))) + " "
-            score = row.score if sqlite else 1.0 + _title_share(wanted, title)
-            out.append(_Candidate(row.id, row.key, row.kind, row.period, score, title, body))
+            length = title.count(" ") + body.count(" ")
+            out.append(_Candidate(row.id, row.key, row.kind, row.period, title, body, length))
         return out
+
+    def _idf(self, terms: list[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each term, from how many items have it
+        (counted once per term until a report is stored)."""
+        with self.store.engine.connect() as conn:
+            generation = conn.execute(select(func.max(ReportRow.id))).scalar() or 0
+            with self._lock:
+                if self._df is None or self._df[0] != generation:
+                    self._df = (generation, -1, {})
+                _generation, total, known = self._df
+                known = dict(known)
+            if total < 0:
+                total = conn.execute(text("SELECT count(*) FROM item_search")).scalar() or 0
+            counted = {t: self._count(conn, t) for t in terms if t not in known}
+        known.update(counted)
+        with self._lock:
+            if self._df[0] == generation:
+                self._df[2].update(counted)
+                self._df = (generation, total, self._df[2])
+        return {t: math.log(1 + (total - known[t] + 0.5) / (known[t] + 0.5)) for t in terms}
+
+    def _count(self, conn: Connection, term: str) -> int:
+        if self.store.dialect == "sqlite":
+            sql = "SELECT count(*) FROM item_search WHERE item_search MATCH :q"
+            q = '"' + term.replace('"', '""') + '"'
+        else:
+            sql = "SELECT count(*) FROM item_search WHERE doc @@ CAST(:q AS tsquery)"
+            q = "'" + term.replace("'", "''") + "'"
+        return int(conn.execute(text(sql), {"q": q}).scalar() or 0)
 
     def _vocabulary(self) -> frozenset[str]:
         """The stemmed Latin words of every current item's title (for typo tolerance)."""
@@ -350,33 +378,29 @@ class _Candidate:
     key: str
     kind: str
     period: str
-    score: float
     title: str  # the terms, each between spaces (" glm 4 7 glm47 ")
     body: str
+    length: int  # how many terms
 
 
-def _weigh(wanted: Plan, row: _Candidate) -> float:
-    """The engine's score, scaled by the share of query words the item has (from a quarter for
-    none to one and a quarter for all) and doubled when one of its names starts with the query."""
-    groups = wanted.groups
-    covered = sum(1 for g in groups if any(_has(row, alt) for alt in g))
-    share = covered / len(groups) if groups else 0.0
-    named = bool(wanted.name) and f" {wanted.name}" in (
-        row.title if row.title.strip() else row.body
-    )
-    return max(row.score, 1e-6) * (0.25 + share) * (2.0 if named else 1.0)
-
-
-def _title_share(wanted: Plan, title: str) -> float:
-    """The share of query words an item's title has (PostgreSQL's stand-in for column weights)."""
-    if not wanted.groups:
-        return 0.0
-    inside = sum(1 for g in wanted.groups if any(all(f" {t} " in title for t in alt) for alt in g))
-    return inside / len(wanted.groups)
-
-
-def _has(row: _Candidate, alternative: tuple[str, ...]) -> bool:
-    return all(f" {t} " in row.title or f" {t} " in row.body for t in alternative)
+def _score(wanted: Plan, idf: dict[str, float], row: _Candidate, average: float) -> float:
+    """BM25 with every query word counted once: each word the item has adds its weight (the
+    best of the alternatives it has; an alternative weighs as its terms together), times
+    :data:`TITLE_WEIGHT` in the title, scaled down for long items; doubled when a name starts
+    with the query."""
+    norm = (K1 + 1) / (1 + K1 * (1 - B + B * row.length / max(average, 1.0)))
+    score = 0.0
+    for group in wanted.groups:
+        weight = 0.0
+        for alt in group:
+            worth = sum(idf.get(t, 0.0) for t in alt)
+            if all(f" {t} " in row.title for t in alt):
+                weight = max(weight, TITLE_WEIGHT * worth)
+            elif all(f" {t} " in row.title or f" {t} " in row.body for t in alt):
+                weight = max(weight, worth)
+        score += weight * norm
+    named = bool(wanted.name) and f" {wanted.name}" in row.title
+    return score * (2.0 if named else 1.0)
 
 
 def _match_expression(wanted: Plan, sqlite: bool, *, every: bool = False) -> str:
@@ -408,5 +432,6 @@ def _match_expression(wanted: Plan, sqlite: bool, *, every: bool = False) -> str
 
 
 _LEXEME = re.compile(r"'((?:[^']|'')+)'")
-RECENT = 200  # how many of the newest matches a search ranks
-CANDIDATES = 40  # how many of those are weighed by the query words they have
+RECENT = 100  # how many of the newest matches a search ranks
+TITLE_WEIGHT = 3.0  # a query word in an item's title counts this many times
+K1, B = 1.2, 0.75  # BM25's usual length normalization
