@@ -171,18 +171,19 @@ class Finder:
 
     def newest_periods(self, items: list[StoredItem]) -> dict[str, str]:
         """For each item's key, the newest period it appears in."""
-        keys = {s.item.key for s in items}
-        if not keys:
-            return {}
-        kinds = {s.item.kind.value for s in items}
+        wanted = {(s.item.theme[:100], s.item.key) for s in items}
+        out: dict[str, str] = {}
         with self.store.engine.connect() as conn:
-            # kind and key together: the (kind, key) index answers it without a scan
-            rows = conn.execute(
-                select(ItemRow.key, func.max(ItemRow.period))
-                .where(ItemRow.kind.in_(kinds), ItemRow.key.in_(keys), ItemRow.removed.is_(False))
-                .group_by(ItemRow.key)
-            ).all()
-        return {key: period for key, period in rows}
+            for theme, key in sorted(wanted):
+                # one seek each in the (theme, key, removed, period) index, however many months
+                newest = conn.execute(
+                    select(func.max(ItemRow.period)).where(
+                        ItemRow.theme == theme, ItemRow.key == key, ItemRow.removed.is_(False)
+                    )
+                ).scalar()
+                if newest is not None and newest > out.get(key, ""):
+                    out[key] = newest
+        return out
 
     def _name_index(self, kind: str) -> tuple[list[str], list[str]]:
         with self.store.engine.connect() as conn:
