@@ -43,6 +43,7 @@ Alternative = tuple[str, ...]
 class Plan:
     """A query as the index sees it (see the module's docstring)."""
 
+    #: per query word (or glossary phrase): its alternatives, the words as typed first
     groups: tuple[tuple[Alternative, ...], ...]
     #: The whole query as a normalized name, matched as the start of an item's name ('' if short).
     name: str
@@ -179,11 +180,10 @@ def plan(query: str, vocabulary: Collection[str] = ()) -> Plan:
     while n < len(meaningful):
         size, alternatives = _glossary_at(meaningful, n)
         word = meaningful[n]
-        own: list[Alternative] = []
-        if size == 1:
-            own.append(_own_terms(word))
-            if vocabulary and not _IS_CJK.match(word):
-                own.extend((t,) for t in _near(_stem(word), vocabulary))
+        # the words as typed come first: another alternative never weighs more than they do
+        own: list[Alternative] = [_phrase_terms(" ".join(meaningful[n : n + size]))]
+        if size == 1 and vocabulary and not _IS_CJK.match(word):
+            own.extend((t,) for t in _near(_stem(word), vocabulary))
         groups.append(tuple(dict.fromkeys((*own, *alternatives))))
         n += size
     whole = _whole(query)

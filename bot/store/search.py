@@ -393,8 +393,12 @@ def _score(wanted: Plan, idf: dict[str, float], row: _Candidate, average: float)
     score = 0.0
     for group in wanted.groups:
         weight = 0.0
-        for alt in group:
+        typed = sum(idf.get(t, 0.0) for t in group[0])
+        for n, alt in enumerate(group):
+            # a translation or a typo's fix weighs at most what the word as typed weighs: the
+            # same idea is no rarer for being written in the other language
             worth = sum(idf.get(t, 0.0) for t in alt)
+            worth = worth if n == 0 else min(worth, typed)
             if all(f" {t} " in row.title for t in alt):
                 weight = max(weight, TITLE_WEIGHT * worth)
             elif all(f" {t} " in row.title or f" {t} " in row.body for t in alt):
