@@ -378,6 +378,7 @@ def cmd_reparse(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"digestbot: cannot re-derive {outcome}", file=sys.stderr)
             else:
                 print(describe(outcome))
+        print(f"search index rebuilt: {store.reindex_search()} items")
     finally:
         store.close()
     return 1 if failed else 0

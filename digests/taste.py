@@ -20,7 +20,8 @@ from functools import lru_cache
 from typing import Any
 
 from digests.cards import short_title
-from digests.text import normalize_name, search_terms
+from digests.terms import index_terms
+from digests.text import normalize_name
 from digests.words import ENGLISH, Words
 
 #: Below this likeness an item is not "like" a voted one (one shared word is not enough).
@@ -60,7 +61,7 @@ def traits(
         family = found.group() if found and len(found.group()) >= 2 else ""
     terms = frozenset(
         t
-        for t in search_terms(" ".join((title, *aliases)))
+        for t in index_terms(" ".join((title, *aliases)))
         if t not in _COMMON and not t.isdigit() and (len(t) > 1 or not t.isascii())
     )
     return Traits(subject, family, terms)

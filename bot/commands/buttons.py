@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from bot.commands.core import Request, clean_arg, command, echo
@@ -21,6 +22,7 @@ from bot.store.actions import DOWN, UP, item_title, record_vote
 from bot.store.search import Match
 from bot.web.links import search_path
 from digests import cards
+from digests.items import Item
 from digests.message import (
     WEB_LINK_TEXT,
     Actions,
@@ -64,6 +66,25 @@ def label(text: str, limit: int = LABEL) -> str:
 def choices(pairs: Iterable[tuple[str, str]]) -> Actions:
     """A row of buttons from (label, command) pairs."""
     return Actions(tuple(Button(label(text), cmd) for text, cmd in pairs))
+
+
+def item_choices(request: Request, entries: Iterable[tuple[Item, str]]) -> Actions:
+    """A button per (item, command); two never share a label: a label shared by several gets
+    the item's month, and where that is shared too, its kind."""
+    pairs = list(entries)
+    labels = [label(item.title) for item, _ in pairs]
+    for extra in (
+        lambda item: item.period,
+        lambda item: f"{cards.kind_name(item.kind, request.words)} · {item.period}",
+    ):
+        counts = Counter(labels)
+        labels = [
+            f"{label(item.title, LABEL - len(extra(item)) - 3)} · {extra(item)}"
+            if counts[text] > 1
+            else text
+            for (item, _), text in zip(pairs, labels, strict=True)
+        ]
+    return Actions(tuple(Button(text, cmd) for text, (_, cmd) in zip(labels, pairs, strict=True)))
 
 
 def with_blocks(message: Message, *blocks: Block, **changes: object) -> Message:
@@ -313,7 +334,7 @@ def search_page(request: Request, text: str, page: int) -> Message:
         title += request._(" · page {page}").format(page=page)
     blocks: list[Block] = [Heading(title)]
     newest = request.services.finder.newest_periods(shown)
-    opens: list[tuple[str, str]] = []
+    opens: list[tuple[Item, str]] = []
     for n, hit in enumerate(shown):
         if n:
             blocks.append(Divider())
@@ -323,9 +344,9 @@ def search_page(request: Request, text: str, page: int) -> Message:
         blocks.append(Context((Span(f"{kind} · {item.period} · {theme}"),)))
         # a hit in an older month opens that month's copy, not the newest one
         older = newest.get(item.key, item.period) != item.period
-        opens.append((item.title, cards.command_for(item, item.period if older else None)))
+        opens.append((item, cards.command_for(item, item.period if older else None)))
         blocks.extend(cards.digest_entry(item, opens[-1][1], words=request.words))
-    blocks.append(choices(opens))
+    blocks.append(item_choices(request, opens))
     pager: list[Button] = []
     if page > 1:
         pager.append(Button(request._("‹ Previous"), f"/results {page - 1} {text}"))

@@ -10,12 +10,14 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
-from bot.commands.buttons import card_buttons, choices, search_page
+from rapidfuzz import fuzz
+
+from bot.commands.buttons import card_buttons, choices, item_choices, search_page
 from bot.commands.core import Request, command, echo
 from bot.i18n import N_
 from bot.store.items import theme_kind_counts, topic_papers
 from bot.store.search import Match
-from digests import cards
+from digests import cards, names
 from digests.items import Item, Kind
 from digests.message import (
     Block,
@@ -34,6 +36,8 @@ CLEAR = 88.0  # a fuzzy score this high, well ahead of the next, is "the one you
 CLOSE = 72.0  # scores from here up are offered in a pick list
 #: Names below this rapidfuzz WRatio score are never suggested: "llama" is not "Mistral Large 3".
 SUGGEST = 66.0
+#: A search hit this many times the next one's score is answered with its card.
+CLEAR_HIT = 1.5
 
 
 def _card(
@@ -112,22 +116,37 @@ def _none(request: Request, kind: Kind, query: str) -> str:
 
 
 def _pick_list(
-    request: Request, kind: Kind, query: str, matches: list[Match], month: str | None
+    request: Request,
+    kind: Kind,
+    query: str,
+    matches: list[Match],
+    month: str | None,
+    *,
+    exact: bool = True,
 ) -> Message:
+    """Several items to choose from: "Several … match" when each of them is named by the query,
+    "Did you mean" when they were found by their text or a similar name."""
+    shown = matches[:8]
     bullets = tuple(
         (
             Span(m.item.item.title, bold=True, url=m.item.item.url),
             Span(f" — {request.words.join(m.periods)} — "),
             command_span(cards.command_for(m.item.item, month)),
         )
-        for m in matches[:8]
+        for m in shown
     )
+    if exact:
+        lead = _several(request, kind, query)
+    else:
+        lead = request._("Did you mean one of these? (nothing is named “{query}”)").format(
+            query=echo(query)
+        )
     return Message(
         (
-            Paragraph((Span(_several(request, kind, query)),)),
+            Paragraph((Span(lead),)),
             BulletList(bullets),
-            choices(
-                (m.item.item.title, cards.command_for(m.item.item, month)) for m in matches[:8]
+            item_choices(
+                request, ((m.item.item, cards.command_for(m.item.item, month)) for m in shown)
             ),
         ),
     )
@@ -172,6 +191,7 @@ def _answer(
     month: str | None,
     *,
     fuzzy: bool = False,
+    exact: bool = True,
 ) -> Message:
     """One match is answered with its card (that month's copy when a month was asked for);
     several give a pick list."""
@@ -184,7 +204,7 @@ def _answer(
         matches = in_month
     if len(matches) == 1:
         return _card(request, matches[0], kind, query, fuzzy=fuzzy)
-    return _pick_list(request, kind, query, matches, month)
+    return _pick_list(request, kind, query, matches, month, exact=exact)
 
 
 def _not_in_month(
@@ -264,11 +284,16 @@ def _resolve(request: Request, kind: Kind, arg: str) -> Message:
         found = step(kind.value, query)
         if found:
             return _answer(request, kind, query, found, month)
-    if kind is not Kind.MODEL:
-        hits = finder.search(query, kind=kind.value, limit=6)
-        matches = [m for h in hits for m in finder.by_name(kind.value, h.item.title)[:1]]
-        if matches:
-            return _answer(request, kind, query, matches, month)
+    if kind is Kind.MODEL:
+        return _resolve_model(request, query, month)
+    hits = finder.hits(query, kind=kind.value, limit=6)
+    if hits:
+        found = finder.matches(kind.value, [h.item.item.key for h in hits])
+        # a hit far ahead of the next is the one meant; else the reader chooses
+        clear = len(hits) == 1 or hits[0].score >= CLEAR_HIT * hits[1].score
+        return _answer(
+            request, kind, query, found[:1] if clear else found, month, fuzzy=True, exact=False
+        )
     fuzzy = finder.fuzzy(kind.value, query, cutoff=SUGGEST)
     close = [m for m in fuzzy if m.score >= CLOSE]
     if (
@@ -278,8 +303,100 @@ def _resolve(request: Request, kind: Kind, arg: str) -> Message:
     ):
         return _answer(request, kind, query, close[:1], month, fuzzy=True)
     if close:
-        return _answer(request, kind, query, close, month, fuzzy=True)
+        return _answer(request, kind, query, close, month, fuzzy=True, exact=False)
     return _closest_hint(request, kind, query, fuzzy)
+
+
+def _resolve_model(request: Request, query: str, month: str | None) -> Message:
+    """A model by family and version (``digests.names``): the query's family must be a model's
+    (or a typo of it) and its version, if it has one, that model's. Other words narrow the
+    family by its names (``longcat omni``), else by its text (``GLM 思考模式``). No fitting
+    model: it says so, with the family's models and what the text search finds."""
+    finder = request.services.finder
+    asked = names.parse(query)
+    family: dict[str, names.ModelName] = {}
+    for candidates in names.family_of(asked, finder.model_families()):
+        for key, parsed in candidates:
+            family.setdefault(key, parsed)
+    fitting = {key: n for key, n in family.items() if asked.version_fits(n)}
+    if asked.words and fitting:
+        named = {key: sum(_names_word(w, n) for w in asked.words) for key, n in fitting.items()}
+        most = max(named.values())
+        if most:
+            fitting = {key: fitting[key] for key, score in named.items() if score == most}
+        else:
+            hits = finder.hits(query, kind=Kind.MODEL.value, limit=10)
+            best = [h.item.item.key for h in hits if h.item.item.key in fitting]
+            if not best:
+                return _no_model(request, query, _some(request, family))
+            return _answer(
+                request,
+                Kind.MODEL,
+                query,
+                finder.matches(Kind.MODEL.value, best[:1]),
+                month,
+                fuzzy=True,
+            )
+    if not fitting:
+        return _no_model(request, query, _some(request, family))
+    if asked.version and not asked.words:
+        # "deepsek v3.2": the one of that very version without other words, when there is one
+        plain = [k for k, n in fitting.items() if not n.words and n.version == asked.version]
+        if len(plain) == 1:
+            fitting = {plain[0]: fitting[plain[0]]}
+    found = _some(request, fitting, 8)
+    return _answer(request, Kind.MODEL, query, found, month, fuzzy=True)
+
+
+def _some(request: Request, models: dict[str, names.ModelName], most: int = 6) -> list[Match]:
+    """At most ``most`` of these models (by key: a pick list shows no more)."""
+    return request.services.finder.matches(Kind.MODEL.value, sorted(models)[:most])
+
+
+def _names_word(word: str, name: names.ModelName) -> bool:
+    """Whether one of ``name``'s other words is ``word`` (or a typo of it)."""
+    return any(
+        w == word or (len(word) >= 4 and fuzz.ratio(w, word) >= names.FAMILY_LIKE)
+        for w in name.words
+    )
+
+
+def _no_model(request: Request, query: str, family: list[Match]) -> Message:
+    """No model is named ``query``: say so, with the models of its family and the search hits."""
+    blocks: list[Block] = [
+        Paragraph(
+            (Span(request._("No model “{query}” in the reports.").format(query=echo(query))),)
+        )
+    ]
+    offered: list[tuple[Item, str]] = []
+    if family:
+        spans = [command_span(cards.command_for(m.item.item)) for m in family[:6]]
+        blocks.append(
+            Paragraph((Span(request._("Models of that family: ")), *joined(spans, request)))
+        )
+        offered.extend((m.item.item, cards.command_for(m.item.item)) for m in family[:6])
+    listed = {(m.item.item.kind, m.item.item.key) for m in family}
+    hits = [
+        h
+        for h in request.services.finder.search(query, limit=5 + len(listed))
+        if (h.item.kind, h.item.key) not in listed
+    ][:5]
+    if hits:
+        spans = [command_span(cards.command_for(h.item)) for h in hits]
+        blocks.append(Paragraph((Span(request._("Found in the text: ")), *joined(spans, request))))
+        offered.extend((h.item, cards.command_for(h.item)) for h in hits)
+    blocks.append(
+        Context(
+            (
+                Span(request._("Search all text instead: ")),
+                command_span(f"/search {echo(query, 40)}"),
+            )
+        )
+    )
+    if offered:
+        unique = list({cmd: (item, cmd) for item, cmd in offered}.values())
+        blocks.append(item_choices(request, unique))
+    return Message(tuple(blocks))
 
 
 @command(

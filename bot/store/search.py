@@ -9,17 +9,22 @@ PostgreSQL tsvector built from the same terms, so both engines match the same wa
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, Connection, func, select, text
 
 from bot.store.models import ItemNameRow, ItemRow, ReportRow
 from bot.store.store import Store, StoredItem, _body_terms, _title_terms
 from digests.items import Item
+from digests.names import ModelName
+from digests.names import parse as parse_model_name
 from digests.periods import link_key
-from digests.text import normalize_name, search_groups
+from digests.terms import Plan, name_terms, plan, vocabulary_words
+from digests.text import normalize_name
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,9 @@ class Finder:
         self.store = store
         self._lock = threading.Lock()
         self._names: dict[str, tuple[int, list[str], list[str]]] = {}
+        self._words: tuple[int, frozenset[str]] | None = None
+        self._families: tuple[int, dict[str, list[tuple[str, ModelName]]]] | None = None
+        self._df: tuple[int, int, dict[str, int]] | None = None
 
     # -- names ------------------------------------------------------------------------------
 
@@ -95,6 +103,32 @@ class Finder:
             matches.extend(self._group(kind, [key], score))
         return matches
 
+    def model_families(self) -> dict[str, list[tuple[str, ModelName]]]:
+        """Every current model's parsed name (``digests.names``) by family: family -> (key, name)
+        (cached until a report is stored)."""
+        with self.store.engine.connect() as conn:
+            generation = conn.execute(select(func.max(ReportRow.id))).scalar() or 0
+            with self._lock:
+                if self._families is not None and self._families[0] == generation:
+                    return self._families[1]
+            rows = conn.execute(
+                select(ItemRow.key, ItemRow.title)
+                .distinct()
+                .where(ItemRow.kind == "model", ItemRow.removed.is_(False))
+            ).all()
+        families: dict[str, list[tuple[str, ModelName]]] = {}
+        for key, title in sorted((r.key, r.title) for r in rows):
+            name = parse_model_name(title)
+            if name.family:
+                families.setdefault(name.family, []).append((key, name))
+        with self._lock:
+            self._families = (generation, families)
+        return families
+
+    def matches(self, kind: str, keys: list[str], score: float = 100.0) -> list[Match]:
+        """The items of ``kind`` with these keys (in this order), with every month they are in."""
+        return self._group(kind, list(dict.fromkeys(keys)), score)
+
     def by_link(self, link: str) -> list[Match]:
         """Items of any kind whose link is ``link`` (an arXiv id in any form matches its links)."""
         wanted = link_key(link)
@@ -137,18 +171,19 @@ class Finder:
 
     def newest_periods(self, items: list[StoredItem]) -> dict[str, str]:
         """For each item's key, the newest period it appears in."""
-        keys = {s.item.key for s in items}
-        if not keys:
-            return {}
-        kinds = {s.item.kind.value for s in items}
+        wanted = {(s.item.theme[:100], s.item.key) for s in items}
+        out: dict[str, str] = {}
         with self.store.engine.connect() as conn:
-            # kind and key together: the (kind, key) index answers it without a scan
-            rows = conn.execute(
-                select(ItemRow.key, func.max(ItemRow.period))
-                .where(ItemRow.kind.in_(kinds), ItemRow.key.in_(keys), ItemRow.removed.is_(False))
-                .group_by(ItemRow.key)
-            ).all()
-        return {key: period for key, period in rows}
+            for theme, key in sorted(wanted):
+                # one seek each in the (theme, key, removed, period) index, however many months
+                newest = conn.execute(
+                    select(func.max(ItemRow.period)).where(
+                        ItemRow.theme == theme, ItemRow.key == key, ItemRow.removed.is_(False)
+                    )
+                ).scalar()
+                if newest is not None and newest > out.get(key, ""):
+                    out[key] = newest
+        return out
 
     def _name_index(self, kind: str) -> tuple[list[str], list[str]]:
         with self.store.engine.connect() as conn:
@@ -207,50 +242,132 @@ class Finder:
     # -- text -------------------------------------------------------------------------------
 
     def search(self, query: str, *, kind: str | None = None, limit: int = 8) -> list[StoredItem]:
-        """The best items for ``query``: all terms first, else any term; newest first on ties."""
-        groups = query_groups(query)
-        if not groups:
-            return []
-        for mode in ("all", "any"):
-            ids = self._search_ids(groups, mode, kind, limit)
-            if ids:
-                return self.store.get_items(ids)
-        return []
+        """The best items for ``query``, each item once (see :meth:`hits`)."""
+        return [hit.item for hit in self.hits(query, kind=kind, limit=limit)]
 
-    def _search_ids(
-        self, groups: list[list[list[str]]], mode: str, kind: str | None, limit: int
-    ) -> list[int]:
-        """Rank the most recently stored matches (at most RECENT of them) and keep the best.
+    def hits(self, query: str, *, kind: str | None = None, limit: int = 8) -> list[Hit]:
+        """The best items for ``query`` with their scores, best first, each item once.
+
+        The :data:`RECENT` newest items that have every query word (and, when those are too
+        few, any query word) are scored here, the same way on both engines: BM25 with each
+        word counted once (its weight from how many items have it, cached until a report is
+        stored; an item's length from its terms), a word in the title counting
+        :data:`TITLE_WEIGHT` times, and twice the score for an item whose name starts with the
+        query. An item in several months counts once, as its best-scoring copy (the newer one
+        on a tie).
+        """
+        wanted = plan(query, self._vocabulary())
+        if not wanted.groups and not wanted.name:
+            return []
+        rows = self._candidates(wanted, kind, every=True) if len(wanted.groups) > 1 else []
+        if len({(r.kind, r.key) for r in rows}) < limit:
+            seen_ids = {r.id for r in rows}
+            rows += [r for r in self._candidates(wanted, kind) if r.id not in seen_ids]
+        if not rows:
+            return []
+        idf = self._idf(wanted.terms())
+        average = sum(r.length for r in rows) / len(rows)
+        best: dict[tuple[str, str], tuple[float, _Candidate]] = {}
+        for row in rows:
+            score = _score(wanted, idf, row, average)
+            seen = best.get((row.kind, row.key))
+            if seen is None or (score, row.period) > (seen[0], seen[1].period):
+                best[(row.kind, row.key)] = (score, row)
+        order = sorted(best.values(), key=lambda sr: (-sr[0], -sr[1].id))[:limit]
+        items = {s.id: s for s in self.store.get_items(row.id for _score, row in order)}
+        return [Hit(items[row.id], score) for score, row in order if row.id in items]
+
+    def _candidates(
+        self, wanted: Plan, kind: str | None, *, every: bool = False
+    ) -> list[_Candidate]:
+        """The :data:`RECENT` newest matches (of every query word with ``every``, else of any),
+        with their terms.
 
         Ranking every match of a common word across years of reports costs time for nothing:
         the newest matches are read in index order, which stops early, and only they are ranked.
         """
         sqlite = self.store.dialect == "sqlite"
-        query = _match_expression(groups, mode, sqlite)
-        params: dict[str, object] = {"limit": limit, "recent": RECENT, "kind": kind}
+        query = _match_expression(wanted, sqlite, every=every)
+        params: dict[str, object] = {"recent": RECENT, "kind": kind}
         if sqlite:
             params["q"] = f'kind_terms : "{kind}" AND ({query})' if kind else query
             sql = (
-                "SELECT id FROM (SELECT rowid AS id, bm25(item_search, 4.0, 1.0, 0.0) AS score "
-                "FROM item_search WHERE item_search MATCH :q ORDER BY rowid DESC LIMIT :recent) "
-                "ORDER BY score, id DESC LIMIT :limit"
+                "SELECT r.id, s.title_terms AS title, s.body_terms AS body, "
+                "i.key, i.kind, i.period FROM (SELECT rowid AS id FROM item_search "
+                "WHERE item_search MATCH :q ORDER BY rowid DESC LIMIT :recent) AS r "
+                "JOIN item_search AS s ON s.rowid = r.id JOIN items AS i ON i.id = r.id"
             )
         else:
             params["q"] = query
             kind_filter = "AND kind = :kind" if kind else ""
             sql = (
-                "SELECT id FROM (SELECT item_id AS id, ts_rank(doc, CAST(:q AS tsquery)) AS score "
-                f"FROM item_search WHERE doc @@ CAST(:q AS tsquery) {kind_filter} "
-                "ORDER BY item_id DESC LIMIT :recent) AS recent "
-                "ORDER BY score DESC, id DESC LIMIT :limit"
+                "SELECT r.id, i.title AS title, CAST(r.doc AS text) AS body, "
+                "i.key, i.kind, i.period FROM (SELECT item_id AS id, doc FROM item_search "
+                f"WHERE doc @@ CAST(:q AS tsquery) {kind_filter} "
+                "ORDER BY item_id DESC LIMIT :recent) AS r JOIN items AS i ON i.id = r.id"
             )
         with self.store.engine.connect() as conn:
-            return list(conn.execute(text(sql), params).scalars())
+            rows = conn.execute(text(sql), params).all()
+        out = []
+        for row in rows:
+            if sqlite:
+                title, body = f" {row.title} ", f" {row.body} "
+            else:  # a tsvector's text: 'term' 'other' (the title's terms are made again)
+                lexemes = (t.replace("''", "'") for t in _LEXEME.findall(row.body))
+                body = " " + " ".join(lexemes) + " "
+                title = " " + " ".join(name_terms((row.title,))) + " "
+            length = title.count(" ") + body.count(" ")
+            out.append(_Candidate(row.id, row.key, row.kind, row.period, title, body, length))
+        return out
+
+    def _idf(self, terms: list[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each term, from how many items have it
+        (counted once per term until a report is stored)."""
+        with self.store.engine.connect() as conn:
+            generation = conn.execute(select(func.max(ReportRow.id))).scalar() or 0
+            with self._lock:
+                if self._df is None or self._df[0] != generation:
+                    self._df = (generation, -1, {})
+                _generation, total, known = self._df
+                known = dict(known)
+            if total < 0:
+                total = conn.execute(text("SELECT count(*) FROM item_search")).scalar() or 0
+            counted = {t: self._count(conn, t) for t in terms if t not in known}
+        known.update(counted)
+        with self._lock:
+            if self._df[0] == generation:
+                self._df[2].update(counted)
+                self._df = (generation, total, self._df[2])
+        return {t: math.log(1 + (total - known[t] + 0.5) / (known[t] + 0.5)) for t in terms}
+
+    def _count(self, conn: Connection, term: str) -> int:
+        if self.store.dialect == "sqlite":
+            sql = "SELECT count(*) FROM item_search WHERE item_search MATCH :q"
+            q = '"' + term.replace('"', '""') + '"'
+        else:
+            sql = "SELECT count(*) FROM item_search WHERE doc @@ CAST(:q AS tsquery)"
+            q = "'" + term.replace("'", "''") + "'"
+        return int(conn.execute(text(sql), {"q": q}).scalar() or 0)
+
+    def _vocabulary(self) -> frozenset[str]:
+        """The stemmed Latin words of every current item's title (for typo tolerance)."""
+        with self.store.engine.connect() as conn:
+            generation = conn.execute(select(func.max(ReportRow.id))).scalar() or 0
+            with self._lock:
+                if self._words is not None and self._words[0] == generation:
+                    return self._words[1]
+            titles = conn.execute(
+                select(ItemRow.title).distinct().where(ItemRow.removed.is_(False))
+            ).scalars()
+            words = frozenset(w for t in titles for w in vocabulary_words(t))
+        with self._lock:
+            self._words = (generation, words)
+        return words
 
 
 def query_groups(query: str) -> list[list[list[str]]]:
     """A query's groups of alternatives, as searches and watches match them."""
-    return search_groups(query)[:16]
+    return [[list(alternative) for alternative in group] for group in plan(query).groups]
 
 
 def indexed_terms(item: Item) -> frozenset[str]:
@@ -266,17 +383,78 @@ def groups_match(groups: list[list[list[str]]], terms: frozenset[str] | set[str]
     )
 
 
-def _match_expression(groups: list[list[list[str]]], mode: str, sqlite: bool) -> str:
-    """An FTS5 MATCH or a tsquery: groups joined by AND (or OR), alternatives by OR."""
+@dataclass(frozen=True)
+class Hit:
+    """One item a search found and its score (higher is better)."""
+
+    item: StoredItem
+    score: float
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    id: int
+    key: str
+    kind: str
+    period: str
+    title: str  # the terms, each between spaces (" glm 4 7 glm47 ")
+    body: str
+    length: int  # how many terms
+
+
+def _score(wanted: Plan, idf: dict[str, float], row: _Candidate, average: float) -> float:
+    """BM25 with every query word counted once: each word the item has adds its weight (the
+    best of the alternatives it has; an alternative weighs as its terms together), times
+    :data:`TITLE_WEIGHT` in the title, scaled down for long items; doubled when a name starts
+    with the query."""
+    norm = (K1 + 1) / (1 + K1 * (1 - B + B * row.length / max(average, 1.0)))
+    score = 0.0
+    for group in wanted.groups:
+        weight = 0.0
+        typed = sum(idf.get(t, 0.0) for t in group[0])
+        for n, alt in enumerate(group):
+            # a translation or a typo's fix weighs at most what the word as typed weighs: the
+            # same idea is no rarer for being written in the other language
+            worth = sum(idf.get(t, 0.0) for t in alt)
+            worth = worth if n == 0 else min(worth, typed)
+            if all(f" {t} " in row.title for t in alt):
+                weight = max(weight, TITLE_WEIGHT * worth)
+            elif all(f" {t} " in row.title or f" {t} " in row.body for t in alt):
+                weight = max(weight, worth)
+        score += weight * norm
+    named = bool(wanted.name) and f" {wanted.name}" in row.title
+    return score * (2.0 if named else 1.0)
+
+
+def _match_expression(wanted: Plan, sqlite: bool, *, every: bool = False) -> str:
+    """An FTS5 MATCH or a tsquery: any group, each through any of its alternatives (all of an
+    alternative's terms), or the query as the start of a name."""
     if sqlite:
-        term, both, either = (lambda t: '"' + t.replace('"', '""') + '"'), " AND ", " OR "
+
+        def term(t: str) -> str:
+            return '"' + t.replace('"', '""') + '"'
+
+        both, either = " AND ", " OR "
+        name = f'title_terms : "{wanted.name}"*' if wanted.name else ""
     else:
-        term, both, either = (lambda t: "'" + t.replace("'", "''") + "'"), " & ", " | "
-    rendered = []
-    for alternatives in groups:
-        options = ["(" + both.join(term(t) for t in alt) + ")" for alt in alternatives]
-        rendered.append("(" + either.join(options) + ")")
-    return (both if mode == "all" else either).join(rendered)
+
+        def term(t: str) -> str:
+            return "'" + t.replace("'", "''") + "'"
+
+        both, either = " & ", " | "
+        name = "'" + wanted.name.replace("'", "''") + "':*" if wanted.name else ""
+    rendered = [
+        "(" + either.join("(" + both.join(term(t) for t in alt) + ")" for alt in alternatives) + ")"
+        for alternatives in wanted.groups
+    ]
+    if every:
+        return both.join(rendered)
+    if name:
+        rendered.append(name)
+    return either.join(rendered)
 
 
-RECENT = 400  # how many of the newest matches a search ranks
+_LEXEME = re.compile(r"'((?:[^']|'')+)'")
+RECENT = 100  # how many of the newest matches a search ranks
+TITLE_WEIGHT = 3.0  # a query word in an item's title counts this many times
+K1, B = 1.2, 0.75  # BM25's usual length normalization

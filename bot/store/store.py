@@ -28,7 +28,8 @@ from bot.store.db import ensure_schema, make_engine
 from bot.store.models import ItemNameRow, ItemRow, ProcessedUpdateRow, ReportRow
 from digests.errors import ReportError
 from digests.items import Item, Kind, Report
-from digests.text import normalize_name, search_terms
+from digests.terms import index_terms, name_terms
+from digests.text import normalize_name
 
 
 @dataclass
@@ -162,6 +163,24 @@ class Store:
                     .values(item_count=len(report.items), warning_count=len(report.warnings))
                 )
             yield result
+
+    def reindex_search(self, batch: int = 500) -> int:
+        """Rebuild the names and search terms of every current item (after the way search terms
+        are made changed; ``digestbot reparse`` runs it). Returns how many items."""
+        done, last = 0, 0
+        while True:
+            with self.engine.begin() as conn:
+                rows = conn.execute(
+                    select(ItemRow.id, ItemRow.data)
+                    .where(ItemRow.id > last, ItemRow.removed.is_(False))
+                    .order_by(ItemRow.id)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    return done
+                self._reindex(conn, [(r.id, Item.from_dict(r.data)) for r in rows], [])
+            done += len(rows)
+            last = rows[-1].id
 
     def _merge_items(
         self, conn: Connection, report: Report, report_id: int, now: datetime, result: IngestResult
@@ -363,14 +382,14 @@ def _item_values(item: Item, report_id: int, now: datetime) -> dict[str, object]
 
 
 def _title_terms(item: Item) -> list[str]:
-    return search_terms(" ".join((item.title, *item.aliases)))
+    return name_terms((item.title, *item.aliases))
 
 
 def _body_terms(item: Item) -> list[str]:
     texts = [item.summary, item.topic or "", item.theme_title]
     texts.extend(f"{p.label} {p.text}" for p in item.parts)
     texts.extend(i.alt for i in item.images)
-    return search_terms(" ".join(texts))
+    return index_terms(" ".join(texts))
 
 
 def _period_lock(period: str) -> int:

@@ -151,22 +151,28 @@ async def test_any_link_finds_its_item_whatever_its_kind(core: Dispatcher) -> No
 
 async def test_unrelated_names_are_never_suggested(core: Dispatcher) -> None:
     text = (await ask(core, "/model llama")).plain()
-    assert "No model matches “llama”" in text
+    assert "No model “llama” in the reports." in text
     assert "Closest" not in text
+    assert "family" not in text
     assert "/search llama" in text
 
 
-async def test_a_single_candidate_is_answered_directly(core: Dispatcher) -> None:
+async def test_a_family_without_that_version_says_so(core: Dispatcher) -> None:
     reply = await ask(core, "/model olmo 4")
-    assert "Which one?" not in reply.plain()
-    assert heading(reply) == "Olmo 3"
-    assert "Closest match for “olmo 4”" in reply.plain()
-    # two close names are a real choice
+    assert heading(reply) == ""  # no card: Olmo 3 is not Olmo 4
+    assert "No model “olmo 4” in the reports." in reply.plain()
+    assert "Models of that family: /model Olmo 3" in reply.plain()
+    # none of the GLMs is 4.8: no "Several models match"
     two = (await ask(core, "/model glm 4.8")).plain()
-    assert "Several models match “glm 4.8”. Which one?" in two
-    assert two.count("• ") == 2
+    assert "No model “glm 4.8” in the reports." in two
+    assert "Several models match" not in two
+    assert "/model GLM-4.6" in two
+    assert "/model GLM-4.7" in two
+    # a family alone lists the family; a family of one opens its card
     nemotron = await ask(core, "/model nemotron")
     assert heading(nemotron) == "Nemotron 3 Nano"
+    glm = (await ask(core, "/model glm")).plain()
+    assert "Several models match “glm”. Which one?" in glm
 
 
 # --- highlights --------------------------------------------------------------------------------
