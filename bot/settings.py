@@ -60,8 +60,10 @@ class CoreSettings(BaseSettings):
     post_empty_digest: bool = False
     #: Figures in chat: Telegram link previews above the text, Slack image blocks.
     images: bool = True
-    misfire_grace_hours: float = Field(default=12.0, ge=0)
-    leader_takeover_seconds: float = Field(default=30.0, gt=0)
+    #: At most a year: a run missed longer ago than that is not worth making up (and a grace
+    #: of 1e12 hours is no duration Python can hold).
+    misfire_grace_hours: float = Field(default=12.0, ge=0, le=366 * 24)
+    leader_takeover_seconds: float = Field(default=30.0, gt=0, le=86400)
     #: How long the leader keeps the delivery ids of updates and events answered already
     #: (at most ten years: a cutoff before year 1 would not be a date).
     dedup_keep_days: float = Field(default=7.0, gt=0, le=3650)
@@ -70,7 +72,7 @@ class CoreSettings(BaseSettings):
     public_url: str | None = None
     web_secret: SecretStr | None = None
     web_access: Literal["signed", "public"] = "signed"
-    web_link_days: float = Field(default=30.0, gt=0)
+    web_link_days: float = Field(default=30.0, gt=0, le=3650)
 
     @field_validator("timezone")
     @classmethod
