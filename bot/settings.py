@@ -67,6 +67,9 @@ class CoreSettings(BaseSettings):
     #: How long the leader keeps the delivery ids of updates and events answered already
     #: (at most ten years: a cutoff before year 1 would not be a date).
     dedup_keep_days: float = Field(default=7.0, gt=0, le=3650)
+    #: How long finished outbox rows and deliveries no digest reads any more are kept; at least
+    #: the misfire grace, so a run made late on start-up still finds its row.
+    history_keep_days: float = Field(default=90.0, gt=0, le=3650)
     send_max_attempts: int = Field(default=5, ge=1)
     send_maybe_attempts: int = Field(default=1, ge=0, le=1)
     public_url: str | None = None
