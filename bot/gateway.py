@@ -204,6 +204,10 @@ class Gateway:
         self.housekeeping = Housekeeping(
             self.store,
             keep=timedelta(days=self.settings.dedup_keep_days),
+            history=max(
+                timedelta(days=self.settings.history_keep_days),
+                timedelta(hours=self.settings.misfire_grace_hours, days=1),
+            ),
             clock=self.services.clock,
         )
         await self.housekeeping.start()

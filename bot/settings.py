@@ -62,17 +62,22 @@ class CoreSettings(BaseSettings):
     share_votes: bool = True
     #: Figures in chat: Telegram link previews above the text, Slack image blocks.
     images: bool = True
-    misfire_grace_hours: float = Field(default=12.0, ge=0)
-    leader_takeover_seconds: float = Field(default=30.0, gt=0)
+    #: At most a year: a run missed longer ago than that is not worth making up (and a grace
+    #: of 1e12 hours is no duration Python can hold).
+    misfire_grace_hours: float = Field(default=12.0, ge=0, le=366 * 24)
+    leader_takeover_seconds: float = Field(default=30.0, gt=0, le=86400)
     #: How long the leader keeps the delivery ids of updates and events answered already
     #: (at most ten years: a cutoff before year 1 would not be a date).
     dedup_keep_days: float = Field(default=7.0, gt=0, le=3650)
+    #: How long finished outbox rows and deliveries no digest reads any more are kept; at least
+    #: the misfire grace, so a run made late on start-up still finds its row.
+    history_keep_days: float = Field(default=90.0, gt=0, le=3650)
     send_max_attempts: int = Field(default=5, ge=1)
     send_maybe_attempts: int = Field(default=1, ge=0, le=1)
     public_url: str | None = None
     web_secret: SecretStr | None = None
     web_access: Literal["signed", "public"] = "signed"
-    web_link_days: float = Field(default=30.0, gt=0)
+    web_link_days: float = Field(default=30.0, gt=0, le=3650)
 
     @field_validator("timezone")
     @classmethod

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 
+from digests import hygiene
 from digests.message import (
     Actions,
     Block,
@@ -49,9 +50,11 @@ _SEPARATORS = ("\n\n", "\n", " ")
 
 
 def clean_text(text: str) -> str:
-    """Normalise line ends and drop control characters (all but ``\\n``) and lone surrogates."""
+    """Normalise line ends and drop control characters (all but ``\\n``), lone surrogates and
+    every invisible character :func:`digests.hygiene.clean_text` drops (emoji sequences kept):
+    what a renderer shows, report text or the bot's own lines echoing someone's words."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    text = _CONTROL.sub("", text)
+    text = hygiene.clean_text(_CONTROL.sub("", text), keep_joiners=True)
     return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(text) else text
 
 

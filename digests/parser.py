@@ -34,7 +34,7 @@ from digests.cells import (
     take_label,
 )
 from digests.errors import ReportError
-from digests.hygiene import clean_report_text
+from digests.hygiene import clean_report_text, is_blank
 from digests.items import HIGHLIGHTS, Image, Item, Kind, ParseWarning, Part, Report
 from digests.sections import (
     column_role,
@@ -512,6 +512,10 @@ class _Parser:
         items: list[Item] = []
         seen: dict[str, int] = {}
         for d in self.drafts:
+            if is_blank(d.title):
+                # a title of only invisible characters (U+3164...) shows nothing anywhere
+                self.warn(d.line, f"{d.kind.value} without a visible title not placed")
+                continue
             key = f"{d.kind.value}:{normalize_name(d.title)}"
             if key in seen:
                 self.warn(
@@ -542,6 +546,8 @@ class _Parser:
                     aliases=d.aliases or (d.title,),
                 )
             )
+        if not items:
+            raise ReportError(NO_ITEMS, source=self.source)
         title = self.title or str(self.meta.get("title") or f"Report {period}")
         return Report(
             source=self.source,

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -116,12 +117,38 @@ class Pacer:
         self.tat = max(self.tat, at) + n * self.interval
 
 
+class Window:
+    """At most ``limit`` messages in any ``seconds`` (Telegram: 20 a minute to one group).
+
+    A burst of ``limit`` goes at once; the next waits until the oldest of them is ``seconds``
+    old. (A GCRA pacer with a burst lets ``burst`` plus one per interval through in a window.)
+    """
+
+    __slots__ = ("limit", "seconds", "sent")
+
+    def __init__(self, limit: int, seconds: float = 60.0) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.sent: deque[float] = deque(maxlen=limit)
+
+    @property
+    def tat(self) -> float:
+        """When the window holds nothing any more (the pacers' idle test)."""
+        return self.sent[-1] + self.seconds if self.sent else 0.0
+
+    def allowed_at(self, now: float) -> float:
+        return now if len(self.sent) < self.limit else max(now, self.sent[0] + self.seconds)
+
+    def commit(self, at: float, n: int = 1) -> None:
+        self.sent.extend([at] * n)
+
+
 class _ChatLimit:
     """The pacers of one chat (per chat, and per group where that applies)."""
 
     __slots__ = ("pacers",)
 
-    def __init__(self, pacers: list[Pacer]) -> None:
+    def __init__(self, pacers: list[Pacer | Window]) -> None:
         self.pacers = pacers
 
     def allowed_at(self, now: float) -> float:
@@ -384,10 +411,10 @@ class RateLimiter:
         if chat is None:
             if len(self._chats) >= _PRUNE_AT:
                 self._prune()
-            pacers = [Pacer(interval)] if interval > 0 else []
+            pacers: list[Pacer | Window] = [Pacer(interval)] if interval > 0 else []
             per_minute = limits.group_per_minute
             if per_minute is not None and limits.is_group(chat_id, kind):
-                pacers.append(Pacer(60.0 / per_minute, per_minute))
+                pacers.append(Window(per_minute, 60.0))
             chat = self._chats[key] = _ChatLimit(pacers)
         return chat
 

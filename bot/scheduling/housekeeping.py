@@ -4,6 +4,10 @@
   answered already. A platform redelivers for minutes, not days, so an id is forgotten after
   ``DIGESTBOT_DEDUP_KEEP_DAYS`` (default 7).
 - ``action_tokens``: button commands too long for a platform's payload, once expired.
+- ``outbox`` and ``deliveries``: finished outbox rows, and deliveries of items no digest can
+  choose any more (removed, or with a newer copy), after ``DIGESTBOT_HISTORY_KEEP_DAYS``
+  (default 90; see :mod:`bot.store.history`). Deliveries of current items are kept: they are
+  what stops a digest sending an item twice.
 
 The gateway starts :class:`Housekeeping` when it becomes the leader and stops it when it is no
 longer; :func:`prune` is the plain function it calls, which tests call with a fixed time.
@@ -19,6 +23,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock, utcnow
 from bot.store.actions import purge_tokens
+from bot.store.history import prune_deliveries, prune_outbox
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -27,6 +32,8 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(days=1)
 #: After a failed prune (say the database was briefly away), the next try.
 RETRY_AFTER = timedelta(minutes=10)
+#: How long finished outbox rows and stale deliveries are kept (DIGESTBOT_HISTORY_KEEP_DAYS).
+HISTORY_KEEP = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -35,20 +42,32 @@ class Pruned:
 
     updates: int
     tokens: int
+    outbox: int = 0
+    deliveries: int = 0
 
 
-def prune(store: Store, now: datetime, keep: timedelta) -> Pruned:
-    """Forget delivery ids seen before ``now - keep`` and delete button tokens expired by ``now``."""
+def prune(
+    store: Store, now: datetime, keep: timedelta, history: timedelta = HISTORY_KEEP
+) -> Pruned:
+    """Forget delivery ids seen before ``now - keep``, delete button tokens expired by ``now``,
+    and outbox rows and stale deliveries finished before ``now - history``."""
     updates = store.forget_updates_before(now - keep)
     with store.engine.begin() as conn:
         tokens = purge_tokens(conn, now)
+    with store.engine.begin() as conn:
+        outbox = prune_outbox(conn, now - history)
+        deliveries = prune_deliveries(conn, now - history)
     log.info(
-        "housekeeping: pruned %d delivery id(s) older than %s and %d expired button token(s)",
+        "housekeeping: pruned %d delivery id(s) older than %s, %d expired button token(s), "
+        "%d finished outbox row(s) and %d stale deliveries older than %s",
         updates,
         _days(keep),
         tokens,
+        outbox,
+        deliveries,
+        _days(history),
     )
-    return Pruned(updates, tokens)
+    return Pruned(updates, tokens, outbox, deliveries)
 
 
 class Housekeeping:
@@ -59,11 +78,13 @@ class Housekeeping:
         store: Store,
         *,
         keep: timedelta,
+        history: timedelta = HISTORY_KEEP,
         clock: Clock = utcnow,
         every: timedelta = PRUNE_EVERY,
     ) -> None:
         self.store = store
         self.keep = keep
+        self.history = history
         self.clock = clock
         self.every = every
         self.last: Pruned | None = None
@@ -88,7 +109,9 @@ class Housekeeping:
         while True:
             wait = self.every
             try:
-                self.last = await asyncio.to_thread(prune, self.store, self.clock(), self.keep)
+                self.last = await asyncio.to_thread(
+                    prune, self.store, self.clock(), self.keep, self.history
+                )
             except Exception as exc:
                 # One line: the next try comes soon, and a database that is away shows elsewhere.
                 log.warning(

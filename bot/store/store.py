@@ -195,6 +195,7 @@ class Store:
                     ItemRow.removed,
                     ItemRow.kind,
                     ItemRow.title,
+                    ItemRow.data,
                 ).where(ItemRow.period == report.period)
             )
         }
@@ -212,12 +213,19 @@ class Store:
                 result.added.append(item)
                 continue
             digest = values["content_hash"]
-            if digest == row.content_hash and not row.removed:
+            if not row.removed and (digest == row.content_hash or _same_text(row.data, values)):
+                # Moved rows (another place in the file, another line) are not changes: their
+                # place is updated, their text and updated_at are not.
                 result.unchanged += 1
                 conn.execute(
                     update(ItemRow)
                     .where(ItemRow.id == row.id)
-                    .values(report_id=report_id, position=item.position)
+                    .values(
+                        report_id=report_id,
+                        position=item.position,
+                        data=values["data"],
+                        content_hash=digest,
+                    )
                 )
                 continue
             conn.execute(update(ItemRow).where(ItemRow.id == row.id).values(**values))
@@ -378,6 +386,20 @@ def _item_values(item: Item, report_id: int, now: datetime) -> dict[str, object]
         "position": item.position,
         "removed": False,
         "updated_at": now,
+    }
+
+
+#: Where an item sits in its file, not what a reader sees of it.
+_PLACE = ("position", "line")
+
+
+def _same_text(stored: object, values: dict[str, object]) -> bool:
+    """Whether a stored item's data and a new version's differ only in their place."""
+    new = values["data"]
+    if not isinstance(stored, dict) or not isinstance(new, dict):
+        return False
+    return {k: v for k, v in stored.items() if k not in _PLACE} == {
+        k: v for k, v in new.items() if k not in _PLACE
     }
 
 

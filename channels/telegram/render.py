@@ -11,7 +11,7 @@ SDK import, so the CLI can use it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from channels.layout import (
@@ -140,6 +140,7 @@ def keyboard_rows(block: Actions) -> list[list[Button]]:
     """A block's buttons in rows: up to :data:`ROW_BUTTONS` whose labels fit :data:`ROW_CHARS`."""
     rows: list[list[Button]] = []
     for button in block.buttons:
+        button = replace(button, label=" ".join(clean_text(button.label).split()) or "…")
         row = rows[-1] if rows else None
         width = sum(len(b.label) for b in row) if row else 0
         if row is None or len(row) >= ROW_BUTTONS or width + len(button.label) > ROW_CHARS:

@@ -36,6 +36,27 @@ def test_infinite_or_nan_numbers_are_refused(tmp_path: Path, name: str, value: s
 
 
 @pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DIGESTBOT_MISFIRE_GRACE_HOURS", "1e12"),
+        ("DIGESTBOT_LEADER_TAKEOVER_SECONDS", "1e300"),
+        ("DIGESTBOT_WEB_LINK_DAYS", "1e12"),
+    ],
+)
+def test_numbers_too_large_for_a_duration_are_one_line(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    env = {"DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}", name: value}
+    done = _run(["run"], env)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert name in lines[0]
+    assert "less than or equal" in lines[0]
+
+
+@pytest.mark.parametrize(
     ("value", "line"),
     [
         ("0", "DIGESTBOT_DEDUP_KEEP_DAYS: Input should be greater than 0"),

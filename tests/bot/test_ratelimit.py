@@ -50,11 +50,40 @@ async def test_one_message_per_interval_to_a_chat() -> None:
 
 
 async def test_groups_get_a_per_minute_budget() -> None:
-    rl = limiter(telegram_group_per_minute=120)  # bursts of 120, then one per 0.5 s
+    rl = limiter(telegram_group_per_minute=120)  # bursts of 120, then none for a minute
     assert await timed(*(rl.acquire("telegram", "-5", "", BULK) for _ in range(120))) < 0.3
-    assert await timed(rl.acquire("telegram", "-5", "", BULK)) >= 0.4
+    late = asyncio.create_task(rl.acquire("telegram", "-5", "", BULK))
+    await asyncio.sleep(0.3)
+    assert not late.done()
+    late.cancel()
     # A private chat (positive id) is not a group.
     assert await timed(*(rl.acquire("telegram", "5", "", BULK) for _ in range(121))) < 0.3
+
+
+async def _sent_in(seconds: int, chat_id: str, priority: int) -> int:
+    """How many messages the default Telegram limits let into one chat when one is offered every
+    second of a clock that only moves when told to."""
+    now = [1000.0]
+    rl = RateLimiter.from_settings(Settings(), clock=lambda: now[0])
+    sent = 0
+    for second in range(seconds):
+        now[0] = 1000.0 + second
+        task = asyncio.create_task(rl.acquire("telegram", chat_id, "", priority))
+        await asyncio.wait({task}, timeout=0.05)
+        if task.done():
+            sent += 1
+        else:
+            task.cancel()
+    return sent
+
+
+async def test_a_group_gets_no_more_than_twenty_messages_a_minute() -> None:
+    # Telegram's limit is 20 a minute to one group: a burst of 20 goes, then nothing until the
+    # first of them is a minute old (a pacer with a burst let 30 in within 30 s).
+    for priority in (BULK, INTERACTIVE):
+        assert await _sent_in(30, "-100123", priority) == 20
+        assert await _sent_in(75, "-100123", priority) == 35
+        assert await _sent_in(30, "42", priority) == 30  # a private chat: one a second
 
 
 def test_group_detection() -> None:

@@ -75,6 +75,34 @@ def test_new_version_keeps_identity_and_reports_changes(store: Store) -> None:
     assert kept == [text, edited]
 
 
+def test_a_corrected_month_reports_only_items_whose_text_changed(store: Store) -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
+    _ingest(store, text)
+    with store.engine.connect() as conn:
+        stamps = dict(conn.execute(select(ItemRow.key, ItemRow.updated_at)).all())
+    # The correction moves GLM-4.7's row to the end of its table and pushes everything after
+    # the first heading down two lines; only GLM-4.7's text changes.
+    lines = text.split("\n")
+    glm = next(i for i, line in enumerate(lines) if line.startswith("| [GLM-4.7]"))
+    end = next(i for i in range(glm, len(lines)) if not lines[i].startswith("|"))
+    row = lines.pop(glm).replace("三种思考模式的产品化", "三种思考模式的产品化（修订）", 1)
+    lines.insert(end - 1, row)
+    heading = next(i for i, line in enumerate(lines) if line.startswith("#"))
+    lines[heading + 1 : heading + 1] = ["", ""]
+    edited = "\n".join(lines)
+    moved = parse_report(edited, "r.md")
+    assert [i.key for i in moved.items] != [i.key for i in parse_report(text, "r.md").items]
+    result = _ingest(store, edited)
+    assert [i.title for i in result.changed] == ["GLM-4.7"]
+    assert result.added == []
+    assert result.unchanged == len(moved.items) - 1
+    with store.engine.connect() as conn:
+        after = dict(conn.execute(select(ItemRow.key, ItemRow.updated_at)).all())
+        places = dict(conn.execute(select(ItemRow.key, ItemRow.position)).all())
+    assert [k for k in stamps if after[k] != stamps[k]] == ["model:glm47"]
+    assert places == {i.key: i.position for i in moved.items}
+
+
 def test_restoring_a_removed_item_brings_back_its_identity(store: Store) -> None:
     text = SAMPLE.read_text(encoding="utf-8")
     _ingest(store, text)

@@ -215,3 +215,60 @@ async def test_healthz_tells_the_truth(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _no_sample_seeding(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DIGESTBOT_REPORTS_DIR", raising=False)
+
+
+async def _live_item_counts(store: Store, seconds: float) -> list[int]:
+    """How many items the December report has live, sampled every 0.1 s for ``seconds``."""
+    seen = []
+    for _ in range(int(seconds * 10)):
+        seen.append(store.item_count())
+        await asyncio.sleep(0.1)
+    return seen
+
+
+async def test_a_writer_that_pauses_for_four_seconds_is_not_ingested_half(
+    store: Store, tmp_path: Path
+) -> None:
+    # The defaults of a running gateway's watcher, on the real clock: the first half of the
+    # report, a 4 s pause (the writer thinking), then the rest.
+    watch = ReportsWatcher(store, tmp_path, 1 << 20, interval=0.2)
+    path = tmp_path / "2025-12.md"
+    cut = DEC.index(b"\n### ", len(DEC) // 2)
+    await watch.start()
+    try:
+        path.write_bytes(DEC[:cut])
+        during = await _live_item_counts(store, 4.5)
+        with path.open("ab") as out:
+            out.write(DEC[cut:])
+        after = await _live_item_counts(store, 0.5)
+    finally:
+        await watch.stop()
+    assert set(during) == {0}, "half the report went live"
+    assert set(after) == {0}  # still settling
+
+
+async def test_a_long_pause_is_replaced_by_the_whole_report_at_the_next_look(
+    store: Store, tmp_path: Path
+) -> None:
+    # A writer pausing for longer than the settle time gets half its report in; the watcher
+    # keeps looking every settle seconds (not every interval) while the file is recent, so
+    # the whole report replaces the half at once, long before the next interval's scan.
+    watch = ReportsWatcher(store, tmp_path, 1 << 20, interval=60.0, settle=0.3)
+    path = tmp_path / "2025-12.md"
+    cut = DEC.index(b"\n### ", len(DEC) // 2)
+    path.write_bytes(DEC[:cut])
+    os.utime(path, (0, 0))  # old already: the first scan takes it
+    await watch.start()
+    try:
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if half := store.item_count():
+                break
+        path.write_bytes(DEC)  # the writer resumes
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            if (now := store.item_count()) != half:
+                break
+    finally:
+        await watch.stop()
+    assert 0 < half < now
