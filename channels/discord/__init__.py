@@ -36,7 +36,11 @@ def _build(settings: Any, context: BuildContext) -> Channel:
     from channels.discord.adapter import DiscordChannel
 
     return DiscordChannel.from_settings(
-        _own(settings), commands=context.menu, images=context.images, pace=context.pace
+        _own(settings),
+        commands=context.menu,
+        images=context.images,
+        pace=context.pace,
+        keep_command=context.keep_command,
     )
 
 

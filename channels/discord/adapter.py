@@ -6,7 +6,8 @@ once (Discord wants an answer within 3 s) and answered with follow-ups (valid fo
 ``@bot model GLM-4.7`` in a channel and plain commands in a DM arrive as messages: without the
 privileged message-content intent, Discord still gives a bot the content of DMs and of messages
 that mention it. Admins upload a report with ``/upload`` (an attachment option) or by sending
-the ``.md`` file in a DM. Replies and digests are embeds (:mod:`channels.discord.render`).
+the ``.md`` file in a DM. Replies and digests are embeds (:mod:`channels.discord.render`), with
+their buttons as message components; a press is an interaction too (:mod:`channels.discord.presses`).
 
 discord.py waits out rate limits itself, per route bucket and globally, up to
 ``max_ratelimit_timeout``; a longer wait surfaces as :class:`~channels.base.RetryLater`, so the
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import discord
@@ -33,8 +34,10 @@ from aiohttp import web
 from discord import app_commands
 
 from channels.base import ChatGone, Handler, Incoming, Pace, ReplyPace, SendError, Upload
+from channels.buttons import ButtonData
 from channels.discord.errors import TABLE, convert_error
-from channels.discord.render import render_discord
+from channels.discord.presses import is_button_press, on_press
+from channels.discord.render import MAX_CUSTOM_ID, render_discord
 from channels.discord.settings import DISCORD_API_URL, DISCORD_GATEWAY_URL, DiscordSettings
 from channels.sender import Inflight, Post, Sender
 from digests.message import Message
@@ -59,6 +62,21 @@ def embeds_of(payload: dict[str, Any]) -> list[discord.Embed]:
     return [discord.Embed.from_dict(e) for e in payload["embeds"]]
 
 
+class Components(discord.ui.View):
+    """A message's components as raw action rows: sent as they are and never kept in memory
+    (presses come to ``on_interaction`` by ``custom_id``, whichever process sent them)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__(timeout=None)
+        self.rows = rows
+
+    def to_components(self) -> list[dict[str, Any]]:
+        return self.rows
+
+    def is_dispatchable(self) -> bool:
+        return False
+
+
 class DiscordChannel:
     """A :class:`~channels.base.Channel` for one Discord bot."""
 
@@ -78,6 +96,8 @@ class DiscordChannel:
         drain_timeout: float = 10.0,
         images: bool = True,
         pace: ReplyPace | None = None,
+        keep_command: Callable[[str], Awaitable[str]] | None = None,
+        answer_within: float = 2.0,
     ) -> None:
         """Build the client and the command tree; no I/O until :meth:`start`.
 
@@ -93,8 +113,14 @@ class DiscordChannel:
             drain_timeout: How long :meth:`stop` waits for replies in flight.
             images: An item's first figure as the embed image (``DIGESTBOT_IMAGES``).
             pace: Waits for the turn of each part of a reply (its sender calls it).
+            keep_command: Stores a button command longer than a ``custom_id`` holds and
+                returns its token (such buttons are left out without it).
+            answer_within: How long a button press waits for its command before the
+                interaction is acknowledged and the answer follows (Discord allows 3 s).
         """
         self._sender = Sender("discord", TABLE, pace)
+        self._buttons = ButtonData(keep_command, MAX_CUSTOM_ID)
+        self.answer_within = answer_within
         self._inflight = Inflight("discord")
         discord.http.Route.BASE = api_url.rstrip("/")
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
@@ -121,6 +147,7 @@ class DiscordChannel:
             self._add_command(name.lstrip("/"), description)
         self._add_upload_command()
         self._client.event(self.on_message)
+        self._client.event(self.on_interaction)
 
     @classmethod
     def from_settings(
@@ -130,6 +157,7 @@ class DiscordChannel:
         commands: Sequence[tuple[str, str]] = (),
         images: bool = True,
         pace: ReplyPace | None = None,
+        keep_command: Callable[[str], Awaitable[str]] | None = None,
     ) -> DiscordChannel:
         token = settings.discord_token
         return cls(
@@ -140,6 +168,7 @@ class DiscordChannel:
             commands=commands,
             images=images,
             pace=pace,
+            keep_command=keep_command,
         )
 
     # --- slash commands -------------------------------------------------------------------
@@ -181,7 +210,7 @@ class DiscordChannel:
                 delivery_id=f"discord:interaction:{interaction.id}",
             )
             reply = await handler.on_command(incoming)
-            await self._follow_up(interaction, reply or Message.text("Done."))
+            await self.follow_up(interaction, reply or Message.text("Done."))
 
         await self._inflight.run(work)
 
@@ -195,19 +224,104 @@ class DiscordChannel:
                 interaction.channel_id, interaction.user.id, report, f"interaction:{interaction.id}"
             )
             reply = await handler.on_upload(upload)
-            await self._follow_up(interaction, reply or Message.text("Done."))
+            await self.follow_up(interaction, reply or Message.text("Done."))
 
         await self._inflight.run(work)
 
-    async def _follow_up(self, interaction: discord.Interaction, reply: Message) -> None:
+    async def follow_up(self, interaction: discord.Interaction, reply: Message) -> None:
+        """Answer an acknowledged interaction with ``reply``, as new messages."""
         kind = "private" if interaction.guild_id is None else "group"
 
         async def post(n: int, payload: dict[str, Any]) -> str:
-            await interaction.followup.send(embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS)
-            return ""
+            view = await self.view_of(payload)
+            sent = await interaction.followup.send(
+                embeds=embeds_of(payload),
+                allowed_mentions=NO_MENTIONS,
+                wait=True,
+                **({"view": view} if view is not None else {}),
+            )
+            return str(sent.id)
 
         parts = render_discord(reply, images=self._images)
         await self._sender.reply(str(interaction.channel_id), kind, parts, post)
+
+    # --- buttons --------------------------------------------------------------------------
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A button press (slash commands go to the command tree)."""
+        if not is_button_press(interaction):
+            return
+        await self._inflight.run(lambda handler: on_press(self, interaction, handler))
+
+    async def view_of(self, payload: dict[str, Any]) -> Components | None:
+        """The payload's components, each command too long for a ``custom_id`` kept under a
+        token (a button whose command cannot be kept is left out); None without buttons."""
+        rows = []
+        for row in payload.get("components", []):
+            kept = []
+            for button in row["components"]:
+                if "custom_id" in button:
+                    data = await self._buttons.data(button["custom_id"])
+                    if data is None:
+                        log.warning("discord: button %r left out: too long", button["label"])
+                        continue
+                    button = {**button, "custom_id": data}
+                kept.append(button)
+            if kept:
+                rows.append({**row, "components": kept})
+        return Components(rows) if rows else None
+
+    async def may_manage(self, interaction: discord.Interaction) -> bool:
+        """Whether the presser may change this chat's settings (as for slash commands)."""
+        return await _may_manage(interaction.guild_id, interaction.permissions)
+
+    async def notice(
+        self, interaction: discord.Interaction, reply: Message, *, responded: bool
+    ) -> None:
+        """``reply`` for the presser alone: an ephemeral message (a follow-up once the
+        interaction was acknowledged)."""
+        parts = render_discord(reply, images=self._images)[:1]
+
+        async def post(n: int, payload: dict[str, Any]) -> str:
+            embeds = embeds_of(payload)
+            if responded:
+                await interaction.followup.send(
+                    embeds=embeds, ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
+            else:
+                await interaction.response.send_message(
+                    embeds=embeds, ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
+            return ""
+
+        await self._sender.send(parts, post)
+
+    async def update(
+        self, interaction: discord.Interaction, reply: Message, *, responded: bool
+    ) -> None:
+        """Replace the message that held the pressed button with ``reply``'s first part (the
+        interaction's answer, or an edit of it once acknowledged); further parts follow."""
+        held = interaction.message
+        kind = "private" if interaction.guild_id is None else "group"
+
+        async def post(n: int, payload: dict[str, Any]) -> str:
+            view = await self.view_of(payload)
+            if n > 0:
+                sent = await interaction.followup.send(
+                    embeds=embeds_of(payload),
+                    allowed_mentions=NO_MENTIONS,
+                    wait=True,
+                    **({"view": view} if view is not None else {}),
+                )
+                return str(sent.id)
+            if responded:
+                await interaction.edit_original_response(embeds=embeds_of(payload), view=view)
+            else:
+                await interaction.response.edit_message(embeds=embeds_of(payload), view=view)
+            return str(held.id) if held is not None else ""
+
+        parts = render_discord(reply, images=self._images)
+        pace = self._sender.reply_pace(str(interaction.channel_id), kind)
+        await self._sender.send(parts, post, pace=pace)
 
     # --- messages: mentions, DMs, DM attachments -------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
@@ -368,15 +482,20 @@ class DiscordChannel:
         """How one part is posted to ``target``: the first as the answer to ``reference``."""
 
         async def post(n: int, payload: dict[str, Any]) -> str:
+            view = await self.view_of(payload)
+            extra: dict[str, Any] = {"view": view} if view is not None else {}
             if reference is not None and n == 0:  # only the first message answers the command
                 sent = await target.send(
                     embeds=embeds_of(payload),
                     allowed_mentions=NO_MENTIONS,
                     reference=reference,
                     mention_author=False,
+                    **extra,
                 )
             else:
-                sent = await target.send(embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS)
+                sent = await target.send(
+                    embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS, **extra
+                )
             return str(sent.id)
 
         return post

@@ -10,6 +10,12 @@ every ``@`` that could mention (:func:`channels.layout.defuse`), in titles and f
 item's first figure is the embed's image (Discord fetches it; ``images=False``, as
 ``DIGESTBOT_IMAGES=false`` asks, keeps it a link, as are any further images). Pure: no
 discord.py import.
+
+Buttons are message components: action rows (at most :data:`MAX_ROWS` of
+:data:`ROW_BUTTONS`) of buttons whose ``custom_id`` is the command they send (the adapter swaps
+a command longer than a ``custom_id`` holds for a stored token, :mod:`channels.buttons`), on the
+message that holds their blocks; a link button (style 5) opens its ``url``. The web page is
+that link button: an embed's footer cannot hold a link.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from channels.layout import (
     wrap_lines,
 )
 from digests.message import (
+    Actions,
     Block,
+    Button,
     BulletList,
     Context,
     Divider,
@@ -49,6 +57,15 @@ MAX_CONTENT = 2000
 #: Kept free of every limit above: Discord's counting of some characters is not documented.
 HEADROOM = 96
 COLOR = 0x3B82F6
+#: Message components: rows of buttons a message, buttons a row, a label's and a url's length.
+MAX_ROWS = 5
+ROW_BUTTONS = 5
+MAX_LABEL = 80
+MAX_URL = 512
+MAX_CUSTOM_ID = 100
+#: Button styles: primary (blurple), secondary (grey), danger (red), link.
+STYLES = {"primary": 1, "": 2, "danger": 4}
+LINK_STYLE = 5
 BULLET = "• "
 
 Embed = dict[str, Any]
@@ -189,15 +206,72 @@ def _fits(blocks: Sequence[Block]) -> bool:
     )
 
 
+def render_button(button: Button) -> dict[str, Any] | None:
+    """A button component: sending its command (``custom_id``), or a link (style 5)."""
+    label = plain(button.label, MAX_LABEL) or "…"
+    if button.url is not None:
+        url = safe_url(button.url)
+        if url is None or len(url) > MAX_URL:
+            return None  # a link that may not be followed is no button
+        return {"type": 2, "style": LINK_STYLE, "label": label, "url": url}
+    if not button.command:
+        return None
+    return {
+        "type": 2,
+        "style": STYLES.get(button.style, STYLES[""]),
+        "label": label,
+        "custom_id": button.command,
+    }
+
+
+def components(buttons: Sequence[Button]) -> list[dict[str, Any]]:
+    """Action rows of ``buttons``: :data:`ROW_BUTTONS` a row, at most :data:`MAX_ROWS` rows; a
+    command twice in one message is one button (a ``custom_id`` is unique in its message)."""
+    seen: set[str] = set()
+    shown = []
+    for button in buttons:
+        element = render_button(button)
+        if element is None or element.get("custom_id", element.get("url")) in seen:
+            continue
+        seen.add(element.get("custom_id", element.get("url")))
+        shown.append(element)
+    shown = shown[: MAX_ROWS * ROW_BUTTONS]
+    return [
+        {"type": 1, "components": shown[i : i + ROW_BUTTONS]}
+        for i in range(0, len(shown), ROW_BUTTONS)
+    ]
+
+
+def _buttons(blocks: Sequence[Block]) -> list[Button]:
+    return [b for block in blocks if isinstance(block, Actions) for b in block.buttons]
+
+
 def render_discord(message: Message, *, images: bool = True) -> list[Payload]:
-    """Render ``message`` as message payloads (``{"embeds": [...]}``) within Discord's limits.
+    """Render ``message`` as message payloads (``{"embeds": [...]}``, and ``components`` when
+    it has buttons) within Discord's limits.
 
     Long messages are split at item boundaries, then between blocks, then inside a block
-    (:func:`channels.layout.paginate`); a message with nothing to show renders as ``[]``.
+    (:func:`channels.layout.paginate`); a message with nothing to show renders as ``[]``. A
+    page's buttons go with it (with the page before, when it shows nothing else).
     """
-    payloads = []
-    for page in paginate(message.blocks, _fits):
+    blocks = message.blocks
+    web = message.web_button()
+    if web is not None and safe_url(web.url) is not None:
+        blocks = (*blocks, Actions((web,)))
+    payloads: list[Payload] = []
+    pending: list[Button] = []  # buttons met before any embed
+    for page in paginate(blocks, _fits):
         embeds = render_page(page, images=images)
+        buttons = _buttons(page)
         if embeds:
-            payloads.append({"embeds": embeds})
+            payloads.append({"embeds": embeds, "buttons": [*pending, *buttons]})
+            pending = []
+        elif payloads:
+            payloads[-1]["buttons"].extend(buttons)
+        else:
+            pending.extend(buttons)
+    for payload in payloads:
+        rows = components(payload.pop("buttons"))
+        if rows:
+            payload["components"] = rows
     return payloads

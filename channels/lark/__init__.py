@@ -32,7 +32,9 @@ def _own(settings: Any) -> LarkSettings:
 def _build(settings: Any, context: BuildContext) -> Channel:
     from channels.lark.adapter import LarkChannel
 
-    return LarkChannel.from_settings(_own(settings), pace=context.pace)
+    return LarkChannel.from_settings(
+        _own(settings), pace=context.pace, keep_command=context.keep_command
+    )
 
 
 def _render(message: Message, *, images: bool = True) -> str:

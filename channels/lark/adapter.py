@@ -9,6 +9,9 @@ URL-verification challenge. The SDK's ``EventDispatcherHandler`` then decrypts, 
 verification token and calls our handlers. Feishu retries events it thinks were missed:
 each carries its ``event_id`` as the ``delivery_id``, which the gateway answers once.
 
+Card buttons (``card.action.trigger`` callbacks, over either path) go through the same
+dispatcher as typed commands: :mod:`channels.lark.presses`.
+
 Text messages become :class:`~channels.base.Incoming`: ``/model GLM-4.7`` anywhere,
 ``@bot model GLM-4.7`` in groups, ``model GLM-4.7`` in a direct (p2p) chat. ``.md`` file messages
 become :class:`~channels.base.Upload`, fetched through the message resource API. Replies and
@@ -37,6 +40,8 @@ from lark_oapi.api.im.v1 import (
     GetMessageResourceRequest,
     P2ImChatMemberBotDeletedV1,
     P2ImMessageReceiveV1,
+    PatchMessageRequest,
+    PatchMessageRequestBody,
     ReplyMessageRequest,
     ReplyMessageRequestBody,
 )
@@ -44,6 +49,7 @@ from lark_oapi.core.exception import ObtainAccessTokenException
 from lark_oapi.core.token import TokenManager
 
 from channels.base import Handler, Incoming, Pace, ReplyPace, Upload
+from channels.buttons import ButtonData, action_fields
 from channels.lark.callbacks import CallbackRoute
 from channels.lark.errors import (
     CALL_ERRORS,
@@ -53,6 +59,7 @@ from channels.lark.errors import (
     idempotency_key,
     receive_id_type,
 )
+from channels.lark.presses import CardPresses
 from channels.lark.render import Card, card_content, render_lark
 from channels.lark.sdk import lark
 from channels.lark.settings import FEISHU_API_URL, LarkSettings
@@ -63,6 +70,10 @@ log = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES = (".md", ".markdown")
 _MENTION_KEY = re.compile(r"@_user_\d+")
+#: A command longer than this (UTF-8 bytes) travels in a button's value as a stored token.
+VALUE_BYTES = 256
+#: Chats whose kind (direct or group) is remembered, from their messages and chat lookups.
+KINDS_KEPT = 10_000
 
 
 def command_text(
@@ -109,6 +120,8 @@ class LarkChannel:
         request_timeout: float = 10.0,
         drain_timeout: float = 10.0,
         pace: ReplyPace | None = None,
+        keep_command: Callable[[str], Awaitable[str]] | None = None,
+        answer_within: float = 2.0,
     ) -> None:
         """Build the SDK client and event dispatcher; no I/O until :meth:`start`.
 
@@ -123,8 +136,16 @@ class LarkChannel:
             request_timeout: Timeout of every Open API call.
             drain_timeout: How long :meth:`stop` waits for replies in flight.
             pace: Waits for the turn of each part of a reply (its sender calls it).
+            keep_command: Stores a button command longer than :data:`VALUE_BYTES` and returns
+                its token (such buttons are left out without it).
+            answer_within: How long a card callback waits for its press's answer (Feishu
+                allows 3 s); a slower press answers by itself.
         """
         self._sender = Sender("lark", TABLE, pace)
+        self._buttons = ButtonData(keep_command, VALUE_BYTES)
+        self.answer_within = answer_within
+        self._kinds: dict[str, str] = {}
+        self._presses = CardPresses(self)
         self._inflight = Inflight("lark")
         self._app_id = app_id
         self._secret = app_secret
@@ -149,17 +170,24 @@ class LarkChannel:
             lark.EventDispatcherHandler.builder(self._encrypt_key, verification_token or "")
             .register_p2_im_message_receive_v1(self._on_message_event)
             .register_p2_im_chat_member_bot_deleted_v1(self._on_bot_removed)
+            .register_p2_card_action_trigger(self._presses.on_trigger)
             .build()
         )
         self._callbacks = CallbackRoute(
             self._dispatcher,
+            presses=self._presses,
             encrypt_key=self._encrypt_key,
             verification_token=verification_token or "",
             max_age=max_event_age,
         )
 
     @classmethod
-    def from_settings(cls, settings: LarkSettings, pace: ReplyPace | None = None) -> LarkChannel:
+    def from_settings(
+        cls,
+        settings: LarkSettings,
+        pace: ReplyPace | None = None,
+        keep_command: Callable[[str], Awaitable[str]] | None = None,
+    ) -> LarkChannel:
         def secret(value: Any) -> str | None:
             return value.get_secret_value() if value is not None else None
 
@@ -172,6 +200,7 @@ class LarkChannel:
             events_path=settings.lark_events_path,
             max_event_age=settings.lark_max_event_age,
             pace=pace,
+            keep_command=keep_command,
         )
 
     # --- life cycle -----------------------------------------------------------------------
@@ -190,7 +219,11 @@ class LarkChannel:
             from channels.lark.socket import LarkSocket
 
             self._socket = LarkSocket(
-                self._app_id, self._secret, self._dispatcher, domain=self._api_url
+                self._app_id,
+                self._secret,
+                self._dispatcher,
+                domain=self._api_url,
+                presses=self._presses,
             )
             await self._socket.start()
         log.info(
@@ -284,6 +317,7 @@ class LarkChannel:
             return
         p2p = msg.chat_type == "p2p"
         chat_id = str(msg.chat_id or "")
+        self._know_kind(chat_id, "private" if p2p else "group")
         if msg.message_type == "file":
             await self._on_file(
                 handler, msg.message_id or "", chat_id, sender or "", content, p2p, delivery
@@ -304,7 +338,7 @@ class LarkChannel:
             user_id=sender or "",
             text=text,
             chat_kind="private" if p2p else "group",
-            is_chat_admin=lambda: self._is_chat_admin(chat_id, sender or "", p2p),
+            is_chat_admin=lambda: self.is_chat_admin(chat_id, sender or "", p2p),
             delivery_id=delivery,
         )
         reply = await handler.on_command(incoming)
@@ -353,7 +387,7 @@ class LarkChannel:
 
         return fetch
 
-    async def _is_chat_admin(self, chat_id: str, open_id: str, p2p: bool) -> bool:
+    async def is_chat_admin(self, chat_id: str, open_id: str, p2p: bool) -> bool:
         """Direct chats: yes. Groups: the group's owner (bot admins are checked by the core)."""
         if p2p:
             return True
@@ -372,9 +406,93 @@ class LarkChannel:
         # In a group the first card answers the command as a reply, so it is clear whose it is.
         reply_to = None if p2p else message_id
         kind = "private" if p2p else "group"
-        await self._sender.reply(
-            chat_id, kind, render_lark(reply), self._posting(chat_id, reply_to)
-        )
+        await self.reply_cards(chat_id, kind, render_lark(reply), reply_to)
+
+    # --- buttons --------------------------------------------------------------------------
+    def spawn_press(self, work: Callable[[Handler], Awaitable[None]]) -> None:
+        """Run a press's work as an update in flight."""
+        self._inflight.spawn(work)
+
+    def _know_kind(self, chat_id: str, kind: str) -> None:
+        if len(self._kinds) > KINDS_KEPT:
+            self._kinds.clear()
+        self._kinds[chat_id] = kind
+
+    async def chat_kind(self, chat_id: str) -> str:
+        """``private`` or ``group``: as the chat's messages said, else as Feishu's chat lookup
+        says (``chat_mode`` ``p2p``); a chat that cannot be looked up counts as a group, whose
+        rules are the stricter."""
+        known = self._kinds.get(chat_id)
+        if known is not None:
+            return known
+        request = GetChatRequest.builder().chat_id(chat_id).user_id_type("open_id").build()
+        try:
+            response = await asyncio.to_thread(self._client.im.v1.chat.get, request)
+        except CALL_ERRORS as exc:
+            log.warning("lark: chat lookup failed in %s: %s", chat_id, exc)
+            return "group"
+        if not response.success() or response.data is None:
+            log.warning("lark: chat lookup failed in %s: %s", chat_id, response.msg)
+            return "group"
+        kind = "private" if response.data.chat_mode == "p2p" else "group"
+        self._know_kind(chat_id, kind)
+        return kind
+
+    async def cards(self, reply: Message) -> list[Card]:
+        """``reply`` as cards, their long commands swapped for tokens."""
+        return [await self._with_tokens(card) for card in render_lark(reply)]
+
+    async def _with_tokens(self, card: Card) -> Card:
+        """``card`` with every button's command that is too long to carry kept under a token
+        (a button whose command cannot be kept is left out)."""
+        for element in card.get("elements", []):
+            if element.get("tag") != "action":
+                continue
+            kept = []
+            for button in element["actions"]:
+                command = button.get("value", {}).get("command")
+                if isinstance(command, str):
+                    data = await self._buttons.data(command)
+                    if data is None:
+                        log.warning("lark: a button left out: its command is too long")
+                        continue
+                    button["value"] = action_fields(data)
+                kept.append(button)
+            element["actions"] = kept
+        card["elements"] = [
+            e for e in card.get("elements", []) if e.get("tag") != "action" or e["actions"]
+        ]
+        return card
+
+    async def reply_cards(
+        self, chat_id: str, kind: str, cards: list[Card], reply_to: str | None
+    ) -> None:
+        """Send a reply's cards to ``chat_id``, the first answering ``reply_to`` when given."""
+        await self._sender.reply(chat_id, kind, cards, self._posting(chat_id, reply_to))
+
+    async def patch(self, message_id: str, card: Card) -> None:
+        """Replace the card of ``message_id`` (a shared card: for everyone in the chat).
+
+        Raises:
+            SendError: a subclass per failure kind.
+        """
+
+        async def post(index: int, card: Card) -> str:
+            card = await self._with_tokens(card)
+            response = await asyncio.to_thread(
+                self._client.im.v1.message.patch,
+                PatchMessageRequest.builder()
+                .message_id(message_id)
+                .request_body(PatchMessageRequestBody.builder().content(card_content(card)).build())
+                .build(),
+            )
+            if not response.success():
+                if response.code in TOKEN_CODES:
+                    self._forget_token()
+                raise convert_error(response)
+            return message_id
+
+        await self._sender.send([card], post)
 
     # --- outgoing -------------------------------------------------------------------------
     async def send(
@@ -399,7 +517,7 @@ class LarkChannel:
         """How one card is posted: the first as the answer to ``reply_to`` when given."""
 
         async def post(index: int, card: Card) -> str:
-            content = card_content(card)
+            content = card_content(await self._with_tokens(card))
             if reply_to and index == 0:  # only the first card answers the command
                 response = await asyncio.to_thread(
                     self._client.im.v1.message.reply,

@@ -13,6 +13,10 @@ challenge: encrypted with the encrypt key (AES-256-CBC, key ``sha256(encrypt_key
 the verification token; its answer is its ``challenge`` string and nothing else happens. Without
 an encrypt key Feishu signs nothing, and the verification token in the body is the only check.
 
+A card button's press (``card.action.trigger``) is signed and checked the same way; its answer
+(a toast, or the updated card) is what :class:`~channels.lark.presses.CardPresses` has for it
+within its ``answer_within`` seconds.
+
 Refusals answer a short 4xx naming their kind (never an internal error's text) and are logged
 once a minute per kind (:class:`channels.refusals.RefusalLog`), never with a traceback. The SDK
 logs every request it refuses with a traceback (``logger.exception``); while our call to it runs,
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -33,6 +38,7 @@ from lark_oapi.core.exception import AccessDeniedException, EventException, NoAu
 from lark_oapi.core.utils import AESCipher
 
 from channels.jsonbody import json_object
+from channels.lark.presses import CardPresses, collecting
 from channels.lark.sdk import lark, sdk_log
 from channels.refusals import Refusal, RefusalLog
 
@@ -72,8 +78,10 @@ class CallbackRoute:
         encrypt_key: str,
         verification_token: str,
         max_age: float,
+        presses: CardPresses | None = None,
     ) -> None:
         self._dispatcher = dispatcher
+        self._presses = presses
         self._encrypt_key = encrypt_key
         self._token = verification_token
         self._max_age = max_age
@@ -88,10 +96,18 @@ class CallbackRoute:
             for name in (TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER)
             if name in request.headers
         }
-        answer = self._answer(request.path, headers, body)
+        with collecting() as presses:
+            answer = self._answer(request.path, headers, body)
         if isinstance(answer, Refusal):
             self.refusals.refused(answer)
             return web.json_response({"msg": f"refused: {answer.kind}"}, status=answer.status)
+        if presses and self._presses is not None:
+            pressed = await self._presses.answer(presses)
+            if pressed is not None:
+                return web.Response(
+                    body=json.dumps(pressed, ensure_ascii=False).encode(),
+                    content_type="application/json",
+                )
         return answer
 
     def _answer(self, path: str, headers: dict[str, str], body: bytes) -> web.Response | Refusal:

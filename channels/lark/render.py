@@ -10,8 +10,11 @@ Limits (open.feishu.cn, card JSON): the whole card at most about 30 KB; we keep 
 :data:`MAX_CARD_BYTES` of UTF-8 JSON, :data:`MAX_ELEMENTS` elements and
 :data:`MAX_ELEMENT_CHARS` characters a markdown element. Pure: no Lark SDK import.
 
-Buttons: :func:`card_actions` is where an ``action`` element goes once the neutral message
-carries actions (the native-chat issue); today it returns nothing.
+Buttons: each row of buttons is an ``action`` element where it stands, each button a ``button``
+whose ``value`` is ``{"command": …}`` (the adapter swaps a command too long to carry for
+``{"token": …}``, :mod:`channels.buttons`); a link button ("Open on the web") opens its
+``url`` and sends no callback. Cards are shared (``update_multi``): a press that updates the
+card updates it for everyone in the chat, as an edited Telegram message is.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from channels.layout import (
     wrap_lines,
 )
 from digests.message import (
+    Actions,
     Block,
+    Button,
     BulletList,
     Context,
     Divider,
@@ -48,6 +53,12 @@ MAX_ELEMENTS = 40
 MAX_ELEMENT_CHARS = 5_000
 MAX_HEADER_CHARS = 100
 HEADER_TEMPLATE = "blue"
+#: A button's label at most (Feishu shows about this many on a phone), its command's value.
+MAX_LABEL = 60
+MAX_URL = 2000
+#: Buttons in one ``action`` element (they flow onto more lines as the card is narrow).
+ACTIONS_PER_ELEMENT = 20
+BUTTON_TYPES = {"primary": "primary", "danger": "danger"}
 BULLET = "• "
 QUOTE_BAR = "┃ "
 
@@ -117,24 +128,46 @@ def render_block(block: Block) -> Element | None:
         case Image(url=url, alt=alt):
             return _markdown("🖼 " + render_spans((Span(alt.strip() or "image", url=url),)))
         case Context(spans=s):
+            if any(safe_url(x.url) for x in s):  # a line with a link (the web page's) keeps it
+                linked = render_spans(tuple(Span(x.text, url=x.url) for x in s)).strip()
+                if linked:
+                    return {"tag": "note", "elements": [{"tag": "lark_md", "content": linked}]}
             text = plain("".join(x.text for x in s), MAX_ELEMENT_CHARS)
             if not text:
                 return None
             return {"tag": "note", "elements": [{"tag": "plain_text", "content": text}]}
         case Divider():
             return {"tag": "hr"}
+        case Actions(buttons=buttons):
+            shown = [b for b in map(render_button, buttons[:ACTIONS_PER_ELEMENT]) if b]
+            return {"tag": "action", "layout": "flow", "actions": shown} if shown else None
     return None  # pragma: no cover - the Block union is exhaustive
 
 
-def card_actions(message: Message) -> list[Element]:
-    """The ``action`` elements (buttons) of a card: none until messages carry actions."""
-    return []
+def render_button(button: Button) -> Element | None:
+    """A ``button``: sending its command (``value``), or opening its http(s) ``url``."""
+    label = plain(button.label, MAX_LABEL) or "…"
+    element: Element = {
+        "tag": "button",
+        "text": {"tag": "plain_text", "content": label},
+        "type": BUTTON_TYPES.get(button.style, "default"),
+    }
+    if button.url is not None:
+        url = safe_url(button.url)
+        if url is None or len(url) > MAX_URL:
+            return None  # a link that may not be followed is no button
+        element["url"] = url
+        return element
+    if not button.command:
+        return None
+    element["value"] = {"command": button.command}
+    return element
 
 
-def render_card(blocks: Sequence[Block], actions: Sequence[Element] = ()) -> Card:
+def render_card(blocks: Sequence[Block]) -> Card:
     """One card for one page: the page's first heading becomes the card header."""
     blocks = list(blocks)
-    card: Card = {"config": {"wide_screen_mode": True}}
+    card: Card = {"config": {"wide_screen_mode": True, "update_multi": True}}
     first = blocks[0] if blocks else None
     if isinstance(first, Heading) and plain(first.text, MAX_HEADER_CHARS):
         blocks = blocks[1:]
@@ -144,7 +177,7 @@ def render_card(blocks: Sequence[Block], actions: Sequence[Element] = ()) -> Car
             "template": HEADER_TEMPLATE,
         }
     elements = [e for e in map(render_block, blocks) if e is not None]
-    card["elements"] = [*elements, *actions]
+    card["elements"] = elements
     return card
 
 
@@ -158,6 +191,8 @@ def _element_chars(element: Element) -> int:
         return len(element["content"])
     if element["tag"] == "note":
         return sum(len(e["content"]) for e in element["elements"])
+    if element["tag"] == "action":
+        return sum(len(b["text"]["content"]) for b in element["actions"])
     return 0
 
 
@@ -175,16 +210,16 @@ def render_lark(message: Message) -> list[Card]:
     """Render ``message`` as one or more cards, each within the limits above.
 
     Long messages are split at item (divider) boundaries, then between blocks, then inside a
-    block at line and word boundaries (see :func:`channels.layout.paginate`). Buttons, when
-    there are any, go on the last card.
+    block at line and word boundaries (see :func:`channels.layout.paginate`). Buttons stand
+    where the message has them; the web link ends the last card, as a line and a link button.
     """
-    pages = [p for p in paginate(message.blocks, _fits) if p]
+    shown = message.shown_blocks
+    button = message.web_button()
+    if button is not None and safe_url(button.url) is not None:
+        shown = (*shown, Actions((button,)))
+    pages = [p for p in paginate(shown, _fits) if p]
     cards = [render_card(p) for p in pages]
-    cards = [c for c in cards if c["elements"] or "header" in c]
-    actions = card_actions(message)
-    if cards and actions:
-        cards[-1]["elements"].extend(actions)
-    return cards
+    return [c for c in cards if c["elements"] or "header" in c]
 
 
 def card_content(card: Card) -> str:

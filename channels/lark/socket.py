@@ -14,18 +14,27 @@ URL with a blocking ``requests.post``. To run it beside the other channels:
 
 Events arrive as protobuf frames; the SDK decodes them and calls the dispatcher, whose handlers
 (see :mod:`channels.lark.adapter`) only schedule work and return at once, as Feishu expects an
-answer to every frame within 3 s.
+answer to every frame within 3 s. A card button's press (``card.action.trigger``) is answered in
+its frame's ack with what :class:`~channels.lark.presses.CardPresses` has for it within its
+``answer_within`` seconds (a toast, or the updated card): :meth:`_Client._handle_data_frame`
+waits for that before it acks, where the SDK would ack at once with the handler's empty answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
+from lark_oapi.core.json import JSON
 from lark_oapi.ws.exception import ClientException, ServerException
+from lark_oapi.ws.pb.pbbp2_pb2 import Frame
 
+from channels.lark.presses import CardPresses, collecting
 from channels.lark.sdk import lark, ws_client
 
 log = logging.getLogger(__name__)
@@ -52,6 +61,35 @@ class _Client(ws_client.Client):
     """The SDK client, asking for its endpoint in a thread instead of on the loop."""
 
     _endpoint: str | None = None
+    presses: CardPresses | None = None
+
+    async def _handle_data_frame(self, frame: Frame) -> None:
+        """A card press is acked with its answer; every other frame as the SDK acks it."""
+        headers = {h.key: h.value for h in frame.headers}
+        if (
+            self.presses is None
+            or headers.get("type") != "event"
+            or headers.get("sum", "1") != "1"
+            or not _card_action(frame.payload)
+        ):
+            await super()._handle_data_frame(frame)
+            return
+        started = time.monotonic()
+        try:
+            with collecting() as pressed:
+                result = self._event_handler._do_without_validation(frame.payload)
+            body = await self.presses.answer(pressed)
+            if body is None:
+                body = json.loads(JSON.marshal(result)) if result is not None else {}
+            data = base64.b64encode(json.dumps(body, ensure_ascii=False).encode()).decode()
+            ack: dict[str, Any] = {"code": 200, "data": data}
+        except Exception:
+            log.exception("lark: a card press could not be answered")
+            ack = {"code": 500}
+        header = frame.headers.add()
+        header.key, header.value = "biz_rt", str(int((time.monotonic() - started) * 1000))
+        frame.payload = json.dumps(ack).encode()
+        await self._write_message(frame.SerializeToString())
 
     async def _connect(self) -> None:
         if self._conn is None:
@@ -73,6 +111,7 @@ class LarkSocket:
         dispatcher: lark.EventDispatcherHandler,
         *,
         domain: str,
+        presses: CardPresses | None = None,
     ) -> None:
         self._client = _Client(
             app_id,
@@ -82,6 +121,7 @@ class LarkSocket:
             domain=domain,
             auto_reconnect=True,
         )
+        self._client.presses = presses
         self._tracker: _TaskTracker | None = None
         self._ping: asyncio.Task[None] | None = None
 
@@ -116,3 +156,13 @@ class LarkSocket:
                 task.cancel()
         await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
         await self._client._disconnect()
+
+
+def _card_action(payload: bytes) -> bool:
+    """Whether a data frame's payload is a card button's press."""
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return False
+    header = event.get("header") if isinstance(event, dict) else None
+    return isinstance(header, dict) and header.get("event_type") == "card.action.trigger"

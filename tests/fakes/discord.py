@@ -3,9 +3,12 @@
 Point discord.py at it with ``DIGESTBOT_DISCORD_API_URL`` (``fake.api_url``) and
 ``DIGESTBOT_DISCORD_GATEWAY_URL`` (``fake.gateway_url``). The gateway says HELLO, answers
 IDENTIFY with READY and heartbeats with ACKs; tests dispatch events with
-:meth:`FakeDiscord.slash` (an ``INTERACTION_CREATE``) and :meth:`FakeDiscord.user_message` (a
-``MESSAGE_CREATE``). The REST side records command syncs, interaction callbacks, follow-ups and
-channel messages (:attr:`FakeDiscord.sent`), serves attachments, and fails on demand
+:meth:`FakeDiscord.slash` (an ``INTERACTION_CREATE``), :meth:`FakeDiscord.press` (one of type 3,
+a button component pressed on a message the bot posted) and :meth:`FakeDiscord.user_message` (a
+``MESSAGE_CREATE``). The REST side records command syncs, interaction callbacks (type 4 with its
+flags, 6 deferred update, 7 update message: :attr:`FakeDiscord.callbacks`), edits of an
+interaction's original message (:attr:`FakeDiscord.edits`), follow-ups and channel messages
+(:attr:`FakeDiscord.sent`, with their components), serves attachments, and fails on demand
 (:meth:`FakeDiscord.rate_limit`, :meth:`FakeDiscord.forbid`).
 """
 
@@ -38,6 +41,18 @@ class Posted:
     via: str  # "channel" or "followup"
     reference: str | None = None
     allowed_mentions: JSON | None = None
+    components: list[JSON] | None = None
+    flags: int = 0
+
+    @property
+    def buttons(self) -> list[JSON]:
+        return buttons_of(self.components)
+
+    def labels(self) -> list[str]:
+        return [b["label"] for b in self.buttons]
+
+    def button(self, label: str) -> JSON:
+        return next(b for b in self.buttons if b["label"] == label)
 
     @property
     def text(self) -> str:
@@ -49,6 +64,15 @@ class Posted:
                 e.get("footer", {}).get("text", ""),
             ]
         return "\n".join(p for p in parts if p)
+
+
+def buttons_of(components: list[JSON] | None) -> list[JSON]:
+    """The buttons of a message's action rows, in order."""
+    return [b for row in components or [] for b in row.get("components", [])]
+
+
+def embeds_text(embeds: list[JSON]) -> str:
+    return Posted("", embeds, "", "").text
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -81,6 +105,8 @@ class FakeDiscord(FakeServer):
         self.sent: list[Posted] = []
         self.synced: dict[str, list[JSON]] = {}
         self.callbacks: list[tuple[str, JSON]] = []
+        self.edits: list[tuple[str, JSON]] = []
+        self.messages: dict[str, JSON] = {}
         self.identified: list[JSON] = []
         self.attachments: dict[str, bytes] = {}
         self.forbidden: set[str] = set()
@@ -189,6 +215,70 @@ class FakeDiscord(FakeServer):
         await self.dispatch("INTERACTION_CREATE", data)
         return interaction_id
 
+    async def press(
+        self,
+        posted: Posted,
+        label: str = "",
+        *,
+        custom_id: str | None = None,
+        user_id: int = 500,
+        guild: bool = True,
+        permissions: int = 0,
+    ) -> str:
+        """Dispatch the press of the button ``label`` of ``posted`` (or of one carrying
+        ``custom_id``): an ``INTERACTION_CREATE`` of type 3; returns the interaction's id."""
+        interaction_id = str(next(self._ids))
+        pressed = custom_id if custom_id is not None else posted.button(label)["custom_id"]
+        message = self.messages[posted.message_id]
+        channel_id = message["channel_id"]
+        user = _user(user_id, f"user{user_id}")
+        data: JSON = {
+            "id": interaction_id,
+            "application_id": str(APP_ID),
+            "type": 3,
+            "token": f"itok-{interaction_id}",
+            "version": 1,
+            "channel_id": channel_id,
+            "channel": {
+                "id": channel_id,
+                "type": 0 if guild else 1,
+                "name": "general",
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "recipients": [] if guild else [user],
+            },
+            "message": message,
+            "locale": "en-US",
+            "app_permissions": "2147483647",
+            "entitlements": [],
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "authorizing_integration_owners": {},
+            "data": {"custom_id": pressed, "component_type": 2},
+        }
+        if guild:
+            data["guild_id"] = str(GUILD_ID)
+            data["channel"]["guild_id"] = str(GUILD_ID)
+            data["member"] = {
+                "user": user,
+                "roles": [],
+                "joined_at": datetime.now(UTC).isoformat(),
+                "deaf": False,
+                "mute": False,
+                "permissions": str(permissions),
+                "flags": 0,
+            }
+        else:
+            data["user"] = user
+        self._interaction_channels[interaction_id] = channel_id
+        await self.dispatch("INTERACTION_CREATE", data)
+        return interaction_id
+
+    def callback_of(self, interaction_id: str) -> JSON | None:
+        """The callback the bot answered an interaction with, or None (yet)."""
+        return next((body for i, body in self.callbacks if i == interaction_id), None)
+
     async def user_message(
         self,
         content: str,
@@ -241,6 +331,9 @@ class FakeDiscord(FakeServer):
                 web.put(f"{api}/applications/{{app}}/guilds/{{guild}}/commands", self._sync),
                 web.post(f"{api}/interactions/{{id}}/{{token}}/callback", self._callback),
                 web.post(f"{api}/webhooks/{{app}}/{{token}}", self._followup),
+                web.patch(
+                    f"{api}/webhooks/{{app}}/{{token}}/messages/@original", self._edit_original
+                ),
                 web.post(f"{api}/channels/{{channel}}/messages", self._message),
                 web.post(f"{api}/users/@me/channels", self._create_dm),
                 web.get("/cdn/{id}/{name}", self._cdn),
@@ -307,6 +400,13 @@ class FakeDiscord(FakeServer):
             }
         )
 
+    async def _edit_original(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        interaction_id = request.match_info["token"].removeprefix("itok-")
+        self.edits.append((interaction_id, body))
+        data, _ = self._message_json(self._interaction_channels.get(interaction_id, "0"), body)
+        return _json(data)
+
     def _message_json(self, channel: str, body: JSON) -> tuple[JSON, str]:
         message_id = str(next(self._ids))
         data = {
@@ -325,8 +425,9 @@ class FakeDiscord(FakeServer):
             "timestamp": datetime.now(UTC).isoformat(),
             "edited_timestamp": None,
             "flags": 0,
-            "components": [],
+            "components": body.get("components") or [],
         }
+        self.messages[message_id] = data
         return data, message_id
 
     async def _followup(self, request: web.Request) -> web.Response:
@@ -344,6 +445,8 @@ class FakeDiscord(FakeServer):
                 "followup",
                 None,
                 body.get("allowed_mentions"),
+                body.get("components"),
+                int(body.get("flags") or 0),
             )
         )
         return _json(data)
@@ -383,6 +486,7 @@ class FakeDiscord(FakeServer):
                 "channel",
                 reference,
                 body.get("allowed_mentions"),
+                body.get("components"),
             )
         )
         return _json(data)
@@ -441,4 +545,13 @@ async def wait_ready(fake: FakeDiscord, within: float = 10.0) -> None:
             await asyncio.sleep(0.01)
 
 
-__all__ = ["APP_ID", "BOT_ID", "GUILD_ID", "TOKEN", "FakeDiscord", "Posted"]
+__all__ = [
+    "APP_ID",
+    "BOT_ID",
+    "GUILD_ID",
+    "TOKEN",
+    "FakeDiscord",
+    "Posted",
+    "buttons_of",
+    "embeds_text",
+]

@@ -5,10 +5,14 @@ token, ``bot/v3/info``, ``im/v1`` messages (send, reply, resource download), cha
 connection: ``POST /callback/ws/endpoint`` hands out ``ws://…/ws``, where events go out as the
 SDK's own protobuf frames (``lark_oapi.ws.pb.pbbp2_pb2.Frame``) and the client's acks come back.
 
-Tests build events with :func:`message_event` / :func:`file_event`, deliver them over HTTP with
+Tests build events with :func:`message_event` / :func:`file_event` (and a card button's press
+with :func:`card_action_event`), deliver them over HTTP with
 :func:`signed_request` (the verification token in the body, encrypted and signed with the encrypt
 key as Feishu does) or over the socket with :meth:`FakeLark.socket_event`, and read
-:attr:`FakeLark.sent`. :func:`challenge_request` is the URL-verification challenge as Feishu posts
+:attr:`FakeLark.sent` (interactive cards, their buttons in :attr:`Sent.buttons`) and
+:attr:`FakeLark.patched` (cards replaced through ``PATCH im/v1/messages/:id``); a press's answer
+comes back as the HTTP response, or in the long connection's ack (:meth:`FakeLark.ack_of`).
+:func:`challenge_request` is the URL-verification challenge as Feishu posts
 it when the callback URL is saved: encrypted, but unsigned. Failures: :meth:`FakeLark.fail_next`,
 :meth:`FakeLark.remove_bot`.
 """
@@ -58,6 +62,31 @@ class Sent:
             parts += [e.get("content", "") for e in element.get("elements", [])]
         return "\n".join(p for p in parts if p)
 
+    @property
+    def buttons(self) -> list[JSON]:
+        """The card's buttons, in order."""
+        return card_buttons(self.card)
+
+    def button(self, label: str) -> JSON:
+        return next(b for b in self.buttons if b["text"]["content"] == label)
+
+    def labels(self) -> list[str]:
+        return [b["text"]["content"] for b in self.buttons]
+
+
+def card_buttons(card: JSON) -> list[JSON]:
+    return [
+        b
+        for element in card.get("elements", [])
+        if element.get("tag") == "action"
+        for b in element.get("actions", [])
+    ]
+
+
+def card_text(card: JSON) -> str:
+    """Every text of a card, joined."""
+    return Sent("", "", card, "").text
+
 
 class FakeLark(FakeServer):
     """The Open API under ``{url}/open-apis/`` and the long connection under ``{url}/ws``."""
@@ -74,6 +103,8 @@ class FakeLark(FakeServer):
         self.downloads: list[tuple[str, str]] = []
         self.files: dict[str, tuple[str, bytes]] = {}
         self.owners: dict[str, str] = {}
+        self.p2p: set[str] = set()
+        self.patched: list[tuple[str, JSON]] = []
         self.gone: set[str] = set()
         self.acks: list[JSON] = []
         self.token_requests = 0
@@ -125,7 +156,8 @@ class FakeLark(FakeServer):
         }.items():
             header = frame.headers.add()
             header.key, header.value = key, value
-        frame.payload = json.dumps(event).encode()
+        event["_frame_id"] = f"msg-{frame.SeqID}"
+        frame.payload = json.dumps({k: v for k, v in event.items() if k != "_frame_id"}).encode()
         for ws in self._sockets:
             if not ws.closed:
                 await ws.send_bytes(frame.SerializeToString())
@@ -143,6 +175,7 @@ class FakeLark(FakeServer):
                 web.get("/open-apis/bot/v3/info", self._bot_info),
                 web.post("/open-apis/im/v1/messages", self._send),
                 web.post("/open-apis/im/v1/messages/{message_id}/reply", self._reply),
+                web.patch("/open-apis/im/v1/messages/{message_id}", self._patch),
                 web.get(
                     "/open-apis/im/v1/messages/{message_id}/resources/{file_key}", self._resource
                 ),
@@ -207,6 +240,27 @@ class FakeLark(FakeServer):
             return self._error(230011, "The message was not found.")
         return self._accept(chat, "chat_id", await request.json(), parent)
 
+    async def _patch(self, request: web.Request) -> web.Response:
+        message_id = request.match_info["message_id"]
+        self.calls.append(("patch", message_id))
+        if not self._authorized(request):
+            return self._error(99991663, "Invalid access token for authorization.")
+        if message_id not in self._message_chats:
+            return self._error(230011, "The message was not found.")
+        card = json.loads((await request.json())["content"])
+        if not card.get("config", {}).get("update_multi"):
+            return self._error(230099, "only shared cards are patched by digestbot")
+        self.patched.append((message_id, card))
+        return web.json_response({"code": 0, "msg": "success", "data": {}})
+
+    def ack_of(self, event: JSON) -> JSON | None:
+        """The answer the client acked the socket frame of ``event`` with, decoded."""
+        for ack in self.acks:
+            if ack["headers"].get("message_id") == event.get("_frame_id"):
+                data = ack["payload"].get("data")
+                return json.loads(base64.b64decode(data)) if data else {}
+        return None
+
     def _accept(self, chat: str, id_type: str, body: JSON, reply_to: str | None) -> web.Response:
         if chat in self.gone:
             return self._error(230002, "The bot can not be outside the group.")
@@ -256,7 +310,11 @@ class FakeLark(FakeServer):
             {
                 "code": 0,
                 "msg": "ok",
-                "data": {"chat_id": chat, "owner_id": self.owners.get(chat, "")},
+                "data": {
+                    "chat_id": chat,
+                    "owner_id": self.owners.get(chat, ""),
+                    "chat_mode": "p2p" if chat in self.p2p else "group",
+                },
             }
         )
 
@@ -386,6 +444,30 @@ def file_event(
     )
 
 
+def card_action_event(
+    sent: Sent,
+    label: str,
+    *,
+    user: str = "ou_user",
+    value: JSON | None = None,
+    event_id: str | None = None,
+) -> JSON:
+    """A ``card.action.trigger`` callback: ``user`` pressed the button ``label`` of the card
+    ``sent`` (or one carrying ``value``), as Feishu posts it (schema 2.0, like events)."""
+    pressed = value if value is not None else sent.button(label)["value"]
+    return _envelope(
+        "card.action.trigger",
+        {
+            "operator": {"tenant_key": "tenant", "open_id": user, "user_id": user},
+            "token": f"c-{secrets.token_hex(8)}",
+            "action": {"value": pressed, "tag": "button"},
+            "host": "im_message",
+            "context": {"open_message_id": sent.message_id, "open_chat_id": sent.chat_id},
+        },
+        event_id,
+    )
+
+
 def encrypt(plaintext: str, key: str) -> str:
     """Encrypt as Feishu does: AES-256-CBC, key sha256(encrypt_key), random IV first, base64."""
     raw = plaintext.encode()
@@ -455,6 +537,9 @@ __all__ = [
     "VERIFICATION_TOKEN",
     "FakeLark",
     "Sent",
+    "card_action_event",
+    "card_buttons",
+    "card_text",
     "challenge_request",
     "encrypt",
     "file_event",
