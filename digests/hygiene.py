@@ -16,9 +16,12 @@ England's (🏴 + tags + cancel tag).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from functools import cache
+
+from digests.errors import ReportError
 
 # Letters and symbols that are not category Cf but show nothing at all.
 _FILLERS = (
@@ -113,3 +116,36 @@ def clean_report_text(body: str) -> str:
 def is_blank(text: str) -> bool:
     """Whether ``text`` shows nothing once cleaned (a title of only U+3164 shows nothing)."""
     return not clean_text(text).strip()
+
+
+def decode_report(text: object, source: str) -> tuple[str, str]:
+    """A report's bytes or text as clean text (:func:`clean_report_text`) and its sha256; a
+    :class:`~digests.errors.ReportError` saying what to do when it is not UTF-8 text or empty."""
+    if isinstance(text, bytes | bytearray | memoryview):
+        data = bytes(text)
+        sha = hashlib.sha256(data).hexdigest()
+        if b"\x00" in data:
+            line = data[: data.index(b"\x00")].count(b"\n") + 1
+            raise ReportError("is not UTF-8 text (it contains NUL bytes)", source=source, line=line)
+        try:
+            body = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise ReportError(
+                "is not UTF-8 text: save the report as UTF-8 Markdown", source=source, line=line
+            ) from None
+    elif isinstance(text, str):
+        try:
+            sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        except UnicodeEncodeError:
+            raise ReportError("is not UTF-8 text (unpaired surrogates)", source=source) from None
+        body = text
+        if "\x00" in body:
+            line = body[: body.index("\x00")].count("\n") + 1
+            raise ReportError("is not UTF-8 text (it contains NUL bytes)", source=source, line=line)
+    else:
+        raise ReportError(f"expected text or bytes, got {type(text).__name__}", source=source)
+    body = clean_report_text(body)
+    if not body.strip():
+        raise ReportError("the report is empty: upload the month's Markdown file", source=source)
+    return body, sha

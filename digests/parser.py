@@ -6,7 +6,6 @@ produced (see :mod:`digests.cells`); tables are classified by their headers, not
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +33,7 @@ from digests.cells import (
     take_label,
 )
 from digests.errors import ReportError
-from digests.hygiene import clean_report_text, is_blank
+from digests.hygiene import decode_report, is_blank
 from digests.items import HIGHLIGHTS, Image, Item, Kind, ParseWarning, Part, Report
 from digests.sections import (
     column_role,
@@ -85,7 +84,7 @@ class _Draft:
 
 def parse_report(text: str | bytes, source: str = "<report>") -> Report:
     """Parse a report. Raises :class:`ReportError` (and nothing else) when it cannot be accepted."""
-    body, sha = _decode(text, source)
+    body, sha = decode_report(text, source)
     try:
         return _Parser(body, source, sha).run()
     except ReportError:
@@ -95,37 +94,6 @@ def parse_report(text: str | bytes, source: str = "<report>") -> Report:
             f"internal parser error ({type(exc).__name__}: {exc}); please report this file",
             source=source,
         ) from exc
-
-
-def _decode(text: object, source: str) -> tuple[str, str]:
-    if isinstance(text, bytes | bytearray | memoryview):
-        data = bytes(text)
-        sha = hashlib.sha256(data).hexdigest()
-        if b"\x00" in data:
-            line = data[: data.index(b"\x00")].count(b"\n") + 1
-            raise ReportError("is not UTF-8 text (it contains NUL bytes)", source=source, line=line)
-        try:
-            body = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise ReportError(
-                "is not UTF-8 text: save the report as UTF-8 Markdown", source=source, line=line
-            ) from None
-    elif isinstance(text, str):
-        try:
-            sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        except UnicodeEncodeError:
-            raise ReportError("is not UTF-8 text (unpaired surrogates)", source=source) from None
-        body = text
-        if "\x00" in body:
-            line = body[: body.index("\x00")].count("\n") + 1
-            raise ReportError("is not UTF-8 text (it contains NUL bytes)", source=source, line=line)
-    else:
-        raise ReportError(f"expected text or bytes, got {type(text).__name__}", source=source)
-    body = clean_report_text(body)
-    if not body.strip():
-        raise ReportError("the report is empty: upload the month's Markdown file", source=source)
-    return body, sha
 
 
 class _Parser:

@@ -234,11 +234,9 @@ class DiscordChannel:
 
         async def post(n: int, payload: dict[str, Any]) -> str:
             view = await self.view_of(payload)
+            extra: dict[str, Any] = {"view": view} if view is not None else {}
             sent = await interaction.followup.send(
-                embeds=embeds_of(payload),
-                allowed_mentions=NO_MENTIONS,
-                wait=True,
-                **({"view": view} if view is not None else {}),
+                embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS, wait=True, **extra
             )
             return str(sent.id)
 
@@ -306,11 +304,9 @@ class DiscordChannel:
         async def post(n: int, payload: dict[str, Any]) -> str:
             view = await self.view_of(payload)
             if n > 0:
+                extra: dict[str, Any] = {"view": view} if view is not None else {}
                 sent = await interaction.followup.send(
-                    embeds=embeds_of(payload),
-                    allowed_mentions=NO_MENTIONS,
-                    wait=True,
-                    **({"view": view} if view is not None else {}),
+                    embeds=embeds_of(payload), allowed_mentions=NO_MENTIONS, wait=True, **extra
                 )
                 return str(sent.id)
             if responded:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Protocol
+from typing import Any, Protocol
 
 import discord
 
@@ -49,7 +49,7 @@ class Presses(Protocol):
 
 def is_button_press(interaction: discord.Interaction) -> bool:
     """Whether ``interaction`` is a press of a button that sends a command (not a link)."""
-    data = interaction.data or {}
+    data: dict[str, Any] = dict(interaction.data or {})
     return (
         interaction.type is discord.InteractionType.component
         and data.get("component_type") == discord.ComponentType.button.value
@@ -59,7 +59,8 @@ def is_button_press(interaction: discord.Interaction) -> bool:
 
 async def on_press(channel: Presses, interaction: discord.Interaction, handler: Handler) -> None:
     """Run the pressed button's command and answer the interaction (module docstring)."""
-    custom_id = str((interaction.data or {}).get("custom_id") or "")
+    data: dict[str, Any] = dict(interaction.data or {})
+    custom_id = str(data.get("custom_id") or "")
 
     async def admin() -> bool:
         return await channel.may_manage(interaction)

@@ -35,8 +35,8 @@ from channels.layout import (
 from digests.message import (
     Actions,
     Block,
-    Button,
     BulletList,
+    Button,
     Context,
     Divider,
     Heading,
@@ -231,9 +231,10 @@ def components(buttons: Sequence[Button]) -> list[dict[str, Any]]:
     shown = []
     for button in buttons:
         element = render_button(button)
-        if element is None or element.get("custom_id", element.get("url")) in seen:
+        ident = None if element is None else str(element.get("custom_id", element.get("url")))
+        if element is None or ident is None or ident in seen:
             continue
-        seen.add(element.get("custom_id", element.get("url")))
+        seen.add(ident)
         shown.append(element)
     shown = shown[: MAX_ROWS * ROW_BUTTONS]
     return [

@@ -164,9 +164,7 @@ class CardPresses:
                 press.answer(toast(reply))
                 return
             # too late for a toast: say it in the chat
-            await self.channel.reply_cards(
-                chat_id, kind, await self.channel.cards(reply), reply_to
-            )
+            await self.channel.reply_cards(chat_id, kind, await self.channel.cards(reply), reply_to)
             return
         cards = await self.channel.cards(reply)
         if not cards:

@@ -35,8 +35,8 @@ from channels.layout import (
 from digests.message import (
     Actions,
     Block,
-    Button,
     BulletList,
+    Button,
     Context,
     Divider,
     Heading,

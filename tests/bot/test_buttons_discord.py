@@ -110,7 +110,8 @@ async def test_long_command_travels_under_a_stored_token(bot: Bot) -> None:
     words = " ".join(["智能体"] * 40)
     first = await bot.slash("search", words)
     custom_id = first.button("Next ›")["custom_id"]
-    assert custom_id.startswith("~") and len(custom_id) <= 100
+    assert custom_id.startswith("~")
+    assert len(custom_id) <= 100
     page = updated(await bot.press(first, "Next ›"))
     assert "page 2" in embeds_text(page["embeds"])
     store = Store.open(bot.db_url)

@@ -57,10 +57,16 @@ class Bot:
     def sent_to(self, chat: str) -> list[Sent]:
         return [s for s in self.lark.sent if s.chat_id == chat]
 
-    async def ask(self, chat: str, text: str, *, user: str = "ou_user", group: bool = False) -> Sent:
+    async def ask(
+        self, chat: str, text: str, *, user: str = "ou_user", group: bool = False
+    ) -> Sent:
         before = len(self.sent_to(chat))
         event = message_event(
-            text, chat_id=chat, sender=user, chat_type="group" if group else "p2p", mention_bot=group
+            text,
+            chat_id=chat,
+            sender=user,
+            chat_type="group" if group else "p2p",
+            mention_bot=group,
         )
         body, headers = signed_request(event)
         async with self.http.post(f"{self.base}/lark/events", data=body, headers=headers) as r:
@@ -131,7 +137,9 @@ async def test_search_pages_update_the_card_in_place(bot: Bot) -> None:
     card = new_card(await bot.press(first, "Next ›"))
     assert "page 2" in card_text(card)
     assert "‹ Previous" in labels(card)
-    back = new_card(await bot.press(Sent("oc_dm1", "chat_id", card, first.message_id), "‹ Previous"))
+    back = new_card(
+        await bot.press(Sent("oc_dm1", "chat_id", card, first.message_id), "‹ Previous")
+    )
     assert "page 2" not in card_text(back)
     assert len(bot.sent_to("oc_dm1")) == 1  # nothing new was sent: the card was updated
 
