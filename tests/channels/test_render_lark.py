@@ -41,7 +41,10 @@ def assert_card(card: dict) -> None:
     assert card_bytes(card) <= MAX_CARD_BYTES
     assert len(card["elements"]) <= MAX_ELEMENTS
     for element in card["elements"]:
-        assert element["tag"] in ("markdown", "hr", "note")
+        assert element["tag"] in ("markdown", "hr", "note", "action")
+        if element["tag"] == "action":  # a row of buttons, each with its label
+            assert element["actions"]
+            assert all(b["tag"] == "button" and b["text"]["content"] for b in element["actions"])
         if element["tag"] == "markdown":
             assert element["content"].strip()
             assert len(element["content"]) <= MAX_ELEMENT_CHARS
