@@ -142,7 +142,14 @@ class Gateway:
             if port is None and (settings.public_url or not settings.local_only):
                 port = DEFAULT_HTTP_PORT
             if port is not None:
-                self.http = HttpServer(settings.http_host, port, self.metrics, self.health)
+                self.http = HttpServer(
+                    settings.http_host,
+                    port,
+                    self.metrics,
+                    self.health,
+                    header_timeout=settings.http_header_timeout,
+                    max_connections=settings.http_max_connections,
+                )
                 for channel in self.channels:
                     self.http.add_routes(channel.web_routes())
                 # The web face (pages and feeds), when DIGESTBOT_PUBLIC_URL is set.

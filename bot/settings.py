@@ -53,6 +53,12 @@ class CoreSettings(BaseSettings):
     language: Literal["en", "zh"] = "en"
     http_host: str = "0.0.0.0"
     http_port: int | None = Field(default=None, ge=0, le=65535)
+    #: Seconds a connection has to send a request's headers (from opening, or from its previous
+    #: answer); one that sends nothing, or half a request, is closed after that (issue 30).
+    http_header_timeout: float = Field(default=15.0, gt=0, le=600)
+    #: Open HTTP connections at most (and at most half the process's file descriptors): past it,
+    #: the oldest idle connection is closed to let a new one in.
+    http_max_connections: int = Field(default=512, ge=8, le=100_000)
     max_report_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

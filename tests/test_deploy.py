@@ -79,6 +79,12 @@ def test_systemd_unit() -> None:
     text = unit.read_text(encoding="utf-8")
     assert "ExecStart=" in text
     assert "digestbot run" in text
+    # The HTTP server keeps at most half the descriptors for connections: 1,024 is too few.
+    limits = [
+        line.split("=", 1)[1] for line in text.splitlines() if line.startswith("LimitNOFILE=")
+    ]
+    assert limits
+    assert int(limits[0].split(":")[0]) >= 16384
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed here; the unit's text was checked")
