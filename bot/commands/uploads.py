@@ -56,10 +56,11 @@ async def ingest_upload(
         )
     who = f"{upload.platform}:{upload.user_id}"
     try:
-        report = decode_report(data, upload.filename, limit)
-        result = await asyncio.to_thread(
-            services.store.ingest, report, markdown_text(data), uploaded_by=who
-        )
+        # Decoding and parsing a report of megabytes takes seconds: in a worker thread, so every
+        # other chat's commands are answered meanwhile (issue 30).
+        report = await asyncio.to_thread(decode_report, data, upload.filename, limit)
+        markdown = await asyncio.to_thread(markdown_text, data)
+        result = await asyncio.to_thread(services.store.ingest, report, markdown, uploaded_by=who)
     except ReportError as exc:
         # The parser's own reason stays in English: it names lines and fields of the file.
         return Message.text(request._("Rejected {reason}; nothing was stored.").format(reason=exc))

@@ -283,3 +283,25 @@ def test_sigterm_stops_the_gateway_cleanly(tmp_path: Path) -> None:
     assert code == 0, err
     assert "Traceback" not in err
     assert "fake-telegram-token" not in err
+
+
+def _long_report(notes: int) -> bytes:
+    """A report of one long list of notes and no item: seconds to parse, then refused (so no
+    store work follows the parse)."""
+    head = "---\nperiod: 2026-03\n---\n\n# Log 2026-03\n\n## Notes\n"
+    return (head + "".join(f"\n* note {n} 注释" for n in range(notes))).encode("utf-8")
+
+
+async def test_a_big_upload_is_parsed_off_the_event_loop(running: Running) -> None:
+    """While an admin's report of megabytes is parsed, another chat's /help is answered first:
+    the parse runs in a worker thread, not on the loop every chat shares (issue 30)."""
+    tg = running.telegram
+    big = _long_report(25_000)
+    tg.document_message(ADMIN_TG, ADMIN_TG, "2026-03.md", big)
+    # Once the file is handed out, the gateway has it and parses it.
+    await wait_for(lambda: tg.downloads, within=15)
+    tg.user_message(4242, 4242, "/help")
+    await wait_for(lambda: running.tg_texts(ADMIN_TG), within=120)
+    order = [str(s.chat_id) for s in tg.sent if str(s.chat_id) in {str(ADMIN_TG), "4242"}]
+    assert order[0] == "4242", order
+    assert "Rejected" in running.tg_texts(ADMIN_TG)[0]

@@ -100,6 +100,8 @@ class FakeTelegram(FakeServer):
         """Forget everything sent, queued and injected (the bot identity stays)."""
         self.sent: list[Sent] = []
         self.calls: list[tuple[str, JSON]] = []
+        #: The file paths downloaded, in order (after their bytes were handed out).
+        self.downloads: list[str] = []
         self.commands: list[JSON] = []
         self.localized_commands: dict[str, list[JSON]] = {}
         self.webhook: JSON = {}
@@ -327,7 +329,11 @@ class FakeTelegram(FakeServer):
             return web.Response(status=401)
         for path, content in self.files.values():
             if path == request.match_info["path"]:
-                return web.Response(body=content, content_type="application/octet-stream")
+                response = web.Response(body=content, content_type="application/octet-stream")
+                await response.prepare(request)
+                await response.write_eof()
+                self.downloads.append(path)
+                return response
         return web.Response(status=404)
 
     async def _api(self, request: web.Request) -> web.Response:
