@@ -153,13 +153,15 @@ def _store(settings: Settings) -> Store:
     from bot.store.store import Store
 
     # A database that cannot be reached or written is turned into one line by main().
-    return Store.open(settings.database_url)
+    return Store.open(settings.database_url, statement_timeout=settings.database_statement_timeout)
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     from bot.store.db import make_engine, upgrade
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url, statement_timeout=settings.database_statement_timeout
+    )
     before, after = upgrade(engine)
     engine.dispose()
     print(

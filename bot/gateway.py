@@ -10,6 +10,7 @@ import signal
 import sys
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from functools import partial
 from importlib import resources
 from typing import TextIO
 
@@ -97,7 +98,13 @@ class Gateway:
         settings = self.settings
         async with AsyncExitStack() as stack:
             self._handle_signals(stack)
-            self.store = await asyncio.to_thread(Store.open, settings.database_url)
+            self.store = await asyncio.to_thread(
+                partial(
+                    Store.open,
+                    settings.database_url,
+                    statement_timeout=settings.database_statement_timeout,
+                )
+            )
             stack.callback(self.store.close)
             # Before the HTTP server starts: /metrics never answers without the outbox gauges.
             self.metrics.add_gauges(status_gauges(self.store.engine))

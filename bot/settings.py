@@ -47,6 +47,8 @@ class CoreSettings(BaseSettings):
     )
 
     database_url: str = Field(default_factory=default_database_url)
+    #: PostgreSQL: seconds a statement may run before the server cancels it.
+    database_statement_timeout: float = Field(default=30.0, ge=1, le=3600)
     admins: str = ""
     reports_dir: Path | None = None
     timezone: str = "UTC"

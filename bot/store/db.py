@@ -42,9 +42,19 @@ HEAD = "0010"
 
 #: Seconds to wait for PostgreSQL to accept a connection.
 CONNECT_TIMEOUT = 5
+#: Seconds a statement may run on PostgreSQL (DIGESTBOT_DATABASE_STATEMENT_TIMEOUT's default).
+STATEMENT_TIMEOUT = 30.0
+#: libpq TCP keepalives: a connection whose server stopped answering is found dead after about
+#: idle + interval * count seconds, not the kernel's two hours.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, statement_timeout: float = STATEMENT_TIMEOUT) -> Engine:
     """Create an engine; for SQLite, create the file's folder and turn on WAL and foreign keys."""
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
@@ -62,6 +72,12 @@ def make_engine(url: str) -> Engine:
     if "connect_timeout" not in parsed.query:
         # A server that accepts and never answers must not hang a command (libpq waits forever).
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    for name, value in KEEPALIVES.items():
+        if name not in parsed.query:
+            connect_args[name] = value
+    if "options" not in parsed.query:
+        # A statement that runs away (a lock never released, a server stuck) is cancelled.
+        connect_args["options"] = f"-c statement_timeout={round(statement_timeout * 1000)}"
     return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
-from bot.store.db import ensure_schema, make_engine
+from bot.store.db import STATEMENT_TIMEOUT, ensure_schema, make_engine
 from bot.store.models import ItemNameRow, ItemRow, ProcessedUpdateRow, ReportRow
 from digests.errors import ReportError
 from digests.items import Item, Kind, Report
@@ -65,8 +65,10 @@ class Store:
         self._scheduler_lock = threading.Lock()
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        engine = make_engine(url)
+    def open(
+        cls, url: str, *, migrate: bool = True, statement_timeout: float = STATEMENT_TIMEOUT
+    ) -> Store:
+        engine = make_engine(url, statement_timeout=statement_timeout)
         if migrate:
             ensure_schema(engine)
         return cls(engine)
