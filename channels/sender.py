@@ -85,7 +85,16 @@ class ErrorTable:
         """Our error for ``failure``, or None when no row covers it (a bug of ours, say)."""
         for row in self.rows:
             if isinstance(failure, row.kinds) and (row.when is None or row.when(failure)):
-                return row.becomes(failure)
+                error = row.becomes(failure)
+                if isinstance(error, RetryLater) and error.retry_after != error.asked:
+                    # Said once, here: every wait downstream is the clamped one.
+                    log.warning(
+                        "%s asked to wait %r s; waiting %g s (the most we wait for a platform)",
+                        self.platform,
+                        error.asked,
+                        error.retry_after,
+                    )
+                return error
         return None
 
     def refused(self, answer: object, sent: Sequence[str] = ()) -> SendError:
