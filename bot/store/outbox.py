@@ -365,6 +365,20 @@ class Ledger:
                 if outcome.kind is not OutcomeKind.SENT:
                     self._apply_one[outcome.kind](conn, outcome, now)
 
+    def apply_each(self, batch: Sequence[Outcome]) -> list[Outcome]:
+        """Record ``batch`` one outcome a transaction (after the batch as a whole failed);
+        returns the outcomes that could not be recorded."""
+        failed = []
+        for outcome in batch:
+            try:
+                self.apply([outcome])
+            except Exception as exc:
+                log.warning(
+                    "outbox: row %s: its outcome cannot be recorded (%s)", outcome.row.id, exc
+                )
+                failed.append(outcome)
+        return failed
+
     def _apply_all_sent(self, conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
         """Mark rows sent (one executemany) and write their deliveries (one insert)."""
         if not sent:
