@@ -41,10 +41,26 @@ class SendError(DigestbotError):
     sent_ids: tuple[str, ...] = ()
 
 
+#: The longest wait a platform's rate limit may impose on us (a 429's ``retry_after``, a
+#: ``Retry-After`` header): longer ones, and waits that are not numbers at all, are clamped to it.
+MAX_RETRY_AFTER = 3600.0
+
+
+def sane_wait(seconds: float) -> float:
+    """``seconds`` as a wait we can keep: within ``[0, MAX_RETRY_AFTER]`` (NaN: the maximum)."""
+    if not seconds >= 0.0:  # NaN and negatives
+        return 0.0 if seconds < 0.0 else MAX_RETRY_AFTER
+    return min(seconds, MAX_RETRY_AFTER)
+
+
 class RetryLater(SendError):
+    """The platform said to wait ``retry_after`` seconds (clamped: :func:`sane_wait`);
+    ``asked`` is what it said."""
+
     def __init__(self, retry_after: float, message: str = "") -> None:
-        self.retry_after = retry_after
-        super().__init__(message or f"rate limited, retry after {retry_after}s")
+        self.asked = retry_after
+        self.retry_after = sane_wait(float(retry_after))
+        super().__init__(message or f"rate limited, retry after {self.retry_after:g}s")
 
 
 class ChatMoved(SendError):

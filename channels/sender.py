@@ -17,9 +17,14 @@ the chat's turn     a reply's parts are paced inside the :func:`~channels.base.r
 errors              the platform's :class:`ErrorTable` turns an SDK error into the error tree,
                     with the ids of the parts already delivered
 ok answers          a part the platform answered ``ok`` is delivered, whatever the rest of its
-                    answer looks like; any other failure after a readable answer came is "maybe
-                    delivered" (:class:`~channels.base.MaybeDelivered`)
+                    answer looks like; any other failure after an answer came is "maybe
+                    delivered" (:class:`~channels.base.MaybeDelivered`), and so is a server error
+                    (5xx) answered to a request that left: the platform may have taken it first
 ==================  =============================================================================
+
+The SDKs' own retries are off wherever the outbox retries (slack_sdk's connection-error handler,
+discord.py's retries of 5xx answers): one try of ours is one request, so a message that may have
+been delivered reaches a chat at most ``1 + send_maybe_attempts`` times.
 """
 
 from __future__ import annotations
@@ -32,7 +37,16 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from channels.base import Handler, MaybeDelivered, Pace, ReplyPace, RetryLater, SendError, replying
+from channels.base import (
+    Handler,
+    MaybeDelivered,
+    Pace,
+    ReplyPace,
+    RetryLater,
+    SendError,
+    TransientSendError,
+    replying,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +85,16 @@ class ErrorTable:
         """Our error for ``failure``, or None when no row covers it (a bug of ours, say)."""
         for row in self.rows:
             if isinstance(failure, row.kinds) and (row.when is None or row.when(failure)):
-                return row.becomes(failure)
+                error = row.becomes(failure)
+                if isinstance(error, RetryLater) and error.retry_after != error.asked:
+                    # Said once, here: every wait downstream is the clamped one.
+                    log.warning(
+                        "%s asked to wait %r s; waiting %g s (the most we wait for a platform)",
+                        self.platform,
+                        error.asked,
+                        error.retry_after,
+                    )
+                return error
         return None
 
     def refused(self, answer: object, sent: Sequence[str] = ()) -> SendError:
@@ -102,25 +125,31 @@ class ErrorTable:
 
 
 class Answer:
-    """What came back for the part being posted: a readable answer at all, an ``ok`` one."""
+    """What came back for the part being posted: an answer at all, an ``ok`` one, its HTTP
+    status (0: not known)."""
 
-    __slots__ = ("came", "ok")
+    __slots__ = ("came", "ok", "status")
 
     def __init__(self) -> None:
         self.came = False
         self.ok = False
+        self.status = 0
 
 
 _answer: ContextVar[Answer | None] = ContextVar("answer", default=None)
 
 
-def answer_came(ok: bool) -> None:
-    """Called by a platform's transport when an answer was read (``ok``: the platform says it
-    took the request); nothing happens outside a send."""
+def answer_came(ok: bool, status: int = 0) -> bool:
+    """Called by a platform's transport when an answer came (``ok``: the platform says it took
+    the request; ``status``: its HTTP status when known). Returns whether a part is being sent
+    (nothing happens outside a send)."""
     answer = _answer.get()
-    if answer is not None:
-        answer.came = True
-        answer.ok = answer.ok or ok
+    if answer is None:
+        return False
+    answer.came = True
+    answer.ok = answer.ok or ok
+    answer.status = status or answer.status
+    return True
 
 
 # --- the sender -------------------------------------------------------------------------------
@@ -208,9 +237,15 @@ class Sender:
                 error = MaybeDelivered(
                     f"{self.platform}: unreadable answer ({type(exc).__name__}: {exc})"
                 )
-                error.sent_ids = tuple(sent)
-                raise error from exc
-            raise
+            elif isinstance(exc, TransientSendError) and answer.status >= 500:
+                # The request left and the server failed: it may have posted the message first.
+                error = MaybeDelivered(
+                    f"{self.platform}: HTTP {answer.status} after sending: {exc}"
+                )
+            else:
+                raise
+            error.sent_ids = tuple(sent)
+            raise error from exc
         finally:
             _answer.reset(token)
 

@@ -51,6 +51,7 @@ divided budget and its headroom.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -60,10 +61,16 @@ from typing import Any
 from bot.delivery.gate import OldestFirst
 from bot.platforms import specs
 from bot.settings import Settings
-from channels.base import RateLimits, reply_scope
+from channels.base import MAX_RETRY_AFTER, RateLimits, reply_scope, sane_wait
 
 INTERACTIVE = 0
 BULK = 1
+#: The longest a pause lasts, whatever a platform asked (:data:`~channels.base.MAX_RETRY_AFTER`).
+MAX_PAUSE = MAX_RETRY_AFTER
+#: The longest a command reply waits for its chat's pause (a digest's 429): the reply's own cap
+#: (:data:`channels.sender.REPLY_MAX_WAIT`); past it the reply goes and meets the platform's
+#: answer itself.
+REPLY_PAUSE_CAP = 30.0
 
 _PRUNE_AT = 4096
 
@@ -182,6 +189,7 @@ class RateLimiter:
         clock: A monotonic clock for the limits (tests pass a fake one); the order of replies is
             by arrival on :func:`time.monotonic`'s clock whatever this is (see the module
             docstring).
+        reply_pause_cap: The longest a reply waits for its chat's pause.
     """
 
     def __init__(
@@ -190,8 +198,10 @@ class RateLimiter:
         *,
         headroom: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
+        reply_pause_cap: float = REPLY_PAUSE_CAP,
     ) -> None:
         self._clock = clock
+        self.reply_pause_cap = reply_pause_cap
         self._limits = dict(limits)
         self._global_rates = {
             p: lim.global_rate for p, lim in self._limits.items() if lim.global_rate is not None
@@ -246,10 +256,11 @@ class RateLimiter:
     # -- pauses -----------------------------------------------------------------------------
 
     def pause(self, platform: str, chat_id: str | None, seconds: float) -> None:
-        """Send nothing to ``chat_id`` for ``seconds``; with None, no bulk sends of the platform
-        (command replies continue)."""
+        """Send nothing to ``chat_id`` for ``seconds`` (at most :data:`MAX_PAUSE`); with None, no
+        bulk sends of the platform (command replies continue, and wait for a chat's pause at
+        most ``reply_pause_cap``)."""
         key = (platform, chat_id)
-        until = self._clock() + max(0.0, seconds)
+        until = self._clock() + min(sane_wait(seconds), MAX_PAUSE)
         self._paused[key] = max(self._paused.get(key, 0.0), until)
 
     def _pause_left(self, platform: str, chat_id: str | None, now: float) -> float:
@@ -377,9 +388,11 @@ class RateLimiter:
     async def _wait_chat(
         self, platform: str, chat_id: str, chat: _ChatLimit | None, priority: int
     ) -> None:
+        # A reply waits for its chat's pause only so long (a digest's 429 must not hold it).
+        paused_until = self._clock() + self.reply_pause_cap if priority != BULK else math.inf
         while True:
             now = self._clock()
-            wait = self._pause_left(platform, chat_id, now)
+            wait = min(self._pause_left(platform, chat_id, now), max(0.0, paused_until - now))
             if priority == BULK:
                 wait = max(wait, self._pause_left(platform, None, now))
             if chat is not None:

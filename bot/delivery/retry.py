@@ -35,6 +35,7 @@ from channels.base import (
     RetryLater,
     SendError,
     TransientSendError,
+    sane_wait,
 )
 
 #: What an exception becomes, first matching row wins. Our own send timeout, and a stop while the
@@ -80,7 +81,8 @@ class RetryPolicy:
         ``maybes`` ambiguous ones before it."""
         kind = next(kind for kinds, kind in OUTCOMES if isinstance(exc, kinds))
         if isinstance(exc, RetryLater):
-            return Verdict(kind, retry_in=exc.retry_after, pause=exc.retry_after)
+            wait = sane_wait(exc.retry_after)  # clamped where it was made; kept so here too
+            return Verdict(kind, retry_in=wait, pause=wait)
         if isinstance(exc, ChatMoved):
             return Verdict(kind, new_chat_id=exc.new_chat_id)
         if kind is OutcomeKind.MAYBE_DELIVERED:

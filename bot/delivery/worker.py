@@ -58,6 +58,7 @@ from bot.store.outbox import (
     claim,
     enqueue,
 )
+from bot.store.salvage import bury, reachable
 from channels.base import Channel, MaybeDelivered, SendError
 from digests.message import message_from_json
 
@@ -380,17 +381,7 @@ class OutboxWorker:
                     done = True
                 else:
                     batch.append(item)
-            while batch:
-                try:
-                    await asyncio.to_thread(self.ledger.apply, batch)
-                    break
-                except Exception:
-                    log.warning(
-                        "outbox: committing %d outcome(s) failed", len(batch), exc_info=True
-                    )
-                    if self._stopping:
-                        break  # the leases will expire and the rows be sent again
-                    await asyncio.sleep(1.0)
+            await self._record(batch)
             for outcome in batch:
                 self.held.pop(outcome.row.id, None)
             self._progress.set()
@@ -398,6 +389,32 @@ class OutboxWorker:
                 self._wake.set()
             if done:
                 return
+
+    async def _record(self, batch: list[Outcome]) -> None:
+        """Commit ``batch``; when it fails, row by row, so one outcome that cannot be recorded
+        (a NUL in a platform's error, say) is set aside, not retried with the rest forever."""
+        told = False
+        while batch:
+            try:
+                await asyncio.to_thread(self.ledger.apply, batch)
+                return
+            except Exception:
+                log.warning(
+                    "outbox: committing %d outcome(s) failed", len(batch), exc_info=not told
+                )
+                told = True
+            if self._stopping:
+                return  # the leases will expire and the rows be sent again
+            batch = await asyncio.to_thread(self.ledger.apply_each, batch)
+            if batch and await asyncio.to_thread(reachable, self.engine):
+                for outcome in batch:  # the database answers: these rows are the trouble
+                    try:
+                        await asyncio.to_thread(bury, self.engine, self.worker_id, outcome)
+                    except Exception:
+                        log.exception("outbox: row %s could not be finished", outcome.row.id)
+                return
+            if batch:
+                await asyncio.sleep(1.0)  # the database is away: try again
 
     async def _heartbeat_loop(self) -> None:
         interval = self.beat_seconds

@@ -11,9 +11,8 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -36,6 +35,7 @@ from bot.clock import utcnow
 from bot.store.chats import follow_move, mark_gone
 from bot.store.db import dialect_insert
 from bot.store.models import DeliveryRow, OutboxRow, OutboxWorkerRow
+from bot.store.outcomes import Outcome, OutcomeKind
 from digests.message import Message, message_to_json
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,16 @@ def pending_item_ids(conn: Connection, platform: str, chat_id: str) -> set[int]:
     return {int(i) for ids in rows for i in ids}
 
 
+#: The furthest a row is put off, whatever it was asked (a 429's wait of 10**12 s must not raise).
+MAX_DEFER = timedelta(days=7)
+
+
+def _later(now: datetime, seconds: float) -> datetime:
+    if not seconds > 0:
+        return now
+    return now + (MAX_DEFER if seconds >= MAX_DEFER.total_seconds() else timedelta(seconds=seconds))
+
+
 # -- claims -------------------------------------------------------------------------------------
 
 
@@ -253,35 +263,6 @@ def claim(
 
 
 # -- outcomes -----------------------------------------------------------------------------------
-
-
-class OutcomeKind(StrEnum):
-    """What became of one attempt."""
-
-    SENT = "sent"  # every part delivered
-    RATE_LIMITED = "retry"  # 429: requeued after retry_after, not an attempt (metric label "retry")
-    TRANSIENT = "transient"  # may pass: requeued after a backoff, or dead after the last try
-    MAYBE_DELIVERED = "maybe"  # no readable answer: items count as delivered; one more try at most
-    MOVED = "moved"  # the chat has a new id: everything follows it, then resent
-    GONE = "gone"  # the chat takes no more messages
-    REJECTED = "rejected"  # the platform refused this message: dead
-    RELEASE = "release"  # not tried (stopping, lease lost): claim given back
-
-
-@dataclass
-class Outcome:
-    """What became of one attempt; applied to the database in a batch.
-
-    ``retry_in`` is the retry policy's answer for a failure: seconds until the next try, or None
-    when there is none (the row is finished).
-    """
-
-    row: Claimed
-    kind: OutcomeKind
-    ids: list[str] = field(default_factory=list)  # parts delivered by this attempt
-    error: str = ""
-    retry_in: float | None = 0.0
-    new_chat_id: str = ""
 
 
 class Ledger:
@@ -384,6 +365,20 @@ class Ledger:
                 if outcome.kind is not OutcomeKind.SENT:
                     self._apply_one[outcome.kind](conn, outcome, now)
 
+    def apply_each(self, batch: Sequence[Outcome]) -> list[Outcome]:
+        """Record ``batch`` one outcome a transaction (after the batch as a whole failed);
+        returns the outcomes that could not be recorded."""
+        failed = []
+        for outcome in batch:
+            try:
+                self.apply([outcome])
+            except Exception as exc:
+                log.warning(
+                    "outbox: row %s: its outcome cannot be recorded (%s)", outcome.row.id, exc
+                )
+                failed.append(outcome)
+        return failed
+
     def _apply_all_sent(self, conn: Connection, sent: Sequence[Outcome], now: datetime) -> None:
         """Mark rows sent (one executemany) and write their deliveries (one insert)."""
         if not sent:
@@ -457,7 +452,7 @@ class Ledger:
                 claimed_until=None,
                 last_error=o.error,
                 message_ids=o.row.message_ids + o.ids,
-                not_before=now + timedelta(seconds=o.retry_in or 0.0),
+                not_before=_later(now, o.retry_in or 0.0),
             )
         )
 
@@ -474,7 +469,7 @@ class Ledger:
         if o.retry_in is None:
             values.update(status=DEAD, dead_at=now)
         else:
-            values["not_before"] = now + timedelta(seconds=o.retry_in)
+            values["not_before"] = _later(now, o.retry_in)
         if (
             conn.execute(update(OutboxRow).where(self._mine(row.id)).values(**values)).rowcount
             and o.retry_in is None
@@ -500,7 +495,7 @@ class Ledger:
         if o.retry_in is None:
             values.update(status=MAYBE, sent_at=now)
         else:
-            values["not_before"] = now + timedelta(seconds=o.retry_in)
+            values["not_before"] = _later(now, o.retry_in)
         if not conn.execute(update(OutboxRow).where(self._mine(row.id)).values(**values)).rowcount:
             return
         deliveries = [

@@ -35,7 +35,7 @@ from discord import app_commands
 
 from channels.base import ChatGone, Handler, Incoming, Pace, ReplyPace, SendError, Upload
 from channels.buttons import ButtonData
-from channels.discord.errors import TABLE, convert_error
+from channels.discord.errors import TABLE, answer_trace, convert_error
 from channels.discord.presses import is_button_press, on_press
 from channels.discord.render import MAX_CUSTOM_ID, render_discord
 from channels.discord.settings import DISCORD_API_URL, DISCORD_GATEWAY_URL, DiscordSettings
@@ -141,6 +141,7 @@ class DiscordChannel:
             max_ratelimit_timeout=max_ratelimit_timeout,
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
+            http_trace=answer_trace(),
         )
         self._tree = app_commands.CommandTree(self._client)
         for name, description in commands:

@@ -124,8 +124,10 @@ class SlackChannel:
         self._locales: dict[str, str | None] = {}
         self._signing_secret = signing_secret
         self._refusals = RefusalLog("slack", inbound.log)
-        # No AsyncRateLimitErrorRetryHandler: a 429 must reach the outbox, which schedules retries.
-        self._client = AsyncWebClient(token=bot_token, base_url=api_url)
+        # No retry handlers at all: a 429 must reach the outbox, which schedules retries, and
+        # slack_sdk's default connection-error retry would post a message that may have gone
+        # through once more inside each of the outbox's tries.
+        self._client = AsyncWebClient(token=bot_token, base_url=api_url, retry_handlers=[])
         self._api_host = (urlsplit(api_url).hostname or "").lower()
         self._app = AsyncApp(
             name="digestbot",

@@ -2,8 +2,9 @@
 
 Web API errors (``{"ok": false, "error": …}``): ``ratelimited`` or HTTP 429 is a rate limit with
 the wait in ``Retry-After``; a chat we may no longer post in is gone; Slack's own failures pass.
-A 200 whose body is not Slack's JSON, a timeout waiting for the answer and a dropped connection
-may have delivered the post.
+A 200 whose body is not Slack's JSON, a 5xx, a timeout waiting for the answer and a dropped
+connection may have delivered the post (the client's own connection-error retry is off: the
+outbox decides).
 """
 
 from __future__ import annotations
@@ -74,10 +75,16 @@ TABLE = ErrorTable(
             when=lambda e: _status(e) == 429 or error_of(e) == "ratelimited",
         ),
         Row(SlackApiError, lambda e: ChatGone(_what(e)), when=lambda e: error_of(e) in GONE_ERRORS),
+        # A server error answered to a request that left: the post may have gone through.
+        Row(
+            SlackApiError,
+            lambda e: MaybeDelivered(f"{_what(e)} after sending"),
+            when=lambda e: _status(e) >= 500,
+        ),
         Row(
             SlackApiError,
             lambda e: TransientSendError(_what(e)),
-            when=lambda e: _status(e) >= 500 or error_of(e) in TRANSIENT_ERRORS,
+            when=lambda e: error_of(e) in TRANSIENT_ERRORS,
         ),
         Row(SlackApiError, lambda e: SendError(_what(e))),
         # The connection never opened: nothing left.

@@ -9,6 +9,7 @@ sender counts the message as delivered (:mod:`channels.sender`).
 from __future__ import annotations
 
 import datetime as dtm
+import json
 import warnings
 from typing import Any
 
@@ -96,9 +97,19 @@ def convert_error(exc: TelegramError) -> SendError:
 
 
 class AnswerRequest(HTTPXRequest):
-    """PTB's HTTPX request, telling the sender what the Bot API answered."""
+    """PTB's HTTPX request, telling the sender what the Bot API answered: its status (a 5xx
+    after sending is "maybe delivered") and whether it said ``ok``."""
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        answer_came(False, code)
+        return code, payload
 
     def parse_json_payload(self, payload: bytes) -> Any:  # type: ignore[override]
-        data = HTTPXRequest.parse_json_payload(payload)
+        # As PTB's, without its traceback per unreadable answer: the outbox logs one a row.
+        try:
+            data = json.loads(payload.decode("utf-8", "replace"))
+        except ValueError as exc:
+            raise TelegramError("Invalid server response") from exc
         answer_came(isinstance(data, dict) and data.get("ok") is True)
         return data

@@ -12,7 +12,10 @@ duplicated digests.
 
 ``ambiguous`` (:mod:`tests.bench.fanout_maybe`): one digest to ``--ambiguous-chats`` chats while
 the fake answers ``--ambiguous-fraction`` of the messages it delivers ambiguously; copies per
-chat, rows finished as "maybe delivered", time against the same fan-out answered cleanly.
+chat, rows finished as "maybe delivered", time against the same fan-out answered cleanly. Then
+(:mod:`tests.bench.fanout_platforms`) the same on each of Telegram, Slack, Lark and Discord, on
+SQLite and on PostgreSQL (``--postgres-url``, default ``DIGESTBOT_TEST_POSTGRES_URL``): copies
+max and mean, and lost, per platform.
 
 ``replies`` (:mod:`tests.bench.fanout_replies`): ``--commands`` commands over ``--seconds`` in
 ``--reply-chats`` chats into the running gateway at Telegram's default limits; p50/p99 from
@@ -365,6 +368,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--ambiguous-chats", type=int, default=None, help="(200)")
     parser.add_argument("--ambiguous-fraction", type=float, default=0.2)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("DIGESTBOT_TEST_POSTGRES_URL"),
+        help="a scratch PostgreSQL database for the per-platform ambiguous runs",
+    )
     parser.add_argument("--commands", type=int, default=None, help="(2000)")
     parser.add_argument("--seconds", type=float, default=None, help="commands arrive over (60)")
     parser.add_argument("--reply-chats", type=int, default=None, help="(500)")
@@ -385,6 +393,15 @@ def main(argv: list[str] | None = None) -> None:
         chats = args.ambiguous_chats or (50 if quick else 200)
         result["ambiguous"] = asyncio.run(ambiguous_run(chats, args.rate, args.ambiguous_fraction))
         _print_ambiguous(result["ambiguous"])
+        from tests.bench.fanout_platforms import platforms_run, print_platforms
+
+        with tempfile.TemporaryDirectory() as tmp:
+            databases = {"sqlite": f"sqlite:///{tmp}/platforms.db"}
+            if args.postgres_url:
+                databases["postgresql"] = args.postgres_url
+            each = asyncio.run(platforms_run(chats // 2, args.ambiguous_fraction, databases))
+        result["ambiguous"]["platforms"] = each
+        print_platforms(each, args.ambiguous_fraction)
     if "replies" in run:
         from tests.bench.fanout_replies import reply_run
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dtm
+import json
 from typing import Any
 
 import aiohttp
@@ -90,7 +91,9 @@ def slack_cases() -> list[tuple[BaseException, type[SendError]]]:
         (slack_error(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "4"}), RetryLater),
         (slack_error(200, {"ok": False, "error": "channel_not_found"}), ChatGone),
         (slack_error(200, {"ok": False, "error": "is_archived"}), ChatGone),
-        (slack_error(503, {"ok": False, "error": "service_unavailable"}), TransientSendError),
+        # A server error after the post left: it may have gone through.
+        (slack_error(503, {"ok": False, "error": "service_unavailable"}), MaybeDelivered),
+        (slack_error(200, {"ok": False, "error": "service_unavailable"}), TransientSendError),
         (slack_error(200, {"ok": False, "error": "invalid_blocks"}), SendError),
         (aiohttp.ConnectionTimeoutError(), TransientSendError),
         (aiohttp.ServerDisconnectedError(), MaybeDelivered),
@@ -133,9 +136,11 @@ def lark_answer(status: int, code: int | None, headers: dict[str, str] | None = 
         ((429, 99991400, {"x-ogw-ratelimit-reset": "5"}), RetryLater),
         ((400, 230020, None), RetryLater),
         ((400, 230002, None), ChatGone),
-        ((500, 1, None), TransientSendError),
+        ((500, 1, None), MaybeDelivered),
         ((400, 99991663, None), TransientSendError),
-        ((502, None, None), TransientSendError),
+        ((502, None, None), MaybeDelivered),
+        ((200, None, None), MaybeDelivered),
+        ((404, None, None), TransientSendError),
         ((400, 230001, None), SendError),
     ],
 )
@@ -147,10 +152,17 @@ def test_lark_table(answer: tuple[int, int | None, dict[str, str] | None], becom
 
 def test_lark_table_maps_a_failed_call_and_keeps_the_reset_wait() -> None:
     import requests
+    import urllib3.exceptions
 
     from channels.lark.errors import TABLE
 
     assert type(TABLE.convert(requests.ConnectionError("down"))) is TransientSendError
+    assert type(TABLE.convert(requests.ConnectTimeout("slow"))) is TransientSendError
+    # After the request left: a read timeout, a connection dropped, an answer not JSON.
+    assert type(TABLE.convert(requests.ReadTimeout("late"))) is MaybeDelivered
+    dropped = requests.ConnectionError(urllib3.exceptions.ProtocolError("Connection aborted."))
+    assert type(TABLE.convert(dropped)) is MaybeDelivered
+    assert type(TABLE.convert(json.JSONDecodeError("x", "<html>", 0))) is MaybeDelivered
     later = TABLE.refused(lark_answer(429, 99991400, {"X-Ogw-Ratelimit-Reset": "5"}))
     assert isinstance(later, RetryLater)
     assert later.retry_after == 5.0
@@ -165,6 +177,10 @@ def test_discord_table_keeps_discord_pys_wait() -> None:
     assert isinstance(later, RetryLater)
     assert later.retry_after == 42.0
     assert type(TABLE.convert(aiohttp.ClientConnectionError())) is TransientSendError
+    refused = aiohttp.ClientConnectorError(Any, OSError(111, "refused"))  # type: ignore[arg-type]
+    assert type(TABLE.convert(refused)) is TransientSendError
+    assert type(TABLE.convert(aiohttp.ServerDisconnectedError())) is MaybeDelivered
+    assert type(TABLE.convert(TimeoutError())) is MaybeDelivered
 
 
 def test_mapping_raises_ours_from_the_sdks_with_the_parts_sent() -> None:

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from channels.base import ChatGone, RetryLater, SendError, TransientSendError
+from channels.base import ChatGone, MaybeDelivered, RetryLater, SendError
 from channels.lark.adapter import LarkChannel, command_text
 from channels.lark.errors import receive_id_type
 from digests.message import Message
@@ -251,11 +251,11 @@ async def test_send_to_a_group_without_the_bot_is_chat_gone(
         await channel.send("oc_left", Message.text("x"))
 
 
-async def test_send_maps_5xx_to_transient_and_others_to_send_error(
+async def test_send_maps_5xx_to_maybe_delivered_and_others_to_send_error(
     fake: FakeLark, channel: LarkChannel
 ) -> None:
     fake.fail_next("send", 1500, "internal error", status=500)
-    with pytest.raises(TransientSendError):
+    with pytest.raises(MaybeDelivered):
         await channel.send("oc_team", Message.text("x"))
     fake.fail_next("send", 230001, "invalid request parameter")
     with pytest.raises(SendError, match="230001") as info:
@@ -269,7 +269,7 @@ async def test_send_failing_mid_way_reports_parts_sent(
     long = Message.text(*(f"段落 {i} " + "内容 " * 900 for i in range(12)))
     fake.faults.add("send", Fault(None))
     fake.fail_next("send", 1500, "internal error", status=500)
-    with pytest.raises(TransientSendError) as info:
+    with pytest.raises(MaybeDelivered) as info:
         await channel.send("oc_team", long)
     assert info.value.sent_ids == (fake.sent[0].message_id,)
 

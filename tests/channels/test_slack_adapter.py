@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
 from bot.store.store import Store
-from channels.base import ChatGone, Incoming, RetryLater, SendError, TransientSendError
+from channels.base import ChatGone, Incoming, MaybeDelivered, RetryLater, SendError
 from channels.slack.adapter import SlackChannel, command_text
 from digests.message import Message
 from tests.fakes import EchoHandler, wait_for
@@ -224,9 +224,9 @@ async def test_send_maps_archived_to_chat_gone(fake: FakeSlack, channel: SlackCh
         await channel.send("C2", Message.text("x"))
 
 
-async def test_send_maps_5xx_to_transient(fake: FakeSlack, channel: SlackChannel) -> None:
+async def test_send_maps_5xx_to_maybe_delivered(fake: FakeSlack, channel: SlackChannel) -> None:
     fake.fail_next("chat.postMessage", status=503)
-    with pytest.raises(TransientSendError):
+    with pytest.raises(MaybeDelivered):
         await channel.send("C1", Message.text("x"))
 
 
@@ -245,7 +245,7 @@ async def test_send_failing_mid_way_reports_parts_sent(
     long = Message.text(*(f"paragraph {i} " + "word " * 500 for i in range(40)))
     fake.fail_next("chat.postMessage", delay=0.0)  # the first part goes through
     fake.fail_next("chat.postMessage", status=500)
-    with pytest.raises(TransientSendError) as info:
+    with pytest.raises(MaybeDelivered) as info:
         await channel.send("C1", long)
     assert info.value.sent_ids == (fake.sent[0].ts,)
 

@@ -46,6 +46,35 @@ class Fault:
     deliver: bool = False
     #: With ``deliver``: answer this JSON object (200) instead of the non-JSON body.
     answer: JSON | None = None
+    #: With ``deliver``: close the connection instead of answering.
+    drop: bool = False
+
+
+#: Answers a client cannot read after the platform took the request (``answer_badly``).
+BAD_ANSWERS = ("non_json_200", "dropped_connection", "read_timeout", "delivered_then_502")
+
+
+def bad_answer(kind: str, *, times: int = 1, delay: float = 3.0) -> Fault:
+    """A ``deliver`` fault of ``kind`` (one of :data:`BAD_ANSWERS`); a ``read_timeout`` answers
+    after ``delay`` seconds (make it longer than the client's timeout)."""
+    if kind == "non_json_200":
+        return Fault(200, "<html>ok, maybe</html>", times=times, deliver=True)
+    if kind == "dropped_connection":
+        return Fault(200, "", times=times, deliver=True, drop=True)
+    if kind == "read_timeout":
+        return Fault(200, "<html>late</html>", delay=delay, times=times, deliver=True)
+    if kind == "delivered_then_502":
+        return Fault(502, "<html>502 Bad Gateway</html>", times=times, deliver=True)
+    raise ValueError(f"no such bad answer: {kind!r} (one of {', '.join(BAD_ANSWERS)})")
+
+
+async def answer_taken(request: web.Request, fault: Fault) -> web.Response:
+    """What a ``deliver`` fault answers once the call took effect: after its delay, its answer,
+    or (``drop``) a connection closed without one."""
+    await asyncio.sleep(fault.delay)
+    if fault.drop and request.transport is not None:
+        request.transport.abort()
+    return garbage_answer(fault)
 
 
 def garbage_answer(fault: Fault) -> web.Response:
@@ -180,6 +209,12 @@ class FakeServer:
 
     def build_app(self) -> web.Application:
         raise NotImplementedError
+
+    def answer_badly(self, method: str, kind: str, *, times: int = 1, delay: float = 3.0) -> None:
+        """The next ``times`` calls of ``method`` take effect, then get a bad answer of ``kind``
+        (see :func:`bad_answer`)."""
+        faults: Faults = getattr(self, "faults")  # noqa: B009 - each fake has its own
+        faults.add(method, bad_answer(kind, times=times, delay=delay))
 
     @property
     def url(self) -> str:

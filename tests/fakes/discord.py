@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes import JSON, FakeServer
+from tests.fakes import JSON, FakeServer, Faults, answer_taken
 
 TOKEN = "fake.discord.token"
 APP_ID = 900000000000000001
@@ -99,10 +99,12 @@ class FakeDiscord(FakeServer):
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(host, port)
         self._ids = itertools.count(1000)
+        self.faults = Faults()  # "message": posts to a channel
         self.reset()
 
     def reset(self) -> None:
         self.sent: list[Posted] = []
+        self.faults.clear()
         self.synced: dict[str, list[JSON]] = {}
         self.callbacks: list[tuple[str, JSON]] = []
         self.edits: list[tuple[str, JSON]] = []
@@ -475,6 +477,7 @@ class FakeDiscord(FakeServer):
             channel in self.users or channel in self.unknown
         ) and channel not in self.dm_channels.values():
             return self._error(404, 10003, "Unknown Channel")
+        fault = self.faults.take("message")
         body = await request.json()
         data, message_id = self._message_json(channel, body)
         reference = (body.get("message_reference") or {}).get("message_id")
@@ -489,6 +492,8 @@ class FakeDiscord(FakeServer):
                 body.get("components"),
             )
         )
+        if fault is not None and fault.deliver:
+            return await answer_taken(request, fault)
         return _json(data)
 
     async def _create_dm(self, request: web.Request) -> web.Response:

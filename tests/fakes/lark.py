@@ -33,7 +33,7 @@ from aiohttp import WSMsgType, web
 from Crypto.Cipher import AES
 from lark_oapi.ws.pb.pbbp2_pb2 import Frame
 
-from tests.fakes import JSON, FakeServer, Fault, Faults
+from tests.fakes import JSON, FakeServer, Fault, Faults, answer_taken
 
 APP_ID = "cli_fake_app"
 APP_SECRET = "fake-app-secret"
@@ -196,7 +196,9 @@ class FakeLark(FakeServer):
         return web.json_response({"code": code, "msg": msg}, status=status, headers=headers)
 
     def _fault(self, method: str) -> web.Response | None:
-        fault = self.faults.take(method)
+        return self._failure(self.faults.take(method))
+
+    def _failure(self, fault: Fault | None) -> web.Response | None:
         if fault is None or fault.status is None:
             return None
         code = int((fault.parameters or {}).get("code", 1))
@@ -222,11 +224,15 @@ class FakeLark(FakeServer):
         self.calls.append(("send", request.query.get("receive_id_type", "")))
         if not self._authorized(request):
             return self._error(99991663, "Invalid access token for authorization.")
-        if (fault := self._fault("send")) is not None:
-            return fault
+        fault = self.faults.take("send")
+        if (failed := self._failure(fault)) is not None and not (fault and fault.deliver):
+            return failed
         body = await request.json()
         chat = str(body.get("receive_id", ""))
-        return self._accept(chat, request.query.get("receive_id_type", ""), body, None)
+        accepted = self._accept(chat, request.query.get("receive_id_type", ""), body, None)
+        if fault is not None and fault.deliver:
+            return await answer_taken(request, fault)
+        return accepted
 
     async def _reply(self, request: web.Request) -> web.Response:
         self.calls.append(("reply", request.match_info["message_id"]))

@@ -31,7 +31,7 @@ from tests.fakes import (
     Faults,
     Stats,
     TokenBucket,
-    garbage_answer,
+    answer_taken,
     read_params,
     serve_until_signalled,
 )
@@ -304,8 +304,7 @@ class FakeSlack(SocketModeFake, FakeServer):
         fault = self.faults.take(method)
         if fault is not None and fault.deliver:
             await getattr(self, "_m_" + method.replace(".", "_"))(params)
-            await asyncio.sleep(fault.delay)
-            return garbage_answer(fault)
+            return await answer_taken(request, fault)
         if fault is not None:
             await asyncio.sleep(fault.delay)
             if fault.status is not None:

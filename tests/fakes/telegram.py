@@ -30,7 +30,7 @@ from tests.fakes import (
     Faults,
     Stats,
     TokenBucket,
-    garbage_answer,
+    answer_taken,
     read_params,
     serve_until_signalled,
 )
@@ -352,8 +352,7 @@ class FakeTelegram(FakeServer):
             except _Reject as exc:  # not delivered (a 429, say): the rejection is the answer
                 self._count_failure(method, exc.status)
                 return _error(exc.status, exc.description, exc.parameters)
-            await asyncio.sleep(fault.delay)
-            return garbage_answer(fault)
+            return await answer_taken(request, fault)
         if fault is not None:
             await asyncio.sleep(fault.delay)
             if fault.status is not None:
