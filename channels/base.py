@@ -209,7 +209,6 @@ class Action:
     chat_kind: str = "private"
     is_chat_admin: Callable[[], Awaitable[bool]] = _never_admin
     delivery_id: str | None = None
-    workspace_admin: bool = False
 
 
 def N_(message: str) -> str:  # gettext's name for "mark now, translate later"
