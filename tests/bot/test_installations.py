@@ -164,3 +164,39 @@ async def test_an_oauth_state_is_good_once_and_not_after_it_expires(store: Store
 
     now[0] = NOW + timedelta(seconds=601)
     assert await states.consume("slack", second) is False  # expired
+
+
+async def test_votes_and_status_of_a_workspace_count_its_own_chats_only(store: Store) -> None:
+    from bot.gateway import seed_samples
+    from bot.store.actions import feedback_counts, record_vote
+    from bot.store.models import ItemRow
+    from bot.store.status import outbox_status
+    from bot.store.taste import most_liked
+
+    seed_samples(store)
+    with store.engine.connect() as conn:
+        first, second = conn.execute(select(ItemRow.id).order_by(ItemRow.id).limit(2)).scalars()
+    with store.engine.begin() as conn:
+        for chat, item in (("T1:C1", first), ("T1:C2", first), ("T2:C1", second)):
+            record_vote(
+                conn, platform="slack", chat_id=chat, item_id=item, user_id="U1", vote=1, now=NOW
+            )
+    _subscribe_and_queue(store, "T1:C1")
+    _subscribe_and_queue(store, "T2:C1")
+    keeper = InstallationStore(store.engine, clock=lambda: NOW)
+    await keeper.uninstall("slack", "T2", "app_uninstalled")
+
+    with store.engine.connect() as conn:
+        everyone = most_liked(conn)
+        acme = most_liked(conn, workspace=("slack", "T1"))
+        globex = most_liked(conn, workspace=("slack", "T2"))
+        acme_votes = feedback_counts(conn, workspace=("slack", "T1"))
+        acme_status = outbox_status(conn, now=NOW, workspace=("slack", "T1"))
+        globex_status = outbox_status(conn, now=NOW, workspace=("slack", "T2"))
+    assert {hit.item_id for hit in everyone} == {first, second}
+    assert [(hit.item_id, hit.up) for hit in acme] == [(first, 2)]
+    assert [(hit.item_id, hit.up) for hit in globex] == [(second, 1)]
+    assert (acme_votes.up, acme_votes.chats) == (2, 2)
+    assert (acme_status.pending, acme_status.deactivated_subscriptions) == (1, 0)
+    # T2's digest is paused, not pending; its subscription is counted as deactivated there.
+    assert (globex_status.pending, globex_status.deactivated_subscriptions) == (0, 1)
