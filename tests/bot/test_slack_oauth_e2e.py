@@ -23,10 +23,12 @@ from bot.gateway import Gateway, seed_samples
 from bot.settings import SettingsError, load_settings
 from bot.store.models import InstallationRow, OutboxRow, SubscriptionRow
 from bot.store.store import Store
+from tests.conftest import SAMPLES
 from tests.fakes import wait_for
 from tests.fakes.slack import (
     FakeSlack,
     app_uninstalled_event,
+    block_actions_body,
     event_body,
     home_opened_event,
     signed_headers,
@@ -129,6 +131,8 @@ def _env(sl: FakeSlack, db_url: str) -> dict[str, str]:
         "DIGESTBOT_MISFIRE_GRACE_HOURS": "200",
         "DIGESTBOT_HTTP_HOST": "127.0.0.1",
         "DIGESTBOT_HTTP_PORT": "0",
+        # A bot admin everywhere (the bare id), and one of T2 only.
+        "DIGESTBOT_ADMINS": "slack:UGLOBAL,slack:T2:UHELPER",
     }
 
 
@@ -222,6 +226,42 @@ async def test_the_installer_is_a_bot_admin_of_their_workspace_only(running: Run
     # T2's installer is nobody in T1 (and the same user id there is another person).
     assert "bot admins only" in await running.say("T1", "/digestbot status", user="U2BOSS")
     assert "Delivery status" in await running.say("T2", "/digestbot status", user="U2BOSS")
+    # DIGESTBOT_ADMINS: a bare id in every workspace, a TEAM:USER one in its workspace only.
+    assert "Delivery status" in await running.say("T1", "/digestbot status", user="UGLOBAL")
+    assert "Delivery status" in await running.say("T2", "/digestbot status", user="UHELPER")
+    assert "bot admins only" in await running.say("T1", "/digestbot status", user="UHELPER")
+
+
+async def test_presses_and_uploads_are_answered_with_their_workspace_token(
+    running: Running,
+) -> None:
+    sl = running.slack
+    for team in ("T1", "T2"):
+        assert (await running.install(team))[0] == 200
+
+    # A button pressed in T2: its answer is a new message there, with T2's token.
+    press = block_actions_body(
+        "/themes", response_url=sl.response_url(), channel="C7", user="U2MEMBER", team_id="T2"
+    )
+    assert await running.post(press) == 200
+    await wait_for(lambda: sl.sent, within=10)
+    assert [(p.team, p.channel, p.token) for p in sl.sent] == [("T2", "C7", "xoxb-T2-1")]
+
+    # An upload: the installer of T1 is a bot admin there, so the file is fetched (with T1's
+    # token) and ingested; the same from a member of T1 is refused without a download.
+    report = (SAMPLES / "2026-02.md").read_bytes()
+    shared = sl.file_share_event("2026-02.md", report, channel="D1", user="U1BOSS")
+    assert await running.post(event_body(shared, "EvUp1", "T1")) == 200
+    await wait_for(lambda: sl.posted_in("T1"), within=15)
+    answer = sl.posted_in("T1")[0]
+    assert (answer.channel, answer.token) == ("D1", "xoxb-T1-1")
+    assert "2026-02" in str(answer.blocks) + answer.text
+    assert len(sl.downloads) == 1
+    refused = sl.file_share_event("2026-02.md", report, channel="D2", user="U1MEMBER")
+    assert await running.post(event_body(refused, "EvUp2", "T1")) == 200
+    await wait_for(lambda: len(sl.posted_in("T1")) >= 2, within=15)
+    assert "Only bot admins" in sl.posted_in("T1")[1].text + str(sl.posted_in("T1")[1].blocks)
+    assert len(sl.downloads) == 1
 
 
 async def test_an_uninstall_pauses_that_workspace_the_other_goes_on_and_reinstall_resumes(
