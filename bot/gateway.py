@@ -14,6 +14,7 @@ from functools import partial
 from importlib import resources
 from typing import TextIO
 
+from bot.clock import Clock, utcnow
 from bot.commands.core import CommandSet
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
@@ -31,6 +32,7 @@ from bot.settings import Settings
 from bot.store.actions import keep_command
 from bot.store.db import ping
 from bot.store.ingest import IngestSummary, markdown_text
+from bot.store.installations import InstallationStore, OAuthStateStore
 from bot.store.store import Store
 from bot.watcher import SETTLE_SECONDS, WATCH_SECONDS, ReportsWatcher
 from bot.web import routes as web_routes
@@ -271,8 +273,26 @@ class Gateway:
             translate=self._translate,
             # A reply's every part takes its turn with the limiter, as the outbox's do.
             pace=self._limiter.reply_turn if self._limiter is not None else None,
+            installations=self._installations(),
+            oauth_states=(
+                OAuthStateStore(self.store.engine, clock=self._clock())
+                if self.store is not None
+                else None
+            ),
         )
         return [spec.build(self.settings, context) for spec in self.settings.platforms()]
+
+    def _clock(self) -> Clock:
+        return self.services.clock if self.services is not None else utcnow
+
+    def _installations(self) -> InstallationStore | None:
+        """Installs in many workspaces (OAuth distribution); an install or uninstall changes
+        subscriptions, which the scheduler then syncs."""
+        if self.store is None:
+            return None
+        return InstallationStore(
+            self.store.engine, clock=self._clock(), changed=self.subscription_changes
+        )
 
     def _translate(self, language: str | None, text: str) -> str:
         """A channel's own text in the language of a platform's code, else the default one."""

@@ -43,6 +43,13 @@ def spec(name: str) -> PlatformSpec | None:
     return next((s for s in specs() if s.name == name), None)
 
 
+def workspace_of(platform: str, address: str) -> str | None:
+    """The workspace a chat or user id of ``platform`` belongs to when one gateway serves
+    several (Slack's OAuth distribution: ``T123:C456``); None for one workspace."""
+    declared = spec(platform)
+    return declared.workspace(address) if declared is not None else None
+
+
 def local_platforms() -> frozenset[str]:
     """Platforms whose user sits at this machine (the console): bot admins by definition."""
     return frozenset(s.name for s in specs() if s.local)

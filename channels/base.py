@@ -189,6 +189,9 @@ class Incoming:
     is_chat_admin: Callable[[], Awaitable[bool]] = _never_admin
     delivery_id: str | None = None
     language: str | None = None
+    #: The platform says the sender is a bot admin of their workspace (Slack: who installed the
+    #: app there), as those in ``DIGESTBOT_ADMINS`` are everywhere.
+    workspace_admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,7 @@ class Upload:
     size: int | None
     fetch: Callable[[], Awaitable[bytes]]
     delivery_id: str | None = None
+    workspace_admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -346,6 +350,47 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
+class Installation:
+    """One workspace's install of the app (a platform's OAuth distribution, Slack's "Add to
+    Slack"), as the gateway's store keeps it.
+
+    ``workspace`` is the team id (an organisation-wide install: the enterprise id); chat ids of
+    that workspace are ``WORKSPACE:ID``. ``installer`` is the user who installed it (a bot admin
+    there); ``data`` is what else the platform's SDK keeps (names, scopes, the app's id).
+    """
+
+    workspace: str
+    bot_token: str
+    installer: str = ""
+    enterprise_id: str | None = None
+    team_id: str | None = None
+    bot_user_id: str = ""
+    bot_id: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Installations(Protocol):
+    """Where installs are kept (the gateway's database). Uninstalling keeps the workspace's
+    subscriptions and queued messages, paused; installing again resumes them."""
+
+    async def save(self, platform: str, installation: Installation) -> None: ...
+
+    async def find(self, platform: str, workspace: str) -> Installation | None:
+        """The workspace's active install, or None (never installed, or uninstalled)."""
+        ...
+
+    async def uninstall(self, platform: str, workspace: str, reason: str) -> None: ...
+
+
+class OAuthStates(Protocol):
+    """The ``state`` values of installs under way: each is consumed once, before it expires."""
+
+    async def issue(self, platform: str, seconds: float) -> str: ...
+
+    async def consume(self, platform: str, state: str) -> bool: ...
+
+
+@dataclass(frozen=True)
 class BuildContext:
     """What the gateway hands a platform's ``build`` besides the settings."""
 
@@ -365,6 +410,10 @@ class BuildContext:
     #: Waits for the turn of each part of a reply, the first included (the channel's
     #: :class:`~channels.sender.Sender` calls it); None paces nothing.
     pace: ReplyPace | None = None
+    #: Installs of platforms distributed through OAuth (Slack's "Add to Slack"), and the states
+    #: of installs under way; None where nothing keeps them.
+    installations: Installations | None = None
+    oauth_states: OAuthStates | None = None
 
 
 class Renderer(Protocol):
@@ -411,6 +460,8 @@ class PlatformSpec:
         typed: How a person types a command there, for the hints replies give
             (:func:`slash_typed`'s arguments): ``/digestbot search x`` on Slack, whose own
             ``/search`` the bot cannot take.
+        workspace: The workspace a chat or user id belongs to when one gateway serves several
+            (Slack's OAuth distribution: ``T123`` of ``T123:C456``); None for one workspace.
     """
 
     name: str
@@ -425,6 +476,7 @@ class PlatformSpec:
     direct_kind: str = "private"
     local: bool = False
     typed: Callable[[str, str, str, bool], str] = slash_typed
+    workspace: Callable[[str], str | None] = field(default=lambda address: None)
 
 
 def secret_value(value: SecretStr | None) -> str:

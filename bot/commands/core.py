@@ -229,7 +229,8 @@ class CommandSet:
             chat_id=incoming.chat_id,
             user_id=incoming.user_id,
             chat_kind=incoming.chat_kind,
-            is_bot_admin=services.is_admin(incoming.platform, incoming.user_id),
+            is_bot_admin=incoming.workspace_admin
+            or services.is_admin(incoming.platform, incoming.user_id),
             services=services,
             commands=self,
             spec=spec,

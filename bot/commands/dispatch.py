@@ -43,7 +43,7 @@ from bot.commands.services import Services
 from bot.commands.uploads import UPLOAD_REFUSAL, ingest_upload
 from bot.i18n import N_, Translator, negotiate, translator
 from bot.metrics import Metrics
-from bot.platforms import in_chat_words, typed
+from bot.platforms import in_chat_words, typed, workspace_of
 from bot.store.actions import command_of
 from bot.store.languages import chat_language, resolve
 from channels.base import Action, Incoming, InlineQuery, InlineResult, Upload
@@ -237,7 +237,8 @@ class Dispatcher:
             chat_id=upload.chat_id,
             user_id=upload.user_id,
             chat_kind="",
-            is_bot_admin=self.services.is_admin(upload.platform, upload.user_id),
+            is_bot_admin=upload.workspace_admin
+            or self.services.is_admin(upload.platform, upload.user_id),
             services=self.services,
             commands=self.commands,
             upload=upload,
@@ -334,7 +335,9 @@ class Dispatcher:
         """The app's home page: this platform's subscriptions and the newest report's items,
         in the language of the user's direct chat (else ``language``, the user's own)."""
         words = await asyncio.to_thread(self._words, platform, user_id, language)
-        return await asyncio.to_thread(home_page, self.services, platform, words)
+        return await asyncio.to_thread(
+            home_page, self.services, platform, words, workspace_of(platform, user_id)
+        )
 
     async def on_links(
         self, platform: str, chat_id: str, urls: Sequence[str], chat_kind: str = "channel"

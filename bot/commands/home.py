@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from bot.commands.buttons import choices, label
 from bot.commands.services import Services
 from bot.i18n import Translator
-from bot.platforms import typed
+from bot.platforms import typed, workspace_of
 from bot.scheduling.weekly import Schedule, local_time
 from bot.store.digests import known_themes
 from bot.store.items import period_items
@@ -32,14 +32,21 @@ INLINE_RESULTS = 10
 _HEADLINE_KINDS = (Kind.MODEL, Kind.TOPIC, Kind.INSIGHT)
 
 
-def home_page(services: Services, platform: str, words: Translator) -> Message:
-    """This platform's subscriptions with their next runs, the newest report's headline items
-    with their cards one press away, and a Preview button per theme, in ``words``' language."""
+def home_page(
+    services: Services, platform: str, words: Translator, workspace: str | None = None
+) -> Message:
+    """This platform's subscriptions with their next runs (only ``workspace``'s, where one
+    gateway serves several), the newest report's headline items with their cards one press
+    away, and a Preview button per theme, in ``words``' language."""
     _ = words.gettext
     store = services.store
     now = services.clock()
     with store.engine.connect() as conn:
-        subs = [s for s in all_subscriptions(conn) if s.platform == platform]
+        subs = [
+            s
+            for s in all_subscriptions(conn)
+            if s.platform == platform and workspace_of(platform, s.chat_id) == workspace
+        ]
         themes = known_themes(conn)
     blocks: list[Block] = [Heading("digestbot")]
     if subs:
@@ -48,7 +55,7 @@ def home_page(services: Services, platform: str, words: Translator) -> Message:
             BulletList(
                 tuple(
                     (
-                        Span(s.chat_id, code=True),
+                        Span(s.chat_id.removeprefix(f"{workspace}:"), code=True),
                         Span(
                             _(" — {theme} — next ").format(
                                 theme=cards.theme_label(themes.get(s.theme, s.theme), words)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.clock import Clock, utcnow
-from bot.platforms import local_platforms
+from bot.platforms import local_platforms, workspace_of
 from bot.settings import Settings
 from bot.store.search import Finder
 from bot.store.store import Store
@@ -65,5 +65,15 @@ class Services:
         )
 
     def is_admin(self, platform: str, user_id: str) -> bool:
-        """Bot admins: those in DIGESTBOT_ADMINS, and whoever sits at the local console."""
-        return platform in local_platforms() or (platform, str(user_id)) in self.admins
+        """Bot admins: those in DIGESTBOT_ADMINS, and whoever sits at the local console.
+
+        Where one gateway serves many workspaces, a user is ``WORKSPACE:ID``: an admin entry
+        names one workspace's user that way, or (the bare ``ID``) that user in any workspace.
+        Each workspace's own admins (who installed the app) come from the platform
+        (``Incoming.workspace_admin``).
+        """
+        user = str(user_id)
+        if platform in local_platforms() or (platform, user) in self.admins:
+            return True
+        where = workspace_of(platform, user)
+        return where is not None and (platform, user[len(where) + 1 :]) in self.admins

@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from bot.commands.core import Request, command
 from bot.i18n import N_
+from bot.platforms import workspace_of
 from bot.store.actions import feedback_counts
 from bot.store.db import Engine
 from bot.store.status import outbox_status
@@ -61,9 +62,12 @@ def status_gauges(engine: Engine, ttl: float = 5.0) -> Callable[[], dict[str, tu
     description=N_("delivery queue, failures and gone chats"),
 )
 def status_command(request: Request) -> Message:
+    # Where one gateway serves many workspaces, a workspace sees its own chats' figures only.
+    where = workspace_of(request.platform, request.chat_id)
+    scope = (request.platform, where) if where is not None else None
     with request.services.store.engine.connect() as conn:
-        s = outbox_status(conn)
-        votes = feedback_counts(conn)
+        s = outbox_status(conn, workspace=scope)
+        votes = feedback_counts(conn, workspace=scope)
     n = request.words.number
     lines = [
         request._(

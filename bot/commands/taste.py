@@ -11,6 +11,7 @@ from bot.commands.core import Request, command, echo
 from bot.commands.lookups import no_such_month
 from bot.commands.subscribe_args import find_theme, theme_choices
 from bot.i18n import N_
+from bot.platforms import workspace_of
 from bot.store.digests import known_themes
 from bot.store.taste import most_liked
 from digests.cards import command_for, kind_name
@@ -48,18 +49,25 @@ def top_command(request: Request) -> Message:
                 )
             theme = found[0]
         chat = None if services.share_votes else (request.platform, request.chat_id)
-        liked = most_liked(conn, theme=theme, period=month, chat=chat)
+        # Shared votes are shared within a workspace, where one gateway serves several.
+        where = workspace_of(request.platform, request.chat_id) if chat is None else None
+        workspace = (request.platform, where) if where is not None else None
+        liked = most_liked(conn, theme=theme, period=month, chat=chat, workspace=workspace)
     scope = [themes[theme]] if theme else []
     if month:
         scope.append(month)
-    if chat is None:
+    if workspace is not None:
+        title = request._("Most liked across this workspace's chats")
+    elif chat is None:
         title = request._("Most liked across all chats")
     else:
         title = request._("Most liked in this chat")
     if scope:
         title += " · " + " · ".join(scope)
     if not liked:
-        if chat is None:
+        if workspace is not None:
+            empty = request._("Nothing has a 👍 yet in this workspace's chats.")
+        elif chat is None:
             empty = request._("Nothing has a 👍 yet in any chat.")
         else:
             empty = request._("Nothing has a 👍 yet in this chat.")

@@ -132,15 +132,20 @@ class FeedbackCounts:
     chats: int
 
 
-def feedback_counts(conn: Connection) -> FeedbackCounts:
-    """Count every vote in one read."""
+def feedback_counts(conn: Connection, workspace: tuple[str, str] | None = None) -> FeedbackCounts:
+    """Count every vote (or those of one (platform, workspace)'s chats) in one read."""
     count = func.count()
-    row = conn.execute(
-        select(
-            count.filter(FeedbackRow.vote == UP),
-            count.filter(FeedbackRow.vote == DOWN),
-            func.count(distinct(FeedbackRow.item_id)),
-            func.count(distinct(FeedbackRow.platform + ":" + FeedbackRow.chat_id)),
-        ).select_from(FeedbackRow)
-    ).one()
+    stmt = select(
+        count.filter(FeedbackRow.vote == UP),
+        count.filter(FeedbackRow.vote == DOWN),
+        func.count(distinct(FeedbackRow.item_id)),
+        func.count(distinct(FeedbackRow.platform + ":" + FeedbackRow.chat_id)),
+    ).select_from(FeedbackRow)
+    if workspace is not None:
+        from bot.store.installations import in_workspace
+
+        stmt = stmt.where(
+            FeedbackRow.platform == workspace[0], in_workspace(FeedbackRow.chat_id, workspace[1])
+        )
+    row = conn.execute(stmt).one()
     return FeedbackCounts(*row)

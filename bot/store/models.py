@@ -284,3 +284,36 @@ class WatchHitRow(Base):
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
     )
     matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InstallationRow(Base):
+    """A workspace that installed the app (Slack's OAuth distribution): its bot token and who
+    installed it. An uninstalled workspace keeps its row, inactive and without a token."""
+
+    __tablename__ = "installations"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: The team id (or, for an organisation-wide install, the enterprise id).
+    workspace: Mapped[str] = mapped_column(String(40), primary_key=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(40))
+    team_id: Mapped[str | None] = mapped_column(String(40))
+    installer: Mapped[str] = mapped_column(String(100))
+    bot_token: Mapped[str] = mapped_column(Text)
+    bot_user_id: Mapped[str] = mapped_column(String(40))
+    bot_id: Mapped[str] = mapped_column(String(40))
+    #: The rest of what the platform's SDK keeps of an installation (names, scopes, app id).
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    uninstall_reason: Mapped[str | None] = mapped_column(String(100))
+
+
+class OAuthStateRow(Base):
+    """The ``state`` of an install begun at ``/slack/install``: consumed once, before it expires."""
+
+    __tablename__ = "oauth_states"
+
+    state: Mapped[str] = mapped_column(String(100), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
 from bot.clock import utcnow
+from bot.store.installations import in_workspace
 from bot.store.models import ChatRow, OutboxRow, OutboxWorkerRow, SubscriptionRow
 from bot.store.outbox import DEAD, MAYBE, PENDING, SENT
 
@@ -33,11 +35,25 @@ class OutboxStatus:
 
 
 def outbox_status(
-    conn: Connection, now: datetime | None = None, lease: timedelta = timedelta(seconds=30)
+    conn: Connection,
+    now: datetime | None = None,
+    lease: timedelta = timedelta(seconds=30),
+    workspace: tuple[str, str] | None = None,
 ) -> OutboxStatus:
-    """Count everything in one read."""
+    """Count everything (or what concerns one (platform, workspace)'s chats) in one read."""
     now = now or utcnow()
     o = OutboxRow
+    mine: list[Any] = []
+    chats_mine: list[Any] = []
+    subs_mine: list[Any] = []
+    if workspace is not None:
+        platform, where = workspace
+        mine = [o.platform == platform, in_workspace(o.chat_id, where)]
+        chats_mine = [ChatRow.platform == platform, in_workspace(ChatRow.chat_id, where)]
+        subs_mine = [
+            SubscriptionRow.platform == platform,
+            in_workspace(SubscriptionRow.chat_id, where),
+        ]
     pending = o.status == PENDING
     live_claim = o.claimed_until >= now
     count = func.count()
@@ -56,13 +72,17 @@ def outbox_status(
             count.filter(o.status == DEAD),
             count.filter(o.status == MAYBE, o.sent_at >= now - DAY),
             count.filter(pending, o.maybe_count > 0),
-        ).select_from(o)
+        )
+        .select_from(o)
+        .where(*mine)
     ).one()
     chats = conn.execute(
-        select(func.count()).select_from(ChatRow).where(ChatRow.active.is_(False))
+        select(func.count()).select_from(ChatRow).where(ChatRow.active.is_(False), *chats_mine)
     ).scalar_one()
     subs = conn.execute(
-        select(func.count()).select_from(SubscriptionRow).where(SubscriptionRow.active.is_(False))
+        select(func.count())
+        .select_from(SubscriptionRow)
+        .where(SubscriptionRow.active.is_(False), *subs_mine)
     ).scalar_one()
     workers = conn.execute(
         select(func.count())

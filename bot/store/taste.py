@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Exists, bindparam, exists, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from bot.store.installations import in_workspace
 from bot.store.models import FeedbackRow, ItemRow
 from digests.items import Item
 from digests.taste import Traits, Vote, traits
@@ -99,9 +100,11 @@ def most_liked(
     theme: str | None = None,
     period: str | None = None,
     chat: tuple[str, str] | None = None,
+    workspace: tuple[str, str] | None = None,
     limit: int = 10,
 ) -> list[Liked]:
-    """The items with the most 👍 (over every chat, or only ``chat``'s), fewest 👎 on ties."""
+    """The items with the most 👍 (over every chat, only ``chat``'s, or only the chats of
+    ``workspace``, a (platform, workspace) pair), fewest 👎 on ties."""
     up = func.count().filter(FeedbackRow.vote > 0)
     down = func.count().filter(FeedbackRow.vote < 0)
     stmt = (
@@ -119,6 +122,10 @@ def most_liked(
         stmt = stmt.where(ItemRow.period == period)
     if chat is not None:
         stmt = stmt.where(FeedbackRow.platform == chat[0], FeedbackRow.chat_id == chat[1])
+    if workspace is not None:
+        stmt = stmt.where(
+            FeedbackRow.platform == workspace[0], in_workspace(FeedbackRow.chat_id, workspace[1])
+        )
     rows = conn.execute(stmt).all()
     if not rows:
         return []

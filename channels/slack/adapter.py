@@ -31,7 +31,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.base import Handler, Incoming, Pace, ReplyPace, Upload
+from channels.base import Handler, Incoming, Pace, ReplyPace, SendError, Upload
 from channels.refusals import RefusalLog
 from channels.sender import Inflight, Post, Sender, answer_came
 from channels.slack import inbound
@@ -44,6 +44,7 @@ from channels.slack.home import (
     on_link_button,
     post_threaded,
 )
+from channels.slack.oauth import Clients, OAuthConfig, oauth_routes, oauth_settings, workspace_key
 from channels.slack.render import has_images, images_as_links, render_slack
 from channels.slack.unfurl import on_link_shared
 from digests.message import Message
@@ -72,7 +73,9 @@ def command_text(text: str) -> str:
 
 
 class SlackChannel:
-    """A :class:`~channels.base.Channel` for one Slack workspace app."""
+    """A :class:`~channels.base.Channel` for one Slack workspace app, or (``oauth``) for every
+    workspace that installs it: then chat and user ids are ``TEAM:ID`` (``T123:C456``) and each
+    send goes with its workspace's token (:mod:`channels.slack.oauth`)."""
 
     name = "slack"
 
@@ -91,6 +94,7 @@ class SlackChannel:
         namespace: str | None = None,
         threads: bool = False,
         pace: ReplyPace | None = None,
+        oauth: OAuthConfig | None = None,
     ) -> None:
         """Build the Bolt app; no I/O happens until :meth:`start` or the first request.
 
@@ -108,10 +112,10 @@ class SlackChannel:
             images: Figures as image blocks (``DIGESTBOT_IMAGES``); else as links.
             namespace: The slash command whose text is the command (``/digestbot model X``).
             threads: Post a digest as one parent message and each entry's card in its thread.
+            oauth: Install through OAuth in any workspace (no ``bot_token``): ``/slack/install``.
         """
         self._images = images
         self.done = asyncio.Event()  # never set: the gateway stops this channel
-        self._token = bot_token
         self._app_token = app_token
         self.events_path = events_path
         self._response_type = slash_response_type
@@ -127,13 +131,16 @@ class SlackChannel:
         # No retry handlers at all: a 429 must reach the outbox, which schedules retries, and
         # slack_sdk's default connection-error retry would post a message that may have gone
         # through once more inside each of the outbox's tries.
-        self._client = AsyncWebClient(token=bot_token, base_url=api_url, retry_handlers=[])
+        self._client = AsyncWebClient(token=bot_token or None, base_url=api_url, retry_handlers=[])
         self._api_host = (urlsplit(api_url).hostname or "").lower()
+        self._oauth = oauth
+        self._clients = Clients(oauth.installations, api_url) if oauth is not None else None
         self._app = AsyncApp(
             name="digestbot",
             client=self._client,
             signing_secret=signing_secret,
             process_before_response=False,
+            oauth_settings=oauth_settings(oauth) if oauth is not None else None,
         )
         names = "|".join(re.escape(c.lstrip("/")) for c in commands) or r"[^\s]+"
         self._app.command(re.compile(rf"^/(?:{names})$"))(self._on_slash)
@@ -143,11 +150,17 @@ class SlackChannel:
         self._app.action(LINK_ID)(on_link_button)
         self._app.event("app_home_opened")(partial(on_home_opened, self))
         self._app.event("link_shared")(partial(on_link_shared, self))
+        if oauth is not None:
+            self._app.event("app_uninstalled")(self._on_uninstalled)
+            self._app.event("tokens_revoked")(self._on_tokens_revoked)
 
     # --- life cycle -----------------------------------------------------------------------
     async def start(self, handler: Handler) -> None:
         """Check the token (``auth.test``) and, in Socket Mode, connect."""
         self.inflight.handler = handler
+        if self._oauth is not None:
+            log.info("slack: installs at %s, for any workspace", self._install_path())
+            return
         auth = await self._client.auth_test()
         log.info("slack: started as %s in %s", auth.get("user"), auth.get("team"))
         if self._app_token:
@@ -181,7 +194,64 @@ class SlackChannel:
         """The Events API / slash command route for the gateway's aiohttp app (HTTP mode)."""
         if self._app_token:
             return []
-        return [web.post(self.events_path, self._on_http)]
+        routes = [web.post(self.events_path, self._on_http)]
+        flow = self._app.oauth_flow
+        if flow is not None:
+            routes += oauth_routes(flow)
+        return routes
+
+    def _install_path(self) -> str:
+        flow = self._app.oauth_flow
+        return flow.install_path if flow is not None else ""
+
+    # --- workspaces (OAuth mode) ----------------------------------------------------------
+    def workspace(self, context: dict[str, Any]) -> str | None:
+        """The workspace an update came from, in OAuth mode (None for one workspace)."""
+        if self._oauth is None:
+            return None
+        return (
+            workspace_key(
+                context.get("enterprise_id"),
+                context.get("team_id"),
+                context.get("is_enterprise_install"),
+            )
+            or None
+        )
+
+    def address(self, context: dict[str, Any], slack_id: str) -> str:
+        """A chat or user id as the gateway knows it: ``T123:C456`` in OAuth mode."""
+        where = self.workspace(context)
+        return f"{where}:{slack_id}" if where and slack_id else slack_id
+
+    async def is_installer(self, context: dict[str, Any], user: str) -> bool:
+        """Whether ``user`` installed the app in the update's workspace (a bot admin there)."""
+        where = self.workspace(context)
+        if where is None or self._clients is None or not user:
+            return False
+        return await self._clients.installer(where) == user
+
+    async def client_for(self, address: str) -> tuple[AsyncWebClient, str]:
+        """The client to reach ``address`` with, and its id as Slack knows it.
+
+        Raises:
+            TransientSendError: in OAuth mode, the workspace has not installed the app.
+        """
+        if self._clients is None:
+            return self._client, address
+        where, _, slack_id = address.rpartition(":")
+        return await self._clients.of(where), slack_id
+
+    async def _on_uninstalled(self, context: dict[str, Any]) -> None:
+        where = self.workspace(context)
+        if where and self._oauth is not None:
+            await self._oauth.installations.uninstall("slack", where, "app_uninstalled")
+
+    async def _on_tokens_revoked(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        where = self.workspace(context)
+        tokens = event.get("tokens") or {}
+        # Revoked user tokens are none of ours; a revoked bot token ends the install.
+        if where and self._oauth is not None and isinstance(tokens, dict) and tokens.get("bot"):
+            await self._oauth.installations.uninstall("slack", where, "tokens_revoked")
 
     async def _on_http(self, request: web.Request) -> web.Response:
         if self.inflight.handler is None:
@@ -213,11 +283,6 @@ class SlackChannel:
         return web.Response(status=refusal.status, text=f"refused: {refusal.kind}")
 
     # --- listeners ------------------------------------------------------------------------
-    @property
-    def client(self) -> AsyncWebClient:
-        """The Web API client (the interactive handlers in :mod:`channels.slack.home` use it)."""
-        return self._client
-
     async def _on_slash(
         self,
         ack: Callable[[], Awaitable[Any]],
@@ -234,16 +299,18 @@ class SlackChannel:
         typed = command_text(text) if name == self._namespace else command_text(f"{name} {text}")
 
         async def work(handler: Handler) -> None:
+            user = str(body.get("user_id", ""))
             incoming = Incoming(
                 platform="slack",
-                chat_id=str(body.get("channel_id", "")),
-                user_id=str(body.get("user_id", "")),
+                chat_id=self.address(context, str(body.get("channel_id", ""))),
+                user_id=self.address(context, user),
                 text=typed,
                 chat_kind="im" if body.get("channel_name") == "directmessage" else "channel",
                 chat_title=str(body.get("channel_name", "")),
                 is_chat_admin=_member_may_manage,
                 delivery_id=delivery,
-                language=await self._locale(str(body.get("user_id", ""))),
+                language=await self._locale(self.address(context, user)),
+                workspace_admin=await self.is_installer(context, user),
             )
             reply = await handler.on_command(incoming)
             if reply is not None:
@@ -261,9 +328,16 @@ class SlackChannel:
             return None
         if user_id not in self._locales:
             try:
-                response = await self._client.users_info(user=user_id, include_locale=True)
+                client, slack_id = await self.client_for(user_id)
+                response = await client.users_info(user=slack_id, include_locale=True)
                 locale = (response.get("user") or {}).get("locale")
-            except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            except (
+                SlackApiError,
+                SlackClientError,
+                SendError,
+                aiohttp.ClientError,
+                TimeoutError,
+            ) as exc:
                 log.info("slack: no locale for %s: %s", user_id, exc)
                 locale = None
             self._locales[user_id] = str(locale) if locale else None
@@ -316,22 +390,33 @@ class SlackChannel:
         """A message in ``chat_id`` that only ``user_id`` sees."""
 
         async def post(n: int, text: str) -> str:
-            await self._client.chat_postEphemeral(channel=chat_id, user=user_id, text=text)
+            client, channel = await self.client_for(chat_id)
+            _, user = await self.client_for(user_id)
+            await client.chat_postEphemeral(channel=channel, user=user, text=text)
             return ""
 
         await self._sender.reply(chat_id, chat_kind, [text], post)
 
-    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def _on_mention(
+        self, body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]
+    ) -> None:
         delivery = inbound.event_delivery_id(body)
 
         async def work(handler: Handler) -> None:
             await self._command_event(
-                handler, event, "channel", event.get("thread_ts") or event.get("ts"), delivery
+                handler,
+                event,
+                context,
+                "channel",
+                event.get("thread_ts") or event.get("ts"),
+                delivery,
             )
 
         await self.inflight.run(work)
 
-    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def _on_message(
+        self, body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]
+    ) -> None:
         subtype = event.get("subtype")
         is_dm = event.get("channel_type") == "im"
         if event.get("bot_id") or subtype not in (None, "file_share"):
@@ -342,9 +427,9 @@ class SlackChannel:
 
         async def work(handler: Handler) -> None:
             if subtype == "file_share":
-                await self._file_share(handler, event, delivery)
+                await self._file_share(handler, event, context, delivery)
             elif event.get("text"):
-                await self._command_event(handler, event, "im", None, delivery)
+                await self._command_event(handler, event, context, "im", None, delivery)
 
         await self.inflight.run(work)
 
@@ -352,28 +437,37 @@ class SlackChannel:
         self,
         handler: Handler,
         event: dict[str, Any],
+        context: dict[str, Any],
         kind: str,
         thread_ts: str | None,
         delivery: str | None,
     ) -> None:
+        user = str(event.get("user", ""))
         incoming = Incoming(
             platform="slack",
-            chat_id=str(event.get("channel", "")),
-            user_id=str(event.get("user", "")),
+            chat_id=self.address(context, str(event.get("channel", ""))),
+            user_id=self.address(context, user),
             text=command_text(str(event.get("text", ""))),
             chat_kind=kind,
             is_chat_admin=_member_may_manage,
             delivery_id=delivery,
-            language=await self._locale(str(event.get("user", ""))),
+            workspace_admin=await self.is_installer(context, user),
+            language=await self._locale(self.address(context, user)),
         )
         reply = await handler.on_command(incoming)
         if reply is not None:
             await self.reply(incoming.chat_id, kind, reply, thread_ts=thread_ts)
 
     async def _file_share(
-        self, handler: Handler, event: dict[str, Any], delivery: str | None
+        self,
+        handler: Handler,
+        event: dict[str, Any],
+        context: dict[str, Any],
+        delivery: str | None,
     ) -> None:
-        channel = str(event.get("channel", ""))
+        channel = self.address(context, str(event.get("channel", "")))
+        user = str(event.get("user", ""))
+        admin = await self.is_installer(context, user)
         for file in event.get("files") or []:
             name = str(file.get("name") or "")
             if not name.lower().endswith(UPLOAD_SUFFIXES):
@@ -381,11 +475,12 @@ class SlackChannel:
             upload = Upload(
                 platform="slack",
                 chat_id=channel,
-                user_id=str(event.get("user", "")),
+                user_id=self.address(context, user),
                 filename=name,
                 size=file.get("size"),
-                fetch=self._fetcher(str(file.get("url_private_download") or "")),
+                fetch=self._fetcher(str(file.get("url_private_download") or ""), channel),
                 delivery_id=f"{delivery}:{file.get('id', name)}" if delivery else None,
+                workspace_admin=admin,
             )
             reply = await handler.on_upload(upload)
             if reply is None:
@@ -395,13 +490,14 @@ class SlackChannel:
                 channel, str(event.get("channel_type", "")), reply, thread_ts=thread_ts
             )
 
-    def _fetcher(self, url: str) -> Callable[[], Awaitable[bytes]]:
+    def _fetcher(self, url: str, chat_id: str) -> Callable[[], Awaitable[bytes]]:
         async def fetch() -> bytes:
             host = (urlsplit(url).hostname or "").lower()
             if not _slack_host(host) and host != self._api_host:
                 # The download carries the bot token: only to Slack (or the configured API host).
                 raise PermissionError(f"slack: a shared file must come from slack.com, not {host}")
-            headers = {"Authorization": f"Bearer {self._token}"}
+            client, _ = await self.client_for(chat_id)  # the token of the chat's workspace
+            headers = {"Authorization": f"Bearer {client.token}"}
             async with (
                 aiohttp.ClientSession() as session,
                 session.get(url, headers=headers) as resp,
@@ -457,16 +553,17 @@ class SlackChannel:
         extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
 
         async def post(n: int, payload: dict[str, Any]) -> str:
+            client, channel = await self.client_for(chat_id)
             try:
-                response = await self._client.chat_postMessage(channel=chat_id, **payload, **extra)
+                response = await client.chat_postMessage(channel=channel, **payload, **extra)
             except SlackApiError as exc:
                 # Slack fetches every image itself and refuses the whole message when one fails:
                 # send the figures as links instead, once
                 if not has_images(payload) or error_of(exc) != "invalid_blocks":
                     raise
                 log.info("slack: an image was refused (%s); sending it as a link", exc)
-                response = await self._client.chat_postMessage(
-                    channel=chat_id, **images_as_links(payload), **extra
+                response = await client.chat_postMessage(
+                    channel=channel, **images_as_links(payload), **extra
                 )
             answer_came(True)  # ok: posted, whatever else the answer holds
             ts = response.get("ts")

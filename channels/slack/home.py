@@ -40,8 +40,11 @@ class Surfaces(Protocol):
 
     inflight: Inflight
 
-    @property
-    def client(self) -> AsyncWebClient: ...
+    def address(self, context: dict[str, Any], slack_id: str) -> str: ...
+
+    async def is_installer(self, context: dict[str, Any], user: str) -> bool: ...
+
+    async def client_for(self, address: str) -> tuple[AsyncWebClient, str]: ...
 
     @property
     def images(self) -> bool: ...
@@ -94,11 +97,13 @@ async def on_button(
     """
     await ack()
     container = body.get("container") or {}
-    user = _id(body.get("user"))
+    slack_user = _id(body.get("user"))
     in_view = container.get("type") == "view"
     conversation = _id(body.get("channel")) or str(container.get("channel_id") or "")
-    chat = user if in_view or not conversation else conversation
+    chat = slack_user if in_view or not conversation else conversation
     kind = "im" if in_view or chat.startswith(("D", "U")) else "channel"
+    # In OAuth mode ``T123:C456``: the workspace's token answers, its votes stay its own.
+    chat, user = channel.address(context, chat), channel.address(context, slack_user)
     pressed = (body.get("actions") or [{}])[0]
     thread_ts = (body.get("message") or {}).get("thread_ts") or container.get("thread_ts")
     has_url = bool(body.get("response_url")) and not in_view
@@ -156,16 +161,17 @@ async def _notice(
         await channel.ephemeral(chat, kind, user, reply.plain().strip())
 
 
-async def on_home_opened(channel: Surfaces, event: dict[str, Any]) -> None:
-    """Publish the Home tab for the user who opened it."""
+async def on_home_opened(channel: Surfaces, event: dict[str, Any], context: dict[str, Any]) -> None:
+    """Publish the Home tab for the user who opened it (their workspace's subscriptions)."""
     if event.get("tab", "home") != "home":
         return
-    user = str(event.get("user", ""))
+    user = channel.address(context, str(event.get("user", "")))
 
     async def work(handler: Handler) -> None:
         page = await handler.on_home("slack", user, await channel.user_locale(user))
         blocks = render_blocks(page.shown_blocks, images=channel.images)[:HOME_BLOCKS]
-        await channel.client.views_publish(user_id=user, view={"type": "home", "blocks": blocks})
+        client, slack_user = await channel.client_for(user)
+        await client.views_publish(user_id=slack_user, view={"type": "home", "blocks": blocks})
 
     await channel.inflight.run(work)
 

@@ -26,16 +26,17 @@ log = logging.getLogger(__name__)
 UNFURL_BLOCKS = 12
 
 
-async def on_link_shared(channel: Surfaces, event: dict[str, Any]) -> None:
+async def on_link_shared(channel: Surfaces, event: dict[str, Any], context: dict[str, Any]) -> None:
     """A ``link_shared`` event: unfurl the links that lead to items."""
     urls = [str(link.get("url") or "") for link in event.get("links") or []]
     urls = [u for u in urls if u]
-    conversation = str(event.get("channel") or "")
+    slack_channel = str(event.get("channel") or "")
+    conversation = channel.address(context, slack_channel)
     if not urls:
         return
 
     async def work(handler: Handler) -> None:
-        kind = "im" if conversation.startswith("D") else "channel"
+        kind = "im" if slack_channel.startswith("D") else "channel"
         found = await handler.on_links("slack", conversation, urls, kind)
         unfurls: dict[str, dict[str, Any]] = {}
         for url, card in found.items():
@@ -49,9 +50,10 @@ async def on_link_shared(channel: Surfaces, event: dict[str, Any]) -> None:
         if event.get("unfurl_id") and event.get("source"):
             where = {"unfurl_id": event["unfurl_id"], "source": event["source"]}
         else:
-            where = {"channel": conversation, "ts": str(event.get("message_ts") or "")}
+            where = {"channel": slack_channel, "ts": str(event.get("message_ts") or "")}
+        client, _ = await channel.client_for(conversation)
         try:
-            await channel.client.chat_unfurl(unfurls=unfurls, **where)
+            await client.chat_unfurl(unfurls=unfurls, **where)
         except SlackApiError as exc:  # an unfurl is a courtesy: one line, never a traceback
             log.warning("slack: chat.unfurl failed: %s", exc.response.get("error"))
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:

@@ -5,7 +5,10 @@ Tests build signed requests for the bot's HTTP endpoint with :func:`signed_heade
 body builders :func:`slash_command_body` / :func:`event_body` (from :mod:`.slack_payloads`,
 re-exported here), read what the bot posted in
 :attr:`FakeSlack.sent` and :attr:`FakeSlack.responses` (``response_url`` replies), and inject
-failures with :meth:`FakeSlack.fail_next`. Socket Mode (``apps.connections.open`` with
+failures with :meth:`FakeSlack.fail_next`. OAuth distribution: :meth:`FakeSlack.add_workspace`
+registers workspaces; the browser's visit to ``/oauth/v2/authorize`` installs into
+:attr:`FakeSlack.browser_team` and redirects with a code that ``oauth.v2.access`` exchanges for
+a bot token of that workspace; :meth:`FakeSlack.uninstall` revokes its tokens. Socket Mode (``apps.connections.open`` with
 :data:`APP_TOKEN` and the websocket, :meth:`FakeSlack.socket_send`) is in :mod:`.slack_socket`.
 
 As a subprocess: ``python -m tests.fakes.slack --port 0 --rate 1`` prints ``{"port": N}``;
@@ -16,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import itertools
 import json
 import time
+import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -40,6 +45,7 @@ from tests.fakes.slack_payloads import (
     BOT_TOKEN,
     BOT_USER_ID,
     TEAM_ID,
+    app_uninstalled_event,
     block_actions_body,
     check_blocks,
     dm_event,
@@ -49,15 +55,19 @@ from tests.fakes.slack_payloads import (
     mention_event,
     signed_headers,
     slash_command_body,
+    tokens_revoked_event,
 )
 from tests.fakes.slack_socket import APP_TOKEN, SocketModeFake
 
 __all__ = [
     "APP_TOKEN",
     "BOT_TOKEN",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
     "FakeSlack",
     "Posted",
     "Reply",
+    "app_uninstalled_event",
     "block_actions_body",
     "dm_event",
     "event_body",
@@ -66,7 +76,11 @@ __all__ = [
     "mention_event",
     "signed_headers",
     "slash_command_body",
+    "tokens_revoked_event",
 ]
+
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "fake-client-secret"
 
 _ERROR_PAGE = "<html><body><h1>Service Unavailable</h1></body></html>"
 
@@ -80,6 +94,20 @@ class Posted:
     blocks: list[JSON]
     ts: str
     options: JSON
+    #: The workspace whose bot token posted it, and that token.
+    team: str = TEAM_ID
+    token: str = BOT_TOKEN
+
+
+@dataclass
+class Workspace:
+    """A workspace the app may be installed in (OAuth distribution)."""
+
+    team_id: str
+    name: str
+    installer: str
+    bot_user_id: str
+    tokens: list[str] = field(default_factory=list)  # every token issued, newest last
 
 
 @dataclass(frozen=True)
@@ -114,6 +142,13 @@ class FakeSlack(SocketModeFake, FakeServer):
         self.unreachable_images: set[str] = set()
         self.dedup_key = dedup_key
         self.faults = Faults()
+        self.client_id = CLIENT_ID
+        self.client_secret = CLIENT_SECRET
+        #: Where the app's configuration sends installers back (``/slack/oauth_redirect``).
+        self.redirect_url = ""
+        #: The workspace the browser is signed in to: an authorize visit installs there.
+        self.browser_team: str | None = None
+        self.workspaces: dict[str, Workspace] = {}
         self._rate = TokenBucket(rate) if rate else None
         self._per_channel_rate = per_channel_rate
         self._ts = itertools.count(1)
@@ -137,6 +172,11 @@ class FakeSlack(SocketModeFake, FakeServer):
         self.faults.clear()
         self._buckets: dict[str, TokenBucket] = {}
         self._response_urls: dict[str, int] = {}
+        self.tokens: dict[str, str] = {}  # live bot token -> its workspace
+        self.revoked: dict[str, str] = {}  # revoked bot token -> its workspace
+        self.dead_token_calls: list[tuple[str, str]] = []  # (method, team) with a revoked token
+        self.codes: dict[str, str] = {}  # unused code -> workspace
+        self.authorize_visits: list[JSON] = []
         self.socket_reset()
 
     @property
@@ -150,6 +190,22 @@ class FakeSlack(SocketModeFake, FakeServer):
         url_id = str(len(self._response_urls) + 1)
         self._response_urls[url_id] = 0
         return f"{self.url}/_response/{url_id}"
+
+    def add_workspace(self, team_id: str, name: str = "", installer: str = "UINSTALLER") -> None:
+        """A workspace the app can be installed in; ``installer`` is who installs it."""
+        self.workspaces[team_id] = Workspace(
+            team_id, name or f"Team {team_id}", installer, f"UBOT{team_id}"
+        )
+
+    def uninstall(self, team_id: str) -> None:
+        """The workspace removed the app: every token Slack issued there stops working."""
+        for token, team in list(self.tokens.items()):
+            if team == team_id:
+                self.revoked[token] = self.tokens.pop(token)
+
+    def posted_in(self, team_id: str) -> list[Posted]:
+        """What was posted with the tokens of ``team_id``."""
+        return [p for p in self.sent if p.team == team_id]
 
     def archive(self, channel: str) -> None:
         self.gone[channel] = "is_archived"
@@ -246,6 +302,7 @@ class FakeSlack(SocketModeFake, FakeServer):
     def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_get("/oauth/v2/authorize", self._authorize)
         app.router.add_get("/files-pri/{team_file}/download/{name}", self._download)
         app.router.add_post("/_response/{url_id}", self._response)
         app.router.add_get("/_stats", self._stats)
@@ -260,7 +317,58 @@ class FakeSlack(SocketModeFake, FakeServer):
         return web.json_response(self.stats.as_json() | {"sent": len(self.sent)})
 
     def _authorized(self, request: web.Request, params: JSON) -> bool:
-        return self._token(request, params) == self.bot_token
+        token = self._token(request, params)
+        return token == self.bot_token or token in self.tokens
+
+    def _team(self, token: str) -> str:
+        return self.tokens.get(token) or self.revoked.get(token) or TEAM_ID
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """The browser at Slack's authorize page: it installs into :attr:`browser_team` and is
+        sent back to the app's redirect URL with a code and the app's state."""
+        query = dict(request.query)
+        self.authorize_visits.append(query)
+        team = self.workspaces.get(self.browser_team or "")
+        if query.get("client_id") != self.client_id or team is None:
+            return web.Response(status=400, text="invalid_client_id or no workspace signed in")
+        if not query.get("scope"):
+            return web.Response(status=400, text="invalid_scope")
+        code = f"code-{team.team_id}-{len(self.codes) + len(self.authorize_visits)}"
+        self.codes[code] = team.team_id
+        back = query.get("redirect_uri") or self.redirect_url
+        answer = urllib.parse.urlencode({"code": code, "state": query.get("state", "")})
+        raise web.HTTPFound(f"{back}?{answer}")
+
+    def _oauth_access(self, request: web.Request, params: JSON) -> JSON:
+        """``oauth.v2.access``: the app's credentials (Basic auth or form) and a fresh code."""
+        client_id, secret = (
+            str(params.get("client_id") or ""),
+            str(params.get("client_secret") or ""),
+        )
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+        if (client_id, secret) != (self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client_id"}
+        team_id = self.codes.pop(str(params.get("code") or ""), None)
+        if team_id is None:
+            return {"ok": False, "error": "invalid_code"}
+        team = self.workspaces[team_id]
+        token = f"xoxb-{team_id}-{len(team.tokens) + 1}"
+        team.tokens.append(token)
+        self.tokens[token] = team_id
+        return {
+            "ok": True,
+            "app_id": "A0APP",
+            "authed_user": {"id": team.installer},
+            "scope": "chat:write,commands",
+            "token_type": "bot",
+            "access_token": token,
+            "bot_user_id": team.bot_user_id,
+            "team": {"id": team_id, "name": team.name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
     @staticmethod
     def _token(request: web.Request, params: JSON) -> str:
@@ -321,8 +429,16 @@ class FakeSlack(SocketModeFake, FakeServer):
                 return web.json_response(body, status=fault.status, headers=fault.headers)
         if method == "apps.connections.open":
             return web.json_response(self.connections_open(self._token(request, params)))
+        if method == "oauth.v2.access":
+            return web.json_response(self._oauth_access(request, params))
         if not self._authorized(request, params):
+            token = self._token(request, params)
+            if token in self.revoked:
+                self.dead_token_calls.append((method, self.revoked[token]))
+                return web.json_response({"ok": False, "error": "token_revoked"})
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        token = self._token(request, params)
+        params["__token"], params["__team"] = token, self._team(token)
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
@@ -336,14 +452,15 @@ class FakeSlack(SocketModeFake, FakeServer):
 
     # --- methods --------------------------------------------------------------------------
     async def _m_auth_test(self, p: JSON) -> JSON:
+        team = self.workspaces.get(str(p.get("__team")))
         return {
             "ok": True,
             "url": f"{self.url}/",
-            "team": "Fake Team",
+            "team": team.name if team else "Fake Team",
             "user": "digestbot",
-            "team_id": TEAM_ID,
-            "user_id": BOT_USER_ID,
-            "bot_id": BOT_ID,
+            "team_id": team.team_id if team else TEAM_ID,
+            "user_id": team.bot_user_id if team else BOT_USER_ID,
+            "bot_id": f"B{team.team_id}" if team else BOT_ID,
             "is_enterprise_install": False,
         }
 
@@ -372,8 +489,10 @@ class FakeSlack(SocketModeFake, FakeServer):
                 "retry_after": TokenBucket.whole_seconds(wait),
             }
         ts = f"{int(time.time())}.{next(self._ts):06d}"
-        options = {k: v for k, v in p.items() if k not in ("channel", "text", "blocks", "token")}
-        posted = Posted(channel, text, blocks, ts, options)
+        hidden = ("channel", "text", "blocks", "token", "__token", "__team")
+        options = {k: v for k, v in p.items() if k not in hidden}
+        team, token = str(p.get("__team") or TEAM_ID), str(p.get("__token") or self.bot_token)
+        posted = Posted(channel, text, blocks, ts, options, team, token)
         into.append(posted)
         return {"ok": True, "channel": channel, "ts": ts, "posted": posted}
 
@@ -417,7 +536,7 @@ class FakeSlack(SocketModeFake, FakeServer):
             return {"ok": False, "error": "invalid_blocks"}
         if problem := check_blocks(blocks[:50]):
             return {"ok": False, "error": problem.split(":")[0]}
-        self.views.append({"user_id": p["user_id"], "view": view})
+        self.views.append({"user_id": p["user_id"], "view": view, "team": p.get("__team")})
         return {"ok": True, "view": {"id": "V0HOME", **view}}
 
     async def _m_chat_unfurl(self, p: JSON) -> JSON:

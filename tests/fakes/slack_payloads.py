@@ -49,12 +49,13 @@ def slash_command_body(
     channel_id: str = "C0CHAN",
     user_id: str = "U0USER",
     channel_name: str = "general",
+    team_id: str = TEAM_ID,
 ) -> str:
-    """The form body of a slash command invocation."""
+    """The form body of a slash command invocation (in workspace ``team_id``)."""
     return urllib.parse.urlencode(
         {
             "token": "legacy-verification-token",
-            "team_id": TEAM_ID,
+            "team_id": team_id,
             "team_domain": "fake",
             "channel_id": channel_id,
             "channel_name": channel_name,
@@ -69,18 +70,18 @@ def slash_command_body(
     )
 
 
-def event_body(event: JSON, event_id: str = "Ev0001") -> str:
-    """The JSON body of an Events API ``event_callback``."""
+def event_body(event: JSON, event_id: str = "Ev0001", team_id: str = TEAM_ID) -> str:
+    """The JSON body of an Events API ``event_callback`` (from workspace ``team_id``)."""
     return json.dumps(
         {
             "token": "legacy-verification-token",
-            "team_id": TEAM_ID,
+            "team_id": team_id,
             "api_app_id": "A0APP",
             "event": event,
             "type": "event_callback",
             "event_id": event_id,
             "event_time": int(time.time()),
-            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+            "authorizations": [{"team_id": team_id, "user_id": BOT_USER_ID, "is_bot": True}],
         }
     )
 
@@ -122,6 +123,7 @@ def block_actions_body(
     thread_ts: str | None = None,
     in_home_tab: bool = False,
     action_id: str = "digestbot-0",
+    team_id: str = TEAM_ID,
 ) -> str:
     """The form body of a ``block_actions`` payload: ``user`` pressed a button of ours.
 
@@ -137,8 +139,8 @@ def block_actions_body(
     }
     payload: JSON = {
         "type": "block_actions",
-        "team": {"id": TEAM_ID, "domain": "fake"},
-        "user": {"id": user, "username": f"user-{user}", "team_id": TEAM_ID},
+        "team": {"id": team_id, "domain": "fake"},
+        "user": {"id": user, "username": f"user-{user}", "team_id": team_id},
         "api_app_id": "A0APP",
         "token": "legacy-verification-token",
         "trigger_id": "1.2.3",
@@ -193,6 +195,22 @@ def home_opened_event(user: str = "U0USER", tab: str = "home") -> JSON:
         "user": user,
         "channel": "D0HOME",
         "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
+
+
+def app_uninstalled_event() -> JSON:
+    """``app_uninstalled``: the workspace removed the app (its tokens are revoked already)."""
+    return {"type": "app_uninstalled", "event_ts": f"{time.time():.6f}"}
+
+
+def tokens_revoked_event(
+    *, bot: tuple[str, ...] = (BOT_USER_ID,), oauth: tuple[str, ...] = ()
+) -> JSON:
+    """``tokens_revoked``: the bot's (``bot``) or users' (``oauth``) tokens were revoked."""
+    return {
+        "type": "tokens_revoked",
+        "tokens": {"oauth": list(oauth), "bot": list(bot)},
         "event_ts": f"{time.time():.6f}",
     }
 
