@@ -64,7 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument("--chat", default=f"{_local()}:{_local()}", metavar="PLATFORM:CHAT")
 
     sub.add_parser("subscriptions", help="list every subscription with its next run")
-    sub.add_parser("reports", help="list the ingested reports")
+    reports = sub.add_parser("reports", help="list the ingested reports, or remove some")
+    reports_sub = _Commands(reports.add_subparsers(dest="reports_command", metavar="ACTION"))
+    remove = reports_sub.add_parser(
+        "remove",
+        help="remove months (their report and items; what chats were sent stays sent)",
+    )
+    remove.add_argument("periods", nargs="*", metavar="PERIOD", help="e.g. 2026-01")
+    remove.add_argument("--samples", action="store_true", help="remove the bundled sample reports")
     sub.add_parser("reparse", help="re-derive items from the stored Markdown of every report")
 
     web = sub.add_parser("web", help="links to the web pages and feeds, and personal feed tokens")
@@ -387,6 +394,10 @@ def cmd_reparse(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_reports(settings: Settings, args: argparse.Namespace) -> int:
+    if args.reports_command == "remove":
+        return _remove_reports(settings, args)
+    from digests.cards import kind_count
+
     store = _store(settings)
     try:
         reports = store.reports()
@@ -395,9 +406,48 @@ def cmd_reports(settings: Settings, args: argparse.Namespace) -> int:
     if not reports:
         print("no reports yet: digestbot ingest PATH")
     for r in reports:
+        items = kind_count("item", r.item_count)
+        warnings = f"{r.warning_count} warning" + ("" if r.warning_count == 1 else "s")
         print(
-            f"{r.period}  {r.item_count:4d} items  {r.warning_count:3d} warnings  "
+            f"{r.period}  {items:>10}  {warnings:>12}  "
             f"{r.uploaded_at:%Y-%m-%d %H:%M} by {r.uploaded_by}  {r.source}"
+            + ("  (sample)" if r.sample else "")
+        )
+    return 0
+
+
+def _remove_reports(settings: Settings, args: argparse.Namespace) -> int:
+    from digests.cards import kind_count
+    from digests.periods import parse_month
+
+    if not args.periods and not args.samples:
+        raise CliError(
+            "say which months to remove: digestbot reports remove 2026-01 (or --samples)"
+        )
+    periods = []
+    for value in args.periods:
+        month = parse_month(value)
+        if month is None:
+            raise CliError(f"“{value}” is not a month; write it as 2026-01 (nothing removed)")
+        periods.append(month)
+    store = _store(settings)
+    try:
+        known = {r.period for r in store.reports()}
+        missing = [p for p in periods if p not in known]
+        if missing:
+            raise CliError(
+                f"no report for {', '.join(missing)}; digestbot reports lists the months "
+                "(nothing removed)"
+            )
+        removed = store.remove_periods(periods)
+        samples = store.remove_samples() if args.samples else []
+    finally:
+        store.close()
+    for period, n in removed.items():
+        print(f"removed {period}: {kind_count('item', n)}")
+    if args.samples:
+        print(
+            f"removed the sample reports {', '.join(samples)}" if samples else "no sample reports"
         )
     return 0
 

@@ -46,8 +46,9 @@ DEFAULT_HTTP_PORT = 8080
 
 
 def seed_samples(store: Store) -> str | None:
-    """Ingest the sample reports shipped in the package when the database has no report."""
-    if store.reports():
+    """Ingest the sample reports shipped in the package, marked as samples, when the database
+    never had a report (the first real report removes them)."""
+    if store.has_stored_reports():
         return None
     summary = IngestSummary()
     for entry in sorted(
@@ -57,7 +58,7 @@ def seed_samples(store: Store) -> str | None:
             continue
         data = entry.read_bytes()
         report = parse_report(data, f"sample:{entry.name}")
-        summary.add(store.ingest(report, markdown_text(data), uploaded_by="samples"))
+        summary.add(store.ingest(report, markdown_text(data), uploaded_by="samples", sample=True))
     return f"empty database: ingested the bundled sample reports ({summary.line()})"
 
 

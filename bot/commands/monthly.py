@@ -165,6 +165,9 @@ def highlights_command(request: Request) -> Message:
     description=N_("the months there are reports for, with their counts"),
 )
 def reports_command(request: Request) -> Message:
+    words = request.arg.split()
+    if words and words[0].lower() == "remove":
+        return remove_report(request, words[1:])
     reports = request.services.store.reports()
     if not reports:
         return Message.text(request._(NO_REPORTS))
@@ -192,3 +195,65 @@ def reports_command(request: Request) -> Message:
             )
         bullets.append(tuple(line))
     return Message((Heading(request._("Reports")), BulletList(tuple(bullets))))
+
+
+#: The word a confirmation button adds to ``/reports remove MONTH``.
+CONFIRM = "confirm"
+
+
+def remove_report(request: Request, words: list[str]) -> Message:
+    """``/reports remove MONTH``: bot admins only; asks first, with a button that confirms."""
+    if not request.is_bot_admin:
+        return Message.text(request._("Only bot admins remove reports."), notice=True)
+    confirmed = bool(words) and words[-1].lower() == CONFIRM
+    if confirmed:
+        words = words[:-1]
+    if len(words) != 1:
+        return Message.text(
+            request._("Say which month to remove, e.g. {example}").format(
+                example=request.typed("/reports remove 2026-01")
+            )
+        )
+    month = parse_month(words[0])
+    if month is None:
+        return Message.text(
+            request._(
+                "“{value}” is not a month. Write it as 2026-01, for example: {example}"
+            ).format(value=echo(words[0]), example=request.typed("/reports remove 2026-01"))
+        )
+    missing = no_such_month(request, month)
+    if missing is not None:
+        return missing
+    store = request.services.store
+    if not confirmed:
+        with store.engine.connect() as conn:
+            n = sum(current_kind_counts(conn).get(month, Counter()).values())
+        items = cards.kind_count("item", n, request.words)
+        return Message(
+            (
+                Paragraph(
+                    (
+                        Span(
+                            request._(
+                                "Remove the {month} report and its {items}? They leave every "
+                                "answer, digest, page and feed; what chats were already sent is "
+                                "never sent again."
+                            ).format(month=month, items=items)
+                        ),
+                    )
+                ),
+                choices(
+                    [
+                        (
+                            request._("Remove {month}").format(month=month),
+                            f"/reports remove {month} {CONFIRM}",
+                        )
+                    ]
+                ),
+            )
+        )
+    removed = store.remove_periods([month])
+    items = cards.kind_count("item", removed.get(month, 0), request.words)
+    return Message.text(
+        request._("Removed the {month} report and its {items}.").format(month=month, items=items)
+    )

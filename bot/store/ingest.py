@@ -86,6 +86,21 @@ class IngestSummary:
 
 def describe(result: IngestResult, words: Words = ENGLISH) -> str:
     """One line per ingest: what it added, changed and removed."""
+    return _described(result, words) + _samples_gone(result, words)
+
+
+def _samples_gone(result: IngestResult, words: Words) -> str:
+    n = len(result.samples_removed)
+    if not n:
+        return ""
+    return words.ngettext(
+        " (the sample report {months} is removed: real reports replace the samples)",
+        " (the sample reports {months} are removed: real reports replace the samples)",
+        n,
+    ).format(months=words.join(result.samples_removed))
+
+
+def _described(result: IngestResult, words: Words) -> str:
     if result.status == "unchanged":
         return words.gettext("{source}: {period} unchanged (already ingested)").format(
             source=result.source, period=result.period

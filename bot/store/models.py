@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -44,6 +45,8 @@ class ReportRow(Base):
     is_current: Mapped[bool] = mapped_column(Boolean)
     item_count: Mapped[int] = mapped_column(Integer)
     warning_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: A bundled sample (the first console start's demo): the first real report removes it.
+    sample: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ItemRow(Base):

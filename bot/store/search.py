@@ -42,10 +42,10 @@ class Finder:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
-        self._names: dict[str, tuple[int, list[str], list[str]]] = {}
-        self._words: tuple[int, frozenset[str]] | None = None
-        self._families: tuple[int, dict[str, list[tuple[str, ModelName]]]] | None = None
-        self._df: tuple[int, int, dict[str, int]] | None = None
+        self._names: dict[str, tuple[object, list[str], list[str]]] = {}
+        self._words: tuple[object, frozenset[str]] | None = None
+        self._families: tuple[object, dict[str, list[tuple[str, ModelName]]]] | None = None
+        self._df: tuple[object, int, dict[str, int]] | None = None
 
     # -- names ------------------------------------------------------------------------------
 
@@ -107,7 +107,7 @@ class Finder:
         """Every current model's parsed name (``digests.names``) by family: family -> (key, name)
         (cached until a report is stored)."""
         with self.store.engine.connect() as conn:
-            generation = conn.execute(select(func.max(ReportRow.id))).scalar() or 0
+            generation = _data_generation(conn)
             with self._lock:
                 if self._families is not None and self._families[0] == generation:
                     return self._families[1]
@@ -187,7 +187,7 @@ class Finder:
 
     def _name_index(self, kind: str) -> tuple[list[str], list[str]]:
         with self.store.engine.connect() as conn:
-            generation = conn.execute(select(func.max(ReportRow.id))).scalar() or 0
+            generation = _data_generation(conn)
         with self._lock:
             cached = self._names.get(kind)
             if cached is not None and cached[0] == generation:
@@ -324,7 +324,7 @@ class Finder:
         """BM25's inverse document frequency of each term, from how many items have it
         (counted once per term until a report is stored)."""
         with self.store.engine.connect() as conn:
-            generation = conn.execute(select(func.max(ReportRow.id))).scalar() or 0
+            generation = _data_generation(conn)
             with self._lock:
                 if self._df is None or self._df[0] != generation:
                     self._df = (generation, -1, {})
@@ -352,7 +352,7 @@ class Finder:
     def _vocabulary(self) -> frozenset[str]:
         """The stemmed Latin words of every current item's title (for typo tolerance)."""
         with self.store.engine.connect() as conn:
-            generation = conn.execute(select(func.max(ReportRow.id))).scalar() or 0
+            generation = _data_generation(conn)
             with self._lock:
                 if self._words is not None and self._words[0] == generation:
                     return self._words[1]
@@ -363,6 +363,17 @@ class Finder:
         with self._lock:
             self._words = (generation, words)
         return words
+
+
+def _data_generation(conn: Connection) -> tuple[object, ...]:
+    """What the caches are checked against: a report stored, or an item changed or removed."""
+    return tuple(conn.execute(_GENERATION).one())
+
+
+_GENERATION = select(
+    select(func.max(ReportRow.id)).scalar_subquery(),
+    select(func.max(ItemRow.updated_at)).scalar_subquery(),
+)
 
 
 def query_groups(query: str) -> list[list[list[str]]]:

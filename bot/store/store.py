@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from bot.clock import utcnow
 from bot.store.db import STATEMENT_TIMEOUT, ensure_schema, make_engine
 from bot.store.models import ItemNameRow, ItemRow, ProcessedUpdateRow, ReportRow
+from bot.store.removal import drop_samples, remove_period
 from digests.errors import ReportError
 from digests.items import Item, Kind, Report
 from digests.terms import index_terms, name_terms
@@ -45,6 +46,7 @@ class IngestResult:
     unchanged: int = 0
     warnings: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    samples_removed: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,15 @@ class Store:
 
     # -- ingest -----------------------------------------------------------------------------
 
-    def ingest(self, report: Report, markdown: str, *, uploaded_by: str = "cli") -> IngestResult:
+    def ingest(
+        self, report: Report, markdown: str, *, uploaded_by: str = "cli", sample: bool = False
+    ) -> IngestResult:
         """Store ``report`` as the current version of its month, in one transaction.
 
         The same file twice changes nothing. A new version of a month keeps the identity (id) of
         every item whose key (kind and normalized title) it still has, so digests do not resend it.
+        A ``sample`` is marked so; the first real report deletes every sample (its months are in
+        ``result.samples_removed``).
         """
         result = IngestResult(report.source, report.period, "new")
         result.warnings = [str(w) for w in report.warnings]
@@ -114,6 +120,10 @@ class Store:
                     ReportRow.period == report.period, ReportRow.is_current.is_(True)
                 )
             ).first()
+            if not sample:
+                result.samples_removed = drop_samples(conn)
+                if report.period in result.samples_removed:
+                    current = None
             if current is not None and current.sha256 == report.sha256:
                 result.status = "unchanged"
                 result.unchanged = len(report.items)
@@ -137,6 +147,7 @@ class Store:
                     "is_current": True,
                     "item_count": len(report.items),
                     "warning_count": len(report.warnings),
+                    "sample": sample,
                 },
             ).scalar_one()
             self._merge_items(conn, report, report_id, now, result)
@@ -303,6 +314,29 @@ class Store:
                 ),
                 docs,
             )
+
+    def remove_periods(self, periods: Sequence[str]) -> dict[str, int]:
+        """Take these months out, in one transaction (see :mod:`bot.store.removal`); returns
+        each month's item count. Raises LookupError, changing nothing, when one has no report."""
+        now = utcnow()
+        removed: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            for period in dict.fromkeys(periods):
+                count = remove_period(conn, period, now)
+                if count is None:
+                    raise LookupError(period)
+                removed[period] = count
+        return removed
+
+    def remove_samples(self) -> list[str]:
+        """Delete the bundled sample reports and their items; returns their months."""
+        with self.engine.begin() as conn:
+            return drop_samples(conn)
+
+    def has_stored_reports(self) -> bool:
+        """Whether any report was ever stored (removed months count: they were real)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(ReportRow.id).limit(1)).first() is not None
 
     # -- reads ------------------------------------------------------------------------------
 
