@@ -319,6 +319,9 @@ class RateLimits:
             429s do not say which limit was hit).
         chat_key: The chat whose limits an address counts against (a Telegram forum topic,
             ``chat/topic``, counts against its chat).
+        reply_rate: Command replies' own global rate when it is below ``global_rate`` (Telegram's
+            paid broadcasts raise the outbox's rate; replies stay on the free one). None: replies
+            share ``global_rate``.
     """
 
     global_rate: float | None = None
@@ -327,6 +330,7 @@ class RateLimits:
     is_group: Callable[[str, str], bool] = field(default=lambda chat_id, kind: False)
     pause_platform_on_429: bool = False
     chat_key: Callable[[str], str] = field(default=lambda chat_id: chat_id)
+    reply_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -395,6 +399,8 @@ class PlatformSpec:
         typed: How a person types a command there, for the hints replies give
             (:func:`slash_typed`'s arguments): ``/digestbot search x`` on Slack, whose own
             ``/search`` the bot cannot take.
+        paid_price: When the settings put the outbox's messages on a paid path (Telegram's paid
+            broadcasts), the most one message costs (Stars); None when they do not.
     """
 
     name: str
@@ -409,6 +415,7 @@ class PlatformSpec:
     direct_kind: str = "private"
     local: bool = False
     typed: Callable[[str, str, str, bool], str] = slash_typed
+    paid_price: Callable[[Any], float | None] = field(default=lambda settings: None)
 
 
 def secret_value(value: SecretStr | None) -> str:
