@@ -40,6 +40,13 @@ class Metrics:
             ["platform", "purpose"],
             registry=self.registry,
         )
+        self.paid = Counter(
+            "digestbot_paid_messages",
+            "Messages sent on a platform's paid path (Telegram paid broadcasts: Stars each past "
+            "the free rate)",
+            ["platform"],
+            registry=self.registry,
+        )
         self.send_failures = Counter(
             "digestbot_send_failures",
             "Failed send attempts",

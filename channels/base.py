@@ -339,6 +339,9 @@ class RateLimits:
             429s do not say which limit was hit).
         chat_key: The chat whose limits an address counts against (a Telegram forum topic,
             ``chat/topic``, counts against its chat).
+        reply_rate: Command replies' own global rate when it is below ``global_rate`` (Telegram's
+            paid broadcasts raise the outbox's rate; replies stay on the free one). None: replies
+            share ``global_rate``.
     """
 
     global_rate: float | None = None
@@ -347,6 +350,7 @@ class RateLimits:
     is_group: Callable[[str, str], bool] = field(default=lambda chat_id, kind: False)
     pause_platform_on_429: bool = False
     chat_key: Callable[[str], str] = field(default=lambda chat_id: chat_id)
+    reply_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -462,6 +466,8 @@ class PlatformSpec:
             ``/search`` the bot cannot take.
         workspace: The workspace a chat or user id belongs to when one gateway serves several
             (Slack's OAuth distribution: ``T123`` of ``T123:C456``); None for one workspace.
+        paid_price: When the settings put the outbox's messages on a paid path (Telegram's paid
+            broadcasts), the most one message costs (Stars); None when they do not.
     """
 
     name: str
@@ -477,6 +483,7 @@ class PlatformSpec:
     local: bool = False
     typed: Callable[[str, str, str, bool], str] = slash_typed
     workspace: Callable[[str], str | None] = field(default=lambda address: None)
+    paid_price: Callable[[Any], float | None] = field(default=lambda settings: None)
 
 
 def secret_value(value: SecretStr | None) -> str:

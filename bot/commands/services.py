@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.clock import Clock, utcnow
@@ -36,6 +36,9 @@ class Services:
     problems: Callable[[], list[str]] = list
     #: Links to the web face (cards and digests carry "Open on the web"); None when it is off.
     web: WebLinks | None = None
+    #: Platforms whose outbox messages go on a paid path, with the most one costs (Telegram's
+    #: paid broadcasts: Stars); ``/status`` counts them.
+    paid: Mapping[str, float] = field(default_factory=dict)
     finder: Finder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -62,6 +65,11 @@ class Services:
             post_empty_digest=settings.post_empty_digest,
             share_votes=settings.share_votes,
             web=WebLinks.from_settings(settings),
+            paid={
+                spec.name: price
+                for spec in settings.platforms()
+                if (price := spec.paid_price(settings)) is not None
+            },
         )
 
     def is_admin(self, platform: str, user_id: str) -> bool:

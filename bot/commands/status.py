@@ -12,7 +12,7 @@ from bot.i18n import N_
 from bot.platforms import workspace_of
 from bot.store.actions import feedback_counts
 from bot.store.db import Engine
-from bot.store.status import outbox_status
+from bot.store.status import outbox_status, paid_messages
 from digests.message import Context, Heading, Message, Paragraph, spans
 
 _GAUGES = {
@@ -68,7 +68,9 @@ def status_command(request: Request) -> Message:
     with request.services.store.engine.connect() as conn:
         s = outbox_status(conn, workspace=scope)
         votes = feedback_counts(conn, workspace=scope)
+        paid = paid_messages(conn, request.services.paid)
     n = request.words.number
+    prices = request.services.paid
     lines = [
         request._(
             "Queue: {pending} pending ({due} due, {sending} sending, {retrying} retrying)"
@@ -82,6 +84,17 @@ def status_command(request: Request) -> Message:
         request._(
             "Maybe delivered (no readable answer): {day} in 24 h, {retrying} being tried once more"
         ).format(day=n(s.maybe_24h), retrying=n(s.maybe_retrying)),
+        *(
+            request._(
+                "Paid broadcasts on {platform}: {messages} in 24 h, at most {stars} Stars "
+                "(only messages past the free rate are charged)"
+            ).format(
+                platform=platform.title(),
+                messages=request.ngettext("{n} message", "{n} messages", count).format(n=n(count)),
+                stars=f"{count * prices[platform]:.1f}",
+            )
+            for platform, count in paid.items()
+        ),
         request._("Deactivated: {chats}, {subscriptions}").format(
             chats=request.ngettext("{n} chat", "{n} chats", s.deactivated_chats).format(
                 n=n(s.deactivated_chats)

@@ -209,6 +209,15 @@ class RateLimiter:
         self._global: dict[str, TokenBucket] = {
             p: TokenBucket(rate, max(1.0, rate), clock) for p, rate in self._global_rates.items()
         }
+        # Replies' own, lower global rate where a platform declares one (paid broadcasts).
+        self._reply_rates = {
+            p: lim.reply_rate
+            for p, lim in self._limits.items()
+            if lim.reply_rate is not None and p in self._global
+        }
+        self._reply_global: dict[str, TokenBucket] = {
+            p: TokenBucket(rate, max(1.0, rate), clock) for p, rate in self._reply_rates.items()
+        }
         self._headroom_fraction = headroom
         self._chats: dict[tuple[str, str], _ChatLimit] = {}
         self._paused: dict[tuple[str, str | None], float] = {}
@@ -232,6 +241,9 @@ class RateLimiter:
         self.share = workers
         for platform, bucket in self._global.items():
             rate = self._global_rates[platform] / workers
+            bucket.set_rate(rate, max(1.0, rate))
+        for platform, bucket in self._reply_global.items():
+            rate = self._reply_rates[platform] / workers
             bucket.set_rate(rate, max(1.0, rate))
 
     def pauses_platform(self, platform: str) -> bool:
@@ -333,7 +345,9 @@ class RateLimiter:
     async def _take_reply_token(self, platform: str, arrival: float) -> None:
         """A global token for a reply, oldest arrival first (see the module docstring)."""
         gate = self._reply_gates.setdefault(platform, OldestFirst())
-        bucket = self._global[platform]
+        shared = self._global[platform]
+        # A reply's own bucket where the platform has one (it is charged to the shared one too).
+        bucket = self._reply_global.get(platform, shared)
         while True:
             await gate.acquire(arrival)
             try:
@@ -343,6 +357,8 @@ class RateLimiter:
                         break  # an older reply asked meanwhile: it takes this token
                 else:
                     bucket.charge(1.0)
+                    if bucket is not shared:
+                        shared.charge(1.0)
                     return
             finally:
                 gate.release()

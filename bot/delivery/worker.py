@@ -337,6 +337,8 @@ class OutboxWorker:
             return self._verdict(row, exc)
         if self.metrics:
             self.metrics.sent.labels(row.platform, row.purpose).inc()
+            if getattr(channel, "paid_broadcast", False):
+                self.metrics.paid.labels(row.platform).inc(len(ids))
         return Outcome(row, OutcomeKind.SENT, ids=list(ids))
 
     def _verdict(self, row: Claimed, exc: BaseException) -> Outcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,3 +91,26 @@ def outbox_status(
         .where(OutboxWorkerRow.seen_at >= now - lease)
     ).scalar_one()
     return OutboxStatus(*row, chats, subs, workers)
+
+
+def paid_messages(
+    conn: Connection, platforms: Iterable[str], now: datetime | None = None
+) -> dict[str, int]:
+    """Messages (parts) the outbox sent in the last 24 h to each of ``platforms``: while a
+    platform's paid path is on, every one of them went on it."""
+    now = now or utcnow()
+    names = sorted(platforms)
+    if not names:
+        return {}
+    o = OutboxRow
+    rows = conn.execute(
+        select(o.platform, func.coalesce(func.sum(func.json_array_length(o.message_ids)), 0))
+        .where(
+            o.platform.in_(names),
+            o.status.in_((SENT, MAYBE)),
+            o.sent_at >= now - DAY,
+        )
+        .group_by(o.platform)
+    ).all()
+    found = {str(p): int(n) for p, n in rows}
+    return {name: found.get(name, 0) for name in names}

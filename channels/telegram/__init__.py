@@ -15,6 +15,10 @@ from channels.base import BuildContext, Channel, PlatformSpec, RateLimits, secre
 from digests.message import Message
 
 GROUP_KINDS = ("group", "supergroup")
+#: Telegram's paid-broadcast ceiling, messages a second (Bot API 7.11, ``allow_paid_broadcast``).
+PAID_MAX_RATE = 1000.0
+#: Stars Telegram charges per message sent with ``allow_paid_broadcast`` past the free rate.
+STARS_PER_PAID_MESSAGE = 0.1
 
 
 class TelegramSettings(BaseModel):
@@ -28,6 +32,11 @@ class TelegramSettings(BaseModel):
     telegram_global_rate: float = Field(default=30.0, gt=0)
     telegram_chat_interval: float = Field(default=1.0, ge=0)
     telegram_group_per_minute: int = Field(default=20, gt=0)
+    #: Digests (outbox rows) go with ``allow_paid_broadcast``: past the free rate Telegram charges
+    #: Stars per message; replies stay free. The global rate becomes ``telegram_paid_rate``.
+    telegram_paid_broadcast: bool = False
+    #: Messages a second in all while paid broadcasts are on (Telegram allows up to 1,000).
+    telegram_paid_rate: float = Field(default=PAID_MAX_RATE, gt=0, le=PAID_MAX_RATE)
 
     @model_validator(mode="after")
     def _telegram_consistent(self) -> TelegramSettings:
@@ -77,6 +86,7 @@ def _build(settings: Any, context: BuildContext) -> Channel:
         images=context.images,
         keep_command=context.keep_command,
         pace=context.pace,
+        paid_broadcast=own.telegram_paid_broadcast,
     )
 
 
@@ -97,8 +107,11 @@ def _render(message: Message, *, images: bool = True) -> str:
 
 def _limits(settings: Any) -> RateLimits:
     own = _own(settings)
+    paid = own.telegram_paid_broadcast
     return RateLimits(
-        global_rate=own.telegram_global_rate,
+        # Paid broadcasts: the outbox may go up to the paid rate, replies keep the free one.
+        global_rate=own.telegram_paid_rate if paid else own.telegram_global_rate,
+        reply_rate=own.telegram_global_rate if paid else None,
         chat_interval=own.telegram_chat_interval,
         group_per_minute=own.telegram_group_per_minute,
         is_group=is_group,
@@ -123,4 +136,7 @@ SPEC = PlatformSpec(
         secret_value(_own(settings).telegram_webhook_secret),
     ],
     direct_kind="private",
+    paid_price=lambda settings: (
+        STARS_PER_PAID_MESSAGE if _own(settings).telegram_paid_broadcast else None
+    ),
 )

@@ -82,6 +82,7 @@ class TelegramChannel:
         keep_command: Callable[[str], Awaitable[str]] | None = None,
         answer_within: float = 5.0,
         pace: ReplyPace | None = None,
+        paid_broadcast: bool = False,
     ) -> None:
         """Build the PTB application; no I/O happens until :meth:`start`.
 
@@ -101,10 +102,14 @@ class TelegramChannel:
             answer_within: A button press is answered (``answerCallbackQuery``) after at most
                 this many seconds, even when its command is still running.
             pace: Waits for the turn of each part of a reply (its sender calls it).
+            paid_broadcast: Send outbox messages (:meth:`send`) with ``allow_paid_broadcast``
+                (Telegram charges Stars for them past the free rate); replies never.
         """
         self._sender = Sender("telegram", TABLE, pace)
         self._inflight = Inflight("telegram")
         self._images = images
+        #: Whether :meth:`send` (the outbox's path) pays for Telegram's paid broadcast rate.
+        self.paid_broadcast = paid_broadcast
         self.done = asyncio.Event()  # never set: the gateway stops this channel
         self._commands = list(commands)
         self._localized = dict(localized_commands or {})
@@ -347,7 +352,7 @@ class TelegramChannel:
         Raises:
             SendError: a subclass per failure kind, with ``sent_ids`` of the parts delivered.
         """
-        parts, post = self._outgoing(chat_id, message)
+        parts, post = self._outgoing(chat_id, message, paid=self.paid_broadcast)
         return await self._sender.send(parts, post, skip=skip, pace=pace)
 
     def _outgoing(
@@ -357,9 +362,10 @@ class TelegramChannel:
         *,
         reply_to: int | None = None,
         edit: TgMessage | None = None,
+        paid: bool = False,
     ) -> tuple[list[TelegramPart], Post[TelegramPart]]:
         """The parts of ``message`` to a chat or a forum topic in it (``chat/topic``), and how
-        one is posted (buttons included)."""
+        one is posted (buttons included; ``paid``: with ``allow_paid_broadcast``)."""
         from channels.telegram.render import render_telegram_parts, telegram_send_kwargs
 
         options = telegram_send_kwargs(message, images=self._images)
@@ -397,6 +403,7 @@ class TelegramChannel:
                 ),
                 message_thread_id=thread_id,
                 reply_markup=markup,
+                allow_paid_broadcast=True if paid else None,
             )
             return str(sent.message_id)
 

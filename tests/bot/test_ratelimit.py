@@ -356,3 +356,17 @@ async def test_replies_through_a_sender_take_a_turn_with_the_limiter(tmp_path: A
             await sender.reply("42", "private", [reply.plain()], post)
     store.close()
     assert posted[1] - posted[0] >= 0.28  # the second reply waited for the chat's interval
+
+
+async def test_paid_broadcasts_raise_the_outbox_rate_but_not_the_replies() -> None:
+    rl = limiter(telegram_global_rate=20.0, telegram_paid_broadcast=True, telegram_paid_rate=1000.0)
+    bulk = await timed(*(rl.acquire("telegram", str(i), "private", BULK) for i in range(300)))
+    assert bulk < 0.6  # 300 at the free 20 a second would take 14 s
+
+    async def reply(chat: int) -> None:
+        with replying():
+            await rl.reply_turn("telegram", f"r{chat}", "private")
+
+    # Replies keep the free rate: 20 saved up, then 20 a second.
+    replies = await timed(*(reply(i) for i in range(30)))
+    assert 0.4 <= replies <= 1.5

@@ -81,6 +81,7 @@ class FakeTelegram(FakeServer):
         port: int = 0,
         rate: float | None = None,
         per_chat_rate: float | None = None,
+        paid_rate: float | None = None,
         max_poll_wait: float = 0.5,
         dedup_key: Callable[[Sent], str] = lambda s: s.text,
     ) -> None:
@@ -91,6 +92,8 @@ class FakeTelegram(FakeServer):
         self.dedup_key = dedup_key
         self.faults = Faults()
         self._rate = TokenBucket(rate) if rate else None
+        # Messages with allow_paid_broadcast count against this limit instead of ``rate``.
+        self._paid_rate = TokenBucket(paid_rate) if paid_rate else None
         self._per_chat_rate = per_chat_rate
         self._buckets: dict[str, TokenBucket] = {}
         self._ids = itertools.count(1)
@@ -116,6 +119,8 @@ class FakeTelegram(FakeServer):
         self.inline_answers: list[JSON] = []  # answerInlineQuery calls
         self.edits: list[Sent] = []  # editMessageText calls, as the message became
         self.files: dict[str, tuple[str, bytes]] = {}
+        #: Accepted messages sent with ``allow_paid_broadcast`` (Telegram charges Stars for them).
+        self.paid = 0
         self.faults.clear()
         self._updates: list[JSON] = []
         self._next_update_id = 1
@@ -437,7 +442,9 @@ class FakeTelegram(FakeServer):
             raise _Reject(400, "Bad Request: message text is empty")
         if utf16_len(plain.strip()) > MAX_TEXT:
             raise _Reject(400, "Bad Request: message is too long")
-        self._enforce_rate(str(chat_id))
+        paid = p.get("allow_paid_broadcast") is True
+        self._enforce_rate(str(chat_id), paid)
+        self.paid += paid
         options = {k: v for k, v in p.items() if k not in ("chat_id", "text", "parse_mode")}
         sent = Sent(chat_id, text, parse_mode, options, next(self._ids), plain, at=time.monotonic())
         self.sent.append(sent)
@@ -451,8 +458,9 @@ class FakeTelegram(FakeServer):
             "text": plain,
         }
 
-    def _enforce_rate(self, chat_key: str) -> None:
-        waits = [self._rate.take()] if self._rate else []
+    def _enforce_rate(self, chat_key: str, paid: bool = False) -> None:
+        bucket = self._paid_rate if paid and self._paid_rate else self._rate
+        waits = [bucket.take()] if bucket else []
         if self._per_chat_rate:
             bucket = self._buckets.setdefault(chat_key, TokenBucket(self._per_chat_rate))
             waits.append(bucket.take())
