@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bot.commands.dispatch import default_commands
-from channels.slack import ALIASES, NAMESPACE, SLACK_BUILTINS
+from channels.slack import ALIASES, NAMESPACE, SCOPES, SLACK_BUILTINS
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -38,6 +38,16 @@ def test_slack_manifest_declares_the_namespace_aliases_buttons_and_home() -> Non
     assert interactivity["is_enabled"] is True
     assert interactivity["request_url"].endswith("/slack/events")
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+
+
+def test_slack_manifest_is_ready_for_oauth_distribution() -> None:
+    manifest = yaml.safe_load((DEPLOY / "slack-manifest.yaml").read_text(encoding="utf-8"))
+    oauth = manifest["oauth_config"]
+    assert [u.rsplit("/", 2)[-2:] for u in oauth["redirect_urls"]] == [["slack", "oauth_redirect"]]
+    # An install asks for exactly the scopes the manifest declares.
+    assert sorted(oauth["scopes"]["bot"]) == sorted(SCOPES)
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"app_uninstalled", "tokens_revoked"} <= events
 
 
 def test_compose_file_has_gateway_and_postgres() -> None:

@@ -44,7 +44,14 @@ from channels.slack.home import (
     on_link_button,
     post_threaded,
 )
-from channels.slack.oauth import Clients, OAuthConfig, oauth_routes, oauth_settings, workspace_key
+from channels.slack.oauth import (
+    Clients,
+    OAuthConfig,
+    listen_for_uninstalls,
+    oauth_routes,
+    oauth_settings,
+    workspace_key,
+)
 from channels.slack.render import has_images, images_as_links, render_slack
 from channels.slack.unfurl import on_link_shared
 from digests.message import Message
@@ -151,8 +158,7 @@ class SlackChannel:
         self._app.event("app_home_opened")(partial(on_home_opened, self))
         self._app.event("link_shared")(partial(on_link_shared, self))
         if oauth is not None:
-            self._app.event("app_uninstalled")(self._on_uninstalled)
-            self._app.event("tokens_revoked")(self._on_tokens_revoked)
+            listen_for_uninstalls(self._app, oauth.installations, self.workspace)
 
     # --- life cycle -----------------------------------------------------------------------
     async def start(self, handler: Handler) -> None:
@@ -240,18 +246,6 @@ class SlackChannel:
             return self._client, address
         where, _, slack_id = address.rpartition(":")
         return await self._clients.of(where), slack_id
-
-    async def _on_uninstalled(self, context: dict[str, Any]) -> None:
-        where = self.workspace(context)
-        if where and self._oauth is not None:
-            await self._oauth.installations.uninstall("slack", where, "app_uninstalled")
-
-    async def _on_tokens_revoked(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        where = self.workspace(context)
-        tokens = event.get("tokens") or {}
-        # Revoked user tokens are none of ours; a revoked bot token ends the install.
-        if where and self._oauth is not None and isinstance(tokens, dict) and tokens.get("bot"):
-            await self._oauth.installations.uninstall("slack", where, "tokens_revoked")
 
     async def _on_http(self, request: web.Request) -> web.Response:
         if self.inflight.handler is None:

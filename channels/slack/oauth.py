@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -256,6 +257,30 @@ def oauth_settings(config: OAuthConfig) -> AsyncOAuthSettings:
         state_expiration_seconds=STATE_SECONDS,
         logger=log,
     )
+
+
+def listen_for_uninstalls(
+    app: AsyncApp,
+    installations: Installations,
+    workspace: Callable[[dict[str, Any]], str | None],
+) -> None:
+    """``app_uninstalled`` and ``tokens_revoked`` (of the bot's token) pause the workspace the
+    event came from (Bolt delivers both without checking the token, which is dead already)."""
+
+    async def uninstalled(context: dict[str, Any]) -> None:
+        where = workspace(context)
+        if where:
+            await installations.uninstall(PLATFORM, where, "app_uninstalled")
+
+    async def revoked(event: dict[str, Any], context: dict[str, Any]) -> None:
+        where = workspace(context)
+        tokens = event.get("tokens") or {}
+        # Revoked user tokens are none of ours; a revoked bot token ends the install.
+        if where and isinstance(tokens, dict) and tokens.get("bot"):
+            await installations.uninstall(PLATFORM, where, "tokens_revoked")
+
+    app.event("app_uninstalled")(uninstalled)
+    app.event("tokens_revoked")(revoked)
 
 
 def oauth_routes(flow: AsyncOAuthFlow) -> list[web.RouteDef]:

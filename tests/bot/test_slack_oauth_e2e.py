@@ -31,6 +31,7 @@ from tests.fakes.slack import (
     block_actions_body,
     event_body,
     home_opened_event,
+    link_shared_event,
     signed_headers,
     slash_command_body,
     tokens_revoked_event,
@@ -246,6 +247,13 @@ async def test_presses_and_uploads_are_answered_with_their_workspace_token(
     assert await running.post(press) == 200
     await wait_for(lambda: sl.sent, within=10)
     assert [(p.team, p.channel, p.token) for p in sl.sent] == [("T2", "C7", "xoxb-T2-1")]
+
+    # A link to an item pasted in T1 unfurls with T1's token.
+    link = link_shared_event("https://arxiv.org/abs/2511.10643", channel="C3", user="U1MEMBER")
+    assert await running.post(event_body(link, "EvLink1", "T1")) == 200
+    await wait_for(lambda: sl.unfurls, within=10)
+    assert [(u["__team"], u["channel"]) for u in sl.unfurls] == [("T1", "C3")]
+    assert sl.unfurls[0]["__token"] == "xoxb-T1-1"
 
     # An upload: the installer of T1 is a bot admin there, so the file is fetched (with T1's
     # token) and ingested; the same from a member of T1 is refused without a download.
