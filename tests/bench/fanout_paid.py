@@ -75,7 +75,7 @@ async def paid_run(database_url: str | None, quick: bool) -> dict[str, Any]:
     await fake.start()
     try:
         free = await _one(fake, url, 90 if quick else 300, False, "free")
-        paid = await _one(fake, url, 1000 if quick else 5000, True, "paid")
+        paid = await _one(fake, url, 1000 if quick else 3000, True, "paid")
     finally:
         await fake.stop()
         tmp.cleanup()
