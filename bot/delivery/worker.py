@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 
 #: Heartbeat period at most: a joining worker is counted in the others' share within this.
 BEAT_SECONDS = 2.0
+#: How long the committer waits for more outcomes to commit them together.
+FLUSH_GATHER = 0.02
 
 
 class OutboxWorker:
@@ -91,7 +93,8 @@ class OutboxWorker:
         backoff_base, backoff_max: Transient retries wait ``base * 2**(attempt-1)``, capped,
             times a random factor in [0.5, 1].
         send_timeout: A send taking longer counts as a transient failure.
-        send_concurrency: Sends on the wire at once (HTTP clients slow down past a few).
+        send_concurrency: Sends on the wire at once; by default enough for the fastest global
+            rate at the platforms' 5-20 ms answers (4 at Telegram's free 30/s, 40 at 1,000/s).
     """
 
     def __init__(
@@ -110,7 +113,7 @@ class OutboxWorker:
         backoff_base: float = 2.0,
         backoff_max: float = 600.0,
         send_timeout: float = 60.0,
-        send_concurrency: int = 4,
+        send_concurrency: int | None = None,
     ) -> None:
         self.engine = engine
         self.channels: dict[str, Channel] = (
@@ -144,7 +147,7 @@ class OutboxWorker:
             cap=backoff_max,
         )
         self.send_timeout = send_timeout
-        self._sending = asyncio.Semaphore(send_concurrency)
+        self._sending = asyncio.Semaphore(send_concurrency or max(4, min(64, int(rate / 25))))
         self.held: dict[int, Claimed] = {}
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
@@ -377,6 +380,10 @@ class OutboxWorker:
             first = await self._results.get()
             batch = [first] if first is not None else []
             done = first is None
+            if not done and not self._stopping and len(self.held) > 1:
+                # More outcomes are on their way: one transaction for a few of them costs about
+                # what one costs for one (issue 28: the bookkeeping was a third of the CPU).
+                await asyncio.sleep(FLUSH_GATHER)
             while not self._results.empty() and len(batch) < 200:
                 item = self._results.get_nowait()
                 if item is None:

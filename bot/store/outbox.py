@@ -24,7 +24,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     or_,
     select,
     update,
@@ -83,60 +82,6 @@ def enqueue(
     return conn.execute(_insert_statement(conn.dialect.name), values).scalar()
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """One message for :func:`enqueue_many`; the fields mean what :func:`enqueue`'s do."""
-
-    platform: str
-    chat_id: str
-    message: Message
-    item_ids: Sequence[int] = ()
-    purpose: str = "digest"
-    chat_kind: str = ""
-
-
-def enqueue_many(conn: Connection, outgoing: Sequence[Outgoing]) -> int:
-    """Record many messages in one statement (in the caller's transaction); returns how many.
-
-    For fan-outs composed at once (a watch's matches at ingest): ten thousand single inserts
-    cost seconds, one executemany a fraction. A message shared by several rows is serialized once.
-    """
-    if not outgoing:
-        return 0
-    now = utcnow()
-    serialized: dict[int, dict[str, object]] = {}
-    values = []
-    for out in outgoing:
-        body = serialized.get(id(out.message))
-        if body is None:
-            body = serialized[id(out.message)] = message_to_json(out.message)
-        values.append(
-            {
-                "platform": out.platform,
-                "chat_id": out.chat_id,
-                "chat_kind": out.chat_kind,
-                "subscription_id": None,
-                "purpose": out.purpose,
-                "dedup_key": None,
-                "message": body,
-                "item_ids": list(out.item_ids),
-                "status": PENDING,
-                "attempts": 0,
-                "not_before": now,
-                "message_ids": [],
-                "created_at": now,
-            }
-        )
-    # No RETURNING: with it SQLite inserts one row a statement. In batches: one batch's JSON is
-    # held at a time.
-    for start in range(0, len(values), _BATCH):
-        conn.execute(insert(OutboxRow), values[start : start + _BATCH])
-    return len(values)
-
-
-_BATCH = 1000
-
-
 @functools.cache
 def _insert_statement(dialect: str) -> Any:
     # Built once per dialect: a stampede enqueues ten thousand rows, and building the statement
@@ -144,6 +89,13 @@ def _insert_statement(dialect: str) -> Any:
     from bot.store.db import dialect_insert_for
 
     return dialect_insert_for(dialect)(OutboxRow).on_conflict_do_nothing().returning(OutboxRow.id)
+
+
+@functools.cache
+def _delivery_insert(dialect: str) -> Any:
+    from bot.store.db import dialect_insert_for
+
+    return dialect_insert_for(dialect)(DeliveryRow).on_conflict_do_nothing()
 
 
 _PENDING_ITEMS = select(OutboxRow.item_ids).where(
@@ -425,9 +377,9 @@ class Ledger:
             for item in dict.fromkeys(o.row.item_ids)
         ]
         if deliveries:
-            conn.execute(
-                dialect_insert(conn)(DeliveryRow).values(deliveries).on_conflict_do_nothing()
-            )
+            # One cached statement, executed for many rows (a multi-VALUES insert is compiled
+            # anew for every batch: most of a small batch's cost).
+            conn.execute(_delivery_insert(conn.dialect.name), deliveries)
 
     def _mine(self, row_id: int) -> Any:
         return and_(

@@ -10,7 +10,7 @@ call it with the items they added or changed): it reads every watch once, indexe
 term of each alternative of its rarest group among these items (a watch can only match an item
 that has one of those), probes that index with each item's terms, checks the few candidates
 whole, and records each new (watch, item) in ``watch_hits`` together with one outbox row per chat
-(:func:`bot.store.outbox.enqueue_many`). So an item is never
+(:func:`bot.store.outbox_many.enqueue_many`). So an item is never
 announced twice for the same watch, and a crash loses nothing: the report, the hits and the
 messages commit together or not at all.
 """
@@ -29,7 +29,7 @@ from bot.i18n import translator
 from bot.store.chats import reactivate
 from bot.store.languages import LanguageSetting, resolve
 from bot.store.models import ChatLanguageRow, ChatRow, ItemRow, WatchHitRow, WatchRow
-from bot.store.outbox import Outgoing, enqueue_many
+from bot.store.outbox_many import Outgoing, enqueue_many
 from bot.store.search import groups_match, indexed_terms, query_groups
 from digests.items import Item
 from digests.message import Message

@@ -585,9 +585,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--rate", type=float, default=None, help="messages/s across all chats")
     parser.add_argument("--per-chat-rate", type=float, default=None, help="messages/s per chat")
+    parser.add_argument("--paid-rate", type=float, default=None, help="paid messages/s")
     args = parser.parse_args(argv)
     fake = FakeTelegram(
-        args.token, host=args.host, port=args.port, rate=args.rate, per_chat_rate=args.per_chat_rate
+        args.token,
+        host=args.host,
+        port=args.port,
+        rate=args.rate,
+        per_chat_rate=args.per_chat_rate,
+        paid_rate=args.paid_rate,
     )
     asyncio.run(serve_until_signalled(fake))
 
