@@ -205,15 +205,15 @@ def item_versions(
     conn: Connection, kind: str, name_norm: str, shown: int
 ) -> tuple[list[DatedItem], list[str]]:
     """One item in every month: its newest ``shown`` versions whole, and all the periods it
-    appears in (newest first). Found by kind and name, not by key: an insight's or the radar's
-    key carries its month, and its page shows each month's own."""
+    appears in (newest first). Found by kind and name (any of its names: a paper merged from
+    two titles answers at both pages), then every copy of those keys; an insight's or the radar's
+    key carries its month, so its page shows each month's own."""
+    keys = select(ItemRow.key).where(
+        ItemRow.kind == kind, ItemRow.name_norm == name_norm[:300], ItemRow.removed.is_(False)
+    )
     found = conn.execute(
         select(ItemRow.id, ItemRow.period)
-        .where(
-            ItemRow.kind == kind,
-            ItemRow.name_norm == name_norm[:300],
-            ItemRow.removed.is_(False),
-        )
+        .where(ItemRow.kind == kind, ItemRow.key.in_(keys), ItemRow.removed.is_(False))
         .order_by(ItemRow.period.desc())
     ).all()
     newest = [r.id for r in found[:shown]]
