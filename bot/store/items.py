@@ -128,11 +128,17 @@ def current_kind_counts(conn: Connection) -> dict[str, Counter[str]]:
 
 
 def theme_kind_counts(conn: Connection) -> tuple[dict[str, str], dict[str, Counter[str]]]:
-    """Every theme's title (slug -> title) and its items counted by kind (slug -> kind -> n)."""
+    """Every theme's title (slug -> title) and its items counted by kind (slug -> kind -> n);
+    an item in several months counts once."""
     titles: dict[str, str] = {}
     counts: dict[str, Counter[str]] = {}
     for theme, title, kind, n in conn.execute(
-        select(ItemRow.theme, func.max(ItemRow.theme_title), ItemRow.kind, func.count())
+        select(
+            ItemRow.theme,
+            func.max(ItemRow.theme_title),
+            ItemRow.kind,
+            func.count(func.distinct(ItemRow.key)),
+        )
         .where(ItemRow.removed.is_(False))
         .group_by(ItemRow.theme, ItemRow.kind)
     ):
