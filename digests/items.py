@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from digests.periods import link_key
 from digests.text import normalize_name
 
 
@@ -83,22 +84,36 @@ class Item:
     topic: str | None = None
     papers: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    #: Its link is not its own: another item of its kind in its report has it too (a blog post
+    #: shared by two models), so it is known by its name (see :attr:`key`).
+    shared_link: bool = False
 
     @property
     def name_norm(self) -> str:
         return normalize_name(self.title)
 
     @property
+    def name_key(self) -> str:
+        """The key by name alone: kind and normalized title (and the month, for monthly kinds)."""
+        if self.kind in MONTHLY_KINDS:
+            return f"{self.kind.value}:{self.period}:{self.name_norm}"
+        return f"{self.kind.value}:{self.name_norm}"
+
+    @property
     def key(self) -> str:
         """Identity: the same key in a new version of a month is the same item, and the same key
         in two months is the same model or paper again (a newer copy supersedes the older one).
 
+        A model, paper or topic is known by its arXiv id or canonical link where it has one (the
+        same paper under another title in another month is the same item), else by its name.
         Insights and the radar are each month's own, so their key carries the period: January's
         "Crucial Insight" is never taken for February's.
         """
-        if self.kind in MONTHLY_KINDS:
-            return f"{self.kind.value}:{self.period}:{self.name_norm}"
-        return f"{self.kind.value}:{self.name_norm}"
+        if self.kind not in MONTHLY_KINDS and self.url and not self.shared_link:
+            link = identity_link(self.url)
+            if link:
+                return f"{self.kind.value}:{link}"
+        return self.name_key
 
     @property
     def content_hash(self) -> str:
@@ -122,6 +137,8 @@ class Item:
             "topic": self.topic,
             "papers": list(self.papers),
             "aliases": list(self.aliases),
+            # only when set, so items without a shared link hash as before
+            **({"shared_link": True} if self.shared_link else {}),
         }
 
     @classmethod
@@ -141,7 +158,18 @@ class Item:
             topic=data.get("topic"),
             papers=tuple(data.get("papers", ())),
             aliases=tuple(data.get("aliases", ())),
+            shared_link=bool(data.get("shared_link", False)),
         )
+
+
+def identity_link(url: str) -> str:
+    """An item's link as its identity: an arXiv id in any form, or a link to a page of its own
+    (with a path: a bare site such as ``https://github.com`` names nothing); "" for none."""
+    key = link_key(url)
+    if key.startswith("arxiv:"):
+        return key
+    host, _, path = key.partition("/")
+    return key if "." in host and path.strip("/") else ""
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,17 @@ from digests.cells import (
 )
 from digests.errors import ReportError
 from digests.hygiene import decode_report, is_blank
-from digests.items import HIGHLIGHTS, Image, Item, Kind, ParseWarning, Part, Report
+from digests.items import (
+    HIGHLIGHTS,
+    MONTHLY_KINDS,
+    Image,
+    Item,
+    Kind,
+    ParseWarning,
+    Part,
+    Report,
+    identity_link,
+)
 from digests.sections import (
     column_role,
     english_in_parens,
@@ -479,41 +489,29 @@ class _Parser:
         period = self._period()
         items: list[Item] = []
         seen: dict[str, int] = {}
+        shared = self._shared_links()
         for d in self.drafts:
             if is_blank(d.title):
                 # a title of only invisible characters (U+3164...) shows nothing anywhere
                 self.warn(d.line, f"{d.kind.value} without a visible title not placed")
                 continue
+            url = link_target(d.url)  # a name linked to tg://… keeps only its text
+            link = identity_link(url) if url and d.kind not in MONTHLY_KINDS else ""
+            by_link = bool(link) and (d.kind, link) not in shared
             key = f"{d.kind.value}:{normalize_name(d.title)}"
-            if key in seen:
-                self.warn(
-                    d.line,
-                    f"duplicate {d.kind.value} {d.title!r} (first at line "
-                    f"{seen[key]}) not placed again",
-                )
-                continue
-            seen[key] = d.line
-            parts = tuple(
-                Part(s, c.label, c.text, tuple(dict.fromkeys(c.images))) for s, c in d.chunks
-            )
-            items.append(
-                Item(
-                    kind=d.kind,
-                    theme=d.theme,
-                    theme_title=d.theme_title,
-                    period=period,
-                    title=d.title,
-                    url=link_target(d.url),  # a name linked to tg://… keeps only its text
-                    parts=parts,
-                    summary=self._summary(d),
-                    images=tuple(dict.fromkeys(d.images)),
-                    position=len(items),
-                    line=d.line,
-                    topic=d.topic,
-                    papers=tuple(dict.fromkeys(d.papers)),
-                    aliases=d.aliases or (d.title,),
-                )
-            )
+            for k in (key, f"{d.kind.value}:{link}") if by_link else (key,):
+                if k in seen:
+                    self.warn(
+                        d.line,
+                        f"duplicate {d.kind.value} {d.title!r} (first at line "
+                        f"{seen[k]}{', the same link' if k != key else ''}) not placed again",
+                    )
+                    break
+            else:
+                seen[key] = d.line
+                if by_link:
+                    seen[f"{d.kind.value}:{link}"] = d.line
+                self._place(d, url, bool(link) and not by_link, period, items)
         if not items:
             raise ReportError(NO_ITEMS, source=self.source)
         title = self.title or str(self.meta.get("title") or f"Report {period}")
@@ -525,6 +523,41 @@ class _Parser:
             meta=self.meta,
             items=tuple(items),
             warnings=tuple(sorted(self.warnings, key=lambda w: w.line)),
+        )
+
+    def _shared_links(self) -> set[tuple[Kind, str]]:
+        """(kind, link) pairs that items of different names share: not any one's identity (an
+        arXiv id always is: the same paper twice is one)."""
+        names: dict[tuple[Kind, str], set[str]] = {}
+        for d in self.drafts:
+            url = link_target(d.url)
+            link = identity_link(url) if url else ""
+            if link and not link.startswith("arxiv:"):
+                names.setdefault((d.kind, link), set()).add(normalize_name(d.title))
+        return {pair for pair, found in names.items() if len(found) > 1}
+
+    def _place(
+        self, d: _Draft, url: str | None, shared_link: bool, period: str, items: list[Item]
+    ) -> None:
+        parts = tuple(Part(s, c.label, c.text, tuple(dict.fromkeys(c.images))) for s, c in d.chunks)
+        items.append(
+            Item(
+                kind=d.kind,
+                theme=d.theme,
+                theme_title=d.theme_title,
+                period=period,
+                title=d.title,
+                url=url,
+                parts=parts,
+                summary=self._summary(d),
+                images=tuple(dict.fromkeys(d.images)),
+                position=len(items),
+                line=d.line,
+                topic=d.topic,
+                papers=tuple(dict.fromkeys(d.papers)),
+                aliases=d.aliases or (d.title,),
+                shared_link=shared_link,
+            )
         )
 
     @staticmethod

@@ -103,8 +103,11 @@ def status_command(request: Request) -> Message:
                 "{n} subscription", "{n} subscriptions", s.deactivated_subscriptions
             ).format(n=n(s.deactivated_subscriptions)),
         ),
-        request._("Feedback: {up} 👍, {down} 👎 on {items} items from {chats} chats").format(
-            up=n(votes.up), down=n(votes.down), items=n(votes.items), chats=n(votes.chats)
+        request._("Feedback: {up} 👍, {down} 👎 on {items} from {chats}").format(
+            up=n(votes.up),
+            down=n(votes.down),
+            items=request.ngettext("{n} item", "{n} items", votes.items).format(n=n(votes.items)),
+            chats=request.ngettext("{n} chat", "{n} chats", votes.chats).format(n=n(votes.chats)),
         ),
         # The problem itself is a log-style line for the admins; its label is translated.
         *(request._("Problem: {line}").format(line=line) for line in request.services.problems()),

@@ -73,22 +73,32 @@ _newest_copy = ~exists().where(
     _newer.period > _item.period,
 )
 _current = (_item.theme == bindparam("theme"), _item.removed == false(), _newest_copy)
+_sent = aliased(ItemRow, name="sent")
+_alive = aliased(ItemRow, name="alive")
+#: The chat had a copy of the item, of any month (one item per key: the same paper under
+#: another title in another month is one, and a chat gets it once).
 _delivered = exists().where(
+    _sent.kind == _item.kind,
+    _sent.key == _item.key,
     DeliveryRow.platform == bindparam("platform"),
     DeliveryRow.chat_id == bindparam("chat_id"),
-    DeliveryRow.item_id == _item.id,
+    DeliveryRow.item_id == _sent.id,
 )
 _pending: BindParameter[list[int]] = bindparam("pending", expanding=True)
 
-#: The chat's delivered newest copies of the theme, driven from its deliveries.
+#: The chat's delivered items of the theme (distinct keys with a current copy there), driven
+#: from its deliveries.
 _DELIVERED_COUNT = (
-    select(func.count())
+    select(func.count(func.distinct(_sent.key)))
     .select_from(DeliveryRow)
-    .join(_item, _item.id == DeliveryRow.item_id)
+    .join(_sent, _sent.id == DeliveryRow.item_id)
     .where(
         DeliveryRow.platform == bindparam("platform"),
         DeliveryRow.chat_id == bindparam("chat_id"),
-        *_current,
+        _sent.theme == bindparam("theme"),
+        exists().where(
+            _alive.theme == _sent.theme, _alive.key == _sent.key, _alive.removed == false()
+        ),
     )
 )
 # Built once: a stampede runs them ten thousand times, and building costs more than running.

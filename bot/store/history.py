@@ -4,16 +4,17 @@
   before the cutoff. Pending rows are never touched, however old.
 - ``deliveries``: what a chat was sent, so that digests never send it there again. A digest only
   looks at an item's newest copy (the theme's item of the latest month with that key) while it
-  is not removed; a delivery of an item that is removed or has a newer copy is history no digest
-  reads, and goes once older than the cutoff. Deliveries of current items stay whatever their
-  age: pruning them would send those items again.
+  is not removed, and asks whether the chat had any copy of it (any month's: one item per key);
+  a delivery of an item with no current copy left is history no digest reads, and goes once
+  older than the cutoff. Deliveries of items with a current copy stay whatever their age:
+  pruning them would send those items again.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, exists, false, or_, select, true
+from sqlalchemy import Connection, delete, exists, false, or_, select
 from sqlalchemy.orm import aliased
 
 from bot.store.models import DeliveryRow, ItemRow, OutboxRow
@@ -32,14 +33,14 @@ def prune_outbox(conn: Connection, cutoff: datetime) -> int:
 
 
 def prune_deliveries(conn: Connection, cutoff: datetime) -> int:
-    """Delete deliveries older than ``cutoff`` of items no digest can choose any more."""
-    superseded = exists().where(
-        _newer.theme == ItemRow.theme,
+    """Delete deliveries older than ``cutoff`` of items no digest can choose any more: no
+    current copy of the item (its key, in any month) is left."""
+    alive = exists().where(
+        _newer.kind == ItemRow.kind,
         _newer.key == ItemRow.key,
         _newer.removed == false(),
-        _newer.period > ItemRow.period,
     )
-    stale = select(ItemRow.id).where(or_(ItemRow.removed == true(), superseded))
+    stale = select(ItemRow.id).where(~alive)
     statement = delete(DeliveryRow).where(
         DeliveryRow.delivered_at < cutoff, DeliveryRow.item_id.in_(stale)
     )

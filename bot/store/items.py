@@ -128,11 +128,17 @@ def current_kind_counts(conn: Connection) -> dict[str, Counter[str]]:
 
 
 def theme_kind_counts(conn: Connection) -> tuple[dict[str, str], dict[str, Counter[str]]]:
-    """Every theme's title (slug -> title) and its items counted by kind (slug -> kind -> n)."""
+    """Every theme's title (slug -> title) and its items counted by kind (slug -> kind -> n);
+    an item in several months counts once."""
     titles: dict[str, str] = {}
     counts: dict[str, Counter[str]] = {}
     for theme, title, kind, n in conn.execute(
-        select(ItemRow.theme, func.max(ItemRow.theme_title), ItemRow.kind, func.count())
+        select(
+            ItemRow.theme,
+            func.max(ItemRow.theme_title),
+            ItemRow.kind,
+            func.count(func.distinct(ItemRow.key)),
+        )
         .where(ItemRow.removed.is_(False))
         .group_by(ItemRow.theme, ItemRow.kind)
     ):
@@ -205,15 +211,15 @@ def item_versions(
     conn: Connection, kind: str, name_norm: str, shown: int
 ) -> tuple[list[DatedItem], list[str]]:
     """One item in every month: its newest ``shown`` versions whole, and all the periods it
-    appears in (newest first). Found by kind and name, not by key: an insight's or the radar's
-    key carries its month, and its page shows each month's own."""
+    appears in (newest first). Found by kind and name (any of its names: a paper merged from
+    two titles answers at both pages), then every copy of those keys; an insight's or the radar's
+    key carries its month, so its page shows each month's own."""
+    keys = select(ItemRow.key).where(
+        ItemRow.kind == kind, ItemRow.name_norm == name_norm[:300], ItemRow.removed.is_(False)
+    )
     found = conn.execute(
         select(ItemRow.id, ItemRow.period)
-        .where(
-            ItemRow.kind == kind,
-            ItemRow.name_norm == name_norm[:300],
-            ItemRow.removed.is_(False),
-        )
+        .where(ItemRow.kind == kind, ItemRow.key.in_(keys), ItemRow.removed.is_(False))
         .order_by(ItemRow.period.desc())
     ).all()
     newest = [r.id for r in found[:shown]]

@@ -8,11 +8,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    Row,
     bindparam,
     delete,
     func,
@@ -212,13 +214,23 @@ class Store:
                 ).where(ItemRow.period == report.period)
             )
         }
+        # A row stored under another key of the same item (by name before its link was its
+        # identity, or the other way round) is the same item: it keeps its id, under the new key.
+        by_name = {_name_key(row): row for row in existing.values()}
+        wanted = {item.key for item in report.items}
         new_rows: list[dict[str, object]] = []
         new_items: list[Item] = []
         reindex: list[tuple[int, Item]] = []
         seen: set[str] = set()
         for item in report.items:
-            seen.add(item.key)
             row = existing.get(item.key)
+            if row is None:
+                row = by_name.get(item.name_key)
+                if row is not None and (row.key in wanted or row.key in seen):
+                    row = None
+            if row is not None:
+                seen.add(row.key)
+            seen.add(item.key)
             values = _item_values(item, report_id, now)
             if row is None:
                 new_rows.append(values)
@@ -235,6 +247,7 @@ class Store:
                     .where(ItemRow.id == row.id)
                     .values(
                         report_id=report_id,
+                        key=values["key"],
                         position=item.position,
                         data=values["data"],
                         content_hash=digest,
@@ -427,6 +440,11 @@ def _item_values(item: Item, report_id: int, now: datetime) -> dict[str, object]
 
 #: Where an item sits in its file, not what a reader sees of it.
 _PLACE = ("position", "line")
+
+
+def _name_key(row: Row[Any]) -> str:
+    """A stored row's key by name (:attr:`digests.items.Item.name_key`)."""
+    return Item.from_dict(row.data).name_key
 
 
 def _same_text(stored: object, values: dict[str, object]) -> bool:

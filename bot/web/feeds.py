@@ -69,7 +69,9 @@ def build_feed(
     fg.updated(max((r.updated for r in rows), default=EPOCH))
     for item in rows:
         entry = fg.add_entry(order="append")
-        entry.id(tag_uri(public_url, f"item/{item.period}/{item.key}"))
+        # by name, as ids were before links keyed items: a feed reader's entries stay the same
+        month = f"{item.period}:" if item.kind in ("insight", "radar") else ""
+        entry.id(tag_uri(public_url, f"item/{item.period}/{item.kind}:{month}{item.name_norm}"))
         entry.guid(entry.id(), permalink=False)
         entry.title(f"{item.title} ({item.period})")
         entry.link(href=item_url(item), rel="alternate")

@@ -37,6 +37,6 @@ def test_typing_a_number_presses_the_button(tmp_path: Path) -> None:
     assert "Thanks: 👍 noted for “GLM-4.7”." in out
     # the notice kept the digest's choices: 2 again is the same 👍
     assert "You said 👍 to “GLM-4.7” already." in out
-    assert "Feedback: 1 👍, 0 👎 on 1 items from 1 chats" in out
+    assert "Feedback: 1 👍, 0 👎 on 1 item from 1 chat" in out
     # a number with no such choice is text, answered as text is
     assert "I don't know" in out or "Send /help" in out

@@ -168,7 +168,7 @@ async def test_feedback_and_details_on_digest_entries(bot: Bot) -> None:
     await bot.discord.user_message("status", channel_id=900, user_id=ADMIN, guild=False)
     await wait_for(lambda: len(bot.discord.sent) > before, within=15)
     status = bot.discord.sent[-1]
-    assert "Feedback: 1 👍, 0 👎 on 1 items from 1 chats" in status.text
+    assert "Feedback: 1 👍, 0 👎 on 1 item from 1 chat" in status.text
 
 
 async def test_more_unfolds_a_card_in_place(bot: Bot) -> None:

@@ -219,7 +219,7 @@ async def test_feedback_and_details_on_digest_entries(bot: Bot) -> None:
     await wait_for(lambda: len(bot.sent_to("oc_dm5")) == 2, within=15)
     assert bot.sent_to("oc_dm5")[-1].card["header"]["title"]["content"].startswith("GLM-4.7")
     status = await bot.ask("oc_admin", "/status", user=ADMIN)
-    assert "Feedback: 1 👍, 0 👎 on 1 items from 1 chats" in status.text
+    assert "Feedback: 1 👍, 0 👎 on 1 item from 1 chat" in status.text
 
 
 async def test_more_unfolds_a_card_in_place(bot: Bot) -> None:

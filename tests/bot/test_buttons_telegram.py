@@ -157,7 +157,7 @@ async def test_feedback_on_digest_entries_is_counted_in_status(bot: Bot) -> None
     await wait_for(lambda: len(bot.sent_to(558)) == 2, within=15)
     assert bot.sent_to(558)[-1].plain.startswith("GLM-4.7")
     status = await bot.ask(ADMIN, "/status")
-    assert "Feedback: 1 👍, 0 👎 on 1 items from 1 chats" in status.plain
+    assert "Feedback: 1 👍, 0 👎 on 1 item from 1 chat" in status.plain
 
 
 LONG_PART = "这一段写得很长，用来检验折叠：第一句之后的内容只在展开后出现。" * 8

@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.gateway import Gateway, seed_samples
+from bot.gateway import Gateway
 from bot.settings import load_settings
 from bot.store.store import Store
 from tests.fakes import wait_for
@@ -32,6 +32,7 @@ from tests.fakes.slack import (
     slash_command_body,
 )
 from tests.fakes.telegram import FakeTelegram
+from tests.stored import ingest_samples
 
 SECRET = "e2e-signing-secret"
 ADMIN_TG = 1001
@@ -83,7 +84,7 @@ async def running(sqlite_url: str) -> AsyncIterator[Running]:
     async with FakeTelegram(max_poll_wait=0.2) as tg, FakeSlack() as sl:
         settings = load_settings(env=_env(tg, sl, sqlite_url))
         store = Store.open(sqlite_url)
-        seed_samples(store)  # the reports an admin would have uploaded
+        ingest_samples(store)  # the reports an admin would have uploaded
         store.close()
         gateway = Gateway(settings, stdout=io.StringIO())
         task = asyncio.create_task(gateway.run())
@@ -184,7 +185,11 @@ async def test_admin_upload_is_ingested_and_non_admin_is_refused(
         "2026-01 new month: added 2 insights, 8 models, 23 papers, 1 radar, 7 topics"
         in running.tg_texts(ADMIN_TG)[0]
     )
-    edited = content.replace(b"[GLM-4.7](", b"[GLM-4.8](", 1)
+    # renamed and relinked: another model (renamed under its own link it would be the same one)
+    edited = content.replace(
+        b"[GLM-4.7](https://z.ai/blog/glm-4.7)", b"[GLM-4.8](https://z.ai/blog/glm-4.8)", 1
+    )
+    assert edited != content
     tg.document_message(ADMIN_TG, ADMIN_TG, "2026-01.md", edited)
     await wait_for(lambda: len(running.tg_texts(ADMIN_TG)) >= 2, within=15)
     reply = running.tg_texts(ADMIN_TG)[1]

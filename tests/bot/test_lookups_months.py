@@ -13,7 +13,6 @@ from sqlalchemy import insert, select, text
 
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
-from bot.gateway import seed_samples
 from bot.store.db import _config
 from bot.store.models import ItemRow
 from bot.store.store import Store
@@ -22,13 +21,14 @@ from digests import parse_report
 from digests.compose import Candidate, compose_digest
 from digests.items import Item
 from digests.message import Heading, Message, commands_in
+from tests.stored import ingest_samples
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "reports"
 
 
 @pytest.fixture
 def core(store: Store) -> Iterator[Dispatcher]:
-    assert seed_samples(store) is not None  # 2025-12 and 2026-02
+    assert ingest_samples(store) is not None  # 2025-12 and 2026-02
     hand = (FIXTURES / "2026-03-another-hand.md").read_text(encoding="utf-8")
     store.ingest(parse_report(hand, "2026-03.md"), hand)
     return Dispatcher(Services(store=store))
@@ -197,7 +197,7 @@ async def test_crucial_insight_of_every_month_is_found(core: Dispatcher) -> None
 
 
 def test_highlights_digest_sends_each_months_own(store: Store) -> None:
-    seed_samples(store)
+    ingest_samples(store)
     with store.engine.connect() as conn:
         rows = conn.execute(
             select(ItemRow.id, ItemRow.data).where(

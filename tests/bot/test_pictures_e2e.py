@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
-from bot.gateway import Gateway, seed_samples
+from bot.gateway import Gateway
 from bot.settings import load_settings
 from bot.store.store import Store
 from tests.fakes import wait_for
 from tests.fakes.slack import FakeSlack, event_body, mention_event, signed_headers
 from tests.fakes.telegram import FakeTelegram
+from tests.stored import ingest_samples
 
 SECRET = "pictures-signing-secret"
 RADAR_FEB = "https://raw.githubusercontent.com/example/digestbot-assets/main/radar-2026-02.png"
@@ -52,7 +53,7 @@ async def _run(sqlite_url: str, images: str) -> AsyncIterator[Running]:
         }
         settings = load_settings(env=env)
         store = Store.open(sqlite_url)
-        seed_samples(store)
+        ingest_samples(store)
         store.close()
         gateway = Gateway(settings, stdout=io.StringIO())
         task = asyncio.create_task(gateway.run())

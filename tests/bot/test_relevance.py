@@ -14,17 +14,17 @@ import pytest
 
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
-from bot.gateway import seed_samples
 from bot.store.store import Store
 from channels.base import Incoming
 from digests.message import Actions, Heading, Message
+from tests.stored import ingest_samples
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def core(store: Store) -> Dispatcher:
-    assert seed_samples(store) is not None  # 2025-12 and 2026-02
+    assert ingest_samples(store) is not None  # 2025-12 and 2026-02
     return Dispatcher(Services(store=store))
 
 

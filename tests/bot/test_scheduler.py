@@ -194,10 +194,13 @@ def test_a_reuploaded_month_does_not_resend_unchanged_items(samples: Store) -> N
     sent = titles(store, outbox(store)[0].item_ids)
     assert "MiniLLM: Knowledge Distillation of Large Language Models" in sent
     mark_sent(store, first)
-    # A corrected February: one paper's text fixed, one paper renamed (a new item to its readers).
+    # A corrected February: one paper's text fixed, one paper replaced by another (another name
+    # and arXiv id: a new item to its readers).
     original = (SAMPLES / "2026-02.md").read_text(encoding="utf-8")
     edited = original.replace("离线 SFT 只学教师会走的路", "离线 SFT 只学教师走过的路", 1).replace(
-        "[MiniLLM: Knowledge Distillation", "[MiniLLM v2: Knowledge Distillation", 1
+        "[MiniLLM: Knowledge Distillation of Large Language Models](https://arxiv.org/abs/2306.08543)",
+        "[MiniLLM v2: Knowledge Distillation of Large Language Models](https://arxiv.org/abs/2606.08543)",
+        1,
     )
     assert edited.count("MiniLLM v2") == 1
     result = store.ingest(parse_report(edited, "2026-02.md"), edited, uploaded_by="test")

@@ -18,8 +18,12 @@ def _ingest(store: Store, text: str, source: str = "r.md"):  # type: ignore[no-u
 def _ids(store: Store) -> dict[str, int]:
     with store.engine.connect() as conn:
         return {
-            r.key: r.id
-            for r in conn.execute(select(ItemRow.key, ItemRow.id).where(ItemRow.removed.is_(False)))
+            f"{r.kind}:{r.name_norm}": r.id
+            for r in conn.execute(
+                select(ItemRow.kind, ItemRow.name_norm, ItemRow.id).where(
+                    ItemRow.removed.is_(False)
+                )
+            )
         }
 
 
@@ -50,10 +54,11 @@ def test_new_version_keeps_identity_and_reports_changes(store: Store) -> None:
     _ingest(store, text)
     before = _ids(store)
     count = store.item_count()
-    # A corrected version: one model renamed away, one model's text changed.
-    edited = text.replace("[Olmo 3](", "[Olmo 3.1](", 1).replace(
-        "三种思考模式的产品化", "三种思考模式的产品化（修订）", 1
-    )
+    # A corrected version: one model renamed away (another name, another link), one model's
+    # text changed.
+    edited = text.replace(
+        "[Olmo 3](https://allenai.org/blog/olmo3)", "[Olmo 3.1](https://allenai.org/blog/olmo31)", 1
+    ).replace("三种思考模式的产品化", "三种思考模式的产品化（修订）", 1)
     result = _ingest(store, edited)
     assert result.status == "updated"
     assert [i.title for i in result.added] == ["Olmo 3.1"]
@@ -75,11 +80,21 @@ def test_new_version_keeps_identity_and_reports_changes(store: Store) -> None:
     assert kept == [text, edited]
 
 
+def test_an_item_renamed_under_the_same_link_keeps_its_id(store: Store) -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
+    _ingest(store, text)
+    before = _ids(store)
+    result = _ingest(store, text.replace("[Olmo 3](", "[Olmo 3.1](", 1))
+    assert [i.title for i in result.changed] == ["Olmo 3.1"]
+    assert (result.added, result.removed) == ([], [])
+    assert _ids(store)["model:olmo31"] == before["model:olmo3"]
+
+
 def test_a_corrected_month_reports_only_items_whose_text_changed(store: Store) -> None:
     text = SAMPLE.read_text(encoding="utf-8")
     _ingest(store, text)
     with store.engine.connect() as conn:
-        stamps = dict(conn.execute(select(ItemRow.key, ItemRow.updated_at)).all())
+        stamps = dict(conn.execute(select(ItemRow.name_norm, ItemRow.updated_at)).all())
     # The correction moves GLM-4.7's row to the end of its table and pushes everything after
     # the first heading down two lines; only GLM-4.7's text changes.
     lines = text.split("\n")
@@ -97,17 +112,23 @@ def test_a_corrected_month_reports_only_items_whose_text_changed(store: Store) -
     assert result.added == []
     assert result.unchanged == len(moved.items) - 1
     with store.engine.connect() as conn:
-        after = dict(conn.execute(select(ItemRow.key, ItemRow.updated_at)).all())
-        places = dict(conn.execute(select(ItemRow.key, ItemRow.position)).all())
-    assert [k for k in stamps if after[k] != stamps[k]] == ["model:glm47"]
-    assert places == {i.key: i.position for i in moved.items}
+        after = dict(conn.execute(select(ItemRow.name_norm, ItemRow.updated_at)).all())
+        places = dict(conn.execute(select(ItemRow.name_norm, ItemRow.position)).all())
+    assert [k for k in stamps if after[k] != stamps[k]] == ["glm47"]
+    assert places == {i.name_norm: i.position for i in moved.items}
 
 
 def test_restoring_a_removed_item_brings_back_its_identity(store: Store) -> None:
     text = SAMPLE.read_text(encoding="utf-8")
     _ingest(store, text)
     olmo = _ids(store)["model:olmo3"]
-    _ingest(store, text.replace("[Olmo 3](", "[Olmo 4](", 1))
+    # renamed and relinked: another item, and Olmo 3 removed
+    _ingest(
+        store,
+        text.replace(
+            "[Olmo 3](https://allenai.org/blog/olmo3)", "[Olmo 4](https://allenai.org/olmo4)", 1
+        ),
+    )
     restored = _ingest(store, text)
     assert [i.title for i in restored.added] == ["Olmo 3"]
     assert _ids(store)["model:olmo3"] == olmo

@@ -203,4 +203,6 @@ def test_highlight_keys_carry_the_period(hand: Report) -> None:
     assert february[Kind.INSIGHT] == "insight:2026-02:crucialinsight"
     assert march[Kind.RADAR] != february[Kind.RADAR]
     # a model's key does not: the same model in two months is one item seen twice
-    assert one(hand, "Orca-7").key == "model:orca7"  # type: ignore[attr-defined]
+    # (known by its own link where it has one, else by its name)
+    assert one(hand, "Orca-7").key == "model:example.org/orca-7"  # type: ignore[attr-defined]
+    assert one(hand, "Orca-7").name_key == "model:orca7"  # type: ignore[attr-defined]

@@ -196,6 +196,21 @@ async def test_item_page_shows_every_month(site: Site) -> None:
     assert status == 404
 
 
+async def test_a_paper_under_two_titles_has_one_page_at_both_addresses(site: Site) -> None:
+    if not SEED.exists():
+        pytest.skip("../shared/reports/2026-01.md is not on this machine")
+    # 2026-02 calls arXiv 2511.10643 "GAD: Black-Box On-Policy Distillation of Large Language
+    # Models", 2026-01 "GAD Black-Box On-Policy Distillation": one item, whichever name is asked
+    for name in (
+        "gadblackboxonpolicydistillationoflargelanguagemodels",
+        "gadblackboxonpolicydistillation",
+    ):
+        status, html, _ = await site.get(f"/web/items/paper/{name}")
+        assert status == 200
+        assert 'id="v-2026-02"' in html
+        assert 'id="v-2026-01"' in html
+
+
 async def test_hostile_item_page_is_escaped(site: Site) -> None:
     status, html, _ = await site.get("/web/themes/clay")
     assert status == 200

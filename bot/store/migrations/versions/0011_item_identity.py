@@ -20,12 +20,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('reports') as batch:
-        batch.add_column(
-            sa.Column('sample', sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # a plain ADD COLUMN (a batch copy of ``reports`` would trip the items' foreign key)
+    op.add_column(
+        'reports', sa.Column('sample', sa.Boolean(), nullable=False, server_default=sa.false())
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('reports') as batch:
-        batch.drop_column('sample')
+    op.drop_column('reports', 'sample')
