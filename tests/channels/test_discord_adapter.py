@@ -218,3 +218,36 @@ async def test_a_gateway_that_never_says_ready_fails_start(
     with pytest.raises(RuntimeError, match="gateway"):
         await bot.start(handler)
     assert not bot.connected()
+
+
+async def test_malformed_gateway_events_do_not_stop_slash_commands(
+    fake: FakeDiscord,
+    channel: DiscordChannel,
+    handler: EchoHandler,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A MESSAGE_CREATE without author and an INTERACTION_CREATE with ``data: null`` (issue 30):
+    the next slash command is still answered, and the channel still says it is connected."""
+    await fake.dispatch(
+        "MESSAGE_CREATE",
+        {"id": "9001", "channel_id": "700", "content": "/echo ghost", "type": 0},
+    )
+    await fake.dispatch(
+        "INTERACTION_CREATE",
+        {
+            "id": "9002",
+            "application_id": "1",
+            "type": 2,
+            "token": "itok-9002",
+            "version": 1,
+            "channel_id": "700",
+            "data": None,
+            "user": {"id": "500", "username": "u", "discriminator": "0", "avatar": None},
+        },
+    )
+    await fake.slash("echo", [{"name": "text", "type": 3, "value": "still here"}])
+    await wait_for(lambda: fake.sent, within=10)
+    assert "still here" in str(fake.sent[-1])
+    assert channel.connected()
+    assert all(r.exc_info is None for r in caplog.records)  # one line each, no traceback
+    assert any("malformed INTERACTION_CREATE" in r.getMessage() for r in caplog.records)
