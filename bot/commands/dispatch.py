@@ -21,7 +21,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 
 from bot.commands import (
     buttons,
@@ -330,11 +330,18 @@ class Dispatcher:
         self._inline_cache[cache_key] = (now, results)
         return results
 
-    async def on_home(self, platform: str, user_id: str, language: str | None = None) -> Message:
-        """The app's home page: this platform's subscriptions and the newest report's items,
-        in the language of the user's direct chat (else ``language``, the user's own)."""
+    async def on_home(
+        self,
+        platform: str,
+        user_id: str,
+        language: str | None = None,
+        chats: Collection[str] | None = None,
+    ) -> Message:
+        """The app's home page: the subscriptions of the conversations ``chats`` the user is in
+        and the newest report's items, in the language of the user's direct chat (else
+        ``language``, the user's own)."""
         words = await asyncio.to_thread(self._words, platform, user_id, language)
-        return await asyncio.to_thread(home_page, self.services, platform, words)
+        return await asyncio.to_thread(home_page, self.services, platform, words, chats)
 
     async def on_links(
         self, platform: str, chat_id: str, urls: Sequence[str], chat_kind: str = "channel"

@@ -3,7 +3,7 @@ short cards under links to the reports' items (Slack's unfurls)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from bot.commands.buttons import choices, label
 from bot.commands.services import Services
@@ -32,14 +32,25 @@ INLINE_RESULTS = 10
 _HEADLINE_KINDS = (Kind.MODEL, Kind.TOPIC, Kind.INSIGHT)
 
 
-def home_page(services: Services, platform: str, words: Translator) -> Message:
-    """This platform's subscriptions with their next runs, the newest report's headline items
-    with their cards one press away, and a Preview button per theme, in ``words``' language."""
+def home_page(
+    services: Services,
+    platform: str,
+    words: Translator,
+    chats: Collection[str] | None = None,
+) -> Message:
+    """This platform's subscriptions with their next runs (only those of ``chats``, the
+    conversations the person is in, when given: never another channel's or another person's),
+    the newest report's headline items with their cards one press away, and a Preview button
+    per theme, in ``words``' language."""
     _ = words.gettext
     store = services.store
     now = services.clock()
     with store.engine.connect() as conn:
-        subs = [s for s in all_subscriptions(conn) if s.platform == platform]
+        subs = [
+            s
+            for s in all_subscriptions(conn)
+            if s.platform == platform and (chats is None or s.chat_id in chats)
+        ]
         themes = known_themes(conn)
     blocks: list[Block] = [Heading("digestbot")]
     if subs:
