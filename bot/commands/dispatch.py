@@ -62,6 +62,10 @@ SORRY = N_(
     "Please try again in a minute."
 )
 
+NOT_ANSWERING = N_(
+    "The database is not answering; nothing was changed. Please try again in a minute."
+)
+
 
 def default_commands() -> CommandSet:
     """Every command the bot answers, from the modules that define them."""
@@ -102,6 +106,25 @@ async def hints(request: Request, call_next: Next) -> Message | None:
     if reply is None:
         return None
     return in_chat_words(reply, request.platform, request.chat_kind, request.commands.menu_names())
+
+
+async def answer_in_time(request: Request, call_next: Next) -> Message | None:
+    """The outermost layer: a command that gets no answer from the database (a connection gone
+    silent) within ``command_timeout`` is answered so, not never (issue 30). Uploads take the
+    time a report of megabytes needs."""
+    if request.upload is not None:
+        return await call_next(request)
+    try:
+        return await asyncio.wait_for(call_next(request), request.services.command_timeout)
+    except TimeoutError:
+        log.warning(
+            "%s got no answer in %g s (the database is not answering?): platform=%s chat=%s",
+            f"/{request.name}" if request.name else "a press",
+            request.services.command_timeout,
+            request.platform,
+            request.chat_id,
+        )
+        return Message.text(request._(NOT_ANSWERING), notice=request.pressed)
 
 
 async def reply_errors(request: Request, call_next: Next) -> Message | None:
@@ -210,7 +233,7 @@ class Dispatcher:
         metrics: Metrics | None = None,
     ) -> list[Middleware]:
         """The gateway's list; parts whose collaborator is not given are left out."""
-        layers: list[Middleware] = []
+        layers: list[Middleware] = [answer_in_time]
         if first_seen is not None:
             layers.append(deduplicate(first_seen))
         layers.append(speak)
