@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -15,6 +21,8 @@ from bot.settings import SettingsError, load_settings
 from bot.store.store import Store
 from tests.fakes import wait_for
 from tests.fakes.telegram import FakeTelegram
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.postgres
@@ -127,3 +135,59 @@ async def test_a_command_in_flight_when_the_database_goes_silent_is_answered(
             proxy.flowing.set()  # let the stuck work finish, so the gateway stops cleanly
             gateway.stopping.set()
             assert await asyncio.wait_for(task, 30) == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_sigterm_stops_within_ten_seconds_whatever_the_database_does(postgres_url: str) -> None:
+    """Issue 30: SIGTERM while the database's connections are black-holed (a command stuck on
+    one) ends the gateway within 10 s, the default time systemd and Docker wait."""
+
+    async def scenario() -> tuple[float, int | None, str]:
+        url = make_url(postgres_url)
+        async with (
+            Proxy(url.host or "127.0.0.1", url.port or 5432) as proxy,
+            FakeTelegram(max_poll_wait=0.2) as tg,
+        ):
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")},
+                "DIGESTBOT_DATABASE_URL": url.set(
+                    host="127.0.0.1", port=proxy.port
+                ).render_as_string(hide_password=False),
+                "DIGESTBOT_TELEGRAM_TOKEN": tg.token,
+                "DIGESTBOT_TELEGRAM_API_URL": tg.base_url,
+                "DIGESTBOT_TELEGRAM_FILE_URL": tg.base_file_url,
+                "DIGESTBOT_HTTP_HOST": "127.0.0.1",
+                "DIGESTBOT_HTTP_PORT": "0",
+            }
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "run",
+                env=env,
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            try:
+                await wait_for(lambda: tg.commands, within=60)
+                tg.user_message(41, 41, "/themes")
+                await wait_for(lambda: tg.sent, within=30)
+                proxy.flowing.clear()  # the database goes silent
+                tg.user_message(42, 42, "/themes")
+                await asyncio.sleep(1)  # the command is stuck on the database now
+                started = time.monotonic()
+                proc.send_signal(signal.SIGTERM)
+                _out, err = await asyncio.wait_for(proc.communicate(), 60)
+                took = time.monotonic() - started
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+            return took, proc.returncode, err.decode()
+
+    took, code, err = asyncio.run(scenario())
+    assert took < 10, err[-2000:]
+    assert code == 0, err[-2000:]
