@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
+import threading
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from functools import partial
@@ -372,4 +374,35 @@ async def run_gateway(
     if settings.local_only and "log_level" not in settings.model_fields_set:
         level = "WARNING"  # a person at the console wants replies, not the gateway's diary
     configure_logging(settings.log_format, level, secrets)
-    return await Gateway(settings, stdin=stdin, stdout=stdout).run()
+    gateway = Gateway(settings, stdin=stdin, stdout=stdout)
+    watchdog = asyncio.create_task(_stop_watchdog(gateway.stopping))
+    try:
+        return await gateway.run()
+    finally:
+        watchdog.cancel()
+
+
+#: Seconds a stop may take, whatever the database does (systemd and Docker wait 10 s by default
+#: before they kill): past them, the process ends at once.
+STOP_SECONDS = 8.0
+
+
+async def _stop_watchdog(stopping: asyncio.Event) -> None:
+    """Once a stop is asked for, a timer that ends the process after :data:`STOP_SECONDS`.
+
+    A thread stuck on a database that went silent can hold the stop (and the interpreter's exit,
+    which waits for worker threads) for as long as the network lets it; the timer is a daemon
+    thread, so a stop that finishes in time exits as usual and the timer with it."""
+    await stopping.wait()
+    timer = threading.Timer(STOP_SECONDS, _stop_now)
+    timer.daemon = True
+    timer.start()
+
+
+def _stop_now() -> None:
+    log.warning(
+        "stopping took over %g s (the database not answering?): ending the process now",
+        STOP_SECONDS,
+    )
+    logging.shutdown()
+    os._exit(0)

@@ -49,6 +49,9 @@ class CoreSettings(BaseSettings):
     database_url: str = Field(default_factory=default_database_url)
     #: PostgreSQL: seconds a statement may run before the server cancels it.
     database_statement_timeout: float = Field(default=30.0, ge=1, le=3600)
+    #: Seconds a command may take (a database gone silent): then it is answered "the database
+    #: is not answering" rather than never.
+    command_timeout: float = Field(default=30.0, ge=1, le=600)
     admins: str = ""
     reports_dir: Path | None = None
     timezone: str = "UTC"

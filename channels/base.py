@@ -16,7 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Hashable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -274,9 +282,17 @@ class Handler(Protocol):
         """Up to ten items matching ``query``, each as the card choosing it sends."""
         ...
 
-    async def on_home(self, platform: str, user_id: str, language: str | None = None) -> Message:
+    async def on_home(
+        self,
+        platform: str,
+        user_id: str,
+        language: str | None = None,
+        chats: Collection[str] | None = None,
+    ) -> Message:
         """The app's home page for ``user_id`` (Slack's Home tab); ``language`` is the user's
-        as the platform reports it (Slack ``locale``), or None."""
+        as the platform reports it (Slack ``locale``), or None. ``chats``: the conversations
+        the person is in; only their subscriptions are shown (None: the platform has no
+        conversations to hide)."""
         ...
 
     async def on_links(

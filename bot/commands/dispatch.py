@@ -21,7 +21,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 
 from bot.commands import (
     buttons,
@@ -60,6 +60,10 @@ INLINE_CACHE_SECONDS = 60.0
 SORRY = N_(
     "Something went wrong on my side; the admins can see it in the log. "
     "Please try again in a minute."
+)
+
+NOT_ANSWERING = N_(
+    "The database is not answering; nothing was changed. Please try again in a minute."
 )
 
 
@@ -102,6 +106,25 @@ async def hints(request: Request, call_next: Next) -> Message | None:
     if reply is None:
         return None
     return in_chat_words(reply, request.platform, request.chat_kind, request.commands.menu_names())
+
+
+async def answer_in_time(request: Request, call_next: Next) -> Message | None:
+    """The outermost layer: a command that gets no answer from the database (a connection gone
+    silent) within ``command_timeout`` is answered so, not never (issue 30). Uploads take the
+    time a report of megabytes needs."""
+    if request.upload is not None:
+        return await call_next(request)
+    try:
+        return await asyncio.wait_for(call_next(request), request.services.command_timeout)
+    except TimeoutError:
+        log.warning(
+            "%s got no answer in %g s (the database is not answering?): platform=%s chat=%s",
+            f"/{request.name}" if request.name else "a press",
+            request.services.command_timeout,
+            request.platform,
+            request.chat_id,
+        )
+        return Message.text(request._(NOT_ANSWERING), notice=request.pressed)
 
 
 async def reply_errors(request: Request, call_next: Next) -> Message | None:
@@ -210,7 +233,7 @@ class Dispatcher:
         metrics: Metrics | None = None,
     ) -> list[Middleware]:
         """The gateway's list; parts whose collaborator is not given are left out."""
-        layers: list[Middleware] = []
+        layers: list[Middleware] = [answer_in_time]
         if first_seen is not None:
             layers.append(deduplicate(first_seen))
         layers.append(speak)
@@ -331,12 +354,19 @@ class Dispatcher:
         self._inline_cache[cache_key] = (now, results)
         return results
 
-    async def on_home(self, platform: str, user_id: str, language: str | None = None) -> Message:
-        """The app's home page: this platform's subscriptions and the newest report's items,
-        in the language of the user's direct chat (else ``language``, the user's own)."""
+    async def on_home(
+        self,
+        platform: str,
+        user_id: str,
+        language: str | None = None,
+        chats: Collection[str] | None = None,
+    ) -> Message:
+        """The app's home page: the subscriptions of the conversations ``chats`` the user is in
+        and the newest report's items, in the language of the user's direct chat (else
+        ``language``, the user's own)."""
         words = await asyncio.to_thread(self._words, platform, user_id, language)
         return await asyncio.to_thread(
-            home_page, self.services, platform, words, workspace_of(platform, user_id)
+            home_page, self.services, platform, words, workspace_of(platform, user_id), chats
         )
 
     async def on_links(

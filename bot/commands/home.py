@@ -3,7 +3,7 @@ short cards under links to the reports' items (Slack's unfurls)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from bot.commands.buttons import choices, label
 from bot.commands.services import Services
@@ -33,11 +33,17 @@ _HEADLINE_KINDS = (Kind.MODEL, Kind.TOPIC, Kind.INSIGHT)
 
 
 def home_page(
-    services: Services, platform: str, words: Translator, workspace: str | None = None
+    services: Services,
+    platform: str,
+    words: Translator,
+    workspace: str | None = None,
+    chats: Collection[str] | None = None,
 ) -> Message:
     """This platform's subscriptions with their next runs (only ``workspace``'s, where one
-    gateway serves several), the newest report's headline items with their cards one press
-    away, and a Preview button per theme, in ``words``' language."""
+    gateway serves several, and only those of ``chats``, the conversations the person is in,
+    when given: never another channel's or another person's), the newest report's headline
+    items with their cards one press away, and a Preview button per theme, in ``words``'
+    language."""
     _ = words.gettext
     store = services.store
     now = services.clock()
@@ -45,7 +51,9 @@ def home_page(
         subs = [
             s
             for s in all_subscriptions(conn)
-            if s.platform == platform and workspace_of(platform, s.chat_id) == workspace
+            if s.platform == platform
+            and workspace_of(platform, s.chat_id) == workspace
+            and (chats is None or s.chat_id in chats)
         ]
         themes = known_themes(conn)
     blocks: list[Block] = [Heading("digestbot")]

@@ -24,6 +24,8 @@ class Services:
     language: str = "en"
     digest_size: int = 5
     max_report_bytes: int = 5 * 1024 * 1024
+    #: Seconds a command may take before it is answered "the database is not answering".
+    command_timeout: float = 30.0
     post_empty_digest: bool = False
     #: /top counts every chat's votes; False keeps each chat's to itself.
     share_votes: bool = True
@@ -62,6 +64,7 @@ class Services:
             language=settings.language,
             digest_size=settings.digest_size,
             max_report_bytes=settings.max_report_bytes,
+            command_timeout=settings.command_timeout,
             post_empty_digest=settings.post_empty_digest,
             share_votes=settings.share_votes,
             web=WebLinks.from_settings(settings),

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -39,6 +40,7 @@ from channels.discord.errors import TABLE, answer_trace, convert_error
 from channels.discord.presses import is_button_press, on_press
 from channels.discord.render import MAX_CUSTOM_ID, render_discord
 from channels.discord.settings import DISCORD_API_URL, DISCORD_GATEWAY_URL, DiscordSettings
+from channels.refusals import LOG_EVERY_SECONDS
 from channels.sender import Inflight, Post, Sender
 from digests.message import Message
 
@@ -149,6 +151,44 @@ class DiscordChannel:
         self._add_upload_command()
         self._client.event(self.on_message)
         self._client.event(self.on_interaction)
+        self._guard_parsers()
+
+    def _guard_parsers(self) -> None:
+        """One malformed gateway event (a MESSAGE_CREATE without author, an INTERACTION_CREATE
+        with ``data: null``) is dropped and logged once a minute per event, instead of ending
+        discord.py's connection task and every slash command with it (issue 30).
+
+        discord.py has no public hook for this: its ConnectionState keeps the parser of each
+        event in ``parsers``, which the gateway websocket calls."""
+        parsers: dict[str, Callable[[Any], None]] = self._client._connection.parsers
+        last: dict[str, float] = {}
+        quiet: dict[str, int] = {}
+
+        def dropped(event: str, exc: Exception) -> None:
+            now = time.monotonic()
+            if event in last and now - last[event] < LOG_EVERY_SECONDS:
+                quiet[event] = quiet.get(event, 0) + 1
+                return
+            last[event] = now
+            more = quiet.pop(event, 0)
+            log.warning(
+                "discord: dropped a malformed %s event (%s)%s",
+                event,
+                type(exc).__name__,
+                f" (and {more} more since the last such line)" if more else "",
+            )
+
+        def guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+            def run(data: Any) -> None:
+                try:
+                    parse(data)
+                except Exception as exc:
+                    dropped(event, exc)
+
+            return run
+
+        for event, parse in list(parsers.items()):
+            parsers[event] = guarded(event, parse)
 
     @classmethod
     def from_settings(
@@ -323,7 +363,8 @@ class DiscordChannel:
     # --- messages: mentions, DMs, DM attachments -------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
         user = self._client.user
-        if message.author.bot or user is None:
+        author = getattr(message, "author", None)  # a malformed event may have none
+        if author is None or author.bot or user is None:
             return
         dm = isinstance(message.channel, discord.DMChannel)
         if not (dm or user in message.mentions):
@@ -426,10 +467,16 @@ class DiscordChannel:
         return []
 
     def connected(self) -> bool:
-        """Ready, and holding an open gateway websocket."""
+        """Ready, holding an open gateway websocket, and still handling its events (the
+        connection task has not ended)."""
         ws = self._client.ws
+        running = self._runner is not None and not self._runner.done()
         return (
-            self._client.is_ready() and not self._client.is_closed() and ws is not None and ws.open
+            running
+            and self._client.is_ready()
+            and not self._client.is_closed()
+            and ws is not None
+            and ws.open
         )
 
     async def stop(self) -> None:

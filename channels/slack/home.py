@@ -159,16 +159,48 @@ async def _notice(
         await channel.ephemeral(chat, kind, user, reply.plain().strip())
 
 
+#: Pages of users.conversations read at most for one Home tab (200 conversations a page).
+MAX_CONVERSATION_PAGES = 10
+
+
+async def conversations_of(client: AsyncWebClient, user: str) -> set[str]:
+    """The conversations ``user`` is in that the bot can see (users.conversations), and the
+    user's own id (a direct chat's subscriptions may be kept under it). When Slack does not
+    say, none: the Home tab then shows no subscription rather than someone else's."""
+    found = {user}
+    cursor: str | None = None
+    try:
+        for _ in range(MAX_CONVERSATION_PAGES):
+            answer = await client.users_conversations(
+                user=user,
+                types="public_channel,private_channel,mpim,im",
+                exclude_archived=True,
+                limit=200,
+                cursor=cursor,
+            )
+            found.update(str(c.get("id")) for c in answer.get("channels") or [])
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+    except Exception as exc:
+        log.warning("slack: users.conversations failed for the Home tab: %s", type(exc).__name__)
+        return {user}
+    return found
+
+
 async def on_home_opened(channel: Surfaces, event: dict[str, Any], context: dict[str, Any]) -> None:
-    """Publish the Home tab for the user who opened it (their workspace's subscriptions)."""
+    """Publish the Home tab for the user who opened it (their workspace's subscriptions of the
+    conversations they are in)."""
     if event.get("tab", "home") != "home":
         return
     user = channel.address(context, str(event.get("user", "")))
 
     async def work(handler: Handler) -> None:
-        page = await handler.on_home("slack", user, await channel.user_locale(user))
-        blocks = render_blocks(page.shown_blocks, images=channel.images)[:HOME_BLOCKS]
         client, slack_user = await channel.client_for(user)
+        seen = await conversations_of(client, slack_user)
+        chats = {channel.address(context, chat) for chat in seen}
+        page = await handler.on_home("slack", user, await channel.user_locale(user), chats)
+        blocks = render_blocks(page.shown_blocks, images=channel.images)[:HOME_BLOCKS]
         await client.views_publish(user_id=slack_user, view={"type": "home", "blocks": blocks})
 
     await channel.inflight.run(work)

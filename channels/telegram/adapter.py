@@ -36,6 +36,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from telegram.request import HTTPXRequest
 
 from channels.base import Action, Handler, Incoming, Pace, ReplyPace, Upload
+from channels.refusals import Refusal, RefusalLog
 from channels.sender import Inflight, Post, Sender
 from channels.telegram.address import address, message_address, split_address
 from channels.telegram.errors import TABLE, AnswerRequest, convert_error, retry_after_seconds
@@ -115,6 +116,8 @@ class TelegramChannel:
         self._localized = dict(localized_commands or {})
         self._webhook_url = webhook_url
         self._webhook_secret = webhook_secret
+        #: Refused webhook requests: one log line a minute per kind, never a traceback.
+        self.refusals = RefusalLog("telegram", log)
         self._poll_timeout = poll_timeout
         self._bot_key = token.split(":", 1)[0]
         self._keep_command = keep_command
@@ -213,7 +216,8 @@ class TelegramChannel:
             # surrogateescape: aiohttp keeps a header's non-UTF-8 bytes as surrogates.
             given_bytes = given.encode("utf-8", "surrogateescape")
             if not hmac.compare_digest(given_bytes, self._webhook_secret.encode()):
-                return web.Response(status=403, text="wrong secret token")
+                kind = "a wrong secret token" if given else "no secret token"
+                return self._refuse(Refusal(403, kind))
         if not self._app.running:
             return web.Response(status=503, text="not started")
         # read() refuses a body over the app's client_max_size (aiohttp's 1 MiB) with a 413.
@@ -221,16 +225,23 @@ class TelegramChannel:
         try:
             data = update_object(body)
         except ValueError as exc:
-            return _refused(str(exc))
+            return self._refuse(Refusal(400, f"a body that is {exc}"))
         try:
             update = Update.de_json(data, self._app.bot)
         except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError) as exc:
             # ArithmeticError: PTB's OverflowError for a date past what a timestamp holds.
-            return _refused(f"an object that is not an update ({type(exc).__name__})")
+            return self._refuse(
+                Refusal(400, f"an object that is not an update ({type(exc).__name__})")
+            )
         # Queue it and answer at once: Telegram retries slow deliveries (each update carries a
         # delivery id, so the gateway answers a retried one once).
         await self._app.update_queue.put(update)
         return web.Response(text="ok")
+
+    def _refuse(self, refusal: Refusal) -> web.Response:
+        """A short 4xx naming the kind of refusal; logged once a minute per kind."""
+        self.refusals.refused(refusal)
+        return web.Response(status=refusal.status, text=f"refused: {refusal.kind}")
 
     # --- incoming -------------------------------------------------------------------------
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -470,12 +481,6 @@ class TelegramChannel:
         if data.startswith(TOKEN_MARK):
             return Action(platform="telegram", token=data[len(TOKEN_MARK) :], **fields)
         return Action(platform="telegram", command=data, **fields)
-
-
-def _refused(reason: str) -> web.Response:
-    """A 400 for a webhook body that is no update, and one log line (never its traceback)."""
-    log.warning("telegram: webhook request refused: %s", reason)
-    return web.Response(status=400, text=f"not an update: {reason}")
 
 
 def _sender_id(msg: TgMessage) -> str:

@@ -155,6 +155,7 @@ async def test_feedback_stale_and_refused_presses_are_ephemeral(bot: Bot) -> Non
 
 async def test_home_tab_lists_subscriptions_and_previews_a_digest(bot: Bot) -> None:
     await bot.slash("/subscribe", "clay tue 08:30 Europe/Berlin", channel_id="C0TEAM")
+    bot.slack.join("C0TEAM", "U0HOME")
     await bot.post(event_body(home_opened_event(user="U0HOME"), event_id="EvHome1"))
     await wait_for(lambda: bot.slack.views, within=15)
     view = bot.slack.views[-1]
@@ -170,6 +171,23 @@ async def test_home_tab_lists_subscriptions_and_previews_a_digest(bot: Bot) -> N
     await wait_for(lambda: [p for p in bot.slack.sent if p.channel == "U0HOME"], within=15)
     dm = next(p for p in bot.slack.sent if p.channel == "U0HOME")
     assert "Preview" in str(dm.blocks)
+
+
+async def test_home_tab_shows_only_the_conversations_one_is_in(bot: Bot) -> None:
+    """Issue 30: the Home tab shows a person the subscriptions of conversations they are in,
+    never a private channel's or another person's direct chat's ids."""
+    await bot.slash("/subscribe", "clay", channel_id="C0MINE")
+    await bot.slash("/subscribe", "chisel", channel_id="G0SECRET")
+    await bot.slash("/subscribe", "hands", channel_id="D0OTHER")
+    bot.slack.join("C0MINE", "U0HOME", "U0OTHER")
+    bot.slack.join("G0SECRET", "U0OTHER")
+    bot.slack.join("D0OTHER", "U0OTHER")
+    await bot.post(event_body(home_opened_event(user="U0HOME"), event_id="EvHomePrivate"))
+    await wait_for(lambda: bot.slack.views, within=15)
+    text = str(bot.slack.views[-1]["view"]["blocks"])
+    assert "C0MINE" in text
+    assert "G0SECRET" not in text
+    assert "D0OTHER" not in text
 
 
 async def test_a_scheduled_digest_threads_its_cards_when_set(bot: Bot) -> None:

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import discord
 import pytest
 
-from channels.base import ChatGone, RetryLater, SendError
+from channels.base import Action, ChatGone, RetryLater, SendError
 from channels.discord.adapter import DiscordChannel, command_text
-from digests.message import Message
+from digests.message import Actions, Button, Message, Paragraph, Span
 from tests.fakes import EchoHandler, wait_for
 from tests.fakes.discord import BOT_ID, GUILD_ID, TOKEN, FakeDiscord
 
@@ -218,3 +218,65 @@ async def test_a_gateway_that_never_says_ready_fails_start(
     with pytest.raises(RuntimeError, match="gateway"):
         await bot.start(handler)
     assert not bot.connected()
+
+
+async def test_malformed_gateway_events_do_not_stop_slash_commands(
+    fake: FakeDiscord,
+    channel: DiscordChannel,
+    handler: EchoHandler,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A MESSAGE_CREATE without author and an INTERACTION_CREATE with ``data: null`` (issue 30):
+    the next slash command is still answered, and the channel still says it is connected."""
+    await fake.dispatch(
+        "MESSAGE_CREATE",
+        {"id": "9001", "channel_id": "700", "content": "/echo ghost", "type": 0},
+    )
+    await fake.dispatch(
+        "INTERACTION_CREATE",
+        {
+            "id": "9002",
+            "application_id": "1",
+            "type": 2,
+            "token": "itok-9002",
+            "version": 1,
+            "channel_id": "700",
+            "data": None,
+            "user": {"id": "500", "username": "u", "discriminator": "0", "avatar": None},
+        },
+    )
+    await fake.slash("echo", [{"name": "text", "type": 3, "value": "still here"}])
+    await wait_for(lambda: fake.sent, within=10)
+    assert "still here" in str(fake.sent[-1])
+    assert channel.connected()
+    assert all(r.exc_info is None for r in caplog.records)  # one line each, no traceback
+    assert any("malformed INTERACTION_CREATE" in r.getMessage() for r in caplog.records)
+
+
+class SlowHandler(EchoHandler):
+    """A press whose command takes longer than Discord's 3 s allow before an answer."""
+
+    async def on_action(self, action: Action) -> Message | None:
+        await asyncio.sleep(1.0)
+        return Message.text("slow answer")
+
+
+async def test_a_slow_press_is_deferred_in_time_then_followed_up(fake: FakeDiscord) -> None:
+    """Issue 25: a press whose command runs past ``answer_within`` (2 s by default, under
+    Discord's 3) is acknowledged first (type 6), and its answer follows as a new message."""
+    bot = make_channel(fake, answer_within=0.2)
+    await bot.start(SlowHandler())
+    try:
+        button = Actions((Button("Slow", "/echo slow"),))
+        await bot.send("700", Message((Paragraph((Span("press me"),)), button)))
+        await wait_for(lambda: fake.sent)
+        posted = fake.sent[-1]
+        interaction = await fake.press(posted, "Slow")
+        await wait_for(lambda: fake.callback_of(interaction) is not None)
+        callback = fake.callback_of(interaction)
+        assert callback is not None
+        assert callback["type"] == 6
+        assert not any("slow answer" in str(p) for p in fake.sent)  # acknowledged first
+        await wait_for(lambda: any("slow answer" in str(p) for p in fake.sent), within=10)
+    finally:
+        await bot.stop()

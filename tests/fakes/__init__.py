@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -294,7 +294,13 @@ class EchoHandler:
     async def on_inline(self, query: InlineQuery) -> list[InlineResult]:
         return [InlineResult("1", query.text, "echo", Message.text(query.text))]
 
-    async def on_home(self, platform: str, user_id: str, language: str | None = None) -> Message:
+    async def on_home(
+        self,
+        platform: str,
+        user_id: str,
+        language: str | None = None,
+        chats: Collection[str] | None = None,
+    ) -> Message:
         return Message.text(f"home of {user_id} in {language}")
 
     async def on_links(

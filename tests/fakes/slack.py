@@ -168,6 +168,8 @@ class FakeSlack(SocketModeFake, FakeServer):
         self.gone: dict[str, str] = {}
         self.members: dict[str, list[str]] = {}
         self.users: dict[str, JSON] = {}
+        #: Who is in which conversation (users.conversations answers from it).
+        self.members: dict[str, set[str]] = {}
         self.files: dict[str, tuple[JSON, bytes]] = {}
         self.faults.clear()
         self._buckets: dict[str, TokenBucket] = {}
@@ -576,6 +578,19 @@ class FakeSlack(SocketModeFake, FakeServer):
     async def _m_conversations_members(self, p: JSON) -> JSON:
         members = self.members.get(str(p.get("channel")), [])
         return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+
+    def join(self, channel: str, *users: str) -> None:
+        """``users`` are members of ``channel`` (as the bot is)."""
+        self.members.setdefault(channel, set()).update(users)
+
+    async def _m_users_conversations(self, p: JSON) -> JSON:
+        user = str(p.get("user"))
+        ids = sorted(c for c, members in self.members.items() if user in members)
+        return {
+            "ok": True,
+            "channels": [{"id": c} for c in ids],
+            "response_metadata": {"next_cursor": ""},
+        }
 
     async def _m_users_info(self, p: JSON) -> JSON:
         user = str(p.get("user"))
