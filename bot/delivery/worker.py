@@ -406,15 +406,17 @@ class OutboxWorker:
             if self._stopping:
                 return  # the leases will expire and the rows be sent again
             batch = await asyncio.to_thread(self.ledger.apply_each, batch)
-            if batch and await asyncio.to_thread(reachable, self.engine):
+            if not batch:
+                return
+            up: bool = await asyncio.to_thread(reachable, self.engine)
+            if up:
                 for outcome in batch:  # the database answers: these rows are the trouble
                     try:
                         await asyncio.to_thread(bury, self.engine, self.worker_id, outcome)
                     except Exception:
                         log.exception("outbox: row %s could not be finished", outcome.row.id)
                 return
-            if batch:
-                await asyncio.sleep(1.0)  # the database is away: try again
+            await asyncio.sleep(1.0)  # the database is away: try again
 
     async def _heartbeat_loop(self) -> None:
         interval = self.beat_seconds
