@@ -426,10 +426,17 @@ class DiscordChannel:
         return []
 
     def connected(self) -> bool:
-        """Ready, and holding an open gateway websocket."""
+        """Ready, holding an open gateway websocket, and still reading it: an event discord.py
+        cannot parse ends its connection task while the socket stays open (issue 30)."""
         ws = self._client.ws
+        runner = self._runner
         return (
-            self._client.is_ready() and not self._client.is_closed() and ws is not None and ws.open
+            runner is not None
+            and not runner.done()
+            and self._client.is_ready()
+            and not self._client.is_closed()
+            and ws is not None
+            and ws.open
         )
 
     async def stop(self) -> None:
