@@ -337,6 +337,8 @@ class Gateway:
         )
         checks["scheduler_leader"] = leader
         checks["outbox_worker"] = self.outbox is not None and self.outbox.alive
+        # Alive is not enough: rows due and nothing recorded for a minute is a stall.
+        checks["outbox_progress"] = self.outbox is not None and not await self.outbox.stalled()
         if self.watcher is not None:
             checks["reports_watcher"] = self.watcher.alive
             checks["reports_watcher_ok"] = self.watcher.error is None

@@ -70,6 +70,8 @@ log = logging.getLogger(__name__)
 BEAT_SECONDS = 2.0
 #: How long the committer waits for more outcomes to commit them together.
 FLUSH_GATHER = 0.02
+#: A worker that recorded nothing for this long while rows are due is stalled (``/healthz``).
+STALL_SECONDS = 60.0
 
 
 class OutboxWorker:
@@ -95,6 +97,8 @@ class OutboxWorker:
         send_timeout: A send taking longer counts as a transient failure.
         send_concurrency: Sends on the wire at once; by default enough for the fastest global
             rate at the platforms' 5-20 ms answers (4 at Telegram's free 30/s, 40 at 1,000/s).
+        stall_seconds: No outcome recorded for this long while rows are due or held is a
+            stall (:meth:`stalled`).
     """
 
     def __init__(
@@ -114,6 +118,7 @@ class OutboxWorker:
         backoff_max: float = 600.0,
         send_timeout: float = 60.0,
         send_concurrency: int | None = None,
+        stall_seconds: float = STALL_SECONDS,
     ) -> None:
         self.engine = engine
         self.channels: dict[str, Channel] = (
@@ -157,6 +162,8 @@ class OutboxWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._parts: list[asyncio.Task[None]] = []
         self._stopping = False
+        self.stall_seconds = stall_seconds
+        self._progress_at = time.monotonic()  # an outcome recorded, or nothing to do
         # What this worker learnt about chats, so rows of theirs it holds are not tried again.
         self._gone: dict[tuple[str, str], str] = {}
         self._moved: dict[tuple[str, str], str] = {}
@@ -173,6 +180,15 @@ class OutboxWorker:
             asyncio.create_task(self._heartbeat_loop(), name="outbox-heartbeat"),
         ]
         log.info("outbox worker %s started (%s)", self.worker_id, ", ".join(sorted(self.channels)))
+
+    async def stalled(self) -> bool:
+        """Whether nothing was recorded for ``stall_seconds`` while rows are held or due."""
+        if time.monotonic() - self._progress_at <= self.stall_seconds:
+            return False
+        if self.held:
+            return True
+        due: int = await asyncio.to_thread(self.ledger.due_count)
+        return due > 0
 
     @property
     def alive(self) -> bool:
@@ -236,12 +252,15 @@ class OutboxWorker:
             room = self.max_in_flight - len(self.held)
             got = 0
             if room >= max(1, self.max_in_flight // 2) or (room > 0 and not self.held):
+                claimed = True
                 try:
                     rows = await asyncio.to_thread(self._claim, room)
                 except Exception:
                     log.warning("outbox: claim failed", exc_info=True)
-                    rows = []
+                    rows, claimed = [], False
                 got = len(rows)
+                if claimed and not got and not self.held:
+                    self._progress_at = time.monotonic()  # nothing to do is no stall
                 for row in rows:
                     self._spawn(row)
             if got and got == room:
@@ -287,8 +306,16 @@ class OutboxWorker:
             else:
                 outcome = Outcome(row, OutcomeKind.RELEASE, error="worker stopping")
         except Exception as exc:
-            log.exception("outbox: row %s failed unexpectedly", row.id)
-            outcome = self._verdict(row, exc)
+            # One traceback a row, at its first failure; later tries say it in a line.
+            first = row.attempts == 0 and row.maybe_count == 0
+            log.warning(
+                "outbox: row %s failed unexpectedly (%s: %s)",
+                row.id,
+                type(exc).__name__,
+                exc,
+                exc_info=exc if first else None,
+            )
+            outcome = self._verdict(row, exc, told=True)
         self._on_wire.discard(row.id)
         self._results.put_nowait(outcome)
 
@@ -344,8 +371,11 @@ class OutboxWorker:
                 self.metrics.paid.labels(row.platform).inc(len(ids))
         return Outcome(row, OutcomeKind.SENT, ids=list(ids))
 
-    def _verdict(self, row: Claimed, exc: BaseException) -> Outcome:
-        """Carry out the retry policy's verdict on a failed try (:meth:`RetryPolicy.decide`)."""
+    def _verdict(self, row: Claimed, exc: BaseException, told: bool = False) -> Outcome:
+        """Carry out the retry policy's verdict on a failed try (:meth:`RetryPolicy.decide`).
+
+        An unreadable answer logs its traceback once, at the row's first; every other failure,
+        and every later try, is one line (``told``: the caller logged it already)."""
         verdict = self.retry.decide(exc, attempts=row.attempts, maybes=row.maybe_count)
         chat = (row.platform, row.chat_id)
         if verdict.pause is not None:
@@ -358,9 +388,27 @@ class OutboxWorker:
             _remember(self._gone, chat, str(exc) or "chat gone")
         if self.metrics:
             self.metrics.send_failures.labels(row.platform, verdict.kind).inc()
-        log.info(
-            "outbox: row %s to %s:%s: %s (%s)", row.id, row.platform, row.chat_id, verdict.kind, exc
-        )
+        first = row.attempts == 0 and row.maybe_count == 0
+        cause = exc.__cause__ if isinstance(exc, MaybeDelivered) else None
+        if cause is not None and first and not told:
+            log.warning(
+                "outbox: row %s to %s:%s: %s (%s)",
+                row.id,
+                row.platform,
+                row.chat_id,
+                verdict.kind,
+                exc,
+                exc_info=cause,
+            )
+        else:
+            log.info(
+                "outbox: row %s to %s:%s: %s (%s)",
+                row.id,
+                row.platform,
+                row.chat_id,
+                verdict.kind,
+                exc,
+            )
         sent = list(getattr(exc, "sent_ids", ()) or ())
         if isinstance(exc, SendError | TimeoutError):
             error = str(exc) or type(exc).__name__
@@ -391,6 +439,7 @@ class OutboxWorker:
                 else:
                     batch.append(item)
             await self._record(batch)
+            self._progress_at = time.monotonic()
             for outcome in batch:
                 self.held.pop(outcome.row.id, None)
             self._progress.set()
@@ -415,15 +464,17 @@ class OutboxWorker:
             if self._stopping:
                 return  # the leases will expire and the rows be sent again
             batch = await asyncio.to_thread(self.ledger.apply_each, batch)
-            if batch and await asyncio.to_thread(reachable, self.engine):
+            if not batch:
+                return
+            up: bool = await asyncio.to_thread(reachable, self.engine)
+            if up:
                 for outcome in batch:  # the database answers: these rows are the trouble
                     try:
                         await asyncio.to_thread(bury, self.engine, self.worker_id, outcome)
                     except Exception:
                         log.exception("outbox: row %s could not be finished", outcome.row.id)
                 return
-            if batch:
-                await asyncio.sleep(1.0)  # the database is away: try again
+            await asyncio.sleep(1.0)  # the database is away: try again
 
     async def _heartbeat_loop(self) -> None:
         interval = self.beat_seconds

@@ -467,12 +467,13 @@ class DiscordChannel:
         return []
 
     def connected(self) -> bool:
-        """Ready, holding an open gateway websocket, and still handling its events (the
-        connection task has not ended)."""
+        """Ready, holding an open gateway websocket, and still reading it: an event discord.py
+        cannot parse ends its connection task while the socket stays open (issue 30)."""
         ws = self._client.ws
-        running = self._runner is not None and not self._runner.done()
+        runner = self._runner
         return (
-            running
+            runner is not None
+            and not runner.done()
             and self._client.is_ready()
             and not self._client.is_closed()
             and ws is not None

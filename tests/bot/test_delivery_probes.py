@@ -127,6 +127,7 @@ PLATFORMS = {"telegram": _telegram, "slack": _slack, "lark": _lark, "discord": _
 #: The rows of the issue: each failed on main (Telegram's other three were already right), and
 #: Discord's read timeout, which our own send timeout already made "maybe".
 PROBES = [
+    ("telegram", "non_json_200"),  # two copies already, but PTB logged a traceback a try
     ("telegram", "delivered_then_502"),
     ("slack", "dropped_connection"),
     ("slack", "delivered_then_502"),
@@ -212,4 +213,9 @@ async def test_an_unreadable_answer_after_sending_gives_two_copies_at_most(
             notices = conn.execute(select(OutboxRow.id).where(OutboxRow.purpose == NOTICE)).all()
         assert delivered == set(items)  # next week's digest skips them
         assert notices == []
+        # One traceback for the row (its first unreadable answer); the second try is one line.
+        ours = [r for r in caplog.records if r.name.startswith(("bot.", "channels."))]
+        tracebacks = [r for r in caplog.records if r.exc_info]
+        assert len(tracebacks) <= 1, [r.getMessage() for r in tracebacks]
+        assert sum(1 for r in ours if f"row {row_id} " in r.getMessage()) == 2
     store.close()
