@@ -95,6 +95,22 @@ class MaybeDelivered(SendError):
 
 #: Waits for the turn of the next part of a multi-part message (the gateway's rate limiter).
 Pace = Callable[[], Awaitable[None]]
+
+
+class EveryPart:
+    """A :data:`Pace` to wait for before every part of a message, the first included (a plain
+    one is waited for between parts). The outbox hands one to :meth:`Channel.send`, a reply's
+    is made by its sender: so the sender takes every turn, a message's first too."""
+
+    __slots__ = ("wait",)
+
+    def __init__(self, wait: Pace) -> None:
+        self.wait = wait
+
+    async def __call__(self) -> None:
+        await self.wait()
+
+
 #: Waits for the turn of one more part of a reply: ``(platform, chat_id, chat_kind)``.
 ReplyPace = Callable[[str, str, str], Awaitable[None]]
 #: A command reply is at most this many platform messages (long cards are paged behind "More").

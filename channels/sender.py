@@ -5,9 +5,10 @@ Every message a channel sends, a command reply or an outbox row, goes through it
 only renders the message into parts and says how one part is posted; the sender owns the rest:
 
 ==================  =============================================================================
-pacing              each part after the first waits for ``pace`` (the outbox passes its own, bulk
-                    one; a reply's is the gateway's ``BuildContext.pace``, which also takes the
-                    reply's first turn)
+pacing              each part waits for ``pace``: between parts, or before every part, the first
+                    included, when it is an :class:`~channels.base.EveryPart` (the outbox's bulk
+                    turns, a reply's from the gateway's ``BuildContext.pace``): the sender takes
+                    every turn of every message, no caller takes one itself
 the chat's turn     a reply's parts are paced inside the :func:`~channels.base.replying` scope that
                     :class:`Inflight` opens for every update, so the rate limiter keeps the chat's
                     turn from the first part to the last, oldest arrival first across chats
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from channels.base import (
+    EveryPart,
     Handler,
     MaybeDelivered,
     Pace,
@@ -190,8 +192,9 @@ class Sender:
             SendError: a subclass per failure kind, with ``sent_ids`` of the parts delivered.
         """
         ids: list[str] = []
+        every = isinstance(pace, EveryPart)
         for n in range(skip, len(parts)):
-            if ids and pace is not None:
+            if pace is not None and (ids or every):
                 await pace()  # each part waits for its own turn
             ids.append(await self._post_one(post, n, parts[n], ids))
         return ids
@@ -201,11 +204,10 @@ class Sender:
     ) -> list[str]:
         """Send a command's reply: every part takes its turn (the first too), and a 429 before
         anything went out is waited out and tried again, so a reply is never doubled."""
-        pace = self.reply_pace(chat_id, chat_kind)
+        turn = self.reply_pace(chat_id, chat_kind)
+        pace = EveryPart(turn) if turn is not None else None
         waited = 0.0
         for attempt in range(REPLY_ATTEMPTS):
-            if pace is not None:
-                await pace()
             try:
                 return await self.send(parts, post, skip=skip, pace=pace)
             except RetryLater as exc:

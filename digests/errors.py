@@ -8,8 +8,12 @@
     │   ├── ChatMoved(new_chat_id)       the chat has a new id (a group became a supergroup)
     │   ├── ChatGone                     blocked, kicked, archived, deleted: stop sending there
     │   ├── MaybeDelivered               the request left and no readable answer came (a read
-    │   │                                timeout, a 200 that is not JSON): a resend may duplicate
-    │   └── TransientSendError           5xx, refused connections: nothing delivered; back off
+    │   │                                timeout, a 200 that is not JSON, a 5xx after sending):
+    │   │                                a resend may duplicate
+    │   └── TransientSendError           refused connections, failures the platform answered:
+    │                                    nothing delivered; back off
+    ├── TurnLost                         bot/delivery/worker.py: an outbox row's first turn came
+    │                                    too late (its lease lapsed, stopping): released, unsent
     ├── ScheduleError (ValueError)       bot/commands/subscribe_args.py: a day, time, timezone,
     │                                    theme or size in /subscribe that cannot be understood
     ├── SettingsError                    bot/settings.py: a bad or contradictory setting

@@ -59,12 +59,19 @@ from bot.store.outbox import (
     enqueue,
 )
 from bot.store.salvage import bury, reachable
-from channels.base import Channel, MaybeDelivered, SendError
+from channels.base import Channel, EveryPart, MaybeDelivered, SendError
+from digests.errors import DigestbotError
 from digests.message import message_from_json
 
 __all__ = ["DEAD", "MAYBE", "NOTICE", "PENDING", "SENT", "OutboxWorker", "claim", "enqueue"]
 
 log = logging.getLogger(__name__)
+
+
+class TurnLost(DigestbotError):
+    """A row's first turn came too late to send it (its lease lapsed, the worker is stopping):
+    the claim is given back, nothing was sent."""
+
 
 #: Heartbeat period at most: a joining worker is counted in the others' share within this.
 BEAT_SECONDS = 2.0
@@ -337,14 +344,6 @@ class OutboxWorker:
     async def _attempt_locked(self, row: Claimed, task: asyncio.Task[None] | None) -> Outcome:
         channel = self.channels[row.platform]
         message = message_from_json(row.message)
-        await self.limiter.acquire(row.platform, row.chat_id, row.chat_kind, BULK)
-        if time.monotonic() > row.deadline - self._margin:
-            # The lease could not be renewed in time: another worker may own the row now.
-            return Outcome(row, OutcomeKind.RELEASE, error="lease expired before sending")
-        if self._stopping:
-            return Outcome(row, OutcomeKind.RELEASE, error="worker stopping")
-        if task is not None:
-            self._waiting.discard(task)
         chat = (row.platform, row.chat_id)
         if chat in self._gone:
             return Outcome(row, OutcomeKind.GONE, error=self._gone[chat])
@@ -353,18 +352,41 @@ class OutboxWorker:
                 row, OutcomeKind.MOVED, error="chat moved", new_chat_id=self._moved[chat]
             )
         skip = len(row.message_ids)
+        loop = asyncio.get_running_loop()
+        first = True
+        holding = False
 
-        async def pace() -> None:
-            # Each further part waits for its own turn (chat, group and global limits).
+        async def turn() -> None:
+            # Every part's turn (chat, group and global limits), taken by the channel's sender;
+            # the first also checks the lease and starts the send's clock.
+            nonlocal first, holding
             await self.limiter.acquire(row.platform, row.chat_id, row.chat_kind, BULK)
+            if not first:
+                return
+            first = False
+            if time.monotonic() > row.deadline - self._margin:
+                # The lease could not be renewed in time: another worker may own the row now.
+                raise TurnLost("lease expired before sending")
+            if self._stopping:
+                raise TurnLost("worker stopping")
+            if task is not None:
+                self._waiting.discard(task)
+            await self._sending.acquire()
+            holding = True
+            timer.reschedule(loop.time() + self.send_timeout)
+            self._on_wire.add(row.id)
 
         try:
-            async with self._sending, asyncio.timeout(self.send_timeout):
-                self._on_wire.add(row.id)
-                ids = await channel.send(row.chat_id, message, skip=skip, pace=pace)
+            async with asyncio.timeout(None) as timer:
+                ids = await channel.send(row.chat_id, message, skip=skip, pace=EveryPart(turn))
+        except TurnLost as lost:
+            return Outcome(row, OutcomeKind.RELEASE, error=str(lost))
         except (SendError, TimeoutError) as exc:
             # Our own timeout fires while the request is out: it may have been delivered too.
             return self._verdict(row, exc)
+        finally:
+            if holding:
+                self._sending.release()
         if self.metrics:
             self.metrics.sent.labels(row.platform, row.purpose).inc()
             if getattr(channel, "paid_broadcast", False):

@@ -21,7 +21,14 @@ from bot.store.db import make_engine
 from bot.store.models import ChatRow, DeliveryRow, ItemRow, OutboxRow, SubscriptionRow
 from bot.store.status import OutboxStatus, outbox_status
 from bot.store.store import Store
-from channels.base import ChatGone, ChatMoved, RetryLater, SendError, TransientSendError
+from channels.base import (
+    ChatGone,
+    ChatMoved,
+    EveryPart,
+    RetryLater,
+    SendError,
+    TransientSendError,
+)
 from digests import parse_report
 from digests.message import Message
 from tests.conftest import SAMPLES
@@ -51,6 +58,8 @@ class FakeChannel:
         skip: int = 0,
         pace: Callable[[], Awaitable[None]] | None = None,
     ) -> list[str]:
+        if isinstance(pace, EveryPart):  # as a channel's sender: the first part's turn too
+            await pace()
         self.calls.append((chat_id, skip, time.monotonic()))
         await asyncio.sleep(0)
         if chat_id in self.fail_always:
