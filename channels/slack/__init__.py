@@ -60,6 +60,7 @@ SCOPES = (
     "im:write",
     "links:read",
     "links:write",
+    "mpim:read",
     "users:read",
 )
 

@@ -12,11 +12,9 @@ import asyncio
 from bot.delivery.worker import OutboxWorker, enqueue
 from bot.settings import Settings
 from bot.store.store import Store
-from channels.discord.adapter import DiscordChannel
 from digests.message import Message
-from tests.bot.test_delivery_probes import _NoCommands, _telegram
+from tests.bot.test_delivery_probes import _telegram
 from tests.bot.test_maybe_delivered import until
-from tests.fakes.discord import TOKEN, FakeDiscord
 
 
 async def test_a_worker_that_records_nothing_while_rows_wait_is_stalled(sqlite_url: str) -> None:
@@ -55,18 +53,3 @@ def worker_stalled(worker: OutboxWorker) -> object:
         return asyncio.run_coroutine_threadsafe(worker.stalled(), loop).result(5)
 
     return check
-
-
-async def test_discord_is_not_connected_once_its_gateway_task_ended() -> None:
-    async with FakeDiscord() as fake:
-        channel = DiscordChannel(
-            TOKEN, api_url=fake.api_url, gateway_url=fake.gateway_url, guild_ready_timeout=0.05
-        )
-        await channel.start(_NoCommands())  # type: ignore[arg-type]
-        try:
-            assert channel.connected()
-            # A MESSAGE_CREATE without an author: discord.py's parser raises, its task ends.
-            await fake.dispatch("MESSAGE_CREATE", {"id": "5", "channel_id": "7", "content": "x"})
-            await until(lambda: not channel.connected(), within=5)
-        finally:
-            await channel.stop()

@@ -42,6 +42,7 @@ async def test_home_tab_is_in_the_openers_language(bot: Bot) -> None:
     bot.slack.add_user("U0EN")
     bot.slack.users["U0EN"]["locale"] = "en-US"
     await bot.slash("/subscribe", "clay tue 08:30 Europe/Berlin", channel_id="C0TEAM")
+    bot.slack.join("C0TEAM", "U0ZH", "U0EN")
 
     chinese = await _home_of(bot, "U0ZH", "EvHomeZh")
     text = str(chinese["blocks"])

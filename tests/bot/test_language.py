@@ -77,7 +77,7 @@ async def test_lang_zh_answers_this_chat_in_chinese_only(core: Dispatcher) -> No
     assert await ask(core, "/lang zh") == "本聊天使用 中文 回复。"
     themes = await ask(core, "/themes")
     assert themes.startswith("主题")
-    assert "10 个模型" in themes
+    assert "9 个模型" in themes
     assert "订阅每周摘要" in themes
     card = await ask(core, "/model kimi k2 thinking")
     assert "模型 · 2026-02" in card

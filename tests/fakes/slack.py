@@ -166,7 +166,6 @@ class FakeSlack(SocketModeFake, FakeServer):
         self.downloads: list[str] = []
         self.stats = Stats()
         self.gone: dict[str, str] = {}
-        self.members: dict[str, list[str]] = {}
         self.users: dict[str, JSON] = {}
         #: Who is in which conversation (users.conversations answers from it).
         self.members: dict[str, set[str]] = {}
@@ -576,7 +575,7 @@ class FakeSlack(SocketModeFake, FakeServer):
         }
 
     async def _m_conversations_members(self, p: JSON) -> JSON:
-        members = self.members.get(str(p.get("channel")), [])
+        members = sorted(self.members.get(str(p.get("channel")), set()))
         return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
 
     def join(self, channel: str, *users: str) -> None:
