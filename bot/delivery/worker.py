@@ -161,6 +161,7 @@ class OutboxWorker:
         self.send_timeout = send_timeout
         self._sending = asyncio.Semaphore(send_concurrency or max(4, min(64, int(rate / 25))))
         self.held: dict[int, Claimed] = {}
+        self._claiming = False  # a claim is in its thread: rows it took are not held yet
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._results: asyncio.Queue[Outcome | None] = asyncio.Queue()
@@ -244,8 +245,13 @@ class OutboxWorker:
     async def drain(self, within: float = 30.0) -> None:
         """Wait until this worker holds nothing and no row it could send is due."""
         deadline = time.monotonic() + within
+
+        def idle() -> bool:
+            return not self.held and not self._claiming
+
         while True:
-            if not self.held and await asyncio.to_thread(self.ledger.due_count) == 0:
+            # Looked at on both sides of the count: a claim may take the last rows meanwhile.
+            if idle() and await asyncio.to_thread(self.ledger.due_count) == 0 and idle():
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"outbox not drained: {len(self.held)} held")
@@ -260,11 +266,14 @@ class OutboxWorker:
             got = 0
             if room >= max(1, self.max_in_flight // 2) or (room > 0 and not self.held):
                 claimed = True
+                self._claiming = True
                 try:
                     rows = await asyncio.to_thread(self._claim, room)
                 except Exception:
                     log.warning("outbox: claim failed", exc_info=True)
                     rows, claimed = [], False
+                finally:
+                    self._claiming = False
                 got = len(rows)
                 if claimed and not got and not self.held:
                     self._progress_at = time.monotonic()  # nothing to do is no stall

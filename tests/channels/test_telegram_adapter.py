@@ -36,7 +36,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 
 def make_channel(fake: FakeTelegram, **kwargs: Any) -> TelegramChannel:
-    options: dict[str, Any] = {"poll_timeout": 0.2, "request_timeout": 2.0} | kwargs
+    options: dict[str, Any] = {"poll_timeout": 0.2, "request_timeout": 10.0} | kwargs
     return TelegramChannel(
         fake.token,
         base_url=fake.base_url,
