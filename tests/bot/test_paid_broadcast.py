@@ -101,6 +101,30 @@ def _enqueue_digests(db_url: str, chats: int) -> None:
     store.close()
 
 
+async def _all_recorded(db_url: str) -> None:
+    """Wait until every digest is recorded as sent (the worker commits outcomes in batches,
+    after the fake took the messages)."""
+    from sqlalchemy import func, select
+
+    from bot.store.db import make_engine
+    from bot.store.models import OutboxRow
+
+    engine = make_engine(db_url)
+
+    def pending() -> int:
+        with engine.connect() as conn:
+            query = select(func.count()).select_from(OutboxRow)
+            return int(conn.execute(query.where(OutboxRow.status == "pending")).scalar_one())
+
+    try:
+        deadline = time.monotonic() + 15
+        while await asyncio.to_thread(pending):
+            assert time.monotonic() < deadline, "digests not recorded in time"
+            await asyncio.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
 async def _metrics(base: str) -> str:
     async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as resp:
         return await resp.text()
@@ -121,6 +145,7 @@ async def test_digests_go_paid_at_the_paid_rate_and_replies_stay_free(paid: Runn
     assert tg.stats.rate_limited == 0  # at the free rate the fake would have refused most
     # 200 messages at the free 30 a second take 6 s at least; the paid rate is far above it.
     assert took < 6.0, took
+    await _all_recorded(paid.db_url)
 
     tg.user_message(ADMIN, ADMIN, "/status")
     await wait_for(lambda: any(str(s.chat_id) == str(ADMIN) for s in tg.sent), within=15)
