@@ -55,6 +55,11 @@ LABEL = 40
 #: Formatted with ``help``, the platform's way to type /help.
 STALE = N_("This button has expired or its item is gone. Send the command again, e.g. {help}.")
 
+#: A pick list's label shared by several items, with their kind and month (:func:`item_labels`).
+TAGGED = N_("{title} ({kind}, {month})")
+#: ... and numbered where even that and the title's end are alike.
+NUMBERED = N_("{title} ({kind}, {month}, {n})")
+
 _LOOKUPS = ("model", "paper", "topic")
 _VOTES = {"up": (UP, "👍"), "down": (DOWN, "👎")}
 
@@ -106,11 +111,11 @@ def item_labels(items: Sequence[Item], words: Words) -> list[str]:
     the end are numbered, ``Zettelkasten (paper, 2026-01, 2)``."""
     labels = [label(item.title) for item in items]
 
-    def tag(item: Item) -> str:
-        return f"{cards.kind_name(item.kind, words)}, {item.period}"
-
-    def tagged(item: Item, tag: str) -> str:
-        return f"{label(item.title, LABEL - len(tag) - 3)} ({tag})"
+    def tagged(item: Item, n: int = 0) -> str:
+        form = words.gettext(NUMBERED if n else TAGGED)
+        values = {"kind": cards.kind_name(item.kind, words), "month": item.period, "n": n}
+        room = LABEL - len(form.format(title="", **values))
+        return form.format(title=label(item.title, room), **values)
 
     def tail(item: Item) -> str:
         title = " ".join(item.title.split())
@@ -122,9 +127,9 @@ def item_labels(items: Sequence[Item], words: Words) -> list[str]:
         return "…" + end.lstrip()
 
     steps: list[Callable[[Item, int], str]] = [
-        lambda item, _n: tagged(item, tag(item)),
+        lambda item, _n: tagged(item),
         lambda item, _n: tail(item),
-        lambda item, n: tagged(item, f"{tag(item)}, {n}"),
+        tagged,
     ]
     for step in steps:
         counts, seen = Counter(labels), Counter[str]()

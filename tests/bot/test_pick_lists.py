@@ -138,7 +138,9 @@ async def test_labels_alike_get_kind_and_month_else_their_end(core: Dispatcher) 
     ]
     # in Chinese, the kind in Chinese
     zh = await ask(core, "/search best implementation", language="zh-hans")
-    assert any("(洞察, 2025-12)" in b.label for b in zh.buttons()), [b.label for b in zh.buttons()]
+    assert any("（洞察，2025-12）" in b.label for b in zh.buttons()), [
+        b.label for b in zh.buttons()
+    ]
 
 
 async def test_did_you_mean_only_with_candidates(core: Dispatcher) -> None:
