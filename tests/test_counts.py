@@ -83,7 +83,8 @@ async def test_subscription_and_reparse_lines_count_right(
     store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
     reply = await ask(store, "/subscribe clay mon 09:00 items=1")
-    assert "1 item" in reply and "1 items" not in reply
+    assert "1 item" in reply
+    assert "1 items" not in reply
     assert main(["subscriptions"]) == 0
     listed = capsys.readouterr().out
     assert " clay — 1 item " in listed, listed

@@ -34,7 +34,7 @@ ALIKE = "Scaling Agentic Reinforcement Learning to Long Horizons"
 
 
 @pytest.fixture
-def core(store: Store) -> Iterator[Dispatcher]:
+def core(store: Store) -> Dispatcher:
     assert ingest_samples(store)  # 2025-12 and 2026-02
     base = parse_report((SAMPLES / "2026-02.md").read_bytes(), "2026-03.md")
     papers = [i for i in base.items if i.kind is Kind.PAPER][:2]
@@ -50,7 +50,7 @@ def core(store: Store) -> Iterator[Dispatcher]:
     )
     march = dataclasses.replace(base, period="2026-03", sha256="3" * 64, items=items)
     store.ingest(march, "", uploaded_by="test")
-    yield Dispatcher(Services(store=store))
+    return Dispatcher(Services(store=store))
 
 
 async def ask(core: Dispatcher, line: str, language: str | None = None) -> Message:
