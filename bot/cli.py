@@ -181,6 +181,7 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from bot.store.ingest import IngestSummary, describe, expand_paths, read_report
     from digests import ReportError
+    from digests.cards import kind_count
 
     missing = [p for p in args.paths if not p.exists()]
     # A missing path is rejected once, below, not also as an unreadable file.
@@ -197,7 +198,8 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
                 summary.items.update(i.kind.value for i in report.items)
                 summary.warnings += len(report.warnings)
                 dry.append(_dry_run_json(report))
-                progress(None if args.json else f"{path}: {len(report.items)} items (dry run)")
+                counted = kind_count("item", len(report.items))
+                progress(None if args.json else f"{path}: {counted} (dry run)")
                 for warning in report.warnings:
                     print(f"{path}: warning: {warning}", file=sys.stderr)
             else:
@@ -377,6 +379,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_reparse(settings: Settings, args: argparse.Namespace) -> int:
     from bot.store.ingest import describe
     from digests import ReportError, parse_report
+    from digests.cards import kind_count
 
     store = _store(settings)
     failed = 0
@@ -387,7 +390,7 @@ def cmd_reparse(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"digestbot: cannot re-derive {outcome}", file=sys.stderr)
             else:
                 print(describe(outcome))
-        print(f"search index rebuilt: {store.reindex_search()} items")
+        print(f"search index rebuilt: {kind_count('item', store.reindex_search())}")
     finally:
         store.close()
     return 1 if failed else 0

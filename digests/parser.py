@@ -318,7 +318,9 @@ class _Parser:
             self.drafts.append(draft)
         if skipped:
             self.warn(
-                line, f"list of {len(items)} items: {skipped} without a bold label not placed"
+                line,
+                f"list of {len(items)} item{'' if len(items) == 1 else 's'}: {skipped} without "
+                "a bold label not placed",
             )
 
     def _entry(self, line: int, inlines: list[Token]) -> bool:
@@ -390,7 +392,8 @@ class _Parser:
             self.warn(
                 line,
                 f"table not recognized (first column {first!r}): expected a model-name column "
-                f"(模型名称/Model) or 主题/Topic with Key Papers; its {len(rows)} rows were not placed",
+                f"(模型名称/Model) or 主题/Topic with Key Papers; its {len(rows)} "
+                f"row{' was' if len(rows) == 1 else 's were'} not placed",
             )
 
     def _check_width(self, row_line: int, width: int) -> None:

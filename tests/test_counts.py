@@ -77,3 +77,20 @@ def test_cli_lines_count_right(store: Store, capsys: pytest.CaptureFixture[str])
     listed = capsys.readouterr().out
     assert "23 items" in listed
     assert "0 warnings" in listed
+
+
+async def test_subscription_and_reparse_lines_count_right(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reply = await ask(store, "/subscribe clay mon 09:00 items=1")
+    assert "1 item" in reply
+    assert "1 items" not in reply
+    assert main(["subscriptions"]) == 0
+    listed = capsys.readouterr().out
+    assert " clay — 1 item " in listed, listed
+    assert main(["reparse"]) == 0
+    assert "search index rebuilt: 46 items" in capsys.readouterr().out
+    assert (
+        main(["ingest", "--dry-run", str(Path(__file__).parents[1] / "digests" / "samples")]) == 0
+    )
+    assert ": 23 items (dry run)" in capsys.readouterr().out

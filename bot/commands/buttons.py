@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from bot.commands.core import Request, clean_arg, command, echo
 from bot.i18n import N_
@@ -38,6 +38,8 @@ from digests.message import (
     Span,
     Spans,
 )
+from digests.periods import arxiv_id, split_month
+from digests.words import Words
 
 #: Results per /search page.
 PAGE = 6
@@ -52,6 +54,11 @@ PAGE_CHARS = 3500
 LABEL = 40
 #: Formatted with ``help``, the platform's way to type /help.
 STALE = N_("This button has expired or its item is gone. Send the command again, e.g. {help}.")
+
+#: A pick list's label shared by several items, with their kind and month (:func:`item_labels`).
+TAGGED = N_("{title} ({kind}, {month})")
+#: ... and numbered where even that and the title's end are alike.
+NUMBERED = N_("{title} ({kind}, {month}, {n})")
 
 _LOOKUPS = ("model", "paper", "topic")
 _VOTES = {"up": (UP, "👍"), "down": (DOWN, "👎")}
@@ -69,22 +76,71 @@ def choices(pairs: Iterable[tuple[str, str]]) -> Actions:
 
 
 def item_choices(request: Request, entries: Iterable[tuple[Item, str]]) -> Actions:
-    """A button per (item, command); two never share a label: a label shared by several gets
-    the item's month, and where that is shared too, its kind."""
+    """A button per (item, command), labelled by :func:`item_labels`."""
+    return item_buttons(entries, request.words)
+
+
+def item_buttons(entries: Iterable[tuple[Item, str]], words: Words) -> Actions:
+    """A button per (item, command), labelled by :func:`item_labels` in ``words``' language.
+
+    Two items whose commands are alike (papers whose short titles are, ``/paper Scaling``) are
+    sent by what names each alone: its arXiv id, else its whole title."""
     pairs = list(entries)
-    labels = [label(item.title) for item, _ in pairs]
-    for extra in (
-        lambda item: item.period,
-        lambda item: f"{cards.kind_name(item.kind, request.words)} · {item.period}",
-    ):
-        counts = Counter(labels)
-        labels = [
-            f"{label(item.title, LABEL - len(extra(item)) - 3)} · {extra(item)}"
-            if counts[text] > 1
-            else text
-            for (item, _), text in zip(pairs, labels, strict=True)
-        ]
+    labels = item_labels([item for item, _ in pairs], words)
+    counts = Counter(cmd for _, cmd in pairs)
+    pairs = [(item, _exact(item, cmd) if counts[cmd] > 1 else cmd) for item, cmd in pairs]
     return Actions(tuple(Button(text, cmd) for text, (_, cmd) in zip(labels, pairs, strict=True)))
+
+
+def _exact(item: Item, command: str) -> str:
+    """``command`` (``/paper NAME [MONTH]``) naming ``item`` by its arXiv id or whole title."""
+    if item.kind.value not in _LOOKUPS:
+        return command
+    _name, month = split_month(command.partition(" ")[2])
+    name = (arxiv_id(item.url) if item.url else None) or item.title
+    return f"/{item.kind.value} {name}" + (f" {month}" if month else "")
+
+
+def item_labels(items: Sequence[Item], words: Words) -> list[str]:
+    """Button labels for a pick list of ``items`` that never share a label (one rule for every
+    platform: each renders at least :data:`LABEL` characters of a label).
+
+    A label shared by several (a title, or its first :data:`LABEL` characters) gets the kind and
+    month, ``Zettelkasten (paper, 2026-01)``; labels alike even so (the same kind and month)
+    show the end of their title instead, ``…Long Horizons: Part Two``; and titles the same to
+    the end are numbered, ``Zettelkasten (paper, 2026-01, 2)``."""
+    labels = [label(item.title) for item in items]
+
+    def tagged(item: Item, n: int = 0) -> str:
+        form = words.gettext(NUMBERED if n else TAGGED)
+        values = {"kind": cards.kind_name(item.kind, words), "month": item.period, "n": n}
+        room = LABEL - len(form.format(title="", **values))
+        return form.format(title=label(item.title, room), **values)
+
+    def tail(item: Item) -> str:
+        title = " ".join(item.title.split())
+        if len(title) <= LABEL:
+            return title
+        end = title[-(LABEL - 1) :]
+        if title[-LABEL] != " " and " " in end:  # from a word's start
+            end = end[end.index(" ") :]
+        return "…" + end.lstrip()
+
+    steps: list[Callable[[Item, int], str]] = [
+        lambda item, _n: tagged(item),
+        lambda item, _n: tail(item),
+        tagged,
+    ]
+    for step in steps:
+        counts, seen = Counter(labels), Counter[str]()
+        relabelled = []
+        for item, text in zip(items, labels, strict=True):
+            if counts[text] > 1:
+                seen[text] += 1
+                text = step(item, seen[text])
+            relabelled.append(text)
+        labels = relabelled
+    return labels
 
 
 def with_blocks(message: Message, *blocks: Block, **changes: object) -> Message:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from bot.commands.buttons import choices, label
+from bot.commands.buttons import choices, item_buttons, label
 from bot.commands.services import Services
 from bot.i18n import Translator
 from bot.platforms import typed, workspace_of
@@ -96,7 +96,7 @@ def home_page(
             Paragraph((Span(_("New in {period}").format(period=newest.period), bold=True),))
         )
         blocks.append(BulletList(tuple((Span(i.title, bold=True, url=i.url),) for i in items)))
-        blocks.append(choices((i.title, cards.command_for(i)) for i in items))
+        blocks.append(item_buttons(((i, cards.command_for(i)) for i in items), words))
     if themes:
         blocks.append(Paragraph((Span(_("Preview a digest"), bold=True),)))
         blocks.append(

@@ -83,7 +83,7 @@ def _card(
             message,
             blocks=(
                 *message.blocks,
-                choices((p.title, cards.command_for(p)) for p in papers),
+                item_choices(request, ((p, cards.command_for(p)) for p in papers)),
             ),
         )
     return message
@@ -202,6 +202,8 @@ def _answer(
         if not in_month:
             return _not_in_month(request, kind, query, matches, month)
         matches = in_month
+    if not matches:  # gone since they were found: nothing to offer, no "Did you mean"
+        return _closest_hint(request, kind, query, [])
     if len(matches) == 1:
         return _card(request, matches[0], kind, query, fuzzy=fuzzy)
     return _pick_list(request, kind, query, matches, month, exact=exact)

@@ -421,7 +421,7 @@ def subscription_lines(subs: Sequence[SubscriptionRow], now: datetime) -> list[s
             else f"inactive: {s.deactivated_reason or 'no reason recorded'}"
         )
         lines.append(
-            f"#{s.id} {s.platform}:{s.chat_id} {s.theme} — {s.size} items "
+            f"#{s.id} {s.platform}:{s.chat_id} {s.theme} — {cards.kind_count('item', s.size)} "
             f"{schedule.describe()} — {state}"
         )
     return lines

@@ -4,10 +4,10 @@
   answered already. A platform redelivers for minutes, not days, so an id is forgotten after
   ``DIGESTBOT_DEDUP_KEEP_DAYS`` (default 7).
 - ``action_tokens``: button commands too long for a platform's payload, once expired.
-- ``outbox`` and ``deliveries``: finished outbox rows, and deliveries of items no digest can
-  choose any more (removed, or with a newer copy), after ``DIGESTBOT_HISTORY_KEEP_DAYS``
-  (default 90; see :mod:`bot.store.history`). Deliveries of current items are kept: they are
-  what stops a digest sending an item twice.
+- ``outbox`` and ``deliveries``: finished outbox rows, and a chat's extra deliveries of an item
+  it was sent in several months, after ``DIGESTBOT_HISTORY_KEEP_DAYS`` (default 90; see
+  :mod:`bot.store.history`). A chat's last delivery of each item is kept, removed or not: it is
+  what stops a digest sending the item twice.
 
 The gateway starts :class:`Housekeeping` when it becomes the leader and stops it when it is no
 longer; :func:`prune` is the plain function it calls, which tests call with a fixed time.
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(days=1)
 #: After a failed prune (say the database was briefly away), the next try.
 RETRY_AFTER = timedelta(minutes=10)
-#: How long finished outbox rows and stale deliveries are kept (DIGESTBOT_HISTORY_KEEP_DAYS).
+#: How long finished outbox rows and extra deliveries are kept (DIGESTBOT_HISTORY_KEEP_DAYS).
 HISTORY_KEEP = timedelta(days=90)
 
 
@@ -50,7 +50,7 @@ def prune(
     store: Store, now: datetime, keep: timedelta, history: timedelta = HISTORY_KEEP
 ) -> Pruned:
     """Forget delivery ids seen before ``now - keep``, delete button tokens expired by ``now``,
-    and outbox rows and stale deliveries finished before ``now - history``."""
+    and outbox rows and extra deliveries (see :mod:`bot.store.history`) from before ``now - history``."""
     updates = store.forget_updates_before(now - keep)
     with store.engine.begin() as conn:
         tokens = purge_tokens(conn, now)
@@ -59,7 +59,7 @@ def prune(
         deliveries = prune_deliveries(conn, now - history)
     log.info(
         "housekeeping: pruned %d delivery id(s) older than %s, %d expired button token(s), "
-        "%d finished outbox row(s) and %d stale deliveries older than %s",
+        "%d finished outbox row(s) and %d extra deliveries older than %s",
         updates,
         _days(keep),
         tokens,

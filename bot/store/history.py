@@ -2,25 +2,26 @@
 
 - ``outbox``: rows ``sent``, ``maybe`` (finished without a readable answer) or ``dead`` finished
   before the cutoff. Pending rows are never touched, however old.
-- ``deliveries``: what a chat was sent, so that digests never send it there again. A digest only
-  looks at an item's newest copy (the theme's item of the latest month with that key) while it
-  is not removed, and asks whether the chat had any copy of it (any month's: one item per key);
-  a delivery of an item with no current copy left is history no digest reads, and goes once
-  older than the cutoff. Deliveries of items with a current copy stay whatever their age:
-  pruning them would send those items again.
+- ``deliveries``: what a chat was sent, so that digests never send it there again. A digest asks
+  whether the chat had any copy of an item (any month's, removed or not: one item per key), and
+  a key can come back (a removed month stored again, the paper in a later month), so a chat's
+  only delivery of an item is kept whatever its age. What goes, once older than the cutoff, are
+  the extra deliveries of an item the chat was sent in several months: the newest stays.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, exists, false, or_, select
+from sqlalchemy import Connection, delete, exists, or_
 from sqlalchemy.orm import aliased
 
 from bot.store.models import DeliveryRow, ItemRow, OutboxRow
 from bot.store.outbox import DEAD, MAYBE, SENT
 
+_item = aliased(ItemRow, name="item")
 _newer = aliased(ItemRow, name="newer")
+_kept = aliased(DeliveryRow, name="kept")
 
 
 def prune_outbox(conn: Connection, cutoff: datetime) -> int:
@@ -33,15 +34,16 @@ def prune_outbox(conn: Connection, cutoff: datetime) -> int:
 
 
 def prune_deliveries(conn: Connection, cutoff: datetime) -> int:
-    """Delete deliveries older than ``cutoff`` of items no digest can choose any more: no
-    current copy of the item (its key, in any month) is left."""
-    alive = exists().where(
-        _newer.kind == ItemRow.kind,
-        _newer.key == ItemRow.key,
-        _newer.removed == false(),
+    """Delete deliveries older than ``cutoff`` of an item the chat has another delivery of,
+    of a copy stored later (a higher item id): the one left answers "had it" for every copy."""
+    later = exists().where(
+        _item.id == DeliveryRow.item_id,
+        _kept.platform == DeliveryRow.platform,
+        _kept.chat_id == DeliveryRow.chat_id,
+        _kept.item_id > DeliveryRow.item_id,
+        _newer.id == _kept.item_id,
+        _newer.kind == _item.kind,
+        _newer.key == _item.key,
     )
-    stale = select(ItemRow.id).where(~alive)
-    statement = delete(DeliveryRow).where(
-        DeliveryRow.delivered_at < cutoff, DeliveryRow.item_id.in_(stale)
-    )
+    statement = delete(DeliveryRow).where(DeliveryRow.delivered_at < cutoff, later)
     return conn.execute(statement).rowcount or 0

@@ -430,7 +430,7 @@ class Ledger:
                 conn,
                 row,
                 f"Gave up on a {row.purpose} to {row.platform} chat "
-                f"{row.chat_id} after {attempts} attempts: {o.error}",
+                f"{row.chat_id} after {attempts} attempt{'' if attempts == 1 else 's'}: {o.error}",
             )
 
     def _apply_maybe(self, conn: Connection, o: Outcome, now: datetime) -> None:

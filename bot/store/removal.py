@@ -7,6 +7,9 @@ report an admin removes (``digestbot reports remove``, ``/reports remove``).
   marked removed (out of every answer, page, feed and search), while the deliveries, votes and
   watch hits that point at them stay. A month ingested again takes its items' old ids back (by
   key), so a digest never sends a chat what it had before the removal.
+- A copy merged into another item of its month (the same paper stored twice, by two names, before
+  an item's link was its identity) gives its deliveries, votes and watch hits to the item that
+  stays (:func:`move_history`, run by ``digestbot reparse`` and any new version of the month).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import Connection, Integer, delete, func, literal, select, text, update
 
+from bot.store.db import dialect_insert
 from bot.store.models import (
     DeliveryRow,
     FeedbackRow,
@@ -109,3 +113,30 @@ def remove_period(conn: Connection, period: str, now: datetime) -> int | None:
         _drop_search(conn, ids)
     conn.execute(update(ReportRow).where(ReportRow.period == period).values(is_current=False))
     return len(ids)
+
+
+def move_history(conn: Connection, moves: dict[int, int]) -> None:
+    """Point what points at the items ``moves`` takes from (copies merged into another item of
+    their month) at the items it gives: deliveries, votes and watch hits. Where the item that
+    stays has its own row already (the chat had both, the person voted on both), that is kept."""
+    for old, new in moves.items():
+        for table, columns in _HISTORY:
+            rows = select(
+                *(
+                    literal(new, Integer) if c == "item_id" else table.__table__.c[c]
+                    for c in columns
+                )
+            ).where(table.item_id == old)
+            conn.execute(
+                dialect_insert(conn)(table)
+                .from_select(list(columns), rows)
+                .on_conflict_do_nothing()
+            )
+            conn.execute(delete(table).where(table.item_id == old))
+
+
+_HISTORY = (
+    (DeliveryRow, ("platform", "chat_id", "item_id", "outbox_id", "delivered_at")),
+    (FeedbackRow, ("platform", "chat_id", "item_id", "user_id", "vote", "updated_at")),
+    (WatchHitRow, ("watch_id", "item_id", "matched_at")),
+)

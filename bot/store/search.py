@@ -171,16 +171,23 @@ class Finder:
 
     def newest_periods(self, items: list[StoredItem]) -> dict[str, str]:
         """For each item's key, the newest period it appears in."""
-        wanted = {(s.item.theme[:100], s.item.key) for s in items}
+        wanted = sorted({(s.item.theme[:100], s.item.key) for s in items})
+        if not wanted:
+            return {}
+        # one statement, a seek each in the (theme, key, removed, period) index however many
+        # months (a statement each cost more to build than to run)
+        sql = " UNION ALL ".join(
+            f"SELECT {n} AS n, (SELECT max(period) FROM items WHERE theme = :t{n} "
+            f"AND key = :k{n} AND removed = :no) AS newest"
+            for n in range(len(wanted))
+        )
+        params: dict[str, object] = {"no": False}
+        for n, (theme, key) in enumerate(wanted):
+            params[f"t{n}"], params[f"k{n}"] = theme, key
         out: dict[str, str] = {}
         with self.store.engine.connect() as conn:
-            for theme, key in sorted(wanted):
-                # one seek each in the (theme, key, removed, period) index, however many months
-                newest = conn.execute(
-                    select(func.max(ItemRow.period)).where(
-                        ItemRow.theme == theme, ItemRow.key == key, ItemRow.removed.is_(False)
-                    )
-                ).scalar()
+            for n, newest in conn.execute(text(sql), params).all():
+                key = wanted[n][1]
                 if newest is not None and newest > out.get(key, ""):
                     out[key] = newest
         return out
@@ -253,23 +260,32 @@ class Finder:
         word counted once (its weight from how many items have it, cached until a report is
         stored; an item's length from its terms), a word in the title counting
         :data:`TITLE_WEIGHT` times, and twice the score for an item whose name starts with the
-        query. An item in several months counts once, as its best-scoring copy (the newer one
-        on a tie).
+        query. An item in several months counts once, as the best-scoring of its :data:`COPIES`
+        newest copies among them (the newer one on a tie).
         """
-        wanted = plan(query, self._vocabulary())
-        if not wanted.groups and not wanted.name:
-            return []
-        rows = self._candidates(wanted, kind, every=True) if len(wanted.groups) > 1 else []
-        if len({(r.kind, r.key) for r in rows}) < limit:
-            seen_ids = {r.id for r in rows}
-            rows += [r for r in self._candidates(wanted, kind) if r.id not in seen_ids]
-        if not rows:
-            return []
-        idf = self._idf(wanted.terms())
+        with self.store.engine.connect() as conn:
+            generation = _data_generation(conn)
+            wanted = plan(query, self._vocabulary(conn, generation))
+            if not wanted.groups and not wanted.name:
+                return []
+            rows = []
+            if len(wanted.groups) > 1:
+                rows = self._candidates(conn, wanted, kind, every=True)
+            if len({(r.kind, r.key) for r in rows}) < limit:
+                seen_ids = {r.id for r in rows}
+                more = self._candidates(conn, wanted, kind, skip=seen_ids)
+                rows += [r for r in more if r.id not in seen_ids]
+            if not rows:
+                return []
+            idf = self._idf(conn, generation, wanted.terms())
         average = sum(r.length for r in rows) / len(rows)
         best: dict[tuple[str, str], tuple[float, _Candidate]] = {}
+        scored: dict[tuple[str, str, int], float] = {}  # copies of one text score alike
         for row in rows:
-            score = _score(wanted, idf, row, average)
+            same = (row.title, row.body, row.length)
+            score = scored.get(same)
+            if score is None:
+                score = scored[same] = _score(wanted, idf, row, average)
             seen = best.get((row.kind, row.key))
             if seen is None or (score, row.period) > (seen[0], seen[1].period):
                 best[(row.kind, row.key)] = (score, row)
@@ -278,13 +294,21 @@ class Finder:
         return [Hit(items[row.id], score) for score, row in order if row.id in items]
 
     def _candidates(
-        self, wanted: Plan, kind: str | None, *, every: bool = False
+        self,
+        conn: Connection,
+        wanted: Plan,
+        kind: str | None,
+        *,
+        every: bool = False,
+        skip: set[int] | frozenset[int] = frozenset(),
     ) -> list[_Candidate]:
         """The :data:`RECENT` newest matches (of every query word with ``every``, else of any),
-        with their terms.
+        at most :data:`COPIES` of each item (its newest), with their terms (none for ``skip``,
+        which the caller has).
 
         Ranking every match of a common word across years of reports costs time for nothing:
         the newest matches are read in index order, which stops early, and only they are ranked.
+        Their terms, the bulk of what is read, are read after, only for the copies ranked.
         """
         sqlite = self.store.dialect == "sqlite"
         query = _match_expression(wanted, sqlite, every=every)
@@ -292,47 +316,70 @@ class Finder:
         if sqlite:
             params["q"] = f'kind_terms : "{kind}" AND ({query})' if kind else query
             sql = (
-                "SELECT r.id, s.title_terms AS title, s.body_terms AS body, "
-                "i.key, i.kind, i.period FROM (SELECT rowid AS id FROM item_search "
-                "WHERE item_search MATCH :q ORDER BY rowid DESC LIMIT :recent) AS r "
-                "JOIN item_search AS s ON s.rowid = r.id JOIN items AS i ON i.id = r.id"
+                "SELECT r.id, i.key, i.kind, i.period, i.title FROM (SELECT rowid AS id "
+                "FROM item_search WHERE item_search MATCH :q ORDER BY rowid DESC LIMIT :recent) "
+                "AS r JOIN items AS i ON i.id = r.id"
             )
         else:
             params["q"] = query
             kind_filter = "AND kind = :kind" if kind else ""
             sql = (
-                "SELECT r.id, i.title AS title, CAST(r.doc AS text) AS body, "
-                "i.key, i.kind, i.period FROM (SELECT item_id AS id, doc FROM item_search "
-                f"WHERE doc @@ CAST(:q AS tsquery) {kind_filter} "
+                "SELECT r.id, i.key, i.kind, i.period, i.title FROM (SELECT item_id AS id "
+                f"FROM item_search WHERE doc @@ CAST(:q AS tsquery) {kind_filter} "
                 "ORDER BY item_id DESC LIMIT :recent) AS r JOIN items AS i ON i.id = r.id"
             )
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(text(sql), params).all()
-        out = []
-        for row in rows:
+        copies: dict[tuple[str, str], int] = {}
+        found = []
+        for row in sorted(conn.execute(text(sql), params).all(), key=lambda r: -r.id):
+            seen = copies.get((row.kind, row.key), 0)
+            if seen < COPIES:
+                copies[(row.kind, row.key)] = seen + 1
+                found.append(row)
+        wanted_ids = [r.id for r in found if r.id not in skip]
+        titles: dict[int, str] = {}
+        terms: dict[int, str] = {}
+        if wanted_ids:
+            listed = ",".join(str(int(i)) for i in wanted_ids)
             if sqlite:
-                title, body = f" {row.title} ", f" {row.body} "
+                sql = (
+                    "SELECT rowid AS id, title_terms AS title, body_terms AS body "
+                    f"FROM item_search WHERE rowid IN ({listed})"
+                )
+            else:
+                sql = (
+                    "SELECT item_id AS id, '' AS title, CAST(doc AS text) AS body "
+                    f"FROM item_search WHERE item_id IN ({listed})"
+                )
+            terms_rows = conn.execute(text(sql)).all()
+            titles = {r.id: r.title for r in terms_rows}
+            terms = {r.id: r.body for r in terms_rows}
+        out = []
+        for row in found:
+            if row.id not in terms:
+                continue
+            if sqlite:
+                title, body = f" {titles[row.id]} ", f" {terms[row.id]} "
             else:  # a tsvector's text: 'term' 'other' (the title's terms are made again)
-                lexemes = (t.replace("''", "'") for t in _LEXEME.findall(row.body))
+                lexemes = (t.replace("''", "'") for t in _LEXEME.findall(terms[row.id]))
                 body = " " + " ".join(lexemes) + " "
                 title = " " + " ".join(name_terms((row.title,))) + " "
             length = title.count(" ") + body.count(" ")
             out.append(_Candidate(row.id, row.key, row.kind, row.period, title, body, length))
         return out
 
-    def _idf(self, terms: list[str]) -> dict[str, float]:
+    def _idf(
+        self, conn: Connection, generation: tuple[object, ...], terms: list[str]
+    ) -> dict[str, float]:
         """BM25's inverse document frequency of each term, from how many items have it
         (counted once per term until a report is stored)."""
-        with self.store.engine.connect() as conn:
-            generation = _data_generation(conn)
-            with self._lock:
-                if self._df is None or self._df[0] != generation:
-                    self._df = (generation, -1, {})
-                _generation, total, known = self._df
-                known = dict(known)
-            if total < 0:
-                total = conn.execute(text("SELECT count(*) FROM item_search")).scalar() or 0
-            counted = {t: self._count(conn, t) for t in terms if t not in known}
+        with self._lock:
+            if self._df is None or self._df[0] != generation:
+                self._df = (generation, -1, {})
+            _generation, total, known = self._df
+            known = dict(known)
+        if total < 0:
+            total = conn.execute(text("SELECT count(*) FROM item_search")).scalar() or 0
+        counted = {t: self._count(conn, t) for t in terms if t not in known}
         known.update(counted)
         with self._lock:
             if self._df[0] == generation:
@@ -349,17 +396,15 @@ class Finder:
             q = "'" + term.replace("'", "''") + "'"
         return int(conn.execute(text(sql), {"q": q}).scalar() or 0)
 
-    def _vocabulary(self) -> frozenset[str]:
+    def _vocabulary(self, conn: Connection, generation: tuple[object, ...]) -> frozenset[str]:
         """The stemmed Latin words of every current item's title (for typo tolerance)."""
-        with self.store.engine.connect() as conn:
-            generation = _data_generation(conn)
-            with self._lock:
-                if self._words is not None and self._words[0] == generation:
-                    return self._words[1]
-            titles = conn.execute(
-                select(ItemRow.title).distinct().where(ItemRow.removed.is_(False))
-            ).scalars()
-            words = frozenset(w for t in titles for w in vocabulary_words(t))
+        with self._lock:
+            if self._words is not None and self._words[0] == generation:
+                return self._words[1]
+        titles = conn.execute(
+            select(ItemRow.title).distinct().where(ItemRow.removed.is_(False))
+        ).scalars()
+        words = frozenset(w for t in titles for w in vocabulary_words(t))
         with self._lock:
             self._words = (generation, words)
         return words
@@ -467,5 +512,8 @@ def _match_expression(wanted: Plan, sqlite: bool, *, every: bool = False) -> str
 
 _LEXEME = re.compile(r"'((?:[^']|'')+)'")
 RECENT = 100  # how many of the newest matches a search ranks
+#: Of those, at most this many copies of one item (its newest months) are read and ranked: an
+#: item in every month of years of reports would otherwise fill the ranking with itself.
+COPIES = 3
 TITLE_WEIGHT = 3.0  # a query word in an item's title counts this many times
 K1, B = 1.2, 0.75  # BM25's usual length normalization

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from bot.clock import utcnow
 from bot.store.db import STATEMENT_TIMEOUT, ensure_schema, make_engine
 from bot.store.models import ItemNameRow, ItemRow, ProcessedUpdateRow, ReportRow
-from bot.store.removal import drop_samples, remove_period
+from bot.store.removal import drop_samples, move_history, remove_period
 from digests.errors import ReportError
 from digests.items import Item, Kind, Report
 from digests.terms import index_terms, name_terms
@@ -222,6 +222,7 @@ class Store:
         new_items: list[Item] = []
         reindex: list[tuple[int, Item]] = []
         seen: set[str] = set()
+        kept: dict[str, int] = {}  # key -> id of the items of this version
         for item in report.items:
             row = existing.get(item.key)
             if row is None:
@@ -230,6 +231,7 @@ class Store:
                     row = None
             if row is not None:
                 seen.add(row.key)
+                kept[item.key] = row.id
             seen.add(item.key)
             values = _item_values(item, report_id, now)
             if row is None:
@@ -266,7 +268,12 @@ class Store:
                 .all()
             )
             reindex.extend(zip(ids, new_items, strict=True))
+            kept.update((item.key, item_id) for item_id, item in zip(ids, new_items, strict=True))
         gone = [row for key, row in existing.items() if key not in seen and not row.removed]
+        # a copy of an item that stays (the same paper twice in the month, stored by two names
+        # before its link was its identity) gives it its history
+        merged = {r.id: kept[k] for r in gone if (k := Item.from_dict(r.data).key) in kept}
+        move_history(conn, merged)
         if gone:
             conn.execute(
                 update(ItemRow)

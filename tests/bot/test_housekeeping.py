@@ -140,7 +140,7 @@ async def test_the_leader_forgets_old_delivery_ids_and_expired_tokens(
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.scheduling.housekeeping"]
     assert lines == [
         "housekeeping: pruned 1 delivery id(s) older than 7 day(s), 1 expired button token(s), "
-        "0 finished outbox row(s) and 0 stale deliveries older than 90 day(s)"
+        "0 finished outbox row(s) and 0 extra deliveries older than 90 day(s)"
     ]
 
 

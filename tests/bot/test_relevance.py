@@ -122,7 +122,10 @@ async def test_search_counts_an_item_once_and_labels_differ(core: Dispatcher) ->
     labels = [label for label, cmd in buttons(best) if cmd.startswith("/highlights")]
     assert len(labels) == 2
     assert len(set(labels)) == 2, labels
-    assert sorted(labels) == ["Best Implementation · 2025-12", "Best Implementation · 2026-02"]
+    assert sorted(labels) == [
+        "Best Implementation (insight, 2025-12)",
+        "Best Implementation (insight, 2026-02)",
+    ]
 
 
 async def test_did_you_mean_only_offers_candidates_found(core: Dispatcher) -> None:
