@@ -66,6 +66,9 @@ async def test_themes_count_items_not_their_month_copies(store: Store) -> None:
         ).scalar_one()
     assert distinct < copies  # Kimi-K2-Thinking is in both months
     assert f"(The Clay): {distinct} models" in await ask(store, "/themes")
+    chinese = await ask(store, "/themes", "zh")
+    assert f"：{distinct} 个模型" in chinese
+    assert "): " not in chinese  # the English colon never sits between Chinese words
 
 
 def test_cli_lines_count_right(store: Store, capsys: pytest.CaptureFixture[str]) -> None:

@@ -464,7 +464,12 @@ def themes_command(request: Request) -> Message:
     bullets = tuple(
         (
             Span(slug, code=True),
-            Span(f" — {cards.theme_label(titles[slug], request.words)}: "),
+            Span(
+                # Translators: between a theme's slug and its item counts in /themes.
+                request._(" — {theme}: ").format(
+                    theme=cards.theme_label(titles[slug], request.words)
+                )
+            ),
             Span(kind_counts(request, counts[slug])),
         )
         for slug in sorted(titles)
