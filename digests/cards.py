@@ -290,15 +290,31 @@ def _images(item: Item, words: Words = ENGLISH) -> list[Block]:
 
 def _footer(item: Item, other_periods: Sequence[str], words: Words) -> tuple[Block, ...]:
     """ "Also in: 2025-12 /model X 2025-12": each other month, with the command that opens it."""
-    others = [p for p in dict.fromkeys(other_periods) if p != item.period]
+    others = other_months(item, other_periods)
     if not others:
         return ()
-    spans: list[Span] = [
-        Span(words.gettext("Also in: {periods}").format(periods=words.join(others)))
-    ]
-    for n, period in enumerate(others):
+    shown = others[:ALSO_IN_MAX]
+    listed = words.join(shown)
+    if len(others) > len(shown):
+        rest = len(others) - len(shown)
+        listed += words.ngettext(" and {n} more month", " and {n} more months", rest).format(
+            n=words.number(rest)
+        )
+    spans: list[Span] = [Span(words.gettext("Also in: {periods}").format(periods=listed))]
+    for n, period in enumerate(shown):
         spans += [Span(" · " if n else " — "), command_span(command_for(item, period))]
     return (Context(tuple(spans)),)
+
+
+#: A card names (and has buttons for) at most this many of the other months an item is in, the
+#: newest first: a model in every month of years of reports would otherwise fill the card, and
+#: Slack refuses an actions block of more than 25 elements.
+ALSO_IN_MAX = 6
+
+
+def other_months(item: Item, periods: Sequence[str]) -> list[str]:
+    """The months other than the item's own that it is in, as given (newest first)."""
+    return [p for p in dict.fromkeys(periods) if p != item.period]
 
 
 def _card(

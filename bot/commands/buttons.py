@@ -157,7 +157,7 @@ def card_buttons(request: Request, card: Message, match: Match) -> Message:
     A month's button sends ``COMMAND MONTH`` (``/model GLM-4.7 2025-12``).
     """
     item = match.item.item
-    others = [p for p in dict.fromkeys(match.periods) if p != item.period]
+    others = cards.other_months(item, match.periods)[: cards.ALSO_IN_MAX]
     blocks: list[Block] = []
     if others:
         also = request._("Also in {month}")

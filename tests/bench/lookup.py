@@ -67,9 +67,11 @@ def build(db: Path, reports: int) -> int:
         items = []
         for item in base.items:
             if item.kind.value == "model" and n < reports - 1:
-                # Another month's models: other names (and so other aliases).
+                # Another month's models: other names (and so other aliases) and links of their
+                # own; with the seed's link they would all be one item with 2,500 names.
                 title = f"{item.title}-{tag}{rng.randrange(100)}"
-                item = dataclasses.replace(item, title=title, aliases=(title,))
+                url = f"{item.url.rstrip('/')}/{tag}" if item.url else None
+                item = dataclasses.replace(item, title=title, aliases=(title,), url=url)
             items.append(dataclasses.replace(item, period=period))
         report = dataclasses.replace(base, period=period, sha256=f"{n:064d}", items=tuple(items))
         store.ingest(report, "", uploaded_by="bench")

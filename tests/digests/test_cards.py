@@ -238,3 +238,18 @@ def test_seed_golden(seed: Report) -> None:
     clay = [i for i in seed.items if i.theme == "clay"]
     digest = digest_message(clay[0].theme_title, seed.period, clay[:5], len(clay) - 5)
     check_golden("seed_digest_clay.telegram.html", "\n\n=====\n\n".join(render_telegram(digest)))
+
+
+def test_a_card_names_six_other_months_at_most_newest_first() -> None:
+    item = paper("GAD Black-Box On-Policy Distillation")
+    months = [f"2025-{m:02d}" for m in range(12, 0, -1)]
+    footer = paper_card(item, other_periods=months).blocks[-1]
+    assert isinstance(footer, Context)
+    assert footer.spans[0].text == (
+        "Also in: 2025-12, 2025-11, 2025-10, 2025-09, 2025-08, 2025-07 and 6 more months"
+    )
+    commands = [s.command for s in footer.spans if s.command]
+    assert commands == [f"/paper GAD Black-Box On-Policy Distillation {m}" for m in months[:6]]
+    one_more = paper_card(item, other_periods=months[:7]).blocks[-1]
+    assert isinstance(one_more, Context)
+    assert one_more.spans[0].text.endswith("2025-07 and 1 more month")
