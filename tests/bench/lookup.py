@@ -68,9 +68,10 @@ def build(db: Path, reports: int) -> int:
         for item in base.items:
             if item.kind.value == "model" and n < reports - 1:
                 # Another month's models: other names (and so other aliases) and links of their
-                # own; with the seed's link they would all be one item with 2,500 names.
+                # own (an arXiv id is an identity: with the seed's link they would all be one
+                # item in 2,500 months).
                 title = f"{item.title}-{tag}{rng.randrange(100)}"
-                url = f"{item.url.rstrip('/')}/{tag}" if item.url else None
+                url = f"https://models.example/{tag}/{title}"
                 item = dataclasses.replace(item, title=title, aliases=(title,), url=url)
             items.append(dataclasses.replace(item, period=period))
         report = dataclasses.replace(base, period=period, sha256=f"{n:064d}", items=tuple(items))
