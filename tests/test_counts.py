@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from bot.cli import main
 from bot.commands.dispatch import Dispatcher
 from bot.commands.services import Services
-from bot.store.models import FeedbackRow, ItemRow
+from bot.store.models import ItemRow
 from bot.store.store import Store
 from channels.base import Incoming
-from tests.stored import ingest_samples
+from tests.stored import ingest_samples, insert_vote
 
 MISSING = Path(__file__).with_name("no-such-report.md")
 
@@ -40,16 +40,7 @@ async def ask(store: Store, text: str, language: str = "en") -> str:
 async def test_feedback_counts_are_singular_for_one(store: Store) -> None:
     with store.engine.begin() as conn:
         item = conn.execute(select(ItemRow.id).limit(1)).scalar_one()
-        conn.execute(
-            insert(FeedbackRow).values(
-                platform="telegram",
-                chat_id="7",
-                item_id=item,
-                user_id="u",
-                vote=1,
-                updated_at=datetime(2026, 2, 2, tzinfo=UTC),
-            )
-        )
+        insert_vote(conn, item, datetime(2026, 2, 2, tzinfo=UTC))
     assert "Feedback: 1 👍, 0 👎 on 1 item from 1 chat" in await ask(store, "/status")
     assert "涉及 1 条、1 个聊天" in await ask(store, "/status", "zh")
 

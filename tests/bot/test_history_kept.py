@@ -18,6 +18,7 @@ from bot.scheduling.housekeeping import prune
 from bot.store.models import DeliveryRow, FeedbackRow, ItemRow, WatchHitRow, WatchRow
 from bot.store.store import Store
 from digests.text import normalize_name
+from tests.stored import insert_vote
 
 SAMPLES = Path(__file__).resolve().parents[2] / "digests" / "samples"
 FEB = "GAD: Black-Box On-Policy Distillation of Large Language Models"
@@ -120,16 +121,7 @@ def test_reparse_moves_a_merged_copys_history_to_the_item_that_stays(
         conn.execute(
             update(ItemRow).where(ItemRow.id == feb).values(key=f"paper:{normalize_name(FEB)}")
         )
-        conn.execute(
-            insert(FeedbackRow).values(
-                platform="telegram",
-                chat_id="7",
-                item_id=copy,
-                user_id="u",
-                vote=1,
-                updated_at=LONG_AGO,
-            )
-        )
+        insert_vote(conn, copy, LONG_AGO)
         watch = conn.execute(
             insert(WatchRow)
             .values(

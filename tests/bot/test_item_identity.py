@@ -21,6 +21,7 @@ from channels.base import Incoming
 from digests import parse_report
 from digests.message import Message
 from digests.text import normalize_name
+from tests.stored import insert_vote
 
 SAMPLE = Path(__file__).resolve().parents[2] / "digests" / "samples" / "2026-02.md"
 FEB = "GAD: Black-Box On-Policy Distillation of Large Language Models"
@@ -99,16 +100,7 @@ def test_reparse_merges_copies_stored_under_their_names(
                 .where(ItemRow.id == item_id)
                 .values(key=f"paper:{normalize_name(title)}")
             )
-        conn.execute(
-            insert(FeedbackRow).values(
-                platform="telegram",
-                chat_id="7",
-                item_id=jan,
-                user_id="u",
-                vote=1,
-                updated_at=datetime(2026, 2, 2, tzinfo=UTC),
-            )
-        )
+        insert_vote(conn, jan, datetime(2026, 2, 2, tzinfo=UTC))
     _deliver(opened, jan)
     assert main(["digest", "chisel", "--chat", "telegram:7"]) == 0
     assert FEB in capsys.readouterr().out  # two items: the other one is sent
